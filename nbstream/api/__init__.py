@@ -1,0 +1,1 @@
+"""The lazy user API (imports only point down: api -> plan, connectors -> runtime)."""

@@ -1,0 +1,505 @@
+"""The lazy stream API: DataStream, KeyedStream, ConnectedStreams, DataStreamSink.
+
+Every method adds a node to the environment's graph and returns a new stream;
+nothing runs until ``env.execute()``, ``execute_async()``, ``execute_and_collect()``
+or ``to_pandas()``.
+
+>>> from nbstream import StreamExecutionEnvironment
+>>> env = StreamExecutionEnvironment.get_execution_environment()
+>>> words = env.from_collection(["a", "b", "a"])
+>>> counts = words.map(lambda w: (w, 1)).key_by(lambda t: t[0]).sum(1)
+>>> sorted(counts.execute_and_collect(limit=3))
+[('a', 1), ('a', 2), ('b', 1)]
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Union
+
+from ..connectors.sinks import (CollectSink, DataFrameSink, FunctionSink, PrintSink, SinkSpec,
+                                SocketSink, TextFileSink, WriteMode)
+from ..errors import PlanError
+from ..plan.logical import Node, Partitioning, UserFn
+from ..runtime.aggregations import accumulator
+from ..runtime.records import OutputTag
+from . import functions as F
+from .functions_util import key_selector_fn, user_fn
+from .types import PickledTypeInfo, TypeInformation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..runtime.job import CloseableIterator
+    from .environment import StreamExecutionEnvironment
+
+__all__ = ["DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink"]
+
+
+class DataStream:
+    """A stream of records, built lazily."""
+
+    def __init__(self, env: "StreamExecutionEnvironment", node_id: int) -> None:
+        self._env = env
+        self._id = node_id
+
+    # -- node helpers ----------------------------------------------------------------------
+    @property
+    def _node(self) -> Node:
+        return self._env._graph.nodes[self._id]
+
+    def _add(self, kind: str, name: str, fn: Optional[UserFn] = None,
+             output_type: Any = None, inputs: Optional[tuple] = None, **params: Any) -> "DataStream":
+        node = self._env._graph.add(kind, name, inputs if inputs is not None else (self._id,),
+                                    fn=fn, params=params, output_type=output_type)
+        return DataStream(self._env, node.id)
+
+    def _update(self, **changes: Any) -> "DataStream":
+        self._env._graph.update(self._id, **changes)
+        return self
+
+    def _partition(self, kind: str, **fields: Any) -> "DataStream":
+        part = Partitioning(kind, **fields)
+        return self._add("partition", kind.upper(), partitioning=part)
+
+    def get_execution_environment(self) -> "StreamExecutionEnvironment":
+        return self._env
+
+    def _declared_type(self) -> Optional[TypeInformation]:
+        node = self._node
+        while node.output_type is None and node.is_virtual and node.inputs:
+            node = self._env._graph.nodes[node.inputs[0]]
+        return node.output_type
+
+    def get_type(self) -> TypeInformation:
+        """The declared type of the records (PICKLED_BYTE_ARRAY when none was given)."""
+        declared = self._declared_type()
+        return declared if declared is not None else PickledTypeInfo()
+
+    def __repr__(self) -> str:
+        node = self._node
+        return f"<{type(self).__name__} {node.name!r} (node {node.id})>"
+
+    # -- properties of the step ------------------------------------------------------------------
+    def name(self, name: str) -> "DataStream":
+        """Name this step (shown in plans, metrics and error messages)."""
+        return self._update(name=str(name))
+
+    def get_name(self) -> str:
+        return self._node.name
+
+    def uid(self, uid: str) -> "DataStream":
+        return self._update(uid=str(uid))
+
+    def set_parallelism(self, parallelism: int) -> "DataStream":
+        if not isinstance(parallelism, int) or parallelism < 1:
+            raise PlanError(f"parallelism must be a positive int, not {parallelism!r}")
+        if self._node.params.get("non_parallel") and parallelism != 1:
+            raise PlanError(f"'{self._node.name}' is a non-parallel source: its parallelism "
+                            f"must be 1, not {parallelism}")
+        return self._update(parallelism=parallelism)
+
+    def set_max_parallelism(self, max_parallelism: int) -> "DataStream":
+        if not isinstance(max_parallelism, int) or max_parallelism < 1:
+            raise PlanError(f"max parallelism must be a positive int, not {max_parallelism!r}")
+        return self._update(max_parallelism=max_parallelism)
+
+    def force_non_parallel(self) -> "DataStream":
+        """Run this step with parallelism 1 (and max parallelism 1)."""
+        return self._update(parallelism=1, max_parallelism=1)
+
+    def start_new_chain(self) -> "DataStream":
+        """Begin a new chain at this step (it will not fuse with its input)."""
+        return self._update(chaining="head")
+
+    def disable_chaining(self) -> "DataStream":
+        """Never fuse this step with its input or its output."""
+        return self._update(chaining="never")
+
+    def set_execution_mode(self, mode: str) -> "DataStream":
+        """Run this step in ``mode`` ("thread", "process", ...) whatever the job's mode."""
+        from ..runtime.executors import executor_names
+
+        if mode not in executor_names():
+            raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
+                             + ", ".join(repr(n) for n in executor_names()))
+        return self._update(execution_mode=mode)
+
+    # -- transformations -------------------------------------------------------------------------
+    def map(self, func: Union[Callable[[Any], Any], F.MapFunction],
+            output_type: Optional[TypeInformation] = None) -> "DataStream":
+        """One record in, one out.
+
+        >>> env = __import__("nbstream").StreamExecutionEnvironment.get_execution_environment()
+        >>> env.from_collection([1, 2]).map(lambda x: x * 10).execute_and_collect(limit=2)
+        [10, 20]
+        """
+        return self._add("map", "Map", user_fn("map", func, F.MapFunction, ("map",)),
+                         output_type)
+
+    def flat_map(self, func: Union[Callable[[Any], Iterable[Any]], F.FlatMapFunction],
+                 output_type: Optional[TypeInformation] = None) -> "DataStream":
+        """One record in, any number out: return an iterable or ``yield``.
+
+        >>> env = __import__("nbstream").StreamExecutionEnvironment.get_execution_environment()
+        >>> env.from_collection(["a b", "c"]).flat_map(str.split).execute_and_collect(limit=3)
+        ['a', 'b', 'c']
+        """
+        return self._add("flat_map", "FlatMap",
+                         user_fn("flat_map", func, F.FlatMapFunction, ("flat_map",)), output_type)
+
+    def filter(self, func: Union[Callable[[Any], bool], F.FilterFunction]) -> "DataStream":
+        """Keep the records for which ``func`` is true.
+
+        >>> env = __import__("nbstream").StreamExecutionEnvironment.get_execution_environment()
+        >>> env.from_collection([1, 2, 3, 4]).filter(lambda x: x % 2).execute_and_collect(limit=2)
+        [1, 3]
+        """
+        return self._add("filter", "Filter",
+                         user_fn("filter", func, F.FilterFunction, ("filter",)),
+                         self._declared_type())
+
+    def process(self, func: Any, output_type: Optional[TypeInformation] = None) -> "DataStream":
+        """Run a ProcessFunction (or a callable ``f(value, ctx)``) that yields outputs;
+        yield ``(OutputTag, value)`` for a side output.
+
+        >>> from nbstream import OutputTag, ProcessFunction
+        >>> odd = OutputTag("odd")
+        >>> class Split(ProcessFunction):
+        ...     def process_element(self, value, ctx):
+        ...         yield (odd, value) if value % 2 else value
+        >>> env = __import__("nbstream").StreamExecutionEnvironment.get_execution_environment()
+        >>> evens = env.from_collection([1, 2, 3, 4]).process(Split())
+        >>> evens.get_side_output(odd).execute_and_collect(limit=2)
+        [1, 3]
+        """
+        fn = user_fn("process", func, (F.ProcessFunction, F.KeyedProcessFunction),
+                     ("process_element",), " (process_element(value, ctx))")
+        return self._add("process", "Process", fn, output_type)
+
+    def key_by(self, key_selector: Any, key_type: Optional[TypeInformation] = None) -> "KeyedStream":
+        """Partition by key: records with equal keys go to the same parallel instance,
+        where keyed state and timers are scoped to the key. ``key_selector`` is a
+        KeySelector, a callable, or a field position/name (``key_by("user")``)."""
+        fn = key_selector_fn("key_by", key_selector)
+        node = self._env._graph.add("partition", "HASH", (self._id,),
+                                    params={"partitioning": Partitioning("hash", key_selector=fn),
+                                            "key_type": key_type})
+        return KeyedStream(self._env, node.id, self)
+
+    def union(self, *streams: "DataStream") -> "DataStream":
+        """All records of this stream and ``streams``, as one stream."""
+        for s in streams:
+            if not isinstance(s, DataStream):
+                raise TypeError(f"union() takes DataStreams, not {type(s).__name__}")
+            if s._env is not self._env:
+                raise PlanError("union() of streams from different environments")
+        return self._add("union", "Union", inputs=(self._id,) + tuple(s._id for s in streams))
+
+    def connect(self, other: "DataStream") -> "ConnectedStreams":
+        """Pair this stream with ``other`` for a co-map, co-flat-map or co-process."""
+        if not isinstance(other, DataStream):
+            raise TypeError(f"connect() takes a DataStream, not {type(other).__name__}")
+        return ConnectedStreams(self, other)
+
+    def get_side_output(self, output_tag: OutputTag) -> "DataStream":
+        """The records this step emitted to side output ``output_tag``."""
+        if not isinstance(output_tag, OutputTag):
+            raise TypeError(f"get_side_output() takes an OutputTag, not {type(output_tag).__name__}")
+        return self._add("side_output", f"SideOutput[{output_tag.tag_id}]", tag=output_tag,
+                         output_type=output_tag.type_info)
+
+    # -- partitioning ------------------------------------------------------------------------------
+    def shuffle(self) -> "DataStream":
+        """Send each record to a random parallel instance of the next step."""
+        return self._partition("shuffle")
+
+    def rebalance(self) -> "DataStream":
+        """Spread records round-robin over the next step's parallel instances."""
+        return self._partition("rebalance")
+
+    def rescale(self) -> "DataStream":
+        """Round-robin over a local subset of the next step's instances."""
+        return self._partition("rescale")
+
+    def forward(self) -> "DataStream":
+        """Keep each record in the same parallel instance (parallelism must be equal)."""
+        return self._partition("forward")
+
+    def broadcast(self, *descriptors: Any) -> "DataStream":
+        """Send every record to every parallel instance of the next step."""
+        if descriptors:
+            raise PlanError("broadcast state (broadcast(MapStateDescriptor)) is not available "
+                            "in this version of nbstream")
+        return self._partition("broadcast")
+
+    def partition_custom(self, partitioner: Any, key_selector: Any) -> "DataStream":
+        """``partitioner(key, num_partitions)`` chooses the instance of each record."""
+        part = user_fn("partition_custom", partitioner, F.Partitioner, ("partition",))
+        key = key_selector_fn("partition_custom", key_selector)
+        return self._partition("custom", key_selector=key, partitioner=part)
+
+    # -- sinks -----------------------------------------------------------------------------------
+    def _sink(self, spec: SinkSpec, name: str, parallelism: Optional[int] = None) -> "DataStreamSink":
+        node = self._env._graph.add("sink", name, (self._id,), params={"sink": spec},
+                                    parallelism=parallelism)
+        return DataStreamSink(self._env, node.id, spec)
+
+    def _as_text(self) -> "DataStream":
+        """Records as the text Flink writes for their declared type (str() when untyped)."""
+        fmt = _text_formatter(self.get_type())
+        return self._add("map", "Map", UserFn((fmt,), name="format as text"), None)
+
+    def add_sink(self, sink_func: Any) -> "DataStreamSink":
+        """Send every record to a SinkFunction (``invoke(value, context)``), a plain
+        callable ``f(value)``, or a sink spec such as :class:`DataFrameSink`."""
+        if isinstance(sink_func, SinkSpec):
+            return self._sink(sink_func, type(sink_func).__name__)
+        if isinstance(sink_func, F.SinkFunction):
+            return self._sink(FunctionSink(sink_func.invoke, owner=sink_func), "Sink: Unnamed")
+        if callable(sink_func):
+            return self._sink(FunctionSink(sink_func), "Sink: Unnamed")
+        raise TypeError(f"add_sink() needs a SinkFunction or a callable, "
+                        f"not {type(sink_func).__name__}")
+
+    def print(self, sink_identifier: Optional[str] = None) -> "DataStreamSink":
+        """Print each record as a line to the job's output (the notebook cell that ran it)."""
+        return self._as_text()._sink(PrintSink(sink_identifier), "Print to Std. Out")
+
+    def output(self) -> "DataStreamSink":
+        """The old Flink Python API's name for :meth:`print`."""
+        return self.print()
+
+    def write_as_text(self, path: str,
+                      write_mode: WriteMode = WriteMode.NO_OVERWRITE) -> "DataStreamSink":
+        """Write each record as a line of text; fails if ``path`` exists unless
+        ``write_mode=WriteMode.OVERWRITE``. With parallelism > 1, ``path`` is a directory."""
+        return self._as_text()._sink(TextFileSink(path, write_mode), f"Sink: {path}")
+
+    def write_to_socket(self, host: str, port: int,
+                        serialization_schema: Any = None) -> "DataStreamSink":
+        """Send each record to a TCP server (str + newline unless a serializer is given)."""
+        return self._sink(SocketSink(host, port, serialization_schema),
+                          f"Sink: Socket {host}:{port}")
+
+    def execute_and_collect(self, job_execution_name: Optional[str] = None,
+                            limit: Optional[int] = None) -> Union[List[Any], "CloseableIterator"]:
+        """Run the job and return its results: a list of the first ``limit`` records,
+        or (no limit) an iterator that yields them while the job runs; close it (or use
+        ``with``) to stop the job early."""
+        from ..runtime.job import CloseableIterator
+
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise PlanError(f"limit must be a non-negative int, not {limit!r}")
+        spec = CollectSink()
+        self._sink(spec, "Collect Sink", parallelism=1)
+        job = self._env.execute_async(job_execution_name)
+        it = CloseableIterator(job, spec.channel)
+        if limit is None:
+            return it
+        try:
+            return list(islice(it, limit))
+        finally:
+            it.close()
+
+    def to_pandas(self, limit: Optional[int] = None, job_name: Optional[str] = None) -> Any:
+        """Run the job to its end (or to ``limit`` records) and return the results as a
+        pandas DataFrame (columns as :func:`~nbstream.connectors.frames.rows_to_pandas`)."""
+        from ..connectors.frames import rows_to_pandas
+
+        result = self.execute_and_collect(job_name, limit=limit)
+        return rows_to_pandas(result if isinstance(result, list) else list(result))
+
+
+class KeyedStream(DataStream):
+    """A stream partitioned by key. Reduce-style operations keep one value per key."""
+
+    def __init__(self, env: "StreamExecutionEnvironment", node_id: int, origin: DataStream) -> None:
+        super().__init__(env, node_id)
+        self._origin = origin
+
+    def key_by(self, key_selector: Any, key_type: Optional[TypeInformation] = None) -> "KeyedStream":
+        return self._origin.key_by(key_selector, key_type)
+
+    def reduce(self, func: Union[Callable[[Any, Any], Any], F.ReduceFunction]) -> DataStream:
+        """Combine the records of each key: emits the rolling value per record in
+        STREAMING mode, the final value per key in BATCH mode.
+
+        >>> env = __import__("nbstream").StreamExecutionEnvironment.get_execution_environment()
+        >>> ds = env.from_collection([("a", 1), ("a", 2), ("b", 5)])
+        >>> ds.key_by(lambda t: t[0]).reduce(lambda x, y: (x[0], x[1] + y[1])).execute_and_collect(limit=3)
+        [('a', 1), ('a', 3), ('b', 5)]
+        """
+        fn = user_fn("reduce", func, F.ReduceFunction, ("reduce",))
+        return self._add("reduce", "Reduce", fn, self._declared_type())
+
+    def _aggregate(self, kind: str, position: Union[int, str]) -> DataStream:
+        fn = UserFn((accumulator(kind, position),), name=f"{kind}({position!r})")
+        name = {"min_by": "MinBy", "max_by": "MaxBy"}.get(kind, kind.capitalize())
+        return self._add("reduce", name, fn, self._declared_type())
+
+    def sum(self, position_to_sum: Union[int, str] = 0) -> DataStream:
+        """Rolling sum of a field (position or name) per key; other fields from the first record."""
+        return self._aggregate("sum", position_to_sum)
+
+    def min(self, position_to_min: Union[int, str] = 0) -> DataStream:
+        """Rolling minimum of a field per key; other fields from the first record."""
+        return self._aggregate("min", position_to_min)
+
+    def max(self, position_to_max: Union[int, str] = 0) -> DataStream:
+        """Rolling maximum of a field per key; other fields from the first record."""
+        return self._aggregate("max", position_to_max)
+
+    def min_by(self, position_to_min_by: Union[int, str] = 0) -> DataStream:
+        """The record with the smallest value of a field so far, per key (first on ties)."""
+        return self._aggregate("min_by", position_to_min_by)
+
+    def max_by(self, position_to_max_by: Union[int, str] = 0) -> DataStream:
+        """The record with the largest value of a field so far, per key (first on ties)."""
+        return self._aggregate("max_by", position_to_max_by)
+
+    def process(self, func: Any, output_type: Optional[TypeInformation] = None) -> DataStream:
+        """Run a KeyedProcessFunction (or ``f(value, ctx)``): keyed state, timers,
+        ``ctx.get_current_key()``."""
+        fn = user_fn("process", func, (F.KeyedProcessFunction, F.ProcessFunction),
+                     ("process_element",), " (process_element(value, ctx))")
+        return self._add("process", "KeyedProcess", fn, output_type)
+
+    def _refuse(self, what: str) -> Any:
+        raise PlanError(f"{what} is not supported on a KeyedStream; apply an operation "
+                        "(map, reduce, process, ...) first")
+
+    def shuffle(self) -> DataStream:
+        return self._refuse("Overriding the partitioning (shuffle)")
+
+    def rebalance(self) -> DataStream:
+        return self._refuse("Overriding the partitioning (rebalance)")
+
+    def rescale(self) -> DataStream:
+        return self._refuse("Overriding the partitioning (rescale)")
+
+    def forward(self) -> DataStream:
+        return self._refuse("Overriding the partitioning (forward)")
+
+    def broadcast(self, *descriptors: Any) -> DataStream:
+        return self._refuse("Overriding the partitioning (broadcast)")
+
+    def partition_custom(self, partitioner: Any, key_selector: Any) -> DataStream:
+        return self._refuse("Overriding the partitioning (partition_custom)")
+
+    def name(self, name: str) -> DataStream:
+        return self._refuse("Setting a name")
+
+    def uid(self, uid: str) -> DataStream:
+        return self._refuse("Setting a uid")
+
+    def set_parallelism(self, parallelism: int) -> DataStream:
+        return self._refuse("Setting the parallelism")
+
+    def set_max_parallelism(self, max_parallelism: int) -> DataStream:
+        return self._refuse("Setting the max parallelism")
+
+    def force_non_parallel(self) -> DataStream:
+        return self._refuse("force_non_parallel")
+
+    def start_new_chain(self) -> DataStream:
+        return self._refuse("start_new_chain")
+
+    def disable_chaining(self) -> DataStream:
+        return self._refuse("disable_chaining")
+
+
+class ConnectedStreams:
+    """Two streams processed together by one co-function."""
+
+    def __init__(self, stream1: DataStream, stream2: DataStream) -> None:
+        if stream1._env is not stream2._env:
+            raise PlanError("connect() of streams from different environments")
+        self.stream1 = stream1
+        self.stream2 = stream2
+
+    def _add(self, kind: str, name: str, fn: UserFn, output_type: Any) -> DataStream:
+        return self.stream1._add(kind, name, fn, output_type,
+                                 inputs=(self.stream1._id, self.stream2._id))
+
+    def _is_keyed(self) -> bool:
+        return isinstance(self.stream1, KeyedStream) and isinstance(self.stream2, KeyedStream)
+
+    def key_by(self, key_selector1: Any, key_selector2: Any,
+               key_type: Optional[TypeInformation] = None) -> "ConnectedStreams":
+        """Key both inputs, so state and timers are shared per key across them."""
+        s1 = self.stream1._origin if isinstance(self.stream1, KeyedStream) else self.stream1
+        s2 = self.stream2._origin if isinstance(self.stream2, KeyedStream) else self.stream2
+        return ConnectedStreams(s1.key_by(key_selector1, key_type), s2.key_by(key_selector2, key_type))
+
+    def map(self, func: Any, func2: Any = None,
+            output_type: Optional[TypeInformation] = None) -> DataStream:
+        """``map1`` for the first input, ``map2`` for the second: a CoMapFunction, or two
+        callables ``map(f1, f2)``. A None result is dropped."""
+        fn = _co_fn("map", func, func2, F.CoMapFunction, ("map1", "map2"))
+        if isinstance(func2, TypeInformation):
+            output_type = func2
+        return self._add("co_map", "Co-Map", fn, output_type)
+
+    def flat_map(self, func: Any, func2: Any = None,
+                 output_type: Optional[TypeInformation] = None) -> DataStream:
+        """``flat_map1``/``flat_map2``, each returning an iterable (CoFlatMapFunction or two callables)."""
+        fn = _co_fn("flat_map", func, func2, F.CoFlatMapFunction, ("flat_map1", "flat_map2"))
+        if isinstance(func2, TypeInformation):
+            output_type = func2
+        return self._add("co_flat_map", "Co-Flat Map", fn, output_type)
+
+    def process(self, func: Any, output_type: Optional[TypeInformation] = None) -> DataStream:
+        """A CoProcessFunction (or KeyedCoProcessFunction on keyed inputs)."""
+        fn = user_fn("process", func, (F.CoProcessFunction, F.KeyedCoProcessFunction),
+                     ("process_element1", "process_element2"))
+        name = "Keyed Co-Process" if self._is_keyed() else "Co-Process"
+        return self._add("co_process", name, fn, output_type)
+
+
+def _co_fn(step: str, func: Any, func2: Any, base: type, methods: tuple) -> UserFn:
+    if isinstance(func, base):
+        return user_fn(step, func, base, methods)
+    if callable(func) and callable(func2) and not isinstance(func2, TypeInformation):
+        from ..errors import describe_function
+        return UserFn((func, func2), name=f"{describe_function(func)} / {describe_function(func2)}")
+    raise TypeError(f"{step}() on connected streams needs a {base.__name__} or two callables")
+
+
+class DataStreamSink:
+    """The end of a stream: name it, set its parallelism or chaining."""
+
+    def __init__(self, env: "StreamExecutionEnvironment", node_id: int, spec: SinkSpec) -> None:
+        self._env = env
+        self._id = node_id
+        self.spec = spec
+
+    def _update(self, **changes: Any) -> "DataStreamSink":
+        self._env._graph.update(self._id, **changes)
+        return self
+
+    def name(self, name: str) -> "DataStreamSink":
+        return self._update(name=str(name))
+
+    def uid(self, uid: str) -> "DataStreamSink":
+        return self._update(uid=str(uid))
+
+    def set_parallelism(self, parallelism: int) -> "DataStreamSink":
+        if not isinstance(parallelism, int) or parallelism < 1:
+            raise PlanError(f"parallelism must be a positive int, not {parallelism!r}")
+        return self._update(parallelism=parallelism)
+
+    def disable_chaining(self) -> "DataStreamSink":
+        return self._update(chaining="never")
+
+    def start_new_chain(self) -> "DataStreamSink":
+        return self._update(chaining="head")
+
+
+def _text_formatter(type_info: Any) -> Callable[[Any], str]:
+    fmt = getattr(type_info, "to_flink_string", None)
+    if fmt is None or isinstance(type_info, PickledTypeInfo):
+        return _str_of
+    return fmt
+
+
+def _str_of(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)

@@ -1,0 +1,342 @@
+"""StreamExecutionEnvironment: where pipelines start and how jobs are run.
+
+>>> from nbstream import StreamExecutionEnvironment
+>>> env = StreamExecutionEnvironment.get_execution_environment()
+>>> env.set_parallelism(2)
+<nbstream StreamExecutionEnvironment mode=thread parallelism=2>
+>>> env.from_sequence(1, 4).map(lambda x: x * x).execute_and_collect(limit=4).__len__()
+4
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Any, Dict, Iterable, Mapping, Optional, Union
+
+from ..connectors import sources as S
+from ..errors import PlanError
+from ..plan.logical import StreamGraph
+from ..plan.physical import PhysicalPlan, plan_job
+from ..runtime.clock import Clock, SystemClock
+from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
+from ..runtime.executors import executor_names, get_executor
+from ..runtime.job import JobClient, JobExecutionResult
+from .datastream import DataStream
+from .types import TypeInformation
+
+__all__ = ["StreamExecutionEnvironment", "RuntimeExecutionMode", "ExecutionConfig"]
+
+DEFAULT_JOB_NAME = "nbstream job"
+
+
+class RuntimeExecutionMode(Enum):
+    """STREAMING: results as records arrive; BATCH: bounded input, final results only."""
+
+    STREAMING = 0
+    BATCH = 1
+    AUTOMATIC = 2
+
+
+class ExecutionConfig:
+    """Job-wide settings (``env.get_config()``), as Flink's ExecutionConfig."""
+
+    def __init__(self) -> None:
+        self._auto_watermark_interval = 200
+        self._job_parameters: Dict[str, Any] = {}
+        self._batch_size = 1024
+        self._channel_capacity = 8
+
+    def set_auto_watermark_interval(self, interval_ms: int) -> "ExecutionConfig":
+        """How often (processing-time ms) periodic watermark generators emit."""
+        if interval_ms < 0:
+            raise ValueError("the watermark interval must not be negative")
+        self._auto_watermark_interval = int(interval_ms)
+        return self
+
+    def get_auto_watermark_interval(self) -> int:
+        return self._auto_watermark_interval
+
+    def set_global_job_parameters(self, parameters: Mapping[str, Any]) -> "ExecutionConfig":
+        """Parameters every function can read with ``runtime_context.get_job_parameter``."""
+        self._job_parameters = dict(parameters)
+        return self
+
+    def get_global_job_parameters(self) -> Dict[str, Any]:
+        return dict(self._job_parameters)
+
+    def set_batch_size(self, records: int) -> "ExecutionConfig":
+        """Most records a source puts into one batch (default 1024)."""
+        if records < 1:
+            raise ValueError("the batch size must be at least 1")
+        self._batch_size = int(records)
+        return self
+
+    def get_batch_size(self) -> int:
+        return self._batch_size
+
+    def set_channel_capacity(self, batches: int) -> "ExecutionConfig":
+        """Batches a channel between tasks holds before the sender waits (default 8)."""
+        if batches < 1:
+            raise ValueError("the channel capacity must be at least 1")
+        self._channel_capacity = int(batches)
+        return self
+
+
+class StreamExecutionEnvironment:
+    """Builds pipelines and runs them as jobs.
+
+    Configuration keys understood by :meth:`get_execution_environment` and
+    :meth:`configure`: ``parallelism.default``, ``pipeline.max-parallelism``,
+    ``python.execution-mode``, ``execution.runtime-mode`` (``streaming``/``batch``),
+    ``pipeline.auto-watermark-interval`` (ms), ``execution.buffer-timeout`` (ms),
+    ``nbstream.batch-size``.
+    """
+
+    def __init__(self, configuration: Optional[Mapping[str, Any]] = None) -> None:
+        self._graph = StreamGraph()
+        self._parallelism = 1
+        self._max_parallelism = DEFAULT_MAX_PARALLELISM
+        self._runtime_mode = RuntimeExecutionMode.STREAMING
+        self._execution_mode = "thread"
+        self._chaining = True
+        self._buffer_timeout_ms = 50
+        self._config = ExecutionConfig()
+        self._clock: Clock = SystemClock()
+        if configuration:
+            self.configure(configuration)
+
+    @staticmethod
+    def get_execution_environment(configuration: Any = None) -> "StreamExecutionEnvironment":
+        """A new environment; ``configuration`` is a dict (or anything with ``to_dict()``)."""
+        if configuration is not None and not isinstance(configuration, Mapping):
+            to_dict = getattr(configuration, "to_dict", None)
+            if to_dict is None:
+                raise TypeError("configuration must be a dict of Flink-style keys")
+            configuration = to_dict()
+        return StreamExecutionEnvironment(configuration)
+
+    def configure(self, configuration: Mapping[str, Any]) -> "StreamExecutionEnvironment":
+        """Apply Flink-style configuration keys (see the class docstring)."""
+        handlers = {
+            "parallelism.default": lambda v: self.set_parallelism(int(v)),
+            "pipeline.max-parallelism": lambda v: self.set_max_parallelism(int(v)),
+            "python.execution-mode": lambda v: self.set_execution_mode(str(v)),
+            "execution.runtime-mode": lambda v: self.set_runtime_mode(
+                RuntimeExecutionMode[str(v).upper()]),
+            "pipeline.auto-watermark-interval": lambda v: self._config.set_auto_watermark_interval(
+                _millis(v)),
+            "execution.buffer-timeout": lambda v: self.set_buffer_timeout(_millis(v)),
+            "nbstream.batch-size": lambda v: self._config.set_batch_size(int(v)),
+        }
+        for key, value in configuration.items():
+            handler = handlers.get(key)
+            if handler is not None:
+                handler(value)
+        return self
+
+    def __repr__(self) -> str:
+        return (f"<nbstream StreamExecutionEnvironment mode={self._execution_mode} "
+                f"parallelism={self._parallelism}>")
+
+    # -- settings ------------------------------------------------------------------------------
+    def set_parallelism(self, parallelism: int) -> "StreamExecutionEnvironment":
+        """Default parallelism of every step (sources such as from_collection keep 1)."""
+        if not isinstance(parallelism, int) or parallelism < 1:
+            raise PlanError(f"parallelism must be a positive int, not {parallelism!r}")
+        self._parallelism = parallelism
+        return self
+
+    def get_parallelism(self) -> int:
+        return self._parallelism
+
+    def set_max_parallelism(self, max_parallelism: int) -> "StreamExecutionEnvironment":
+        """Number of key groups (the upper bound of any keyed step's parallelism)."""
+        if not isinstance(max_parallelism, int) or not 0 < max_parallelism <= 32768:
+            raise PlanError(f"max parallelism must be an int in 1..32768, not {max_parallelism!r}")
+        self._max_parallelism = max_parallelism
+        return self
+
+    def get_max_parallelism(self) -> int:
+        return self._max_parallelism
+
+    def set_runtime_mode(self, mode: RuntimeExecutionMode) -> "StreamExecutionEnvironment":
+        if not isinstance(mode, RuntimeExecutionMode):
+            raise TypeError(f"set_runtime_mode() takes a RuntimeExecutionMode, not {mode!r}")
+        self._runtime_mode = mode
+        return self
+
+    def get_runtime_mode(self) -> RuntimeExecutionMode:
+        return self._runtime_mode
+
+    def set_execution_mode(self, mode: str) -> "StreamExecutionEnvironment":
+        """Where tasks run: ``thread`` (and the modes other packages register)."""
+        if mode not in executor_names():
+            raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
+                             + ", ".join(repr(n) for n in executor_names()))
+        self._execution_mode = mode
+        return self
+
+    def get_execution_mode(self) -> str:
+        return self._execution_mode
+
+    def disable_operator_chaining(self) -> "StreamExecutionEnvironment":
+        """Run every step as its own task (useful to see per-step behaviour; slower)."""
+        self._chaining = False
+        return self
+
+    def is_chaining_enabled(self) -> bool:
+        return self._chaining
+
+    def set_buffer_timeout(self, timeout_millis: int) -> "StreamExecutionEnvironment":
+        """Longest a source holds records before sending a partial batch (default 50 ms)."""
+        if timeout_millis < 0:
+            raise ValueError("the buffer timeout must not be negative")
+        self._buffer_timeout_ms = int(timeout_millis)
+        return self
+
+    def get_buffer_timeout(self) -> int:
+        return self._buffer_timeout_ms
+
+    def get_config(self) -> ExecutionConfig:
+        return self._config
+
+    def set_processing_time_clock(self, clock: Clock) -> "StreamExecutionEnvironment":
+        """Replace the processing-time clock (a :class:`ManualClock` in tests)."""
+        self._clock = clock
+        return self
+
+    # -- sources -----------------------------------------------------------------------------------
+    def _source(self, spec: S.SourceSpec, name: str,
+                type_info: Optional[TypeInformation] = None) -> DataStream:
+        node = self._graph.add("source", name, params={"source": spec,
+                                                       "non_parallel": spec.non_parallel},
+                               output_type=type_info)
+        return DataStream(self, node.id)
+
+    def from_collection(self, collection: Iterable[Any],
+                        type_info: Optional[TypeInformation] = None) -> DataStream:
+        """The elements of a collection (a non-parallel source).
+
+        With ``type_info=Types.ROW_NAMED(...)``, tuples become Rows with field names."""
+        if isinstance(collection, (str, bytes)) or not hasattr(collection, "__iter__"):
+            raise TypeError(f"from_collection() needs a collection, not {type(collection).__name__}")
+        if hasattr(collection, "__next__"):
+            raise TypeError("from_collection() needs a collection; for an iterator or generator "
+                            "use from_iterable()")
+        return self._source(S.CollectionSource(collection, type_info), "Source: Collection Source",
+                            type_info)
+
+    def from_elements(self, *elements: Any) -> DataStream:
+        """The given elements, in order."""
+        return self.from_collection(elements)
+
+    def from_sequence(self, start: int, end: int) -> DataStream:
+        """The integers ``start`` to ``end`` inclusive (a parallel source)."""
+        return self._source(S.SequenceSource(start, end), "Source: Sequence Source")
+
+    def generate_sequence(self, start: int, end: int) -> DataStream:
+        """The old Flink Python API's name for :meth:`from_sequence`."""
+        return self.from_sequence(start, end)
+
+    def from_iterable(self, iterable: Any, name: str = "Source: Iterable") -> DataStream:
+        """Records from an iterable or a generator function (possibly endless): the
+        notebook's natural source. Pass the generator *function* so that every run
+        starts afresh.
+
+        >>> env = StreamExecutionEnvironment.get_execution_environment()
+        >>> def ticks():
+        ...     n = 0
+        ...     while True:
+        ...         yield n
+        ...         n += 1
+        >>> env.from_iterable(ticks).execute_and_collect(limit=3)
+        [0, 1, 2]
+        """
+        return self._source(S.IterableSource(iterable), name)
+
+    def read_text_file(self, file_path: str, charset_name: str = "UTF-8") -> DataStream:
+        """The lines of a text file."""
+        return self._source(S.TextFileSource(file_path, charset_name.lower()),
+                            f"Source: {os.path.basename(os.fspath(file_path))}")
+
+    def from_dataframe(self, df: Any, rows: str = "dict",
+                       timestamp_column: Optional[str] = None) -> DataStream:
+        """The rows of a pandas DataFrame, as dicts (default), tuples or Rows; with
+        ``timestamp_column`` each row carries that column as its event time."""
+        return self._source(S.DataFrameSource(df, rows, timestamp_column), "Source: DataFrame")
+
+    def socket_text_stream(self, hostname: str, port: int, delimiter: str = "\n",
+                           max_retry: int = 0) -> DataStream:
+        """Lines from a TCP server, read until it closes the connection."""
+        return self._source(S.SocketTextSource(hostname, port, delimiter, max_retry),
+                            f"Source: Socket Stream {hostname}:{port}")
+
+    def add_source(self, source_func: Any, source_name: str = "Custom Source",
+                   type_info: Optional[TypeInformation] = None) -> DataStream:
+        """A user source: a SourceFunction whose ``run(ctx)`` emits with ``ctx.collect``."""
+        return self._source(S.FunctionSource(source_func), f"Source: {source_name}", type_info)
+
+    # -- running -----------------------------------------------------------------------------------
+    def _job_config(self) -> JobConfig:
+        cfg = self._config
+        return JobConfig(batch_size=cfg._batch_size, buffer_timeout_ms=self._buffer_timeout_ms,
+                         channel_capacity=cfg._channel_capacity,
+                         auto_watermark_interval_ms=cfg._auto_watermark_interval,
+                         batch_mode=self._runtime_mode is RuntimeExecutionMode.BATCH,
+                         job_parameters=cfg.get_global_job_parameters())
+
+    def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
+        graph = self._graph
+        nodes = graph.ancestors(graph.sinks) if graph.sinks and not all_nodes else dict(graph.nodes)
+        return plan_job(nodes, job_name, self._parallelism, self._chaining, self._job_config(),
+                        self._max_parallelism)
+
+    def get_execution_plan(self) -> str:
+        """The plan of the next job as JSON, in the shape of Flink's ``getExecutionPlan``:
+        operators with parallelism, chain and the ship strategy of each input."""
+        return self._plan(DEFAULT_JOB_NAME).to_json()
+
+    def explain(self) -> str:
+        """The plan of the next job as readable text (chains, parallelism, partitioning)."""
+        return self._plan(DEFAULT_JOB_NAME).explain()
+
+    def execute_async(self, job_name: Optional[str] = None) -> JobClient:
+        """Start the job made of every sink added since the last run; return its handle."""
+        if not self._graph.sinks:
+            raise PlanError("No sinks defined: add one (print(), add_sink(), write_as_text(), "
+                            "execute_and_collect()) before executing")
+        name = job_name or DEFAULT_JOB_NAME
+        plan = self._plan(name)
+        executor = get_executor(self._execution_mode)
+        job = JobClient(name, mode=self._execution_mode, stdout=sys.stdout)
+        for nid, node in plan.nodes.items():
+            if node.is_source:
+                node.params["source"].prepare(job)
+            elif node.is_sink:
+                node.params["sink"].prepare(job, plan.parallelism[nid])
+        self._graph.sinks = []
+        executor.start(plan, job, self._clock)
+        return job
+
+    def execute(self, job_name: Optional[str] = None) -> JobExecutionResult:
+        """Run the job to its end and return its result (raises its error if it fails).
+        An interrupt (Ctrl-C, or the notebook's stop button) cancels the job."""
+        job = self.execute_async(job_name)
+        try:
+            return job.result()
+        except KeyboardInterrupt:
+            job.cancel()
+            job.wait(10)
+            raise
+
+
+def _millis(value: Union[int, str]) -> int:
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    for suffix, factor in (("ms", 1), ("s", 1000), ("min", 60_000)):
+        if text.endswith(suffix) and text[: -len(suffix)].strip().isdigit():
+            return int(text[: -len(suffix)]) * factor
+    return int(text)

@@ -1,0 +1,309 @@
+"""Sinks. A sink spec is plain data in the plan; ``prepare(job, parallelism)`` runs in
+the driver before the job starts (and may refuse it), ``create_writer()`` makes the
+writer of one parallel instance: ``open(op)``, ``write(batch)``, ``finish()``, ``close()``.
+
+Specs marked ``driver_only`` hold objects of the driver (result buffers), so their
+writers must run in the driver process whatever the execution mode.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import socket
+import sys
+import threading
+from enum import Enum
+from typing import Any, Callable, Deque, List, Optional
+
+from ..errors import PlanError
+from ..runtime.job import ResultChannel
+
+__all__ = ["WriteMode", "PrintSink", "TextFileSink", "SocketSink", "FunctionSink",
+           "CollectSink", "DataFrameSink"]
+
+
+class WriteMode(Enum):
+    """What ``write_as_text`` does when the path exists (Flink's names)."""
+
+    NO_OVERWRITE = 0
+    OVERWRITE = 1
+
+
+class SinkSpec:
+    driver_only = False
+
+    def prepare(self, job: Any, parallelism: int) -> None:
+        """Checks and set-up in the driver before the job starts."""
+
+    def create_writer(self) -> Any:
+        raise NotImplementedError
+
+
+class _Writer:
+    def open(self, op: Any) -> None:
+        self.op = op
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+# -- text lines -------------------------------------------------------------------------------
+
+class PrintSink(SinkSpec):
+    """Writes each (already formatted) record as a line to the job's standard output.
+
+    As Flink: with parallelism > 1 each line starts with the subtask number,
+    ``"3> "``; with an identifier, ``"id:3> "`` (or ``"id> "``).
+    """
+
+    def __init__(self, identifier: Optional[str] = None, to_stderr: bool = False) -> None:
+        self.identifier = identifier
+        self.to_stderr = to_stderr
+
+    def create_writer(self) -> _Writer:
+        spec = self
+
+        class Writer(_Writer):
+            def open(self, op: Any) -> None:
+                super().open(op)
+                task = op.task
+                self.stream = sys.stderr if spec.to_stderr else task.extras.get("stdout", sys.stdout)
+                sub = f"{task.subtask + 1}" if task.parallelism > 1 else ""
+                if spec.identifier:
+                    self.prefix = f"{spec.identifier}:{sub}> " if sub else f"{spec.identifier}> "
+                else:
+                    self.prefix = f"{sub}> " if sub else ""
+
+            def write(self, batch: Any) -> None:
+                prefix = self.prefix
+                self.stream.write("".join(f"{prefix}{v}\n" for v in batch.values))
+                flush = getattr(self.stream, "flush", None)
+                if flush is not None:
+                    flush()
+        return Writer()
+
+
+class TextFileSink(SinkSpec):
+    """Lines into a file; with parallelism > 1, a directory of files ``1``, ``2``, ... (as Flink)."""
+
+    def __init__(self, path: str, write_mode: WriteMode = WriteMode.NO_OVERWRITE) -> None:
+        if not isinstance(write_mode, WriteMode):
+            raise PlanError(f"write_as_text: write_mode must be a WriteMode, not {write_mode!r}")
+        self.path = os.fspath(path)
+        self.write_mode = write_mode
+        self.parallelism = 1
+
+    def prepare(self, job: Any, parallelism: int) -> None:
+        if os.path.exists(self.path):
+            if self.write_mode is WriteMode.NO_OVERWRITE:
+                raise PlanError(f"write_as_text: {self.path} exists; pass "
+                                "write_mode=WriteMode.OVERWRITE to replace it")
+            if os.path.isdir(self.path):
+                shutil.rmtree(self.path)
+            else:
+                os.remove(self.path)
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(parent):
+            raise PlanError(f"write_as_text: directory {parent} does not exist")
+        self.parallelism = parallelism
+        if parallelism > 1:
+            os.makedirs(self.path)
+
+    def create_writer(self) -> _Writer:
+        spec = self
+
+        class Writer(_Writer):
+            def open(self, op: Any) -> None:
+                super().open(op)
+                path = spec.path
+                if op.task.parallelism > 1:
+                    path = os.path.join(spec.path, str(op.task.subtask + 1))
+                self.file = open(path, "w", encoding="utf-8")
+
+            def write(self, batch: Any) -> None:
+                self.file.write("".join(f"{v}\n" for v in batch.values))
+
+            def close(self) -> None:
+                self.file.close()
+        return Writer()
+
+
+class SocketSink(SinkSpec):
+    """Sends each record to a TCP server: ``serializer(value) -> bytes``, by default
+    ``str(value)`` plus a newline, UTF-8 encoded."""
+
+    def __init__(self, host: str, port: int,
+                 serializer: Optional[Callable[[Any], bytes]] = None) -> None:
+        self.host, self.port = host, int(port)
+        self.serializer = serializer
+
+    def create_writer(self) -> _Writer:
+        spec = self
+
+        class Writer(_Writer):
+            def open(self, op: Any) -> None:
+                super().open(op)
+                try:
+                    self.sock = socket.create_connection((spec.host, spec.port), timeout=10)
+                except OSError as exc:
+                    raise ConnectionError(f"write_to_socket: cannot connect to "
+                                          f"{spec.host}:{spec.port}: {exc}") from exc
+
+            def write(self, batch: Any) -> None:
+                ser = spec.serializer
+                if ser is None:
+                    data = "".join(f"{v}\n" for v in batch.values).encode("utf-8")
+                else:
+                    data = b"".join(_serialize(ser, v, self.op) for v in batch.values)
+                self.sock.sendall(data)
+
+            def close(self) -> None:
+                sock = getattr(self, "sock", None)
+                if sock is not None:
+                    sock.close()
+        return Writer()
+
+
+def _serialize(ser: Any, value: Any, op: Any) -> bytes:
+    try:
+        data = ser.serialize(value) if hasattr(ser, "serialize") else ser(value)
+    except Exception as exc:
+        raise op.error(exc, value, phase="serializer") from exc
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+# -- user functions ---------------------------------------------------------------------------
+
+class _SinkContext:
+    """``context`` passed to ``SinkFunction.invoke``."""
+
+    __slots__ = ("_op", "_ts")
+
+    def __init__(self, op: Any) -> None:
+        self._op = op
+        self._ts: Optional[int] = None
+
+    def timestamp(self) -> Optional[int]:
+        return self._ts
+
+    def current_watermark(self) -> int:
+        return self._op.current_watermark
+
+    def current_processing_time(self) -> int:
+        return self._op.task.time_service.now_ms()
+
+
+class FunctionSink(SinkSpec):
+    """A :class:`~nbstream.SinkFunction` (``invoke(value, context)``) or a plain
+    callable (``f(value)``) called for every record."""
+
+    def __init__(self, function: Any, owner: Any = None) -> None:
+        self.function = function
+        self.owner = owner  # the SinkFunction instance, for open/close
+
+    def create_writer(self) -> _Writer:
+        spec = self
+
+        class Writer(_Writer):
+            def open(self, op: Any) -> None:
+                super().open(op)
+                self.ctx = _SinkContext(op)
+
+            def write(self, batch: Any) -> None:
+                fn, ctx, owner = spec.function, self.ctx, spec.owner
+                tss = batch.timestamps
+                try:
+                    for i, v in enumerate(batch.values):
+                        if owner is not None:
+                            ctx._ts = tss[i] if tss is not None else None
+                            fn(v, ctx)
+                        else:
+                            fn(v)
+                except Exception as exc:
+                    raise self.op.error(exc, v) from exc
+        return Writer()
+
+
+# -- results in the driver ----------------------------------------------------------------------
+
+class CollectSink(SinkSpec):
+    """Hands results to the driver through a bounded channel (``execute_and_collect``)."""
+
+    driver_only = True
+
+    def __init__(self, capacity: int = 16) -> None:
+        self.channel = ResultChannel(capacity)
+
+    def prepare(self, job: Any, parallelism: int) -> None:
+        self.channel.bind(job)
+
+    def create_writer(self) -> _Writer:
+        channel = self.channel
+
+        class Writer(_Writer):
+            def write(self, batch: Any) -> None:
+                channel.put(batch.values)
+        return Writer()
+
+
+class DataFrameSink(SinkSpec):
+    """Keeps results in memory, readable at any moment as a pandas DataFrame or an
+    Arrow table. At most ``max_rows`` are kept (the oldest are dropped and counted).
+
+    >>> from nbstream import StreamExecutionEnvironment
+    >>> env = StreamExecutionEnvironment.get_execution_environment()
+    >>> sink = DataFrameSink()
+    >>> _ = env.from_collection([("a", 1), ("b", 2)]).add_sink(sink)
+    >>> _ = env.execute()
+    >>> sink.to_pandas()
+      f0  f1
+    0  a   1
+    1  b   2
+    """
+
+    driver_only = True
+
+    def __init__(self, max_rows: Optional[int] = None) -> None:
+        if max_rows is not None and max_rows < 1:
+            raise PlanError(f"max_rows must be at least 1, not {max_rows}")
+        self.max_rows = max_rows
+        self._rows: Deque[Any] = collections.deque(maxlen=max_rows)
+        self._lock = threading.Lock()
+        self.received = 0
+
+    @property
+    def dropped(self) -> int:
+        """Rows received but no longer kept (beyond ``max_rows``)."""
+        return self.received - len(self._rows)
+
+    def rows(self) -> List[Any]:
+        with self._lock:
+            return list(self._rows)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+            self.received = 0
+
+    def to_pandas(self) -> Any:
+        from .frames import rows_to_pandas
+        return rows_to_pandas(self.rows())
+
+    def to_arrow(self) -> Any:
+        import pyarrow as pa
+        return pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
+
+    def create_writer(self) -> _Writer:
+        spec = self
+
+        class Writer(_Writer):
+            def write(self, batch: Any) -> None:
+                with spec._lock:
+                    spec._rows.extend(batch.values)
+                    spec.received += len(batch.values)
+        return Writer()

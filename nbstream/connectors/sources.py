@@ -1,0 +1,301 @@
+"""Sources. A source spec is plain data in the plan; per run and parallel instance it
+creates a reader: ``reader.run(ctx)`` emits through the source context
+(``ctx.collect``, ``ctx.collect_with_timestamp``, ``ctx.emit_batch``) and
+``reader.cancel()`` asks it to stop. ``non_parallel`` specs always run with one instance.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, List, Optional
+
+from ..errors import PlanError
+from ..runtime.row import Row
+
+__all__ = ["CollectionSource", "SequenceSource", "IterableSource", "TextFileSource",
+           "DataFrameSource", "SocketTextSource", "FunctionSource"]
+
+
+class SourceSpec:
+    non_parallel = True
+
+    def prepare(self, job: Any) -> None:
+        """Checks before the job starts (in the driver); raise PlanError to refuse."""
+
+    def create_reader(self, subtask: int, parallelism: int) -> Any:
+        raise NotImplementedError
+
+
+class _Reader:
+    def cancel(self) -> None:
+        pass
+
+
+def _emit_chunks(ctx: Any, values: List[Any], convert: Optional[Callable[[Any], Any]] = None) -> None:
+    size = ctx.batch_size
+    for start in range(0, len(values), size):
+        chunk = values[start:start + size]
+        ctx.emit_batch([convert(v) for v in chunk] if convert else chunk)
+
+
+class CollectionSource(SourceSpec):
+    """The elements of a collection, in order (one instance, as Flink)."""
+
+    def __init__(self, values: Iterable[Any], type_info: Any = None) -> None:
+        self.values = list(values)
+        self.type_info = type_info
+
+    def create_reader(self, subtask: int, parallelism: int) -> _Reader:
+        spec = self
+
+        class Reader(_Reader):
+            def run(self, ctx: Any) -> None:
+                convert = getattr(spec.type_info, "from_value", None)
+                _emit_chunks(ctx, spec.values, convert)
+        return Reader()
+
+
+class SequenceSource(SourceSpec):
+    """The integers ``start..end`` (both included), split over parallel instances."""
+
+    non_parallel = False
+
+    def __init__(self, start: int, end: int) -> None:
+        if end < start:
+            raise PlanError(f"from_sequence: end ({end}) is before start ({start})")
+        self.start, self.end = int(start), int(end)
+
+    def create_reader(self, subtask: int, parallelism: int) -> _Reader:
+        total = self.end - self.start + 1
+        lo = self.start + total * subtask // parallelism
+        hi = self.start + total * (subtask + 1) // parallelism
+
+        class Reader(_Reader):
+            def run(self, ctx: Any) -> None:
+                size = ctx.batch_size
+                for a in range(lo, hi, size):
+                    ctx.emit_batch(list(range(a, min(a + size, hi))))
+        return Reader()
+
+
+class IterableSource(SourceSpec):
+    """Records from a Python iterable or a generator function, possibly endless.
+
+    A generator function (or any zero-argument callable returning an iterator) starts
+    afresh on every run; a generator object can be consumed by one run only.
+    """
+
+    def __init__(self, source: Any) -> None:
+        if not (callable(source) or hasattr(source, "__iter__")):
+            raise PlanError(f"from_iterable needs an iterable or a generator function, "
+                            f"not {type(source).__name__}")
+        self.source = source
+        self.single_use = hasattr(source, "__next__")
+        self._used = False
+
+    def prepare(self, job: Any) -> None:
+        if self.single_use:
+            if self._used:
+                raise PlanError("the generator given to from_iterable was consumed by an earlier "
+                                "run; pass the generator function itself (without calling it) "
+                                "so every run starts afresh")
+            self._used = True
+
+    def _iterator(self) -> Iterator[Any]:
+        src = self.source
+        if hasattr(src, "__iter__"):
+            return iter(src)
+        it = src()
+        if not hasattr(it, "__next__"):
+            it = iter(it)
+        return it
+
+    def create_reader(self, subtask: int, parallelism: int) -> _Reader:
+        spec = self
+
+        class Reader(_Reader):
+            def run(self, ctx: Any) -> None:
+                it = spec._iterator()
+                collect = ctx.collect
+                try:
+                    for value in it:
+                        collect(value)
+                finally:
+                    close = getattr(it, "close", None)
+                    if close is not None:
+                        close()
+        return Reader()
+
+
+class TextFileSource(SourceSpec):
+    """Lines of a text file, without their line endings."""
+
+    def __init__(self, path: str, encoding: str = "utf-8") -> None:
+        self.path = os.fspath(path)
+        self.encoding = encoding
+
+    def prepare(self, job: Any) -> None:
+        if not os.path.isfile(self.path):
+            raise PlanError(f"read_text_file: no such file: {self.path}")
+
+    def create_reader(self, subtask: int, parallelism: int) -> _Reader:
+        spec = self
+
+        class Reader(_Reader):
+            def run(self, ctx: Any) -> None:
+                with open(spec.path, encoding=spec.encoding) as f:
+                    while True:
+                        lines = list(islice(f, ctx.batch_size))
+                        if not lines:
+                            return
+                        ctx.emit_batch([line.rstrip("\r\n") for line in lines])
+        return Reader()
+
+
+class DataFrameSource(SourceSpec):
+    """The rows of a pandas DataFrame: as dicts (``rows="dict"``, the default),
+    tuples (``"tuple"``) or Rows with the column names (``"row"``).
+
+    With ``timestamp_column``, each row carries that column as its event time
+    (int milliseconds, or datetimes converted to epoch milliseconds).
+    """
+
+    ROWS = ("dict", "tuple", "row")
+
+    def __init__(self, df: Any, rows: str = "dict", timestamp_column: Optional[str] = None) -> None:
+        if rows not in self.ROWS:
+            raise PlanError(f"from_dataframe: rows must be one of {self.ROWS}, not {rows!r}")
+        if timestamp_column is not None and timestamp_column not in df.columns:
+            raise PlanError(f"from_dataframe: no column {timestamp_column!r} "
+                            f"(columns: {list(df.columns)})")
+        self.df = df
+        self.rows = rows
+        self.timestamp_column = timestamp_column
+
+    def _timestamps(self, part: Any) -> Optional[List[int]]:
+        if self.timestamp_column is None:
+            return None
+        col = part[self.timestamp_column]
+        if str(col.dtype).startswith("datetime64"):
+            return [int(v) // 1_000_000 for v in col.astype("datetime64[ns]").astype("int64")]
+        return [int(v) for v in col]
+
+    def _values(self, part: Any) -> List[Any]:
+        if self.rows == "dict":
+            return part.to_dict("records")
+        tuples = list(part.itertuples(index=False, name=None))
+        if self.rows == "tuple":
+            return tuples
+        names = [str(c) for c in part.columns]
+        out = []
+        for t in tuples:
+            r = Row(*t)
+            r.set_field_names(names)
+            out.append(r)
+        return out
+
+    def create_reader(self, subtask: int, parallelism: int) -> _Reader:
+        spec = self
+
+        class Reader(_Reader):
+            def run(self, ctx: Any) -> None:
+                df, size = spec.df, ctx.batch_size
+                for start in range(0, len(df), size):
+                    part = df.iloc[start:start + size]
+                    ctx.emit_batch(spec._values(part), spec._timestamps(part))
+        return Reader()
+
+
+class SocketTextSource(SourceSpec):
+    """Lines read from a TCP server (nbstream connects as a client, as Flink does).
+
+    ``max_retry``: how often to reconnect after the connection closes (0: end the
+    stream, -1: forever), waiting ``retry_wait_s`` between attempts.
+    """
+
+    def __init__(self, host: str, port: int, delimiter: str = "\n", max_retry: int = 0,
+                 retry_wait_s: float = 0.5, encoding: str = "utf-8") -> None:
+        if not delimiter:
+            raise PlanError("socket_text_stream: the delimiter must not be empty")
+        self.host, self.port = host, int(port)
+        self.delimiter, self.max_retry = delimiter, max_retry
+        self.retry_wait_s, self.encoding = retry_wait_s, encoding
+
+    def create_reader(self, subtask: int, parallelism: int) -> _Reader:
+        spec = self
+
+        class Reader(_Reader):
+            def __init__(self) -> None:
+                self.stopped = threading.Event()
+
+            def cancel(self) -> None:
+                self.stopped.set()
+
+            def run(self, ctx: Any) -> None:
+                attempts = 0
+                while not self.stopped.is_set():
+                    self._read(ctx)
+                    attempts += 1
+                    if spec.max_retry != -1 and attempts > spec.max_retry:
+                        return
+                    self.stopped.wait(spec.retry_wait_s)
+
+            def _read(self, ctx: Any) -> None:
+                try:
+                    sock = socket.create_connection((spec.host, spec.port), timeout=5)
+                except OSError as exc:
+                    raise ConnectionError(f"socket_text_stream: cannot connect to "
+                                          f"{spec.host}:{spec.port}: {exc}") from exc
+                with sock:
+                    sock.settimeout(0.1)
+                    pending = ""
+                    while not self.stopped.is_set():
+                        try:
+                            data = sock.recv(65536)
+                        except socket.timeout:
+                            ctx.flush()
+                            continue
+                        if not data:
+                            break
+                        pending += data.decode(spec.encoding, errors="replace")
+                        *lines, pending = pending.split(spec.delimiter)
+                        for line in lines:
+                            ctx.collect(line)
+                    if pending:
+                        ctx.collect(pending)
+                    ctx.flush()
+        return Reader()
+
+
+class FunctionSource(SourceSpec):
+    """A user :class:`~nbstream.SourceFunction`: ``run(ctx)`` until done or cancelled."""
+
+    def __init__(self, function: Any) -> None:
+        if not hasattr(function, "run"):
+            raise PlanError(f"add_source needs a SourceFunction with run(ctx), "
+                            f"not {type(function).__name__}")
+        self.function = function
+
+    def create_reader(self, subtask: int, parallelism: int) -> _Reader:
+        fn = self.function
+
+        class Reader(_Reader):
+            def open(self, runtime_context: Any) -> None:
+                if hasattr(fn, "open"):
+                    fn.open(runtime_context)
+
+            def run(self, ctx: Any) -> None:
+                fn.run(ctx)
+
+            def cancel(self) -> None:
+                if hasattr(fn, "cancel"):
+                    fn.cancel()
+
+            def close(self) -> None:
+                if hasattr(fn, "close"):
+                    fn.close()
+        return Reader()
+

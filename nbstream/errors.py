@@ -1,0 +1,105 @@
+"""Errors raised by nbstream.
+
+Every error a user can meet derives from :class:`NbstreamError`. A failure inside a
+user function surfaces as :class:`UserFunctionError`, which names the step, the
+function and the record, and keeps the user's exception as ``__cause__`` so the
+original traceback is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "NbstreamError",
+    "PlanError",
+    "JobFailedError",
+    "UserFunctionError",
+    "JobCancelledError",
+    "describe_function",
+    "short_repr",
+]
+
+_MAX_REPR = 200
+
+
+class NbstreamError(Exception):
+    """Base class of every error nbstream raises."""
+
+
+class PlanError(NbstreamError, ValueError):
+    """The pipeline cannot be built or planned (raised before anything runs)."""
+
+
+class JobFailedError(NbstreamError):
+    """A job failed while it ran."""
+
+
+class JobCancelledError(NbstreamError):
+    """A result was asked of a job that was cancelled."""
+
+
+class UserFunctionError(JobFailedError):
+    """A user function raised while processing a record.
+
+    Attributes: ``step`` (operator name), ``function`` (the user function's name),
+    ``record`` (the offending record, or None), ``subtask`` (index of the parallel
+    instance). The user's exception is ``__cause__``.
+    """
+
+    def __init__(self, step: str, function: str, record: Any, cause: BaseException,
+                 subtask: int = 0, parallelism: int = 1, has_record: bool = True,
+                 phase: str = "") -> None:
+        self.step = step
+        self.function = function
+        self.record = record
+        self.subtask = subtask
+        self.cause = cause
+        where = f"step '{step}'"
+        if parallelism > 1:
+            where += f" (subtask {subtask + 1}/{parallelism})"
+        what = f"{function}{' in ' + phase if phase else ''}"
+        on = f" on record {short_repr(record)}" if has_record else ""
+        super().__init__(f"{where} failed in {what}{on}: "
+                         f"{type(cause).__name__}: {cause}")
+
+    def __reduce__(self):  # picklable across worker processes
+        return (_rebuild_user_error, (self.args[0], self.step, self.function,
+                                      short_repr(self.record), self.subtask, self.cause))
+
+
+def _rebuild_user_error(message, step, function, record, subtask, cause):
+    err = UserFunctionError.__new__(UserFunctionError)
+    Exception.__init__(err, message)
+    err.step, err.function, err.record, err.subtask, err.cause = (
+        step, function, record, subtask, cause)
+    err.__cause__ = cause
+    return err
+
+
+def short_repr(value: Any, limit: int = _MAX_REPR) -> str:
+    """``repr(value)`` cut to ``limit`` characters (never raises)."""
+    try:
+        text = repr(value)
+    except Exception as exc:  # a broken __repr__ must not hide the real error
+        text = f"<{type(value).__name__} (repr failed: {exc})>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_function(fn: Any) -> str:
+    """A readable name for a user function: qualified name and, when known, file:line."""
+    target = getattr(fn, "__func__", fn)
+    name = getattr(target, "__qualname__", None)
+    if name is None:
+        name = type(fn).__qualname__
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        return f"{name} ({_short_file(code.co_filename)}:{code.co_firstlineno})"
+    return name
+
+
+def _short_file(path: str) -> str:
+    if path.startswith("<"):
+        return path
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-2:])

@@ -1,0 +1,1 @@
+"""Logical graph -> physical plan (chains, parallelism, partitioning)."""

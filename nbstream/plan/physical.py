@@ -1,0 +1,259 @@
+"""From the logical graph to a physical plan: edges, parallelism, chains.
+
+Virtual nodes (partition, union, side output) dissolve into :class:`Edge` objects
+between real nodes. Operators joined by a forward edge of equal parallelism are
+fused into one :class:`Chain` (one task per parallel instance, no queue between
+them), as Flink chains operators. Every other edge becomes a network edge between
+tasks, with a partitioning that decides which downstream instance gets a record.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import PlanError
+from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
+from .logical import TWO_INPUT_KINDS, Node, Partitioning
+
+__all__ = ["Edge", "Chain", "PhysicalPlan", "plan_job"]
+
+FORWARD = Partitioning("forward")
+REBALANCE = Partitioning("rebalance")
+
+
+@dataclass(frozen=True, eq=False)
+class Edge:
+    """Records flowing from ``source`` (main output, or side output ``tag``) to input
+    ``input_index`` (0 or 1) of ``target``."""
+
+    index: int
+    source: int
+    target: int
+    partitioning: Partitioning
+    tag: object = None
+    input_index: int = 0
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Operators fused into one task per parallel instance; ``nodes[0]`` is the head."""
+
+    id: int
+    nodes: Tuple[int, ...]
+    parallelism: int
+    max_parallelism: int
+
+    @property
+    def head(self) -> int:
+        return self.nodes[0]
+
+
+@dataclass(frozen=True, eq=False)
+class PhysicalPlan:
+    """Everything an executor needs to run a job."""
+
+    job_name: str
+    nodes: Mapping[int, Node]
+    parallelism: Mapping[int, int]
+    max_parallelism: Mapping[int, int]
+    edges: Tuple[Edge, ...]
+    chains: Tuple[Chain, ...]
+    chain_of: Mapping[int, int]
+    config: JobConfig = field(default_factory=JobConfig)
+
+    # -- structure ------------------------------------------------------------------
+    def chain(self, chain_id: int) -> Chain:
+        return self.chains[chain_id]
+
+    def is_chained(self, edge: Edge) -> bool:
+        return self.chain_of[edge.source] == self.chain_of[edge.target]
+
+    def out_edges(self, node_id: int) -> List[Edge]:
+        return [e for e in self.edges if e.source == node_id]
+
+    def in_edges(self, node_id: int) -> List[Edge]:
+        return [e for e in self.edges if e.target == node_id]
+
+    def network_in_edges(self, chain_id: int) -> List[Edge]:
+        return [e for e in self.edges
+                if self.chain_of[e.target] == chain_id and not self.is_chained(e)]
+
+    def source_chains(self) -> List[Chain]:
+        return [c for c in self.chains if self.nodes[c.head].is_source]
+
+    # -- channels ---------------------------------------------------------------------
+    def receivers(self, edge: Edge, sender: int) -> List[int]:
+        """Downstream subtasks that subtask ``sender`` of ``edge.source`` writes to."""
+        up, down = self.parallelism[edge.source], self.parallelism[edge.target]
+        kind = edge.partitioning.kind
+        if kind == "forward":
+            return [sender]
+        if kind == "global":
+            return [0]
+        if kind == "rescale":
+            if up >= down:
+                return [sender * down // up]
+            return [j for j in range(down) if j * up // down == sender]
+        return list(range(down))
+
+    def senders(self, edge: Edge, receiver: int) -> List[int]:
+        """Upstream subtasks of ``edge.source`` that write to subtask ``receiver``."""
+        up = self.parallelism[edge.source]
+        return [i for i in range(up) if receiver in self.receivers(edge, i)]
+
+    def input_channels(self, chain_id: int, subtask: int) -> List[Tuple[Edge, int]]:
+        """The input channels of one task, in a fixed order: ``(edge, sender subtask)``.
+
+        The position in this list is the channel number both ends agree on.
+        """
+        return [(e, s) for e in self.network_in_edges(chain_id)
+                for s in self.senders(e, subtask)]
+
+    def channel_index(self, edge: Edge, sender: int, receiver: int) -> int:
+        chain_id = self.chain_of[edge.target]
+        for i, (e, s) in enumerate(self.input_channels(chain_id, receiver)):
+            if e is edge and s == sender:
+                return i
+        raise KeyError((edge.index, sender, receiver))
+
+    # -- views --------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """The plan in the JSON form of Flink's ``getExecutionPlan`` (plus chain ids)."""
+        out = []
+        for nid, node in self.nodes.items():
+            if node.is_virtual:
+                continue
+            pact = "Data Source" if node.is_source else "Data Sink" if node.is_sink else "Operator"
+            entry: Dict[str, object] = {
+                "id": nid, "type": node.name, "pact": pact, "contents": node.name,
+                "parallelism": self.parallelism[nid], "chain": self.chain_of[nid]}
+            preds = [{"id": e.source, "ship_strategy": e.partitioning.ship_strategy,
+                      "side": "second" if e.input_index else "first"}
+                     for e in self.in_edges(nid)]
+            if preds:
+                entry["predecessors"] = preds
+            out.append(entry)
+        return json.dumps({"nodes": out}, indent=2, default=str)
+
+    def explain(self) -> str:
+        """A readable summary: one block per chain, with its operators and inputs."""
+        tasks = sum(c.parallelism for c in self.chains)
+        lines = [f"Job '{self.job_name}': {len(self.chains)} chains, {tasks} tasks"]
+        for c in self.chains:
+            inputs = ", ".join(
+                f"{e.partitioning.ship_strategy} from chain {self.chain_of[e.source]}"
+                + (f" (side output {getattr(e.tag, 'tag_id', e.tag)})" if e.tag is not None else "")
+                for e in self.network_in_edges(c.id))
+            lines.append(f"chain {c.id}  parallelism {c.parallelism}"
+                         + (f"  <- {inputs}" if inputs else ""))
+            for nid in c.nodes:
+                node = self.nodes[nid]
+                extra = f"  mode={node.execution_mode}" if node.execution_mode else ""
+                lines.append(f"  [{nid}] {node.name}{extra}")
+        return "\n".join(lines)
+
+
+# -- planning ----------------------------------------------------------------------------
+
+def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
+             chaining: bool = True, config: Optional[JobConfig] = None,
+             default_max_parallelism: int = DEFAULT_MAX_PARALLELISM) -> PhysicalPlan:
+    """Plan the real nodes among ``nodes`` (which must include all their ancestors)."""
+    real = {nid: n for nid, n in nodes.items() if not n.is_virtual}
+    if not real:
+        raise PlanError("No operators defined in streaming topology. Cannot execute.")
+    parallelism = {nid: _parallelism(n, default_parallelism) for nid, n in real.items()}
+    max_par = {nid: _max_parallelism(n, parallelism[nid], default_max_parallelism)
+               for nid, n in real.items()}
+    edges = tuple(_edges(nodes, real, parallelism))
+    chains, chain_of = _chain(real, edges, parallelism, max_par, chaining)
+    return PhysicalPlan(job_name, dict(nodes), parallelism, max_par, edges, chains, chain_of,
+                        config or JobConfig())
+
+
+def _parallelism(node: Node, default: int) -> int:
+    if node.params.get("non_parallel"):
+        if node.parallelism not in (None, 1):
+            raise PlanError(f"'{node.name}' is a non-parallel source: its parallelism must be 1, "
+                            f"not {node.parallelism}")
+        return 1
+    p = node.parallelism or default
+    if p < 1:
+        raise PlanError(f"'{node.name}': parallelism must be at least 1, not {p}")
+    return p
+
+
+def _max_parallelism(node: Node, parallelism: int, default: int) -> int:
+    m = node.max_parallelism or max(default, parallelism)
+    if m < parallelism:
+        raise PlanError(f"'{node.name}': max parallelism {m} is below its parallelism {parallelism}")
+    return m
+
+
+def _walk(nodes: Mapping[int, Node], nid: int, part: Optional[Partitioning],
+          tag: object) -> Iterator[Tuple[int, Optional[Partitioning], object]]:
+    """Follow virtual nodes upstream to real ones; the partitioning nearest the consumer wins."""
+    node = nodes[nid]
+    if node.kind == "partition":
+        yield from _walk(nodes, node.inputs[0], part or node.params["partitioning"], tag)
+    elif node.kind == "union":
+        for inp in node.inputs:
+            yield from _walk(nodes, inp, part, tag)
+    elif node.kind == "side_output":
+        yield from _walk(nodes, node.inputs[0], part, node.params["tag"])
+    else:
+        yield nid, part, tag
+
+
+def _edges(nodes: Mapping[int, Node], real: Mapping[int, Node],
+           parallelism: Mapping[int, int]) -> Iterator[Edge]:
+    index = 0
+    for nid, node in real.items():
+        for input_index, inp in enumerate(node.inputs):
+            for src, part, tag in _walk(nodes, inp, None, None):
+                same = parallelism[src] == parallelism[nid]
+                if part is None:
+                    part = FORWARD if same else REBALANCE
+                elif part.kind == "forward" and not same:
+                    raise PlanError(
+                        f"forward partitioning between '{nodes[src].name}' (parallelism "
+                        f"{parallelism[src]}) and '{node.name}' (parallelism {parallelism[nid]}) "
+                        "needs equal parallelism; use rebalance() or rescale()")
+                ii = input_index if node.kind in TWO_INPUT_KINDS else 0
+                yield Edge(index, src, nid, part, tag, ii)
+                index += 1
+
+
+def _chainable(edge: Edge, up: Node, down: Node, in_degree: int,
+               parallelism: Mapping[int, int]) -> bool:
+    return (in_degree == 1
+            and edge.partitioning.kind == "forward"
+            and parallelism[up.id] == parallelism[down.id]
+            and down.chaining == "default"
+            and up.chaining != "never"
+            and down.kind not in TWO_INPUT_KINDS
+            and up.execution_mode == down.execution_mode)
+
+
+def _chain(real: Mapping[int, Node], edges: Sequence[Edge], parallelism: Mapping[int, int],
+           max_par: Mapping[int, int], enabled: bool) -> Tuple[Tuple[Chain, ...], Dict[int, int]]:
+    in_edges: Dict[int, List[Edge]] = {nid: [] for nid in real}
+    for e in edges:
+        in_edges[e.target].append(e)
+    members: List[List[int]] = []
+    chain_of: Dict[int, int] = {}
+    for nid in sorted(real):  # ids grow with creation, so inputs come first
+        ins = in_edges[nid]
+        if enabled and ins and _chainable(ins[0], real[ins[0].source], real[nid], len(ins),
+                                          parallelism):
+            cid = chain_of[ins[0].source]
+            members[cid].append(nid)
+        else:
+            cid = len(members)
+            members.append([nid])
+        chain_of[nid] = cid
+    chains = tuple(Chain(i, tuple(m), parallelism[m[0]], max_par[m[0]])
+                   for i, m in enumerate(members))
+    return chains, chain_of

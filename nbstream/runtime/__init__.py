@@ -1,0 +1,1 @@
+"""The runtime: operators, state, timers, watermarks, channels, tasks, job handles, executors."""

@@ -1,0 +1,206 @@
+"""The API's operations as small adapters over the core operators, and the registry
+that turns a planned node into an operator instance.
+
+map, filter and flat_map are one-input operators with a tight loop instead of a
+generator per record; reduce (and sum/min/max/min_by/max_by through it) keeps one
+accumulator per key in a plain dict; co-map and co-flat-map are two-input operators.
+Later layers register more kinds with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict
+
+from .operators import OneInputOperator, Operator, SinkOperator, SourceOperator, TwoInputOperator
+from .partitioners import check_hashable
+from .records import Batch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..plan.logical import Node
+
+__all__ = ["register", "build_operator", "BUILDERS"]
+
+BUILDERS: Dict[str, Callable[["Node"], Operator]] = {}
+_MISSING = object()
+
+
+def register(kind: str) -> Callable[[Callable[["Node"], Operator]], Callable[["Node"], Operator]]:
+    """Register the builder of operators for nodes of ``kind``."""
+    def deco(builder: Callable[["Node"], Operator]) -> Callable[["Node"], Operator]:
+        BUILDERS[kind] = builder
+        return builder
+    return deco
+
+
+def build_operator(node: "Node") -> Operator:
+    try:
+        builder = BUILDERS[node.kind]
+    except KeyError:
+        raise ValueError(f"no operator is registered for '{node.kind}' (step '{node.name}')")
+    return builder(node)
+
+
+class MapOperator(OneInputOperator):
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        f = self.process_element
+        out: list = []
+        append = out.append
+        keys = batch.keys
+        try:
+            if keys is None:
+                for v in batch.values:
+                    append(f(v))
+            else:
+                state = self.state
+                for k, v in zip(keys, batch.values):
+                    state.current_key = k
+                    append(f(v))
+        except Exception as exc:
+            raise self.error(exc, v) from exc
+        self.output.emit(Batch(out, batch.timestamps))
+
+
+class FilterOperator(OneInputOperator):
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        f = self.process_element
+        values, tss, keys = batch.values, batch.timestamps, batch.keys
+        out: list = []
+        append = out.append
+        try:
+            if tss is None and keys is None:
+                for v in values:
+                    if f(v):
+                        append(v)
+                self.output.emit(Batch(out))
+                return
+            out_ts: list = []
+            state = self.state
+            for i, v in enumerate(values):
+                if keys is not None:
+                    state.current_key = keys[i]
+                if f(v):
+                    append(v)
+                    if tss is not None:
+                        out_ts.append(tss[i])
+        except Exception as exc:
+            raise self.error(exc, v) from exc
+        self.output.emit(Batch(out, out_ts if tss is not None else None))
+
+
+class FlatMapOperator(OneInputOperator):
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        f = self.process_element
+        values, tss, keys = batch.values, batch.timestamps, batch.keys
+        out: list = []
+        extend = out.extend
+        out_ts: list = [] if tss is not None else None  # type: ignore[assignment]
+        state = self.state
+        try:
+            for i, v in enumerate(values):
+                if keys is not None:
+                    state.current_key = keys[i]
+                results = f(v)
+                if results is None:
+                    raise TypeError(f"{self.fn_name} returned None; return an iterable or "
+                                    "yield values (return [] to emit nothing)")
+                before = len(out)
+                try:
+                    extend(results)
+                except TypeError:
+                    if not hasattr(results, "__iter__"):
+                        raise TypeError(f"{self.fn_name} returned {type(results).__name__} "
+                                        f"{results!r}; flat_map must return an iterable") from None
+                    raise
+                if out_ts is not None:
+                    out_ts.extend([tss[i]] * (len(out) - before))
+        except Exception as exc:
+            raise self.error(exc, v) from exc
+        self.output.emit(Batch(out, out_ts))
+
+
+class ReduceOperator(OneInputOperator):
+    """Keyed rolling reduce: emits the new accumulated value per record (STREAMING)
+    or only the final value per key at the end (BATCH)."""
+
+    def open(self) -> None:
+        super().open()
+        self.acc: Dict[Any, Any] = {}
+        self.reduce = self.fn.call
+        self.batch_mode = self.task.config.batch_mode
+        # a ReduceFunction class may use keyed state in reduce(): keep the key current
+        self.track_key = self.fn.owner is not None
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        f, acc, state = self.reduce, self.acc, self.state
+        get = acc.get
+        out: list = []
+        append = out.append
+        track = self.track_key
+        k = None
+        try:
+            for k, v in zip(batch.keys, batch.values):
+                if track:
+                    state.current_key = k
+                a = get(k, _MISSING)
+                if a is not _MISSING:
+                    v = f(a, v)
+                acc[k] = v
+                append(v)
+        except TypeError as exc:
+            check_hashable(k, self.name, self.fn_name, v)
+            raise self.error(exc, v) from exc
+        except Exception as exc:
+            raise self.error(exc, v) from exc
+        if not self.batch_mode:
+            self.output.emit(Batch(out, batch.timestamps))
+
+    def end_input(self) -> None:
+        if self.batch_mode:
+            self.output.emit(Batch(list(self.acc.values())))
+
+
+class CoMapOperator(TwoInputOperator):
+    """``map1``/``map2`` per record; a None result is dropped, as in PyFlink."""
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        f = self.fn.calls[input_index]
+        values, tss, keys = batch.values, batch.timestamps, batch.keys
+        out: list = []
+        out_ts: list = []
+        state = self.state
+        try:
+            for i, v in enumerate(values):
+                if keys is not None:
+                    state.current_key = keys[i]
+                r = f(v)
+                if r is not None:
+                    out.append(r)
+                    if tss is not None:
+                        out_ts.append(tss[i])
+        except Exception as exc:
+            raise self.error(exc, v) from exc
+        self.output.emit(Batch(out, out_ts if tss is not None else None))
+
+    def open(self) -> None:
+        Operator.open(self)
+
+
+class CoFlatMapOperator(TwoInputOperator):
+    """``flat_map1``/``flat_map2`` per record, each returning an iterable (or None)."""
+
+    def open(self) -> None:
+        Operator.open(self)
+        calls = self.fn.calls
+        self.fns = tuple(lambda v, _ctx, f=f: f(v) or () for f in calls)
+
+
+register("map")(MapOperator)
+register("filter")(FilterOperator)
+register("flat_map")(FlatMapOperator)
+register("process")(OneInputOperator)
+register("reduce")(ReduceOperator)
+register("co_map")(CoMapOperator)
+register("co_flat_map")(CoFlatMapOperator)
+register("co_process")(TwoInputOperator)
+register("source")(SourceOperator)
+register("sink")(SinkOperator)

@@ -1,0 +1,140 @@
+"""Thread mode: every task on its own thread in this process; channels are bounded queues.
+
+No serialization: records are passed by reference. A task blocked on a full channel
+waits (backpressure), checking every 50 ms whether the job was cancelled. When the job
+stops, a supervisor thread joins every task thread; one that stays stuck in user code
+beyond the grace period is named in ``job.warnings``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..job import JobClient, as_job_error
+from ..task import CANCEL, TICK, Task, TaskCancelled
+from . import Executor
+
+__all__ = ["ThreadExecutor", "QueueWriter", "run_task"]
+
+STOP_GRACE_S = 5.0
+
+
+class QueueWriter:
+    """One channel into a task's inbox: puts ``(channel, message)``, blocking when full."""
+
+    __slots__ = ("inbox", "channel", "job")
+
+    def __init__(self, inbox: "queue.Queue[Any]", channel: int, job: JobClient) -> None:
+        self.inbox = inbox
+        self.channel = channel
+        self.job = job
+
+    def put(self, message: Any) -> None:
+        item = (self.channel, message)
+        try:
+            self.inbox.put_nowait(item)
+            return
+        except queue.Full:
+            pass
+        while True:
+            if self.job.cancelled:
+                raise TaskCancelled()
+            try:
+                self.inbox.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+
+def run_task(task: Task, job: JobClient) -> None:
+    """Run a task, reporting its failure to the job (the first failure wins)."""
+    try:
+        task.run()
+    except TaskCancelled:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the job
+        job.fail(as_job_error(exc))
+
+
+class ThreadExecutor(Executor):
+    name = "thread"
+
+    def start(self, plan: Any, job: JobClient, clock: Any) -> None:
+        inboxes = self._inboxes(plan)
+        tasks: List[Task] = []
+        for chain in plan.chains:
+            for sub in range(chain.parallelism):
+                writer = self._writer_factory(plan, inboxes, sub, job)
+                tasks.append(Task(plan, chain.id, sub, job, inboxes.get((chain.id, sub)),
+                                  writer, clock, {"stdout": job.stdout}))
+        self._wire_wakeups(tasks, inboxes, job, clock)
+        job._start(lambda: [m for t in tasks for m in t.metrics()])
+        threads = [threading.Thread(target=run_task, args=(t, job), daemon=True,
+                                    name=f"nbstream[{job.job_name}] {t.display_name}")
+                   for t in tasks]
+        supervisor = threading.Thread(target=self._supervise, args=(threads, job, clock, inboxes),
+                                      daemon=True, name=f"nbstream[{job.job_name}] supervisor")
+        supervisor.start()
+
+    @staticmethod
+    def _inboxes(plan: Any) -> Dict[Tuple[int, int], "queue.Queue[Any]"]:
+        inboxes = {}
+        for chain in plan.chains:
+            for sub in range(chain.parallelism):
+                channels = len(plan.input_channels(chain.id, sub))
+                if channels:
+                    inboxes[(chain.id, sub)] = queue.Queue(
+                        maxsize=plan.config.channel_capacity * channels)
+        return inboxes
+
+    @staticmethod
+    def _writer_factory(plan: Any, inboxes: Dict[Tuple[int, int], Any], sender: int,
+                        job: JobClient) -> Any:
+        def make(edge: Any, receiver: int) -> QueueWriter:
+            inbox = inboxes[(plan.chain_of[edge.target], receiver)]
+            return QueueWriter(inbox, plan.channel_index(edge, sender, receiver), job)
+        return make
+
+    @staticmethod
+    def _wire_wakeups(tasks: List[Task], inboxes: Dict[Any, Any], job: JobClient,
+                      clock: Any) -> None:
+        def poke(signal: Any) -> None:
+            for inbox in inboxes.values():
+                try:
+                    inbox.put_nowait((-1, signal))
+                except queue.Full:  # busy: it checks the flag after each message
+                    pass
+
+        def wake_for_cancel() -> None:
+            poke(CANCEL)
+            for t in tasks:
+                t.cancel()
+
+        job.add_waker(wake_for_cancel)
+        if clock.manual:
+            tick = lambda: poke(TICK)  # noqa: E731
+            clock.subscribe(tick)
+            job.on_done(lambda _job: clock.unsubscribe(tick))
+
+    @staticmethod
+    def _supervise(threads: List[threading.Thread], job: JobClient, clock: Any,
+                   inboxes: Dict[Any, Any]) -> None:
+        for t in threads:
+            t.start()
+        cancelled_at: Optional[float] = None
+        pending = list(threads)
+        while pending:
+            pending[0].join(timeout=0.1)
+            pending = [t for t in pending if t.is_alive()]
+            if job.cancelled and cancelled_at is None:
+                cancelled_at = time.monotonic()
+            if cancelled_at is not None and time.monotonic() - cancelled_at > STOP_GRACE_S:
+                job.warnings.extend(
+                    f"task thread '{t.name}' did not stop within {STOP_GRACE_S:.0f} s "
+                    "(blocked in user code?); it is a daemon thread and ends with the process"
+                    for t in pending)
+                break
+        job._finish()

@@ -1,0 +1,330 @@
+"""A running job: its status, metrics, cancellation, results.
+
+:class:`JobClient` is what ``execute_async`` returns (PyFlink's name). It is also
+the object executors report to: they call :meth:`JobClient.fail` on the first error,
+and :meth:`JobClient._finish` once every task has stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+from ..errors import JobCancelledError, JobFailedError, NbstreamError
+
+__all__ = ["JobStatus", "JobClient", "JobExecutionResult", "ResultChannel", "CloseableIterator",
+           "as_job_error"]
+
+
+class JobStatus(Enum):
+    """Lifecycle of a job (Flink's names)."""
+
+    CREATED = "CREATED"
+    RUNNING = "RUNNING"
+    CANCELLING = "CANCELLING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+@dataclass(frozen=True)
+class JobExecutionResult:
+    """What a finished job reports: id, name, wall time and per-operator record counts."""
+
+    job_id: str
+    job_name: str
+    wall_time_s: float
+    metrics: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+
+    def get_job_id(self) -> str:
+        return self.job_id
+
+    def get_net_runtime(self) -> int:
+        """Wall time in milliseconds (Flink's name)."""
+        return int(self.wall_time_s * 1000)
+
+    def get_job_execution_result(self) -> "JobExecutionResult":
+        return self
+
+    def __str__(self) -> str:
+        lines = [f"Job '{self.job_name}' ({self.job_id}) finished in {self.wall_time_s:.3f} s"]
+        for name, m in self.metrics.items():
+            lines.append(f"  {name}: {m['records_in']} in, {m['records_out']} out")
+        return "\n".join(lines)
+
+
+class JobClient:
+    """Handle of a submitted job.
+
+    ``status``, ``metrics()``, ``cancel()``, ``wait(timeout)``, ``result(timeout)``;
+    ``await job`` works too. PyFlink's names (``get_job_id()``, ``get_job_status()``,
+    ``get_job_execution_result()``) are there as well.
+    """
+
+    def __init__(self, job_name: str, mode: str = "thread",
+                 stdout: Any = None) -> None:
+        self.job_id = uuid.uuid4().hex
+        self.job_name = job_name
+        self.mode = mode
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self._status = JobStatus.CREATED
+        self._error: Optional[BaseException] = None
+        self._cancel_requested = False
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._wakers: List[Callable[[], None]] = []
+        self._on_done: List[Callable[["JobClient"], None]] = []
+        self._metrics_source: Callable[[], List[Dict[str, Any]]] = lambda: []
+        self._started = time.monotonic()
+        self._ended: Optional[float] = None
+        self.warnings: List[str] = []
+        self.cancelled = False  # read on the hot path by tasks: a plain attribute
+
+    # -- state for the public -------------------------------------------------------------
+    @property
+    def status(self) -> JobStatus:
+        return self._status
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        return self._error
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def elapsed_s(self) -> float:
+        end = self._ended if self._ended is not None else time.monotonic()
+        return end - self._started
+
+    def metrics(self) -> Dict[str, Dict[str, Any]]:
+        """Records in and out per operator, summed over its parallel instances (live)."""
+        out: Dict[str, Dict[str, Any]] = {}
+        for m in self._metrics_source():
+            key = f"{m['id']}:{m['name']}"
+            entry = out.setdefault(key, {"records_in": 0, "records_out": 0,
+                                         "watermark": None, "parallelism": 0})
+            entry["records_in"] += m["records_in"]
+            entry["records_out"] += m["records_out"]
+            entry["parallelism"] += 1
+            wm = m.get("watermark")
+            if wm is not None:
+                entry["watermark"] = wm if entry["watermark"] is None else min(entry["watermark"], wm)
+        return out
+
+    def cancel(self) -> None:
+        """Stop the job; returns at once (``wait()`` to block until it has stopped)."""
+        with self._lock:
+            if self._done.is_set() or self._cancel_requested:
+                return
+            self._cancel_requested = True
+            if self._status is JobStatus.RUNNING:
+                self._status = JobStatus.CANCELLING
+        self._stop_tasks()
+
+    stop = cancel
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until the job has stopped; True if it has."""
+        return self._done.wait(timeout)
+
+    def result(self, timeout: Optional[float] = None) -> JobExecutionResult:
+        """Wait for the job and return its result; raise its error if it failed."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"job '{self.job_name}' still running after {timeout} s")
+        if self._status is JobStatus.FAILED:
+            raise self._error  # type: ignore[misc]
+        if self._status is JobStatus.CANCELED:
+            raise JobCancelledError(f"job '{self.job_name}' was cancelled")
+        return JobExecutionResult(self.job_id, self.job_name, self.elapsed_s, self.metrics())
+
+    def __await__(self):
+        loop = asyncio.get_event_loop()
+        return loop.run_in_executor(None, self.result).__await__()
+
+    # PyFlink's JobClient names
+    def get_job_id(self) -> str:
+        return self.job_id
+
+    def get_job_status(self) -> JobStatus:
+        return self._status
+
+    def get_job_execution_result(self) -> JobExecutionResult:
+        return self.result()
+
+    def __repr__(self) -> str:
+        return (f"<JobClient '{self.job_name}' {self._status.value} mode={self.mode} "
+                f"{self.elapsed_s:.1f}s>")
+
+    # -- for executors ------------------------------------------------------------------
+    def _start(self, metrics_source: Callable[[], List[Dict[str, Any]]]) -> None:
+        self._metrics_source = metrics_source
+        with self._lock:
+            if self._status is JobStatus.CREATED:
+                self._status = JobStatus.RUNNING
+
+    def add_waker(self, wake: Callable[[], None]) -> None:
+        """Called on cancel to wake blocked tasks."""
+        self._wakers.append(wake)
+
+    def on_done(self, callback: Callable[["JobClient"], None]) -> None:
+        """Run ``callback(job)`` once the job has stopped (at once if it has)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._on_done.append(callback)
+                return
+        callback(self)
+
+    def fail(self, error: BaseException) -> None:
+        """Record the job's first error and stop every task."""
+        with self._lock:
+            if self._error is None and not self._cancel_requested:
+                self._error = error
+        self._stop_tasks()
+
+    def _stop_tasks(self) -> None:
+        self.cancelled = True
+        for wake in list(self._wakers):
+            try:
+                wake()
+            except Exception:  # a waker must never block a cancel
+                pass
+
+    def _finish(self) -> None:
+        """Every task has stopped: settle the final status and notify."""
+        with self._lock:
+            self._ended = time.monotonic()
+            if self._error is not None:
+                self._status = JobStatus.FAILED
+            elif self._cancel_requested:
+                self._status = JobStatus.CANCELED
+            else:
+                self._status = JobStatus.FINISHED
+            callbacks, self._on_done = self._on_done, []
+            self._done.set()
+        for cb in callbacks:
+            try:
+                cb(self)
+            except Exception as exc:  # report, never mask the job's own outcome
+                self.warnings.append(f"on_done callback failed: {exc!r}")
+
+
+_END = object()
+
+
+class ResultChannel:
+    """Bounded hand-over of result batches from a sink task to a reader in the driver.
+
+    Bound to its job (:meth:`bind`) when the job is submitted; closed when it ends.
+    """
+
+    def __init__(self, capacity: int = 16) -> None:
+        self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=capacity)
+        self._job: Optional[JobClient] = None
+
+    def bind(self, job: JobClient) -> None:
+        if self._job is not None:
+            raise NbstreamError("this result channel already belongs to a job")
+        self._job = job
+        job.on_done(lambda _job: self._close())
+
+    def put(self, values: List[Any]) -> None:
+        from .task import TaskCancelled  # local: task imports job-free modules only
+
+        while True:
+            if self._job is None or self._job.cancelled:
+                raise TaskCancelled()
+            try:
+                self._queue.put(values, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _close(self) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(_END)
+                return
+            except queue.Full:  # the reader went away: drop what is left
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+
+    def batches(self) -> Iterator[List[Any]]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            yield item
+
+
+class CloseableIterator:
+    """Iterates over a job's results while it runs; ``close()`` cancels the job.
+
+    Use it as a context manager. Raises the job's error if the job failed.
+    """
+
+    def __init__(self, job: JobClient, channel: ResultChannel) -> None:
+        self.job = job
+        self._batches = channel.batches()
+        self._current: Iterator[Any] = iter(())
+        self._closed = False
+
+    def __iter__(self) -> "CloseableIterator":
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            try:
+                return next(self._current)
+            except StopIteration:
+                pass
+            try:
+                self._current = iter(next(self._batches))
+            except StopIteration:
+                self._closed = True
+                self.job.wait()
+                if self.job.status is JobStatus.FAILED:
+                    raise self.job.error  # type: ignore[misc]
+                raise
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.job.cancel()
+            self.job.wait()
+
+    def __enter__(self) -> "CloseableIterator":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # an abandoned iterator must not leave its job running
+        try:
+            if not self._closed:
+                self.job.cancel()
+        except Exception:
+            pass
+
+
+def as_job_error(exc: BaseException) -> NbstreamError:
+    """Wrap a non-nbstream error escaping a task (a bug or a system error)."""
+    if isinstance(exc, NbstreamError):
+        return exc
+    err = JobFailedError(f"{type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err

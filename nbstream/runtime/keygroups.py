@@ -1,0 +1,78 @@
+"""Stable key hashing: key -> key group -> subtask, the same in every process and run.
+
+Python's ``hash()`` of ``str`` and ``bytes`` changes with every interpreter
+(``PYTHONHASHSEED``), so two worker processes would disagree on where a key lives.
+:func:`stable_hash` is deterministic; key groups work as in Flink: a key belongs to
+group ``stable_hash(key) % max_parallelism`` and group ``g`` to subtask
+``g * parallelism // max_parallelism``.
+
+>>> subtask_for_key("user-17", max_parallelism=128, parallelism=4) in range(4)
+True
+>>> stable_hash(("a", 1)) == stable_hash(("a", 1))
+True
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import zlib
+from typing import Any
+
+from .row import Row
+
+__all__ = ["stable_hash", "key_group", "subtask_for_key", "subtask_for_key_group"]
+
+_MASK = (1 << 64) - 1
+
+
+def _mix(h: int) -> int:
+    """Spread consecutive integers over the whole range (a 64-bit finaliser)."""
+    h &= _MASK
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & _MASK
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & _MASK
+    return h ^ (h >> 33)
+
+
+def stable_hash(key: Any) -> int:
+    """A non-negative hash of ``key`` that does not depend on the process."""
+    t = type(key)
+    if t is str:
+        return _mix(zlib.crc32(key.encode("utf-8", "surrogatepass")))
+    if t is int or t is bool:
+        return _mix(key)
+    if t is tuple:
+        h = 0x345678
+        for item in key:
+            h = (h * 1000003) ^ stable_hash(item)
+        return _mix(h)
+    if key is None:
+        return 0
+    if t is float:
+        return _mix(int(key)) if key.is_integer() else _mix(struct.unpack("<q", struct.pack("<d", key))[0])
+    if t is bytes:
+        return _mix(zlib.crc32(key))
+    if isinstance(key, (frozenset, set)):
+        return _mix(sum(stable_hash(k) for k in key))
+    if isinstance(key, (tuple, Row)):  # named tuples, Rows  # namedtuple and other tuple subclasses
+        return stable_hash(tuple(key))
+    if isinstance(key, str):
+        return stable_hash(str(key))
+    if isinstance(key, int):
+        return _mix(int(key))
+    return _mix(zlib.crc32(pickle.dumps(key, protocol=4)))
+
+
+def key_group(key: Any, max_parallelism: int) -> int:
+    return stable_hash(key) % max_parallelism
+
+
+def subtask_for_key_group(group: int, max_parallelism: int, parallelism: int) -> int:
+    return group * parallelism // max_parallelism
+
+
+def subtask_for_key(key: Any, max_parallelism: int, parallelism: int) -> int:
+    """The parallel instance that owns ``key``."""
+    return subtask_for_key_group(key_group(key, max_parallelism), max_parallelism, parallelism)

@@ -1,0 +1,351 @@
+"""The core operators. Everything the API offers is one of these, or a small subclass.
+
+* :class:`OneInputOperator`: one input, optional keyed state and timers.
+* :class:`TwoInputOperator`: two inputs (connect, co-map, co-process, broadcast).
+* :class:`SourceOperator`: emits records read by a source reader.
+* :class:`SinkOperator`: hands records to a sink writer.
+* ``WindowOperator`` (in :mod:`nbstream.runtime.windows`) derives from OneInputOperator.
+
+Operators work on batches: ``process_batch(batch, input_index)`` and push results
+through ``self.output``. Within a chain, an output calls the next operator directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional
+
+from ..errors import UserFunctionError, describe_function
+from .context import ProcessContext, StreamingRuntimeContext, TaskInfo
+from .records import MIN_TIMESTAMP, Batch, OutputTag
+from .state import KeyedStateBackend
+from .timers import TimeDomain, Timers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..plan.logical import Node
+
+__all__ = ["Output", "ChainTarget", "Operator", "OneInputOperator", "TwoInputOperator",
+           "SourceOperator", "SinkOperator", "Collector", "CORE_OPERATORS"]
+
+
+class Output:
+    """Where an operator's results go: chained operators and network targets,
+    for the main output and for each side output (by tag id)."""
+
+    __slots__ = ("main", "sides", "count", "convert")
+
+    def __init__(self) -> None:
+        self.main: List[Any] = []
+        self.sides: Dict[str, List[Any]] = {}
+        self.count = 0
+        self.convert: Optional[Callable[[Any], Any]] = None
+
+    def emit(self, batch: Batch) -> None:
+        if not batch.values:
+            return
+        if self.convert is not None:
+            batch = Batch([self.convert(v) for v in batch.values], batch.timestamps)
+        self.count += len(batch.values)
+        for target in self.main:
+            target.send(batch)
+
+    def emit_side(self, tag_id: str, batch: Batch) -> None:
+        targets = self.sides.get(tag_id)
+        if targets and batch.values:
+            self.count += len(batch.values)
+            for target in targets:
+                target.send(batch)
+
+    def all_targets(self) -> List[Any]:
+        return self.main + [t for ts in self.sides.values() for t in ts]
+
+    def emit_watermark(self, timestamp: int) -> None:
+        for target in self.all_targets():
+            target.watermark(timestamp)
+
+    def emit_status(self, idle: bool) -> None:
+        for target in self.all_targets():
+            target.status(idle)
+
+
+class ChainTarget:
+    """The next operator in the same chain: a direct call, no queue."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: "Operator") -> None:
+        self.op = op
+
+    def send(self, batch: Batch) -> None:
+        op = self.op
+        op.records_in += len(batch.values)
+        op.process_batch(batch)
+
+    def watermark(self, timestamp: int) -> None:
+        self.op.process_watermark(timestamp)
+
+    def status(self, idle: bool) -> None:
+        self.op.process_status(idle)
+
+
+class Collector:
+    """Gathers what user functions yield for one batch, then emits it at once."""
+
+    __slots__ = ("op", "values", "timestamps", "sides")
+
+    def __init__(self, op: "Operator", with_timestamps: bool) -> None:
+        self.op = op
+        self.values: List[Any] = []
+        self.timestamps: Optional[List[Any]] = [] if with_timestamps else None
+        self.sides: Optional[Dict[str, List[Any]]] = None
+
+    def add(self, results: Iterable[Any], ts: Optional[int]) -> None:
+        values, timestamps = self.values, self.timestamps
+        for r in results:
+            if type(r) is tuple and len(r) == 2 and type(r[0]) is OutputTag:
+                self.side(r[0], r[1], ts)
+            else:
+                values.append(r)
+                if timestamps is not None:
+                    timestamps.append(ts)
+
+    def side(self, tag: OutputTag, value: Any, ts: Optional[int]) -> None:
+        if self.sides is None:
+            self.sides = {}
+        entry = self.sides.get(tag.tag_id)
+        if entry is None:
+            entry = self.sides[tag.tag_id] = [[], []]
+        entry[0].append(value)
+        entry[1].append(ts)
+
+    def flush(self) -> None:
+        out = self.op.output
+        out.emit(Batch(self.values, self.timestamps))
+        if self.sides:
+            for tag_id, (vals, tss) in self.sides.items():
+                out.emit_side(tag_id, Batch(vals, tss if any(t is not None for t in tss) else None))
+        self.values, self.sides = [], None
+        self.timestamps = [] if self.timestamps is not None else None
+
+
+class Operator:
+    """Shared machinery: name, user function lifecycle, metrics, keyed state, timers, errors."""
+
+    def __init__(self, node: "Node") -> None:
+        self.node_id = node.id
+        self.name = node.name
+        self.fn = node.fn
+        self.params = node.params
+        self.output = Output()
+        self.records_in = 0
+        self.current_watermark = MIN_TIMESTAMP
+        self.state: Optional[KeyedStateBackend] = None
+        self.timers: Optional[Timers] = None
+        self.task: Optional[TaskInfo] = None
+        self.ctx: Optional[ProcessContext] = None
+        self.on_timer: Optional[Callable[[int, Any], Any]] = None
+        owner = self.fn.owner if self.fn is not None else None
+        self.fn_name = (describe_function(owner if owner is not None else self.fn.call)
+                        if self.fn is not None else self.name)
+        convert = getattr(node.output_type, "from_value", None)
+        if convert is not None and type(node.output_type).__name__ in ("RowTypeInfo",
+                                                                        "TupleTypeInfo"):
+            self.output.convert = convert
+
+    @property
+    def records_out(self) -> int:
+        return self.output.count
+
+    # lifecycle ------------------------------------------------------------------------------
+    def setup(self, task: TaskInfo, keyed: bool) -> None:
+        self.task = task
+        if keyed:
+            self.state = KeyedStateBackend()
+            self.timers = Timers(self.on_timers, task.time_service)
+        self.ctx = ProcessContext(self)
+
+    def runtime_context(self) -> StreamingRuntimeContext:
+        return StreamingRuntimeContext(self)
+
+    def open(self) -> None:
+        if self.fn is not None:
+            try:
+                self.fn.open(self.runtime_context())
+            except Exception as exc:
+                raise self.error(exc, None, has_record=False, phase="open()") from exc
+
+    def close(self) -> None:
+        if self.fn is not None:
+            try:
+                self.fn.close()
+            except Exception as exc:
+                raise self.error(exc, None, has_record=False, phase="close()") from exc
+
+    # data -----------------------------------------------------------------------------------
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        raise NotImplementedError
+
+    def process_watermark(self, timestamp: int) -> None:
+        self.current_watermark = timestamp
+        if self.timers is not None:
+            self.timers.advance_watermark(timestamp)
+        self.output.emit_watermark(timestamp)
+
+    def process_status(self, idle: bool) -> None:
+        self.output.emit_status(idle)
+
+    def end_input(self) -> None:
+        """All input has arrived (after the final watermark)."""
+
+    def run_process(self, fn: Callable[[Any, Any], Any], batch: Batch) -> None:
+        """Call ``fn(value, ctx)`` per record, collecting what it yields."""
+        ctx, state = self.ctx, self.state
+        tss, keys = batch.timestamps, batch.keys
+        out = Collector(self, tss is not None)
+        add = out.add
+        for i, v in enumerate(batch.values):
+            ts = ctx._ts = tss[i] if tss is not None else None
+            if keys is not None:
+                state.current_key = keys[i]
+            try:
+                results = fn(v, ctx)
+                if results is None:
+                    raise TypeError(f"{self.fn_name} returned None; yield values or return "
+                                    "an iterable (return [] to emit nothing)")
+                add(results, ts)
+            except Exception as exc:
+                raise self.error(exc, v) from exc
+        out.flush()
+
+    def on_timers(self, due: Iterable[Any], domain: TimeDomain) -> None:
+        """Timers are due (``due`` yields ``(timestamp, key, namespace)``): call ``on_timer``."""
+        ctx, state, on_timer = self.ctx, self.state, self.on_timer
+        out = Collector(self, domain is TimeDomain.EVENT_TIME)
+        ctx._domain = domain
+        try:
+            for ts, key, _ns in due:
+                state.current_key = key
+                ctx._ts = ts if domain is TimeDomain.EVENT_TIME else None
+                if on_timer is None:
+                    continue
+                try:
+                    results = on_timer(ts, ctx)
+                    if results is not None:
+                        out.add(results, ctx._ts)
+                except Exception as exc:
+                    raise self.error(exc, f"timer at {ts}", phase="on_timer") from exc
+        finally:
+            ctx._domain = None
+        out.flush()
+
+    # errors ---------------------------------------------------------------------------------
+    def error(self, exc: BaseException, record: Any, has_record: bool = True,
+              phase: str = "") -> UserFunctionError:
+        if isinstance(exc, UserFunctionError):
+            return exc
+        task = self.task
+        return UserFunctionError(self.name, self.fn_name, record, exc,
+                                 subtask=task.subtask if task else 0,
+                                 parallelism=task.parallelism if task else 1,
+                                 has_record=has_record, phase=phase)
+
+
+class OneInputOperator(Operator):
+    """Core one-input operator: runs a process function per record.
+
+    Subclasses replace ``process_batch`` with a tighter loop (map, filter, reduce ...)
+    but keep the semantics: outputs inherit the input record's timestamp.
+    """
+
+    process_element: Callable[[Any, Any], Any]
+
+    def open(self) -> None:
+        owner = self.fn.owner if self.fn is not None else None
+        if owner is not None and hasattr(owner, "process_element"):
+            self.process_element = owner.process_element
+            self.on_timer = getattr(owner, "on_timer", None)
+        elif self.fn is not None:
+            self.process_element = self.fn.call
+        super().open()
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        self.run_process(self.process_element, batch)
+
+class TwoInputOperator(Operator):
+    """Core two-input operator: ``process_element1`` / ``process_element2`` per record."""
+
+    def open(self) -> None:
+        owner = self.fn.owner
+        if owner is not None and hasattr(owner, "process_element1"):
+            self.fns = (owner.process_element1, owner.process_element2)
+            self.on_timer = getattr(owner, "on_timer", None)
+        else:
+            self.fns = self.fn.calls
+            self.on_timer = None
+        super().open()
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        self.run_process(self.fns[input_index], batch)
+
+
+class SourceOperator(Operator):
+    """Runs a source reader in its task, emitting through its output."""
+
+    def open(self) -> None:
+        task = self.task
+        self.reader = self.params["source"].create_reader(task.subtask, task.parallelism)
+        open_reader = getattr(self.reader, "open", None)
+        if open_reader is not None:
+            try:
+                open_reader(self.runtime_context())
+            except Exception as exc:
+                raise self.error(exc, None, has_record=False, phase="open()") from exc
+
+    def run(self, ctx: Any) -> None:
+        try:
+            self.reader.run(ctx)
+        except UserFunctionError:
+            raise
+        except Exception as exc:
+            raise self.error(exc, None, has_record=False, phase="the source") from exc
+
+    def cancel(self) -> None:
+        cancel = getattr(getattr(self, "reader", None), "cancel", None)
+        if cancel is not None:
+            cancel()
+
+    def close(self) -> None:
+        close = getattr(getattr(self, "reader", None), "close", None)
+        if close is not None:
+            close()
+
+
+class SinkOperator(Operator):
+    """Hands batches to a sink writer (print, file, socket, collect, user SinkFunction)."""
+
+    def open(self) -> None:
+        self.writer = self.params["sink"].create_writer()
+        try:
+            self.writer.open(self)
+        except Exception as exc:
+            raise self.error(exc, None, has_record=False, phase="open()") from exc
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        try:
+            self.writer.write(batch)
+        except UserFunctionError:
+            raise
+        except Exception as exc:
+            raise self.error(exc, None, has_record=False) from exc
+
+    def end_input(self) -> None:
+        finish = getattr(self.writer, "finish", None)
+        if finish is not None:
+            finish()
+
+    def close(self) -> None:
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            writer.close()
+
+
+CORE_OPERATORS = (OneInputOperator, TwoInputOperator, SourceOperator, SinkOperator)

@@ -1,0 +1,214 @@
+"""Routing a batch to downstream channels.
+
+A partitioner splits one batch into per-channel batches: ``route(batch)`` returns
+``[(channel, batch), ...]`` with no empty batches. Work is per batch except where
+the strategy is per record (hash, custom, round-robin, shuffle), and even there it
+is one pass with slicing or list appends, no locks.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from ..errors import UserFunctionError, describe_function
+from .keygroups import stable_hash
+from .records import Batch
+
+__all__ = ["make_partitioner", "Partitioner", "check_hashable"]
+
+Route = List[Tuple[int, Batch]]
+
+_CACHE_LIMIT = 1 << 16
+
+
+class Partitioner:
+    """Splits batches over ``n`` channels."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def route(self, batch: Batch) -> Route:
+        raise NotImplementedError
+
+
+class Forward(Partitioner):
+    def route(self, batch: Batch) -> Route:
+        return [(0, batch)]
+
+
+class Broadcast(Partitioner):
+    def route(self, batch: Batch) -> Route:
+        return [(i, batch) for i in range(self.n)]
+
+
+class RoundRobin(Partitioner):
+    """Record i goes to channel (start + i) % n: rebalance and rescale."""
+
+    def __init__(self, n: int, start: int = 0) -> None:
+        super().__init__(n)
+        self.next = start % n if n else 0
+
+    def route(self, batch: Batch) -> Route:
+        n, values, ts = self.n, batch.values, batch.timestamps
+        if n == 1:
+            return [(0, Batch(values, ts))]
+        out = []
+        for ch in range(n):
+            offset = (ch - self.next) % n
+            part = values[offset::n]
+            if part:
+                out.append((ch, Batch(part, ts[offset::n] if ts is not None else None)))
+        self.next = (self.next + len(values)) % n
+        return out
+
+
+class Shuffle(Partitioner):
+    """Each record to a random channel."""
+
+    def __init__(self, n: int, seed: Optional[int] = None) -> None:
+        super().__init__(n)
+        self.rng = random.Random(seed)
+
+    def route(self, batch: Batch) -> Route:
+        choices = self.rng.choices(range(self.n), k=len(batch.values))
+        return _group(self.n, choices, batch.values, batch.timestamps, None)
+
+
+class _Keyed(Partitioner):
+    """Shared by hash and custom partitioning: extract keys, choose a channel per key."""
+
+    def __init__(self, n: int, key_fn: Callable[[Any], Any], step: str, fn_name: str) -> None:
+        super().__init__(n)
+        self.key_fn = key_fn
+        self.step = step
+        self.fn_name = fn_name
+        self.cache: dict = {}
+
+    def keys_of(self, values: Sequence[Any]) -> List[Any]:
+        key_fn = self.key_fn
+        keys = []
+        append = keys.append
+        try:
+            for v in values:
+                append(key_fn(v))
+        except Exception as exc:
+            raise UserFunctionError(self.step, self.fn_name, v, exc, phase="key selector") from exc
+        return keys
+
+    def channel_of(self, key: Any) -> int:
+        raise NotImplementedError
+
+    def route(self, batch: Batch) -> Route:
+        keys = self.keys_of(batch.values)
+        if self.n == 1:
+            return [(0, Batch(batch.values, batch.timestamps, keys))]
+        cache = self.cache
+        get = cache.get
+        channels = []
+        append = channels.append
+        try:
+            for k in keys:
+                ch = get(k)
+                if ch is None:
+                    ch = cache[k] = self.channel_of(k)
+                append(ch)
+        except TypeError:
+            check_hashable(k, self.step, self.fn_name, batch.values[len(channels)])
+            raise
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        return _group(self.n, channels, batch.values, batch.timestamps, keys)
+
+
+class Hash(_Keyed):
+    """Key groups, as Flink: the key's group decides its subtask."""
+
+    def __init__(self, n: int, key_fn: Callable[[Any], Any], max_parallelism: int,
+                 step: str, fn_name: str) -> None:
+        super().__init__(n, key_fn, step, fn_name)
+        self.max_parallelism = max_parallelism
+
+    def channel_of(self, key: Any) -> int:
+        return (stable_hash(key) % self.max_parallelism) * self.n // self.max_parallelism
+
+
+class Custom(_Keyed):
+    """``partitioner(key, n)`` chooses the channel."""
+
+    def __init__(self, n: int, key_fn: Callable[[Any], Any], partition: Callable[[Any, int], int],
+                 step: str, fn_name: str, partition_name: str) -> None:
+        super().__init__(n, key_fn, step, fn_name)
+        self.partition = partition
+        self.partition_name = partition_name
+
+    def channel_of(self, key: Any) -> int:
+        try:
+            ch = self.partition(key, self.n)
+        except Exception as exc:
+            raise UserFunctionError(self.step, self.partition_name, key, exc,
+                                    phase="partitioner") from exc
+        if not isinstance(ch, int) or not 0 <= ch < self.n:
+            raise UserFunctionError(
+                self.step, self.partition_name, key,
+                ValueError(f"partitioner returned {ch!r}; expected an int in 0..{self.n - 1}"),
+                phase="partitioner")
+        return ch
+
+    def route(self, batch: Batch) -> Route:
+        self.cache.clear()  # a custom partitioner may be stateful: ask it every time
+        routed = super().route(batch)
+        return [(ch, Batch(b.values, b.timestamps)) for ch, b in routed]
+
+
+def _group(n: int, channels: Sequence[int], values: Sequence[Any],
+           timestamps: Optional[Sequence[Any]], keys: Optional[Sequence[Any]]) -> Route:
+    vals: List[List[Any]] = [[] for _ in range(n)]
+    for ch, v in zip(channels, values):
+        vals[ch].append(v)
+    tss = keys_out = None
+    if timestamps is not None:
+        tss = [[] for _ in range(n)]
+        for ch, t in zip(channels, timestamps):
+            tss[ch].append(t)
+    if keys is not None:
+        keys_out = [[] for _ in range(n)]
+        for ch, k in zip(channels, keys):
+            keys_out[ch].append(k)
+    return [(ch, Batch(vals[ch], tss[ch] if tss else None, keys_out[ch] if keys_out else None))
+            for ch in range(n) if vals[ch]]
+
+
+def check_hashable(key: Any, step: str, fn_name: str, record: Any) -> None:
+    """Raise a clear error when a key selector returned something that cannot be a key."""
+    try:
+        hash(key)
+    except TypeError as exc:
+        raise UserFunctionError(
+            step, fn_name, record,
+            TypeError(f"key {key!r} of type {type(key).__name__} is not hashable; "
+                      "return a tuple, str or number from the key selector"),
+            phase="key selector") from exc
+
+
+def make_partitioner(partitioning: Any, n: int, sender: int, target_max_parallelism: int,
+                     step: str) -> Partitioner:
+    """The runtime partitioner for a planned edge with ``n`` downstream channels."""
+    kind = partitioning.kind
+    if kind in ("forward", "global"):
+        return Forward(n)
+    if kind == "broadcast":
+        return Broadcast(n)
+    if kind in ("rebalance", "rescale"):
+        return RoundRobin(n, start=sender)
+    if kind == "shuffle":
+        return Shuffle(n)
+    key_fn = partitioning.key_selector
+    fn_name = describe_function(key_fn.owner or key_fn.call) if key_fn else "?"
+    if kind == "hash":
+        return Hash(n, key_fn.call, target_max_parallelism, step, fn_name)
+    if kind == "custom":
+        part = partitioning.partitioner
+        return Custom(n, key_fn.call, part.call, step, fn_name,
+                      describe_function(part.owner or part.call))
+    raise ValueError(f"unknown partitioning {kind!r}")

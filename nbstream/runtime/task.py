@@ -1,0 +1,339 @@
+"""A task: one parallel instance of a chain, with its inputs and outputs.
+
+The task is the same in every execution mode; only the channels differ. An
+executor gives it an inbox to read from (``get(timeout) -> (channel, message)``)
+and a ``make_writer(edge, receiver)`` that returns a writer with ``put(message)``.
+The task loop reads batches and control events in order, tracks the watermark
+of each input channel and feeds the minimum to the chain's head.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from .adapters import build_operator
+from .clock import TimeService
+from .context import TaskInfo
+from .operators import ChainTarget, Operator, SourceOperator
+from .partitioners import make_partitioner
+from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Batch, Watermark,
+                      WatermarkStatus)
+
+__all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "SourceContext",
+           "TICK", "CANCEL"]
+
+
+class TaskCancelled(BaseException):
+    """Raised inside a task (and a source's ``collect``) when its job is cancelled.
+
+    A BaseException, so ``except Exception`` in user code does not swallow it.
+    """
+
+
+class _Signal:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+TICK = _Signal("TICK")      # wake up: processing time moved (manual clock)
+CANCEL = _Signal("CANCEL")  # wake up: the job is being cancelled
+
+
+class NetworkTarget:
+    """An edge leaving the chain: a partitioner and one writer per receiving subtask."""
+
+    __slots__ = ("partitioner", "writers")
+
+    def __init__(self, partitioner: Any, writers: Sequence[Any]) -> None:
+        self.partitioner = partitioner
+        self.writers = list(writers)
+
+    def send(self, batch: Batch) -> None:
+        writers = self.writers
+        for ch, part in self.partitioner.route(batch):
+            writers[ch].put(part)
+
+    def watermark(self, timestamp: int) -> None:
+        mark = Watermark(timestamp)
+        for w in self.writers:
+            w.put(mark)
+
+    def status(self, idle: bool) -> None:
+        status = WatermarkStatus(idle)
+        for w in self.writers:
+            w.put(status)
+
+    def end(self) -> None:
+        for w in self.writers:
+            w.put(END_OF_INPUT)
+
+
+class InputWatermarks:
+    """Per-channel watermarks; the task's watermark is the minimum over active channels."""
+
+    def __init__(self, channels: int) -> None:
+        self.marks = [MIN_TIMESTAMP] * channels
+        self.idle = [False] * channels
+        self.current = MIN_TIMESTAMP
+
+    def _combined(self) -> Optional[int]:
+        active = [m for m, idle in zip(self.marks, self.idle) if not idle]
+        if not active:
+            return None
+        low = min(active)
+        if low > self.current:
+            self.current = low
+            return low
+        return None
+
+    def update(self, channel: int, timestamp: int) -> Optional[int]:
+        """Record a watermark; return the new combined watermark if it advanced."""
+        if timestamp > self.marks[channel]:
+            self.marks[channel] = timestamp
+        self.idle[channel] = False
+        return self._combined()
+
+    def set_idle(self, channel: int, idle: bool) -> Optional[int]:
+        self.idle[channel] = idle
+        return self._combined()
+
+    def end(self, channel: int) -> Optional[int]:
+        self.marks[channel] = MAX_TIMESTAMP
+        self.idle[channel] = False
+        return self._combined()
+
+    def all_idle(self) -> bool:
+        return all(self.idle) and bool(self.idle)
+
+
+class SourceContext:
+    """What a source reader emits through: records (one by one or in bulk), timestamps,
+    watermarks. Buffers records into batches and flushes a batch when it is full or
+    when ``buffer_timeout_ms`` has passed since the last flush, so a slow source's
+    records go out at once and a fast one's go out in batches."""
+
+    def __init__(self, op: SourceOperator, control: Any) -> None:
+        cfg = op.task.config
+        self._op = op
+        self._output = op.output
+        self._control = control
+        self._time = op.task.time_service
+        self._size = cfg.batch_size
+        self._timeout = cfg.buffer_timeout_ms / 1000.0
+        self._values: List[Any] = []
+        self._timestamps: Optional[List[Any]] = None
+        self._last_flush = time.monotonic()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._control.cancelled
+
+    @property
+    def batch_size(self) -> int:
+        return self._size
+
+    def _check(self) -> None:
+        if self._control.cancelled:
+            raise TaskCancelled()
+
+    def collect(self, value: Any) -> None:
+        """Emit one record."""
+        self._values.append(value)
+        if self._timestamps is not None:
+            self._timestamps.append(None)
+        if len(self._values) >= self._size or time.monotonic() - self._last_flush >= self._timeout:
+            self.flush()
+
+    def collect_with_timestamp(self, value: Any, timestamp: int) -> None:
+        """Emit one record with an event-time timestamp (epoch milliseconds)."""
+        if self._timestamps is None:
+            self._timestamps = [None] * len(self._values)
+        self._values.append(value)
+        self._timestamps.append(int(timestamp))
+        if len(self._values) >= self._size or time.monotonic() - self._last_flush >= self._timeout:
+            self.flush()
+
+    def emit_batch(self, values: List[Any], timestamps: Optional[List[Any]] = None) -> None:
+        """Emit many records at once (bulk sources)."""
+        self.flush()
+        self._check()
+        self._op.records_in += len(values)
+        self._output.emit(Batch(values, timestamps))
+        self._after_flush()
+
+    def emit_watermark(self, watermark: Any) -> None:
+        """Emit a watermark (a :class:`Watermark` or an int timestamp)."""
+        self.flush()
+        ts = watermark.timestamp if hasattr(watermark, "timestamp") else int(watermark)
+        self._output.emit_watermark(ts)
+
+    def mark_as_temporarily_idle(self) -> None:
+        self.flush()
+        self._output.emit_status(True)
+
+    def flush(self) -> None:
+        self._check()
+        if self._values:
+            values, self._values = self._values, []
+            timestamps, self._timestamps = self._timestamps, None
+            self._op.records_in += len(values)
+            self._output.emit(Batch(values, timestamps))
+        self._after_flush()
+
+    def _after_flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if self._time._heap:
+            self._time.fire_due()
+
+    def get_checkpoint_lock(self) -> Any:  # old Flink API: there is nothing to lock here
+        return _NoLock()
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class Task:
+    """One parallel instance of a chain."""
+
+    def __init__(self, plan: Any, chain_id: int, subtask: int, control: Any,
+                 inbox: Any, make_writer: Callable[[Any, int], Any],
+                 clock: Any, extras: Optional[Dict[str, Any]] = None) -> None:
+        self.plan = plan
+        self.chain = plan.chain(chain_id)
+        self.subtask = subtask
+        self.control = control
+        self.inbox = inbox
+        self.time_service = TimeService(clock)
+        names = [plan.nodes[n].name for n in self.chain.nodes]
+        self.name = " -> ".join(names)
+        self.ops: Dict[int, Operator] = {nid: build_operator(plan.nodes[nid])
+                                         for nid in self.chain.nodes}
+        self.head = self.ops[self.chain.head]
+        self.inputs = plan.input_channels(chain_id, subtask)
+        self.keyed = bool(self.inputs) and all(e.partitioning.kind == "hash" for e, _ in self.inputs)
+        info = TaskInfo(self.name, subtask, self.chain.parallelism, self.chain.max_parallelism,
+                        plan.config, self.time_service, plan.job_name, extras or {})
+        for nid, op in self.ops.items():
+            op.setup(info, keyed=self.keyed and nid == self.chain.head)
+        self.network: List[NetworkTarget] = []
+        self._wire(make_writer)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.subtask + 1}/{self.chain.parallelism})"
+
+    def _wire(self, make_writer: Callable[[Any, int], Any]) -> None:
+        plan = self.plan
+        for nid, op in self.ops.items():
+            for edge in plan.out_edges(nid):
+                if plan.is_chained(edge):
+                    target: Any = ChainTarget(self.ops[edge.target])
+                else:
+                    receivers = plan.receivers(edge, self.subtask)
+                    partitioner = make_partitioner(
+                        edge.partitioning, len(receivers), self.subtask,
+                        plan.max_parallelism[edge.target], plan.nodes[edge.target].name)
+                    target = NetworkTarget(partitioner, [make_writer(edge, r) for r in receivers])
+                    self.network.append(target)
+                if edge.tag is None:
+                    op.output.main.append(target)
+                else:
+                    op.output.sides.setdefault(edge.tag.tag_id, []).append(target)
+
+    # running ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Open, process until the input ends (or the job stops), finish, close."""
+        opened: List[Operator] = []
+        try:
+            for op in reversed(list(self.ops.values())):  # downstream first, as Flink
+                op.open()
+                opened.append(op)
+            if isinstance(self.head, SourceOperator):
+                self._run_source()
+            else:
+                self._run_inputs()
+            for op in self.ops.values():
+                op.end_input()
+            for target in self.network:
+                target.end()
+        finally:
+            self._close(opened)
+
+    def _close(self, opened: List[Operator]) -> None:
+        error: Optional[BaseException] = None
+        for op in reversed(opened):
+            try:
+                op.close()
+            except BaseException as exc:  # keep closing the others
+                error = error or exc
+        if error is not None and not self.control.cancelled:
+            raise error
+
+    def cancel(self) -> None:
+        if isinstance(self.head, SourceOperator):
+            self.head.cancel()
+
+    def _run_source(self) -> None:
+        head = self.head
+        assert isinstance(head, SourceOperator)
+        ctx = SourceContext(head, self.control)
+        head.run(ctx)
+        ctx.flush()
+        head.output.emit_watermark(MAX_TIMESTAMP)
+
+    def _run_inputs(self) -> None:
+        head, control, time_service = self.head, self.control, self.time_service
+        inputs = [edge.input_index for edge, _ in self.inputs]
+        marks = InputWatermarks(len(inputs))
+        strip_keys = not self.keyed
+        get = self.inbox.get
+        open_channels = len(inputs)
+        while open_channels:
+            wait = time_service.wait_seconds()
+            try:
+                ch, msg = get() if wait is None else get(timeout=wait)
+            except queue.Empty:
+                time_service.fire_due()
+                continue
+            kind = type(msg)
+            if kind is Batch:
+                if strip_keys and msg.keys is not None:
+                    msg = Batch(msg.values, msg.timestamps)
+                head.records_in += len(msg.values)
+                head.process_batch(msg, inputs[ch])
+            elif kind is Watermark:
+                new = marks.update(ch, msg.timestamp)
+                if new is not None:
+                    head.process_watermark(new)
+            elif msg is END_OF_INPUT:
+                open_channels -= 1
+                new = marks.end(ch)
+                if new is not None and open_channels:
+                    head.process_watermark(new)
+            elif kind is WatermarkStatus:
+                new = marks.set_idle(ch, msg.idle)
+                if new is not None:
+                    head.process_watermark(new)
+                head.process_status(marks.all_idle())
+            if control.cancelled:
+                raise TaskCancelled()
+            if time_service._heap:
+                time_service.fire_due()
+
+    # metrics --------------------------------------------------------------------------------------
+    def metrics(self) -> List[Dict[str, Any]]:
+        return [{"id": nid, "name": op.name, "records_in": op.records_in,
+                 "records_out": op.records_out, "watermark": op.current_watermark}
+                for nid, op in self.ops.items()]

@@ -58,10 +58,11 @@ class UserFunctionError(JobFailedError):
         where = f"step '{step}'"
         if parallelism > 1:
             where += f" (subtask {subtask + 1}/{parallelism})"
-        what = f"{function}{' in ' + phase if phase else ''}"
+        what = f" in {function}" if function else ""
+        if phase:
+            what += f" ({phase})"
         on = f" on record {short_repr(record)}" if has_record else ""
-        super().__init__(f"{where} failed in {what}{on}: "
-                         f"{type(cause).__name__}: {cause}")
+        super().__init__(f"{where} failed{what}{on}: {type(cause).__name__}: {cause}")
 
     def __reduce__(self):  # picklable across worker processes
         return (_rebuild_user_error, (self.args[0], self.step, self.function,

@@ -97,7 +97,7 @@ class StreamExecutionEnvironment:
     def __init__(self, configuration: Optional[Mapping[str, Any]] = None) -> None:
         self._graph = StreamGraph()
         self._parallelism = 1
-        self._max_parallelism = DEFAULT_MAX_PARALLELISM
+        self._max_parallelism: Optional[int] = None  # automatic, as Flink
         self._runtime_mode = RuntimeExecutionMode.STREAMING
         self._execution_mode = "thread"
         self._chaining = True
@@ -159,7 +159,7 @@ class StreamExecutionEnvironment:
         return self
 
     def get_max_parallelism(self) -> int:
-        return self._max_parallelism
+        return self._max_parallelism or max(DEFAULT_MAX_PARALLELISM, self._parallelism)
 
     def set_runtime_mode(self, mode: RuntimeExecutionMode) -> "StreamExecutionEnvironment":
         if not isinstance(mode, RuntimeExecutionMode):
@@ -308,15 +308,17 @@ class StreamExecutionEnvironment:
             raise PlanError("No sinks defined: add one (print(), add_sink(), write_as_text(), "
                             "execute_and_collect()) before executing")
         name = job_name or DEFAULT_JOB_NAME
-        plan = self._plan(name)
-        executor = get_executor(self._execution_mode)
-        job = JobClient(name, mode=self._execution_mode, stdout=sys.stdout)
-        for nid, node in plan.nodes.items():
-            if node.is_source:
-                node.params["source"].prepare(job)
-            elif node.is_sink:
-                node.params["sink"].prepare(job, plan.parallelism[nid])
-        self._graph.sinks = []
+        try:  # the pending sinks belong to this attempt, whether it starts or not
+            plan = self._plan(name)
+            executor = get_executor(self._execution_mode)
+            job = JobClient(name, mode=self._execution_mode, stdout=sys.stdout)
+            for nid, node in plan.nodes.items():
+                if node.is_source:
+                    node.params["source"].prepare(job)
+                elif node.is_sink:
+                    node.params["sink"].prepare(job, plan.parallelism[nid])
+        finally:
+            self._graph.sinks = []
         executor.start(plan, job, self._clock)
         return job
 

@@ -17,7 +17,7 @@ import threading
 from enum import Enum
 from typing import Any, Callable, Deque, List, Optional
 
-from ..errors import PlanError
+from ..errors import PlanError, describe_function
 from ..runtime.job import ResultChannel
 
 __all__ = ["WriteMode", "PrintSink", "TextFileSink", "SocketSink", "FunctionSink",
@@ -213,6 +213,14 @@ class FunctionSink(SinkSpec):
             def open(self, op: Any) -> None:
                 super().open(op)
                 self.ctx = _SinkContext(op)
+                op.fn_name = describe_function(spec.owner if spec.owner is not None
+                                               else spec.function)
+                if spec.owner is not None and hasattr(spec.owner, "open"):
+                    spec.owner.open(op.runtime_context())
+
+            def close(self) -> None:
+                if spec.owner is not None and hasattr(spec.owner, "close"):
+                    spec.owner.close()
 
             def write(self, batch: Any) -> None:
                 fn, ctx, owner = spec.function, self.ctx, spec.owner

@@ -117,6 +117,8 @@ class IterableSource(SourceSpec):
         spec = self
 
         class Reader(_Reader):
+            threaded = True  # a generator may block: run it on a thread of its own
+
             def run(self, ctx: Any) -> None:
                 it = spec._iterator()
                 collect = ctx.collect
@@ -180,7 +182,10 @@ class DataFrameSource(SourceSpec):
             return None
         col = part[self.timestamp_column]
         if str(col.dtype).startswith("datetime64"):
-            return [int(v) // 1_000_000 for v in col.astype("datetime64[ns]").astype("int64")]
+            import pandas as pd
+
+            utc = pd.to_datetime(col, utc=True)  # naive datetimes are taken as UTC
+            col = (utc - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")
         return [int(v) for v in col]
 
     def _values(self, part: Any) -> List[Any]:
@@ -283,6 +288,8 @@ class FunctionSource(SourceSpec):
         fn = self.function
 
         class Reader(_Reader):
+            threaded = True  # user code may block: run it on a thread of its own
+
             def open(self, runtime_context: Any) -> None:
                 if hasattr(fn, "open"):
                     fn.open(runtime_context)

@@ -159,8 +159,12 @@ class PhysicalPlan:
 
 def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
              chaining: bool = True, config: Optional[JobConfig] = None,
-             default_max_parallelism: int = DEFAULT_MAX_PARALLELISM) -> PhysicalPlan:
-    """Plan the real nodes among ``nodes`` (which must include all their ancestors)."""
+             default_max_parallelism: Optional[int] = None) -> PhysicalPlan:
+    """Plan the real nodes among ``nodes`` (which must include all their ancestors).
+
+    ``default_max_parallelism`` None means "automatic": at least 128 and at least
+    the step's parallelism, as Flink chooses when none was set.
+    """
     real = {nid: n for nid, n in nodes.items() if not n.is_virtual}
     if not real:
         raise PlanError("No operators defined in streaming topology. Cannot execute.")
@@ -185,8 +189,8 @@ def _parallelism(node: Node, default: int) -> int:
     return p
 
 
-def _max_parallelism(node: Node, parallelism: int, default: int) -> int:
-    m = node.max_parallelism or max(default, parallelism)
+def _max_parallelism(node: Node, parallelism: int, default: Optional[int]) -> int:
+    m = node.max_parallelism or default or max(DEFAULT_MAX_PARALLELISM, parallelism)
     if m < parallelism:
         raise PlanError(f"'{node.name}': max parallelism {m} is below its parallelism {parallelism}")
     return m

@@ -137,12 +137,18 @@ class JobClient:
     stop = cancel
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        """Block until the job has stopped; True if it has."""
-        return self._done.wait(timeout)
+        """Block until the job has stopped; True if it has. Interruptible (Ctrl-C)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:  # short waits, so that an interrupt is handled promptly
+            step = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
+            if self._done.wait(step):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
     def result(self, timeout: Optional[float] = None) -> JobExecutionResult:
         """Wait for the job and return its result; raise its error if it failed."""
-        if not self._done.wait(timeout):
+        if not self.wait(timeout):
             raise TimeoutError(f"job '{self.job_name}' still running after {timeout} s")
         if self._status is JobStatus.FAILED:
             raise self._error  # type: ignore[misc]
@@ -241,7 +247,7 @@ class ResultChannel:
         job.on_done(lambda _job: self._close())
 
     def put(self, values: List[Any]) -> None:
-        from .task import TaskCancelled  # local: task imports job-free modules only
+        from .source_context import TaskCancelled
 
         while True:
             if self._job is None or self._job.cancelled:
@@ -294,6 +300,9 @@ class CloseableIterator:
                 pass
             try:
                 self._current = iter(next(self._batches))
+            except KeyboardInterrupt:  # interrupting the reader stops the job too
+                self.close()
+                raise
             except StopIteration:
                 self._closed = True
                 self.job.wait()

@@ -145,7 +145,7 @@ class Operator:
         self.on_timer: Optional[Callable[[int, Any], Any]] = None
         owner = self.fn.owner if self.fn is not None else None
         self.fn_name = (describe_function(owner if owner is not None else self.fn.call)
-                        if self.fn is not None else self.name)
+                        if self.fn is not None else "")
         convert = getattr(node.output_type, "from_value", None)
         if convert is not None and type(node.output_type).__name__ in ("RowTypeInfo",
                                                                         "TupleTypeInfo"):
@@ -232,7 +232,8 @@ class Operator:
                     if results is not None:
                         out.add(results, ctx._ts)
                 except Exception as exc:
-                    raise self.error(exc, f"timer at {ts}", phase="on_timer") from exc
+                    raise self.error(exc, None, has_record=False,
+                                     phase=f"on_timer for the timer at {ts}") from exc
         finally:
             ctx._domain = None
         out.flush()
@@ -306,7 +307,7 @@ class SourceOperator(Operator):
         except UserFunctionError:
             raise
         except Exception as exc:
-            raise self.error(exc, None, has_record=False, phase="the source") from exc
+            raise self.error(exc, None, has_record=False) from exc
 
     def cancel(self) -> None:
         cancel = getattr(getattr(self, "reader", None), "cancel", None)

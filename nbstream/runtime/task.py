@@ -10,7 +10,7 @@ of each input channel and feeds the minimum to the chain's head.
 from __future__ import annotations
 
 import queue
-import time
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .adapters import build_operator
@@ -20,16 +20,9 @@ from .operators import ChainTarget, Operator, SourceOperator
 from .partitioners import make_partitioner
 from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Batch, Watermark,
                       WatermarkStatus)
+from .source_context import Handoff, Pacer, SourceContext, TaskCancelled
 
-__all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "SourceContext",
-           "TICK", "CANCEL"]
-
-
-class TaskCancelled(BaseException):
-    """Raised inside a task (and a source's ``collect``) when its job is cancelled.
-
-    A BaseException, so ``except Exception`` in user code does not swallow it.
-    """
+__all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "TICK", "CANCEL"]
 
 
 class _Signal:
@@ -41,6 +34,8 @@ class _Signal:
     def __repr__(self) -> str:
         return self.name
 
+
+_STEP_OF = {"hash": "key_by", "custom": "partition_custom"}
 
 TICK = _Signal("TICK")      # wake up: processing time moved (manual clock)
 CANCEL = _Signal("CANCEL")  # wake up: the job is being cancelled
@@ -113,97 +108,6 @@ class InputWatermarks:
         return all(self.idle) and bool(self.idle)
 
 
-class SourceContext:
-    """What a source reader emits through: records (one by one or in bulk), timestamps,
-    watermarks. Buffers records into batches and flushes a batch when it is full or
-    when ``buffer_timeout_ms`` has passed since the last flush, so a slow source's
-    records go out at once and a fast one's go out in batches."""
-
-    def __init__(self, op: SourceOperator, control: Any) -> None:
-        cfg = op.task.config
-        self._op = op
-        self._output = op.output
-        self._control = control
-        self._time = op.task.time_service
-        self._size = cfg.batch_size
-        self._timeout = cfg.buffer_timeout_ms / 1000.0
-        self._values: List[Any] = []
-        self._timestamps: Optional[List[Any]] = None
-        self._last_flush = time.monotonic()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._control.cancelled
-
-    @property
-    def batch_size(self) -> int:
-        return self._size
-
-    def _check(self) -> None:
-        if self._control.cancelled:
-            raise TaskCancelled()
-
-    def collect(self, value: Any) -> None:
-        """Emit one record."""
-        self._values.append(value)
-        if self._timestamps is not None:
-            self._timestamps.append(None)
-        if len(self._values) >= self._size or time.monotonic() - self._last_flush >= self._timeout:
-            self.flush()
-
-    def collect_with_timestamp(self, value: Any, timestamp: int) -> None:
-        """Emit one record with an event-time timestamp (epoch milliseconds)."""
-        if self._timestamps is None:
-            self._timestamps = [None] * len(self._values)
-        self._values.append(value)
-        self._timestamps.append(int(timestamp))
-        if len(self._values) >= self._size or time.monotonic() - self._last_flush >= self._timeout:
-            self.flush()
-
-    def emit_batch(self, values: List[Any], timestamps: Optional[List[Any]] = None) -> None:
-        """Emit many records at once (bulk sources)."""
-        self.flush()
-        self._check()
-        self._op.records_in += len(values)
-        self._output.emit(Batch(values, timestamps))
-        self._after_flush()
-
-    def emit_watermark(self, watermark: Any) -> None:
-        """Emit a watermark (a :class:`Watermark` or an int timestamp)."""
-        self.flush()
-        ts = watermark.timestamp if hasattr(watermark, "timestamp") else int(watermark)
-        self._output.emit_watermark(ts)
-
-    def mark_as_temporarily_idle(self) -> None:
-        self.flush()
-        self._output.emit_status(True)
-
-    def flush(self) -> None:
-        self._check()
-        if self._values:
-            values, self._values = self._values, []
-            timestamps, self._timestamps = self._timestamps, None
-            self._op.records_in += len(values)
-            self._output.emit(Batch(values, timestamps))
-        self._after_flush()
-
-    def _after_flush(self) -> None:
-        self._last_flush = time.monotonic()
-        if self._time._heap:
-            self._time.fire_due()
-
-    def get_checkpoint_lock(self) -> Any:  # old Flink API: there is nothing to lock here
-        return _NoLock()
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
 class Task:
     """One parallel instance of a chain."""
 
@@ -244,7 +148,9 @@ class Task:
                     receivers = plan.receivers(edge, self.subtask)
                     partitioner = make_partitioner(
                         edge.partitioning, len(receivers), self.subtask,
-                        plan.max_parallelism[edge.target], plan.nodes[edge.target].name)
+                        plan.max_parallelism[edge.target],
+                        f"{_STEP_OF.get(edge.partitioning.kind, edge.partitioning.kind)} into "
+                        f"'{plan.nodes[edge.target].name}'")
                     target = NetworkTarget(partitioner, [make_writer(edge, r) for r in receivers])
                     self.network.append(target)
                 if edge.tag is None:
@@ -288,16 +194,63 @@ class Task:
     def _run_source(self) -> None:
         head = self.head
         assert isinstance(head, SourceOperator)
-        ctx = SourceContext(head, self.control)
-        head.run(ctx)
-        ctx.flush()
+        if getattr(head.reader, "threaded", False):
+            self._run_threaded_source(head)
+        else:
+            ctx = SourceContext(head, self.control)
+            head.run(ctx)
+            ctx.flush()
         head.output.emit_watermark(MAX_TIMESTAMP)
+
+    def _run_threaded_source(self, head: SourceOperator) -> None:
+        """Run the reader on its own thread; move its batches into the chain from here."""
+        cfg = head.task.config
+        handoff = Handoff(cfg.batch_size, cfg.buffer_timeout_ms / 1000.0, self.control)
+        failure: List[BaseException] = []
+
+        def read() -> None:
+            try:
+                head.run(handoff)
+            except TaskCancelled:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - handed to the task thread
+                failure.append(exc)
+            finally:
+                handoff.finish()
+
+        reader = threading.Thread(target=read, daemon=True,
+                                  name=f"nbstream[{self.plan.job_name}] {self.display_name} reader")
+        reader.start()
+        output, time_service = head.output, self.time_service
+        pacer = Pacer(cfg.buffer_timeout_ms / 1000.0, self.control)
+        try:
+            finished = False
+            while not finished:
+                items, finished = handoff.take(time_service.wait_seconds())
+                for kind, a, b in items:
+                    if kind == "batch":
+                        head.records_in += len(a)
+                        pacer.feed(output.emit, Batch(a, b))
+                    elif kind == "watermark":
+                        output.emit_watermark(a)
+                    else:
+                        output.emit_status(True)
+                if self.control.cancelled:
+                    raise TaskCancelled()
+                if time_service._heap:
+                    time_service.fire_due()
+        finally:
+            reader.join(0.2 if self.control.cancelled else None)
+        if failure:
+            raise failure[0]
 
     def _run_inputs(self) -> None:
         head, control, time_service = self.head, self.control, self.time_service
         inputs = [edge.input_index for edge, _ in self.inputs]
         marks = InputWatermarks(len(inputs))
         strip_keys = not self.keyed
+        feed = Pacer(self.plan.config.buffer_timeout_ms / 1000.0, control).feed
+        process = head.process_batch
         get = self.inbox.get
         open_channels = len(inputs)
         while open_channels:
@@ -312,7 +265,7 @@ class Task:
                 if strip_keys and msg.keys is not None:
                     msg = Batch(msg.values, msg.timestamps)
                 head.records_in += len(msg.values)
-                head.process_batch(msg, inputs[ch])
+                feed(process, msg, inputs[ch])
             elif kind is Watermark:
                 new = marks.update(ch, msg.timestamp)
                 if new is not None:

@@ -14,7 +14,8 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..job import JobClient, as_job_error
-from ..task import CANCEL, TICK, Task, TaskCancelled
+from ..source_context import TaskCancelled
+from ..task import CANCEL, TICK, Task
 from . import Executor
 
 __all__ = ["ThreadExecutor", "QueueWriter", "run_task"]

@@ -1,0 +1,103 @@
+"""W1: 1,000,000 integers -> map to (word, 1) over 5 words -> key_by word -> rolling reduce
+(sum) -> filter final counts -> collect.
+
+Prints records/s of nbstream (thread mode, parallelism 1 and 2) and of peers, with each
+one's ratio to a hand-written Python loop calling the same functions, measured in the same
+run (medians of --runs runs). Goal for thread mode at parallelism 1: >= 0.5 of the loop.
+
+    python benchmarks/w1_wordcount.py              # nbstream and the loop
+    python benchmarks/w1_wordcount.py --peers      # plus streamz, bytewax (setup_peers.sh)
+    python benchmarks/w1_wordcount.py --pyflink    # plus PyFlink (slow: ~9,000 records/s)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.common import machine, median_seconds, run_peer, table  # noqa: E402
+
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon"]
+
+
+def make_functions(n: int):
+    final = n // len(WORDS)
+
+    def to_word(i):
+        return WORDS[i % 5], 1
+
+    def key(t):
+        return t[0]
+
+    def add(a, b):
+        return a[0], a[1] + b[1]
+
+    def is_final(t):
+        return t[1] == final
+
+    return to_word, key, add, is_final
+
+
+def expected(n: int):
+    return sorted((w, n // len(WORDS)) for w in WORDS)
+
+
+def hand_loop(n: int):
+    """The same work as a plain Python loop calling the same four functions."""
+    to_word, key, add, is_final = make_functions(n)
+    acc, out = {}, []
+    for i in range(n):
+        r = to_word(i)
+        k = key(r)
+        a = acc.get(k)
+        if a is not None:
+            r = add(a, r)
+        acc[k] = r
+        if is_final(r):
+            out.append(r)
+    return out
+
+
+def nbstream_w1(n: int, parallelism: int, mode: str = "thread"):
+    from nbstream import StreamExecutionEnvironment
+
+    to_word, key, add, is_final = make_functions(n)
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(parallelism).set_execution_mode(mode)
+    ds = env.from_sequence(0, n - 1).map(to_word).key_by(key).reduce(add).filter(is_final)
+    return list(ds.execute_and_collect("W1"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--modes", default="thread", help="comma-separated execution modes")
+    parser.add_argument("--peers", action="store_true", help="also measure streamz and bytewax")
+    parser.add_argument("--pyflink", action="store_true", help="also measure PyFlink (slow)")
+    parser.add_argument("--pyflink-records", type=int, default=100_000)
+    args = parser.parse_args()
+    n, runs = args.records, args.runs
+    ok = lambda out: sorted(out) == expected(n)  # noqa: E731
+    print(f"W1 word count, {n:,} records, median of {runs} runs; {machine()}")
+    rows = [{"name": "hand-written loop", "records": n,
+             "seconds": median_seconds(lambda: hand_loop(n), runs, ok)}]
+    for mode in args.modes.split(","):
+        for p in (1, 2):
+            secs = median_seconds(lambda: nbstream_w1(n, p, mode), runs, ok)
+            rows.append({"name": f"nbstream {mode} p={p}", "records": n, "seconds": secs})
+    if args.peers:
+        for peer in ("streamz", "bytewax"):
+            rows.append({"name": peer, "records": n, **run_peer(f"w1_{peer}.py", n, runs)})
+    if args.pyflink:
+        m = args.pyflink_records
+        rows.append({"name": f"pyflink thread ({m:,} records)", "records": m,
+                     **run_peer("w1_pyflink.py", m, 1)})
+    print(table(rows, "hand-written loop"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""How sources emit: straight into their chain, or through a hand-off from their own thread.
+
+Bulk sources (collections, sequences, files, DataFrames) cut their data into batches
+and emit them from the task thread (:class:`SourceContext`). Sources that pull from
+user code which may block — a generator, a ``SourceFunction.run`` loop — run on a
+reader thread of their own and hand records over in batches (:class:`Handoff`): the
+task thread sends a batch on when it is full or ``buffer_timeout_ms`` after its first
+record, whatever the user code is doing, so nothing is held back by a source that
+pauses. This is Flink's output flusher, applied before the chain.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, List, Optional, Tuple
+
+from .records import Batch
+
+__all__ = ["TaskCancelled", "SourceContext", "Handoff", "Pacer"]
+
+
+class TaskCancelled(BaseException):
+    """Raised inside a task (and a source's ``collect``) when its job is cancelled.
+
+    A BaseException, so ``except Exception`` in user code does not swallow it.
+    """
+
+
+class Pacer:
+    """Hands batches to a chain in slices that each take about ``target_s`` to process.
+
+    A fast chain gets whole batches (one timing per batch is all it costs); a slow one
+    (a model call, an HTTP request per record) gets slices, down to single records, so
+    it emits results within about ``target_s`` and notices a cancel between slices.
+    The per-record cost is measured as the job runs and starts unknown (a first slice
+    of one record).
+    """
+
+    __slots__ = ("target", "cost", "control")
+
+    def __init__(self, target_s: float, control: Any) -> None:
+        self.target = max(target_s, 0.001)
+        self.cost: Optional[float] = None
+        self.control = control
+
+    def feed(self, process: Callable[..., None], batch: Batch, *args: Any) -> None:
+        n = len(batch.values)
+        cost = self.cost
+        step = 1 if cost is None else (n if cost * n <= self.target else
+                                       max(1, int(self.target / cost)))
+        if step >= n:
+            self._timed(process, batch, n, args)
+            return
+        values, tss, keys = batch.values, batch.timestamps, batch.keys
+        i = 0
+        while i < n:
+            j = min(n, i + step)
+            part = Batch(values[i:j], tss[i:j] if tss is not None else None,
+                         keys[i:j] if keys is not None else None)
+            self._timed(process, part, j - i, args)
+            i = j
+            if i < n:
+                if self.control.cancelled:
+                    raise TaskCancelled()
+                step = max(1, int(self.target / self.cost)) if self.cost else n - i
+
+    def _timed(self, process: Callable[..., None], batch: Batch, n: int, args: Any) -> None:
+        started = time.perf_counter()
+        process(batch, *args)
+        per_record = (time.perf_counter() - started) / max(n, 1)
+        self.cost = per_record if self.cost is None else (self.cost + per_record) / 2
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class SourceContext:
+    """Emits from the task thread: records (one by one or in bulk), timestamps, watermarks.
+
+    Buffers single records and flushes a batch when it is full or ``buffer_timeout_ms``
+    has passed since the last flush.
+    """
+
+    def __init__(self, op: Any, control: Any) -> None:
+        cfg = op.task.config
+        self._op = op
+        self._output = op.output
+        self._control = control
+        self._time = op.task.time_service
+        self._size = cfg.batch_size
+        self._timeout = cfg.buffer_timeout_ms / 1000.0
+        self._values: List[Any] = []
+        self._timestamps: Optional[List[Any]] = None
+        self._last_flush = time.monotonic()
+        self._pacer = Pacer(self._timeout, control)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._control.cancelled
+
+    @property
+    def batch_size(self) -> int:
+        return self._size
+
+    def collect(self, value: Any) -> None:
+        """Emit one record."""
+        self._values.append(value)
+        if self._timestamps is not None:
+            self._timestamps.append(None)
+        if len(self._values) >= self._size or time.monotonic() - self._last_flush >= self._timeout:
+            self.flush()
+
+    def collect_with_timestamp(self, value: Any, timestamp: int) -> None:
+        """Emit one record with an event-time timestamp (epoch milliseconds)."""
+        if self._timestamps is None:
+            self._timestamps = [None] * len(self._values)
+        self._values.append(value)
+        self._timestamps.append(int(timestamp))
+        if len(self._values) >= self._size or time.monotonic() - self._last_flush >= self._timeout:
+            self.flush()
+
+    def emit_batch(self, values: List[Any], timestamps: Optional[List[Any]] = None) -> None:
+        """Emit many records at once (bulk sources)."""
+        self.flush()
+        self._op.records_in += len(values)
+        self._pacer.feed(self._output.emit, Batch(values, timestamps))
+        self._after_flush()
+
+    def emit_watermark(self, watermark: Any) -> None:
+        """Emit a watermark (an object with ``timestamp``, or an int)."""
+        self.flush()
+        self._output.emit_watermark(_ts_of(watermark))
+
+    def mark_as_temporarily_idle(self) -> None:
+        self.flush()
+        self._output.emit_status(True)
+
+    def flush(self) -> None:
+        if self._control.cancelled:
+            raise TaskCancelled()
+        if self._values:
+            values, self._values = self._values, []
+            timestamps, self._timestamps = self._timestamps, None
+            self._op.records_in += len(values)
+            self._pacer.feed(self._output.emit, Batch(values, timestamps))
+        self._after_flush()
+
+    def _after_flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if self._time._heap:
+            self._time.fire_due()
+
+    def get_checkpoint_lock(self) -> Any:  # old Flink API: nothing to lock here
+        return _NoLock()
+
+
+def _ts_of(watermark: Any) -> int:
+    return watermark.timestamp if hasattr(watermark, "timestamp") else int(watermark)
+
+
+Item = Tuple[str, Any, Any]
+
+
+class Handoff:
+    """A source's context when its user code runs on a reader thread of its own.
+
+    The reader side (``collect``...) fills a batch under a lock and waits while a full
+    batch is not yet taken (backpressure); the task side (:meth:`take`) returns sealed
+    items: ``("batch", values, timestamps)``, ``("watermark", ts, None)``, ``("idle", ...)``.
+    """
+
+    def __init__(self, batch_size: int, timeout_s: float, control: Any) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._size = batch_size
+        self._timeout = timeout_s
+        self._control = control
+        self._values: List[Any] = []
+        self._timestamps: Optional[List[Any]] = None
+        self._first_at = 0.0
+        self._sealed: List[Item] = []
+        self.finished = False
+
+    # -- reader side: the SourceContext protocol --------------------------------------------
+    @property
+    def cancelled(self) -> bool:
+        return self._control.cancelled
+
+    @property
+    def batch_size(self) -> int:
+        return self._size
+
+    def _wait_room(self) -> None:
+        while len(self._values) >= self._size or len(self._sealed) > 2:
+            if self._control.cancelled:
+                raise TaskCancelled()
+            self._cond.wait(0.05)
+        if self._control.cancelled:
+            raise TaskCancelled()
+
+    def _added(self) -> None:
+        n = len(self._values)
+        if n == 1:
+            self._first_at = time.monotonic()
+            self._cond.notify()
+        elif n >= self._size:
+            self._cond.notify()
+
+    def collect(self, value: Any) -> None:
+        with self._cond:
+            self._wait_room()
+            self._values.append(value)
+            if self._timestamps is not None:
+                self._timestamps.append(None)
+            self._added()
+
+    def collect_with_timestamp(self, value: Any, timestamp: int) -> None:
+        with self._cond:
+            self._wait_room()
+            if self._timestamps is None:
+                self._timestamps = [None] * len(self._values)
+            self._values.append(value)
+            self._timestamps.append(int(timestamp))
+            self._added()
+
+    def emit_batch(self, values: List[Any], timestamps: Optional[List[Any]] = None) -> None:
+        with self._cond:
+            self._wait_room()
+            self._seal()
+            self._sealed.append(("batch", list(values), timestamps))
+            self._cond.notify()
+
+    def emit_watermark(self, watermark: Any) -> None:
+        self._control_item(("watermark", _ts_of(watermark), None))
+
+    def mark_as_temporarily_idle(self) -> None:
+        self._control_item(("idle", True, None))
+
+    def flush(self) -> None:
+        with self._cond:
+            self._seal()
+            self._cond.notify()
+
+    def get_checkpoint_lock(self) -> Any:
+        return _NoLock()
+
+    def _control_item(self, item: Item) -> None:
+        with self._cond:
+            self._wait_room()
+            self._seal()
+            self._sealed.append(item)
+            self._cond.notify()
+
+    def _seal(self) -> None:
+        if self._values:
+            self._sealed.append(("batch", self._values, self._timestamps))
+            self._values, self._timestamps = [], None
+
+    def finish(self) -> None:
+        with self._cond:
+            self._seal()
+            self.finished = True
+            self._cond.notify_all()
+
+    # -- task side ------------------------------------------------------------------------------
+    def take(self, max_wait_s: Optional[float]) -> Tuple[List[Item], bool]:
+        """Wait for a full batch, a batch whose first record is ``timeout`` old, a control
+        item or the end; give up after ``max_wait_s`` (for due timers). Returns the items
+        (maybe none) and whether the reader has finished and everything was taken."""
+        cond = self._cond
+        with cond:
+            deadline = None if max_wait_s is None else time.monotonic() + max_wait_s
+            while True:
+                if self._sealed or self.finished or len(self._values) >= self._size:
+                    break
+                now = time.monotonic()
+                if self._values and now - self._first_at >= self._timeout:
+                    break
+                if self._control.cancelled or (deadline is not None and now >= deadline):
+                    break
+                waits = [0.05]
+                if self._values:
+                    waits.append(self._first_at + self._timeout - now)
+                if deadline is not None:
+                    waits.append(deadline - now)
+                cond.wait(max(0.0, min(waits)))
+            self._seal()
+            items, self._sealed = self._sealed, []
+            cond.notify_all()
+            return items, self.finished

@@ -1,0 +1,107 @@
+"""Partitioning: which parallel instance gets which record."""
+
+import collections
+import json
+
+import pytest
+
+from nbstream import MapFunction, Partitioner, PlanError, UserFunctionError
+from tests.conftest import collect
+
+
+class WhoAmI(MapFunction):
+    def open(self, ctx):
+        self.me = ctx.get_index_of_this_subtask()
+
+    def map(self, value):
+        return self.me, value
+
+
+def spread(got):
+    return collections.Counter(me for me, _ in got)
+
+
+def test_rebalance_is_round_robin_per_record(make_env):
+    env = make_env(4)
+    got = collect(env.from_collection(list(range(100))).rebalance().map(WhoAmI()))
+    assert sorted(v for _, v in got) == list(range(100))
+    assert spread(got) == {0: 25, 1: 25, 2: 25, 3: 25}
+
+
+def test_shuffle_reaches_every_instance(make_env):
+    env = make_env(3)
+    got = collect(env.from_collection(list(range(3000))).shuffle().map(WhoAmI()))
+    assert sorted(v for _, v in got) == list(range(3000))
+    assert set(spread(got)) == {0, 1, 2} and min(spread(got).values()) > 700
+
+
+def test_broadcast_sends_every_record_to_every_instance(make_env):
+    env = make_env(3)
+    got = collect(env.from_collection([1, 2]).broadcast().map(WhoAmI()))
+    assert sorted(got) == [(i, v) for i in range(3) for v in (1, 2)]
+
+
+def test_forward_needs_equal_parallelism(make_env):
+    env = make_env(2)
+    with pytest.raises(PlanError, match="forward partitioning between .* needs equal parallelism"):
+        collect(env.from_collection([1]).forward().map(lambda x: x))
+
+
+def test_forward_keeps_records_in_their_instance(make_env):
+    env = make_env(2)
+    got = collect(env.from_sequence(0, 99).map(WhoAmI()).forward().map(lambda t: t))
+    assert sorted(v for _, v in got) == list(range(100))
+
+
+def test_rescale_from_one_to_many(make_env):
+    env = make_env(2)
+    got = collect(env.from_collection(list(range(10))).rescale().map(WhoAmI()))
+    assert spread(got) == {0: 5, 1: 5}
+
+
+def test_partition_custom_with_class_and_lambda(make_env):
+    env = make_env(3)
+
+    class ByParity(Partitioner):
+        def partition(self, key, num_partitions):
+            return key % 2
+
+    got = collect(env.from_collection(list(range(10)))
+                  .partition_custom(ByParity(), lambda x: x).map(WhoAmI()))
+    assert {me for me, v in got if v % 2 == 0} == {0} and {me for me, v in got if v % 2} == {1}
+    got = collect(env.from_collection(list(range(6)))
+                  .partition_custom(lambda k, n: n - 1, lambda x: x).map(WhoAmI()))
+    assert spread(got) == {2: 6}
+
+
+def test_partition_custom_out_of_range_is_a_clear_error(make_env):
+    env = make_env(2)
+    with pytest.raises(UserFunctionError, match=r"partitioner returned 5; expected an int in 0..1"):
+        collect(env.from_collection([1]).partition_custom(lambda k, n: 5, lambda x: x)
+                .map(lambda x: x))
+
+
+def test_key_by_puts_each_key_on_one_instance(make_env):
+    env = make_env(4)
+    words = [f"w{i % 37}" for i in range(2000)]
+    got = collect(env.from_collection(words).key_by(lambda w: w).map(WhoAmI()))
+    owner = {}
+    for me, w in got:
+        assert owner.setdefault(w, me) == me
+    assert len(set(owner.values())) == 4
+
+
+def test_ship_strategies_in_the_plan(make_env):
+    env = make_env(2)
+    src = env.from_collection([1])
+    for method, strategy in [("shuffle", "SHUFFLE"), ("rebalance", "REBALANCE"),
+                             ("rescale", "RESCALE"), ("broadcast", "BROADCAST")]:
+        getattr(src, method)().map(lambda x: x).name(method).print()
+    src.key_by(lambda x: x).map(lambda x: x).name("keyed").print()
+    src.partition_custom(lambda k, n: 0, lambda x: x).map(lambda x: x).name("custom").print()
+    plan = json.loads(env.get_execution_plan())
+    by_name = {n["type"]: n for n in plan["nodes"]}
+    for name, strategy in [("shuffle", "SHUFFLE"), ("rebalance", "REBALANCE"),
+                           ("rescale", "RESCALE"), ("broadcast", "BROADCAST"), ("keyed", "HASH"),
+                           ("custom", "CUSTOM")]:
+        assert [p["ship_strategy"] for p in by_name[name]["predecessors"]] == [strategy]

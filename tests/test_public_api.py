@@ -1,0 +1,51 @@
+"""The public surface: a pinned export list, a fast import that needs no IPython."""
+
+import json
+import subprocess
+import sys
+
+import nbstream
+
+EXPECTED = sorted([
+    "StreamExecutionEnvironment", "RuntimeExecutionMode", "ExecutionConfig",
+    "DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink",
+    "Function", "MapFunction", "FlatMapFunction", "FilterFunction", "KeySelector",
+    "ReduceFunction", "ProcessFunction", "KeyedProcessFunction", "CoMapFunction",
+    "CoFlatMapFunction", "CoProcessFunction", "KeyedCoProcessFunction", "SinkFunction",
+    "SourceFunction", "Partitioner", "RuntimeContext",
+    "Row", "RowKind", "Types", "TypeInformation", "OutputTag", "TimeDomain",
+    "DataFrameSink", "WriteMode",
+    "JobClient", "JobExecutionResult", "JobStatus", "CloseableIterator", "ManualClock",
+    "NbstreamError", "PlanError", "JobFailedError", "UserFunctionError", "JobCancelledError",
+])
+
+
+def test_export_list_is_pinned():
+    assert sorted(nbstream.__all__) == EXPECTED
+
+
+def test_every_export_exists():
+    missing = [name for name in nbstream.__all__ if not hasattr(nbstream, name)]
+    assert missing == []
+
+
+def test_import_is_fast_and_needs_no_notebook_stack():
+    code = (
+        "import sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "import nbstream\n"
+        "dt = time.perf_counter() - t\n"
+        "heavy = [m for m in ('IPython', 'ipywidgets', 'pandas', 'pyarrow', 'cloudpickle')"
+        " if m in sys.modules]\n"
+        "print(json.dumps({'seconds': dt, 'heavy': heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    assert report["heavy"] == []
+    assert report["seconds"] < 1.0
+
+
+def test_package_is_typed():
+    from importlib.resources import files
+
+    assert files("nbstream").joinpath("py.typed").is_file()

@@ -239,6 +239,7 @@ class ResultChannel:
     def __init__(self, capacity: int = 16) -> None:
         self._queue: "queue.Queue[Any]" = queue.Queue(maxsize=capacity)
         self._job: Optional[JobClient] = None
+        self._closed = False
 
     def bind(self, job: JobClient) -> None:
         if self._job is not None:
@@ -259,19 +260,21 @@ class ResultChannel:
                 continue
 
     def _close(self) -> None:
-        while True:
-            try:
-                self._queue.put_nowait(_END)
-                return
-            except queue.Full:  # the reader went away: drop what is left
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    pass
+        """The job has stopped: no more batches will come. Never drops a batch."""
+        self._closed = True
+        try:
+            self._queue.put_nowait(_END)  # wake a waiting reader at once
+        except queue.Full:
+            pass  # the reader drains the queue, then sees ``_closed``
 
     def batches(self) -> Iterator[List[Any]]:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                if self._closed and self._queue.empty():
+                    return
+                continue
             if item is _END:
                 return
             yield item

@@ -179,3 +179,21 @@ def test_nothing_runs_until_executed(env):
     seen = []
     env.from_collection([1, 2]).map(seen.append)
     assert seen == []
+
+
+def test_contexts_are_instances_of_the_api_interfaces(env):
+    from nbstream import KeyedProcessFunction, ProcessFunction, RuntimeContext
+
+    seen = []
+
+    class Check(ProcessFunction):
+        def open(self, runtime_context):
+            seen.append(isinstance(runtime_context, RuntimeContext))
+
+        def process_element(self, value, ctx):
+            seen.append(isinstance(ctx, ProcessFunction.Context))
+            seen.append(isinstance(ctx, KeyedProcessFunction.Context))
+            yield value
+
+    collect(env.from_collection([1]).process(Check()))
+    assert seen == [True, True, True]

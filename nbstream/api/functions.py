@@ -213,3 +213,16 @@ class Partitioner(Function):
 
     @abc.abstractmethod
     def partition(self, key: Any, num_partitions: int) -> int: ...
+
+
+def _register_runtime_contexts() -> None:
+    """The runtime's context objects are what these interfaces describe (isinstance works)."""
+    from ..runtime.context import ProcessContext, StreamingRuntimeContext
+
+    RuntimeContext.register(StreamingRuntimeContext)
+    for ctx in (ProcessFunction.Context, KeyedProcessFunction.Context,
+                KeyedProcessFunction.OnTimerContext):
+        ctx.register(ProcessContext)
+
+
+_register_runtime_contexts()

@@ -135,17 +135,23 @@ class ReduceOperator(OneInputOperator):
         get = acc.get
         out: list = []
         append = out.append
-        track = self.track_key
         k = None
         try:
-            for k, v in zip(batch.keys, batch.values):
-                if track:
+            if self.track_key:
+                for k, v in zip(batch.keys, batch.values):
                     state.current_key = k
-                a = get(k, _MISSING)
-                if a is not _MISSING:
-                    v = f(a, v)
-                acc[k] = v
-                append(v)
+                    a = get(k, _MISSING)
+                    if a is not _MISSING:
+                        v = f(a, v)
+                    acc[k] = v
+                    append(v)
+            else:
+                for k, v in zip(batch.keys, batch.values):
+                    a = get(k, _MISSING)
+                    if a is not _MISSING:
+                        v = f(a, v)
+                    acc[k] = v
+                    append(v)
         except TypeError as exc:
             check_hashable(k, self.name, self.fn_name, v)
             raise self.error(exc, v) from exc

@@ -1,13 +1,10 @@
 """W1 on bytewax: map -> key_on -> stateful_map (rolling sum) -> filter -> testing sink."""
 
-import json
-import statistics
-import sys
-import time
-
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
+
+from _timing import main
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon"]
 
@@ -34,11 +31,4 @@ def run(n):
 
 
 if __name__ == "__main__":
-    n, runs = int(sys.argv[1]), int(sys.argv[2])
-    run(min(n, 10_000))
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        run(n)
-        times.append(time.perf_counter() - t)
-    print(json.dumps({"seconds": statistics.median(times)}))
+    main(run)

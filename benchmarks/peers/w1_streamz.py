@@ -1,11 +1,8 @@
 """W1 on streamz: map -> keyed rolling sum (accumulate with a dict) -> filter -> sink."""
 
-import json
-import statistics
-import sys
-import time
-
 from streamz import Stream
+
+from _timing import main
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon"]
 
@@ -33,11 +30,4 @@ def run(n):
 
 
 if __name__ == "__main__":
-    n, runs = int(sys.argv[1]), int(sys.argv[2])
-    run(min(n, 10_000))
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        run(n)
-        times.append(time.perf_counter() - t)
-    print(json.dumps({"seconds": statistics.median(times)}))
+    main(run)

@@ -3,22 +3,42 @@
 A :class:`KeyedStateBackend` belongs to one keyed operator instance; the operator
 sets ``current_key`` (and ``namespace``) before calling user code, and the state
 objects read and write plain dicts, so state access is a dict lookup.
+
+A descriptor with a ``ttl_config`` gets a state whose entries expire in processing
+time, as Flink's TTL state (see :class:`nbstream.StateTtlConfig`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-__all__ = ["KeyedStateBackend", "ValueState", "ListState", "MapState", "ReducingState",
+__all__ = ["KeyedStateBackend", "StateSpec", "ValueState", "ListState", "MapState", "ReducingState",
            "AggregatingState"]
+
+
+class StateSpec:
+    """A descriptor for the runtime's own states (triggers, assigners): name and kind."""
+
+    __slots__ = ("name", "state_kind", "reduce_function")
+    ttl_config = None
+
+    def __init__(self, name: str, state_kind: str, reduce_function: Any = None) -> None:
+        self.name = name
+        self.state_kind = state_kind
+        self.reduce_function = reduce_function
+
+    def __reduce__(self):
+        return (StateSpec, (self.name, self.state_kind, self.reduce_function))
 
 
 class KeyedStateBackend:
     """Holds every keyed state of one operator instance."""
 
-    def __init__(self) -> None:
+    def __init__(self, now_ms: Optional[Callable[[], int]] = None) -> None:
         self.current_key: Any = None
         self.namespace: Any = None
+        self.now_ms = now_ms if now_ms is not None else _system_now_ms
         self._states: Dict[str, "_State"] = {}
 
     def slot(self) -> Any:
@@ -31,19 +51,38 @@ class KeyedStateBackend:
         state = self._states.get(name)
         if state is None:
             kind = getattr(descriptor, "state_kind", None)
-            cls = _KINDS.get(kind)
+            ttl = getattr(descriptor, "ttl_config", None)
+            cls = (_TTL_KINDS if ttl is not None else _KINDS).get(kind)
             if cls is None:
                 raise TypeError(f"{type(descriptor).__name__} is not a state descriptor")
             state = self._states[name] = cls(self, descriptor)
-            ttl = getattr(descriptor, "ttl_config", None)
-            if ttl is not None and hasattr(self, "apply_ttl"):
-                self.apply_ttl(state, ttl)  # type: ignore[attr-defined]
         elif type(state).kind != getattr(descriptor, "state_kind", None):
             raise TypeError(f"state '{name}' was declared as {type(state).kind} state before")
         return state
 
     def states(self) -> Dict[str, "_State"]:
         return dict(self._states)
+
+    def merge_namespaces(self, descriptor: Any, target: Any, sources: Iterable[Any]) -> None:
+        """Fold the state of ``descriptor`` in namespaces ``sources`` into ``target``
+        (for the current key), as merging windows do. List, reducing and aggregating
+        states merge; others cannot."""
+        state = self.get(descriptor)
+        merge = getattr(state, "_merge_values", None)
+        if merge is None:
+            raise TypeError(f"state '{descriptor.name}' ({type(state).kind} state) cannot be "
+                            "merged; merging windows need list, reducing or aggregating state")
+        key, data = self.current_key, state._data
+        slot = (target, key)
+        for ns in sources:
+            value = data.pop((ns, key), None)
+            if value is not None:
+                current = data.get(slot)
+                data[slot] = value if current is None else merge(current, value)
+
+
+def _system_now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class _State:
@@ -111,6 +150,10 @@ class ListState(_State):
             self._data[self._backend.slot()] = values
         else:
             self.clear()
+
+    @staticmethod
+    def _merge_values(a: List[Any], b: List[Any]) -> List[Any]:
+        return a + b
 
 
 class MapState(_State):
@@ -191,6 +234,9 @@ class ReducingState(_State):
         data = self._data
         data[slot] = value if slot not in data else self._reduce(data[slot], value)
 
+    def _merge_values(self, a: Any, b: Any) -> Any:
+        return self._reduce(a, b)
+
 
 class AggregatingState(_State):
     """Values added into an accumulator of the descriptor's AggregateFunction."""
@@ -212,6 +258,215 @@ class AggregatingState(_State):
             acc = self._agg.create_accumulator()
         self._data[slot] = self._agg.add(value, acc)
 
+    def _merge_values(self, a: Any, b: Any) -> Any:
+        return self._agg.merge(a, b)
+
 
 _KINDS = {cls.kind: cls for cls in (ValueState, ListState, MapState, ReducingState,
                                     AggregatingState)}
+
+
+# -- time-to-live ------------------------------------------------------------------------------
+# Entries are stored as (value, last_access_ms). An entry is expired once
+# last_access + ttl <= now; reading it removes it (returning it once when the
+# visibility is ReturnExpiredIfNotCleanedUp).
+
+class _TtlMixin:
+    _backend: KeyedStateBackend
+    _descriptor: Any
+
+    def _setup_ttl(self) -> None:
+        ttl = self._descriptor.ttl_config
+        self._ttl = int(ttl.ttl_ms)
+        self._refresh_on_read = ttl.update_type.name == "OnReadAndWrite"
+        self._return_expired = ttl.state_visibility.name == "ReturnExpiredIfNotCleanedUp"
+        self._now = self._backend.now_ms
+
+    def _check(self, entry: Tuple[Any, int], now: int) -> Tuple[Any, bool, bool]:
+        """(value, visible, keep) of a stored entry."""
+        value, ts = entry
+        if ts + self._ttl <= now:
+            return value, self._return_expired, False
+        return value, True, True
+
+    def _merge_values(self, a: Any, b: Any) -> Any:
+        raise TypeError(f"state '{self._descriptor.name}' has a TTL and cannot be merged")
+
+
+class TtlValueState(_TtlMixin, ValueState):
+    def __init__(self, backend: KeyedStateBackend, descriptor: Any) -> None:
+        super().__init__(backend, descriptor)
+        self._setup_ttl()
+
+    def value(self) -> Any:
+        slot = self._backend.slot()
+        entry = self._data.get(slot)
+        if entry is None:
+            return None
+        now = self._now()
+        value, visible, keep = self._check(entry, now)
+        if not keep:
+            del self._data[slot]
+        elif self._refresh_on_read:
+            self._data[slot] = (value, now)
+        return value if visible else None
+
+    def update(self, value: Any) -> None:
+        if value is None:
+            self.clear()
+        else:
+            self._data[self._backend.slot()] = (value, self._now())
+
+
+class TtlListState(_TtlMixin, ListState):
+    def __init__(self, backend: KeyedStateBackend, descriptor: Any) -> None:
+        super().__init__(backend, descriptor)
+        self._setup_ttl()
+
+    def get(self) -> List[Any]:
+        slot = self._backend.slot()
+        entries = self._data.get(slot)
+        if not entries:
+            return []
+        now = self._now()
+        out, kept = [], []
+        for entry in entries:
+            value, visible, keep = self._check(entry, now)
+            if visible:
+                out.append(value)
+            if keep:
+                kept.append((value, now) if self._refresh_on_read else entry)
+        if kept:
+            self._data[slot] = kept
+        else:
+            del self._data[slot]
+        return out
+
+    def add(self, value: Any) -> None:
+        self._data.setdefault(self._backend.slot(), []).append((value, self._now()))
+
+    def add_all(self, values: Iterable[Any]) -> None:
+        now = self._now()
+        entries = [(v, now) for v in values]
+        if entries:
+            self._data.setdefault(self._backend.slot(), []).extend(entries)
+
+    def update(self, values: Iterable[Any]) -> None:
+        now = self._now()
+        entries = [(v, now) for v in values]
+        if entries:
+            self._data[self._backend.slot()] = entries
+        else:
+            self.clear()
+
+
+class TtlMapState(_TtlMixin, MapState):
+    def __init__(self, backend: KeyedStateBackend, descriptor: Any) -> None:
+        super().__init__(backend, descriptor)
+        self._setup_ttl()
+
+    def _live(self) -> Dict[Any, Any]:
+        """The visible entries, dropping expired ones (refreshing read ones if asked)."""
+        slot = self._backend.slot()
+        stored = self._data.get(slot)
+        if not stored:
+            return {}
+        now = self._now()
+        out = {}
+        for k, entry in list(stored.items()):
+            value, visible, keep = self._check(entry, now)
+            if visible:
+                out[k] = value
+            if not keep:
+                del stored[k]
+            elif self._refresh_on_read:
+                stored[k] = (value, now)
+        if not stored:
+            del self._data[slot]
+        return out
+
+    def get(self, key: Any) -> Any:
+        slot = self._backend.slot()
+        stored = self._data.get(slot)
+        if not stored or key not in stored:
+            return None
+        now = self._now()
+        value, visible, keep = self._check(stored[key], now)
+        if not keep:
+            del stored[key]
+            if not stored:
+                del self._data[slot]
+        elif self._refresh_on_read:
+            stored[key] = (value, now)
+        return value if visible else None
+
+    def put(self, key: Any, value: Any) -> None:
+        self._map_for_write()[key] = (value, self._now())
+
+    def put_all(self, mapping: Dict[Any, Any]) -> None:
+        now = self._now()
+        self._map_for_write().update({k: (v, now) for k, v in mapping.items()})
+
+    def contains(self, key: Any) -> bool:
+        return self.get(key) is not None
+
+    def items(self) -> List[Tuple[Any, Any]]:
+        return list(self._live().items())
+
+    def keys(self) -> List[Any]:
+        return list(self._live().keys())
+
+    def values(self) -> List[Any]:
+        return list(self._live().values())
+
+    def is_empty(self) -> bool:
+        return not self._live()
+
+
+class TtlReducingState(_TtlMixin, ReducingState):
+    def __init__(self, backend: KeyedStateBackend, descriptor: Any) -> None:
+        super().__init__(backend, descriptor)
+        self._setup_ttl()
+
+    def _current(self, slot: Any, now: int, reading: bool) -> Any:
+        entry = self._data.get(slot)
+        if entry is None:
+            return None
+        value, visible, keep = self._check(entry, now)
+        if not keep:
+            del self._data[slot]
+            return value if (visible and reading) else None
+        if reading and self._refresh_on_read:
+            self._data[slot] = (value, now)
+        return value
+
+    def get(self) -> Any:
+        return self._current(self._backend.slot(), self._now(), True)
+
+    def add(self, value: Any) -> None:
+        slot, now = self._backend.slot(), self._now()
+        current = self._current(slot, now, False)
+        self._data[slot] = (value if current is None else self._reduce(current, value), now)
+
+
+class TtlAggregatingState(_TtlMixin, AggregatingState):
+    def __init__(self, backend: KeyedStateBackend, descriptor: Any) -> None:
+        super().__init__(backend, descriptor)
+        self._setup_ttl()
+
+    _current = TtlReducingState._current
+
+    def get(self) -> Optional[Any]:
+        acc = self._current(self._backend.slot(), self._now(), True)
+        return None if acc is None else self._agg.get_result(acc)
+
+    def add(self, value: Any) -> None:
+        slot, now = self._backend.slot(), self._now()
+        acc = self._current(slot, now, False)
+        if acc is None:
+            acc = self._agg.create_accumulator()
+        self._data[slot] = (self._agg.add(value, acc), now)
+
+
+_TTL_KINDS = {cls.kind: cls for cls in (TtlValueState, TtlListState, TtlMapState,
+                                        TtlReducingState, TtlAggregatingState)}

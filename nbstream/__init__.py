@@ -12,21 +12,45 @@
 [('to', 2), ('be', 2)]
 """
 
+from .api.broadcast import BroadcastConnectedStream, BroadcastStream
 from .api.datastream import ConnectedStreams, DataStream, DataStreamSink, KeyedStream
 from .api.environment import ExecutionConfig, RuntimeExecutionMode, StreamExecutionEnvironment
-from .api.functions import (CoFlatMapFunction, CoMapFunction, CoProcessFunction, FilterFunction,
-                            FlatMapFunction, Function, KeyedCoProcessFunction,
+from .api.functions import (AggregateFunction, AllWindowFunction, BroadcastProcessFunction,
+                            CoFlatMapFunction, CoGroupFunction, CoMapFunction, CoProcessFunction,
+                            FilterFunction, FlatJoinFunction, FlatMapFunction, Function,
+                            JoinFunction, KeyedBroadcastProcessFunction, KeyedCoProcessFunction,
                             KeyedProcessFunction, KeySelector, MapFunction, Partitioner,
-                            ProcessFunction, ReduceFunction, RuntimeContext, SinkFunction,
-                            SourceFunction)
+                            ProcessAllWindowFunction, ProcessFunction, ProcessJoinFunction,
+                            ProcessWindowFunction, ReduceFunction, RuntimeContext, SinkFunction,
+                            SourceFunction, WindowFunction)
+from .api.iterate import IterativeStream
+from .api.joins import CoGroupedStreams, IntervalJoin, JoinedStreams
+from .api.state import (AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
+                        ReducingStateDescriptor, StateTtlConfig, ValueStateDescriptor)
 from .api.types import Row, RowKind, TypeInformation, Types
+from .api.watermarks import (TimestampAssigner, Watermark, WatermarkGenerator, WatermarkOutput,
+                             WatermarkStrategy)
+from .api.windowed import AllWindowedStream, WindowedStream
 from .connectors.sinks import DataFrameSink, WriteMode
 from .errors import (JobCancelledError, JobFailedError, NbstreamError, PlanError,
                      UserFunctionError)
 from .runtime.clock import ManualClock
+from .runtime.durations import Duration, Time
 from .runtime.job import CloseableIterator, JobClient, JobExecutionResult, JobStatus
 from .runtime.records import OutputTag
 from .runtime.timers import TimeDomain
+from .runtime.windowing import (ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger,
+                                CountEvictor, CountSlidingWindowAssigner,
+                                CountTrigger, CountTumblingWindowAssigner, CountWindow,
+                                DeltaEvictor, DynamicEventTimeSessionWindows,
+                                DynamicProcessingTimeSessionWindows, EventTimeSessionWindows,
+                                EventTimeTrigger, Evictor, GlobalWindow, GlobalWindows,
+                                MergingWindowAssigner, NeverTrigger, ProcessingTimeSessionWindows,
+                                ProcessingTimeTrigger, PurgingTrigger,
+                                SessionWindowTimeGapExtractor, SlidingEventTimeWindows,
+                                SlidingProcessingTimeWindows, TimeEvictor, TimestampedValue,
+                                TimeWindow, Trigger, TriggerResult, TumblingEventTimeWindows,
+                                TumblingProcessingTimeWindows, Window, WindowAssigner)
 
 __version__ = "0.1.0"
 
@@ -34,11 +58,32 @@ __all__ = [
     # environment and streams
     "StreamExecutionEnvironment", "RuntimeExecutionMode", "ExecutionConfig",
     "DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink",
+    "WindowedStream", "AllWindowedStream", "BroadcastStream", "BroadcastConnectedStream",
+    "JoinedStreams", "CoGroupedStreams", "IntervalJoin", "IterativeStream",
     # functions
     "Function", "MapFunction", "FlatMapFunction", "FilterFunction", "KeySelector",
     "ReduceFunction", "ProcessFunction", "KeyedProcessFunction", "CoMapFunction",
     "CoFlatMapFunction", "CoProcessFunction", "KeyedCoProcessFunction", "SinkFunction",
-    "SourceFunction", "Partitioner", "RuntimeContext",
+    "SourceFunction", "Partitioner", "RuntimeContext", "AggregateFunction", "WindowFunction",
+    "AllWindowFunction", "ProcessWindowFunction", "ProcessAllWindowFunction", "JoinFunction",
+    "FlatJoinFunction", "CoGroupFunction", "ProcessJoinFunction", "BroadcastProcessFunction",
+    "KeyedBroadcastProcessFunction",
+    # time and watermarks
+    "Time", "Duration", "WatermarkStrategy", "TimestampAssigner", "WatermarkGenerator",
+    "WatermarkOutput", "Watermark",
+    # windows
+    "Window", "TimeWindow", "GlobalWindow", "CountWindow", "TimestampedValue",
+    "WindowAssigner", "MergingWindowAssigner", "TumblingEventTimeWindows",
+    "TumblingProcessingTimeWindows", "SlidingEventTimeWindows", "SlidingProcessingTimeWindows",
+    "EventTimeSessionWindows", "ProcessingTimeSessionWindows", "DynamicEventTimeSessionWindows",
+    "DynamicProcessingTimeSessionWindows", "GlobalWindows", "CountTumblingWindowAssigner",
+    "CountSlidingWindowAssigner", "SessionWindowTimeGapExtractor", "TriggerResult", "Trigger",
+    "EventTimeTrigger", "ProcessingTimeTrigger", "CountTrigger", "PurgingTrigger",
+    "ContinuousEventTimeTrigger", "ContinuousProcessingTimeTrigger", "NeverTrigger",
+    "Evictor", "CountEvictor", "TimeEvictor", "DeltaEvictor",
+    # state
+    "ValueStateDescriptor", "ListStateDescriptor", "MapStateDescriptor",
+    "ReducingStateDescriptor", "AggregatingStateDescriptor", "StateTtlConfig",
     # records and types
     "Row", "RowKind", "Types", "TypeInformation", "OutputTag", "TimeDomain",
     # sinks

@@ -194,11 +194,66 @@ class DataStream:
                 raise PlanError("union() of streams from different environments")
         return self._add("union", "Union", inputs=(self._id,) + tuple(s._id for s in streams))
 
-    def connect(self, other: "DataStream") -> "ConnectedStreams":
-        """Pair this stream with ``other`` for a co-map, co-flat-map or co-process."""
+    def connect(self, other: Any) -> Any:
+        """Pair this stream with ``other`` for a co-map, co-flat-map or co-process; with a
+        :class:`BroadcastStream` (``s.broadcast(descriptor)``) for a broadcast process."""
+        from .broadcast import BroadcastConnectedStream, BroadcastStream
+
+        if isinstance(other, BroadcastStream):
+            return BroadcastConnectedStream(self, other)
         if not isinstance(other, DataStream):
             raise TypeError(f"connect() takes a DataStream, not {type(other).__name__}")
         return ConnectedStreams(self, other)
+
+    # -- event time, windows, joins, iterations ---------------------------------------------------
+    def assign_timestamps_and_watermarks(self, watermark_strategy: Any) -> "DataStream":
+        """Give records event-time timestamps and emit watermarks, as ``watermark_strategy``
+        (a :class:`WatermarkStrategy`) says."""
+        if not hasattr(watermark_strategy, "create_watermark_generator"):
+            raise TypeError("assign_timestamps_and_watermarks() takes a WatermarkStrategy, "
+                            f"not {type(watermark_strategy).__name__}")
+        stream = self._add("timestamps_watermarks", "Timestamps/Watermarks", None,
+                           self._declared_type(), strategy=watermark_strategy)
+        # as Flink, the step takes its input's parallelism (and so chains with it)
+        node = self._node
+        while node.kind == "side_output":
+            node = self._env._graph.nodes[node.inputs[0]]
+        if not node.is_virtual:
+            inherited = 1 if node.params.get("non_parallel") else node.parallelism
+            if inherited is not None:
+                stream._update(parallelism=inherited)
+        return stream
+
+    def window_all(self, window_assigner: Any) -> Any:
+        """Windows over the whole stream (not keyed); one parallel instance sees every record."""
+        from .windowed import AllWindowedStream
+
+        return AllWindowedStream(self, window_assigner)
+
+    def count_window_all(self, size: int, slide: Optional[int] = None) -> Any:
+        """Windows of ``size`` records (every ``slide`` records) over the whole stream."""
+        return self.window_all(_count_assigner(size, slide))
+
+    def join(self, other: "DataStream") -> Any:
+        """Window join: ``a.join(b).where(ka).equal_to(kb).window(assigner).apply(fn)``."""
+        from .joins import JoinedStreams
+
+        return JoinedStreams(self, other)
+
+    def co_group(self, other: "DataStream") -> Any:
+        """Window co-group: ``a.co_group(b).where(ka).equal_to(kb).window(w).apply(fn)``,
+        ``fn.co_group(firsts, seconds)`` per key and window."""
+        from .joins import CoGroupedStreams
+
+        return CoGroupedStreams(self, other)
+
+    def iterate(self, max_wait_time_ms: Any = 1000) -> Any:
+        """Start a feedback loop: build the loop body on the returned stream and close it
+        with ``close_with(feedback)``. The loop ends once its input has ended and no
+        record has come back within ``max_wait_time_ms`` (0: wait forever, as Flink)."""
+        from .iterate import IterativeStream
+
+        return IterativeStream.create(self, max_wait_time_ms)
 
     def get_side_output(self, output_tag: OutputTag) -> "DataStream":
         """The records this step emitted to side output ``output_tag``."""
@@ -224,11 +279,14 @@ class DataStream:
         """Keep each record in the same parallel instance (parallelism must be equal)."""
         return self._partition("forward")
 
-    def broadcast(self, *descriptors: Any) -> "DataStream":
-        """Send every record to every parallel instance of the next step."""
+    def broadcast(self, *descriptors: Any) -> Any:
+        """Send every record to every parallel instance of the next step. With
+        MapStateDescriptors, return a :class:`BroadcastStream` to ``connect`` a stream
+        to, whose function keeps those broadcast states."""
         if descriptors:
-            raise PlanError("broadcast state (broadcast(MapStateDescriptor)) is not available "
-                            "in this version of nbstream")
+            from .broadcast import BroadcastStream
+
+            return BroadcastStream(self._partition("broadcast"), descriptors)
         return self._partition("broadcast")
 
     def partition_custom(self, partitioner: Any, key_selector: Any) -> "DataStream":
@@ -356,6 +414,25 @@ class KeyedStream(DataStream):
         """The record with the largest value of a field so far, per key (first on ties)."""
         return self._aggregate("max_by", position_to_max_by)
 
+    def window(self, window_assigner: Any) -> Any:
+        """Cut each key's records into windows (``TumblingEventTimeWindows.of("10s")``, ...)."""
+        from .windowed import WindowedStream
+
+        return WindowedStream(self, window_assigner)
+
+    def count_window(self, size: int, slide: Optional[int] = None) -> Any:
+        """Windows of ``size`` records of a key, starting every ``slide`` records (as
+        PyFlink: a window fires once it is full)."""
+        return self.window(_count_assigner(size, slide))
+
+    def interval_join(self, other: "KeyedStream") -> Any:
+        """Interval join: ``a.key_by(k).interval_join(b.key_by(k)).between(lo, hi).process(f)``
+        pairs each ``a`` with the ``b`` of the same key whose timestamps lie in
+        ``[a.ts + lo, a.ts + hi]``."""
+        from .joins import IntervalJoin
+
+        return IntervalJoin(self, other)
+
     def process(self, func: Any, output_type: Optional[TypeInformation] = None) -> DataStream:
         """Run a KeyedProcessFunction (or ``f(value, ctx)``): keyed state, timers,
         ``ctx.get_current_key()``."""
@@ -453,6 +530,14 @@ class ConnectedStreams:
                      ("process_element1", "process_element2"))
         name = "Keyed Co-Process" if self._is_keyed() else "Co-Process"
         return self._add("co_process", name, fn, output_type)
+
+
+def _count_assigner(size: int, slide: Optional[int]) -> Any:
+    from ..runtime.windowing import CountSlidingWindowAssigner, CountTumblingWindowAssigner
+
+    if slide is None or slide == 0 or slide == size:
+        return CountTumblingWindowAssigner(size)
+    return CountSlidingWindowAssigner(size, slide)
 
 
 def _co_fn(step: str, func: Any, func2: Any, base: type, methods: tuple) -> UserFn:

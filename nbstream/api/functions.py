@@ -24,7 +24,10 @@ __all__ = [
     "Function", "MapFunction", "FlatMapFunction", "FilterFunction", "KeySelector",
     "ReduceFunction", "ProcessFunction", "KeyedProcessFunction", "CoMapFunction",
     "CoFlatMapFunction", "CoProcessFunction", "KeyedCoProcessFunction", "SinkFunction",
-    "SourceFunction", "Partitioner", "RuntimeContext",
+    "SourceFunction", "Partitioner", "RuntimeContext", "AggregateFunction", "WindowFunction",
+    "AllWindowFunction", "ProcessWindowFunction", "ProcessAllWindowFunction", "JoinFunction",
+    "FlatJoinFunction", "CoGroupFunction", "ProcessJoinFunction", "BroadcastProcessFunction",
+    "KeyedBroadcastProcessFunction",
 ]
 
 
@@ -213,6 +216,160 @@ class Partitioner(Function):
 
     @abc.abstractmethod
     def partition(self, key: Any, num_partitions: int) -> int: ...
+
+
+class AggregateFunction(Function):
+    """Incremental aggregation: an accumulator per key and window.
+
+    ``create_accumulator()`` starts one, ``add(value, accumulator)`` returns the updated
+    accumulator, ``get_result(accumulator)`` gives the output, ``merge(a, b)`` combines
+    two accumulators (merging windows such as sessions need it).
+
+    >>> class Average(AggregateFunction):
+    ...     def create_accumulator(self):
+    ...         return (0, 0)
+    ...     def add(self, value, acc):
+    ...         return acc[0] + value, acc[1] + 1
+    ...     def get_result(self, acc):
+    ...         return acc[0] / acc[1]
+    ...     def merge(self, a, b):
+    ...         return a[0] + b[0], a[1] + b[1]
+    """
+
+    @abc.abstractmethod
+    def create_accumulator(self) -> Any: ...
+
+    @abc.abstractmethod
+    def add(self, value: Any, accumulator: Any) -> Any: ...
+
+    @abc.abstractmethod
+    def get_result(self, accumulator: Any) -> Any: ...
+
+    def merge(self, acc_a: Any, acc_b: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.merge() is needed by merging "
+                                  "windows (sessions)")
+
+
+class WindowFunction(Function):
+    """``apply(key, window, inputs)`` yields the results of one window of a keyed stream."""
+
+    @abc.abstractmethod
+    def apply(self, key: Any, window: Any, inputs: Iterable[Any]) -> Iterable[Any]: ...
+
+
+class AllWindowFunction(Function):
+    """``apply(window, inputs)`` yields the results of one window of a non-keyed stream."""
+
+    @abc.abstractmethod
+    def apply(self, window: Any, inputs: Iterable[Any]) -> Iterable[Any]: ...
+
+
+class ProcessWindowFunction(Function):
+    """``process(key, context, elements)`` yields the results of one window.
+
+    ``context.window()``, ``current_processing_time()``, ``current_watermark()``,
+    ``window_state()`` (keyed state scoped to the key and window) and ``global_state()``
+    (keyed state of the key across windows). ``clear(context)`` is called when the
+    window is removed: clear its window state there.
+    """
+
+    class Context(abc.ABC):
+        @abc.abstractmethod
+        def window(self) -> Any: ...
+
+        @abc.abstractmethod
+        def current_processing_time(self) -> int: ...
+
+        @abc.abstractmethod
+        def current_watermark(self) -> int: ...
+
+        @abc.abstractmethod
+        def window_state(self) -> Any: ...
+
+        @abc.abstractmethod
+        def global_state(self) -> Any: ...
+
+    @abc.abstractmethod
+    def process(self, key: Any, context: "ProcessWindowFunction.Context",
+                elements: Iterable[Any]) -> Iterable[Any]: ...
+
+    def clear(self, context: "ProcessWindowFunction.Context") -> None:
+        """The window is being removed: clear its window state."""
+
+
+class ProcessAllWindowFunction(Function):
+    """``process(context, elements)``: as ProcessWindowFunction, for ``window_all``."""
+
+    Context = ProcessWindowFunction.Context
+
+    @abc.abstractmethod
+    def process(self, context: "ProcessWindowFunction.Context",
+                elements: Iterable[Any]) -> Iterable[Any]: ...
+
+    def clear(self, context: "ProcessWindowFunction.Context") -> None:
+        """The window is being removed: clear its window state."""
+
+
+class JoinFunction(Function):
+    """``join(first, second)`` returns one result per pair of a window join."""
+
+    @abc.abstractmethod
+    def join(self, first: Any, second: Any) -> Any: ...
+
+
+class FlatJoinFunction(Function):
+    """``join(first, second)`` yields any number of results per pair of a window join."""
+
+    @abc.abstractmethod
+    def join(self, first: Any, second: Any) -> Iterable[Any]: ...
+
+
+class CoGroupFunction(Function):
+    """``co_group(first, second)`` yields results from the two groups of a key and window."""
+
+    @abc.abstractmethod
+    def co_group(self, first: Iterable[Any], second: Iterable[Any]) -> Iterable[Any]: ...
+
+
+class ProcessJoinFunction(Function):
+    """``process_element(left, right, ctx)`` yields results for each pair of an interval join.
+
+    ``ctx.get_left_timestamp()``, ``ctx.get_right_timestamp()``, ``ctx.get_timestamp()``
+    (the later of the two, the result's timestamp).
+    """
+
+    @abc.abstractmethod
+    def process_element(self, left: Any, right: Any, ctx: Any) -> Iterable[Any]: ...
+
+
+class BroadcastProcessFunction(Function):
+    """Connects a stream with a broadcast stream.
+
+    ``process_element(value, ctx)`` sees the broadcast state read-only
+    (``ctx.get_broadcast_state(descriptor)``); ``process_broadcast_element(value, ctx)``
+    may change it. Every parallel instance receives every broadcast element.
+    """
+
+    @abc.abstractmethod
+    def process_element(self, value: Any, ctx: Any) -> Iterable[Any]: ...
+
+    @abc.abstractmethod
+    def process_broadcast_element(self, value: Any, ctx: Any) -> Iterable[Any]: ...
+
+
+class KeyedBroadcastProcessFunction(Function):
+    """As BroadcastProcessFunction, on a keyed stream: keyed state, timers,
+    ``ctx.get_current_key()``, and ``ctx.apply_to_keyed_state(descriptor, fn)`` on the
+    broadcast side (``fn(key, state)`` for every key with that state)."""
+
+    @abc.abstractmethod
+    def process_element(self, value: Any, ctx: Any) -> Iterable[Any]: ...
+
+    @abc.abstractmethod
+    def process_broadcast_element(self, value: Any, ctx: Any) -> Iterable[Any]: ...
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterable[Any]:
+        return ()
 
 
 def _register_runtime_contexts() -> None:

@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 __all__ = ["UserFn", "Partitioning", "Node", "StreamGraph", "VIRTUAL_KINDS", "TWO_INPUT_KINDS"]
 
 VIRTUAL_KINDS = frozenset({"partition", "union", "side_output"})
-TWO_INPUT_KINDS = frozenset({"co_map", "co_flat_map", "co_process", "broadcast_process"})
+TWO_INPUT_KINDS = frozenset({"co_map", "co_flat_map", "co_process", "broadcast_process",
+                             "interval_join", "iterate"})
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,7 +26,8 @@ REBALANCE = Partitioning("rebalance")
 @dataclass(frozen=True, eq=False)
 class Edge:
     """Records flowing from ``source`` (main output, or side output ``tag``) to input
-    ``input_index`` (0 or 1) of ``target``."""
+    ``input_index`` (0 or 1) of ``target``. A ``feedback`` edge closes an iteration:
+    it goes back to a node created earlier."""
 
     index: int
     source: int
@@ -34,6 +35,7 @@ class Edge:
     partitioning: Partitioning
     tag: object = None
     input_index: int = 0
+    feedback: bool = False  # the edge closing an iteration (it never blocks its sender)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class PhysicalPlan:
         return self.chains[chain_id]
 
     def is_chained(self, edge: Edge) -> bool:
-        return self.chain_of[edge.source] == self.chain_of[edge.target]
+        return not edge.feedback and self.chain_of[edge.source] == self.chain_of[edge.target]
 
     def out_edges(self, node_id: int) -> List[Edge]:
         return [e for e in self.edges if e.source == node_id]
@@ -226,7 +228,13 @@ def _edges(nodes: Mapping[int, Node], real: Mapping[int, Node],
                         f"{parallelism[src]}) and '{node.name}' (parallelism {parallelism[nid]}) "
                         "needs equal parallelism; use rebalance() or rescale()")
                 ii = input_index if node.kind in TWO_INPUT_KINDS else 0
-                yield Edge(index, src, nid, part, tag, ii)
+                feedback = node.kind == "iterate" and ii == 1
+                if feedback and (part.kind != "forward" or not same):
+                    raise PlanError(
+                        f"the feedback of '{node.name}' must keep the loop's parallelism "
+                        f"({parallelism[nid]}) and partitioning: '{nodes[src].name}' has "
+                        f"parallelism {parallelism[src]} and {part.ship_strategy} partitioning")
+                yield Edge(index, src, nid, part, tag, ii, feedback)
                 index += 1
 
 

@@ -210,3 +210,6 @@ register("co_flat_map")(CoFlatMapOperator)
 register("co_process")(TwoInputOperator)
 register("source")(SourceOperator)
 register("sink")(SinkOperator)
+
+# operators of the windowing, state and join layer register their kinds on import
+from . import broadcast, iterate, joins, watermarks, windows  # noqa: E402,F401

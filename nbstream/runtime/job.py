@@ -23,6 +23,9 @@ __all__ = ["JobStatus", "JobClient", "JobExecutionResult", "ResultChannel", "Clo
            "as_job_error"]
 
 
+_BASE_METRICS = frozenset({"id", "name", "records_in", "records_out", "watermark"})
+
+
 class JobStatus(Enum):
     """Lifecycle of a job (Flink's names)."""
 
@@ -110,7 +113,9 @@ class JobClient:
         return end - self._started
 
     def metrics(self) -> Dict[str, Dict[str, Any]]:
-        """Records in and out per operator, summed over its parallel instances (live)."""
+        """Records in and out per operator, summed over its parallel instances (live),
+        the lowest watermark, and operator counters such as ``late_records`` and
+        ``late_records_dropped`` of windows and interval joins."""
         out: Dict[str, Dict[str, Any]] = {}
         for m in self._metrics_source():
             key = f"{m['id']}:{m['name']}"
@@ -122,6 +127,9 @@ class JobClient:
             wm = m.get("watermark")
             if wm is not None:
                 entry["watermark"] = wm if entry["watermark"] is None else min(entry["watermark"], wm)
+            for name, value in m.items():  # operator counters (late_records_dropped, ...)
+                if name not in _BASE_METRICS and isinstance(value, int):
+                    entry[name] = entry.get(name, 0) + value
         return out
 
     def cancel(self) -> None:

@@ -12,6 +12,7 @@ through ``self.output``. Within a chain, an output calls the next operator direc
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional
 
 from ..errors import UserFunctionError, describe_function
@@ -133,7 +134,7 @@ class Operator:
     def __init__(self, node: "Node") -> None:
         self.node_id = node.id
         self.name = node.name
-        self.fn = node.fn
+        self.fn = _instance_copy(node.fn)
         self.params = node.params
         self.output = Output()
         self.records_in = 0
@@ -155,11 +156,15 @@ class Operator:
     def records_out(self) -> int:
         return self.output.count
 
+    def extra_metrics(self) -> Dict[str, Any]:
+        """Operator-specific counters reported with the job's metrics (e.g. late records)."""
+        return {}
+
     # lifecycle ------------------------------------------------------------------------------
     def setup(self, task: TaskInfo, keyed: bool) -> None:
         self.task = task
         if keyed:
-            self.state = KeyedStateBackend()
+            self.state = KeyedStateBackend(task.time_service.now_ms)
             self.timers = Timers(self.on_timers, task.time_service)
         self.ctx = ProcessContext(self)
 
@@ -219,18 +224,19 @@ class Operator:
     def on_timers(self, due: Iterable[Any], domain: TimeDomain) -> None:
         """Timers are due (``due`` yields ``(timestamp, key, namespace)``): call ``on_timer``."""
         ctx, state, on_timer = self.ctx, self.state, self.on_timer
-        out = Collector(self, domain is TimeDomain.EVENT_TIME)
+        event_time = domain is TimeDomain.EVENT_TIME
+        out = Collector(self, event_time)
         ctx._domain = domain
         try:
             for ts, key, _ns in due:
                 state.current_key = key
-                ctx._ts = ts if domain is TimeDomain.EVENT_TIME else None
+                ctx._ts = ts  # ctx.timestamp() is the timer's time, as Flink
                 if on_timer is None:
                     continue
                 try:
                     results = on_timer(ts, ctx)
                     if results is not None:
-                        out.add(results, ctx._ts)
+                        out.add(results, ts if event_time else None)
                 except Exception as exc:
                     raise self.error(exc, None, has_record=False,
                                      phase=f"on_timer for the timer at {ts}") from exc
@@ -347,6 +353,18 @@ class SinkOperator(Operator):
         writer = getattr(self, "writer", None)
         if writer is not None:
             writer.close()
+
+
+def _instance_copy(fn: Any) -> Any:
+    """Each parallel instance gets its own copy of a Function object (as Flink, which
+    deserializes one per instance), so attributes set in open() or process_element()
+    are per instance in every mode. An object that cannot be copied is shared."""
+    if fn is None or fn.owner is None:
+        return fn
+    try:
+        return copy.deepcopy(fn)
+    except Exception:
+        return fn
 
 
 CORE_OPERATORS = (OneInputOperator, TwoInputOperator, SourceOperator, SinkOperator)

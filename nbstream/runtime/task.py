@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .adapters import build_operator
@@ -126,7 +127,10 @@ class Task:
                                          for nid in self.chain.nodes}
         self.head = self.ops[self.chain.head]
         self.inputs = plan.input_channels(chain_id, subtask)
-        self.keyed = bool(self.inputs) and all(e.partitioning.kind == "hash" for e, _ in self.inputs)
+        # keyed: hash-partitioned inputs (a broadcast second input may join them)
+        kinds = [(e.partitioning.kind, e.input_index) for e, _ in self.inputs]
+        self.keyed = any(k == "hash" for k, _ in kinds) and all(
+            k == "hash" or (k == "broadcast" and i == 1) for k, i in kinds)
         info = TaskInfo(self.name, subtask, self.chain.parallelism, self.chain.max_parallelism,
                         plan.config, self.time_service, plan.job_name, extras or {})
         for nid, op in self.ops.items():
@@ -247,12 +251,15 @@ class Task:
     def _run_inputs(self) -> None:
         head, control, time_service = self.head, self.control, self.time_service
         inputs = [edge.input_index for edge, _ in self.inputs]
+        feedback = [edge.feedback for edge, _ in self.inputs]
         marks = InputWatermarks(len(inputs))
+        for ch, fb in enumerate(feedback):
+            marks.idle[ch] = fb  # a loop's feedback never holds back the watermark
         strip_keys = not self.keyed
         feed = Pacer(self.plan.config.buffer_timeout_ms / 1000.0, control).feed
         process = head.process_batch
         get = self.inbox.get
-        open_channels = len(inputs)
+        open_channels = feedback.count(False)
         while open_channels:
             wait = time_service.wait_seconds()
             try:
@@ -266,6 +273,8 @@ class Task:
                     msg = Batch(msg.values, msg.timestamps)
                 head.records_in += len(msg.values)
                 feed(process, msg, inputs[ch])
+            elif ch >= 0 and feedback[ch]:
+                pass  # control events of a feedback edge do not count
             elif kind is Watermark:
                 new = marks.update(ch, msg.timestamp)
                 if new is not None:
@@ -284,9 +293,39 @@ class Task:
                 raise TaskCancelled()
             if time_service._heap:
                 time_service.fire_due()
+        if any(feedback):
+            self._drain_feedback(inputs)
+
+    def _drain_feedback(self, inputs: List[int]) -> None:
+        """The loop's input has ended: keep feeding records back until none arrives
+        for the head's wait time (None: until the job is cancelled)."""
+        head, control, time_service = self.head, self.control, self.time_service
+        wait_s = getattr(head, "feedback_wait_s", None)
+        get = self.inbox.get
+        deadline = None if wait_s is None else time.monotonic() + wait_s
+        while True:
+            timeouts = [t for t in (time_service.wait_seconds(),
+                                    None if deadline is None else deadline - time.monotonic())
+                        if t is not None]
+            try:
+                ch, msg = get(timeout=max(0.0, min(timeouts))) if timeouts else get()
+            except queue.Empty:
+                msg = None
+            if type(msg) is Batch:
+                head.records_in += len(msg.values)
+                head.process_batch(Batch(msg.values, msg.timestamps), inputs[ch])
+                if wait_s is not None:
+                    deadline = time.monotonic() + wait_s
+            if control.cancelled:
+                raise TaskCancelled()
+            if time_service._heap:
+                time_service.fire_due()
+            if deadline is not None and time.monotonic() >= deadline:
+                return
 
     # metrics --------------------------------------------------------------------------------------
     def metrics(self) -> List[Dict[str, Any]]:
         return [{"id": nid, "name": op.name, "records_in": op.records_in,
-                 "records_out": op.records_out, "watermark": op.current_watermark}
+                 "records_out": op.records_out, "watermark": op.current_watermark,
+                 **op.extra_metrics()}
                 for nid, op in self.ops.items()]

@@ -18,7 +18,7 @@ from ..source_context import TaskCancelled
 from ..task import CANCEL, TICK, Task
 from . import Executor
 
-__all__ = ["ThreadExecutor", "QueueWriter", "run_task"]
+__all__ = ["ThreadExecutor", "QueueWriter", "FeedbackWriter", "run_task"]
 
 STOP_GRACE_S = 5.0
 
@@ -48,6 +48,20 @@ class QueueWriter:
                 return
             except queue.Full:
                 continue
+
+
+class FeedbackWriter(QueueWriter):
+    """The channel closing an iteration: it never blocks (past the inbox's bound), so a
+    loop cannot deadlock on its own backpressure."""
+
+    __slots__ = ()
+
+    def put(self, message: Any) -> None:
+        inbox = self.inbox
+        with inbox.mutex:
+            inbox.queue.append((self.channel, message))
+            inbox.unfinished_tasks += 1
+            inbox.not_empty.notify()
 
 
 def run_task(task: Task, job: JobClient) -> None:
@@ -96,7 +110,8 @@ class ThreadExecutor(Executor):
                         job: JobClient) -> Any:
         def make(edge: Any, receiver: int) -> QueueWriter:
             inbox = inboxes[(plan.chain_of[edge.target], receiver)]
-            return QueueWriter(inbox, plan.channel_index(edge, sender, receiver), job)
+            cls = FeedbackWriter if edge.feedback else QueueWriter
+            return cls(inbox, plan.channel_index(edge, sender, receiver), job)
         return make
 
     @staticmethod

@@ -1,0 +1,45 @@
+"""Helpers shared by the event-time, window, state and join tests."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, Callable, Iterable, List
+
+from nbstream import DataFrameSink, TimestampAssigner, WatermarkStrategy
+
+
+def run_all(env: Any, *streams: Any) -> List[List[Any]]:
+    """Run one job writing every stream to its own sink; return each stream's records."""
+    sinks = [DataFrameSink() for _ in streams]
+    for stream, sink in zip(streams, sinks):
+        stream.add_sink(sink)
+    env.execute()
+    return [sink.rows() for sink in sinks]
+
+
+def multiset(items: Iterable[Any]) -> Counter:
+    return Counter(items)
+
+
+class SecondField(TimestampAssigner):
+    def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
+        return int(value[1])
+
+
+def monotonous_on_second_field() -> WatermarkStrategy:
+    return WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(SecondField())
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``condition`` (a real job's progress) until it holds; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.005)
+
+
+def metric(job: Any, name_part: str, key: str) -> int:
+    """Sum of metric ``key`` over the operators whose name contains ``name_part``."""
+    return sum(m.get(key, 0) for k, m in job.metrics().items() if name_part in k)

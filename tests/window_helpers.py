@@ -43,3 +43,44 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
 def metric(job: Any, name_part: str, key: str) -> int:
     """Sum of metric ``key`` over the operators whose name contains ``name_part``."""
     return sum(m.get(key, 0) for k, m in job.metrics().items() if name_part in k)
+
+
+END = object()
+
+
+class QueueSource:
+    """A source the test feeds: ``push(value, ts=None)``, ``end()``. It flushes after
+    every record and polls often, so periodic work (watermarks) keeps running while
+    it waits, as a socket source does."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self.queue: "queue.Queue[Any]" = queue.Queue()
+
+    def push(self, value: Any, ts: Any = None) -> None:
+        self.queue.put((value, ts))
+
+    def end(self) -> None:
+        self.queue.put(END)
+
+    def run(self, ctx: Any) -> None:
+        import queue
+
+        while True:
+            try:
+                item = self.queue.get(timeout=0.01)
+            except queue.Empty:
+                ctx.flush()
+                continue
+            if item is END:
+                return
+            value, ts = item
+            if ts is None:
+                ctx.collect(value)
+            else:
+                ctx.collect_with_timestamp(value, ts)
+            ctx.flush()
+
+    def cancel(self) -> None:
+        pass

@@ -11,11 +11,20 @@ from nbstream import DataFrameSink, TimestampAssigner, WatermarkStrategy
 
 def run_all(env: Any, *streams: Any) -> List[List[Any]]:
     """Run one job writing every stream to its own sink; return each stream's records."""
+    return run_job(env, *streams)[0]
+
+
+def run_job(env: Any, *streams: Any) -> Any:
+    """As run_all, and the job's result (with its metrics): ``(rows, result)``."""
     sinks = [DataFrameSink() for _ in streams]
     for stream, sink in zip(streams, sinks):
         stream.add_sink(sink)
-    env.execute()
-    return [sink.rows() for sink in sinks]
+    result = env.execute()
+    return [sink.rows() for sink in sinks], result
+
+
+def result_metric(result: Any, name_part: str, key: str) -> int:
+    return sum(m.get(key, 0) for k, m in result.metrics.items() if name_part in k)
 
 
 def multiset(items: Iterable[Any]) -> Counter:

@@ -21,6 +21,7 @@ from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
 from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
+from ..runtime.durations import to_millis
 from ..runtime.executors import executor_names, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
 from .datastream import DataStream
@@ -335,10 +336,4 @@ class StreamExecutionEnvironment:
 
 
 def _millis(value: Union[int, str]) -> int:
-    if isinstance(value, int):
-        return value
-    text = str(value).strip().lower()
-    for suffix, factor in (("ms", 1), ("s", 1000), ("min", 60_000)):
-        if text.endswith(suffix) and text[: -len(suffix)].strip().isdigit():
-            return int(text[: -len(suffix)]) * factor
-    return int(text)
+    return to_millis(value, "duration")

@@ -17,6 +17,25 @@ EXPECTED = sorted([
     "DataFrameSink", "WriteMode",
     "JobClient", "JobExecutionResult", "JobStatus", "CloseableIterator", "ManualClock",
     "NbstreamError", "PlanError", "JobFailedError", "UserFunctionError", "JobCancelledError",
+    # event time, windows, state, joins, broadcast, iterations (issue 3)
+    "WindowedStream", "AllWindowedStream", "BroadcastStream", "BroadcastConnectedStream",
+    "JoinedStreams", "CoGroupedStreams", "IntervalJoin", "IterativeStream",
+    "AggregateFunction", "WindowFunction", "AllWindowFunction", "ProcessWindowFunction",
+    "ProcessAllWindowFunction", "JoinFunction", "FlatJoinFunction", "CoGroupFunction",
+    "ProcessJoinFunction", "BroadcastProcessFunction", "KeyedBroadcastProcessFunction",
+    "Time", "Duration", "WatermarkStrategy", "TimestampAssigner", "WatermarkGenerator",
+    "WatermarkOutput", "Watermark",
+    "Window", "TimeWindow", "GlobalWindow", "CountWindow", "TimestampedValue",
+    "WindowAssigner", "MergingWindowAssigner", "TumblingEventTimeWindows",
+    "TumblingProcessingTimeWindows", "SlidingEventTimeWindows", "SlidingProcessingTimeWindows",
+    "EventTimeSessionWindows", "ProcessingTimeSessionWindows", "DynamicEventTimeSessionWindows",
+    "DynamicProcessingTimeSessionWindows", "GlobalWindows", "CountTumblingWindowAssigner",
+    "CountSlidingWindowAssigner", "SessionWindowTimeGapExtractor", "TriggerResult", "Trigger",
+    "EventTimeTrigger", "ProcessingTimeTrigger", "CountTrigger", "PurgingTrigger",
+    "ContinuousEventTimeTrigger", "ContinuousProcessingTimeTrigger", "NeverTrigger",
+    "Evictor", "CountEvictor", "TimeEvictor", "DeltaEvictor",
+    "ValueStateDescriptor", "ListStateDescriptor", "MapStateDescriptor",
+    "ReducingStateDescriptor", "AggregatingStateDescriptor", "StateTtlConfig",
 ])
 
 

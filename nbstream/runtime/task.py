@@ -38,6 +38,8 @@ class _Signal:
 
 _STEP_OF = {"hash": "key_by", "custom": "partition_custom"}
 
+_MANUAL_CLOCK_POLL_S = 0.01
+
 TICK = _Signal("TICK")      # wake up: processing time moved (manual clock)
 CANCEL = _Signal("CANCEL")  # wake up: the job is being cancelled
 
@@ -230,7 +232,10 @@ class Task:
         try:
             finished = False
             while not finished:
-                items, finished = handoff.take(time_service.wait_seconds())
+                wait = time_service.wait_seconds()
+                if wait is None and time_service._heap:
+                    wait = _MANUAL_CLOCK_POLL_S  # a manual clock cannot wake the hand-off
+                items, finished = handoff.take(wait)
                 for kind, a, b in items:
                     if kind == "batch":
                         head.records_in += len(a)

@@ -87,14 +87,17 @@ class _Keyed(Partitioner):
 
     def keys_of(self, values: Sequence[Any]) -> List[Any]:
         key_fn = self.key_fn
-        keys = []
-        append = keys.append
         try:
-            for v in values:
-                append(key_fn(v))
-        except Exception as exc:
-            raise UserFunctionError(self.step, self.fn_name, v, exc, phase="key selector") from exc
-        return keys
+            return [key_fn(v) for v in values]
+        except Exception:
+            pass
+        for v in values:  # find the record that fails, to name it
+            try:
+                key_fn(v)
+            except Exception as exc:
+                raise UserFunctionError(self.step, self.fn_name, v, exc,
+                                        phase="key selector") from exc
+        return [key_fn(v) for v in values]  # pragma: no cover - failed only once
 
     def channel_of(self, key: Any) -> int:
         raise NotImplementedError

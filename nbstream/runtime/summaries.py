@@ -72,14 +72,7 @@ class FieldsAggregate:
     def __init__(self, specs: Sequence[Spec]) -> None:
         self.specs = list(specs)
         self.names = [s[0] for s in self.specs]
-        self._getters: Dict[Tuple[type, Any], Callable[[Any], Any]] = {}
-
-    def _get(self, field: Any, sample: Any) -> Callable[[Any], Any]:
-        key = (type(sample), field)
-        g = self._getters.get(key)
-        if g is None:
-            g = self._getters[key] = _getter(field, sample)
-        return g
+        self._ops: Dict[type, List[Tuple[int, Any, Any]]] = {}
 
     def create_accumulator(self) -> List[Any]:
         acc: List[Any] = []
@@ -99,19 +92,23 @@ class FieldsAggregate:
     def add(self, value: Any, acc: List[Any]) -> List[Any]:
         return self.add_all([value], acc)
 
+    def _ops_for(self, sample: Any) -> List[Tuple[int, Any, Any]]:
+        """(index, function, getter) per aggregate, for records of ``sample``'s type."""
+        t = type(sample)
+        ops = self._ops.get(t)
+        if ops is None:
+            ops = self._ops[t] = [(i, fn, None if fn == "count" else _getter(field, sample))
+                                  for i, (_, field, fn) in enumerate(self.specs)]
+        return ops
+
     def add_all(self, values: List[Any], acc: List[Any]) -> List[Any]:
         if not values:
             return acc
-        sample = values[0]
-        columns: Dict[Any, List[Any]] = {}
-        for i, (_, field, fn) in enumerate(self.specs):
+        for i, fn, get in self._ops_for(values[0]):
             if fn == "count":
                 acc[i] += len(values)
                 continue
-            col = columns.get(field)
-            if col is None:
-                col = columns[field] = (values if field is None
-                                        else list(map(self._get(field, sample), values)))
+            col = values if get is _identity else list(map(get, values))
             if fn == "sum":
                 acc[i] += sum(col)
             elif fn == "mean":

@@ -32,6 +32,9 @@ def as_millis(value: Any) -> int:
     return int(value)
 
 
+_INT = {int}
+
+
 class _GeneratorContext:
     def __init__(self, op: "TimestampsAndWatermarksOperator") -> None:
         self._op = op
@@ -133,21 +136,26 @@ class TimestampsAndWatermarksOperator(OneInputOperator):
                     "timestamps"), values[0] if tss is None else
                     values[[t is None for t in tss].index(True)])
             return tss
-        out: List[int] = []
-        append = out.append
-        v = None
         try:
             if tss is None:
-                for v in values:
-                    t = assign(v, MIN_TIMESTAMP)
-                    append(t if type(t) is int else as_millis(t))
+                out = [assign(v, MIN_TIMESTAMP) for v in values]
             else:
-                for v, prev in zip(values, tss):
-                    t = assign(v, MIN_TIMESTAMP if prev is None else prev)
-                    append(t if type(t) is int else as_millis(t))
+                out = [assign(v, MIN_TIMESTAMP if t is None else t) for v, t in zip(values, tss)]
+            if set(map(type, out)) != _INT:
+                out = [as_millis(t) for t in out]
         except Exception as exc:
-            raise self.error(exc, v) from exc
+            raise self.error(exc, self._failing(values, tss)) from exc
         return out
+
+    def _failing(self, values: List[Any], tss: Optional[List[Any]]) -> Any:
+        """The first record whose timestamp cannot be read (to name it in the error)."""
+        for i, v in enumerate(values):
+            try:
+                as_millis(self.assign(v, MIN_TIMESTAMP if tss is None or tss[i] is None
+                                      else tss[i]))
+            except Exception:
+                return v
+        return None
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
         values, keys = batch.values, batch.keys

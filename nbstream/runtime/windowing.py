@@ -193,10 +193,10 @@ class TriggerResult(Enum):
     PURGE = (False, True)
 
     def is_fire(self) -> bool:
-        return self.value[0]
+        return self._value_[0]  # (not .value: an enum property, slow on the hot path)
 
     def is_purge(self) -> bool:
-        return self.value[1]
+        return self._value_[1]
 
 
 class Trigger(abc.ABC):

@@ -17,6 +17,7 @@ window before adding, with the same results.
 from __future__ import annotations
 
 import functools
+from collections import defaultdict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import short_repr
@@ -25,6 +26,7 @@ from .context import StreamingRuntimeContext
 from .operators import Collector, OneInputOperator, Operator
 from .records import MAX_TIMESTAMP, Batch
 from .state import KeyedStateBackend
+from .summaries import FieldsAggregate
 from .timers import TimeDomain
 from .windowing import (NO_TIMESTAMP, EventTimeTrigger, TimestampedValue, TimeWindow,
                         TumblingEventTimeWindows)
@@ -258,6 +260,8 @@ class WindowOperator(OneInputOperator):
         self.reduce = spec.reduce
         self.agg = spec.aggregate
         self.add_all = getattr(self.agg, "add_all", None) if self.agg is not None else None
+        # user reduce/aggregate functions may read keyed state: keep the key current
+        self.set_key_per_group = not isinstance(self.agg, FieldsAggregate)
         self.fast = (type(self.trigger) is EventTimeTrigger and not self.merging
                      and self.evictor is None and self.event_time)
         self.tumbling = (type(self.assigner) is TumblingEventTimeWindows)
@@ -430,72 +434,37 @@ class WindowOperator(OneInputOperator):
     # -- the fast path -------------------------------------------------------------------------------------
     def _fast_batch(self, batch: Batch, out: Collector) -> None:
         """Event-time trigger, non-merging windows, no evictor: group the batch by (key,
-        window), add each group at once, register each new window's timer once."""
+        window), add each group at once, register each new window's timer once.
+
+        The watermark cannot move within a batch, so a record is on time, late, or for a
+        window that already fired (allowed lateness: it fires again at once, as Flink)
+        regardless of the others; the rare last two take the per-record path, in order.
+        """
         keys, values, tss = batch.keys, batch.values, batch.timestamps
         wm, lateness = self.current_watermark, self.lateness
-        groups: Dict[Tuple[Any, Any], List[Any]] = {}
-        passed: List[Tuple[Any, Any, Any, int]] = []  # (key, window, value, ts) of fired windows
-        cache = self.window_cache
-        assign = self.assigner.assign_windows
-        actx = self.actx
         if tss is None:
             tss = [None] * len(values)
-        k = v = None
+        k = v = ts = None
         try:
             if self.tumbling:
-                size, offset = self.assigner.size, self.assigner.offset
-                for k, v, ts in zip(keys, values, tss):
-                    start = ts - (ts - offset + size) % size
-                    end = start + size
-                    if end - 1 + lateness <= wm:
-                        if ts + lateness <= wm:
-                            self._late(v, ts, out)
-                        continue
-                    window = cache.get(start)
-                    if window is None:
-                        window = cache[start] = TimeWindow(start, end)
-                    if end - 1 <= wm:
-                        passed.append((k, window, v, ts))
-                        continue
-                    g = groups.get((k, window))
-                    if g is None:
-                        groups[(k, window)] = [v]
-                    else:
-                        g.append(v)
+                groups, rare = self._group_tumbling(keys, values, tss, wm)
             else:
-                for k, v, ts in zip(keys, values, tss):
-                    any_window = False
-                    windows = assign(v, ts, actx)
-                    for window in windows:
-                        max_ts = window.max_timestamp()
-                        if max_ts + lateness <= wm:
-                            continue
-                        any_window = True
-                        if max_ts <= wm:
-                            passed.append((k, window, v, ts))
-                            continue
-                        g = groups.get((k, window))
-                        if g is None:
-                            groups[(k, window)] = [v]
-                        else:
-                            g.append(v)
-                    if windows and not any_window and ts + lateness <= wm:
-                        self._late(v, ts, out)
+                groups, rare = self._group_windows(keys, values, tss, wm)
         except Exception as exc:
-            if ts is None:
+            if ts is None and (tss and any(t is None for t in tss)):
+                v = values[[t is None for t in tss].index(True)]
                 exc = TypeError(NO_TIMESTAMP)
             raise self.error(exc, v) from exc
-        if len(cache) > 4096:
-            cache.clear()
         contents, kind, timers = self.contents, self.spec.contents, self.timers
         try:
+            set_key = self.set_key_per_group
             for (k, window), vals in groups.items():
-                self._set_key(k)
+                if set_key:
+                    self._set_key(k)
                 slot = (k, window)
                 current = contents.get(slot)
                 if current is None:
-                    max_ts = window.max_timestamp()
-                    timers.register_event(max_ts, k, window)
+                    timers.register_event(window.max_timestamp(), k, window)
                     if lateness:
                         self._register_cleanup(k, window)
                     if kind == "list":
@@ -519,14 +488,80 @@ class WindowOperator(OneInputOperator):
                     for v in vals:
                         current = add(v, current)
                 contents[slot] = current
-            for k, window, v, ts in passed:
+            for k, window, v, ts in rare:
                 self._set_key(k)
+                if window is None:  # every window of the record is gone
+                    if ts + lateness <= wm:
+                        self._late(v, ts, out)
+                    continue
                 self._add(k, window, v, ts)
                 result = self.trigger.on_element(v, ts, window, self.tctx._at(k, window))
                 self._after_trigger(result, k, window, window, out)
                 self._register_cleanup(k, window)
         except Exception as exc:
             raise self.error(exc, v) from exc
+
+    def _group_tumbling(self, keys: List[Any], values: List[Any], tss: List[Any],
+                        wm: int) -> Tuple[Dict[Tuple[Any, Any], List[Any]], List[Any]]:
+        size, offset = self.assigner.size, self.assigner.offset
+        if offset:
+            starts = [t - (t - offset + size) % size for t in tss]
+        else:
+            starts = [t - t % size for t in tss]
+        # a window [start, start + size) has fired once start + size - 1 <= wm
+        fired_start = wm + 1 - size
+        by_start: Dict[Tuple[Any, int], List[Any]] = defaultdict(list)
+        rare: List[Any] = []
+        if not starts or min(starts) > fired_start:  # the common case: all on time
+            for k, start, v in zip(keys, starts, values):
+                by_start[(k, start)].append(v)
+        else:
+            for k, start, v, ts in zip(keys, starts, values, tss):
+                if start <= fired_start:
+                    rare.append((k, start, v, ts))
+                else:
+                    by_start[(k, start)].append(v)
+        cache = self.window_cache
+        if len(cache) > 4096:
+            cache.clear()
+        groups = {}
+        for (k, start), vals in by_start.items():
+            window = cache.get(start)
+            if window is None:
+                window = cache[start] = TimeWindow(start, start + size)
+            groups[(k, window)] = vals
+        late_start = fired_start - self.lateness
+        resolved = []
+        for k, start, v, ts in rare:
+            window = None if start <= late_start else TimeWindow(start, start + size)
+            resolved.append((k, window, v, ts))
+        return groups, resolved
+
+    def _group_windows(self, keys: List[Any], values: List[Any], tss: List[Any],
+                       wm: int) -> Tuple[Dict[Tuple[Any, Any], List[Any]], List[Any]]:
+        lateness = self.lateness
+        assign, actx = self.assigner.assign_windows, self.actx
+        groups: Dict[Tuple[Any, Any], List[Any]] = {}
+        rare: List[Any] = []
+        for k, v, ts in zip(keys, values, tss):
+            windows = assign(v, ts, actx)
+            on_time = False
+            for window in windows:
+                max_ts = window.max_timestamp()
+                if max_ts + lateness <= wm:
+                    continue
+                on_time = True
+                if max_ts <= wm:
+                    rare.append((k, window, v, ts))
+                    continue
+                g = groups.get((k, window))
+                if g is None:
+                    groups[(k, window)] = [v]
+                else:
+                    g.append(v)
+            if windows and not on_time:
+                rare.append((k, None, v, ts))
+        return groups, rare
 
     # -- firing --------------------------------------------------------------------------------------
     def _emit(self, key: Any, window: Any, state_window: Any, contents: Any,

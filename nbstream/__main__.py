@@ -1,8 +1,9 @@
 """Command line: ``python -m nbstream demo`` runs a demo pipeline on the embedded runtime.
 
-The demo generates a synthetic click stream (page, user, duration), counts views and
-sums time per page with a keyed rolling reduce, shows progress while the job runs,
-and prints the final table.
+The demo generates a synthetic click stream (page, user, duration) with event-time
+timestamps, counts views, time and users per page in tumbling one-minute event-time
+windows, shows progress (records, rate, watermark) while the job runs, and prints a
+table per page built from the window results.
 """
 
 from __future__ import annotations
@@ -29,14 +30,18 @@ def clicks(n: int, seed: int = 7) -> Any:
 
 
 def build_demo(env: Any, n: int) -> Any:
-    """Views and total time per page, as a rolling reduce keyed by page."""
-    from . import DataFrameSink
+    """Views, time and distinct users per page and event-time minute."""
+    from . import DataFrameSink, TumblingEventTimeWindows, WatermarkStrategy
 
     sink = DataFrameSink()
     (env.from_iterable(clicks(n), name="Source: clicks")
-        .map(lambda c: (c["page"], 1, c["ms"])).name("to (page, 1, ms)")
-        .key_by(lambda t: t[0])
-        .reduce(lambda a, b: (a[0], a[1] + b[1], a[2] + b[2])).name("views and time per page")
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy.for_bounded_out_of_orderness("1s")
+            .with_timestamp_assigner(lambda c, _: c["ts"]))
+        .key_by(lambda c: c["page"])
+        .window(TumblingEventTimeWindows.of("1min"))
+        .agg(views="count", ms=("ms", "sum"), users=("user", lambda us: len(set(us))))
+        .name("views per page and minute")
         .add_sink(sink).name("DataFrame"))
     return sink
 
@@ -47,8 +52,16 @@ def _progress(job: Any, total: int, out: Any) -> None:
     done = source["records_out"] if source else 0
     rate = done / max(job.elapsed_s, 1e-9)
     bar = "#" * int(30 * done / max(total, 1))
+    marks = [m["watermark"] for k, m in metrics.items() if "views per page" in k]
+    wm = marks[0] if marks else None
+    if wm is None or wm < 0:
+        event_time = "--:--:--"
+    elif wm >= 2**62:
+        event_time = "end     "  # the final watermark: every window has fired
+    else:
+        event_time = time.strftime("%H:%M:%S", time.gmtime(wm / 1000))
     line = (f"[{bar:<30}] {done:>9,}/{total:,} records  {rate:>10,.0f} rec/s  "
-            f"{job.elapsed_s:5.1f} s  {job.status.value.lower()}")
+            f"watermark {event_time}  {job.elapsed_s:5.1f} s  {job.status.value.lower()}")
     if out.isatty():
         out.write("\r" + line)
     else:
@@ -56,15 +69,27 @@ def _progress(job: Any, total: int, out: Any) -> None:
     out.flush()
 
 
-def _table(rows: List[Any]) -> str:
-    final: Dict[str, Any] = {}
-    for page, views, ms in rows:
-        final[page] = (views, ms)
-    lines = [f"{'page':<12}{'views':>10}{'avg ms':>10}{'share':>9}"]
-    total = sum(v for v, _ in final.values()) or 1
-    for page, (views, ms) in sorted(final.items(), key=lambda kv: -kv[1][0]):
-        lines.append(f"{page:<12}{views:>10,}{ms / views:>10.0f}{views / total:>9.1%}")
+def _table(rows: List[Dict[str, Any]]) -> str:
+    """Per page, from the window rows: views, mean time, share, busiest minute."""
+    pages: Dict[str, Dict[str, Any]] = {}
+    for r in rows:
+        p = pages.setdefault(r["key"], {"views": 0, "ms": 0, "minutes": 0, "peak": 0})
+        p["views"] += r["views"]
+        p["ms"] += r["ms"]
+        p["minutes"] += 1
+        p["peak"] = max(p["peak"], r["views"])
+    lines = [f"{'page':<12}{'views':>10}{'avg ms':>10}{'share':>9}{'minutes':>9}"
+             f"{'peak/min':>10}"]
+    total = sum(p["views"] for p in pages.values()) or 1
+    for page, p in sorted(pages.items(), key=lambda kv: -kv[1]["views"]):
+        lines.append(f"{page:<12}{p['views']:>10,}{p['ms'] / p['views']:>10.0f}"
+                     f"{p['views'] / total:>9.1%}{p['minutes']:>9,}{p['peak']:>10,}")
     lines.append(f"{'total':<12}{total:>10,}")
+    windows = sorted({(r["window_start"], r["window_end"]) for r in rows})
+    if windows:
+        fmt = lambda ms: time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))  # noqa: E731
+        lines.append(f"{len(rows):,} window results: {len(windows):,} one-minute windows "
+                     f"from {fmt(windows[0][0])} to {fmt(windows[-1][1])} (UTC)")
     return "\n".join(lines)
 
 
@@ -77,7 +102,7 @@ def demo(records: int = 1_000_000, parallelism: int = 2, mode: str = "thread",
     env.set_parallelism(parallelism).set_execution_mode(mode)
     sink = build_demo(env, records)
     out.write(env.explain() + "\n\n")
-    job = env.execute_async("nbstream demo: views per page")
+    job = env.execute_async("nbstream demo: views per page and minute")
     while not job.wait(0.25):
         _progress(job, records, sys.stderr)
     _progress(job, records, sys.stderr)

@@ -17,6 +17,8 @@ def test_demo_runs_shows_progress_and_prints_a_table():
     total = next(line for line in lines if line.startswith("total"))
     assert total.split()[1] == "20,000"
     assert "chain 0  parallelism 1" in out.stdout
+    # event time and a tumbling window: one row per page and minute, the watermark shown
+    assert "one-minute windows" in out.stdout and "watermark end" in out.stderr
 
 
 def test_demo_usage_on_bad_arguments():

@@ -125,7 +125,8 @@ class Firings(ProcessWindowFunction):
         self.desc = ValueStateDescriptor("firings")
         self.cleared = []
 
-    def process(self, key, context, elements):
+    def process(self, key, context: ProcessWindowFunction.Context, elements):
+        assert isinstance(context, ProcessWindowFunction.Context)
         per_window = context.window_state().get_state(self.desc)
         per_key = context.global_state().get_state(self.desc)
         per_window.update((per_window.value() or 0) + 1)

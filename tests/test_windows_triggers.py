@@ -84,7 +84,8 @@ class FlushOnMarker(Trigger):
 
     seen = ValueStateDescriptor("seen")
 
-    def on_element(self, element, timestamp, window, ctx):
+    def on_element(self, element, timestamp, window, ctx: Trigger.TriggerContext):
+        assert isinstance(ctx, Trigger.TriggerContext)  # PyFlink's annotations work
         state = ctx.get_partitioned_state(self.seen)
         state.update((state.value() or 0) + 1)
         if element == "!":

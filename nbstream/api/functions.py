@@ -338,6 +338,16 @@ class ProcessJoinFunction(Function):
     (the later of the two, the result's timestamp).
     """
 
+    class Context(abc.ABC):
+        @abc.abstractmethod
+        def get_left_timestamp(self) -> int: ...
+
+        @abc.abstractmethod
+        def get_right_timestamp(self) -> int: ...
+
+        @abc.abstractmethod
+        def get_timestamp(self) -> int: ...
+
     @abc.abstractmethod
     def process_element(self, left: Any, right: Any, ctx: Any) -> Iterable[Any]: ...
 
@@ -350,6 +360,13 @@ class BroadcastProcessFunction(Function):
     may change it. Every parallel instance receives every broadcast element.
     """
 
+    class ReadOnlyContext(ProcessFunction.Context):
+        @abc.abstractmethod
+        def get_broadcast_state(self, state_descriptor: Any) -> Any: ...
+
+    class Context(ReadOnlyContext):
+        pass
+
     @abc.abstractmethod
     def process_element(self, value: Any, ctx: Any) -> Iterable[Any]: ...
 
@@ -361,6 +378,18 @@ class KeyedBroadcastProcessFunction(Function):
     """As BroadcastProcessFunction, on a keyed stream: keyed state, timers,
     ``ctx.get_current_key()``, and ``ctx.apply_to_keyed_state(descriptor, fn)`` on the
     broadcast side (``fn(key, state)`` for every key with that state)."""
+
+    class ReadOnlyContext(BroadcastProcessFunction.ReadOnlyContext):
+        @abc.abstractmethod
+        def get_current_key(self) -> Any: ...
+
+    class Context(BroadcastProcessFunction.Context):
+        @abc.abstractmethod
+        def apply_to_keyed_state(self, state_descriptor: Any, function: Any) -> None: ...
+
+    class OnTimerContext(ReadOnlyContext):
+        @abc.abstractmethod
+        def time_domain(self) -> Any: ...
 
     @abc.abstractmethod
     def process_element(self, value: Any, ctx: Any) -> Iterable[Any]: ...
@@ -380,6 +409,16 @@ def _register_runtime_contexts() -> None:
     for ctx in (ProcessFunction.Context, KeyedProcessFunction.Context,
                 KeyedProcessFunction.OnTimerContext):
         ctx.register(ProcessContext)
+    from ..runtime.broadcast import _BroadcastContext
+    from ..runtime.joins import _JoinContext
+    from ..runtime.windows import _WindowContext
+
+    for ctx in (BroadcastProcessFunction.Context, KeyedBroadcastProcessFunction.Context,
+                KeyedBroadcastProcessFunction.ReadOnlyContext,
+                KeyedBroadcastProcessFunction.OnTimerContext):
+        ctx.register(_BroadcastContext)
+    ProcessJoinFunction.Context.register(_JoinContext)
+    ProcessWindowFunction.Context.register(_WindowContext)
 
 
 _register_runtime_contexts()

@@ -206,6 +206,38 @@ class Trigger(abc.ABC):
     use ``ctx.get_partitioned_state(descriptor)`` and timers on the context.
     """
 
+    class TriggerContext(abc.ABC):
+        """What a trigger may do: read the clocks, set and delete timers for its window,
+        and keep state scoped to the key and window."""
+
+        @abc.abstractmethod
+        def get_current_processing_time(self) -> int: ...
+
+        @abc.abstractmethod
+        def get_current_watermark(self) -> int: ...
+
+        @abc.abstractmethod
+        def register_processing_time_timer(self, time: int) -> None: ...
+
+        @abc.abstractmethod
+        def register_event_time_timer(self, time: int) -> None: ...
+
+        @abc.abstractmethod
+        def delete_processing_time_timer(self, time: int) -> None: ...
+
+        @abc.abstractmethod
+        def delete_event_time_timer(self, time: int) -> None: ...
+
+        @abc.abstractmethod
+        def get_partitioned_state(self, state_descriptor: Any) -> Any: ...
+
+        def get_metric_group(self) -> Any:
+            return None
+
+    class OnMergeContext(TriggerContext):
+        @abc.abstractmethod
+        def merge_partitioned_state(self, state_descriptor: Any) -> None: ...
+
     @abc.abstractmethod
     def on_element(self, element: Any, timestamp: int, window: Any, ctx: Any) -> TriggerResult: ...
 
@@ -513,6 +545,13 @@ class WindowAssigner(abc.ABC):
     and ``context.get_runtime_context()`` (keyed state of the current key) are available.
     """
 
+    class WindowAssignerContext(abc.ABC):
+        @abc.abstractmethod
+        def get_current_processing_time(self) -> int: ...
+
+        @abc.abstractmethod
+        def get_runtime_context(self) -> Any: ...
+
     @abc.abstractmethod
     def assign_windows(self, element: Any, timestamp: int, context: Any) -> Collection[Any]: ...
 
@@ -529,6 +568,10 @@ class WindowAssigner(abc.ABC):
 class MergingWindowAssigner(WindowAssigner):
     """An assigner whose windows can merge (sessions): ``merge_windows(windows, callback)``
     calls ``callback.merge(to_be_merged, merge_result)`` for each group to merge."""
+
+    class MergeCallback(abc.ABC):
+        @abc.abstractmethod
+        def merge(self, to_be_merged: Iterable[Any], merge_result: Any) -> None: ...
 
     @abc.abstractmethod
     def merge_windows(self, windows: Iterable[Any], callback: Any) -> None: ...

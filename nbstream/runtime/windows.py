@@ -28,8 +28,9 @@ from .records import MAX_TIMESTAMP, Batch
 from .state import KeyedStateBackend
 from .summaries import FieldsAggregate
 from .timers import TimeDomain
-from .windowing import (NO_TIMESTAMP, EventTimeTrigger, TimestampedValue, TimeWindow,
-                        TumblingEventTimeWindows)
+from .windowing import (NO_TIMESTAMP, EventTimeTrigger, MergingWindowAssigner,
+                        TimestampedValue, TimeWindow, Trigger, TumblingEventTimeWindows,
+                        WindowAssigner)
 
 __all__ = ["WindowFunctionSpec", "WindowOperator", "MergingWindowSet"]
 
@@ -92,9 +93,8 @@ class MergingWindowSet:
         candidates = list(dict.fromkeys([*self.mapping, new]))
         results: List[Tuple[Any, List[Any]]] = []
 
-        class Callback:
-            @staticmethod
-            def merge(to_be_merged: Iterable[Any], merge_result: Any) -> None:
+        class Callback(MergingWindowAssigner.MergeCallback):
+            def merge(self, to_be_merged: Iterable[Any], merge_result: Any) -> None:
                 results.append((merge_result, list(dict.fromkeys(to_be_merged))))
 
         self.assigner.merge_windows(candidates, Callback())
@@ -669,3 +669,7 @@ class WindowOperator(OneInputOperator):
                 mset.retire_window(window)
                 if not mset.mapping:
                     del self.merging_sets[key]
+
+
+Trigger.OnMergeContext.register(_TriggerContext)
+WindowAssigner.WindowAssignerContext.register(_AssignerContext)

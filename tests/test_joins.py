@@ -32,13 +32,13 @@ class Pair(JoinFunction):
 def window_join_reference(size, slide=None):
     slide = slide or size
     out = Counter()
-    for l in LEFT:
-        for r in RIGHT:
-            if l[0] != r[0]:
+    for a in LEFT:
+        for b in RIGHT:
+            if a[0] != b[0]:
                 continue
-            for start in range(l[1] - l[1] % slide, l[1] - size, -slide):
-                if start <= r[1] < start + size:
-                    out[(l[2], r[2])] += 1
+            for start in range(a[1] - a[1] % slide, a[1] - size, -slide):
+                if start <= b[1] < start + size:
+                    out[(a[2], b[2])] += 1
     return out
 
 
@@ -96,9 +96,9 @@ class Within(ProcessJoinFunction):
 
 
 def interval_reference(lower, upper):
-    return Counter((l[2], r[2], l[1], r[1], max(l[1], r[1]))
-                   for l in LEFT for r in RIGHT
-                   if l[0] == r[0] and l[1] + lower <= r[1] <= l[1] + upper)
+    return Counter((a[2], b[2], a[1], b[1], max(a[1], b[1]))
+                   for a in LEFT for b in RIGHT
+                   if a[0] == b[0] and a[1] + lower <= b[1] <= a[1] + upper)
 
 
 @pytest.mark.parametrize("p", [1, 2])
@@ -131,7 +131,7 @@ def test_interval_join_late_records_are_dropped_and_counted(make_env):
     events = events.assign_timestamps_and_watermarks(strategy)
     left = events.filter(lambda e: e[0] == "L").key_by(lambda e: e[1])
     right = events.filter(lambda e: e[0] == "R").key_by(lambda e: e[1])
-    out = left.interval_join(right).between(0, 5).process(lambda l, r, ctx: [(l[2], r[2])])
+    out = left.interval_join(right).between(0, 5).process(lambda a, b, ctx: [(a[2], b[2])])
     (rows,), result = run_job(env, out)
     assert Counter(rows) == Counter([(10, 12), (50, 52)])
     assert result_metric(result, "IntervalJoin", "late_records_dropped") == 2

@@ -9,7 +9,7 @@ from nbstream import (DataFrameSink, KeyedProcessFunction, ManualClock, ProcessF
                       TimeDomain, UserFunctionError, WatermarkStrategy)
 
 from conftest import collect
-from window_helpers import QueueSource, metric, wait_until
+from window_helpers import QueueSource, wait_until
 
 
 class Alarms(KeyedProcessFunction):

@@ -155,3 +155,18 @@ def test_sliding_and_session_processing_time_windows(make_env):
         finally:
             job.cancel()
             job.wait(10)
+
+
+class Picky(EvenOddWindows):
+    def assign_windows(self, element, timestamp, context):
+        if element[0] == "bad":
+            raise ValueError("cannot place it")
+        return super().assign_windows(element, timestamp, context)
+
+
+def test_assigner_errors_name_the_record(make_env):
+    from nbstream import UserFunctionError
+
+    ds = timed(make_env(1), [("k", 1), ("bad", 2), ("k", 3)]).key_by(lambda v: v[0])
+    with pytest.raises(UserFunctionError, match=r"Window.*\('bad', 2\).*cannot place it"):
+        collect(ds.window(Picky()).count())

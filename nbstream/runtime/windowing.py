@@ -19,7 +19,7 @@ import abc
 from enum import Enum
 from typing import Any, Callable, Collection, Iterable, List, Optional, Tuple
 
-from .durations import DurationLike, Time, to_millis
+from .durations import DurationLike, Time, to_millis  # noqa: F401 - Time: doctests
 from .records import MAX_TIMESTAMP, MIN_TIMESTAMP
 from .state import StateSpec
 

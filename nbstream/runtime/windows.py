@@ -444,17 +444,14 @@ class WindowOperator(OneInputOperator):
         wm, lateness = self.current_watermark, self.lateness
         if tss is None:
             tss = [None] * len(values)
-        k = v = ts = None
         try:
             if self.tumbling:
                 groups, rare = self._group_tumbling(keys, values, tss, wm)
             else:
                 groups, rare = self._group_windows(keys, values, tss, wm)
         except Exception as exc:
-            if ts is None and (tss and any(t is None for t in tss)):
-                v = values[[t is None for t in tss].index(True)]
-                exc = TypeError(NO_TIMESTAMP)
-            raise self.error(exc, v) from exc
+            raise self._assign_error(exc, values, tss) from exc
+        v = None
         contents, kind, timers = self.contents, self.spec.contents, self.timers
         try:
             set_key = self.set_key_per_group
@@ -500,6 +497,17 @@ class WindowOperator(OneInputOperator):
                 self._register_cleanup(k, window)
         except Exception as exc:
             raise self.error(exc, v) from exc
+
+    def _assign_error(self, exc: Exception, values: List[Any], tss: List[Any]) -> Exception:
+        """Name the record the batch failed on (assigning windows is done per batch)."""
+        for v, ts in zip(values, tss):
+            if ts is None:
+                return self.error(TypeError(NO_TIMESTAMP), v)
+            try:
+                self.assigner.assign_windows(v, ts, self.actx)
+            except Exception as record_exc:
+                return self.error(record_exc, v)
+        return self.error(exc, None, has_record=False)
 
     def _group_tumbling(self, keys: List[Any], values: List[Any], tss: List[Any],
                         wm: int) -> Tuple[Dict[Tuple[Any, Any], List[Any]], List[Any]]:

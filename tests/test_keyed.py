@@ -3,7 +3,7 @@
 import pytest
 
 from nbstream import (KeyedProcessFunction, MapFunction, PlanError, ReduceFunction,
-                      RuntimeExecutionMode, Row, Types, UserFunctionError)
+                      RuntimeExecutionMode, Row, Types, UserFunctionError, ValueStateDescriptor)
 from tests.conftest import collect
 
 
@@ -33,20 +33,11 @@ def test_d12_reduce_batch_mode_emits_final_values(make_env, parallelism):
     assert sorted(tuple(r) for r in got) == [(6, "a"), (7, "b")]
 
 
-class _ValueDescriptor:
-    """The duck type the runtime's state backend accepts (issue 3 adds the public descriptors)."""
-
-    state_kind = "value"
-
-    def __init__(self, name):
-        self.name = name
-
-
 class CountingReduce(ReduceFunction):
     """D13's shape: a ReduceFunction class that reads and writes keyed state in reduce()."""
 
     def open(self, runtime_context):
-        self.calls = runtime_context.get_state(_ValueDescriptor("calls"))
+        self.calls = runtime_context.get_state(ValueStateDescriptor("calls", Types.INT()))
 
     def reduce(self, value1, value2):
         self.calls.update((self.calls.value() or 0) + 1)
@@ -166,7 +157,7 @@ def test_key_by_again_uses_the_original_stream(env):
 def test_state_is_refused_on_unkeyed_streams(env):
     class NeedsState(MapFunction):
         def open(self, ctx):
-            ctx.get_state(object())
+            ctx.get_state(ValueStateDescriptor("n", Types.INT()))
 
         def map(self, v):
             return v

@@ -93,3 +93,16 @@ __all__ = [
     # errors
     "NbstreamError", "PlanError", "JobFailedError", "UserFunctionError", "JobCancelledError",
 ]
+
+
+def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    """``%load_ext nbstream``: register the notebook magics (see :mod:`nbstream.notebook`)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -165,8 +165,19 @@ class JobClient:
         return JobExecutionResult(self.job_id, self.job_name, self.elapsed_s, self.metrics())
 
     def __await__(self):
-        loop = asyncio.get_event_loop()
-        return loop.run_in_executor(None, self.result).__await__()
+        return self._result_async().__await__()
+
+    async def _result_async(self) -> JobExecutionResult:
+        # no thread parked on the job: the loop is woken when the job stops
+        loop = asyncio.get_running_loop()
+        stopped = loop.create_future()
+
+        def wake(_job: "JobClient") -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(lambda: stopped.done() or stopped.set_result(None))
+        self.on_done(wake)
+        await stopped
+        return self.result()
 
     # PyFlink's JobClient names
     def get_job_id(self) -> str:

@@ -8,6 +8,7 @@ beyond the grace period is named in ``job.warnings``.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -87,10 +88,14 @@ class ThreadExecutor(Executor):
                                   writer, clock, {"stdout": job.stdout}))
         self._wire_wakeups(tasks, inboxes, job, clock)
         job._start(lambda: [m for t in tasks for m in t.metrics()])
-        threads = [threading.Thread(target=run_task, args=(t, job), daemon=True,
-                                    name=f"nbstream[{job.job_name}] {t.display_name}")
+        # Each thread runs in a copy of the submitter's context variables (as an asyncio
+        # task does): output of user functions goes where the submitting code's output
+        # goes -- in Jupyter, to the cell that started the job, even after it returned.
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(run_task, t, job),
+                                    daemon=True, name=f"nbstream[{job.job_name}] {t.display_name}")
                    for t in tasks]
-        supervisor = threading.Thread(target=self._supervise, args=(threads, job, clock, inboxes),
+        supervisor = threading.Thread(target=contextvars.copy_context().run,
+                                      args=(self._supervise, threads, job, clock, inboxes),
                                       daemon=True, name=f"nbstream[{job.job_name}] supervisor")
         supervisor.start()
 

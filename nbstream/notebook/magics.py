@@ -1,0 +1,389 @@
+"""The IPython magics: ``%%stream``, ``%set_mode``, ``%set_parallelism``, ``%stream_jobs``,
+``%stream_stop``. Loaded with ``%load_ext nbstream``.
+
+A ``%%stream`` cell is Python with ``env`` (a fresh environment in the current mode and
+parallelism), ``show`` and the nbstream API in scope. It builds a pipeline; the stream
+its last expression evaluates to (or every stream passed to ``show()``) runs as one job
+in the background and is shown live under the cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import keyword
+import shlex
+import sys
+import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.display import display, update_display
+
+from .live import LiveJob, format_watermark, start, wait_async
+
+__all__ = ["StreamMagics", "NotebookSession"]
+
+STOP_WAIT_S = 5.0
+KEEP_FINISHED = 50
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (usage + one-line reason) instead of exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().strip()}")
+
+    def exit(self, status: int = 0, message: Optional[str] = None) -> None:  # type: ignore[override]
+        raise UsageError(message or self.format_help())
+
+
+def _parser(prog: str, description: str) -> _Parser:
+    return _Parser(prog=prog, description=description, add_help=False, allow_abbrev=False)
+
+
+def _positive():
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+        return value
+    return parse
+
+
+STREAM = _parser("%%stream", "Run the pipeline of this cell in the background, shown live.")
+STREAM.add_argument("--name", help="job name; re-running a cell with the same name stops "
+                    "its previous job first")
+STREAM.add_argument("--mode", help="execution mode of this cell (default: %%set_mode)")
+STREAM.add_argument("--parallelism", type=_positive(), metavar="N",
+                    help="default parallelism of this cell (default: %%set_parallelism)")
+STREAM.add_argument("--to", metavar="VAR", help="bind the live job (results as DataFrame "
+                    "with VAR.to_pandas()) to this variable")
+STREAM.add_argument("--rows", type=_positive(), default=1000, metavar="N",
+                    help="rows kept and shown per stream (default 1000); older ones are dropped")
+STREAM.add_argument("--chart", choices=("auto", "line", "bar", "none"), default="auto",
+                    help="chart kind (default auto: lines for windows, bars for keyed values)")
+STREAM.add_argument("--blocking", action="store_true",
+                    help="wait for the job to end before the cell returns")
+STREAM.add_argument("-h", "--help", action="store_true", help="show this help")
+
+SET_MODE = _parser("%set_mode", "Set the execution mode of later %%stream cells.")
+SET_MODE.add_argument("mode", nargs="?")
+SET_PARALLELISM = _parser("%set_parallelism", "Set the default parallelism of later "
+                          "%%stream cells.")
+SET_PARALLELISM.add_argument("parallelism", nargs="?", type=_positive(), metavar="N")
+STOP = _parser("%stream_stop", "Stop a running job by name, or every job with --all.")
+STOP.add_argument("name", nargs="?")
+STOP.add_argument("--all", action="store_true", help="stop every running job")
+JOBS = _parser("%stream_jobs", "List the jobs of this kernel.")
+
+
+def _parse(parser: _Parser, line: str) -> argparse.Namespace:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"{parser.prog}: {exc}\n{parser.format_usage().strip()}")
+    return parser.parse_args(words)
+
+
+def _usage(parser: _Parser, reason: str) -> UsageError:
+    return UsageError(f"{parser.prog}: {reason}\n{parser.format_usage().strip()}")
+
+
+class NotebookSession:
+    """Defaults (mode, parallelism) and jobs of one IPython shell."""
+
+    def __init__(self) -> None:
+        self.mode = "thread"
+        self.parallelism = 1
+        self.jobs: Dict[str, LiveJob] = {}
+        self.pumps: Dict[str, List[Any]] = {}
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    def new_name(self) -> str:
+        with self._lock:
+            while True:
+                self._counter += 1
+                name = f"stream-{self._counter}"
+                if name not in self.jobs:
+                    return name
+
+    def add(self, job: LiveJob, pumps: List[Any]) -> None:
+        with self._lock:
+            self.jobs.pop(job.name, None)
+            self.jobs[job.name] = job
+            self.pumps[job.name] = pumps
+            finished = [n for n, j in self.jobs.items() if j.done]
+            for name in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else []:
+                del self.jobs[name]
+                self.pumps.pop(name, None)
+
+    def stop(self, name: str, wait: float = STOP_WAIT_S) -> bool:
+        """Stop job ``name``; True if it was running."""
+        job = self.jobs.get(name)
+        if job is None or job.done:
+            return False
+        job.stop()
+        job.wait(wait)
+        return True
+
+
+@magics_class
+class StreamMagics(Magics):
+    """The nbstream magics."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.session = NotebookSession()
+
+    # -- %%stream ---------------------------------------------------------------------------
+    @cell_magic
+    def stream(self, line: str, cell: str) -> None:
+        """Run the pipeline of this cell in the background and show it live.
+
+        ``%%stream [--name NAME] [--mode MODE] [--parallelism N] [--to VAR] [--rows N]
+        [--chart auto|line|bar|none] [--blocking]``
+        """
+        __tracebackhide__ = True  # noqa: F841 (IPython hides this frame in tracebacks)
+        args = _parse(STREAM, line)
+        if args.help:
+            raise UsageError(STREAM.format_help())
+        env = self._environment(args)
+        if args.to is not None and (not args.to.isidentifier() or keyword.iskeyword(args.to)):
+            raise _usage(STREAM, f"--to needs a Python variable name, not {args.to!r}")
+        if not cell.strip():
+            raise _usage(STREAM, "the cell is empty: write a pipeline that starts from `env`")
+        name = args.name or self.session.new_name()
+        if not name.strip() or any(c.isspace() for c in name):
+            raise _usage(STREAM, f"--name must be a word without spaces, not {name!r}")
+        if self.session.stop(name):
+            print(f"stopped the previous job '{name}'")
+
+        shown: List[Tuple[Any, Dict[str, Any]]] = []
+        last = self._run_cell_code(cell, env, shown)
+        streams = self._streams(env, last, shown)
+        job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
+                    labels=[opts.get("label") or s.get_name() for s, opts in streams])
+        if args.to is not None:
+            self.shell.user_ns[args.to] = job
+        pumps = self._display(job, streams, args)
+        self.session.add(job, pumps)
+        if args.blocking:
+            self._block(job)
+
+    def _environment(self, args: argparse.Namespace) -> Any:
+        from ..api.environment import StreamExecutionEnvironment
+
+        env = StreamExecutionEnvironment.get_execution_environment()
+        try:
+            env.set_execution_mode(args.mode or self.session.mode)
+        except ValueError as exc:
+            raise _usage(STREAM, f"--mode: {exc}")
+        env.set_parallelism(args.parallelism or self.session.parallelism)
+        return env
+
+    def _run_cell_code(self, cell: str, env: Any, shown: List[Tuple[Any, Dict[str, Any]]]) -> Any:
+        """Run the cell in the user namespace; return the value of its last expression."""
+        __tracebackhide__ = True  # noqa: F841
+        import nbstream
+
+        from ..api.datastream import DataStream
+
+        def show(stream: Any, *, chart: str = "auto", y: Optional[str] = None,
+                 label: Optional[str] = None) -> Any:
+            """Show ``stream`` live under this cell (chart: auto, line, bar or none;
+            y: the column to chart)."""
+            if not isinstance(stream, DataStream):
+                raise TypeError(f"show() takes a stream, not {type(stream).__name__}")
+            if chart not in ("auto", "line", "bar", "none"):
+                raise ValueError(f"show(chart=...) must be auto, line, bar or none, not {chart!r}")
+            shown.append((stream, {"chart": chart, "y": y, "label": label}))
+            return stream
+
+        ns = self.shell.user_ns
+        for public in nbstream.__all__:
+            ns.setdefault(public, getattr(nbstream, public))
+        ns["env"], ns["show"] = env, show
+        source = self.shell.transform_cell(cell)
+        filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
+        tree = ast.parse(source, filename=filename)
+        tail = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            tail = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, filename, "exec"), ns)  # noqa: S102 - the user's own cell
+        return eval(compile(tail, filename, "eval"), ns) if tail is not None else None  # noqa: S307
+
+    @staticmethod
+    def _streams(env: Any, last: Any, shown: List[Tuple[Any, Dict[str, Any]]]
+                 ) -> List[Tuple[Any, Dict[str, Any]]]:
+        from ..api.datastream import DataStream
+
+        if shown:
+            streams = shown
+        elif isinstance(last, DataStream):
+            streams = [(last, {})]
+        else:
+            streams = []
+        for stream, _ in streams:
+            if stream._env is not env:
+                raise _usage(STREAM, "show a stream built from this cell's `env` (the cell "
+                             "creates a fresh environment each time it runs)")
+        if not streams and not env._graph.sinks:
+            raise _usage(STREAM, "nothing to run: end the cell with a stream, pass streams to "
+                         "show(stream), or add a sink such as .print()")
+        return streams
+
+    def _display(self, job: LiveJob, streams: List[Tuple[Any, Dict[str, Any]]],
+                 args: argparse.Namespace) -> List[Any]:
+        if not _has_widgets(self.shell):
+            print(f"{job.summary()}\n(stop it with %stream_stop {job.name})")
+            job.client.on_done(lambda _c: print(job.report(), file=job.client.stdout))
+            return []
+        from .widget import Pump
+
+        pumps = []
+        targets: Sequence[Tuple[Any, Dict[str, Any]]] = streams or [(None, {})]
+        for index, (stream, opts) in enumerate(targets):
+            results = job.results[index] if stream is not None else None
+            label = job.labels[index] if stream is not None else job.name
+            title = job.name if len(targets) == 1 else f"{job.name}: {label}"
+            chart = opts.get("chart", "auto") if opts.get("chart", "auto") != "auto" else args.chart
+            display_id = f"nbstream-{job.client.job_id}-{index}"
+            pump = Pump(job, results, title, chart=chart, y=opts.get("y"),
+                        limit=min(args.rows, 1000),
+                        on_final=lambda p, d=display_id: _final_display(p, job, d))
+            job.widgets.append(pump.view)
+            display(_bundle(pump, job), raw=True, display_id=display_id)
+            pumps.append(pump)
+        return pumps
+
+    def _block(self, job: LiveJob) -> None:
+        """Wait for the job, keeping the kernel's event loop turning (so the widget's
+        Stop button works); a kernel interrupt stops the job."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        try:
+            if loop is not None:
+                import nest_asyncio2
+
+                nest_asyncio2.apply(loop)
+                loop.run_until_complete(wait_async(job))
+            else:
+                while not job.wait(0.1):
+                    pass
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            job.stop()
+            job.wait(STOP_WAIT_S)
+            print(f"job '{job.name}' stopped (interrupted)", file=sys.stderr)
+            raise KeyboardInterrupt from None
+        if job.error is not None:
+            raise job.error
+
+    # -- defaults -------------------------------------------------------------------------
+    @line_magic
+    def set_mode(self, line: str) -> None:
+        """``%set_mode [MODE]``: the execution mode of later ``%%stream`` cells; with no
+        argument, the current mode and what each mode means."""
+        from ..api.environment import StreamExecutionEnvironment
+        from ..runtime.executors import describe_modes
+
+        args = _parse(SET_MODE, line)
+        if args.mode is None:
+            lines = [f"current mode: {self.session.mode}"]
+            for name, text in describe_modes().items():
+                mark = "*" if name == self.session.mode else " "
+                lines.append(f" {mark} {name:<8} {text}")
+            if not getattr(sys, "_is_gil_enabled", lambda: True)():
+                lines.append("free-threaded Python: thread mode runs Python code in parallel")
+            print("\n".join(lines))
+            return
+        try:
+            StreamExecutionEnvironment.get_execution_environment().set_execution_mode(args.mode)
+        except ValueError as exc:
+            raise _usage(SET_MODE, str(exc))
+        self.session.mode = args.mode
+        print(f"execution mode: {args.mode}")
+
+    @line_magic
+    def set_parallelism(self, line: str) -> None:
+        """``%set_parallelism N``: the default parallelism of later ``%%stream`` cells."""
+        args = _parse(SET_PARALLELISM, line)
+        if args.parallelism is None:
+            print(f"parallelism: {self.session.parallelism}")
+            return
+        self.session.parallelism = args.parallelism
+        print(f"parallelism: {args.parallelism}")
+
+    # -- jobs ---------------------------------------------------------------------------------
+    @line_magic
+    def stream_jobs(self, line: str) -> Any:
+        """``%stream_jobs``: a table of this kernel's jobs (name, mode, status, records
+        in/out, records/s, watermark, uptime, error)."""
+        _parse(JOBS, line)
+        import pandas as pd
+
+        rows = []
+        for name, job in list(self.session.jobs.items()):
+            s = job.stats()
+            rows.append({"name": name, "mode": job.mode, "status": job.status,
+                         "records_in": s["records_in"], "records_out": s["records_out"],
+                         "records_per_s": round(s["rate"], 1),
+                         "watermark": format_watermark(s["watermark"]),
+                         "uptime_s": round(s["elapsed_s"], 1),
+                         "error": "" if job.error is None else str(job.error)})
+        columns = ["name", "mode", "status", "records_in", "records_out", "records_per_s",
+                   "watermark", "uptime_s", "error"]
+        return pd.DataFrame(rows, columns=columns)
+
+    @line_magic
+    def stream_stop(self, line: str) -> None:
+        """``%stream_stop NAME`` stops a job; ``%stream_stop --all`` stops every job."""
+        args = _parse(STOP, line)
+        if args.all == (args.name is not None):
+            raise _usage(STOP, "give a job name or --all (not both)")
+        if args.all:
+            running = [n for n, j in self.session.jobs.items() if not j.done]
+            for name in running:
+                self.session.jobs[name].stop()
+            for name in running:
+                self.session.jobs[name].wait(STOP_WAIT_S)
+            print(f"stopped {len(running)} job{'s' if len(running) != 1 else ''}"
+                  + (": " + ", ".join(running) if running else ""))
+            return
+        job = self.session.jobs.get(args.name)
+        if job is None:
+            known = ", ".join(self.session.jobs) or "none yet"
+            raise _usage(STOP, f"no job named {args.name!r} (jobs: {known})")
+        if not self.session.stop(args.name):
+            print(f"job '{args.name}' is not running ({job.status})")
+            return
+        print(f"stopped '{args.name}' ({job.status})")
+
+
+def _has_widgets(shell: Any) -> bool:
+    """True in a Jupyter kernel (widgets can render); False in terminal IPython."""
+    return getattr(shell, "kernel", None) is not None
+
+
+def _bundle(pump: Any, job: LiveJob) -> Dict[str, Any]:
+    return {"application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 1, "model_id": pump.view.model_id},
+            "text/plain": job.summary()}
+
+
+def _final_display(pump: Any, job: LiveJob, display_id: str) -> None:
+    """When the job ends: the text part of the display becomes the final report, for
+    front ends that cannot show widgets (and for saved notebooks)."""
+    try:
+        update_display(_bundle(pump, job) | {"text/plain": job.report()}, raw=True,
+                       display_id=display_id)
+    except Exception as exc:  # the kernel may be shutting down
+        job.client.warnings.append(f"final display failed: {exc!r}")

@@ -104,6 +104,14 @@ class Kernel:
                     and m["content"].get("comm_id") == comm_id
                     and m["content"]["data"].get("method") == "update"]
 
+    def wait_widget(self, msg_id: str, start: int = 0, timeout: float = 30) -> str:
+        """The comm id of the first live view opened by cell ``msg_id``."""
+        opened = self.wait_for(lambda m: m["msg_type"] == "comm_open"
+                               and m["parent_header"].get("msg_id") == msg_id
+                               and m["content"]["data"]["state"].get("_model_name") == "AnyModel",
+                               timeout, start)
+        return opened["content"]["comm_id"]
+
     def custom_messages(self, comm_id: str) -> List[Dict[str, Any]]:
         with self._cond:
             return [m["content"]["data"]["content"] for m in self.messages

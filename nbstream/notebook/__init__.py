@@ -14,12 +14,20 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import StreamMagics
+    from .magics import BLOCKING_ENTRY, StreamMagics, await_blocking_cells
 
-    ipython.register_magics(StreamMagics(ipython))
+    magics = StreamMagics(ipython)
+    ipython.register_magics(magics)
+    if getattr(ipython, "autoawait", False) and await_blocking_cells not in ipython.input_transformers_post:
+        ipython.input_transformers_post.append(await_blocking_cells)
+    ipython.push({BLOCKING_ENTRY: magics.stream_awaited}, interactive=False)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import await_blocking_cells
+
+    if await_blocking_cells in ipython.input_transformers_post:
+        ipython.input_transformers_post.remove(await_blocking_cells)
     magics = ipython.magics_manager.registry.get("StreamMagics")
     if magics is not None:
         running = [j for j in magics.session.jobs.values() if not j.done]

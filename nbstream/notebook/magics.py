@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import contextlib
 import keyword
 import shlex
+import signal
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -151,6 +153,29 @@ class StreamMagics(Magics):
         [--chart auto|line|bar|none] [--blocking]``
         """
         __tracebackhide__ = True  # noqa: F841 (IPython hides this frame in tracebacks)
+        job = self._start(line, cell)
+        if job is not None:
+            self._block(job)
+
+    async def stream_awaited(self, line: str, cell: str) -> None:
+        """``%%stream --blocking`` as the kernel runs it: the cell awaits the job, so the
+        kernel's event loop keeps turning (the widget's Stop button is handled) and a
+        kernel interrupt cancels the wait (see :func:`await_blocking_cells`)."""
+        __tracebackhide__ = True  # noqa: F841
+        job = self._start(line, cell)
+        if job is None:
+            return
+        try:
+            with _interrupt_cancels(asyncio.current_task()):
+                await wait_async(job)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self._interrupted(job)
+        if job.error is not None:
+            raise job.error
+
+    def _start(self, line: str, cell: str) -> Optional[LiveJob]:
+        """Start the cell's job; return it if the cell is to wait for it."""
+        __tracebackhide__ = True  # noqa: F841
         args = _parse(STREAM, line)
         if args.help:
             raise UsageError(STREAM.format_help())
@@ -174,8 +199,7 @@ class StreamMagics(Magics):
             self.shell.user_ns[args.to] = job
         pumps = self._display(job, streams, args)
         self.session.add(job, pumps)
-        if args.blocking:
-            self._block(job)
+        return job if args.blocking else None
 
     def _environment(self, args: argparse.Namespace) -> Any:
         from ..api.environment import StreamExecutionEnvironment
@@ -264,8 +288,11 @@ class StreamMagics(Magics):
         return pumps
 
     def _block(self, job: LiveJob) -> None:
-        """Wait for the job, keeping the kernel's event loop turning (so the widget's
-        Stop button works); a kernel interrupt stops the job."""
+        """Wait for the job where the cell cannot await it (autoawait off, or the magic
+        called from code). Inside a running event loop the loop keeps turning (nested,
+        with nest-asyncio2), so the kernel's tasks and timers go on; an interrupt stops
+        the job."""
+        __tracebackhide__ = True  # noqa: F841
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -280,12 +307,16 @@ class StreamMagics(Magics):
                 while not job.wait(0.1):
                     pass
         except (KeyboardInterrupt, asyncio.CancelledError):
-            job.stop()
-            job.wait(STOP_WAIT_S)
-            print(f"job '{job.name}' stopped (interrupted)", file=sys.stderr)
-            raise KeyboardInterrupt from None
+            self._interrupted(job)
         if job.error is not None:
             raise job.error
+
+    @staticmethod
+    def _interrupted(job: LiveJob) -> None:
+        job.stop()
+        job.wait(STOP_WAIT_S)
+        print(f"job '{job.name}' stopped (interrupted)", file=sys.stderr)
+        raise KeyboardInterrupt from None
 
     # -- defaults -------------------------------------------------------------------------
     @line_magic
@@ -366,6 +397,50 @@ class StreamMagics(Magics):
             print(f"job '{args.name}' is not running ({job.status})")
             return
         print(f"stopped '{args.name}' ({job.status})")
+
+
+BLOCKING_ENTRY = "__nbstream_blocking__"
+
+
+@contextlib.contextmanager
+def _interrupt_cancels(task: Optional["asyncio.Task[Any]"]) -> Iterator[None]:
+    """While the block runs, SIGINT (a kernel interrupt) cancels ``task`` at once.
+    (ipykernel's own handler for async cells may only act on the loop's next event.)"""
+    if task is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = signal.signal(signal.SIGINT,
+                             lambda *_: loop.call_soon_threadsafe(task.cancel))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def await_blocking_cells(lines: List[str]) -> List[str]:
+    """An IPython input transformer: a ``%%stream --blocking`` cell (by then turned into
+    ``get_ipython().run_cell_magic('stream', ...)``) becomes ``await`` of the magic, so
+    the kernel runs it as an async cell."""
+    text = "".join(lines)
+    if not text.startswith("get_ipython().run_cell_magic('stream',"):
+        return lines
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return lines
+    call = tree.body[0].value if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr) else None
+    if (not isinstance(call, ast.Call) or len(call.args) != 3 or call.keywords
+            or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)):
+        return lines
+    _, line, cell = (a.value for a in call.args)  # type: ignore[attr-defined]
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return lines
+    if "--blocking" not in words or "-h" in words or "--help" in words:
+        return lines
+    return [f"await {BLOCKING_ENTRY}({line!r}, {cell!r})\n"]
 
 
 def _has_widgets(shell: Any) -> bool:

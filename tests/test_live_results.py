@@ -1,0 +1,236 @@
+"""Live results: bounded, upserting, readable while the job runs; the deltas the live
+view gets rebuild the newest rows exactly (checked against the front end's own code)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbstream.notebook.live import error_info, start
+from nbstream.notebook.results import LiveResults, json_cell, keyed_rolling_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def window(key, start, n):
+    return {"key": key, "window_start": start, "window_end": start + 10, "count": n}
+
+
+def test_window_rows_are_upserted_by_key_and_window():
+    r = LiveResults(max_rows=10)
+    r.add([window("a", 0, 1), window("b", 0, 5), window("a", 10, 2)])
+    r.add([window("a", 0, 3)])  # a late firing of (a, [0, 10))
+    assert r.mode == "window"
+    assert [(x["key"], x["window_start"], x["count"]) for x in r.rows()] == [
+        ("b", 0, 5), ("a", 10, 2), ("a", 0, 3)]
+    assert r.received == 4 and r.dropped == 0
+    assert r.columns == ["key", "window_start", "window_end", "count"]
+
+
+def test_window_all_rows_have_no_key():
+    r = LiveResults()
+    r.add([{"window_start": 0, "window_end": 5, "sum": 1.5},
+           {"window_start": 0, "window_end": 5, "sum": 2.5}])
+    assert r.rows() == [{"window_start": 0, "window_end": 5, "sum": 2.5}]
+    _, changes, _ = r.changes_since(0, 10)
+    assert changes[0][2] == "all"
+
+
+def test_bound_drops_least_recently_touched_and_counts_them():
+    r = LiveResults(max_rows=2)
+    r.add([window("a", 0, 1), window("b", 0, 1), window("a", 0, 2), window("c", 0, 1)])
+    assert [x["key"] for x in r.rows()] == ["a", "c"]
+    assert r.dropped == 1
+
+
+@given(st.lists(st.integers(), max_size=60), st.integers(1, 20))
+def test_append_keeps_the_newest_rows(values, bound):
+    r = LiveResults(max_rows=bound)
+    for i in range(0, len(values), 7):
+        r.add(values[i:i + 7])
+    assert r.rows() == values[-bound:] if values else r.rows() == []
+    assert r.dropped == max(0, len(values) - bound)
+    assert r.received == len(values)
+
+
+def test_keyed_rolling_reduce_keeps_the_current_value_per_key(env):
+    words = ["to", "be", "or", "not", "to", "be", "that", "is", "to"]
+    counts = env.from_collection(words).map(lambda w: (w, 1)).key_by(lambda t: t[0]).sum(1)
+    assert keyed_rolling_key(counts) is not None
+    job = start(env, [counts], name="words")
+    job.result(30)
+    reference = {}
+    for w in words:
+        reference[w] = reference.get(w, 0) + 1
+    assert dict(job.rows()) == reference
+    df = job.to_pandas()
+    assert dict(zip(df["f0"], df["f1"])) == reference
+    assert job.to_arrow().num_rows == len(reference)
+    assert job.results[0].mode == "keyed"
+
+
+def test_a_plain_map_is_appended(env):
+    doubled = env.from_sequence(1, 50).map(lambda x: 2 * x)
+    assert keyed_rolling_key(doubled) is None
+    job = start(env, [doubled], name="plain", rows=10)
+    job.result(30)
+    assert job.rows() == [2 * x for x in range(41, 51)]
+    assert job.dropped == 40 and job.results[0].received == 50
+
+
+def test_to_pandas_is_safe_and_current_while_the_job_runs(env):
+    stop = threading.Event()
+
+    def ticks():
+        n = 0
+        while not stop.is_set():
+            yield (n % 5, n)
+            n += 1
+
+    stream = env.from_iterable(ticks).key_by(lambda t: t[0]).max(1)
+    job = start(env, [stream], name="ticking")
+    try:
+        seen = []
+        for _ in range(50):
+            df = job.to_pandas()
+            if len(df):
+                seen.append(int(df["f1"].max()))
+            if len(seen) > 5 and seen[-1] > seen[0]:
+                break
+            job.wait(0.02)
+        assert len(seen) > 5 and seen == sorted(seen) and seen[-1] > seen[0]
+        assert set(job.to_pandas()["f0"]) <= {0, 1, 2, 3, 4}
+    finally:
+        stop.set()
+        job.stop()
+        job.wait(10)
+    assert job.status == "stopped"
+
+
+def test_stats_count_records_in_and_out(env):
+    source = env.from_sequence(1, 1000)
+    evens = source.filter(lambda x: x % 2 == 0)
+    job = start(env, [evens], name="evens")
+    job.result(30)
+    stats = job.stats()
+    assert stats["records_in"] == 1000 and stats["records_out"] == 500
+    assert stats["kept"] == 500 and stats["dropped"] == 0
+    assert "1,000 in, 500 out" in job.summary()
+
+
+def test_a_failure_names_step_record_and_the_users_line(env):
+    def invert(x):
+        return 1 / (x - 3)
+
+    stream = env.from_collection([1, 2, 3, 4]).map(invert).name("invert")
+    job = start(env, [stream], name="fails")
+    job.wait(30)
+    assert job.status == "failed"
+    info = error_info(job.error)
+    assert info["step"] == "invert" and info["record"] == "3"
+    assert "ZeroDivisionError" in info["summary"]
+    assert "return 1 / (x - 3)" in info["traceback"]
+    assert "test_live_results.py" in info["traceback"]
+    assert "nbstream/runtime" not in info["traceback"]
+    assert "ZeroDivisionError" in job.report()
+
+
+def test_json_cells():
+    assert json_cell(float("nan")) == "nan" and json_cell(math.inf) == "inf"
+    assert json_cell(2**60) == str(2**60) and json_cell(7) == 7
+    assert json_cell(object()).startswith("<object")
+    assert json.dumps([json_cell(v) for v in (None, True, "x", 1.5)], allow_nan=False)
+
+
+# -- the deltas rebuild the newest rows, in the front end's own code ---------------------------
+
+def reference_newest(ops, limit):
+    """The newest `limit` rows by last touch, from the raw operations."""
+    rows = OrderedDict()
+    for key, value in ops:
+        rows.pop(key, None)
+        rows[key] = value
+    return list(rows.items())[-limit:]
+
+
+op_lists = st.lists(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.integers(0, 3)),
+                             max_size=12), max_size=8)
+
+
+def deltas_for(batches, limit, max_rows):
+    r = LiveResults(max_rows=max_rows)
+    deltas, version = [], 0
+    for batch in batches:
+        r.add([window(k, w * 10, i) for i, (k, w) in enumerate(batch)])
+        new, rows, columns = r.changes_since(version, limit)
+        deltas.append({"from": version, "to": new, "rows": rows})
+        version = new
+    return r, deltas
+
+
+def replay_python(deltas, limit):
+    """The front end's applyDelta, as written in js/widget.js, in Python."""
+    rows, version = OrderedDict(), 0
+    for d in deltas:
+        if d["to"] <= version:
+            continue
+        for rid, cells, label in d["rows"]:
+            rows.pop(rid, None)
+            rows[rid] = cells
+        while len(rows) > limit:
+            rows.popitem(last=False)
+        version = d["to"]
+    return list(rows.values())
+
+
+@settings(max_examples=60)
+@given(op_lists, st.integers(1, 6))
+def test_deltas_rebuild_the_newest_rows(batches, limit):
+    r, deltas = deltas_for(batches, limit, max_rows=max(limit, 6))
+    _, snapshot, _ = r.changes_since(0, limit)
+    assert replay_python(deltas, limit) == [cells for _, cells, _ in snapshot]
+
+
+@pytest.fixture(scope="module")
+def node():
+    path = shutil.which("node")
+    assert path, "node (Node.js) is needed to test the widget's front end module"
+    return path
+
+
+def test_the_front_end_module_applies_deltas_and_snapshots(node, tmp_path):
+    batches = [[("a", 0), ("b", 0)], [("a", 0), ("c", 1)], [], [("d", 2), ("b", 0), ("e", 3)]]
+    limit = 3
+    r, deltas = deltas_for(batches, limit, max_rows=5)
+    _, snapshot, columns = r.changes_since(0, limit)
+    script = tmp_path / "replay.mjs"
+    script.write_text(f"""
+import {{ createStore, applyDelta, applySnapshot, chartData }} from {json.dumps((ROOT / "js" / "widget.js").as_uri())};
+const deltas = {json.dumps(deltas)};
+const store = createStore({limit});
+const gaps = [];
+for (const d of deltas) gaps.push(applyDelta(store, d).gap);
+const replayed = [...store.rows.values()].map((r) => r.cells);
+const late = createStore({limit});
+const lateGap = applyDelta(late, deltas[deltas.length - 1]).gap;
+applySnapshot(late, {{ version: store.version, rows: {json.dumps(snapshot)} }});
+const chart = chartData(store, {json.dumps(columns)}, {{ kind: "line", x: "window_end" }}, "count");
+console.log(JSON.stringify({{ replayed, gaps, lateGap, late: [...late.rows.values()].map((r) => r.cells),
+  series: [...chart.series.keys()].sort() }}));
+""")
+    out = json.loads(subprocess.run([node, str(script)], check=True, capture_output=True,
+                                    text=True, timeout=60).stdout)
+    expected = [cells for _, cells, _ in snapshot]
+    assert out["replayed"] == expected
+    assert out["gaps"] == [False] * len(deltas)
+    assert out["lateGap"] is True and out["late"] == expected
+    assert out["series"] == sorted({row[0] for row in expected})

@@ -1,0 +1,267 @@
+"""The magics driven through a real IPython kernel (jupyter_client), as a notebook does:
+widgets over comms, output routing by parent header, interrupts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kernel import Kernel
+
+CLICKS = '''
+import time, itertools
+def clicks():
+    for i in itertools.count():
+        yield {"page": ["/home", "/cart", "/help"][i % 3], "ms": i % 100}
+        if i % 20 == 0:
+            time.sleep(0.002)
+'''
+
+ROLLING = ('env.from_iterable(clicks).map(lambda c: (c["page"], 1))'
+           '.key_by(lambda t: t[0]).sum(1)')
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    k = Kernel()
+    assert k.execute("%load_ext nbstream").ok
+    assert k.execute(CLICKS).ok
+    yield k
+    k.execute("%stream_stop --all")
+    k.close()
+
+
+def stream_cell(kernel, args, body=ROLLING, timeout=60):
+    cell = kernel.execute(f"%%stream {args}\n{body}", timeout=timeout)
+    assert cell.ok, cell.error
+    return cell
+
+
+def state_when(kernel, comm_id, predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = kernel.widget_state(comm_id)
+        if state and predicate(state):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"widget state never matched; last: { {k: v for k, v in state.items() if k in ('status', 'stats', 'error')} }")
+
+
+def test_a_stream_cell_returns_at_once_and_its_widget_updates_live(kernel):
+    cell = stream_cell(kernel, "--name live1 --to live1")
+    [comm_id] = cell.widget_ids()
+    [display] = cell.displays
+    assert "nbstream job 'live1' [thread]" in display["data"]["text/plain"]
+    first = state_when(kernel, comm_id, lambda s: s["stats"].get("records_in", 0) > 100)
+    later = state_when(kernel, comm_id,
+                       lambda s: s["stats"]["records_in"] > first["stats"]["records_in"] + 500)
+    assert later["status"] == "running" and later["title"] == "live1"
+    assert later["columns"] == ["f0", "f1"]
+    assert later["chart"]["kind"] == "bar" and later["chart"]["y"] == ["f1"]
+    assert later["delta"]["to"] > first["delta"]["to"]
+    assert {row[2] for row in later["delta"]["rows"]} <= {"/home", "/cart", "/help"}
+    # updates are coalesced: at most ~10 a second however fast records arrive
+    before = len(kernel.widget_updates(comm_id))
+    time.sleep(1.5)
+    after = len(kernel.widget_updates(comm_id))
+    assert 3 <= after - before <= 1.5 * 10 + 2
+    stop = kernel.execute("%stream_stop live1")
+    assert "stopped 'live1' (stopped)" in stop.stdout
+    final = state_when(kernel, comm_id, lambda s: s["status"] == "stopped")
+    counted = kernel.execute("df = live1.to_pandas(); print(sorted(df['f0']), df['f1'].sum(), "
+                             "live1.dropped, live1.stats()['records_out'])")
+    pages, total, dropped, out = counted.stdout.split("] ")[0] + "]", *counted.stdout.split("] ")[1].split()
+    assert pages == "['/cart', '/help', '/home']" and dropped == "0"
+    # every click is counted once: the current sums add up to the records that arrived
+    assert int(total) == int(out) == final["stats"]["records_out"]
+
+
+def test_the_stop_button_stops_the_job(kernel):
+    cell = stream_cell(kernel, "--name button --to button")
+    [comm_id] = cell.widget_ids()
+    state_when(kernel, comm_id, lambda s: s["stats"].get("records_in", 0) > 0)
+    kernel.send_custom(comm_id, {"type": "stop"})
+    state = state_when(kernel, comm_id, lambda s: s["status"] == "stopped")
+    assert state["stats"]["records_in"] > 0
+    assert kernel.execute("print(button.status)").stdout.strip() == "stopped"
+
+
+def test_rerunning_a_named_cell_stops_its_previous_job(kernel):
+    first = stream_cell(kernel, "--name again --to first")
+    [first_id] = first.widget_ids()
+    second = stream_cell(kernel, "--name again --to second")
+    assert "stopped the previous job 'again'" in second.stdout
+    state_when(kernel, first_id, lambda s: s["status"] == "stopped")
+    out = kernel.execute("print(first.status, second.status)").stdout.split()
+    assert out == ["stopped", "running"]
+    jobs = kernel.execute("_t = %stream_jobs\nprint(_t.query('name == \"again\"')[['status']].to_dict('list'))")
+    assert jobs.stdout.strip() == "{'status': ['running']}"
+    kernel.execute("%stream_stop again")
+
+
+def test_print_in_a_user_function_goes_to_the_cell_that_owns_the_job(kernel):
+    body = ('def shout(x):\n'
+            '    time.sleep(0.3)\n'
+            '    print(f"seen {x}")\n'
+            '    return x\n'
+            'env.from_collection([1, 2, 3]).map(shout)')
+    owner = kernel.submit(f"%%stream --name shouts --to shouts\n{body}")
+    kernel.wait_for(lambda m: m["parent_header"].get("msg_id") == owner
+                    and m["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
+    later = kernel.execute("time.sleep(1.2); print('later cell')")
+    assert later.stdout == "later cell\n"
+    kernel.execute("shouts.wait(10)")
+    owned = "".join(m["content"]["text"] for m in kernel.of(owner) if m["msg_type"] == "stream")
+    assert owned.count("seen ") == 3 and "later cell" not in owned
+
+
+def test_print_sink_output_goes_to_the_owning_cell(kernel):
+    owner = kernel.submit("%%stream --name printing\n"
+                          "env.from_iterable(lambda: (time.sleep(0.4) or x for x in 'abc')).print()")
+    kernel.wait_for(lambda m: m["parent_header"].get("msg_id") == owner
+                    and m["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
+    kernel.execute("time.sleep(1.6)")
+    owned = "".join(m["content"]["text"] for m in kernel.of(owner) if m["msg_type"] == "stream")
+    assert owned.splitlines()[-3:] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("--parallelism 0", "argument --parallelism: must be a positive integer, not 0"),
+    ("--mode warp", "--mode: unknown execution mode 'warp'"),
+    ("--to 1x", "--to needs a Python variable name, not '1x'"),
+    ("--rows many", "argument --rows: must be a positive integer, not 'many'"),
+    ("--bogus", "unrecognized arguments: --bogus"),
+    ("--name 'a b'", "--name must be a word without spaces"),
+])
+def test_bad_arguments_get_usage_and_a_reason(kernel, line, reason):
+    cell = kernel.execute(f"%%stream {line}\n{ROLLING}")
+    assert cell.error["ename"] == "UsageError"
+    message = cell.error["evalue"]
+    assert reason in message and "usage: %%stream [--name NAME]" in message
+    assert "Traceback" not in message
+
+
+def test_a_cell_without_a_stream_is_refused(kernel):
+    cell = kernel.execute("%%stream\nx = 1")
+    assert cell.error["ename"] == "UsageError"
+    assert "nothing to run: end the cell with a stream" in cell.error["evalue"]
+
+
+def test_stream_stop_and_jobs(kernel):
+    stream_cell(kernel, "--name one")
+    stream_cell(kernel, "--name two")
+    unknown = kernel.execute("%stream_stop three")
+    assert unknown.error["ename"] == "UsageError"
+    assert "no job named 'three'" in unknown.error["evalue"]
+    both = kernel.execute("%stream_stop one --all")
+    assert "give a job name or --all" in both.error["evalue"]
+    stopped = kernel.execute("%stream_stop --all")
+    assert "stopped 2 jobs: one, two" in stopped.stdout
+    table = kernel.execute("_t = %stream_jobs\nprint(_t.set_index('name').loc[['one', 'two'], "
+                           "['mode', 'status']].values.tolist(), list(_t.columns))")
+    assert table.stdout.strip() == (
+        "[['thread', 'stopped'], ['thread', 'stopped']] ['name', 'mode', 'status', "
+        "'records_in', 'records_out', 'records_per_s', 'watermark', 'uptime_s', 'error']")
+
+
+def test_set_mode_and_parallelism(kernel):
+    listing = kernel.execute("%set_mode")
+    assert "current mode: thread" in listing.stdout and " * thread " in listing.stdout
+    bad = kernel.execute("%set_mode warp")
+    assert bad.error["ename"] == "UsageError" and "unknown execution mode 'warp'" in bad.error["evalue"]
+    assert "usage: %set_mode" in bad.error["evalue"]
+    assert kernel.execute("%set_parallelism 2").stdout.strip() == "parallelism: 2"
+    try:
+        stream_cell(kernel, "--name par --to par --blocking",
+                    "env.from_sequence(1, 100).map(lambda x: (x % 3, x)).key_by(lambda t: t[0]).sum(1)")
+        out = kernel.execute("print(max(m['parallelism'] for m in par.metrics().values()), "
+                             "sorted(par.rows()))")
+        assert out.stdout.strip() == "2 [(0, 1683), (1, 1717), (2, 1650)]"
+    finally:
+        kernel.execute("%set_parallelism 1")
+    assert "must be a positive integer" in kernel.execute("%set_parallelism -3").error["evalue"]
+
+
+def test_a_failed_job_shows_traceback_step_and_record_in_the_widget(kernel):
+    body = ('def parse(line):\n'
+            '    return int(line)\n'
+            'env.from_collection(["1", "2", "x3"]).map(parse).name("parse")')
+    cell = stream_cell(kernel, "--name broken", body)
+    [comm_id] = cell.widget_ids()
+    state = state_when(kernel, comm_id, lambda s: s["status"] == "failed" and s["error"])
+    error = state["error"]
+    assert error["step"] == "parse" and error["record"] == "'x3'"
+    assert error["function"].startswith("parse")
+    assert "return int(line)" in error["traceback"]
+    assert "ValueError: invalid literal for int()" in error["traceback"]
+    assert "nbstream/runtime" not in error["traceback"]
+
+
+def test_blocking_waits_and_raises_the_jobs_error(kernel):
+    ok = stream_cell(kernel, "--name blocks --to blocks --blocking",
+                     "env.from_iterable(lambda: (time.sleep(0.01) or i for i in range(30)))")
+    assert kernel.execute("print(blocks.status, len(blocks.rows()))").stdout.split() == ["finished", "30"]
+    assert ok.ok
+    failed = kernel.execute("%%stream --blocking\nenv.from_collection([0]).map(lambda x: 1 // x)")
+    assert failed.error["ename"] == "UserFunctionError"
+    assert "ZeroDivisionError" in failed.error["evalue"]
+
+
+def test_the_stop_button_works_during_a_blocking_run(kernel):
+    start = len(kernel.messages)
+    msg_id = kernel.submit(f"%%stream --name fg --to fg --blocking\n{ROLLING}")
+    comm_id = kernel.wait_widget(msg_id, start)
+    state_when(kernel, comm_id, lambda s: s["stats"].get("records_in", 0) > 0)
+    kernel.send_custom(comm_id, {"type": "stop"})
+    reply = kernel.kc.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.kc.get_shell_msg(timeout=30)
+    assert reply["content"]["status"] == "ok"
+    assert kernel.execute("print(fg.status)").stdout.strip() == "stopped"
+
+
+def test_a_kernel_interrupt_stops_a_blocking_run(kernel):
+    start = len(kernel.messages)
+    msg_id = kernel.submit(f"%%stream --name irq --to irq --blocking\n{ROLLING}")
+    comm_id = kernel.wait_widget(msg_id, start)
+    state_when(kernel, comm_id,
+               lambda s: s["stats"].get("records_in", 0) > 0)
+    kernel.interrupt()
+    reply = kernel.kc.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.kc.get_shell_msg(timeout=30)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert kernel.execute("print(irq.status)").stdout.strip() == "stopped"
+
+
+def test_await_a_job_in_the_kernels_event_loop(kernel):
+    stream_cell(kernel, "--name awaited --to awaited",
+                "env.from_iterable(lambda: (time.sleep(0.02) or i for i in range(20)))")
+    cell = kernel.execute("result = await awaited\nprint(awaited.status, len(awaited.rows()), "
+                          "result.job_name)")
+    assert cell.ok, cell.error
+    assert cell.stdout.split() == ["finished", "20", "awaited"]
+
+
+def test_a_view_gets_a_snapshot_and_a_closed_view_releases_the_pump(kernel):
+    cell = stream_cell(kernel, "--name views --to views")
+    [comm_id] = cell.widget_ids()
+    state_when(kernel, comm_id, lambda s: s["delta"]["to"] > 0)
+    kernel.send_custom(comm_id, {"type": "snapshot"})
+    deadline = time.monotonic() + 10
+    while not kernel.custom_messages(comm_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [snapshot] = kernel.custom_messages(comm_id)
+    assert snapshot["type"] == "snapshot" and snapshot["version"] > 0
+    assert sorted(r[2] for r in snapshot["rows"]) == ["/cart", "/help", "/home"]
+    kernel.send_custom(comm_id, {"type": "view", "open": True, "id": "v1"})
+    kernel.send_custom(comm_id, {"type": "view", "open": False, "id": "v1"})
+    time.sleep(0.5)  # let the close reach the kernel and the last update leave
+    paused_at = kernel.widget_state(comm_id)["delta"]["to"]
+    time.sleep(0.6)
+    assert kernel.widget_state(comm_id)["delta"]["to"] == paused_at  # no rows sent
+    kernel.send_custom(comm_id, {"type": "view", "open": True, "id": "v2"})
+    state_when(kernel, comm_id, lambda s: s["delta"]["to"] > paused_at)
+    kernel.execute("%stream_stop views")

@@ -105,7 +105,11 @@ def test_print_in_a_user_function_goes_to_the_cell_that_owns_the_job(kernel):
             '    time.sleep(0.3)\n'
             '    print(f"seen {x}")\n'
             '    return x\n'
-            'env.from_collection([1, 2, 3]).map(shout)')
+            'def numbers():\n'
+            '    for n in (1, 2, 3):\n'
+            '        print(f"made {n}")\n'
+            '        yield n\n'
+            'env.from_iterable(numbers).map(shout)')
     owner = kernel.submit(f"%%stream --name shouts --to shouts\n{body}")
     kernel.wait_for(lambda m: m["parent_header"].get("msg_id") == owner
                     and m["msg_type"] == "status" and m["content"]["execution_state"] == "idle")
@@ -113,7 +117,8 @@ def test_print_in_a_user_function_goes_to_the_cell_that_owns_the_job(kernel):
     assert later.stdout == "later cell\n"
     kernel.execute("shouts.wait(10)")
     owned = "".join(m["content"]["text"] for m in kernel.of(owner) if m["msg_type"] == "stream")
-    assert owned.count("seen ") == 3 and "later cell" not in owned
+    assert owned.count("seen ") == 3 and owned.count("made ") == 3
+    assert "later cell" not in owned
 
 
 def test_print_sink_output_goes_to_the_owning_cell(kernel):

@@ -9,6 +9,7 @@ of each input channel and feeds the minimum to the chain's head.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -224,7 +225,8 @@ class Task:
             finally:
                 handoff.finish()
 
-        reader = threading.Thread(target=read, daemon=True,
+        # the reader runs user code (a generator...): give it this task's context variables
+        reader = threading.Thread(target=contextvars.copy_context().run, args=(read,), daemon=True,
                                   name=f"nbstream[{self.plan.job_name}] {self.display_name} reader")
         reader.start()
         output, time_service = head.output, self.time_service

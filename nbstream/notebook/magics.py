@@ -18,6 +18,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from IPython.core.error import UsageError
@@ -168,10 +169,17 @@ class StreamMagics(Magics):
         try:
             with _interrupt_cancels(asyncio.current_task()):
                 await wait_async(job)
+                # the views' last update (and final text) belongs to this cell's output
+                deadline = time.monotonic() + STOP_WAIT_S
+                while self._settling(job) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
         except (asyncio.CancelledError, KeyboardInterrupt):
             self._interrupted(job)
         if job.error is not None:
             raise job.error
+
+    def _settling(self, job: LiveJob) -> bool:
+        return any(p.thread.is_alive() for p in self.session.pumps.get(job.name, []))
 
     def _start(self, line: str, cell: str) -> Optional[LiveJob]:
         """Start the cell's job; return it if the cell is to wait for it."""
@@ -306,6 +314,8 @@ class StreamMagics(Magics):
             else:
                 while not job.wait(0.1):
                     pass
+            for pump in self.session.pumps.get(job.name, []):
+                pump.thread.join(STOP_WAIT_S)
         except (KeyboardInterrupt, asyncio.CancelledError):
             self._interrupted(job)
         if job.error is not None:

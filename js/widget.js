@@ -6,7 +6,10 @@
 const stores = new Map(); // model uid -> store
 
 export function createStore(limit) {
-  return { version: 0, limit, rows: new Map(), listeners: new Set(), waiting: false };
+  // ui: what a view was showing, so a re-rendered view (e.g. the job's final display
+  // update) keeps its scroll position and choices
+  return { version: 0, limit, rows: new Map(), listeners: new Set(), waiting: false,
+           ui: { scrollTop: 0, y: null, kind: "auto" } };
 }
 
 // Apply one delta {from, to, rows: [[id, cells, label], ...]} (oldest first).
@@ -238,83 +241,105 @@ function render({ model, el: root }) {
   box.append(head, error, chartBox, tableBox, foot);
   root.append(box);
 
-  const trs = new Map(); // row id -> <tr>
-  let pending = { reset: true, changed: [], evicted: [] };
-  let frame = 0;
+  // The table is virtual: it holds every kept row (newest first) but only the rows in
+  // view (plus a margin) are in the DOM, in a small pool of <tr>s that is reused.
+  const topPad = el("tr", "nbs-pad");
+  const bottomPad = el("tr", "nbs-pad");
+  const pool = [];
+  const hot = new Map(); // row id -> when it last changed (ms)
+  let order = null; // row ids, newest first (null: to recompute)
   let columnsShown = null;
-  let yChoice = null;
-  let kindChoice = "auto";
+  let rowHeight = 19;
+  let frame = 0;
+  let coolTimer = 0;
+  let yChoice = store.ui.y;
+  let kindChoice = store.ui.kind;
+  chartKind.value = kindChoice;
+  let restoreScroll = store.ui.scrollTop;
 
   const schedule = () => {
     if (!frame) frame = requestAnimationFrame(flush);
   };
   const onStore = (event) => {
-    if (event.reset) pending = { reset: true, changed: [], evicted: [] };
-    else if (!pending.reset) {
-      pending.changed.push(...event.changed);
-      pending.evicted.push(...event.evicted);
-    }
+    order = null;
+    const now = performance.now();
+    if (event.reset) hot.clear();
+    else if (event.changed.length <= 200) for (const id of event.changed) hot.set(id, now);
+    for (const id of event.evicted || []) hot.delete(id);
     schedule();
   };
   store.listeners.add(onStore);
+  tableBox.addEventListener("scroll", () => {
+    if (restoreScroll === null) store.ui.scrollTop = tableBox.scrollTop;
+    schedule();
+  }, { passive: true });
 
-  function fillRow(tr, row, columns) {
-    const cells = row.cells;
+  function fillRow(tr, id, row, columns, now) {
     while (tr.children.length < columns.length) tr.append(el("td"));
     while (tr.children.length > columns.length) tr.lastChild.remove();
+    const cells = row.cells;
     for (let i = 0; i < columns.length; i += 1) {
       const text = fmtCell(cells[i], columns[i]);
       const td = tr.children[i];
       if (td.textContent !== text) td.textContent = text;
-      td.className = typeof cells[i] === "number" ? "nbs-num" : "";
+      const cls = typeof cells[i] === "number" ? "nbs-num" : "";
+      if (td.className !== cls) td.className = cls;
     }
+    tr.dataset.rid = id;
+    const changed = hot.get(id);
+    tr.classList.toggle("nbs-hot", changed !== undefined && now - changed < 700);
   }
 
-  function rebuild(columns) {
-    thead.replaceChildren();
-    const hr = el("tr");
-    for (const c of columns) hr.append(el("th", "", c));
-    thead.append(hr);
-    tbody.replaceChildren();
-    trs.clear();
-    const rows = [...store.rows.entries()];
-    const fragment = document.createDocumentFragment();
-    for (let i = rows.length - 1; i >= 0; i -= 1) {
-      const [id, row] = rows[i];
-      const tr = el("tr");
-      tr.dataset.rid = id;
-      fillRow(tr, row, columns);
-      trs.set(id, tr);
-      fragment.append(tr);
+  function drawTable(columns) {
+    const key = columns.join("\u0000");
+    if (key !== columnsShown) {
+      thead.replaceChildren();
+      const hr = el("tr");
+      for (const c of columns) hr.append(el("th", "", c));
+      thead.append(hr);
+      columnsShown = key;
     }
-    tbody.append(fragment);
-    columnsShown = columns.join("\u0000");
-  }
-
-  function updateRows(columns) {
-    for (const id of pending.evicted) {
-      const tr = trs.get(id);
-      if (tr) { tr.remove(); trs.delete(id); }
+    if (order === null) order = [...store.rows.keys()].reverse();
+    const total = order.length;
+    const view = tableBox.clientHeight || 260;
+    const first = Math.max(0, Math.floor(tableBox.scrollTop / rowHeight) - 5);
+    const last = Math.min(total, first + Math.ceil(view / rowHeight) + 10);
+    while (pool.length < last - first) pool.push(el("tr"));
+    const now = performance.now();
+    const rows = [];
+    for (let i = first; i < last; i += 1) {
+      const tr = pool[i - first];
+      fillRow(tr, order[i], store.rows.get(order[i]), columns, now);
+      rows.push(tr);
     }
-    const seen = new Set();
-    for (let i = pending.changed.length - 1; i >= 0; i -= 1) { // newest first, once each
-      const id = pending.changed[i];
-      if (seen.has(id)) continue;
-      seen.add(id);
+    for (const [pad, height] of [[topPad, first * rowHeight], [bottomPad, (total - last) * rowHeight]]) {
+      if (!pad.firstChild) pad.append(el("td"));
+      pad.firstChild.colSpan = Math.max(1, columns.length);
+      pad.firstChild.style.height = `${height}px`;
+      pad.style.display = height > 0 ? "" : "none";
     }
-    const order = [...seen].reverse(); // oldest first: each prepend puts the newer on top
-    const flash = order.length <= 50;
-    for (const id of order) {
-      const row = store.rows.get(id);
-      let tr = trs.get(id);
-      if (!row) { if (tr) { tr.remove(); trs.delete(id); } continue; }
-      if (!tr) { tr = el("tr"); tr.dataset.rid = id; trs.set(id, tr); }
-      fillRow(tr, row, columns);
-      tbody.prepend(tr);
-      if (flash && tr.animate) {
-        tr.animate([{ backgroundColor: "var(--nbs-flash)" }, { backgroundColor: "transparent" }],
-                   { duration: 700, easing: "ease-out" });
-      }
+    const wanted = [topPad, ...rows, bottomPad];
+    const current = tbody.children;
+    let same = current.length === wanted.length;
+    for (let i = 0; same && i < wanted.length; i += 1) same = current[i] === wanted[i];
+    if (!same) tbody.replaceChildren(...wanted);
+    if (rows.length) {
+      const measured = rows[0].getBoundingClientRect().height;
+      if (measured > 0 && Math.abs(measured - rowHeight) > 0.5) { rowHeight = measured; schedule(); }
+    }
+    table.dataset.rows = String(total);
+    if (restoreScroll !== null) {
+      const target = restoreScroll;
+      restoreScroll = null;
+      if (target > 0) { tableBox.scrollTop = target; schedule(); }
+    }
+    if (hot.size) {
+      clearTimeout(coolTimer);
+      coolTimer = setTimeout(() => {
+        const t = performance.now();
+        for (const [id, when] of hot) if (t - when >= 700) hot.delete(id);
+        schedule();
+      }, 750);
     }
   }
 
@@ -374,15 +399,13 @@ function render({ model, el: root }) {
     frame = 0;
     const columns = model.get("columns") || [];
     tableBox.style.display = model.get("has_table") ? "" : "none";
-    if (pending.reset || columnsShown !== columns.join("\u0000")) rebuild(columns);
-    else updateRows(columns);
-    pending = { reset: false, changed: [], evicted: [] };
+    if (model.get("has_table")) drawTable(columns);
     drawHeader();
     drawChartArea(columns);
   }
 
   const onHeader = () => schedule();
-  const onColumns = () => { pending = { reset: true, changed: [], evicted: [] }; schedule(); };
+  const onColumns = () => { order = null; schedule(); };
   model.on("change:stats", onHeader);
   model.on("change:status", onHeader);
   model.on("change:error", onHeader);
@@ -393,13 +416,14 @@ function render({ model, el: root }) {
     stop.textContent = "Stopping…";
     model.send({ type: "stop" });
   });
-  ySelect.addEventListener("change", () => { yChoice = ySelect.value; schedule(); });
-  chartKind.addEventListener("change", () => { kindChoice = chartKind.value; schedule(); });
+  ySelect.addEventListener("change", () => { yChoice = store.ui.y = ySelect.value; schedule(); });
+  chartKind.addEventListener("change", () => { kindChoice = store.ui.kind = chartKind.value; schedule(); });
   model.send({ type: "view", open: true, id: viewId });
   schedule();
 
   return () => {
     if (frame) cancelAnimationFrame(frame);
+    clearTimeout(coolTimer);
     store.listeners.delete(onStore);
     model.off("change:stats", onHeader);
     model.off("change:status", onHeader);

@@ -223,7 +223,8 @@ def error_info(error: BaseException) -> Dict[str, Any]:
                             "function": None, "record": None}
     cause = error
     if isinstance(error, UserFunctionError):
-        info.update(step=error.step, function=error.function, record=short_repr(error.record))
+        info.update(step=error.step, function=error.function,
+                    record=short_repr(error.record) if " on record " in str(error) else None)
         cause = error.__cause__ or error.cause or error
     elif error.__cause__ is not None:
         cause = error.__cause__

@@ -196,7 +196,14 @@ def text_table(results: LiveResults, max_rows: int = 20) -> str:
     shown = rows[-max_rows:]
     from ..connectors.frames import rows_to_pandas
 
-    table = rows_to_pandas(shown).to_string(index=False)
+    frame = rows_to_pandas(shown)
+    for column in ("window_start", "window_end"):  # epoch ms as readable UTC times
+        if column in frame and frame[column].map(lambda v: isinstance(v, int)
+                                                 and 10**11 < v < 10**14).all():
+            import pandas as pd
+
+            frame[column] = pd.to_datetime(frame[column], unit="ms")
+    table = frame.to_string(index=False)
     if len(rows) > len(shown):
         table += f"\n... newest {len(shown)} of {len(rows):,} rows kept"
     return table

@@ -234,3 +234,33 @@ console.log(JSON.stringify({{ replayed, gaps, lateGap, late: [...late.rows.value
     assert out["gaps"] == [False] * len(deltas)
     assert out["lateGap"] is True and out["late"] == expected
     assert out["series"] == sorted({row[0] for row in expected})
+
+
+def test_a_late_firing_updates_its_window_row(env):
+    from nbstream import TumblingEventTimeWindows, WatermarkGenerator, WatermarkStrategy
+
+    class EveryEvent(WatermarkGenerator):  # watermark = the event's timestamp, at once
+        def on_event(self, event, timestamp, output):
+            output.emit_watermark(timestamp)
+
+    events = [("a", 1), ("b", 2), ("a", 25), ("a", 5), ("b", 30), ("a", 7)]  # 5 and 7: late
+    counts = (env.from_collection(events)
+              .assign_timestamps_and_watermarks(
+                  WatermarkStrategy.for_generator(EveryEvent())
+                  .with_timestamp_assigner(lambda e, _: e[1]))
+              .key_by(lambda e: e[0])
+              .window(TumblingEventTimeWindows.of(10))
+              .allowed_lateness(100)
+              .count())
+    job = start(env, [counts], name="late")
+    job.result(30)
+    results = job.results[0]
+    assert results.mode == "window"
+    rows = {(r["key"], r["window_start"]): r["count"] for r in job.rows()}
+    # (a, [0, 10)) fired at watermark 25 with 1 element, then again for each late one
+    assert rows == {("a", 0): 3, ("b", 0): 1, ("a", 20): 1, ("b", 30): 1}
+    assert results.received > len(rows)  # the late firings arrived ...
+    assert len(job.to_pandas()) == 4  # ... and replaced their row
+    _, changes, columns = results.changes_since(0, 10)
+    assert columns == ["key", "window_start", "window_end", "count"]
+    assert [(c[1], c[2]) for c in changes if c[1][:2] == ["a", 0]] == [(["a", 0, 10, 3], "a")]

@@ -73,7 +73,8 @@ def generate(path: str, hours: float = 6, seed: int = 7) -> int:
             status = rng.choice([404, 404, 404, 400, 500])
         if status == 200 and method == "GET" and path_.startswith("/static") and rng.random() < 0.4:
             status, size = 304, 0
-        ip = f"{rng.choice([198, 203, 192])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        ip = ".".join(map(str, (rng.choice([198, 203, 192]), rng.randrange(256),
+                                rng.randrange(256), rng.randrange(1, 255))))
         written = t + abs(rng.gauss(0, 0.7))  # workers flush a little late, out of order
         events.append((written, t, ip, method, url, status, int(size * rng.uniform(0.8, 1.2)),
                        agent, seconds))

@@ -41,7 +41,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab serving a copy of notebooks/ (plus a benchmark notebook) on loopback."""
+    """JupyterLab serving a copy of notebooks/ (and a benchmark notebook) on loopback."""
     assert os.path.exists(CHROMIUM), "Debian's chromium is needed (scripts/test installs it)"
     home = tmp_path_factory.mktemp("lab")
     work = home / "work"
@@ -50,7 +50,8 @@ def lab(tmp_path_factory):
         new_markdown_cell("Measurements of the live view"),
         new_code_cell("%load_ext nbstream\nimport itertools, time"),
         new_code_cell("%%stream --name first\n"
-                      "env.from_iterable(lambda: itertools.count()).map(lambda n: {'n': n, 'square': n * n})"),
+                      "env.from_iterable(lambda: itertools.count())"
+                      ".map(lambda n: {'n': n, 'square': n * n})"),
         new_code_cell("%stream_stop --all"),
         new_code_cell("%%stream --name thousand --rows 1000\n"
                       "def ticks():\n"

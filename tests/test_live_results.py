@@ -213,8 +213,9 @@ def test_the_front_end_module_applies_deltas_and_snapshots(node, tmp_path):
     r, deltas = deltas_for(batches, limit, max_rows=5)
     _, snapshot, columns = r.changes_since(0, limit)
     script = tmp_path / "replay.mjs"
+    module = json.dumps((ROOT / "js" / "widget.js").as_uri())
     script.write_text(f"""
-import {{ createStore, applyDelta, applySnapshot, chartData }} from {json.dumps((ROOT / "js" / "widget.js").as_uri())};
+import {{ createStore, applyDelta, applySnapshot, chartData }} from {module};
 const deltas = {json.dumps(deltas)};
 const store = createStore({limit});
 const gaps = [];
@@ -223,8 +224,10 @@ const replayed = [...store.rows.values()].map((r) => r.cells);
 const late = createStore({limit});
 const lateGap = applyDelta(late, deltas[deltas.length - 1]).gap;
 applySnapshot(late, {{ version: store.version, rows: {json.dumps(snapshot)} }});
-const chart = chartData(store, {json.dumps(columns)}, {{ kind: "line", x: "window_end" }}, "count");
-console.log(JSON.stringify({{ replayed, gaps, lateGap, late: [...late.rows.values()].map((r) => r.cells),
+const spec = {{ kind: "line", x: "window_end" }};
+const chart = chartData(store, {json.dumps(columns)}, spec, "count");
+const lateRows = [...late.rows.values()].map((r) => r.cells);
+console.log(JSON.stringify({{ replayed, gaps, lateGap, late: lateRows,
   series: [...chart.series.keys()].sort() }}));
 """)
     out = json.loads(subprocess.run([node, str(script)], check=True, capture_output=True,

@@ -45,7 +45,8 @@ def state_when(kernel, comm_id, predicate, timeout=30):
         if state and predicate(state):
             return state
         time.sleep(0.05)
-    raise AssertionError(f"widget state never matched; last: { {k: v for k, v in state.items() if k in ('status', 'stats', 'error')} }")
+    shown = {k: v for k, v in state.items() if k in ("status", "stats", "error")}
+    raise AssertionError(f"widget state never matched; last: {shown}")
 
 
 def test_a_stream_cell_returns_at_once_and_its_widget_updates_live(kernel):
@@ -95,7 +96,8 @@ def test_rerunning_a_named_cell_stops_its_previous_job(kernel):
     state_when(kernel, first_id, lambda s: s["status"] == "stopped")
     out = kernel.execute("print(first.status, second.status)").stdout.split()
     assert out == ["stopped", "running"]
-    jobs = kernel.execute("_t = %stream_jobs\nprint(_t.query('name == \"again\"')[['status']].to_dict('list'))")
+    jobs = kernel.execute("_t = %stream_jobs\n"
+                          "print(_t.query('name == \"again\"')[['status']].to_dict('list'))")
     assert jobs.stdout.strip() == "{'status': ['running']}"
     kernel.execute("%stream_stop again")
 

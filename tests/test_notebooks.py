@@ -64,7 +64,7 @@ def test_notebook_runs_without_error(path, tmp_path):
         final = text_of(words)  # the blocking job's final table, for front ends without widgets
         assert "[thread] finished: 3 in, 11 out" in final
         assert [line.split() for line in final.splitlines() if line.split()[:1] == ["the"]] == [
-            ["the", "3"]]
+            ["the", "3"]], final
     if path.stem == "explore_windows":
         share = next(c for c in code if "share_5xx" in c.source)
         top = text_of(share).strip().splitlines()[1]

@@ -292,7 +292,7 @@ class StreamMagics(Magics):
                         on_final=lambda p, d=display_id: _final_display(p, job, d))
             job.widgets.append(pump.view)
             display(_bundle(pump, job), raw=True, display_id=display_id)
-            pumps.append(pump)
+            pumps.append(pump.start())
         return pumps
 
     def _block(self, job: LiveJob) -> None:

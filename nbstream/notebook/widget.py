@@ -130,7 +130,11 @@ class Pump:
         self.thread = threading.Thread(
             target=contextvars.copy_context().run, args=(self._run,), daemon=True,
             name=f"nbstream[{job.name}] live view")
+
+    def start(self) -> "Pump":
+        """Start updating (after the view is displayed: its last update refers to it)."""
         self.thread.start()
+        return self
 
     # -- the pump thread --------------------------------------------------------------------
     def _run(self) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from nbstream import StreamExecutionEnvironment
 
-MODES: List[str] = ["thread"]
+MODES: List[str] = ["thread", "process"]
 
 
 def collect(stream: Any) -> List[Any]:

@@ -22,7 +22,7 @@ from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
 from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
 from ..runtime.durations import to_millis
-from ..runtime.executors import executor_names, get_executor
+from ..runtime.executors import executor_for, executor_names, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
 from .datastream import DataStream
 from .types import TypeInformation
@@ -172,7 +172,9 @@ class StreamExecutionEnvironment:
         return self._runtime_mode
 
     def set_execution_mode(self, mode: str) -> "StreamExecutionEnvironment":
-        """Where tasks run: ``thread`` (and the modes other packages register)."""
+        """Where tasks run: ``thread`` (threads in this kernel), ``process`` (a warm pool of
+        worker processes), ``auto`` (measured per step while the job runs), and the modes
+        other packages register. A step may override it with ``set_execution_mode``."""
         if mode not in executor_names():
             raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
                              + ", ".join(repr(n) for n in executor_names()))
@@ -292,7 +294,7 @@ class StreamExecutionEnvironment:
         graph = self._graph
         nodes = graph.ancestors(graph.sinks) if graph.sinks and not all_nodes else dict(graph.nodes)
         return plan_job(nodes, job_name, self._parallelism, self._chaining, self._job_config(),
-                        self._max_parallelism)
+                        self._max_parallelism, self._execution_mode)
 
     def get_execution_plan(self) -> str:
         """The plan of the next job as JSON, in the shape of Flink's ``getExecutionPlan``:
@@ -311,8 +313,9 @@ class StreamExecutionEnvironment:
         name = job_name or DEFAULT_JOB_NAME
         try:  # the pending sinks belong to this attempt, whether it starts or not
             plan = self._plan(name)
-            executor = get_executor(self._execution_mode)
-            job = JobClient(name, mode=self._execution_mode, stdout=sys.stdout)
+            executor = get_executor(executor_for(plan.modes.values()))
+            job = JobClient(name, mode=self._execution_mode, stdout=sys.stdout,
+                            stderr=sys.stderr)
             for nid, node in plan.nodes.items():
                 if node.is_source:
                     node.params["source"].prepare(job)

@@ -200,7 +200,13 @@ class _SinkContext:
 
 class FunctionSink(SinkSpec):
     """A :class:`~nbstream.SinkFunction` (``invoke(value, context)``) or a plain
-    callable (``f(value)``) called for every record."""
+    callable (``f(value)``) called for every record.
+
+    It runs in the kernel in every execution mode: a sink function usually hands
+    records to objects of the notebook (``add_sink(results.append)``), which a copy
+    in a worker process could not reach."""
+
+    driver_only = True
 
     def __init__(self, function: Any, owner: Any = None) -> None:
         self.function = function

@@ -13,11 +13,16 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-__all__ = ["UserFn", "Partitioning", "Node", "StreamGraph", "VIRTUAL_KINDS", "TWO_INPUT_KINDS"]
+__all__ = ["UserFn", "Partitioning", "Node", "StreamGraph", "VIRTUAL_KINDS", "TWO_INPUT_KINDS",
+           "STATELESS_KINDS"]
 
 VIRTUAL_KINDS = frozenset({"partition", "union", "side_output"})
 TWO_INPUT_KINDS = frozenset({"co_map", "co_flat_map", "co_process", "broadcast_process",
                              "interval_join", "iterate"})
+# Operators that keep nothing between records when they are not keyed: a batch may be
+# processed by any copy of them (the automatic execution mode relies on this).
+STATELESS_KINDS = frozenset({"map", "flat_map", "filter", "process", "co_map", "co_flat_map",
+                             "co_process"})
 
 
 @dataclass(frozen=True, eq=False)

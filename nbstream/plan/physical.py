@@ -15,7 +15,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import PlanError
 from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
-from .logical import TWO_INPUT_KINDS, Node, Partitioning
+from .logical import STATELESS_KINDS, TWO_INPUT_KINDS, Node, Partitioning
 
 __all__ = ["Edge", "Chain", "PhysicalPlan", "plan_job"]
 
@@ -64,10 +64,16 @@ class PhysicalPlan:
     chains: Tuple[Chain, ...]
     chain_of: Mapping[int, int]
     config: JobConfig = field(default_factory=JobConfig)
+    modes: Mapping[int, str] = field(default_factory=dict)  # chain id -> execution mode
+    mode_reasons: Mapping[int, str] = field(default_factory=dict)  # chain id -> why
 
     # -- structure ------------------------------------------------------------------
     def chain(self, chain_id: int) -> Chain:
         return self.chains[chain_id]
+
+    def chain_mode(self, chain_id: int) -> str:
+        """Where the tasks of a chain run: ``thread``, ``process``, ``auto``, ..."""
+        return self.modes.get(chain_id, "thread")
 
     def is_chained(self, edge: Edge) -> bool:
         return not edge.feedback and self.chain_of[edge.source] == self.chain_of[edge.target]
@@ -143,12 +149,15 @@ class PhysicalPlan:
         """A readable summary: one block per chain, with its operators and inputs."""
         tasks = sum(c.parallelism for c in self.chains)
         lines = [f"Job '{self.job_name}': {len(self.chains)} chains, {tasks} tasks"]
+        show_modes = any(self.chain_mode(c.id) != "thread" for c in self.chains)
         for c in self.chains:
             inputs = ", ".join(
                 f"{e.partitioning.ship_strategy} from chain {self.chain_of[e.source]}"
                 + (f" (side output {getattr(e.tag, 'tag_id', e.tag)})" if e.tag is not None else "")
                 for e in self.network_in_edges(c.id))
-            lines.append(f"chain {c.id}  parallelism {c.parallelism}"
+            mode = (f"  {self.chain_mode(c.id)} ({self.mode_reasons.get(c.id, '')})"
+                    if show_modes else "")
+            lines.append(f"chain {c.id}  parallelism {c.parallelism}{mode}"
                          + (f"  <- {inputs}" if inputs else ""))
             for nid in c.nodes:
                 node = self.nodes[nid]
@@ -161,8 +170,10 @@ class PhysicalPlan:
 
 def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
              chaining: bool = True, config: Optional[JobConfig] = None,
-             default_max_parallelism: Optional[int] = None) -> PhysicalPlan:
-    """Plan the real nodes among ``nodes`` (which must include all their ancestors).
+             default_max_parallelism: Optional[int] = None,
+             execution_mode: str = "thread") -> PhysicalPlan:
+    """Plan the real nodes among ``nodes`` (which must include all their ancestors);
+    ``execution_mode`` is the job's mode, which steps may override.
 
     ``default_max_parallelism`` None means "automatic": at least 128 and at least
     the step's parallelism, as Flink chooses when none was set.
@@ -174,9 +185,33 @@ def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
     max_par = {nid: _max_parallelism(n, parallelism[nid], default_max_parallelism)
                for nid, n in real.items()}
     edges = tuple(_edges(nodes, real, parallelism))
-    chains, chain_of = _chain(real, edges, parallelism, max_par, chaining)
+    keyed = {e.target for e in edges if e.partitioning.kind == "hash"}
+    node_modes = {nid: _node_mode(n, nid in keyed, execution_mode) for nid, n in real.items()}
+    chains, chain_of = _chain(real, edges, parallelism, max_par, chaining, node_modes)
     return PhysicalPlan(job_name, dict(nodes), parallelism, max_par, edges, chains, chain_of,
-                        config or JobConfig())
+                        config or JobConfig(),
+                        {c.id: node_modes[c.head][0] for c in chains},
+                        {c.id: node_modes[c.head][1] for c in chains})
+
+
+def _node_mode(node: Node, keyed: bool, default: str) -> Tuple[str, str]:
+    """The execution mode of one step, and why."""
+    pinned = node.execution_mode
+    if getattr(node.params.get("sink"), "driver_only", False):
+        if pinned not in (None, "thread"):
+            raise PlanError(f"'{node.name}' hands its records to objects in this kernel, so it "
+                            f"runs on a thread here; it cannot run in mode {pinned!r}")
+        return "thread", "its records go to objects in the kernel"
+    mode, why = (pinned, "set on the step") if pinned else (default, "the job's mode")
+    if mode != "auto":
+        return mode, why
+    if node.is_source or node.is_sink:
+        return "thread", "auto: sources and sinks run on threads"
+    if keyed:
+        return "thread", "auto: keyed state and timers stay on threads"
+    if node.kind not in STATELESS_KINDS:
+        return "thread", f"auto: {node.kind} steps stay on threads"
+    return "auto", "auto: measured on its first records, then threads or worker processes"
 
 
 def _parallelism(node: Node, default: int) -> int:
@@ -239,18 +274,19 @@ def _edges(nodes: Mapping[int, Node], real: Mapping[int, Node],
 
 
 def _chainable(edge: Edge, up: Node, down: Node, in_degree: int,
-               parallelism: Mapping[int, int]) -> bool:
+               parallelism: Mapping[int, int], modes: Mapping[int, Tuple[str, str]]) -> bool:
     return (in_degree == 1
             and edge.partitioning.kind == "forward"
             and parallelism[up.id] == parallelism[down.id]
             and down.chaining == "default"
             and up.chaining != "never"
             and down.kind not in TWO_INPUT_KINDS
-            and up.execution_mode == down.execution_mode)
+            and modes[up.id][0] == modes[down.id][0])
 
 
 def _chain(real: Mapping[int, Node], edges: Sequence[Edge], parallelism: Mapping[int, int],
-           max_par: Mapping[int, int], enabled: bool) -> Tuple[Tuple[Chain, ...], Dict[int, int]]:
+           max_par: Mapping[int, int], enabled: bool,
+           modes: Mapping[int, Tuple[str, str]]) -> Tuple[Tuple[Chain, ...], Dict[int, int]]:
     in_edges: Dict[int, List[Edge]] = {nid: [] for nid in real}
     for e in edges:
         in_edges[e.target].append(e)
@@ -259,7 +295,7 @@ def _chain(real: Mapping[int, Node], edges: Sequence[Edge], parallelism: Mapping
     for nid in sorted(real):  # ids grow with creation, so inputs come first
         ins = in_edges[nid]
         if enabled and ins and _chainable(ins[0], real[ins[0].source], real[nid], len(ins),
-                                          parallelism):
+                                          parallelism, modes):
             cid = chain_of[ins[0].source]
             members[cid].append(nid)
         else:

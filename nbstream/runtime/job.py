@@ -72,15 +72,18 @@ class JobClient:
 
     ``status``, ``metrics()``, ``cancel()``, ``wait(timeout)``, ``result(timeout)``;
     ``await job`` works too. PyFlink's names (``get_job_id()``, ``get_job_status()``,
-    ``get_job_execution_result()``) are there as well.
+    ``get_job_execution_result()``) are there as well. ``placement`` tells where each
+    chain of the job runs and why (the automatic mode fills it in as it decides).
     """
 
     def __init__(self, job_name: str, mode: str = "thread",
-                 stdout: Any = None) -> None:
+                 stdout: Any = None, stderr: Any = None) -> None:
         self.job_id = uuid.uuid4().hex
         self.job_name = job_name
         self.mode = mode
         self.stdout = stdout if stdout is not None else sys.stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self.placement: Dict[str, str] = {}
         self._status = JobStatus.CREATED
         self._error: Optional[BaseException] = None
         self._cancel_requested = False
@@ -124,6 +127,8 @@ class JobClient:
             entry["records_in"] += m["records_in"]
             entry["records_out"] += m["records_out"]
             entry["parallelism"] += 1
+            if "mode" in m:
+                entry["mode"] = m["mode"]
             wm = m.get("watermark")
             if wm is not None:
                 entry["watermark"] = wm if entry["watermark"] is None else min(entry["watermark"], wm)

@@ -1,17 +1,32 @@
 """Executors: the one boundary between a physical plan and where its tasks run.
 
 An executor has a ``name`` and ``start(plan, job, clock)``: it starts the job's tasks
-and calls ``job._finish()`` once all of them have stopped. ``thread`` is built in;
-other modes register a factory with :func:`register_executor` (imported lazily, so
-``import nbstream`` stays light).
+and calls ``job._finish()`` once all of them have stopped. ``thread``, ``process`` and
+``auto`` are built in; other modes register a factory with :func:`register_executor`
+(imported lazily, so ``import nbstream`` stays light).
+
+Each chain of a plan has a mode (``plan.chain_mode``); :func:`executor_for` picks the
+executor that can run that mix: ``process`` runs thread and process chains together,
+``auto`` runs all three.
+
+>>> executor_for(["thread", "thread"]), executor_for(["thread", "process"])
+('thread', 'process')
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Dict, Tuple, Union
+import sys
+from typing import Any, Callable, Dict, Iterable, Tuple, Union
 
-__all__ = ["register_executor", "get_executor", "executor_names", "Executor"]
+__all__ = ["register_executor", "get_executor", "executor_names", "executor_for", "Executor",
+           "gil_enabled", "chain_label"]
+
+
+def chain_label(plan: Any, chain_id: int) -> str:
+    """How a chain is named in ``job.placement``: its id and its steps."""
+    names = " -> ".join(plan.nodes[n].name for n in plan.chain(chain_id).nodes)
+    return f"chain {chain_id}: {names}"
 
 
 class Executor:
@@ -23,13 +38,30 @@ class Executor:
         raise NotImplementedError
 
 
+def gil_enabled() -> bool:
+    """False on a free-threaded CPython (3.13t and later) running without the GIL,
+    where threads run Python code in parallel."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return True if probe is None else bool(probe())
+
+
 _FACTORIES: Dict[str, Union[Callable[[], Executor], str]] = {
     "thread": "nbstream.runtime.executors.thread:ThreadExecutor",
+    "process": "nbstream.runtime.executors.process:ProcessExecutor",
+    "auto": "nbstream.runtime.executors.auto:AutoExecutor",
 }
 _INSTANCES: Dict[str, Executor] = {}
 _DESCRIPTIONS: Dict[str, str] = {
-    "thread": "tasks on threads in this process: no serialization, lowest latency, GIL-bound",
+    "thread": ("tasks on threads in this process: no serialization, lowest latency, "
+               + ("GIL-bound" if gil_enabled() else "parallel (free-threaded CPython)")),
+    "process": ("tasks in a warm pool of worker processes: functions travel with cloudpickle, "
+                "records in batches; CPU-heavy Python functions use every core"),
+    "auto": ("measures each step on its first records: CPU-bound steps go to worker processes, "
+             "I/O-bound ones stay on threads"),
 }
+# executors that can run plans mixing modes, and the modes each can mix
+_MIXERS = (("process", frozenset({"thread", "process"})),
+           ("auto", frozenset({"thread", "process", "auto"})))
 
 
 def register_executor(name: str, factory: Union[Callable[[], Executor], str],
@@ -47,6 +79,20 @@ def executor_names() -> Tuple[str, ...]:
 
 def describe_modes() -> Dict[str, str]:
     return {name: _DESCRIPTIONS.get(name, "") for name in _FACTORIES}
+
+
+def executor_for(modes: Iterable[str]) -> str:
+    """The executor that runs a plan whose chains have ``modes``."""
+    wanted = set(modes) or {"thread"}
+    if len(wanted) == 1:
+        return next(iter(wanted))
+    for name, mixes in _MIXERS:
+        if wanted <= mixes:
+            return name
+    from ...errors import PlanError
+
+    raise PlanError("these execution modes cannot run in one job: "
+                     + ", ".join(sorted(repr(m) for m in wanted)))
 
 
 def get_executor(name: str) -> Executor:

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..job import JobClient, as_job_error
 from ..source_context import TaskCancelled
 from ..task import CANCEL, TICK, Task
-from . import Executor
+from . import Executor, chain_label
 
 __all__ = ["ThreadExecutor", "QueueWriter", "FeedbackWriter", "run_task"]
 
@@ -87,6 +87,9 @@ class ThreadExecutor(Executor):
                 tasks.append(Task(plan, chain.id, sub, job, inboxes.get((chain.id, sub)),
                                   writer, clock, {"stdout": job.stdout}))
         self._wire_wakeups(tasks, inboxes, job, clock)
+        for c in plan.chains:
+            why = plan.mode_reasons.get(c.id, "the job's mode")
+            job.placement[chain_label(plan, c.id)] = f"thread ({why})"
         job._start(lambda: [m for t in tasks for m in t.metrics()])
         # Each thread runs in a copy of the submitter's context variables (as an asyncio
         # task does): output of user functions goes where the submitting code's output

@@ -1,0 +1,425 @@
+"""Automatic mode: each step is measured while the job runs and placed where it runs best.
+
+How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan):
+
+* Sources, sinks and keyed steps (state, timers, windows) run on threads in the
+  kernel: the planner decides that up front (``env.explain()`` shows why). Steps
+  pinned with ``set_execution_mode`` keep their mode.
+* Every other chain of stateless steps (map, flat_map, filter, process, co-map ...)
+  starts on threads in the kernel and *calibrates*: it processes its first records
+  in small slices and times its calls: CPU time of the thread (``time.thread_time``)
+  against wall time, minus time spent waiting for downstream (backpressure).
+  Once the chain has spent ``CALIBRATION_S`` in its calls, or has seen
+  ``CALIBRATION_RECORDS`` records, :func:`choose` decides for all its subtasks:
+
+  - **process** when its calls spend at least ``CPU_BOUND_SHARE`` of their time on
+    the CPU (they compute; time waiting for the GIL counts as wall time, so two
+    CPU-bound steps sharing the GIL still show about half) *and* cost at least
+    ``MIN_CPU_PER_RECORD_S`` of CPU per record (cheaper steps would spend more on
+    moving records to a worker than they save);
+  - **thread** otherwise: I/O-bound steps wait in parallel on threads for free.
+
+  On free-threaded CPython (the GIL disabled) threads already run Python code in
+  parallel, and on a single core processes cannot: both stay on threads.
+* A chain placed in processes keeps its task in the kernel (its channels,
+  watermarks and order are unchanged) and sends the rest of its batches, one at a
+  time, to a copy of its steps in a worker process, one worker per subtask;
+  the worker returns what the steps emitted. The copy is opened there with
+  ``open()``; attributes a function changed on its first records in the kernel
+  are not carried over (keep such data in state, as Flink requires for restarts).
+  Workers are started when the first chain needs them.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ...errors import JobFailedError, PlanError
+from ..records import Batch
+from ..task import Task, TaskCancelled
+from . import chain_label, gil_enabled
+from .channels import TaskStats, message
+from .process import PROCESS_STOP_GRACE_S, KernelJob, ProcessExecutor, remote_error, ship
+from .wire import OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, decode, encode
+
+__all__ = ["AutoExecutor", "choose", "CPU_BOUND_SHARE", "MIN_CPU_PER_RECORD_S",
+           "CALIBRATION_S", "CALIBRATION_RECORDS"]
+
+CPU_BOUND_SHARE = 0.3
+MIN_CPU_PER_RECORD_S = 50e-6
+CALIBRATION_S = 0.1
+CALIBRATION_RECORDS = 2000
+FIRST_SLICE, MAX_SLICE = 4, 256
+
+
+def choose(cpu_s: float, wall_s: float, records: int, cores: int,
+           gil: bool = True) -> Tuple[str, str]:
+    """Thread or process for a step whose calls took ``cpu_s`` of CPU and ``wall_s``
+    of wall time over ``records`` records; and why.
+
+    >>> choose(0.19, 0.2, 190, cores=2)[0], choose(0.001, 0.2, 20, cores=2)[0]
+    ('process', 'thread')
+    >>> choose(0.19, 0.2, 190, cores=2, gil=False)[1]
+    'free-threaded CPython: threads run Python code in parallel'
+    """
+    reason = _threads_suffice(cores, gil)
+    if reason is not None:
+        return "thread", reason
+    share = cpu_s / wall_s if wall_s > 0 else 0.0
+    per_record = cpu_s / max(records, 1)
+    measured = (f"{share:.0%} of its call time on the CPU, {per_record * 1e3:.3f} ms of CPU "
+                f"per record over {records} records")
+    if share < CPU_BOUND_SHARE:
+        return "thread", f"I/O-bound: {measured}"
+    if per_record < MIN_CPU_PER_RECORD_S:
+        return "thread", f"CPU-bound but cheap: {measured}"
+    return "process", f"CPU-bound: {measured}"
+
+
+def _threads_suffice(cores: int, gil: bool) -> Optional[str]:
+    """Why no measurement could make worker processes worth it here, if so."""
+    if not gil:
+        return "free-threaded CPython: threads run Python code in parallel"
+    if cores < 2:
+        return "one CPU core: worker processes could not run in parallel"
+    return None
+
+
+class _Calibration:
+    """The measurements of one auto chain, shared by its subtasks, and its decision."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.lock = threading.Lock()
+        self.records, self.cpu, self.wall = 0, 0.0, 0.0
+        self.decision: Optional[str] = None
+        self.reason = ""
+
+    def add(self, records: int, cpu: float, wall: float, cores: int) -> Optional[str]:
+        with self.lock:
+            if self.decision is None:
+                self.records += records
+                self.cpu += cpu
+                self.wall += max(wall, 0.0)
+                if self.wall >= CALIBRATION_S or self.records >= CALIBRATION_RECORDS:
+                    self.decision, self.reason = choose(self.cpu, self.wall, self.records,
+                                                        cores, gil_enabled())
+            return self.decision
+
+    def settle(self, decision: str, reason: str) -> None:
+        with self.lock:
+            self.decision, self.reason = decision, reason
+
+
+def _slice(batch: Batch, i: int, j: int) -> Batch:
+    ts = batch.timestamps
+    return Batch(batch.values[i:j], ts[i:j] if ts is not None else None)
+
+
+class _AutoHead:
+    """Stands in for the head operator of an auto chain's task: processes batches in
+    measured slices, then on the thread or through a worker process."""
+
+    def __init__(self, kjob: "AutoJob", tid: int, task: Task, calibration: _Calibration,
+                 stats: TaskStats) -> None:
+        self.kjob, self.tid, self.task = kjob, tid, task
+        self.op = task.head
+        self.ops = list(task.ops.values())
+        self.calibration, self.stats = calibration, stats
+        self.slice = FIRST_SLICE
+        self.worker: Any = None          # the worker of this task's offload, once asked
+        self.service = "none"            # none -> opening -> open | refused
+        self.replies: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        plan = kjob.plan
+        edges = [e for nid in plan.chain(task.chain.id).nodes for e in plan.out_edges(nid)
+                 if not plan.is_chained(e)]
+        self.targets = {e.index: t for e, t in zip(edges, task.network)}
+
+    # what the task reads and writes on its head
+    @property
+    def records_in(self) -> int:
+        return self.op.records_in
+
+    @records_in.setter
+    def records_in(self, value: int) -> None:
+        self.op.records_in = value
+
+    def process_watermark(self, timestamp: int) -> None:
+        self.op.process_watermark(timestamp)
+
+    def process_status(self, idle: bool) -> None:
+        self.op.process_status(idle)
+
+    # batches
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        decision = self.calibration.decision
+        if decision == "thread":
+            self.op.process_batch(batch, input_index)
+            return
+        if decision == "process" and self._service_ready():
+            self._offload(batch, input_index)
+            return
+        n, i = len(batch.values), 0
+        while i < n:
+            decision = self.calibration.decision
+            if decision == "thread":
+                self.op.process_batch(_slice(batch, i, n), input_index)
+                return
+            if decision == "process" and self._service_ready():
+                self._offload(_slice(batch, i, n), input_index)
+                return
+            j = min(n, i + self.slice)
+            part = batch if (i, j) == (0, n) else _slice(batch, i, j)
+            if decision is None:
+                self._measured(part, input_index)
+            else:
+                self.op.process_batch(part, input_index)
+            i = j
+            self.slice = min(self.slice * 2, MAX_SLICE)
+
+    def _measured(self, part: Batch, input_index: int) -> None:
+        blocked, wall, cpu = self.stats.blocked_s, time.perf_counter(), time.thread_time()
+        self.op.process_batch(part, input_index)
+        cpu = time.thread_time() - cpu
+        wall = time.perf_counter() - wall - (self.stats.blocked_s - blocked)
+        if self.calibration.add(len(part.values), cpu, wall, self.kjob.cores) is not None:
+            self.kjob.decided(self.calibration)
+
+    # the worker side
+    def _service_ready(self) -> bool:
+        if self.service == "open":
+            return True
+        if self.service == "none":
+            worker = self.kjob.offload_worker(self.task.subtask)
+            if worker is None:
+                return False
+            self.worker, self.service = worker, "opening"
+            first, rest = message(OFFLOAD_OPEN, self.kjob.job_no, self.tid)
+            worker.send(first, rest)
+        if self.service == "opening":
+            try:
+                what, body, rest = self.replies.get_nowait()
+            except queue.Empty:
+                return False
+            if what == "lost":
+                raise self._lost(body)
+            if decode(body, rest) is None:
+                self.service = "open"
+                self.kjob.offloading(self.calibration, self.worker)
+            else:
+                self.service = "refused"
+                self.kjob.refused(self.calibration, remote_error(body, rest))
+        return self.service == "open"
+
+    def _lost(self, what: str) -> JobFailedError:
+        return JobFailedError(f"{self.worker} {what} while running "
+                              f"{self.kjob.task_name(self.tid)} (offloaded by the automatic "
+                              "mode); the job was stopped")
+
+    def _wait(self) -> Tuple[int, Any, Sequence[Any]]:
+        while True:
+            try:
+                what, body, rest = self.replies.get(timeout=0.05)
+            except queue.Empty:
+                if self.kjob.job.cancelled:
+                    raise TaskCancelled() from None
+                continue
+            if what == "lost":
+                raise self._lost(body)
+            return what, body, rest
+
+    def _offload(self, batch: Batch, input_index: int) -> None:
+        first, rest = message(OFFLOAD_CALL, self.kjob.job_no, self.tid, input_index,
+                              frames=encode((self.op.current_watermark, batch)))
+        self.worker.send(first, rest)
+        _what, body, extra = self._wait()
+        result = decode(body, extra)
+        if isinstance(result, tuple) and len(result) == 3:  # (blob, message, traceback)
+            raise remote_error(body, extra)
+        outputs, deltas = result
+        for edge, out in outputs:
+            self.targets[edge].send(out)
+        for op, (d_in, d_out) in zip(self.ops, deltas):
+            if op is not self.op:
+                op.records_in += d_in
+            op.output.count += d_out
+
+    def close(self) -> None:
+        """After the task: close the copy in the worker and report its close() error.
+        A copy that does not answer within the grace period after a cancel (stuck in a
+        function) costs its worker, which is stopped (the pool starts another)."""
+        if self.service not in ("open", "opening"):
+            return
+        first, rest = message(OFFLOAD_CLOSE, self.kjob.job_no, self.tid)
+        self.worker.send(first, rest)
+        deadline = time.monotonic() + PROCESS_STOP_GRACE_S
+        while True:
+            try:
+                what, body, extra = self.replies.get(timeout=0.05)
+            except queue.Empty:
+                if self.kjob.job.cancelled and time.monotonic() > deadline:
+                    self.kjob.job.warnings.append(
+                        f"{self.worker} was stopped: {self.kjob.task_name(self.tid)} did not "
+                        f"stop within {PROCESS_STOP_GRACE_S:.0f} s after the job was stopped")
+                    self.kjob.killed.add(self.worker.id)
+                    self.kjob.pool.kill(self.worker)
+                    return
+                continue
+            if what == "lost":
+                if self.kjob.job.cancelled:
+                    return
+                raise self._lost(body)
+            if what == OFFLOAD_CLOSE:
+                break
+        if decode(body, extra) is not None and not self.kjob.job.cancelled:
+            raise remote_error(body, extra)
+
+
+class AutoJob(KernelJob):
+    """A job in the automatic mode (see the module documentation)."""
+
+    def __init__(self, plan: Any, job: Any, clock: Any) -> None:
+        super().__init__(plan, job, clock)
+        import os
+
+        self.cores = os.cpu_count() or 1
+        self.calibrations: Dict[int, _Calibration] = {}
+        self.heads: Dict[int, _AutoHead] = {}
+        self.candidates = set()
+        self._offload_workers: Optional[List[Any]] = None
+        self._starting: Optional[threading.Thread] = None
+        self._start_lock = threading.Lock()
+        for c in plan.chains:
+            if plan.chain_mode(c.id) == "auto":
+                self.calibrations[c.id] = _Calibration(chain_label(plan, c.id))
+        self._installed: set = set()
+        suffice = _threads_suffice(self.cores, gil_enabled())
+        for cid, calibration in self.calibrations.items():
+            if suffice is not None:
+                calibration.settle("thread", suffice)
+                continue
+            try:
+                ship(plan, {cid})
+            except PlanError as exc:
+                calibration.settle("thread", f"it cannot go to a worker process: {exc}")
+                continue
+            self.candidates.add(cid)
+
+    def chains_to_ship(self) -> set:
+        return super().chains_to_ship() | self.candidates
+
+    def mode_of(self, tid: int) -> str:
+        chain = self.layout.tasks[tid][0]
+        calibration = self.calibrations.get(chain)
+        if calibration is None:
+            return super().mode_of(tid)
+        return calibration.decision or "auto (measuring)"
+
+    def make_local_task(self, tid: int) -> Task:
+        chain, sub = self.layout.tasks[tid]
+        calibration = self.calibrations.get(chain)
+        if calibration is None:
+            return super().make_local_task(tid)
+        stats = TaskStats()
+        task = Task(self.plan, chain, sub, self.job, self.channels.inboxes.get(tid),
+                    self.channels.writer_factory(tid, stats), self.clock,
+                    {"stdout": self.job.stdout})
+        head = _AutoHead(self, tid, task, calibration, stats)
+        task.head = head  # type: ignore[assignment]
+        self.heads[tid] = head
+        return task
+
+    def _describe_placement(self) -> None:
+        super()._describe_placement()
+        for calibration in self.calibrations.values():
+            self._tell(calibration)
+
+    def _tell(self, calibration: _Calibration, where: str = "") -> None:
+        if calibration.decision is None:
+            text = "auto: measuring its first records"
+        else:
+            text = f"{calibration.decision}{where} (auto: {calibration.reason})"
+        self.job.placement[calibration.label] = text
+
+    # -- decisions --------------------------------------------------------------------------------
+    def decided(self, calibration: _Calibration) -> None:
+        self._tell(calibration)
+        if calibration.decision == "process":
+            with self._start_lock:
+                if self._starting is None:
+                    widest = max(self.plan.chain(c).parallelism for c in self.candidates)
+                    self._starting = threading.Thread(
+                        target=self._start_workers, args=(widest,), daemon=True,
+                        name=f"nbstream[{self.job.job_name}] starting workers")
+                    self._starting.start()
+
+    def _start_workers(self, n: int) -> None:
+        try:
+            workers = self.connect(n)
+            self.install(workers)
+        except BaseException as exc:  # noqa: BLE001 - no workers: stay on threads
+            for calibration in self.calibrations.values():
+                if calibration.decision == "process":
+                    calibration.settle("thread", f"worker processes did not start: {exc}")
+                    self._tell(calibration)
+            self._offload_workers = []
+            return
+        self._offload_workers = workers
+
+    def install(self, workers: Sequence[Any]) -> None:
+        fresh = [w for w in workers if w.id not in self._installed]
+        self._installed |= {w.id for w in fresh}
+        super().install(fresh)
+
+    def offload_worker(self, subtask: int) -> Any:
+        workers = self._offload_workers
+        if not workers:
+            return None
+        return workers[subtask % len(workers)]
+
+    def offloading(self, calibration: _Calibration, worker: Any) -> None:
+        chain = next(c for c, cal in self.calibrations.items() if cal is calibration)
+        on = sorted({h.worker.id for t, h in self.heads.items()
+                     if self.layout.tasks[t][0] == chain and h.service == "open"})
+        names = ", ".join(str(self.workers[i]) for i in on if i in self.workers)
+        self._tell(calibration, f" on {names}")
+
+    def refused(self, calibration: _Calibration, error: BaseException) -> None:
+        calibration.settle("thread", f"its copy could not start in a worker process: {error}")
+        self._tell(calibration)
+
+    # -- messages and the end -------------------------------------------------------------------------
+    def on_offload_reply(self, tid: int, what: int, body: Any, rest: Sequence[Any]) -> None:
+        head = self.heads.get(tid)
+        if head is not None:
+            head.replies.put((what, body, rest))
+
+    def on_worker_lost(self, worker: Any, what: str) -> None:
+        super().on_worker_lost(worker, what)
+        for head in self.heads.values():
+            if head.worker is worker:
+                head.replies.put(("lost", what, ()))
+
+    def offloaded_on(self, worker_id: int) -> List[int]:
+        return [t for t, h in self.heads.items()
+                if h.worker is not None and h.worker.id == worker_id and t in self.pending]
+
+    def after_local_task(self, tid: int, task: Task) -> None:
+        head = self.heads.get(tid)
+        if head is not None:
+            head.close()
+
+    def before_finish(self) -> None:
+        starting = self._starting
+        if starting is not None:
+            starting.join()
+
+
+class AutoExecutor(ProcessExecutor):
+    """Places each step by measuring it (see :mod:`nbstream.runtime.executors.auto`)."""
+
+    name = "auto"
+    job_class = AutoJob

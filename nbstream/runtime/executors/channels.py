@@ -1,0 +1,203 @@
+"""Channels between tasks that may live in different processes, with credit-based
+flow control.
+
+Every process (the kernel and each worker) numbers a job's tasks and channels the
+same way (:class:`Layout`). A task's :class:`Inbox` is unbounded; what bounds it is
+the *credit* each channel's sender must hold to send a message: ``channel_capacity``
+per channel, one given back when the receiver takes the message. A sender without
+credit waits (backpressure). A thread that moves messages off a connection
+therefore never blocks on a full inbox, which is what keeps a process that hosts
+both ends of a chain of channels from deadlocking.
+
+>>> from nbstream import StreamExecutionEnvironment
+>>> env = StreamExecutionEnvironment.get_execution_environment()
+>>> _ = env.from_collection([1, 2]).rebalance().map(str).set_parallelism(2).print()
+>>> layout = Layout(env._plan("doc"))
+>>> layout.tasks, layout.channels
+([(0, 0), (1, 0), (1, 1), (2, 0), (2, 1)], [(0, 1, 0), (0, 2, 0)])
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..task import TaskCancelled
+from .wire import CREDIT, DATA, HEADER, Encoded, Frames, encode
+
+__all__ = ["Layout", "Credits", "Inbox", "JobChannels", "message", "TaskStats"]
+
+Send = Callable[[int, bytes, Sequence[Any]], None]  # (node, first frame, extra frames)
+
+
+def message(kind: int, job: int, a: int = 0, b: int = 0, c: int = 0,
+            frames: Optional[Frames] = None) -> Tuple[bytes, Sequence[Any]]:
+    """The wire form of a message: the first frame (header and pickle) and the rest."""
+    if not frames:
+        return HEADER.pack(kind, job, a, b, c, 0), ()
+    return HEADER.pack(kind, job, a, b, c, len(frames) - 1) + frames[0], frames[1:]
+
+
+class Layout:
+    """A job's tasks (``tid`` -> ``(chain id, subtask)``) and network channels
+    (``cid`` -> ``(sender tid, receiver tid, input channel of the receiver)``)."""
+
+    def __init__(self, plan: Any) -> None:
+        self.tasks: List[Tuple[int, int]] = [(c.id, s) for c in plan.chains
+                                             for s in range(c.parallelism)]
+        self.tid: Dict[Tuple[int, int], int] = {t: i for i, t in enumerate(self.tasks)}
+        self.channels: List[Tuple[int, int, int]] = []
+        self.cid: Dict[Tuple[int, int, int], int] = {}
+        self.has_inputs: List[bool] = []
+        for tid, (chain, sub) in enumerate(self.tasks):
+            inputs = plan.input_channels(chain, sub)
+            self.has_inputs.append(bool(inputs))
+            for ch, (edge, sender) in enumerate(inputs):
+                self.cid[(edge.index, sender, sub)] = len(self.channels)
+                self.channels.append((self.tid[(plan.chain_of[edge.source], sender)], tid, ch))
+
+
+class TaskStats:
+    """Time a task spent waiting for credit (the automatic mode subtracts it)."""
+
+    __slots__ = ("blocked_s",)
+
+    def __init__(self) -> None:
+        self.blocked_s = 0.0
+
+
+class Credits:
+    """The sender's side of one channel: how many more messages it may send."""
+
+    __slots__ = ("_sem",)
+
+    def __init__(self, capacity: int) -> None:
+        self._sem = threading.Semaphore(capacity)
+
+    def take(self, control: Any, stats: Optional[TaskStats]) -> None:
+        if self._sem.acquire(blocking=False):
+            return
+        start = time.perf_counter()
+        while not self._sem.acquire(timeout=0.05):
+            if control.cancelled:
+                raise TaskCancelled()
+        if stats is not None:
+            stats.blocked_s += time.perf_counter() - start
+
+    def give(self) -> None:
+        self._sem.release()
+
+
+class Inbox:
+    """A task's input: ``(channel, message)`` in arrival order. Taking a message gives
+    its channel's credit back; a message still in wire form is decoded here, in the
+    receiving task's thread."""
+
+    __slots__ = ("_queue", "_give_back")
+
+    def __init__(self, give_back: Sequence[Callable[[], None]]) -> None:
+        self._queue: "queue.SimpleQueue[Tuple[int, Any]]" = queue.SimpleQueue()
+        self._give_back = give_back
+
+    def put(self, item: Tuple[int, Any]) -> None:
+        self._queue.put(item)
+
+    def get(self, timeout: Optional[float] = None) -> Tuple[int, Any]:
+        ch, msg = self._queue.get(timeout=timeout)
+        if ch >= 0:
+            self._give_back[ch]()
+            if type(msg) is Encoded:
+                msg = msg.decode()
+        return ch, msg
+
+
+class _LocalWriter:
+    __slots__ = ("credits", "inbox", "channel", "control", "stats")
+
+    def __init__(self, credits: Credits, inbox: Inbox, channel: int, control: Any,
+                 stats: Optional[TaskStats]) -> None:
+        self.credits, self.inbox, self.channel = credits, inbox, channel
+        self.control, self.stats = control, stats
+
+    def put(self, msg: Any) -> None:
+        self.credits.take(self.control, self.stats)
+        self.inbox.put((self.channel, msg))
+
+
+class _RemoteWriter:
+    __slots__ = ("credits", "send", "node", "job", "receiver", "channel", "control", "stats")
+
+    def __init__(self, credits: Credits, send: Send, node: int, job: int, receiver: int,
+                 channel: int, control: Any, stats: Optional[TaskStats]) -> None:
+        self.credits, self.send, self.node, self.job = credits, send, node, job
+        self.receiver, self.channel = receiver, channel
+        self.control, self.stats = control, stats
+
+    def put(self, msg: Any) -> None:
+        self.credits.take(self.control, self.stats)
+        first, rest = message(DATA, self.job, self.receiver, self.channel, 0, encode(msg))
+        self.send(self.node, first, rest)
+
+
+class JobChannels:
+    """The channels of one job as seen from one process (node ``here``; the kernel is 0).
+
+    ``node_of[tid]`` says where each task runs; ``send(node, first, rest)`` delivers a
+    message to another node (a worker sends everything to the kernel, which forwards).
+    """
+
+    def __init__(self, plan: Any, layout: Layout, node_of: Sequence[int], here: int,
+                 job_no: int, control: Any, send: Send) -> None:
+        self.layout, self.node_of, self.here = layout, node_of, here
+        self.job_no, self.control, self.send = job_no, control, send
+        capacity = plan.config.channel_capacity
+        self.credits: Dict[int, Credits] = {
+            cid: Credits(capacity) for cid, (sender, _r, _c) in enumerate(layout.channels)
+            if node_of[sender] == here}
+        give_back: Dict[int, List[Callable[[], None]]] = {
+            tid: [] for tid, inputs in enumerate(layout.has_inputs)
+            if inputs and node_of[tid] == here}
+        for cid, (sender, receiver, _ch) in enumerate(layout.channels):
+            if receiver in give_back:
+                give_back[receiver].append(self._give_back(cid, sender))
+        self.inboxes: Dict[int, Inbox] = {tid: Inbox(g) for tid, g in give_back.items()}
+
+    def _give_back(self, cid: int, sender: int) -> Callable[[], None]:
+        if self.node_of[sender] == self.here:
+            return self.credits[cid].give
+        first, rest = message(CREDIT, self.job_no, cid)
+        node, send = self.node_of[sender], self.send
+        return lambda: send(node, first, rest)
+
+    def writer_factory(self, tid: int, stats: Optional[TaskStats] = None) -> Callable[[Any, int], Any]:
+        """``make_writer(edge, receiver)`` for the task ``tid`` (see :class:`~nbstream.runtime.task.Task`)."""
+        layout = self.layout
+        sender = layout.tasks[tid][1]
+
+        def make(edge: Any, receiver: int) -> Any:
+            cid = layout.cid[(edge.index, sender, receiver)]
+            _s, rtid, ch = layout.channels[cid]
+            node = self.node_of[rtid]
+            if node == self.here:
+                return _LocalWriter(self.credits[cid], self.inboxes[rtid], ch, self.control, stats)
+            return _RemoteWriter(self.credits[cid], self.send, node, self.job_no, rtid, ch,
+                                 self.control, stats)
+        return make
+
+    # -- from the wire ------------------------------------------------------------------------
+    def deliver(self, receiver: int, channel: int, body: Any, buffers: Sequence[Any]) -> None:
+        inbox = self.inboxes.get(receiver)
+        if inbox is not None:
+            inbox.put((channel, Encoded(body, buffers)))
+
+    def credit(self, cid: int) -> None:
+        credits = self.credits.get(cid)
+        if credits is not None:
+            credits.give()
+
+    def poke(self, signal: Any) -> None:
+        """Wake every local task (cancel, or the clock moved)."""
+        for inbox in self.inboxes.values():
+            inbox.put((-1, signal))

@@ -1,0 +1,433 @@
+"""Process mode: chains in mode ``process`` run in the warm pool of worker processes;
+chains in mode ``thread`` (sinks that hand records to kernel objects, steps pinned
+to threads) run on threads in the kernel, in the same job.
+
+Before anything starts, every step that goes to a worker is pickled (cloudpickle):
+one that cannot be fails the job up front, naming the step and the object. Tasks
+are spread over the workers round-robin; a keyed task lives in exactly one worker,
+so each key is handled by one process. Channels are credit-bounded
+(:mod:`.channels`); records travel as pickled batches (:mod:`.wire`).
+
+The job's *supervisor* thread in the kernel collects what workers report (task done,
+task failed with its traceback, output lines, log records, metrics). It fails the
+job when a worker dies, and after a cancel it gives remote tasks
+``PROCESS_STOP_GRACE_S`` to stop before it kills the workers they are stuck in (the
+pool starts fresh ones for the next job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pickle
+import queue
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Set
+
+from ...errors import JobFailedError, PlanError
+from ...plan.logical import Partitioning
+from ..job import JobClient, as_job_error
+from ..task import CANCEL, TICK, Task, TaskCancelled
+from . import Executor, chain_label
+from .channels import JobChannels, Layout, message
+from .pool import Worker, get_pool
+from .thread import STOP_GRACE_S
+from .wire import (CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
+                   LOG, METRICS, OFFLOAD_REPLY, OUT, START, check_picklable, decode, encode)
+
+__all__ = ["ProcessExecutor", "KernelJob", "RemoteTraceback", "remote_error", "ship"]
+
+PROCESS_STOP_GRACE_S = 3.0
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an error raised in a worker process, as text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+def remote_error(body: Any, buffers: Sequence[Any] = ()) -> BaseException:
+    """Rebuild an error a worker sent (see ``worker.failure_frames``)."""
+    blob, text, tb = decode(body, buffers)
+    error: Optional[BaseException] = None
+    if blob is not None:
+        try:
+            error = pickle.loads(blob)
+        except Exception:
+            error = None
+    if error is None:
+        error = JobFailedError(text)
+    remote = RemoteTraceback(tb)
+    inner = error.__cause__ if error.__cause__ is not None else error
+    if inner is not error:
+        inner.__cause__ = remote
+    else:
+        error.__cause__ = remote
+    return error
+
+
+def _stub(node: Any) -> Any:
+    return node.replace(fn=None, params={}, output_type=None)
+
+
+def ship(plan: Any, chain_ids: Set[int]) -> Dict[str, Any]:
+    """What workers need to run the chains ``chain_ids``: the plan's shape (steps of
+    other chains reduced to their names), and those chains' steps and outgoing
+    partitionings pickled one by one. Raises :class:`PlanError` naming the step
+    and the object that cannot be pickled."""
+    import cloudpickle
+
+    nodes: Dict[int, bytes] = {}
+    for cid in sorted(chain_ids):
+        for nid in plan.chain(cid).nodes:
+            node = plan.nodes[nid]
+            try:
+                nodes[nid] = cloudpickle.dumps(node, protocol=5)
+            except Exception as exc:
+                _diagnose(node)
+                raise PlanError(f"step '{node.name}' cannot run in a worker process: it cannot "
+                                f"be pickled ({type(exc).__name__}: {exc})") from exc
+    edges: Dict[int, bytes] = {}
+    for e in plan.edges:
+        part = e.partitioning
+        if plan.chain_of[e.source] in chain_ids and (part.key_selector or part.partitioner):
+            step = plan.nodes[e.target].name
+            for fn, what in ((part.key_selector, "its key selector"),
+                             (part.partitioner, "its partitioner")):
+                if fn is not None:
+                    check_picklable(fn.owner if fn.owner is not None else fn.call, step, what)
+            edges[e.index] = cloudpickle.dumps(part, protocol=5)
+    skeleton = dataclasses.replace(
+        plan, nodes={nid: _stub(n) for nid, n in plan.nodes.items()},
+        edges=tuple(dataclasses.replace(e, partitioning=Partitioning(e.partitioning.kind))
+                    for e in plan.edges))
+    return {"skeleton": cloudpickle.dumps(skeleton, protocol=5), "nodes": nodes, "edges": edges}
+
+
+def _diagnose(node: Any) -> None:
+    """Raise the precise error for the part of ``node`` that does not pickle."""
+    if node.fn is not None:
+        fn = node.fn
+        check_picklable(fn.owner if fn.owner is not None else fn.call, node.name,
+                        "its function")
+    for key, value in node.params.items():
+        check_picklable(value, node.name, f"its {key}")
+    check_picklable(node.output_type, node.name, "its output type")
+
+
+class KernelJob:
+    """The kernel's side of one job run by the process (or auto) executor."""
+
+    def __init__(self, plan: Any, job: JobClient, clock: Any) -> None:
+        self.plan, self.job, self.clock = plan, job, clock
+        self.layout = Layout(plan)
+        self.events: "queue.Queue[Any]" = queue.Queue()
+        self.remote_tids = [tid for tid, (c, _s) in enumerate(self.layout.tasks)
+                            if plan.chain_mode(c) == "process"]
+        self.node_of: List[int] = [0] * len(self.layout.tasks)
+        self.workers: Dict[int, Worker] = {}
+        self.local: Dict[int, Task] = {}
+        self.remote_metrics: Dict[int, List[Dict[str, Any]]] = {}
+        self.pending: Set[int] = set(range(len(self.layout.tasks)))
+        self.killed: Set[int] = set()
+        self.pool: Any = None
+        self.job_no = 0
+        self.shipped: Optional[Dict[str, Any]] = None
+        self.channels: Optional[JobChannels] = None
+        self._tick: Any = None
+
+    # -- what goes where (the automatic mode refines these) ----------------------------------------
+    def chains_to_ship(self) -> Set[int]:
+        return {c.id for c in self.plan.chains if self.plan.chain_mode(c.id) == "process"}
+
+    def workers_wanted(self) -> int:
+        return len(self.remote_tids)
+
+    def make_local_task(self, tid: int) -> Task:
+        chain, sub = self.layout.tasks[tid]
+        assert self.channels is not None
+        return Task(self.plan, chain, sub, self.job, self.channels.inboxes.get(tid),
+                    self.channels.writer_factory(tid), self.clock,
+                    {"stdout": self.job.stdout})
+
+    def mode_of(self, tid: int) -> str:
+        return self.plan.chain_mode(self.layout.tasks[tid][0])
+
+    def on_offload_reply(self, tid: int, what: int, body: Any, rest: Sequence[Any]) -> None:
+        pass
+
+    def after_local_task(self, tid: int, task: Task) -> None:
+        pass
+
+    def offloaded_on(self, worker_id: int) -> List[int]:
+        """Kernel tasks whose work runs on that worker (the automatic mode's)."""
+        return []
+
+    def before_finish(self) -> None:
+        pass
+
+    # -- starting ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.shipped = self.ship()
+        if self.remote_tids:
+            workers = self.connect(len(self.remote_tids))
+            for i, tid in enumerate(self.remote_tids):
+                self.node_of[tid] = workers[i % len(workers)].id
+        try:
+            self.channels = JobChannels(self.plan, self.layout, self.node_of, 0, self.job_no,
+                                        self.job, self._send)
+            for tid, node in enumerate(self.node_of):
+                if node == 0:
+                    self.local[tid] = self.make_local_task(tid)
+            self._describe_placement()
+            self.install(list(self.workers.values()))
+        except BaseException:
+            if self.pool is not None:
+                self.pool.unregister(self.job_no)
+            raise
+        self.job.add_waker(self._wake)
+        if self.clock.manual:
+            self._tick = self._clock_moved
+            self.clock.subscribe(self._tick)
+            self._clock_moved()
+        self.job._start(self._metrics)
+        threading.Thread(target=self._supervise, daemon=True,
+                         name=f"nbstream[{self.job.job_name}] supervisor").start()
+
+    def ship(self) -> Optional[Dict[str, Any]]:
+        chains = self.chains_to_ship()
+        return ship(self.plan, chains) if chains else None
+
+    def connect(self, n: int) -> List[Worker]:
+        """Take ``n`` workers from the pool (at most its size) and register the job."""
+        pool = get_pool()
+        workers = pool.ensure(n)
+        self.workers = {**self.workers, **{w.id: w for w in workers}}
+        if self.pool is None:
+            self.pool = pool
+            self.job_no = pool.register(self)
+        return workers
+
+    def install(self, workers: Sequence[Worker]) -> None:
+        """Send the job to ``workers`` with the tasks each of them runs."""
+        if self.shipped is None:
+            return
+        for w in workers:
+            spec = dict(self.shipped, name=self.job.job_name, node_of=self.node_of,
+                        run=[t for t in self.remote_tids if self.node_of[t] == w.id],
+                        clock=self.clock.now_ms() if self.clock.manual else None,
+                        log_level=logging.getLogger().getEffectiveLevel())
+            first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
+            w.send(first, rest)
+
+    def _describe_placement(self) -> None:
+        for c in self.plan.chains:
+            mode = self.plan.chain_mode(c.id)
+            if mode == "process":
+                ids = sorted({self.node_of[self.layout.tid[(c.id, s)]]
+                              for s in range(c.parallelism)})
+                where = ", ".join(str(self.workers[i]) for i in ids)
+                text = f"process on {where} ({self.plan.mode_reasons.get(c.id, '')})"
+            else:
+                text = f"{mode} ({self.plan.mode_reasons.get(c.id, '')})"
+            self.job.placement[chain_label(self.plan, c.id)] = text
+
+    # -- talking to workers ---------------------------------------------------------------------------
+    def _send(self, node: int, first: Any, rest: Sequence[Any] = ()) -> None:
+        worker = self.workers.get(node)
+        if worker is not None:
+            worker.send(first, rest)
+
+    def _broadcast(self, kind: int, frames: Optional[List[Any]] = None) -> None:
+        first, rest = message(kind, self.job_no, frames=frames)
+        for w in list(self.workers.values()):
+            w.send(first, rest)
+
+    def on_message(self, worker: Worker, kind: int, a: int, b: int, c: int, data: Any,
+                   rest: Sequence[Any]) -> None:
+        """A message of this job arrived (on the pool's router thread: never block)."""
+        channels = self.channels
+        if kind == DATA:
+            node = self.node_of[a]
+            if node == 0:
+                channels.deliver(a, b, memoryview(data)[HEADER.size:], rest)
+            else:
+                self._send(node, data, rest)
+        elif kind == CREDIT:
+            node = self.node_of[self.layout.channels[a][0]]
+            if node == 0:
+                channels.credit(a)
+            else:
+                self._send(node, data, rest)
+        elif kind == OFFLOAD_REPLY:
+            self.on_offload_reply(a, b, memoryview(data)[HEADER.size:], rest)
+        else:
+            self.events.put((kind, worker, a, memoryview(data)[HEADER.size:], rest))
+
+    def on_worker_lost(self, worker: Worker, what: str) -> None:
+        if worker.id in self.workers:
+            self.events.put(("lost", worker, 0, what, ()))
+
+    def on_router_error(self, exc: BaseException) -> None:
+        self.job.fail(as_job_error(exc))
+
+    def _wake(self) -> None:
+        if self.workers:
+            self._broadcast(CANCEL_MSG)
+        if self.channels is not None:
+            self.channels.poke(CANCEL)
+        for task in self.local.values():
+            task.cancel()
+
+    def _clock_moved(self) -> None:
+        if self.workers:
+            self._broadcast(CLOCK, encode(self.clock.now_ms()))
+        if self.channels is not None:
+            self.channels.poke(TICK)
+
+    def _metrics(self) -> List[Dict[str, Any]]:
+        out = []
+        for tid, task in list(self.local.items()):
+            mode = self.mode_of(tid)
+            out.extend(dict(m, mode=mode) for m in task.metrics())
+        for tid, metrics in list(self.remote_metrics.items()):
+            out.extend(dict(m, mode="process") for m in metrics)
+        return out
+
+    def task_name(self, tid: int) -> str:
+        chain, sub = self.layout.tasks[tid]
+        names = " -> ".join(self.plan.nodes[n].name for n in self.plan.chain(chain).nodes)
+        return f"'{names}' ({sub + 1}/{self.plan.chain(chain).parallelism})"
+
+    # -- supervising ------------------------------------------------------------------------------------
+    def _run_local(self, tid: int, task: Task) -> None:
+        try:
+            task.run()
+        except TaskCancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - everything must reach the job
+            self.job.fail(as_job_error(exc))
+        finally:
+            try:
+                self.after_local_task(tid, task)
+            except BaseException as exc:  # noqa: BLE001
+                self.job.fail(as_job_error(exc))
+            self.events.put(("local done", None, tid, None, ()))
+
+    def _supervise(self) -> None:
+        job = self.job
+        threads = [threading.Thread(target=self._run_local, args=(tid, task), daemon=True,
+                                    name=f"nbstream[{job.job_name}] {task.display_name}")
+                   for tid, task in self.local.items()]
+        for t in threads:
+            t.start()
+        stopping_since: Optional[float] = None
+        while self.pending:
+            try:
+                event = self.events.get(timeout=0.1)
+            except queue.Empty:
+                event = None
+            if event is not None:
+                self._handle(*event)
+            if job.cancelled and stopping_since is None:
+                stopping_since = time.monotonic()
+            if stopping_since is not None:
+                self._stop_stragglers(time.monotonic() - stopping_since)
+        while True:  # output that arrived with the last task's end
+            try:
+                self._handle(*self.events.get_nowait())
+            except queue.Empty:
+                break
+        self._finish()
+
+    def _handle(self, kind: Any, worker: Any, a: int, body: Any, rest: Sequence[Any]) -> None:
+        job = self.job
+        if kind == "local done":
+            self.pending.discard(a)
+        elif kind == DONE:
+            if a in self.pending:
+                self.remote_metrics[a] = decode(body, rest)
+                self.pending.discard(a)
+        elif kind == FAILED:
+            job.fail(remote_error(body, rest))
+        elif kind == OUT:
+            stream = job.stdout if a == 1 else job.stderr
+            stream.write(bytes(body).decode("utf-8", "replace"))
+            flush = getattr(stream, "flush", None)
+            if flush is not None:
+                flush()
+        elif kind == LOG:
+            self._log(decode(body, rest))
+        elif kind == METRICS:
+            for tid, metrics in decode(body, rest).items():
+                if tid in self.pending:
+                    self.remote_metrics[tid] = metrics
+        elif kind == "lost":
+            self._lost(worker, body)
+
+    def _log(self, fields: Dict[str, Any]) -> None:
+        record = logging.makeLogRecord(fields)
+        logger = logging.getLogger(record.name)
+        if not logger.isEnabledFor(record.levelno):
+            return
+        if logger.hasHandlers():
+            logger.handle(record)
+        elif record.levelno >= logging.WARNING:  # what logging's last resort would print
+            text = record.getMessage() + (f"\n{record.exc_text}" if record.exc_text else "")
+            self.job.stderr.write(text + "\n")
+
+    def _lost(self, worker: Worker, what: str) -> None:
+        lost = sorted(t for t in self.pending if self.node_of[t] == worker.id)
+        self.workers = {i: w for i, w in self.workers.items() if i != worker.id}
+        self.pending.difference_update(lost)
+        if worker.id in self.killed:
+            return
+        running = ", ".join(self.task_name(t) for t in lost + self.offloaded_on(worker.id))
+        running = running or "no task of this job any more"
+        self.job.fail(JobFailedError(f"{worker} {what} while running {running}; the job was "
+                                     "stopped (the pool starts a new worker for the next job)"))
+
+    def _stop_stragglers(self, waited: float) -> None:
+        if waited > PROCESS_STOP_GRACE_S:
+            for wid in sorted({self.node_of[t] for t in self.pending} - {0} - self.killed):
+                worker = self.workers.get(wid)
+                if worker is None:
+                    continue
+                stuck = [self.task_name(t) for t in self.pending if self.node_of[t] == wid]
+                self.job.warnings.append(
+                    f"{worker} was stopped: {', '.join(stuck)} did not stop within "
+                    f"{PROCESS_STOP_GRACE_S:.0f} s after the job was stopped")
+                self.killed.add(wid)
+                self.pool.kill(worker)
+        if waited > STOP_GRACE_S:
+            stuck_local = [t for t in self.pending if self.node_of[t] == 0]
+            for tid in stuck_local:
+                self.job.warnings.append(
+                    f"task thread {self.task_name(tid)} did not stop within {STOP_GRACE_S:.0f} s "
+                    "(blocked in user code?); it is a daemon thread and ends with the process")
+                self.pending.discard(tid)
+
+    def _finish(self) -> None:
+        self.before_finish()
+        if self._tick is not None:
+            self.clock.unsubscribe(self._tick)
+        if self.pool is not None:
+            self._broadcast(END_JOB)
+            self.pool.unregister(self.job_no)
+        self.job._finish()
+
+
+class ProcessExecutor(Executor):
+    """Runs ``process`` chains in worker processes and ``thread`` chains in the kernel."""
+
+    name = "process"
+    job_class = KernelJob
+
+    def start(self, plan: Any, job: JobClient, clock: Any) -> None:
+        self.job_class(plan, job, clock).start()

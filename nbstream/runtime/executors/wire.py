@@ -1,0 +1,180 @@
+"""What crosses a process boundary, and how.
+
+Every message is one *frame* (a fixed header followed by a pickle) plus, for large
+binary objects, out-of-band buffers sent as frames of their own (pickle protocol 5:
+numpy arrays, Arrow and pandas buffers travel without being copied into the pickle).
+Pickling uses cloudpickle's pickler, so functions, lambdas, closures and classes
+defined in ``__main__`` (a notebook cell) travel by value; plain data pickles at the
+speed of the C pickler.
+
+:func:`check_picklable` is the pre-flight check: it names the step and, by walking
+into closures, globals, defaults and attributes, the object that cannot be pickled.
+
+>>> from nbstream.runtime.records import Batch
+>>> header, frames = HEADER.pack(1, 2, 3, 4, 5, 0), encode(Batch([1, 2], [10, 20]))
+>>> decode(frames[0], frames[1:]).values
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import types
+from typing import Any, List, Optional, Sequence, Tuple
+
+from ...errors import PlanError, describe_function, short_repr
+
+__all__ = ["HEADER", "encode", "decode", "Frames", "Encoded", "check_picklable",
+           "find_unpicklable"]
+
+# kind, job number, three small ints (task, channel, ...), number of extra buffers
+HEADER = struct.Struct("<BIiiiI")
+
+# message kinds (the job number is 0 for messages about the worker itself)
+READY = 1          # worker -> kernel: a = pid
+START = 2          # kernel -> worker: install a job (payload: plan and the tasks to run)
+DATA = 3           # a = receiving task, b = its input channel; payload: the message
+CREDIT = 4         # a = channel: its receiver took a message, the sender may send one more
+CANCEL = 5         # kernel -> worker: stop the job's tasks
+CLOCK = 6          # kernel -> worker: the job's manual clock moved (payload: now in ms)
+END_JOB = 7        # kernel -> worker: forget the job
+DONE = 8           # worker -> kernel: a = task; payload: final metrics
+FAILED = 9         # worker -> kernel: a = task (-1: the job); payload: the error
+OUT = 10           # worker -> kernel: a = 1 stdout, 2 stderr; payload: text (UTF-8)
+LOG = 11           # worker -> kernel: payload: a log record as a dict
+METRICS = 12       # worker -> kernel: payload: {task: metrics}
+OFFLOAD_OPEN = 13  # kernel -> worker: a = task whose chain the worker should run batches of
+OFFLOAD_CALL = 14  # kernel -> worker: a = task, b = input index; payload: (watermark, batch)
+OFFLOAD_CLOSE = 15  # kernel -> worker: a = task
+OFFLOAD_REPLY = 16  # worker -> kernel: a = task, b = what it answers (OPEN, CALL, CLOSE)
+SHUTDOWN = 17      # kernel -> worker: exit
+
+Frames = List[Any]  # bytes-like objects: the pickle, then its out-of-band buffers
+
+
+def encode(obj: Any) -> Frames:
+    """Pickle ``obj`` (protocol 5, cloudpickle's pickler) into frames."""
+    import cloudpickle
+
+    buffers: List[Any] = []
+    data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    return [data] + [b.raw() for b in buffers]
+
+
+def decode(data: Any, buffers: Sequence[Any] = ()) -> Any:
+    return pickle.loads(data, buffers=buffers)
+
+
+class Encoded:
+    """A message still in its wire form; decoded by the task that reads it (not by the
+    thread that received it, which must keep the connection flowing)."""
+
+    __slots__ = ("data", "buffers")
+
+    def __init__(self, data: Any, buffers: Sequence[Any]) -> None:
+        self.data = data
+        self.buffers = buffers
+
+    def decode(self) -> Any:
+        return pickle.loads(self.data, buffers=self.buffers)
+
+
+# -- the pre-flight check -----------------------------------------------------------------------
+
+def _pickle_error(obj: Any) -> Optional[BaseException]:
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(obj, protocol=5)
+    except Exception as exc:  # pickling raises all sorts: TypeError, PicklingError, ...
+        return exc
+    return None
+
+
+def _children(obj: Any) -> List[Tuple[str, Any]]:
+    """What ``obj`` refers to, with a readable path element for each."""
+    out: List[Tuple[str, Any]] = []
+    if isinstance(obj, types.MethodType):
+        out.append(("its object", obj.__self__))
+        obj = obj.__func__
+    if isinstance(obj, types.FunctionType):
+        code = obj.__code__
+        for name, cell in zip(code.co_freevars, obj.__closure__ or ()):
+            try:
+                out.append((f"variable `{name}`", cell.cell_contents))
+            except ValueError:  # empty cell
+                pass
+        names = set(code.co_names)
+        for const in code.co_consts:  # names used by nested functions and comprehensions
+            if isinstance(const, types.CodeType):
+                names.update(const.co_names)
+        for name in sorted(names):
+            if name in obj.__globals__:
+                value = obj.__globals__[name]
+                if not isinstance(value, types.ModuleType):
+                    out.append((f"global `{name}`", value))
+        for i, d in enumerate(obj.__defaults__ or ()):
+            out.append((f"default argument {i + 1}", d))
+        for k, d in (obj.__kwdefaults__ or {}).items():
+            out.append((f"default of `{k}`", d))
+        return out
+    if isinstance(obj, dict):
+        return [(f"item {short_repr(k, 40)}", v) for k, v in obj.items()]
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [(f"item {i}", v) for i, v in enumerate(obj)]
+    attrs = getattr(obj, "__dict__", None)
+    if isinstance(attrs, dict):
+        out.extend((f"attribute `{k}`", v) for k, v in attrs.items())
+    for slot in getattr(type(obj), "__slots__", ()) or ():
+        if isinstance(slot, str) and hasattr(obj, slot):
+            out.append((f"attribute `{slot}`", getattr(obj, slot)))
+    return out
+
+
+def find_unpicklable(obj: Any, depth: int = 6) -> Tuple[List[str], Any, BaseException]:
+    """The innermost object ``obj`` refers to that cannot be pickled: its path, the
+    object and the error. Call it only when ``obj`` itself fails to pickle."""
+    error = _pickle_error(obj)
+    assert error is not None, "find_unpicklable() needs an object that fails to pickle"
+    path: List[str] = []
+    seen = {id(obj)}
+    while depth > 0:
+        depth -= 1
+        for label, child in _children(obj):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            child_error = _pickle_error(child)
+            if child_error is not None:
+                path.append(label)
+                obj, error = child, child_error
+                break
+        else:
+            break
+    return path, obj, error
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, (types.FunctionType, types.MethodType)):
+        return describe_function(obj)
+    if isinstance(obj, types.GeneratorType):
+        return f"the generator {obj.__qualname__}()"
+    return f"{short_repr(obj, 80)} (a {type(obj).__module__}.{type(obj).__qualname__})"
+
+
+def check_picklable(obj: Any, step: str, what: str) -> None:
+    """Raise a :class:`PlanError` naming ``step`` and the culprit if ``obj`` cannot
+    travel to a worker process. ``what`` says what ``obj`` is (its function, ...)."""
+    if _pickle_error(obj) is None:
+        return
+    path, culprit, error = find_unpicklable(obj)
+    via = f"{what} {_describe(obj)}"
+    if path:
+        via += " refers to " + ", which refers to ".join(path)
+        via += f": {_describe(culprit)}"
+    raise PlanError(
+        f"step '{step}' cannot run in a worker process: {via} cannot be pickled "
+        f"({type(error).__name__}: {error}). Create such objects in the function's open() "
+        "(they are made in the worker then), or run this step in the kernel with "
+        ".set_execution_mode('thread')")

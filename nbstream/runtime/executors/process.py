@@ -34,7 +34,8 @@ from .channels import JobChannels, Layout, message
 from .pool import Worker, get_pool
 from .thread import STOP_GRACE_S
 from .wire import (CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
-                   LOG, METRICS, OFFLOAD_REPLY, OUT, START, check_picklable, decode, encode)
+                   LOG, METRICS, OFFLOAD_REPLY, OUT, RUN, START, check_picklable, decode,
+                   encode)
 
 __all__ = ["ProcessExecutor", "KernelJob", "RemoteTraceback", "remote_error", "ship"]
 
@@ -215,7 +216,8 @@ class KernelJob:
         return workers
 
     def install(self, workers: Sequence[Worker]) -> None:
-        """Send the job to ``workers`` with the tasks each of them runs."""
+        """Send the job to ``workers`` with the tasks each of them runs, then (once all
+        have it) start those tasks."""
         if self.shipped is None:
             return
         for w in workers:
@@ -224,6 +226,9 @@ class KernelJob:
                         clock=self.clock.now_ms() if self.clock.manual else None,
                         log_level=logging.getLogger().getEffectiveLevel())
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
+            w.send(first, rest)
+        first, rest = message(RUN, self.job_no)
+        for w in workers:
             w.send(first, rest)
 
     def _describe_placement(self) -> None:

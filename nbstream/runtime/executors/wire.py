@@ -33,7 +33,9 @@ HEADER = struct.Struct("<BIiiiI")
 
 # message kinds (the job number is 0 for messages about the worker itself)
 READY = 1          # worker -> kernel: a = pid
-START = 2          # kernel -> worker: install a job (payload: plan and the tasks to run)
+START = 2          # kernel -> worker: install a job (payload: plan and the tasks to run);
+                   # RUN follows once every worker of the job has it, so no message of
+                   # the job can reach a worker that does not know it yet
 DATA = 3           # a = receiving task, b = its input channel; payload: the message
 CREDIT = 4         # a = channel: its receiver took a message, the sender may send one more
 CANCEL = 5         # kernel -> worker: stop the job's tasks
@@ -49,6 +51,7 @@ OFFLOAD_CALL = 14  # kernel -> worker: a = task, b = input index; payload: (wate
 OFFLOAD_CLOSE = 15  # kernel -> worker: a = task
 OFFLOAD_REPLY = 16  # worker -> kernel: a = task, b = what it answers (OPEN, CALL, CLOSE)
 SHUTDOWN = 17      # kernel -> worker: exit
+RUN = 18           # kernel -> worker: start the tasks of the job (every worker has it now)
 
 Frames = List[Any]  # bytes-like objects: the pickle, then its out-of-band buffers
 

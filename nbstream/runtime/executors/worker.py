@@ -34,7 +34,7 @@ from ..task import CANCEL, TICK, Task, TaskCancelled
 from .channels import JobChannels, Layout, message
 from .wire import (CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, METRICS, OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, OFFLOAD_REPLY, OUT,
-                   READY, SHUTDOWN, START, decode, encode)
+                   READY, RUN, SHUTDOWN, START, decode, encode)
 
 __all__ = ["main", "failure_frames"]
 
@@ -199,7 +199,7 @@ class WorkerJob:
             edges.append(e)
         return dataclasses.replace(skeleton, nodes=nodes, edges=tuple(edges))
 
-    def start_tasks(self, tids: Sequence[int]) -> None:
+    def build_tasks(self, tids: Sequence[int]) -> None:
         extras = {"stdout": self.streams[1]}
         for tid in tids:
             chain, sub = self.layout.tasks[tid]
@@ -211,6 +211,8 @@ class WorkerJob:
                 self.worker.send(DONE, self.no, tid, frames=encode([]))
                 continue
             self.tasks[tid] = self.running[tid] = task
+
+    def run_tasks(self) -> None:
         for tid, task in list(self.tasks.items()):
             threading.Thread(target=self._run, args=(tid, task), daemon=True,
                              name=f"nbstream[{self.name}] {task.display_name}").start()
@@ -378,6 +380,8 @@ class WorkerProcess:
                 job.channels.deliver(a, b, body, rest)
             elif kind == CREDIT:
                 job.channels.credit(a)
+            elif kind == RUN:
+                job.run_tasks()
             elif kind == CANCEL_MSG:
                 job.cancel()
             elif kind == CLOCK:
@@ -406,7 +410,7 @@ class WorkerProcess:
                 self.send(DONE, job_no, tid, frames=encode([]))
             return
         self.jobs[job_no] = self.latest = job
-        job.start_tasks(spec["run"])
+        job.build_tasks(spec["run"])
 
     def _report(self) -> None:
         while True:

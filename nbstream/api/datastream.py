@@ -115,13 +115,15 @@ class DataStream:
         return self._update(chaining="never")
 
     def set_execution_mode(self, mode: str) -> "DataStream":
-        """Run this step in ``mode`` ("thread", "process", ...) whatever the job's mode."""
-        from ..runtime.executors import executor_names
+        """Run this step in ``mode`` ("thread", "process", "auto") whatever the job's
+        mode; the steps fused with it follow (a step of another mode starts a new chain).
 
-        if mode not in executor_names():
-            raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
-                             + ", ".join(repr(n) for n in executor_names()))
-        return self._update(execution_mode=mode)
+        >>> env = __import__("nbstream").StreamExecutionEnvironment.get_execution_environment()
+        >>> ds = env.from_collection([1, 2]).map(lambda x: x * 2).set_execution_mode("process")
+        >>> print(env.explain().splitlines()[3])
+        chain 1  parallelism 1  process (set on the step)  <- FORWARD from chain 0
+        """
+        return self._update(execution_mode=_checked_mode(mode))
 
     # -- transformations -------------------------------------------------------------------------
     def map(self, func: Union[Callable[[Any], Any], F.MapFunction],
@@ -577,6 +579,20 @@ class DataStreamSink:
 
     def start_new_chain(self) -> "DataStreamSink":
         return self._update(chaining="head")
+
+    def set_execution_mode(self, mode: str) -> "DataStreamSink":
+        """Run this sink in ``mode`` (sinks that hand records to kernel objects, such as
+        ``add_sink(f)`` and :class:`DataFrameSink`, always run in the kernel)."""
+        return self._update(execution_mode=_checked_mode(mode))
+
+
+def _checked_mode(mode: str) -> str:
+    from ..runtime.executors import executor_names
+
+    if mode not in executor_names():
+        raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
+                         + ", ".join(repr(n) for n in executor_names()))
+    return mode
 
 
 def _text_formatter(type_info: Any) -> Callable[[Any], str]:

@@ -1,0 +1,357 @@
+"""Process mode: the warm pool, shipping functions, errors, dead workers, output
+forwarding, cancellation and clean-up (processes, descriptors, shared memory)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import collect
+from nbstream import (DataFrameSink, JobFailedError, JobStatus, MapFunction, PlanError,
+                      StreamExecutionEnvironment, UserFunctionError)
+from nbstream.runtime.executors.pool import get_pool
+from nbstream.runtime.executors.process import PROCESS_STOP_GRACE_S, RemoteTraceback
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def process_env(parallelism: int = 1) -> StreamExecutionEnvironment:
+    env = StreamExecutionEnvironment.get_execution_environment(
+        {"python.execution-mode": "process"})
+    return env.set_parallelism(parallelism)
+
+
+def children() -> set:
+    """Pids of this process's live children."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+                out.add(int(entry))
+    return out
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def shm_entries() -> set:
+    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+
+
+def worker_pids() -> set:
+    return {w.pid for w in get_pool().workers.values()}
+
+
+def naturals():
+    n = 0
+    while True:
+        yield n
+        n += 1
+
+
+def test_pool_is_spawned_and_stays_warm():
+    env = process_env(2)
+    first = collect(env.from_collection(list(range(20))).rebalance().map(lambda x: os.getpid()))
+    pids = worker_pids()
+    assert set(first) <= pids and len(set(first)) == 2 and os.getpid() not in first
+    second = collect(env.from_collection(list(range(20))).rebalance().map(lambda x: os.getpid()))
+    assert set(second) == set(first)  # the same workers ran the second job
+    for pid in pids:  # fresh interpreters (fork + exec), not forks of this threaded process
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[0] == sys.executable.encode()
+        assert b"nbstream.runtime.executors.worker" in cmdline[2]
+
+
+SCRIPT = '''
+import json, os
+from nbstream import StreamExecutionEnvironment, MapFunction
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+class Scale(MapFunction):
+    def __init__(self, factor):
+        self.factor = factor
+    def open(self, runtime_context):
+        self.offset = 1000
+    def map(self, p):
+        return Point(p.x * self.factor + self.offset)
+
+factor = 3
+env = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "process"})
+points = env.from_collection([1, 2, 3]).map(lambda x: Point(x + factor)).set_parallelism(2)
+out = points.map(Scale(10)).map(lambda p: (p.x, os.getpid())).execute_and_collect()
+values = sorted(out)
+print(json.dumps({"values": [v for v, _ in values], "pids": sorted({p for _, p in values}),
+                  "me": os.getpid()}))
+'''
+
+
+def test_main_module_lambdas_closures_and_classes(tmp_path):
+    script = tmp_path / "cell.py"
+    script.write_text(SCRIPT)  # no __main__ guard: a worker importing it would run it again
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["values"] == [1040, 1050, 1060]
+    assert result["me"] not in result["pids"]
+
+
+def test_unpicklable_function_fails_before_the_job_starts():
+    env = process_env()
+    lock = threading.Lock()
+    consumed = []
+
+    def source():
+        consumed.append(1)
+        yield 1
+
+    ds = env.from_iterable(source).set_execution_mode("thread").map(
+        lambda x: (x, lock.locked())).name("check lock")
+    with pytest.raises(PlanError) as info:
+        collect(ds)
+    text = str(info.value)
+    assert "'check lock'" in text and "`lock`" in text and "_thread.lock" in text
+    assert "set_execution_mode('thread')" in text
+    assert consumed == []  # nothing ran
+
+
+def test_generator_object_source_is_refused_with_advice():
+    env = process_env()
+    with pytest.raises(PlanError, match="generator"):
+        collect(env.from_iterable(x for x in range(3)).map(lambda x: x))
+    env2 = process_env()
+    got = collect(env2.from_iterable(x for x in range(3)).set_execution_mode("thread")
+                  .map(lambda x: (x, os.getpid())))
+    assert sorted(v for v, _ in got) == [0, 1, 2] and os.getpid() not in {p for _, p in got}
+
+
+def test_failure_carries_the_worker_traceback_step_and_record():
+    env = process_env()
+
+    def check(x):
+        if x == 7:
+            raise ValueError(f"bad value {x}")
+        return x
+
+    with pytest.raises(UserFunctionError) as info:
+        collect(env.from_collection(list(range(10))).map(check).name("validate"))
+    err = info.value
+    assert err.step == "validate" and "check" in err.function and "7" in str(err)
+    assert isinstance(err.__cause__, ValueError)
+    remote = err.__cause__.__cause__
+    assert isinstance(remote, RemoteTraceback)
+    assert "raise ValueError" in remote.text and "worker" in remote.text
+
+
+class OddError(Exception):
+    def __init__(self, code, detail):  # two required arguments: does not unpickle
+        super().__init__(f"{code}: {detail}")
+
+
+def test_an_error_that_cannot_travel_still_reports():
+    env = process_env()
+
+    def boom(x):
+        raise OddError(42, "disk on fire")
+
+    with pytest.raises(JobFailedError) as info:
+        collect(env.from_collection([1]).map(boom).name("boom step"))
+    assert "boom step" in str(info.value) and "disk on fire" in str(info.value)
+
+
+@pytest.mark.parametrize("how", ["exit", "kill"])
+def test_a_dying_worker_fails_the_job_fast_and_is_replaced(how):
+    env = process_env()
+
+    def die(x):
+        if x == 50:
+            if how == "exit":
+                os._exit(3)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+    started = time.monotonic()
+    job_it = env.from_collection(list(range(100))).map(die).name("fragile").execute_and_collect()
+    with pytest.raises(JobFailedError) as info:
+        list(job_it)
+    elapsed = time.monotonic() - started
+    text = str(info.value)
+    assert "worker" in text and "fragile" in text
+    assert ("exited with code 3" if how == "exit" else "SIGKILL") in text
+    assert elapsed < 10  # a hang guard, not a benchmark
+    assert collect(process_env().from_collection([1, 2]).map(lambda x: x + 1)) == [2, 3]
+
+
+def test_print_and_logging_in_workers_reach_the_job_output(capsys, caplog):
+    env = process_env(2)
+    log = logging.getLogger("nbstream.tests.worker")
+
+    def chatty(x):
+        print(f"value {x} in {os.getpid()}")
+        log.warning("warned about %s", x)
+        return x
+
+    with caplog.at_level(logging.INFO):
+        collect(env.from_collection(list(range(4))).rebalance().map(chatty))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("value")]
+    assert sorted(int(line.split()[1]) for line in lines) == [0, 1, 2, 3]
+    assert all(int(line.split()[-1]) != os.getpid() for line in lines)
+    records = [r for r in caplog.records if r.name == "nbstream.tests.worker"]
+    assert sorted(r.getMessage() for r in records) == [f"warned about {i}" for i in range(4)]
+    assert all(r.process != os.getpid() for r in records)
+
+
+def _warm():
+    collect(process_env(2).from_collection(list(range(10))).rebalance().map(lambda x: x))
+
+
+def test_cancel_and_completion_leave_nothing_behind():
+    _warm()
+    kids, fds, shm = children(), open_fds(), shm_entries()
+    for _ in range(3):
+        assert len(collect(process_env(2).from_sequence(1, 5000).map(lambda x: x * 2))) == 5000
+    env = process_env(2)
+    env.from_iterable(naturals).rebalance().map(lambda x: x).add_sink(lambda x: None)
+    job = env.execute_async("endless")
+    time.sleep(0.5)
+    assert job.status is JobStatus.RUNNING
+    job.cancel()
+    assert job.wait(10)
+    assert job.status is JobStatus.CANCELED
+    assert children() == kids  # the warm workers, no more
+    assert open_fds() == fds
+    assert shm_entries() == shm
+
+
+def test_a_stuck_function_is_stopped_after_a_cancel():
+    _warm()
+    before = worker_pids()
+    env = process_env()
+    env.from_collection([1, 2]).map(lambda x: time.sleep(600)).add_sink(lambda x: None)
+    job = env.execute_async("stuck")
+    time.sleep(0.3)
+    job.cancel()
+    assert job.wait(PROCESS_STOP_GRACE_S + 10)
+    assert job.status is JobStatus.CANCELED
+    assert any("was stopped" in w for w in job.warnings)
+    assert collect(process_env().from_collection([5]).map(lambda x: -x)) == [-5]
+    assert worker_pids() != before
+
+
+def test_each_key_lives_in_one_worker():
+    env = process_env(2)
+    data = [(f"k{i % 20}", i) for i in range(400)]
+    got = collect(env.from_collection(data).key_by(lambda t: t[0])
+                  .map(lambda t: (t[0], os.getpid())))
+    where = {}
+    for key, pid in got:
+        where.setdefault(key, set()).add(pid)
+    assert all(len(pids) == 1 for pids in where.values())
+    assert len({p for pids in where.values() for p in pids}) == 2
+
+
+def test_backpressure_bounds_what_is_in_flight():
+    env = process_env()
+    env.get_config().set_batch_size(10)
+    gaps = []
+
+    def slow(_x):
+        time.sleep(0.002)
+
+    env.from_iterable(naturals).map(lambda x: x).add_sink(slow)
+    job = env.execute_async("slow sink")
+    try:
+        for _ in range(10):
+            time.sleep(0.1)
+            m = job.metrics()
+            produced = next((v["records_out"] for k, v in m.items() if "Map" in k), 0)
+            consumed = next((v["records_in"] for k, v in m.items() if "Sink" in k), 0)
+            gaps.append(produced - consumed)
+    finally:
+        job.cancel()
+        job.wait(10)
+    # credits: 8 batches of 10 in the channel, one being written and one being read
+    # (the workers' counts reach the kernel every 0.25 s, so they lag, never lead)
+    assert max(gaps) <= 120
+    assert consumed > 100 and produced > 100
+
+
+def test_a_step_can_be_pinned_to_processes_in_a_thread_job():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    ds = env.from_collection([1, 2, 3]).map(lambda x: (x, os.getpid())).set_execution_mode(
+        "process").map(lambda t: (t[0], t[1], os.getpid()))
+    text = env.explain()
+    assert "process (set on the step)" in text and "thread (the job's mode)" in text
+    got = collect(ds)
+    assert sorted(x for x, _, _ in got) == [1, 2, 3]
+    assert {p for _, p, _ in got} != {os.getpid()} and {k for _, _, k in got} == {os.getpid()}
+
+
+def test_modes_are_validated():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    with pytest.raises(ValueError, match="'thread', 'process', 'auto'"):
+        env.set_execution_mode("gpu")
+    with pytest.raises(ValueError, match="valid modes"):
+        env.from_collection([1]).map(str).set_execution_mode("gpu")
+    assert StreamExecutionEnvironment.get_execution_environment(
+        {"python.execution-mode": "process"}).get_execution_mode() == "process"
+    env.from_collection([1]).add_sink(DataFrameSink()).set_execution_mode("process")
+    with pytest.raises(PlanError, match="kernel"):
+        env.execute()
+
+
+def test_large_binary_records_travel_out_of_band():
+    np = pytest.importorskip("numpy")
+    env = process_env()
+    arrays = [np.arange(i, i + 200_000, dtype=np.int64) for i in range(3)]
+    got = collect(env.from_collection(arrays).map(lambda a: a * 2))
+    assert sorted(int(a[0]) for a in got) == [0, 2, 4]
+    assert all(a.shape == (200_000,) for a in got)
+
+
+def test_jobs_run_side_by_side():
+    results = {}
+
+    def run(name, n):
+        env = process_env(2)
+        results[name] = sorted(collect(env.from_sequence(1, n).map(lambda x: x % 7)))
+
+    threads = [threading.Thread(target=run, args=(f"job{i}", 3000 + i)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert {k: len(v) for k, v in results.items()} == {"job0": 3000, "job1": 3001, "job2": 3002}
+
+
+class _Opens(MapFunction):
+    def open(self, runtime_context):
+        raise RuntimeError("no model file")
+
+    def map(self, value):
+        return value
+
+
+def test_open_failure_names_the_step():
+    with pytest.raises(UserFunctionError, match="open") as info:
+        collect(process_env().from_collection([1]).map(_Opens()).name("load model"))
+    assert info.value.step == "load model"

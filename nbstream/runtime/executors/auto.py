@@ -52,7 +52,7 @@ CPU_BOUND_SHARE = 0.15
 MIN_CPU_PER_RECORD_S = 50e-6
 CALIBRATION_S = 0.1
 CALIBRATION_RECORDS = 2000
-FIRST_SLICE, MAX_SLICE = 4, 256
+FIRST_SLICE, MAX_SLICE, SLICE_S = 4, 256, 0.01
 
 
 def choose(cpu_s: float, wall_s: float, records: int, cores: int,
@@ -173,12 +173,15 @@ class _AutoHead:
                 return
             j = min(n, i + self.slice)
             part = batch if (i, j) == (0, n) else _slice(batch, i, j)
+            started = time.perf_counter()
             if decision is None:
                 self._measured(part, input_index)
-            else:
+            else:  # moving to a worker: keep going here until it is ready
                 self.op.process_batch(part, input_index)
+            took = max(time.perf_counter() - started, 1e-6)
             i = j
-            self.slice = min(self.slice * 2, MAX_SLICE)
+            # slices of about SLICE_S: small enough to switch soon, big enough to be cheap
+            self.slice = max(1, min(MAX_SLICE, int(self.slice * SLICE_S / took), self.slice * 2))
 
     def _measured(self, part: Batch, input_index: int) -> None:
         blocked, wall, cpu = self.stats.blocked_s, time.perf_counter(), time.thread_time()

@@ -13,8 +13,10 @@ both ends of a chain of channels from deadlocking.
 >>> env = StreamExecutionEnvironment.get_execution_environment()
 >>> _ = env.from_collection([1, 2]).rebalance().map(str).set_parallelism(2).print()
 >>> layout = Layout(env._plan("doc"))
->>> layout.tasks, layout.channels
-([(0, 0), (1, 0), (1, 1), (2, 0), (2, 1)], [(0, 1, 0), (0, 2, 0)])
+>>> layout.tasks  # (chain, subtask): the source, two map instances, the print sink
+[(0, 0), (1, 0), (1, 1), (2, 0)]
+>>> layout.channels  # (sender, receiver, input channel of the receiver)
+[(0, 1, 0), (0, 2, 0), (1, 3, 0), (2, 3, 1)]
 """
 
 from __future__ import annotations

@@ -1,0 +1,210 @@
+"""Automatic mode: the decision rule, and jobs that measure and place their steps."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import collect
+from nbstream import (JobFailedError, KeyedProcessFunction, OutputTag, ProcessFunction,
+                      SourceFunction, StreamExecutionEnvironment, UserFunctionError)
+from nbstream.runtime.executors.auto import CPU_BOUND_SHARE, MIN_CPU_PER_RECORD_S, choose
+
+
+KERNEL = os.getpid()
+
+
+def auto_env(parallelism: int = 1) -> StreamExecutionEnvironment:
+    env = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "auto"})
+    return env.set_parallelism(parallelism)
+
+
+def burn(ms: float) -> int:
+    """About ``ms`` milliseconds of pure-Python CPU work."""
+    end = time.thread_time() + ms / 1000
+    n = 0
+    while time.thread_time() < end:
+        n += 1
+    return n
+
+
+def placement_of(job, step: str) -> str:
+    return next(v for k, v in job.placement.items() if k.endswith(step))
+
+
+# -- the rule ------------------------------------------------------------------------------------
+
+def test_choose_places_cpu_bound_steps_in_processes():
+    mode, why = choose(cpu_s=0.09, wall_s=0.1, records=90, cores=2)
+    assert mode == "process" and why.startswith("CPU-bound") and "90%" in why
+
+
+def test_choose_keeps_waiting_steps_on_threads():
+    mode, why = choose(cpu_s=0.002, wall_s=0.1, records=10, cores=8)
+    assert mode == "thread" and why.startswith("I/O-bound")
+
+
+def test_choose_keeps_cheap_steps_on_threads():
+    per_record = MIN_CPU_PER_RECORD_S / 2
+    mode, why = choose(cpu_s=per_record * 2000, wall_s=per_record * 2000, records=2000, cores=2)
+    assert mode == "thread" and "cheap" in why
+
+
+def test_choose_counts_gil_contention_as_waiting_but_not_below_the_threshold():
+    # two CPU-bound steps sharing the GIL each show about half of their wall time on the CPU
+    assert choose(cpu_s=0.05, wall_s=0.1, records=50, cores=2)[0] == "process"
+    assert CPU_BOUND_SHARE < 0.5
+
+
+def test_choose_knows_free_threading_and_single_cores():
+    assert choose(0.1, 0.1, 100, cores=4, gil=False) == (
+        "thread", "free-threaded CPython: threads run Python code in parallel")
+    assert choose(0.1, 0.1, 100, cores=1)[1].startswith("one CPU core")
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+def test_explain_shows_what_auto_decides_up_front():
+    env = auto_env(2)
+    (env.from_collection([("a", 1)]).map(lambda t: t).key_by(lambda t: t[0])
+        .reduce(lambda a, b: a).map(lambda t: t).print())
+    text = env.explain()
+    assert "thread (auto: sources and sinks run on threads)" in text
+    assert "thread (auto: keyed state and timers stay on threads)" in text
+    assert "auto (auto: measured on its first records" in text
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")
+def test_a_cpu_bound_step_moves_to_worker_processes():
+    env = auto_env()
+    data = list(range(400))
+    it = env.from_collection(data).map(lambda x: (x * x, burn(2), os.getpid())).name(
+        "heavy").execute_and_collect()
+    got = list(it)
+    assert sorted(v for v, _, _ in got) == [x * x for x in data]
+    where = placement_of(it.job, "heavy")
+    assert where.startswith("process on worker") and "CPU-bound" in where, where
+    pids = [p for _, _, p in got]
+    in_kernel = pids.count(os.getpid())
+    assert 0 < in_kernel < 200  # the first records were measured in the kernel
+    assert len(pids) - in_kernel > 200
+    modes = {k: v["mode"] for k, v in it.job.metrics().items()}
+    assert [m for k, m in modes.items() if "heavy" in k] == ["process"]
+
+
+def test_a_waiting_step_stays_on_threads():
+    env = auto_env(4)
+    it = env.from_collection(list(range(60))).map(
+        lambda x: (time.sleep(0.005), os.getpid())[1]).name("waits").execute_and_collect()
+    pids = set(it)
+    assert pids == {os.getpid()}
+    where = placement_of(it.job, "waits")
+    assert where.startswith("thread (auto: I/O-bound"), where
+
+
+def test_an_unpicklable_step_stays_on_threads_without_failing():
+    env = auto_env()
+    lock = threading.Lock()
+    it = env.from_collection([1, 2, 3]).map(lambda x: (x, lock.locked())).name(
+        "locky").execute_and_collect()
+    assert sorted(it) == [(1, False), (2, False), (3, False)]
+    assert "cannot go to a worker process" in placement_of(it.job, "locky")
+
+
+def test_free_threaded_python_keeps_threads(monkeypatch):
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    env = auto_env()
+    it = env.from_collection([1, 2]).map(lambda x: x).name("any").execute_and_collect()
+    assert sorted(it) == [1, 2]
+    assert placement_of(it.job, "any") == (
+        "thread (auto: free-threaded CPython: threads run Python code in parallel)")
+
+
+class _Stamped(SourceFunction):
+    def run(self, ctx):
+        for i in range(300):
+            ctx.collect_with_timestamp((f"k{i % 3}", i), 1000 + i)
+            if i % 50 == 49:
+                ctx.emit_watermark(1000 + i)
+
+
+class _Totals(KeyedProcessFunction):
+    def open(self, runtime_context):
+        self.total = {}
+
+    def process_element(self, value, ctx):
+        key = ctx.get_current_key()
+        self.total[key] = self.total.get(key, 0) + value[1]
+        ctx.timer_service().register_event_time_timer(1299)
+        return []
+
+    def on_timer(self, timestamp, ctx):
+        yield (ctx.get_current_key(), self.total[ctx.get_current_key()], timestamp)
+
+
+class _SplitHeavy(ProcessFunction):
+    def process_element(self, value, ctx):
+        burn(1)
+        if value[1] % 10 == 0:
+            yield OUT_TAG, (value, ctx.timestamp())
+        yield value
+
+
+OUT_TAG = OutputTag("tens")
+
+
+@pytest.mark.parametrize("mode", ["thread", "auto"])
+def test_auto_gives_the_results_of_thread_mode(mode):
+    """Timestamps, side outputs and watermarks pass an offloaded step unchanged."""
+    env = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": mode})
+    heavy = env.add_source(_Stamped()).process(_SplitHeavy()).name("split")
+    totals = heavy.key_by(lambda v: v[0]).process(_Totals())
+    tens = heavy.get_side_output(OUT_TAG)
+    from nbstream import DataFrameSink
+
+    side = DataFrameSink()
+    tens.add_sink(side)
+    got = sorted(collect(totals))
+    expected_totals = {f"k{j}": sum(i for i in range(300) if i % 3 == j) for j in range(3)}
+    assert got == sorted((k, v, 1299) for k, v in expected_totals.items())
+    assert sorted(side.rows()) == sorted(((f"k{i % 3}", i), 1000 + i) for i in range(0, 300, 10))
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")
+def test_an_error_in_an_offloaded_step_names_it():
+    env = auto_env()
+
+    def heavy(x):
+        burn(2)
+        if x == 150:
+            raise KeyError("missing")
+        return x
+
+    it = env.from_collection(list(range(200))).map(heavy).name("offloaded").execute_and_collect()
+    with pytest.raises(UserFunctionError) as info:
+        list(it)
+    assert info.value.step == "offloaded" and "150" in str(info.value)
+    assert isinstance(info.value.__cause__, KeyError)
+    assert placement_of(it.job, "offloaded").startswith("process")
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")
+def test_a_worker_dying_under_an_offloaded_step_fails_the_job():
+    env = auto_env()
+
+    def fragile(x):
+        burn(2)
+        if x == 150 and os.getpid() != KERNEL:  # never exit the test's own process
+            os._exit(9)
+        return x
+
+    it = env.from_collection(list(range(200))).map(fragile).name("fragile").execute_and_collect()
+    with pytest.raises(JobFailedError) as info:
+        list(it)
+    text = str(info.value)
+    assert "exited with code 9" in text and "fragile" in text
+    assert collect(auto_env().from_collection([1]).map(lambda x: x)) == [1]

@@ -54,10 +54,11 @@ def test_choose_keeps_cheap_steps_on_threads():
     assert mode == "thread" and "cheap" in why
 
 
-def test_choose_counts_gil_contention_as_waiting_but_not_below_the_threshold():
-    # two CPU-bound steps sharing the GIL each show about half of their wall time on the CPU
-    assert choose(cpu_s=0.05, wall_s=0.1, records=50, cores=2)[0] == "process"
-    assert CPU_BOUND_SHARE < 0.5
+def test_choose_counts_waiting_for_the_gil_or_a_core_as_wall_time():
+    # three CPU-bound steps sharing the GIL each show about a third of their time on the CPU,
+    # less on a busy machine: still CPU-bound
+    assert choose(cpu_s=0.02, wall_s=0.1, records=10, cores=2)[0] == "process"
+    assert CPU_BOUND_SHARE <= 0.1
 
 
 def test_choose_knows_free_threading_and_single_cores():
@@ -80,6 +81,8 @@ def test_explain_shows_what_auto_decides_up_front():
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")
 def test_a_cpu_bound_step_moves_to_worker_processes():
+    warm = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "process"})
+    collect(warm.from_collection([1]).map(lambda x: x))  # a warm pool: workers are ready sooner
     env = auto_env()
     data = list(range(400))
     it = env.from_collection(data).map(lambda x: (x * x, burn(2), os.getpid())).name(
@@ -90,8 +93,8 @@ def test_a_cpu_bound_step_moves_to_worker_processes():
     assert where.startswith("process on worker") and "CPU-bound" in where, where
     pids = [p for _, _, p in got]
     in_kernel = pids.count(os.getpid())
-    assert 0 < in_kernel < 200  # the first records were measured in the kernel
-    assert len(pids) - in_kernel > 200
+    assert in_kernel > 0  # the first records were measured in the kernel
+    assert len(pids) - in_kernel >= 100  # the others went to workers
     modes = {k: v["mode"] for k, v in it.job.metrics().items()}
     assert [m for k, m in modes.items() if "heavy" in k] == ["process"]
 

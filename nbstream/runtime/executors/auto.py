@@ -12,11 +12,15 @@ How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan
   Once the chain has spent ``CALIBRATION_S`` in its calls, or has seen
   ``CALIBRATION_RECORDS`` records, :func:`choose` decides for all its subtasks:
 
-  - **process** when its calls spend at least ``CPU_BOUND_SHARE`` of their time on
-    the CPU (they compute; time waiting for the GIL counts as wall time, so two
-    CPU-bound steps sharing the GIL still show about half) *and* cost at least
-    ``MIN_CPU_PER_RECORD_S`` of CPU per record (cheaper steps would spend more on
-    moving records to a worker than they save);
+  - **process** when its calls spend at least ``CPU_BOUND_SHARE`` (5%) of their time
+    on the CPU *and* cost at least ``MIN_CPU_PER_RECORD_S`` (50 µs) of CPU per record:
+    they compute, and cost more than moving a record to a worker does. The share is
+    low on purpose: waiting for the GIL, or for a core the machine gives to other
+    programs, counts as wall time, so a CPU-bound step sharing the GIL with two
+    others shows about a third, and on a busy machine less; a step that waits for
+    I/O shows a few percent at most. Misplacing a waiting step in a worker costs
+    little (workers run many tasks on threads); misplacing a computing one on a
+    thread costs the parallelism;
   - **thread** otherwise: I/O-bound steps wait in parallel on threads for free.
 
   On free-threaded CPython (the GIL disabled) threads already run Python code in
@@ -48,7 +52,7 @@ from .wire import OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, decode, encode
 __all__ = ["AutoExecutor", "choose", "CPU_BOUND_SHARE", "MIN_CPU_PER_RECORD_S",
            "CALIBRATION_S", "CALIBRATION_RECORDS"]
 
-CPU_BOUND_SHARE = 0.15
+CPU_BOUND_SHARE = 0.05
 MIN_CPU_PER_RECORD_S = 50e-6
 CALIBRATION_S = 0.1
 CALIBRATION_RECORDS = 2000
@@ -313,6 +317,9 @@ class AutoJob(KernelJob):
 
     def chains_to_ship(self) -> set:
         return super().chains_to_ship() | self.candidates
+
+    def offload_chains(self) -> set:
+        return set(self.candidates)
 
     def mode_of(self, tid: int) -> str:
         chain = self.layout.tasks[tid][0]

@@ -166,6 +166,10 @@ class KernelJob:
     def after_local_task(self, tid: int, task: Task) -> None:
         pass
 
+    def offload_chains(self) -> Set[int]:
+        """Chains whose steps every worker of the job gets (the automatic mode's)."""
+        return set()
+
     def offloaded_on(self, worker_id: int) -> List[int]:
         """Kernel tasks whose work runs on that worker (the automatic mode's)."""
         return []
@@ -220,9 +224,17 @@ class KernelJob:
         have it) start those tasks."""
         if self.shipped is None:
             return
+        plan, shipped = self.plan, self.shipped
+        source_of = {e.index: e.source for e in plan.edges}
         for w in workers:
-            spec = dict(self.shipped, name=self.job.job_name, node_of=self.node_of,
-                        run=[t for t in self.remote_tids if self.node_of[t] == w.id],
+            run = [t for t in self.remote_tids if self.node_of[t] == w.id]
+            chains = {self.layout.tasks[t][0] for t in run} | self.offload_chains()
+            spec = dict(skeleton=shipped["skeleton"],
+                        nodes={n: b for n, b in shipped["nodes"].items()
+                               if plan.chain_of[n] in chains},
+                        edges={i: b for i, b in shipped["edges"].items()
+                               if plan.chain_of[source_of[i]] in chains},
+                        name=self.job.job_name, node_of=self.node_of, run=run,
                         clock=self.clock.now_ms() if self.clock.manual else None,
                         log_level=logging.getLogger().getEffectiveLevel())
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])

@@ -333,9 +333,28 @@ class WorkerProcess:
         self.jobs: Dict[int, WorkerJob] = {}
         self.local = threading.local()
         self.latest: Optional[WorkerJob] = None
+        self.main = threading.current_thread()
+        self.deferred: Optional["queue.SimpleQueue[Any]"] = None
 
     # -- sending ---------------------------------------------------------------------------------
     def send_raw(self, _node: int, first: Any, rest: Sequence[Any] = ()) -> None:
+        if threading.current_thread() is self.main:
+            # the reader must never block on a send (the kernel may be blocked sending to it):
+            # what it has to say goes through a helper thread, in order
+            if self.deferred is None:
+                self.deferred = queue.SimpleQueue()
+                threading.Thread(target=self._send_deferred, daemon=True,
+                                 name="nbstream-worker sender").start()
+            self.deferred.put((first, rest))
+            return
+        self._send_now(first, rest)
+
+    def _send_deferred(self) -> None:
+        while True:
+            first, rest = self.deferred.get()
+            self._send_now(first, rest)
+
+    def _send_now(self, first: Any, rest: Sequence[Any]) -> None:
         with self.lock:
             try:
                 self.conn.send_bytes(first)
@@ -357,7 +376,8 @@ class WorkerProcess:
 
     # -- serving ----------------------------------------------------------------------------------
     def serve(self) -> None:
-        self.send(READY, 0, os.getpid())
+        first, rest = message(READY, 0, os.getpid())
+        self._send_now(first, rest)
         threading.Thread(target=self._report, daemon=True, name="nbstream-worker report").start()
         recv = self.conn.recv_bytes
         while True:

@@ -267,6 +267,8 @@ class _AutoHead:
             try:
                 what, body, extra = self.replies.get(timeout=0.05)
             except queue.Empty:
+                if not self.worker.alive:
+                    return
                 if self.kjob.job.cancelled and time.monotonic() > deadline:
                     self.kjob.job.warnings.append(
                         f"{self.worker} was stopped: {self.kjob.task_name(self.tid)} did not "

@@ -343,6 +343,38 @@ def test_jobs_run_side_by_side():
     assert {k: len(v) for k, v in results.items()} == {"job0": 3000, "job1": 3001, "job2": 3002}
 
 
+def test_modules_added_to_sys_path_after_the_pool_started(tmp_path, monkeypatch):
+    _warm()
+    (tmp_path / "late_helpers.py").write_text("def triple(x):\n    return 3 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    import late_helpers
+
+    got = collect(process_env().from_collection([1, 2]).map(late_helpers.triple)
+                  .map(lambda x: (x, os.path.exists("late_helpers.py"))))
+    assert got == [(3, True), (6, True)]
+
+
+def _refuse_to_load():
+    raise ImportError("this object cannot be rebuilt here")
+
+
+class _Unloadable:
+    def __call__(self, x):
+        return x
+
+    def __reduce__(self):
+        return (_refuse_to_load, ())
+
+
+def test_a_step_that_cannot_be_loaded_in_the_worker_is_named():
+    with pytest.raises(JobFailedError) as info:
+        collect(process_env().from_collection([1]).map(_Unloadable()).name("unloadable"))
+    text = str(info.value)
+    assert "'unloadable' could not be loaded in a worker process" in text
+    assert "cannot be rebuilt here" in text
+
+
 class _Opens(MapFunction):
     def open(self, runtime_context):
         raise RuntimeError("no model file")

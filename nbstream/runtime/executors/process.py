@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import pickle
 import queue
+import sys
 import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Set
@@ -236,7 +238,8 @@ class KernelJob:
                                if plan.chain_of[source_of[i]] in chains},
                         name=self.job.job_name, node_of=self.node_of, run=run,
                         clock=self.clock.now_ms() if self.clock.manual else None,
-                        log_level=logging.getLogger().getEffectiveLevel())
+                        log_level=logging.getLogger().getEffectiveLevel(),
+                        sys_path=[p for p in sys.path if isinstance(p, str)], cwd=os.getcwd())
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
             w.send(first, rest)
         first, rest = message(RUN, self.job_no)

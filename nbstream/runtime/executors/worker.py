@@ -26,7 +26,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, Dict, List, Optional, Sequence
 
-from ...errors import UserFunctionError
+from ...errors import JobFailedError, UserFunctionError
 from ..clock import ManualClock, SystemClock
 from ..job import as_job_error
 from ..partitioners import Forward
@@ -184,8 +184,8 @@ class WorkerJob:
             try:
                 nodes[nid] = pickle.loads(blob)
             except Exception as exc:
-                raise _LoadError(f"step '{nodes[nid].name}' could not be loaded in the worker: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+                raise JobFailedError(f"step '{nodes[nid].name}' could not be loaded in a worker "
+                                     f"process: {type(exc).__name__}: {exc}") from exc
         edges = []
         for e in skeleton.edges:
             blob = spec["edges"].get(e.index)
@@ -193,9 +193,9 @@ class WorkerJob:
                 try:
                     e = dataclasses.replace(e, partitioning=pickle.loads(blob))
                 except Exception as exc:
-                    raise _LoadError(f"the key selector or partitioner before step "
-                                     f"'{nodes[e.target].name}' could not be loaded in the "
-                                     f"worker: {type(exc).__name__}: {exc}") from exc
+                    raise JobFailedError(f"the key selector or partitioner before step "
+                                         f"'{nodes[e.target].name}' could not be loaded in a "
+                                         f"worker process: {type(exc).__name__}: {exc}") from exc
             edges.append(e)
         return dataclasses.replace(skeleton, nodes=nodes, edges=tuple(edges))
 
@@ -251,10 +251,6 @@ class WorkerJob:
         self.control.cancelled = True
         for off in self.offloads.values():
             off.requests.put(None)
-
-
-class _LoadError(Exception):
-    pass
 
 
 class _Offload:
@@ -421,6 +417,13 @@ class WorkerProcess:
     def _start(self, job_no: int, body: Any) -> None:
         spec = pickle.loads(body)
         logging.getLogger().setLevel(spec["log_level"])
+        # the kernel may have changed directory or extended sys.path since this worker started
+        sys.path.extend(p for p in spec["sys_path"] if p not in sys.path)
+        if spec["cwd"] != os.getcwd():
+            try:
+                os.chdir(spec["cwd"])
+            except OSError:
+                pass
         try:
             job = WorkerJob(self, job_no, spec)
         except BaseException as exc:  # noqa: BLE001

@@ -64,9 +64,19 @@ class UserFunctionError(JobFailedError):
         on = f" on record {short_repr(record)}" if has_record else ""
         super().__init__(f"{where} failed{what}{on}: {type(cause).__name__}: {cause}")
 
-    def __reduce__(self):  # picklable across worker processes
+    def __reduce__(self):  # picklable across worker processes (the record as text if it is not)
         return (_rebuild_user_error, (self.args[0], self.step, self.function,
-                                      short_repr(self.record), self.subtask, self.cause))
+                                      _picklable_or_repr(self.record), self.subtask, self.cause))
+
+
+def _picklable_or_repr(value: Any) -> Any:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return short_repr(value)
+    return value
 
 
 def _rebuild_user_error(message, step, function, record, subtask, cause):

@@ -1,5 +1,6 @@
 """map, filter, flat_map: callables and Function classes, lifecycles, contexts, errors."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -67,25 +68,30 @@ def test_d18_custom_class_records(env):
     assert sorted(got) == ["b", "c", "c"]
 
 
-def test_open_and_close_bracket_every_instance(make_env):
+def test_open_and_close_bracket_every_instance(make_env, tmp_path):
     env = make_env(3)
-    events = []
+    log = tmp_path / "events"  # a file, not a list: functions may run in worker processes
+
+    def note(*event):
+        with open(log, "a") as f:
+            f.write(json.dumps(event) + "\n")
 
     class Tagged(MapFunction):
         def open(self, runtime_context):
             self.index = runtime_context.get_index_of_this_subtask()
-            events.append(("open", runtime_context.get_number_of_parallel_subtasks(),
-                           runtime_context.get_max_number_of_parallel_subtasks(),
-                           runtime_context.get_task_name()))
+            note("open", runtime_context.get_number_of_parallel_subtasks(),
+                 runtime_context.get_max_number_of_parallel_subtasks(),
+                 runtime_context.get_task_name())
 
         def map(self, value):
             return self.index
 
         def close(self):
-            events.append(("close",))
+            note("close")
 
     got = collect(env.from_sequence(1, 300).map(Tagged()).name("tagger"))
     assert sorted(set(got)) == [0, 1, 2]
+    events = [tuple(json.loads(line)) for line in log.read_text().splitlines()]
     opens = [e for e in events if e[0] == "open"]
     assert len(opens) == 3 and len([e for e in events if e[0] == "close"]) == 3
     assert {e[1:3] for e in opens} == {(3, 128)}
@@ -184,16 +190,12 @@ def test_nothing_runs_until_executed(env):
 def test_contexts_are_instances_of_the_api_interfaces(env):
     from nbstream import KeyedProcessFunction, ProcessFunction, RuntimeContext
 
-    seen = []
-
-    class Check(ProcessFunction):
+    class Check(ProcessFunction):  # reports through its output: it may run in a worker
         def open(self, runtime_context):
-            seen.append(isinstance(runtime_context, RuntimeContext))
+            self.opened_with = isinstance(runtime_context, RuntimeContext)
 
         def process_element(self, value, ctx):
-            seen.append(isinstance(ctx, ProcessFunction.Context))
-            seen.append(isinstance(ctx, KeyedProcessFunction.Context))
-            yield value
+            yield (self.opened_with, isinstance(ctx, ProcessFunction.Context),
+                   isinstance(ctx, KeyedProcessFunction.Context))
 
-    collect(env.from_collection([1]).process(Check()))
-    assert seen == [True, True, True]
+    assert collect(env.from_collection([1]).process(Check())) == [(True, True, True)]

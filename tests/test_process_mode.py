@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -134,14 +135,19 @@ def test_unpicklable_function_fails_before_the_job_starts():
     assert consumed == []  # nothing ran
 
 
-def test_generator_object_source_is_refused_with_advice():
+def test_sources_run_in_the_kernel_unless_pinned_to_processes():
     env = process_env()
-    with pytest.raises(PlanError, match="generator"):
-        collect(env.from_iterable(x for x in range(3)).map(lambda x: x))
-    env2 = process_env()
-    got = collect(env2.from_iterable(x for x in range(3)).set_execution_mode("thread")
-                  .map(lambda x: (x, os.getpid())))
+    gen = (x for x in range(3))  # a generator object cannot be pickled: it stays here
+    got = collect(env.from_iterable(gen).map(lambda x: (x, os.getpid())))
     assert sorted(v for v, _ in got) == [0, 1, 2] and os.getpid() not in {p for _, p in got}
+    assert "thread (process mode: sources and sinks run in the kernel)" in env.explain()
+    pinned = process_env()
+    pinned.from_iterable(x for x in range(3)).set_execution_mode("process").print()
+    with pytest.raises(PlanError, match="generator"):
+        pinned.execute()
+    moved = process_env()
+    ds = moved.from_sequence(1, 4).set_execution_mode("process").map(lambda x: os.getpid())
+    assert os.getpid() not in collect(ds)
 
 
 def test_failure_carries_the_worker_traceback_step_and_record():
@@ -157,9 +163,10 @@ def test_failure_carries_the_worker_traceback_step_and_record():
     err = info.value
     assert err.step == "validate" and "check" in err.function and "7" in str(err)
     assert isinstance(err.__cause__, ValueError)
+    frames = traceback.extract_tb(err.__cause__.__traceback__)  # as they were in the worker
+    assert frames[-1].name == "check" and frames[-1].line == 'raise ValueError(f"bad value {x}")'
     remote = err.__cause__.__cause__
-    assert isinstance(remote, RemoteTraceback)
-    assert "raise ValueError" in remote.text and "worker" in remote.text
+    assert isinstance(remote, RemoteTraceback) and remote.text.startswith("raised in worker")
 
 
 class OddError(Exception):

@@ -202,11 +202,17 @@ def _node_mode(node: Node, keyed: bool, default: str) -> Tuple[str, str]:
             raise PlanError(f"'{node.name}' hands its records to objects in this kernel, so it "
                             f"runs on a thread here; it cannot run in mode {pinned!r}")
         return "thread", "its records go to objects in the kernel"
-    mode, why = (pinned, "set on the step") if pinned else (default, "the job's mode")
+    if pinned:
+        mode, why = pinned, "set on the step"
+    elif default != "thread" and (node.is_source or node.is_sink):
+        # they read and write (often through objects of the kernel); functions compute
+        return "thread", f"{default} mode: sources and sinks run in the kernel"
+    else:
+        mode, why = default, "the job's mode"
     if mode != "auto":
         return mode, why
     if node.is_source or node.is_sink:
-        return "thread", "auto: sources and sinks run on threads"
+        return "thread", "auto: sources and sinks run in the kernel"
     if keyed:
         return "thread", "auto: keyed state and timers stay on threads"
     if node.kind not in STATELESS_KINDS:

@@ -10,6 +10,7 @@ of each input channel and feeds the minimum to the chain's head.
 from __future__ import annotations
 
 import contextvars
+import copy
 import queue
 import threading
 import time
@@ -126,7 +127,7 @@ class Task:
         self.time_service = TimeService(clock)
         names = [plan.nodes[n].name for n in self.chain.nodes]
         self.name = " -> ".join(names)
-        self.ops: Dict[int, Operator] = {nid: build_operator(plan.nodes[nid])
+        self.ops: Dict[int, Operator] = {nid: build_operator(_instance_of(plan.nodes[nid], subtask))
                                          for nid in self.chain.nodes}
         self.head = self.ops[self.chain.head]
         self.inputs = plan.input_channels(chain_id, subtask)
@@ -336,3 +337,16 @@ class Task:
                  "records_out": op.records_out, "watermark": op.current_watermark,
                  **op.extra_metrics()}
                 for nid, op in self.ops.items()]
+
+
+def _instance_of(node: Any, subtask: int) -> Any:
+    """The step as parallel instance ``subtask`` runs it: instance 0 uses the user's
+    function object, every other instance a copy of it (as in Flink, where each
+    instance gets its own: ``open`` may set attributes on it)."""
+    if subtask == 0 or node.fn is None or node.fn.owner is None:
+        return node
+    try:
+        return node.replace(fn=copy.deepcopy(node.fn))
+    except Exception:  # an object that cannot be copied (a lock, a connection): shared
+        return node
+

@@ -244,7 +244,7 @@ class _AutoHead:
         self.worker.send(first, rest)
         _what, body, extra = self._wait()
         result = decode(body, extra)
-        if isinstance(result, tuple) and len(result) == 3:  # (blob, message, traceback)
+        if isinstance(result, tuple) and len(result) == 4:  # an error (see failure_frames)
             raise remote_error(body, extra)
         outputs, deltas = result
         for edge, out in outputs:

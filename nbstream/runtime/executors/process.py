@@ -52,12 +52,15 @@ class RemoteTraceback(Exception):
         self.text = text
 
     def __str__(self) -> str:
-        return f'\n"""\n{self.text}"""'
+        return f'\n"""\n{self.text}"""' if "\n" in self.text else self.text
 
 
 def remote_error(body: Any, buffers: Sequence[Any] = ()) -> BaseException:
-    """Rebuild an error a worker sent (see ``worker.failure_frames``)."""
-    blob, text, tb = decode(body, buffers)
+    """Rebuild an error a worker sent (see ``worker.failure_frames``): the user's
+    exception gets a traceback with the frames it had in the worker (file, line and
+    function, so a notebook shows the source lines); the worker's own account of it
+    is the exception's cause."""
+    blob, text, tb, frames = decode(body, buffers)
     error: Optional[BaseException] = None
     if blob is not None:
         try:
@@ -66,13 +69,34 @@ def remote_error(body: Any, buffers: Sequence[Any] = ()) -> BaseException:
             error = None
     if error is None:
         error = JobFailedError(text)
-    remote = RemoteTraceback(tb)
     inner = error.__cause__ if error.__cause__ is not None else error
-    if inner is not error:
-        inner.__cause__ = remote
-    else:
-        error.__cause__ = remote
+    rebuilt = _traceback(frames)
+    if rebuilt is not None and inner is not error:
+        inner.__traceback__ = rebuilt
+        tb = tb.splitlines()[0][:-1]  # "raised in worker ...": the frames are on the exception
+    inner.__cause__ = RemoteTraceback(tb)
     return error
+
+
+class _Raise(Exception):
+    pass
+
+
+def _traceback(frames: Sequence[Any]) -> Any:
+    """A traceback whose frames show ``(file, line, function)`` as they were in a worker."""
+    tb = None
+    try:
+        for filename, lineno, name in reversed(frames):
+            code = compile("\n" * (int(lineno) - 1) + "raise _Raise()", filename, "exec")
+            try:
+                exec(code.replace(co_name=name), {"_Raise": _Raise})
+            except _Raise as exc:
+                frame_tb = exc.__traceback__.tb_next  # the frame of the compiled code
+            frame_tb.tb_next = tb
+            tb = frame_tb
+    except Exception:  # a frame that cannot be rebuilt: keep the text only
+        return None
+    return tb
 
 
 def _stub(node: Any) -> Any:

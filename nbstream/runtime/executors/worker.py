@@ -57,12 +57,13 @@ def failure_frames(exc: BaseException, where: str) -> List[Any]:
     # a user function's error: its own traceback is what matters (the kernel rebuilds the rest)
     shown = exc.__cause__ if isinstance(exc, UserFunctionError) and exc.__cause__ else exc
     text = "".join(traceback.format_exception(type(shown), shown, shown.__traceback__))
+    frames = [(f.filename, f.lineno or 1, f.name) for f in traceback.extract_tb(shown.__traceback__)]
     try:
         blob: Optional[bytes] = cloudpickle.dumps(error, protocol=5)
         pickle.loads(blob)  # must also come back (exceptions with odd __init__ do not)
     except Exception:
         blob = None
-    return encode((blob, str(error), f"{where}\n{text}"))
+    return encode((blob, str(error), f"raised {where}:\n{text}", frames))
 
 
 class _JobStream(io.TextIOBase):
@@ -204,8 +205,9 @@ class WorkerJob:
         for tid in tids:
             chain, sub = self.layout.tasks[tid]
             try:
-                task = Task(self.plan, chain, sub, self.control, self.channels.inboxes.get(tid),
-                            self.channels.writer_factory(tid), self.clock, extras)
+                task = Task(self.plan, chain, sub, self.control,
+                            self.channels.inboxes.get(tid), self.channels.writer_factory(tid),
+                            self.clock, extras)
             except BaseException as exc:
                 self.worker.send(FAILED, self.no, tid, frames=failure_frames(exc, self.where(tid)))
                 self.worker.send(DONE, self.no, tid, frames=encode([]))
@@ -220,7 +222,7 @@ class WorkerJob:
     def where(self, tid: int) -> str:
         task = self.tasks.get(tid)
         what = f", task '{task.display_name}'" if task is not None else ""
-        return f"Traceback in worker {self.worker.id} (pid {os.getpid()}){what}:"
+        return f"in worker {self.worker.id} (pid {os.getpid()}){what}"
 
     def _run(self, tid: int, task: Task) -> None:
         self.worker.local.job = self
@@ -273,7 +275,8 @@ class _Offload:
         chain, sub = job.layout.tasks[self.tid]
         outbox: List[Any] = []
         opened: List[Any] = []
-        where = f"Traceback in worker {job.worker.id} (pid {os.getpid()}), offloaded task:"
+        where = (f"in worker {job.worker.id} (pid {os.getpid()}), offloaded by the automatic "
+                 "mode")
         try:
             task = Task(job.plan, chain, sub, job.control, None,
                         lambda edge, _r: _Capture(edge.index, outbox), job.clock,
@@ -427,7 +430,7 @@ class WorkerProcess:
         try:
             job = WorkerJob(self, job_no, spec)
         except BaseException as exc:  # noqa: BLE001
-            where = f"Traceback in worker {self.id} (pid {os.getpid()}), loading the job:"
+            where = f"in worker {self.id} (pid {os.getpid()}), loading the job"
             self.send(FAILED, job_no, -1, frames=failure_frames(exc, where))
             for tid in spec["run"]:
                 self.send(DONE, job_no, tid, frames=encode([]))

@@ -74,7 +74,7 @@ def test_explain_shows_what_auto_decides_up_front():
     (env.from_collection([("a", 1)]).map(lambda t: t).key_by(lambda t: t[0])
         .reduce(lambda a, b: a).map(lambda t: t).print())
     text = env.explain()
-    assert "thread (auto mode: sources and sinks run in the kernel)" in text
+    assert "thread (auto: sources and sinks run in the kernel)" in text
     assert "thread (auto: keyed state and timers stay on threads)" in text
     assert "auto (auto: measured on its first records" in text
 

@@ -135,18 +135,20 @@ def test_unpicklable_function_fails_before_the_job_starts():
     assert consumed == []  # nothing ran
 
 
-def test_sources_run_in_the_kernel_unless_pinned_to_processes():
+def test_sources_running_user_code_stay_in_the_kernel_unless_pinned():
     env = process_env()
     gen = (x for x in range(3))  # a generator object cannot be pickled: it stays here
     got = collect(env.from_iterable(gen).map(lambda x: (x, os.getpid())))
     assert sorted(v for v, _ in got) == [0, 1, 2] and os.getpid() not in {p for _, p in got}
-    assert "thread (process mode: sources and sinks run in the kernel)" in env.explain()
+    assert "thread (process mode: a source running your code stays in the kernel)" in \
+        env.explain()
     pinned = process_env()
     pinned.from_iterable(x for x in range(3)).set_execution_mode("process").print()
     with pytest.raises(PlanError, match="generator"):
         pinned.execute()
-    moved = process_env()
-    ds = moved.from_sequence(1, 4).set_execution_mode("process").map(lambda x: os.getpid())
+    builtin = process_env()  # built-in readers need nothing of the kernel: they go too
+    ds = builtin.from_sequence(1, 4).map(lambda x: os.getpid())
+    assert "chain 0  parallelism 1  process (the job's mode)" in builtin.explain()
     assert os.getpid() not in collect(ds)
 
 

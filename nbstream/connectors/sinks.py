@@ -9,6 +9,7 @@ writers must run in the driver process whatever the execution mode.
 from __future__ import annotations
 
 import collections
+import copy
 import os
 import shutil
 import socket
@@ -211,6 +212,17 @@ class FunctionSink(SinkSpec):
     def __init__(self, function: Any, owner: Any = None) -> None:
         self.function = function
         self.owner = owner  # the SinkFunction instance, for open/close
+
+    def for_instance(self, subtask: int) -> "FunctionSink":
+        """The spec of parallel instance ``subtask`` (> 0): a copy of the SinkFunction,
+        as each instance has its own (plain callables are shared)."""
+        if self.owner is None:
+            return self
+        try:
+            owner = copy.deepcopy(self.owner)
+        except Exception:  # cannot be copied (a lock, a connection): shared
+            return self
+        return FunctionSink(getattr(owner, self.function.__name__), owner)
 
     def create_writer(self) -> _Writer:
         spec = self

@@ -21,6 +21,9 @@ __all__ = ["CollectionSource", "SequenceSource", "IterableSource", "TextFileSour
 
 class SourceSpec:
     non_parallel = True
+    # runs the user's code (a generator, a SourceFunction), which often reaches objects of
+    # the kernel: in process mode such a source stays in the kernel unless pinned
+    user_code = False
 
     def prepare(self, job: Any) -> None:
         """Checks before the job starts (in the driver); raise PlanError to refuse."""
@@ -87,6 +90,8 @@ class IterableSource(SourceSpec):
     A generator function (or any zero-argument callable returning an iterator) starts
     afresh on every run; a generator object can be consumed by one run only.
     """
+
+    user_code = True
 
     def __init__(self, source: Any) -> None:
         if not (callable(source) or hasattr(source, "__iter__")):
@@ -277,6 +282,8 @@ class SocketTextSource(SourceSpec):
 
 class FunctionSource(SourceSpec):
     """A user :class:`~nbstream.SourceFunction`: ``run(ctx)`` until done or cancelled."""
+
+    user_code = True
 
     def __init__(self, function: Any) -> None:
         if not hasattr(function, "run"):

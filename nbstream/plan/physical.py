@@ -204,9 +204,9 @@ def _node_mode(node: Node, keyed: bool, default: str) -> Tuple[str, str]:
         return "thread", "its records go to objects in the kernel"
     if pinned:
         mode, why = pinned, "set on the step"
-    elif default != "thread" and (node.is_source or node.is_sink):
-        # they read and write (often through objects of the kernel); functions compute
-        return "thread", f"{default} mode: sources and sinks run in the kernel"
+    elif default == "process" and getattr(node.params.get("source"), "user_code", False):
+        # a generator or SourceFunction often reaches objects of the kernel
+        return "thread", "process mode: a source running your code stays in the kernel"
     else:
         mode, why = default, "the job's mode"
     if mode != "auto":

@@ -342,8 +342,14 @@ class Task:
 def _instance_of(node: Any, subtask: int) -> Any:
     """The step as parallel instance ``subtask`` runs it: instance 0 uses the user's
     function object, every other instance a copy of it (as in Flink, where each
-    instance gets its own: ``open`` may set attributes on it)."""
-    if subtask == 0 or node.fn is None or node.fn.owner is None:
+    instance gets its own: ``open`` may set attributes on it). Sink specs say what
+    they copy (``for_instance``)."""
+    if subtask == 0:
+        return node
+    sink = node.params.get("sink")
+    if sink is not None and hasattr(sink, "for_instance"):
+        return node.replace(params={**node.params, "sink": sink.for_instance(subtask)})
+    if node.fn is None or node.fn.owner is None:
         return node
     try:
         return node.replace(fn=copy.deepcopy(node.fn))

@@ -120,7 +120,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     d = sub.add_parser("demo", help="run the demo pipeline and print its result table")
     d.add_argument("--records", type=int, default=1_000_000, help="clicks to generate")
     d.add_argument("--parallelism", type=int, default=2)
-    d.add_argument("--mode", default="thread", help="execution mode (thread, ...)")
+    d.add_argument("--mode", default="thread", help="execution mode (thread, process, auto)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         started = time.monotonic()

@@ -76,7 +76,7 @@ def test_explain_shows_what_auto_decides_up_front():
     text = env.explain()
     assert "thread (auto: sources and sinks run in the kernel)" in text
     assert "thread (auto: keyed state and timers stay on threads)" in text
-    assert "auto (auto: measured on its first records" in text
+    assert "auto (measured on its first records" in text
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")

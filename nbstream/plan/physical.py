@@ -217,7 +217,7 @@ def _node_mode(node: Node, keyed: bool, default: str) -> Tuple[str, str]:
         return "thread", "auto: keyed state and timers stay on threads"
     if node.kind not in STATELESS_KINDS:
         return "thread", f"auto: {node.kind} steps stay on threads"
-    return "auto", "auto: measured on its first records, then threads or worker processes"
+    return "auto", "measured on its first records, then on threads or in worker processes"
 
 
 def _parallelism(node: Node, default: int) -> int:

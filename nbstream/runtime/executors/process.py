@@ -1,6 +1,7 @@
 """Process mode: chains in mode ``process`` run in the warm pool of worker processes;
-chains in mode ``thread`` (sinks that hand records to kernel objects, steps pinned
-to threads) run on threads in the kernel, in the same job.
+chains in mode ``thread`` (sinks that hand records to kernel objects, sources that
+run the user's code, steps pinned to threads) run on threads in the kernel, in the
+same job.
 
 Before anything starts, every step that goes to a worker is pickled (cloudpickle):
 one that cannot be fails the job up front, naming the step and the object. Tasks

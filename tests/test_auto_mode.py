@@ -129,7 +129,7 @@ def test_free_threaded_python_keeps_threads(monkeypatch):
 
 class _Stamped(SourceFunction):
     def run(self, ctx):
-        for i in range(300):
+        for i in range(400):
             ctx.collect_with_timestamp((f"k{i % 3}", i), 1000 + i)
             if i % 50 == 49:
                 ctx.emit_watermark(1000 + i)
@@ -142,7 +142,7 @@ class _Totals(KeyedProcessFunction):
     def process_element(self, value, ctx):
         key = ctx.get_current_key()
         self.total[key] = self.total.get(key, 0) + value[1]
-        ctx.timer_service().register_event_time_timer(1299)
+        ctx.timer_service().register_event_time_timer(1399)
         return []
 
     def on_timer(self, timestamp, ctx):
@@ -163,6 +163,8 @@ OUT_TAG = OutputTag("tens")
 @pytest.mark.parametrize("mode", ["thread", "auto"])
 def test_auto_gives_the_results_of_thread_mode(mode):
     """Timestamps, side outputs and watermarks pass an offloaded step unchanged."""
+    warm = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "process"})
+    collect(warm.from_collection([1]).map(lambda x: x))  # ready workers: offloading starts soon
     env = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": mode})
     heavy = env.add_source(_Stamped()).process(_SplitHeavy()).name("split")
     totals = heavy.key_by(lambda v: v[0]).process(_Totals())
@@ -171,10 +173,13 @@ def test_auto_gives_the_results_of_thread_mode(mode):
 
     side = DataFrameSink()
     tens.add_sink(side)
-    got = sorted(collect(totals))
-    expected_totals = {f"k{j}": sum(i for i in range(300) if i % 3 == j) for j in range(3)}
-    assert got == sorted((k, v, 1299) for k, v in expected_totals.items())
-    assert sorted(side.rows()) == sorted(((f"k{i % 3}", i), 1000 + i) for i in range(0, 300, 10))
+    it = totals.execute_and_collect()
+    got = sorted(it)
+    if mode == "auto" and (os.cpu_count() or 1) > 1:
+        assert placement_of(it.job, "split").startswith("process on worker")
+    expected_totals = {f"k{j}": sum(i for i in range(400) if i % 3 == j) for j in range(3)}
+    assert got == sorted((k, v, 1399) for k, v in expected_totals.items())
+    assert sorted(side.rows()) == sorted(((f"k{i % 3}", i), 1000 + i) for i in range(0, 400, 10))
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")

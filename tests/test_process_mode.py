@@ -238,6 +238,11 @@ def test_cancel_and_completion_leave_nothing_behind():
     kids, fds, shm = children(), open_fds(), shm_entries()
     for _ in range(3):
         assert len(collect(process_env(2).from_sequence(1, 5000).map(lambda x: x * 2))) == 5000
+    auto = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "auto"})
+    it = auto.from_collection(list(range(1000))).map(lambda x: sum(range(20_000)) + x) \
+        .name("offloaded").set_parallelism(2).execute_and_collect()
+    assert len(list(it)) == 1000
+    assert any(v.startswith("process on worker") for v in it.job.placement.values())
     env = process_env(2)
     env.from_iterable(naturals).rebalance().map(lambda x: x).add_sink(lambda x: None)
     job = env.execute_async("endless")

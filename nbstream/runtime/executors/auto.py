@@ -36,6 +36,7 @@ How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -292,8 +293,6 @@ class AutoJob(KernelJob):
 
     def __init__(self, plan: Any, job: Any, clock: Any) -> None:
         super().__init__(plan, job, clock)
-        import os
-
         self.cores = os.cpu_count() or 1
         self.calibrations: Dict[int, _Calibration] = {}
         self.heads: Dict[int, _AutoHead] = {}
@@ -333,7 +332,7 @@ class AutoJob(KernelJob):
     def make_local_task(self, tid: int) -> Task:
         chain, sub = self.layout.tasks[tid]
         calibration = self.calibrations.get(chain)
-        if calibration is None:
+        if calibration is None or chain not in self.candidates:
             return super().make_local_task(tid)
         stats = TaskStats()
         task = Task(self.plan, chain, sub, self.job, self.channels.inboxes.get(tid),

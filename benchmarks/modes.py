@@ -44,13 +44,14 @@ def cpu_work(x: int, n: int) -> int:
 
 
 def calibrate(target_s: float = 0.001) -> int:
-    """Loop length of about ``target_s`` of ``cpu_work`` on this machine."""
+    """Loop length of about ``target_s`` of CPU time of ``cpu_work`` on this machine
+    (CPU time, so that other programs running now do not shorten the work)."""
     n = 1000
     while True:
-        start = time.perf_counter()
+        start = time.thread_time()
         for _ in range(20):
             cpu_work(0, n)
-        took = (time.perf_counter() - start) / 20
+        took = (time.thread_time() - start) / 20
         if took > target_s / 4:
             return max(1, int(n * target_s / took))
         n *= 2
@@ -102,6 +103,9 @@ def main() -> None:
     only = set(args.only.split(","))
     print(f"execution modes, median of {args.runs} runs; {machine()}", flush=True)
     n_work = calibrate()
+    start = time.thread_time()
+    cpu_work(0, n_work)
+    print(f"W3 work: {(time.thread_time() - start) * 1000:.2f} ms of CPU per record", flush=True)
     w3_variants = {f"W3 {m}": (lambda m=m: w3(m, n_work)) for m in ("thread", "process", "auto")}
     w4_variants = {"W4 thread p=1": lambda: w4("thread", 1)}
     w4_variants.update({f"W4 {m} p=8": (lambda m=m: w4(m, 8)) for m in ("thread", "process", "auto")})

@@ -271,6 +271,17 @@ def test_a_stuck_function_is_stopped_after_a_cancel():
     assert worker_pids() != before
 
 
+def test_a_worker_killed_while_idle_is_replaced():
+    _warm()
+    victim = next(iter(get_pool().workers.values()))
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.proc.wait(10)
+    got = collect(process_env(2).from_collection(list(range(10))).rebalance()
+                  .map(lambda x: (x, os.getpid())))
+    assert sorted(x for x, _ in got) == list(range(10))
+    assert victim.pid not in {p for _, p in got} and len(worker_pids()) == 2
+
+
 def test_each_key_lives_in_one_worker():
     env = process_env(2)
     data = [(f"k{i % 20}", i) for i in range(400)]

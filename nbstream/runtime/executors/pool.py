@@ -107,6 +107,9 @@ class WorkerPool:
         with self._lock:
             if self._closed:
                 raise JobFailedError("the worker pool was shut down")
+            for w in [w for w in self.workers.values() if w.proc.poll() is not None]:
+                w.alive = False  # died while idle; the router reports it to nobody
+                del self.workers[w.id]
             want = max(1, min(n, self.size))
             missing = want - len(self.workers)
             if missing > 0:

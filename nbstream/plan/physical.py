@@ -186,7 +186,16 @@ def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
                for nid, n in real.items()}
     edges = tuple(_edges(nodes, real, parallelism))
     keyed = {e.target for e in edges if e.partitioning.kind == "hash"}
-    node_modes = {nid: _node_mode(n, nid in keyed, execution_mode) for nid, n in real.items()}
+    node_modes: Dict[int, Tuple[str, str]] = {}
+    for nid in sorted(real):  # inputs first
+        ins = [e for e in edges if e.target == nid]
+        if (real[nid].kind == "timestamps_watermarks" and not real[nid].execution_mode
+                and len(ins) == 1 and ins[0].partitioning.kind == "forward"):
+            # part of its source (Flink chains them): its periodic watermarks then see the
+            # records the source emitted before each tick of the clock
+            node_modes[nid] = (node_modes[ins[0].source][0], "runs where its input runs")
+        else:
+            node_modes[nid] = _node_mode(real[nid], nid in keyed, execution_mode)
     chains, chain_of = _chain(real, edges, parallelism, max_par, chaining, node_modes)
     return PhysicalPlan(job_name, dict(nodes), parallelism, max_par, edges, chains, chain_of,
                         config or JobConfig(),

@@ -10,7 +10,6 @@ of each input channel and feeds the minimum to the chain's head.
 from __future__ import annotations
 
 import contextvars
-import copy
 import queue
 import threading
 import time
@@ -340,19 +339,11 @@ class Task:
 
 
 def _instance_of(node: Any, subtask: int) -> Any:
-    """The step as parallel instance ``subtask`` runs it: instance 0 uses the user's
-    function object, every other instance a copy of it (as in Flink, where each
-    instance gets its own: ``open`` may set attributes on it). Sink specs say what
-    they copy (``for_instance``)."""
-    if subtask == 0:
-        return node
+    """The step as parallel instance ``subtask`` runs it. Operators copy their Function
+    objects themselves; a sink spec says what instances after the first copy
+    (``for_instance``: the first keeps the user's SinkFunction, whose attributes the
+    notebook may read afterwards)."""
     sink = node.params.get("sink")
-    if sink is not None and hasattr(sink, "for_instance"):
-        return node.replace(params={**node.params, "sink": sink.for_instance(subtask)})
-    if node.fn is None or node.fn.owner is None:
+    if subtask == 0 or sink is None or not hasattr(sink, "for_instance"):
         return node
-    try:
-        return node.replace(fn=copy.deepcopy(node.fn))
-    except Exception:  # an object that cannot be copied (a lock, a connection): shared
-        return node
-
+    return node.replace(params={**node.params, "sink": sink.for_instance(subtask)})

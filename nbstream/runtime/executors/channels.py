@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from ..task import TaskCancelled
 from .wire import CREDIT, DATA, HEADER, Encoded, Frames, encode
 
-__all__ = ["Layout", "Credits", "Inbox", "JobChannels", "message", "TaskStats"]
+__all__ = ["Layout", "Credits", "Unbounded", "Inbox", "JobChannels", "message", "TaskStats"]
 
 Send = Callable[[int, bytes, Sequence[Any]], None]  # (node, first frame, extra frames)
 
@@ -52,6 +52,7 @@ class Layout:
         self.tid: Dict[Tuple[int, int], int] = {t: i for i, t in enumerate(self.tasks)}
         self.channels: List[Tuple[int, int, int]] = []
         self.cid: Dict[Tuple[int, int, int], int] = {}
+        self.feedback: List[bool] = []  # per channel: closes an iteration (never blocks)
         self.has_inputs: List[bool] = []
         for tid, (chain, sub) in enumerate(self.tasks):
             inputs = plan.input_channels(chain, sub)
@@ -59,6 +60,7 @@ class Layout:
             for ch, (edge, sender) in enumerate(inputs):
                 self.cid[(edge.index, sender, sub)] = len(self.channels)
                 self.channels.append((self.tid[(plan.chain_of[edge.source], sender)], tid, ch))
+                self.feedback.append(bool(getattr(edge, "feedback", False)))
 
 
 class TaskStats:
@@ -68,6 +70,19 @@ class TaskStats:
 
     def __init__(self) -> None:
         self.blocked_s = 0.0
+
+
+class Unbounded:
+    """The credits of a feedback channel (closing an iteration): a loop must never
+    block on its own backpressure, as in thread mode."""
+
+    __slots__ = ()
+
+    def take(self, control: Any, stats: Optional[TaskStats]) -> None:
+        pass
+
+    def give(self) -> None:
+        pass
 
 
 class Credits:
@@ -115,10 +130,14 @@ class Inbox:
         return ch, msg
 
 
+def _nothing() -> None:
+    pass
+
+
 class _LocalWriter:
     __slots__ = ("credits", "inbox", "channel", "control", "stats")
 
-    def __init__(self, credits: Credits, inbox: Inbox, channel: int, control: Any,
+    def __init__(self, credits: Any, inbox: Inbox, channel: int, control: Any,
                  stats: Optional[TaskStats]) -> None:
         self.credits, self.inbox, self.channel = credits, inbox, channel
         self.control, self.stats = control, stats
@@ -131,7 +150,7 @@ class _LocalWriter:
 class _RemoteWriter:
     __slots__ = ("credits", "send", "node", "job", "receiver", "channel", "control", "stats")
 
-    def __init__(self, credits: Credits, send: Send, node: int, job: int, receiver: int,
+    def __init__(self, credits: Any, send: Send, node: int, job: int, receiver: int,
                  channel: int, control: Any, stats: Optional[TaskStats]) -> None:
         self.credits, self.send, self.node, self.job = credits, send, node, job
         self.receiver, self.channel = receiver, channel
@@ -155,9 +174,9 @@ class JobChannels:
         self.layout, self.node_of, self.here = layout, node_of, here
         self.job_no, self.control, self.send = job_no, control, send
         capacity = plan.config.channel_capacity
-        self.credits: Dict[int, Credits] = {
-            cid: Credits(capacity) for cid, (sender, _r, _c) in enumerate(layout.channels)
-            if node_of[sender] == here}
+        self.credits: Dict[int, Any] = {
+            cid: Unbounded() if layout.feedback[cid] else Credits(capacity)
+            for cid, (sender, _r, _c) in enumerate(layout.channels) if node_of[sender] == here}
         give_back: Dict[int, List[Callable[[], None]]] = {
             tid: [] for tid, inputs in enumerate(layout.has_inputs)
             if inputs and node_of[tid] == here}
@@ -167,6 +186,8 @@ class JobChannels:
         self.inboxes: Dict[int, Inbox] = {tid: Inbox(g) for tid, g in give_back.items()}
 
     def _give_back(self, cid: int, sender: int) -> Callable[[], None]:
+        if self.layout.feedback[cid]:
+            return _nothing
         if self.node_of[sender] == self.here:
             return self.credits[cid].give
         first, rest = message(CREDIT, self.job_no, cid)

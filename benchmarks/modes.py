@@ -85,10 +85,26 @@ def first_result(mode: str, cold: bool) -> float:
     return took
 
 
-def timed(fn: Callable[[], int], records: int) -> float:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and the pool's workers (Linux; else 0)."""
+    from nbstream.runtime.executors.pool import get_pool
+
+    total = 0.0
+    for pid in [os.getpid()] + [w.pid for w in get_pool().workers.values()]:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def timed(fn: Callable[[], int], records: int, cores: List[float]) -> float:
+    cpu, start = cpu_seconds(), time.perf_counter()
     got = fn()
     took = time.perf_counter() - start
+    cores.append((cpu_seconds() - cpu) / took)
     if got != records:
         raise AssertionError(f"{records} records expected, {got} came out")
     return took
@@ -110,6 +126,7 @@ def main() -> None:
     w4_variants = {"W4 thread p=1": lambda: w4("thread", 1)}
     w4_variants.update({f"W4 {m} p=8": (lambda m=m: w4(m, 8)) for m in ("thread", "process", "auto")})
     times: Dict[str, List[float]] = {}
+    cores: Dict[str, List[float]] = {}  # CPU seconds per wall second: the cores a run kept busy
     for run in range(args.runs):
         if "F" in only:
             for name, mode, cold in (("F process, cold pool", "process", True),
@@ -119,8 +136,11 @@ def main() -> None:
         for tag, variants, records in (("W3", w3_variants, 5000), ("W4", w4_variants, 2000)):
             if tag in only:
                 for name, fn in variants.items():
-                    times.setdefault(name, []).append(timed(fn, records))
-                    print(f"  run {run + 1}: {name:<18} {times[name][-1]:8.3f} s", flush=True)
+                    times.setdefault(name, []).append(timed(fn, records,
+                                                            cores.setdefault(name, [])))
+                    print(f"  run {run + 1}: {name:<18} {times[name][-1]:8.3f} s  "
+                          f"{cores[name][-1]:4.2f} cores busy  (load average "
+                          f"{os.getloadavg()[0]:.2f})", flush=True)
     med = {name: statistics.median(ts) for name, ts in times.items()}
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     if "W3" in only:
@@ -129,6 +149,10 @@ def main() -> None:
         best = min(med["W3 thread"], med["W3 process"])
         print(f"W3 process vs thread: {med['W3 thread'] / med['W3 process']:.2f}x (goal >= 1.8); "
               f"auto / better fixed mode: {med['W3 auto'] / best:.2f} (goal <= 1.15)")
+        print("cores kept busy (median): " + ", ".join(
+            f"{k[3:]} {statistics.median(cores[k]):.2f}" for k in w3_variants)
+            + f" of {os.cpu_count()}; fewer than the process mode could use means other "
+            "programs had the rest")
     if "W4" in only:
         print("\n" + table([{"name": k, "records": 2000, "seconds": med[k]} for k in w4_variants],
                            "W4 thread p=1"))

@@ -229,6 +229,25 @@ def test_print_and_logging_in_workers_reach_the_job_output(capsys, caplog):
     assert all(r.process != os.getpid() for r in records)
 
 
+def test_workers_follow_the_kernels_logger_levels(caplog):
+    chatty = logging.getLogger("nbstream.tests.chatty")
+    quiet = logging.getLogger("nbstream.tests.quiet")
+
+    def talk(x):
+        chatty.debug("detail %s", x)
+        quiet.info("noise %s", x)
+        return x
+
+    quiet.setLevel(logging.ERROR)
+    try:  # the root stays at WARNING; one logger lets debug through, one only errors
+        with caplog.at_level(logging.DEBUG, logger="nbstream.tests.chatty"):
+            collect(process_env().from_collection([1, 2]).map(talk))
+    finally:
+        quiet.setLevel(logging.NOTSET)
+    messages = sorted(r.getMessage() for r in caplog.records if r.name.startswith("nbstream.tests"))
+    assert messages == ["detail 1", "detail 2"]
+
+
 def _warm():
     collect(process_env(2).from_collection(list(range(10))).rebalance().map(lambda x: x))
 

@@ -100,6 +100,16 @@ def _traceback(frames: Sequence[Any]) -> Any:
     return tb
 
 
+def _log_levels() -> Dict[str, int]:
+    """The kernel's logger levels (root as ""), which workers copy: a record reaches the
+    kernel only if the kernel's logger of that name would take it."""
+    levels = {"": logging.getLogger().getEffectiveLevel()}
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
+            levels[name] = logger.level
+    return levels
+
+
 def _stub(node: Any) -> Any:
     return node.replace(fn=None, params={}, output_type=None)
 
@@ -263,7 +273,7 @@ class KernelJob:
                                if plan.chain_of[source_of[i]] in chains},
                         name=self.job.job_name, node_of=self.node_of, run=run,
                         clock=self.clock.now_ms() if self.clock.manual else None,
-                        log_level=logging.getLogger().getEffectiveLevel(),
+                        log_levels=_log_levels(),
                         sys_path=[p for p in sys.path if isinstance(p, str)], cwd=os.getcwd())
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
             w.send(first, rest)

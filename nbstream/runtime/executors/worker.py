@@ -6,8 +6,9 @@ gives credits back to writers, cancels. Everything a worker says goes to the ker
 which forwards what is meant for other workers.
 
 ``print`` and ``logging`` in a worker go to the kernel: each output line is sent to
-the job of the thread that wrote it, and log records at or above the kernel's root
-level are handed to the kernel's loggers, so they appear where the job's output goes.
+the job of the thread that wrote it, and log records are handed to the kernel's
+loggers (the worker's loggers take the kernel's levels at each job's start), so they
+appear where the job's output goes.
 """
 
 from __future__ import annotations
@@ -419,7 +420,8 @@ class WorkerProcess:
 
     def _start(self, job_no: int, body: Any) -> None:
         spec = pickle.loads(body)
-        logging.getLogger().setLevel(spec["log_level"])
+        for name, level in spec["log_levels"].items():
+            logging.getLogger(name or None).setLevel(level)
         # the kernel may have changed directory or extended sys.path since this worker started
         sys.path.extend(p for p in spec["sys_path"] if p not in sys.path)
         if spec["cwd"] != os.getcwd():

@@ -18,6 +18,7 @@ pool starts fresh ones for the next job).
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import os
@@ -239,8 +240,10 @@ class KernelJob:
             self.clock.subscribe(self._tick)
             self._clock_moved()
         self.job._start(self._metrics)
-        threading.Thread(target=self._supervise, daemon=True,
-                         name=f"nbstream[{self.job.job_name}] supervisor").start()
+        # as in thread mode, the job's threads run in a copy of the submitter's context:
+        # in Jupyter, output (the workers' too) goes to the cell that started the job
+        threading.Thread(target=contextvars.copy_context().run, args=(self._supervise,),
+                         daemon=True, name=f"nbstream[{self.job.job_name}] supervisor").start()
 
     def ship(self) -> Optional[Dict[str, Any]]:
         chains = self.chains_to_ship()
@@ -377,7 +380,8 @@ class KernelJob:
 
     def _supervise(self) -> None:
         job = self.job
-        threads = [threading.Thread(target=self._run_local, args=(tid, task), daemon=True,
+        threads = [threading.Thread(target=contextvars.copy_context().run,
+                                    args=(self._run_local, tid, task), daemon=True,
                                     name=f"nbstream[{job.job_name}] {task.display_name}")
                    for tid, task in self.local.items()]
         for t in threads:

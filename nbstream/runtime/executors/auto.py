@@ -27,8 +27,8 @@ How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan
   parallel, and on a single core processes cannot: both stay on threads.
 * A chain placed in processes keeps its task in the kernel (its channels,
   watermarks and order are unchanged) and sends the rest of its batches, one at a
-  time, to a copy of its steps in a worker process, one worker per subtask;
-  the worker returns what the steps emitted. The copy is opened there with
+  time, to a copy of its steps in a worker process (subtask i on worker i modulo the
+  pool's size); the worker returns what the steps emitted. The copy is opened there with
   ``open()``; attributes a function changed on its first records in the kernel
   are not carried over (keep such data in state, as Flink requires for restarts).
   Workers are started when the first chain needs them.

@@ -301,9 +301,10 @@ class DataStream:
                                     parallelism=parallelism)
         return DataStreamSink(self._env, node.id, spec)
 
-    def _as_text(self) -> "DataStream":
-        """Records as the text Flink writes for their declared type (str() when untyped)."""
-        fmt = _text_formatter(self.get_type())
+    def _as_text(self, style: str = "to_flink_string") -> "DataStream":
+        """Records as the text Flink writes for their declared type (str() when untyped):
+        ``style`` is ``to_flink_string`` (Java's toString) or ``to_print_string`` (print())."""
+        fmt = _text_formatter(self.get_type(), style)
         return self._add("map", "Map", UserFn((fmt,), name="format as text"), None)
 
     def add_sink(self, sink_func: Any) -> "DataStreamSink":
@@ -320,7 +321,8 @@ class DataStream:
 
     def print(self, sink_identifier: Optional[str] = None) -> "DataStreamSink":
         """Print each record as a line to the job's output (the notebook cell that ran it)."""
-        return self._as_text()._sink(PrintSink(sink_identifier), "Print to Std. Out")
+        return self._as_text("to_print_string")._sink(PrintSink(sink_identifier),
+                                                     "Print to Std. Out")
 
     def output(self) -> "DataStreamSink":
         """The old Flink Python API's name for :meth:`print`."""
@@ -579,8 +581,8 @@ class DataStreamSink:
         return self._update(chaining="head")
 
 
-def _text_formatter(type_info: Any) -> Callable[[Any], str]:
-    fmt = getattr(type_info, "to_flink_string", None)
+def _text_formatter(type_info: Any, style: str) -> Callable[[Any], str]:
+    fmt = getattr(type_info, style, None)
     if fmt is None or isinstance(type_info, PickledTypeInfo):
         return _str_of
     return fmt

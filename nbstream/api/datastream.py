@@ -319,6 +319,15 @@ class DataStream:
         raise TypeError(f"add_sink() needs a SinkFunction or a callable, "
                         f"not {type(sink_func).__name__}")
 
+    def sink_to(self, sink: Any) -> "DataStreamSink":
+        """Send every record to a sink object: a sink spec (as :meth:`add_sink` takes) or a
+        connector object that knows how to attach itself (``sink._nbstream_sink(stream)``),
+        such as the PyFlink compatibility layer's ``FileSink``."""
+        attach = getattr(sink, "_nbstream_sink", None)
+        if attach is not None:
+            return attach(self)
+        return self.add_sink(sink)
+
     def print(self, sink_identifier: Optional[str] = None) -> "DataStreamSink":
         """Print each record as a line to the job's output (the notebook cell that ran it)."""
         return self._as_text("to_print_string")._sink(PrintSink(sink_identifier),

@@ -105,6 +105,7 @@ class StreamExecutionEnvironment:
         self._buffer_timeout_ms = 50
         self._config = ExecutionConfig()
         self._clock: Clock = SystemClock()
+        self._settings: Dict[str, Any] = {}
         if configuration:
             self.configure(configuration)
 
@@ -132,6 +133,7 @@ class StreamExecutionEnvironment:
             "nbstream.batch-size": lambda v: self._config.set_batch_size(int(v)),
         }
         for key, value in configuration.items():
+            self._settings[key] = value
             handler = handlers.get(key)
             if handler is not None:
                 handler(value)
@@ -172,10 +174,12 @@ class StreamExecutionEnvironment:
         return self._runtime_mode
 
     def set_execution_mode(self, mode: str) -> "StreamExecutionEnvironment":
-        """Where tasks run: ``thread`` (and the modes other packages register)."""
+        """Where tasks run: ``thread``, ``flink`` (and the modes other packages register).
+        A mode that cannot work here (``flink`` without PyFlink) says so at once."""
         if mode not in executor_names():
             raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
                              + ", ".join(repr(n) for n in executor_names()))
+        get_executor(mode)
         self._execution_mode = mode
         return self
 
@@ -286,7 +290,8 @@ class StreamExecutionEnvironment:
                          channel_capacity=cfg._channel_capacity,
                          auto_watermark_interval_ms=cfg._auto_watermark_interval,
                          batch_mode=self._runtime_mode is RuntimeExecutionMode.BATCH,
-                         job_parameters=cfg.get_global_job_parameters())
+                         job_parameters=cfg.get_global_job_parameters(),
+                         settings=dict(self._settings))
 
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
         graph = self._graph

@@ -25,10 +25,12 @@ class Executor:
 
 _FACTORIES: Dict[str, Union[Callable[[], Executor], str]] = {
     "thread": "nbstream.runtime.executors.thread:ThreadExecutor",
+    "flink": "nbstream.flink.executor:FlinkExecutor",
 }
 _INSTANCES: Dict[str, Executor] = {}
 _DESCRIPTIONS: Dict[str, str] = {
     "thread": "tasks on threads in this process: no serialization, lowest latency, GIL-bound",
+    "flink": "a job on Apache Flink (local mini-cluster or remote cluster); needs nbstream[flink]",
 }
 
 

@@ -1,0 +1,204 @@
+"""The ``flink`` execution mode: run the plan as an Apache Flink job, results back here.
+
+The plan is translated into a PyFlink job (:mod:`nbstream.flink.translate`) and
+submitted to a local Flink mini-cluster, or to a remote cluster when the environment's
+configuration names one (``rest.address`` and ``rest.port``; every other key of the
+configuration is handed to Flink as well). The records of every sink are collected
+back through Flink's collect sink, and nbstream's sink writers run in this process:
+``print()`` writes into the notebook cell, a DataFrameSink fills the live DataFrame,
+``execute_and_collect()`` iterates, exactly as in the embedded modes.
+
+Needs the ``flink`` extra (``pip install 'nbstream[flink]'``: apache-flink 2.x and a
+Java 17 runtime). The first job of a process starts the JVM (several seconds).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+import re
+import sys
+import threading
+from typing import Any, Dict, List, Mapping, Tuple
+
+from ..errors import JobFailedError, NbstreamError
+from ..runtime.executors import Executor
+
+__all__ = ["FlinkExecutor", "INSTALL_HINT", "flink_configuration"]
+
+INSTALL_HINT = ("the flink execution mode needs Apache Flink's Python API: "
+                "pip install 'nbstream[flink]' (apache-flink 2.x; it needs Java 17)")
+
+#: nbstream's own keys, which are not Flink's (or mean something else to Flink).
+_OWN_KEYS = ("nbstream.",)
+
+
+def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
+    """The Flink configuration of a job whose environment was configured with ``settings``.
+
+    >>> conf = flink_configuration({"rest.address": "jm", "rest.port": 8081,
+    ...                             "nbstream.batch-size": 9, "python.execution-mode": "flink"})
+    >>> {k: v for k, v in conf.items() if not k.endswith("executable")}
+    {'python.execution-mode': 'thread', 'rest.address': 'jm', 'rest.port': '8081', 'execution.target': 'remote'}
+    """
+    conf = {"python.execution-mode": "thread"}
+    for key, value in settings.items():
+        if key.startswith(_OWN_KEYS):
+            continue
+        if key == "python.execution-mode" and str(value) not in ("thread", "process"):
+            continue  # nbstream's own mode names ("flink") are not Flink's
+        conf[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    if "rest.address" in conf and "execution.target" not in conf:
+        conf["execution.target"] = "remote"
+    conf.setdefault("python.executable", sys.executable)
+    conf.setdefault("python.client.executable", conf["python.executable"])
+    return conf
+
+
+class FlinkExecutor(Executor):
+    name = "flink"
+
+    def __init__(self) -> None:
+        if importlib.util.find_spec("pyflink") is None:
+            raise NbstreamError(INSTALL_HINT)
+        self._lock = threading.Lock()
+
+    def start(self, plan: Any, job: Any, clock: Any) -> None:
+        from .translate import Translator
+
+        fenv = self._environment(plan)
+        collected = Translator(plan, fenv).translate()  # PlanError: nothing was submitted
+        results = collected._j_data_stream.collectAsync()
+        try:
+            fjob = fenv.execute_async(plan.job_name)
+        except Exception as exc:
+            raise JobFailedError(f"Apache Flink refused job '{plan.job_name}': "
+                                 f"{_flink_reason(exc)}") from exc
+        sinks = _DriverSinks(plan, job, clock)
+        job._start(sinks.metrics)
+        job.add_waker(lambda: _cancel(fjob, results))
+        threading.Thread(target=self._drain, args=(results, fjob, sinks, job), daemon=True,
+                         name=f"nbstream[{job.job_name}] flink results").start()
+
+    def _environment(self, plan: Any) -> Any:
+        from pyflink.common import Configuration
+        from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
+
+        settings = dict(getattr(plan.config, "settings", {}) or {})
+        conf = flink_configuration(settings)
+        # PyFlink's thread mode embeds the interpreter found on PATH: make it this one
+        bindir = os.path.dirname(conf["python.executable"])
+        if bindir and bindir not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        config = Configuration()
+        for key, value in conf.items():
+            config.set_string(key, value)
+        with self._lock:  # one JVM gateway per process; start it once
+            fenv = StreamExecutionEnvironment.get_execution_environment(config)
+        if conf.get("execution.target") == "remote":  # the cluster has no nbstream: ship it
+            fenv.add_python_file(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        if plan.config.batch_mode:
+            fenv.set_runtime_mode(RuntimeExecutionMode.BATCH)
+        fenv.get_config().set_auto_watermark_interval(plan.config.auto_watermark_interval_ms)
+        fenv.set_buffer_timeout(plan.config.buffer_timeout_ms)
+        return fenv
+
+    @staticmethod
+    def _drain(results: Any, fjob: Any, sinks: "_DriverSinks", job: Any) -> None:
+        try:
+            try:
+                while results.hasNext():
+                    sinks.write(*pickle.loads(bytes(results.next())))
+            except Exception as exc:
+                if not job.cancelled:
+                    job.fail(_job_error(job, exc))
+            try:
+                fjob.get_job_execution_result().result()
+            except Exception as exc:
+                if not job.cancelled:
+                    job.fail(_job_error(job, exc))
+            sinks.close(ok=not job.cancelled)
+        except BaseException as exc:  # noqa: BLE001 - a driver sink failed: report it
+            job.fail(exc if isinstance(exc, NbstreamError) else JobFailedError(repr(exc)))
+            sinks.close(ok=False)
+        finally:
+            try:
+                results.close()
+            except Exception:
+                pass
+            job._finish()
+
+
+class _DriverSinks:
+    """nbstream's sink operators, one per sink and subtask, fed with collected records."""
+
+    def __init__(self, plan: Any, job: Any, clock: Any) -> None:
+        from ..runtime.adapters import build_operator
+        from ..runtime.clock import TimeService
+        from ..runtime.context import TaskInfo
+
+        self.ops: Dict[Tuple[int, int], Any] = {}
+        for nid, node in plan.nodes.items():
+            if not node.is_sink:
+                continue
+            par = plan.parallelism[nid]
+            for sub in range(par):
+                op = build_operator(node)
+                op.setup(TaskInfo(node.name, sub, par, plan.max_parallelism[nid], plan.config,
+                                  TimeService(clock), plan.job_name, {"stdout": job.stdout}),
+                         keyed=False)
+                op.open()
+                self.ops[(nid, sub)] = op
+
+    def write(self, sink_id: int, subtask: int, value: Any, timestamp: Any) -> None:
+        from ..runtime.records import Batch
+
+        op = self.ops[(sink_id, subtask)]
+        op.records_in += 1
+        op.process_batch(Batch([value], None if timestamp is None else [timestamp]))
+
+    def close(self, ok: bool) -> None:
+        for op in self.ops.values():
+            if ok:
+                op.end_input()
+            op.close()
+        self.ops_closed = True
+
+    def metrics(self) -> List[Dict[str, Any]]:
+        return [{"id": nid, "name": op.name, "records_in": op.records_in, "records_out": 0,
+                 "watermark": None} for (nid, _sub), op in self.ops.items()]
+
+
+def _cancel(fjob: Any, results: Any) -> None:
+    try:
+        fjob.cancel()
+    except Exception:
+        pass
+    try:
+        results.close()
+    except Exception:
+        pass
+
+
+_USER_ERROR = re.compile(r"UserFunctionError: (.+)")
+_PY_ERROR = re.compile(r"^\s*(\w+(?:Error|Exception)): (.+)$", re.M)
+
+
+def _flink_reason(exc: BaseException) -> str:
+    """The most telling line of a Flink failure: a step's error if a user function failed."""
+    text = str(exc)
+    found = _USER_ERROR.search(text)
+    if found:
+        return found.group(1).strip()
+    errors = [m for m in _PY_ERROR.finditer(text) if "java." not in m.group(1)]
+    if errors:
+        return f"{errors[-1].group(1)}: {errors[-1].group(2).strip()}"
+    causes = re.findall(r"Caused by: (.+)", text)
+    return (causes[-1] if causes else text.strip().splitlines()[0] if text.strip() else repr(exc))
+
+
+def _job_error(job: Any, exc: BaseException) -> JobFailedError:
+    err = JobFailedError(f"job '{job.job_name}' failed on Apache Flink: {_flink_reason(exc)}")
+    err.flink_error = str(exc)  # type: ignore[attr-defined]
+    return err

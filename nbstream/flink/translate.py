@@ -1,0 +1,220 @@
+"""From nbstream's physical plan to a PyFlink DataStream job.
+
+Every real node of the plan becomes the PyFlink operator that does the same (map,
+flat_map, filter, process, key_by + reduce, connect + co-map/co-flat-map/co-process,
+windows, timestamps and watermarks), running the user's function through an adapter
+of :mod:`nbstream.flink.functions`; virtual nodes become PyFlink's partitioning calls,
+unions and side outputs. Records travel pickled, so any Python value works.
+
+Sinks do not run in Flink: each sink's input is tagged with the sink and its subtask,
+all sinks are united into one stream, and the executor collects that stream back into
+the driver, where nbstream's own sink writers (print, files, DataFrames, collect) run.
+
+Anything that cannot be translated raises :class:`~nbstream.PlanError` naming the step,
+before the job is submitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from pyflink.common import WatermarkStrategy as FlinkWatermarkStrategy
+from pyflink.datastream import DataStream as FlinkDataStream
+from pyflink.datastream import KeyedStream as FlinkKeyedStream
+
+from ..errors import PlanError
+from ..plan.logical import Node
+from ..plan.physical import FORWARD, REBALANCE, Edge, PhysicalPlan
+from . import functions as A
+
+__all__ = ["Translator", "untranslatable"]
+
+
+def untranslatable(node: Node, why: str) -> PlanError:
+    return PlanError(f"step '{node.name}' ({node.kind}) cannot run in flink mode: {why}")
+
+
+class Translator:
+    """Builds the PyFlink job of ``plan`` in the PyFlink environment ``fenv``."""
+
+    def __init__(self, plan: PhysicalPlan, fenv: Any) -> None:
+        self.plan = plan
+        self.fenv = fenv
+        self.streams: Dict[int, Any] = {}
+        self.params = dict(plan.config.job_parameters)
+
+    def step(self, node: Node, fn: Any = None) -> A.Step:
+        return A.Step(node.name, node.fn if fn is None else fn, node.output_type, self.params)
+
+    # -- the whole job -----------------------------------------------------------------------
+    def translate(self) -> Any:
+        """Translate every node; return the one stream of tagged sink records."""
+        sinks: List[Any] = []
+        for nid, node in self.plan.nodes.items():
+            if node.is_virtual:
+                continue
+            handler: Optional[Callable[[Node], Any]] = getattr(self, f"_{node.kind}", None)
+            if handler is None:
+                raise untranslatable(node, "nbstream has no Flink translation for this kind of step")
+            out = handler(node)
+            out = self._configure(out, node)
+            if node.is_sink:
+                sinks.append(out)
+            else:
+                self.streams[nid] = out
+        return sinks[0].union(*sinks[1:]) if len(sinks) > 1 else sinks[0]
+
+    def _configure(self, ds: Any, node: Node) -> Any:
+        nid = node.id
+        ds = ds.name(node.name)
+        if node.uid:
+            ds = ds.uid(node.uid)
+        if not node.params.get("non_parallel"):
+            ds = ds.set_parallelism(self.plan.parallelism[nid])
+            if node.max_parallelism:
+                ds = ds.set_max_parallelism(node.max_parallelism)
+        if node.chaining == "head":
+            ds = ds.start_new_chain()
+        elif node.chaining == "never":
+            ds = ds.disable_chaining()
+        return ds
+
+    # -- inputs ------------------------------------------------------------------------------
+    def input(self, node: Node, index: int = 0) -> Tuple[Any, bool]:
+        """The PyFlink stream feeding input ``index`` of ``node``, and whether it is keyed."""
+        edges = [e for e in self.plan.in_edges(node.id) if e.input_index == index]
+        streams = [self._edge_stream(node, e) for e in edges]
+        hashed = [e for e in edges if e.partitioning.kind == "hash"]
+        if hashed and len(hashed) != len(edges):
+            raise untranslatable(node, "its inputs mix keyed and unkeyed streams")
+        ds = streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
+        if not hashed:
+            return ds, False
+        selector = hashed[0].partitioning.key_selector
+        if any(e.partitioning.key_selector is not selector for e in hashed[1:]):
+            raise untranslatable(node, "a union of streams keyed by different key selectors")
+        return ds.key_by(A.KeySelectorAdapter(A.Step(f"key_by before '{node.name}'", selector))), True
+
+    def _edge_stream(self, node: Node, edge: Edge) -> Any:
+        ds = self.streams[edge.source]
+        if isinstance(ds, FlinkKeyedStream):  # pragma: no cover - keyed results are streams
+            ds = ds._values()
+        if edge.tag is not None:
+            ds = ds.get_side_output(A.flink_tag(edge.tag))
+        part = edge.partitioning
+        if part is FORWARD or part is REBALANCE or part.kind == "hash":
+            return ds  # Flink chooses forward/rebalance itself; key_by comes after a union
+        if part.kind in ("rebalance", "rescale", "shuffle", "broadcast", "forward"):
+            return getattr(ds, part.kind)()
+        if part.kind == "global":
+            return FlinkDataStream(getattr(ds._j_data_stream, "global")())
+        if part.kind == "custom":
+            return ds.partition_custom(A.PartitionerAdapter(A.Step(node.name, part.partitioner)),
+                                       A.KeySelectorAdapter(A.Step(node.name, part.key_selector)))
+        raise untranslatable(node, f"its input is partitioned by '{part.kind}'")
+
+    # -- sources -----------------------------------------------------------------------------
+    def _source(self, node: Node) -> Any:
+        spec = node.params["source"]
+        kind = type(spec).__name__
+        fenv = self.fenv
+        if kind == "CollectionSource":
+            convert = getattr(spec.type_info, "from_value", None)
+            values = [convert(v) for v in spec.values] if convert else list(spec.values)
+            return self._collection(node, values)
+        if kind == "IterableSource" and not spec.single_use and not callable(spec.source):
+            return self._collection(node, list(spec.source))
+        if kind == "SequenceSource":
+            from pyflink.datastream.connectors.number_seq import NumberSequenceSource
+            return fenv.from_source(NumberSequenceSource(spec.start, spec.end),
+                                    FlinkWatermarkStrategy.no_watermarks(), node.name)
+        if kind == "TextFileSource":
+            from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+            source = FileSource.for_record_stream_format(
+                StreamFormat.text_line_format(spec.encoding.upper()), spec.path).build()
+            return fenv.from_source(source, FlinkWatermarkStrategy.no_watermarks(), node.name)
+        if kind == "SocketTextSource":
+            j_env = fenv._j_stream_execution_environment
+            return FlinkDataStream(j_env.socketTextStream(spec.host, spec.port, spec.delimiter,
+                                                          spec.max_retry))
+        if kind == "DataFrameSource":
+            values = spec._values(spec.df)
+            stamps = spec._timestamps(spec.df)
+            if stamps is None:
+                return self._collection(node, values)
+            pairs = self._collection(node, list(zip(stamps, values)))
+            strategy = FlinkWatermarkStrategy.no_watermarks().with_timestamp_assigner(
+                A.timestamp_assigner(self.step(node, None), lambda p, _ts: p[0]))
+            return (pairs.assign_timestamps_and_watermarks(strategy)
+                    .map(_second).name(f"{node.name}: values"))
+        why = {"IterableSource": "a generator or iterator is read in the driver, and Flink's "
+                                 "sources are Java sources; pass a list (from_collection) or a file",
+               "FunctionSource": "PyFlink runs no Python SourceFunction; use from_collection, "
+                                 "read_text_file, socket_text_stream or from_sequence"}
+        raise untranslatable(node, why.get(kind, f"{kind} has no Flink counterpart"))
+
+    def _collection(self, node: Node, values: List[Any]) -> Any:
+        if not values:  # Flink refuses an empty collection: an empty sequence source instead
+            from pyflink.datastream.connectors.number_seq import NumberSequenceSource
+            one = self.fenv.from_source(NumberSequenceSource(0, 0),
+                                        FlinkWatermarkStrategy.no_watermarks(), node.name)
+            return one.filter(_nothing)
+        return self.fenv.from_collection(values)
+
+    # -- one input -----------------------------------------------------------------------------
+    def _map(self, node: Node) -> Any:
+        ds, _ = self.input(node)
+        return ds.map(A.MapAdapter(self.step(node)))
+
+    def _flat_map(self, node: Node) -> Any:
+        ds, _ = self.input(node)
+        return ds.flat_map(A.FlatMapAdapter(self.step(node)))
+
+    def _filter(self, node: Node) -> Any:
+        ds, _ = self.input(node)
+        return ds.filter(A.FilterAdapter(self.step(node)))
+
+    def _process(self, node: Node) -> Any:
+        ds, keyed = self.input(node)
+        adapter = A.KeyedProcessAdapter if keyed else A.ProcessAdapter
+        return ds.process(adapter(self.step(node)))
+
+    def _reduce(self, node: Node) -> Any:
+        ds, keyed = self.input(node)
+        if not keyed:
+            raise untranslatable(node, "reduce needs a keyed stream")
+        return ds.reduce(A.ReduceAdapter(self.step(node)))
+
+    # -- two inputs ----------------------------------------------------------------------------
+    def _connected(self, node: Node) -> Tuple[Any, bool]:
+        (ds1, k1), (ds2, k2) = self.input(node, 0), self.input(node, 1)
+        if k1 != k2:
+            raise untranslatable(node, "one input is keyed and the other is not")
+        return ds1.connect(ds2), k1
+
+    def _co_map(self, node: Node) -> Any:
+        connected, _ = self._connected(node)
+        return connected.map(A.CoMapAdapter(self.step(node)))
+
+    def _co_flat_map(self, node: Node) -> Any:
+        connected, _ = self._connected(node)
+        return connected.flat_map(A.CoFlatMapAdapter(self.step(node)))
+
+    def _co_process(self, node: Node) -> Any:
+        connected, keyed = self._connected(node)
+        adapter = A.KeyedCoProcessAdapter if keyed else A.CoProcessAdapter
+        return connected.process(adapter(self.step(node)))
+
+    # -- sinks ---------------------------------------------------------------------------------
+    def _sink(self, node: Node) -> Any:
+        ds, keyed = self.input(node)
+        tagger = A.KeyedSinkTagger(node.id) if keyed else A.SinkTagger(node.id)
+        return ds.process(tagger)
+
+
+def _second(pair: Any) -> Any:
+    return pair[1]
+
+
+def _nothing(_value: Any) -> bool:
+    return False

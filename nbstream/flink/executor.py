@@ -60,7 +60,11 @@ class FlinkExecutor(Executor):
     name = "flink"
 
     def __init__(self) -> None:
-        if importlib.util.find_spec("pyflink") is None:
+        try:
+            found = importlib.util.find_spec("pyflink") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             raise NbstreamError(INSTALL_HINT)
         self._lock = threading.Lock()
 

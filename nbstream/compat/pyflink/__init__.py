@@ -19,7 +19,7 @@ names raises :class:`NotAvailableError` naming it.
 ...     _ = env.from_collection([("a", 1)], Types.TUPLE([Types.STRING(), Types.INT()])).print()
 ...     _ = env.execute()
 (a,1)
->>> "pyflink" in sys.modules
+>>> is_installed()  # afterwards, pyflink is Apache Flink's again (if installed)
 False
 """
 

@@ -1,0 +1,170 @@
+"""The flink execution mode: the same pipelines in thread mode and on an Apache Flink
+mini-cluster give the same multiset of results, into the same sinks and job handles.
+
+Every Flink job costs a second or two (the first one of the session also starts the
+JVM), so each test runs few of them.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Callable, Dict, List
+
+import pytest
+
+from nbstream import (CoMapFunction, DataFrameSink, JobFailedError, JobStatus, OutputTag, PlanError,
+                      ProcessFunction, RuntimeExecutionMode, StreamExecutionEnvironment)
+
+pytestmark = [pytest.mark.slow, pytest.mark.flink]
+
+MODES = ("thread", "flink")
+
+
+def make(mode: str, parallelism: int = 1, **config: Any) -> StreamExecutionEnvironment:
+    env = StreamExecutionEnvironment.get_execution_environment(config or None)
+    env.set_parallelism(parallelism)
+    env.set_execution_mode(mode)
+    return env
+
+
+def run_in_both(build: Callable[[StreamExecutionEnvironment], List[Any]], parallelism: int = 1,
+                **config: Any) -> Dict[str, List[collections.Counter]]:
+    """Run the streams ``build(env)`` returns into DataFrameSinks, in each mode; the
+    multisets of rows (by repr) of every stream must agree. Returns them per mode."""
+    got: Dict[str, List[collections.Counter]] = {}
+    for mode in MODES:
+        env = make(mode, parallelism, **config)
+        sinks = []
+        for stream in build(env):
+            sink = DataFrameSink()
+            stream.add_sink(sink)
+            sinks.append(sink)
+        result = env.execute(f"{mode} job")
+        assert result.job_name == f"{mode} job"
+        got[mode] = [collections.Counter(map(repr, s.rows())) for s in sinks]
+    assert got["thread"] == got["flink"]
+    return got
+
+
+WORDS = ["to", "be", "or", "not", "to", "be", "that", "is", "the", "question", "to", "be"]
+
+
+def test_keyed_rolling_reduce_and_aggregations_at_parallelism_2():
+    def build(env):
+        # one instance before key_by keeps each key's order, which max_by/min depend on
+        pairs = env.from_collection(WORDS).map(lambda w: (w, 1, len(w))).set_parallelism(1)
+        keyed = pairs.key_by(lambda t: t[0])
+        return [keyed.reduce(lambda a, b: (a[0], a[1] + b[1], a[2])),
+                keyed.sum(1), pairs.key_by(lambda t: t[2]).max_by(0),
+                pairs.key_by(lambda t: t[2]).min(0)]
+
+    got = run_in_both(build, parallelism=2)
+    assert got["flink"][0][repr(("to", 3, 2))] == 1  # the rolling count reached 3
+
+
+def test_batch_runtime_mode_emits_final_values_only():
+    def build(env):
+        env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+        return [env.from_collection(WORDS).map(lambda w: (w, 1)).key_by(lambda t: t[0]).sum(1)]
+
+    got = run_in_both(build)
+    assert sorted(got["flink"][0]) == sorted(repr((w, WORDS.count(w))) for w in set(WORDS))
+
+
+def test_side_outputs_of_process_functions():
+    odd = OutputTag("odd")
+
+    class Split(ProcessFunction):
+        def process_element(self, value, ctx):
+            if value % 2:
+                yield odd, value * 10
+            else:
+                yield value
+
+    def build(env):
+        main = env.from_sequence(1, 20).process(Split())
+        return [main, main.get_side_output(odd), main.get_side_output(odd).map(lambda v: -v)]
+
+    got = run_in_both(build, parallelism=2)
+    assert sum(got["flink"][1].values()) == 10
+
+
+def test_connect_union_and_partitionings():
+    class Shift(CoMapFunction):
+        def map1(self, value):
+            return ("left", value + 1)
+
+        def map2(self, value):
+            return None if value == 4 else ("right", value - 1)  # None is dropped
+
+    def build(env):
+        a = env.from_collection([1, 2, 3, 4, 5])
+        b = a.map(lambda v: v * 2)
+        co = a.connect(b).map(Shift())
+        flat = a.connect(b).flat_map(lambda v: [v] * 2, lambda v: [])
+        mixed = a.union(b).rebalance().map(lambda v: v + 100).shuffle().filter(lambda v: v % 3)
+        custom = a.partition_custom(lambda key, n: key % n, lambda v: v).map(lambda v: (v, v))
+        everywhere = a.broadcast().map(lambda v: v)
+        return [co, flat, mixed, custom, everywhere]
+
+    got = run_in_both(build, parallelism=2)
+    assert sum(got["flink"][4].values()) == 10  # broadcast: each record to both instances
+
+
+def test_print_writes_into_the_driver_with_flink_prefixes(capsys):
+    lines = {}
+    for mode in MODES:
+        env = make(mode, 2)
+        env.from_collection(["a", "b", "c", "d"]).map(str.upper).print("up")
+        env.from_collection([("x", 1)]).print()
+        env.execute()
+        lines[mode] = capsys.readouterr().out.splitlines()
+    # which subtask prints what depends on the round-robin order: compare the prefixes' form
+    for mode in MODES:
+        prefixes = collections.Counter(line.split("> ", 1)[0] for line in lines[mode])
+        assert set(prefixes) <= {"up:1", "up:2", "1", "2"}
+        assert sum(n for p, n in prefixes.items() if p.startswith("up:")) == 4
+        assert sorted(line.split("> ", 1)[1] for line in lines[mode]) == [
+            "('x', 1)", "A", "B", "C", "D"]
+
+
+def test_execute_and_collect_and_the_job_handle():
+    env = make("flink", 1)
+    assert sorted(env.from_sequence(1, 50).map(lambda x: x * x).execute_and_collect()) == [
+        x * x for x in range(1, 51)]
+    first = env.from_sequence(1, 1000).execute_and_collect(limit=3)
+    assert len(first) == 3
+    sink = DataFrameSink()
+    env.from_collection([("a", 1), ("b", 2)]).add_sink(sink)
+    job = env.execute_async("handle")
+    assert job.mode == "flink"
+    job.result(timeout=120)
+    assert job.status is JobStatus.FINISHED
+    assert sink.to_pandas().to_dict("list") == {"f0": ["a", "b"], "f1": [1, 2]}
+
+
+def test_a_failing_function_fails_the_job_naming_step_and_record():
+    env = make("flink", 1)
+
+    def explode(v):
+        if v == 3:
+            raise ValueError("three is too many")
+        return v
+
+    env.from_collection([1, 2, 3, 4]).map(explode).name("checked").print()
+    with pytest.raises(JobFailedError) as info:
+        env.execute()
+    message = str(info.value)
+    assert "step 'checked'" in message and "on record 3" in message
+    assert "ValueError: three is too many" in message
+
+
+def test_untranslatable_steps_fail_before_submission():
+    env = make("flink", 1)
+
+    def ticks():
+        yield from range(3)
+
+    env.from_iterable(ticks).map(lambda v: v).print()
+    with pytest.raises(PlanError, match=r"step 'Source: Iterable' \(source\) cannot run in flink"):
+        env.execute()

@@ -22,7 +22,7 @@ from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
 from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
 from ..runtime.durations import to_millis
-from ..runtime.executors import executor_names, get_executor
+from ..runtime.executors import check_mode, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
 from .datastream import DataStream
 from .types import TypeInformation
@@ -176,10 +176,7 @@ class StreamExecutionEnvironment:
     def set_execution_mode(self, mode: str) -> "StreamExecutionEnvironment":
         """Where tasks run: ``thread``, ``flink`` (and the modes other packages register).
         A mode that cannot work here (``flink`` without PyFlink) says so at once."""
-        if mode not in executor_names():
-            raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
-                             + ", ".join(repr(n) for n in executor_names()))
-        get_executor(mode)
+        check_mode(mode)
         self._execution_mode = mode
         return self
 

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 from ..errors import JobFailedError, NbstreamError
 from ..runtime.executors import Executor
 
-__all__ = ["FlinkExecutor", "INSTALL_HINT", "flink_configuration"]
+__all__ = ["FlinkExecutor", "INSTALL_HINT", "flink_configuration", "check_available"]
 
 INSTALL_HINT = ("the flink execution mode needs Apache Flink's Python API: "
                 "pip install 'nbstream[flink]' (apache-flink 2.x; it needs Java 17)")
@@ -56,16 +56,21 @@ def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
     return conf
 
 
+def check_available() -> None:
+    """Raise, saying how to install it, unless PyFlink can be imported (does not import it)."""
+    try:
+        found = importlib.util.find_spec("pyflink") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise NbstreamError(INSTALL_HINT)
+
+
 class FlinkExecutor(Executor):
     name = "flink"
 
     def __init__(self) -> None:
-        try:
-            found = importlib.util.find_spec("pyflink") is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise NbstreamError(INSTALL_HINT)
+        check_available()
         self._lock = threading.Lock()
 
     def start(self, plan: Any, job: Any, clock: Any) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, Dict, Tuple, Union
 
-__all__ = ["register_executor", "get_executor", "executor_names", "Executor"]
+__all__ = ["register_executor", "get_executor", "executor_names", "check_mode", "Executor"]
 
 
 class Executor:
@@ -28,6 +28,8 @@ _FACTORIES: Dict[str, Union[Callable[[], Executor], str]] = {
     "flink": "nbstream.flink.executor:FlinkExecutor",
 }
 _INSTANCES: Dict[str, Executor] = {}
+#: modes that need an optional extra: a cheap check that raises, saying how to install it
+_CHECKS: Dict[str, str] = {"flink": "nbstream.flink.executor:check_available"}
 _DESCRIPTIONS: Dict[str, str] = {
     "thread": "tasks on threads in this process: no serialization, lowest latency, GIL-bound",
     "flink": "a job on Apache Flink (local mini-cluster or remote cluster); needs nbstream[flink]",
@@ -49,6 +51,17 @@ def executor_names() -> Tuple[str, ...]:
 
 def describe_modes() -> Dict[str, str]:
     return {name: _DESCRIPTIONS.get(name, "") for name in _FACTORIES}
+
+
+def check_mode(name: str) -> None:
+    """Raise if mode ``name`` cannot run here (unknown, or its extra is not installed)."""
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown execution mode {name!r}; valid modes: "
+                         + ", ".join(repr(n) for n in _FACTORIES))
+    check = _CHECKS.get(name)
+    if check is not None:
+        module, _, attr = check.partition(":")
+        getattr(importlib.import_module(module), attr)()
 
 
 def get_executor(name: str) -> Executor:

@@ -6,6 +6,6 @@ __all__, __getattr__ = exports(__name__, {name: "nbstream" for name in (
     "ValueStateDescriptor", "ListStateDescriptor", "MapStateDescriptor", "ReducingStateDescriptor",
     "AggregatingStateDescriptor", "StateTtlConfig")} | {
     name: "nbstream.runtime.state" for name in (
-        "ValueState", "ListState", "MapState", "ReducingState", "AggregatingState",
-        "BroadcastState", "ReadOnlyBroadcastState")},
+        "ValueState", "ListState", "MapState", "ReducingState", "AggregatingState")} | {
+    name: "nbstream.runtime.broadcast" for name in ("BroadcastState", "ReadOnlyBroadcastState")},
     unavailable=["OperatorStateStore"])

@@ -40,14 +40,15 @@ class StreamExecutionEnvironment(_Environment):
     def from_source(self, source: Any, watermark_strategy: Any, source_name: str,
                     type_info: Any = None) -> DataStream:
         """Records of a PyFlink source (NumberSequenceSource, FileSource), with timestamps
-        and watermarks from ``watermark_strategy``."""
+        and watermarks from ``watermark_strategy`` when it has a timestamp assigner (these
+        sources' records carry no timestamps of their own, so there is nothing else to
+        derive watermarks from)."""
         make = getattr(source, "_nbstream_source", None)
         if make is None:
             raise PlanError(f"from_source: {type(source).__name__} is not a source nbstream "
                             "can read (NumberSequenceSource, FileSource)")
         ds = make(self, source_name, type_info)
-        if watermark_strategy is not None and not getattr(watermark_strategy, "_no_watermarks",
-                                                          False):
+        if watermark_strategy is not None and watermark_strategy.describe_assigner() is not None:
             ds = ds.assign_timestamps_and_watermarks(watermark_strategy)
         return ds
 

@@ -168,3 +168,141 @@ def test_untranslatable_steps_fail_before_submission():
     env.from_iterable(ticks).map(lambda v: v).print()
     with pytest.raises(PlanError, match=r"step 'Source: Iterable' \(source\) cannot run in flink"):
         env.execute()
+
+
+# -- event time, windows, state and timers ------------------------------------------------------
+
+EVENTS = [("a", 1_000, 3), ("b", 1_500, 1), ("a", 2_000, 4), ("a", 9_500, 1), ("b", 8_000, 2),
+          ("a", 12_000, 7), ("b", 11_000, 5), ("a", 10_500, 2), ("c", 14_000, 9),
+          ("b", 25_000, 6), ("a", 30_000, 1), ("c", 31_000, 2), ("a", 29_000, 8)]
+
+
+def timed(env):
+    from nbstream import WatermarkStrategy
+
+    return env.from_collection(EVENTS).assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_bounded_out_of_orderness("2s").with_timestamp_assigner(
+            lambda e, _ts: e[1]))
+
+
+def test_windows_of_every_kind_agree_with_thread_mode():
+    from nbstream import (AggregateFunction, CountTrigger, EventTimeSessionWindows,
+                          ProcessAllWindowFunction, ProcessWindowFunction, PurgingTrigger,
+                          SlidingEventTimeWindows, TumblingEventTimeWindows, WindowFunction)
+
+    class CountAndSum(AggregateFunction):
+        def create_accumulator(self):
+            return (0, 0)
+
+        def add(self, value, acc):
+            return (acc[0] + 1, acc[1] + value[2])
+
+        def get_result(self, acc):
+            return acc
+
+        def merge(self, a, b):
+            return (a[0] + b[0], a[1] + b[1])
+
+    class Sessions(ProcessWindowFunction):
+        def process(self, key, context, elements):
+            w = context.window()
+            yield (key, w.start, w.end, len(elements), sum(e[2] for e in elements))
+
+    class Bounds(WindowFunction):
+        def apply(self, key, window, inputs):
+            return [(key, window.start, window.end, *inputs)]
+
+    class Everything(ProcessAllWindowFunction):
+        def process(self, context, elements):
+            yield (context.window().start, sorted(e[0] for e in elements))
+
+    def build(env):
+        ts = timed(env)
+        keyed = ts.key_by(lambda e: e[0])
+        return [
+            keyed.window(TumblingEventTimeWindows.of("10s")).aggregate(CountAndSum()),
+            keyed.window(EventTimeSessionWindows.with_gap("3s")).process(Sessions()),
+            keyed.window(SlidingEventTimeWindows.of("10s", "5s")).reduce(
+                lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2]), window_function=Bounds()),
+            ts.window_all(TumblingEventTimeWindows.of("10s")).process(Everything()),
+            keyed.window(TumblingEventTimeWindows.of("10s")).agg(n="count", total=(2, "sum")),
+            env.from_collection(EVENTS).key_by(lambda e: e[0]).count_window(2).apply(
+                lambda key, window, inputs: [(key, [e[2] for e in inputs])]),
+            keyed.window(TumblingEventTimeWindows.of("20s"))
+                 .trigger(PurgingTrigger.of(CountTrigger.of(2)))
+                 .process(Sessions()),
+        ]
+
+    got = run_in_both(build, parallelism=2)
+    assert got["flink"][0][repr((3, 8))] == 1  # key a, window [0, 10s): 3 + 4 + 1
+    assert sum(got["flink"][1].values()) > 0 and sum(got["flink"][5].values()) == 6
+
+
+def test_keyed_process_function_with_state_and_event_time_timers():
+    from nbstream import KeyedProcessFunction, ValueStateDescriptor
+
+    alarms = OutputTag("alarms")
+
+    class SumThenReport(KeyedProcessFunction):
+        def open(self, runtime_context):
+            self.total = runtime_context.get_state(ValueStateDescriptor("total"))
+            self.seen = runtime_context.get_list_state(
+                __import__("nbstream").ListStateDescriptor("seen"))
+
+        def process_element(self, value, ctx):
+            self.total.update((self.total.value() or 0) + value[2])
+            self.seen.add(value[1])
+            ctx.timer_service().register_event_time_timer(ctx.timestamp() + 5_000)
+            if value[2] > 6:
+                yield alarms, (ctx.get_current_key(), value[2])
+            return []
+
+        def on_timer(self, timestamp, ctx):
+            yield (ctx.get_current_key(), timestamp, self.total.value(),
+                   sorted(self.seen.get()), ctx.time_domain().name)
+
+    def build(env):
+        reports = timed(env).key_by(lambda e: e[0]).process(SumThenReport())
+        return [reports, reports.get_side_output(alarms)]
+
+    got = run_in_both(build, parallelism=2)
+    assert sorted(got["flink"][1]) == sorted(map(repr, [("a", 7), ("c", 9), ("a", 8)]))
+    assert any("EVENT_TIME" in r for r in got["flink"][0])
+
+
+def test_keyed_co_process_shares_state_across_both_inputs():
+    from nbstream import KeyedCoProcessFunction, ValueStateDescriptor
+
+    class Count(KeyedCoProcessFunction):
+        def open(self, runtime_context):
+            self.count = runtime_context.get_state(ValueStateDescriptor("count"))
+
+        def _bump(self, value, ctx):
+            n = (self.count.value() or 0) + 1
+            self.count.update(n)
+            yield (ctx.get_current_key(), n)  # which input comes first per key may vary
+
+        def process_element1(self, value, ctx):
+            return self._bump(value, ctx)
+
+        def process_element2(self, value, ctx):
+            return self._bump(value, ctx)
+
+    def build(env):
+        left = env.from_collection([("a", 1), ("b", 2), ("c", 3)])
+        right = env.from_collection([("b", 2), ("c", 3), ("d", 4)])
+        return [left.connect(right).key_by(lambda x: x[0], lambda x: x[0]).process(Count())]
+
+    got = run_in_both(build, parallelism=2)
+    assert sorted(got["flink"][0]) == sorted(map(repr, [("a", 1), ("b", 1), ("b", 2), ("c", 1),
+                                                        ("c", 2), ("d", 1)]))
+
+
+def test_windows_that_flink_cannot_run_are_refused_before_submission():
+    from nbstream import CountEvictor, TumblingEventTimeWindows
+
+    env = make("flink", 1)
+    (timed(env).key_by(lambda e: e[0]).window(TumblingEventTimeWindows.of("10s"))
+               .evictor(CountEvictor.of(2)).reduce(lambda a, b: a).name("evicting").print())
+    with pytest.raises(PlanError, match="step 'evicting' .* PyFlink's windows take no evictor"):
+        env.execute()

@@ -30,7 +30,8 @@ __all__ = ["Step", "PICKLED", "flink_tag", "MapAdapter", "FlatMapAdapter", "Filt
            "KeySelectorAdapter", "ReduceAdapter", "ProcessAdapter", "KeyedProcessAdapter",
            "CoMapAdapter", "CoFlatMapAdapter", "CoProcessAdapter", "KeyedCoProcessAdapter",
            "PartitionerAdapter", "SinkTagger", "KeyedSinkTagger", "AggregateAdapter",
-           "timestamp_assigner", "flink_descriptor"]
+           "timestamp_assigner", "flink_descriptor", "WindowAdapter", "gap_extractor",
+           "nb_window"]
 
 PICKLED = Types.PICKLED_BYTE_ARRAY()
 _TAGS: Dict[str, FlinkOutputTag] = {}
@@ -273,6 +274,10 @@ class KeySelectorAdapter(pf.KeySelector):
 
 
 class ReduceAdapter(_Adapter, pf.ReduceFunction):
+    def __init__(self, step: Step) -> None:
+        super().__init__(step)
+        self.f = step.fn.call  # a window's reduce function is not opened by PyFlink
+
     def reduce(self, value1: Any, value2: Any) -> Any:
         try:
             return self.f(value1, value2)
@@ -411,14 +416,11 @@ class KeyedCoProcessAdapter(_CoProcessBase, pf.KeyedCoProcessFunction):
 # -- state, time, results ----------------------------------------------------------------------
 
 class AggregateAdapter(pf.AggregateFunction):
-    """nbstream's AggregateFunction (``create_accumulator``/``add``/``get_result``/``merge``)."""
+    """nbstream's AggregateFunction (``create_accumulator``/``add``/``get_result``/``merge``);
+    the window adapter opens it, as nbstream opens a window step's functions together."""
 
     def __init__(self, function: Any) -> None:
         self.function = function
-
-    def open(self, runtime_context: Any) -> None:
-        if hasattr(self.function, "open"):
-            self.function.open(runtime_context)
 
     def create_accumulator(self) -> Any:
         return self.function.create_accumulator()
@@ -431,6 +433,122 @@ class AggregateAdapter(pf.AggregateFunction):
 
     def merge(self, acc_a: Any, acc_b: Any) -> Any:
         return self.function.merge(acc_a, acc_b)
+
+
+# -- windows -------------------------------------------------------------------------------------
+
+def nb_window(window: Any) -> Any:
+    """nbstream's window object for PyFlink's (same bounds, nbstream's class)."""
+    from ..runtime.windowing import CountWindow, GlobalWindow, TimeWindow
+
+    kind = type(window).__name__
+    if kind == "TimeWindow":
+        return TimeWindow(window.start, window.end)
+    if kind == "CountWindow":
+        return CountWindow(window.id)
+    return GlobalWindow.get()
+
+
+class _StateStore:
+    """``window_state()``/``global_state()`` of a window context, with nbstream descriptors."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def _state(self, descriptor: Any) -> Any:
+        getter = {"value": "get_state", "list": "get_list_state", "map": "get_map_state",
+                  "reducing": "get_reducing_state",
+                  "aggregating": "get_aggregating_state"}[descriptor.state_kind]
+        return getattr(self._store, getter)(flink_descriptor(descriptor))
+
+    get_state = get_list_state = get_map_state = _state
+    get_reducing_state = get_aggregating_state = _state
+
+
+class WindowContextAdapter:
+    """The ``context`` of nbstream's ProcessWindowFunction over PyFlink's."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self) -> None:
+        self._ctx: Any = None
+
+    def window(self) -> Any:
+        return nb_window(self._ctx.window())
+
+    def current_processing_time(self) -> int:
+        return self._ctx.current_processing_time()
+
+    def current_watermark(self) -> int:
+        return self._ctx.current_watermark()
+
+    def window_state(self) -> _StateStore:
+        return _StateStore(self._ctx.window_state())
+
+    def global_state(self) -> _StateStore:
+        return _StateStore(self._ctx.global_state())
+
+
+class WindowAdapter(_Adapter, pf.ProcessWindowFunction):
+    """The function of a window step: emits the reduced/aggregated value or the records
+    (no user window function), or calls the user's ``process`` / ``apply``."""
+
+    def __init__(self, step: Step, spec: Any) -> None:
+        super().__init__(step)
+        self.spec = spec
+
+    def _bind(self) -> None:
+        self.ctx = WindowContextAdapter()
+
+    def open(self, runtime_context: Any) -> None:
+        super().open(runtime_context)
+        try:
+            self.spec.open(RuntimeContextAdapter(runtime_context, self.step))
+        except Exception as exc:
+            raise self._error(exc, None, False, "open()") from exc
+
+    def close(self) -> None:
+        self.spec.close()
+
+    def process(self, key: Any, context: Any, elements: Iterable[Any]) -> Iterator[Any]:
+        spec, ctx = self.spec, self.ctx
+        ctx._ctx = context
+        items = list(elements)
+        try:
+            if spec.style is None:
+                results: Any = items
+            elif spec.style == "process":
+                results = (spec.function.process(key, ctx, items) if spec.keyed
+                           else spec.function.process(ctx, items))
+            else:
+                window = ctx.window()
+                results = (spec.function.apply(key, window, items) if spec.keyed
+                           else spec.function.apply(window, items))
+            out = list(results if results is not None else ())
+        except Exception as exc:
+            raise self._error(exc, items) from exc
+        return _outputs(out, self._convert)
+
+    def clear(self, context: Any) -> None:
+        clear = getattr(self.spec.function, "clear", None)
+        if self.spec.style == "process" and clear is not None:
+            self.ctx._ctx = context
+            clear(self.ctx)
+
+
+def gap_extractor(step: Step, extract: Callable[[Any], Any]) -> Any:
+    """PyFlink's SessionWindowTimeGapExtractor calling nbstream's ``extract(element)``."""
+    from pyflink.datastream.window import SessionWindowTimeGapExtractor
+
+    from ..runtime.durations import to_millis
+
+    class _Gap(SessionWindowTimeGapExtractor):
+        def extract(self, element: Any) -> int:
+            try:
+                return to_millis(extract(element), "session gap")
+            except Exception as exc:
+                raise step.error(exc, element, 0, 1, phase="session gap extractor") from exc
+    return _Gap()
 
 
 def timestamp_assigner(step: Step, assign: Callable[[Any, int], Any]) -> Any:

@@ -23,7 +23,7 @@ from pyflink.datastream import DataStream as FlinkDataStream
 from pyflink.datastream import KeyedStream as FlinkKeyedStream
 
 from ..errors import PlanError
-from ..plan.logical import Node
+from ..plan.logical import Node, UserFn
 from ..plan.physical import FORWARD, REBALANCE, Edge, PhysicalPlan
 from . import functions as A
 
@@ -56,6 +56,9 @@ class Translator:
             handler: Optional[Callable[[Node], Any]] = getattr(self, f"_{node.kind}", None)
             if handler is None:
                 raise untranslatable(node, "nbstream has no Flink translation for this kind of step")
+            # operators PyFlink adds on its own (key extraction, conversions) take the
+            # environment's parallelism: make it the step's, so they keep each key's order
+            self.fenv.set_parallelism(self.plan.parallelism[nid])
             out = handler(node)
             out = self._configure(out, node)
             if node.is_sink:
@@ -69,10 +72,9 @@ class Translator:
         ds = ds.name(node.name)
         if node.uid:
             ds = ds.uid(node.uid)
-        if not node.params.get("non_parallel"):
-            ds = ds.set_parallelism(self.plan.parallelism[nid])
-            if node.max_parallelism:
-                ds = ds.set_max_parallelism(node.max_parallelism)
+        ds = ds.set_parallelism(self.plan.parallelism[nid])
+        if node.max_parallelism:
+            ds = ds.set_max_parallelism(node.max_parallelism)
         if node.chaining == "head":
             ds = ds.start_new_chain()
         elif node.chaining == "never":
@@ -93,7 +95,11 @@ class Translator:
         selector = hashed[0].partitioning.key_selector
         if any(e.partitioning.key_selector is not selector for e in hashed[1:]):
             raise untranslatable(node, "a union of streams keyed by different key selectors")
-        return ds.key_by(A.KeySelectorAdapter(A.Step(f"key_by before '{node.name}'", selector))), True
+        # PyFlink extracts keys in an operator of its own: give it the input's parallelism
+        self.fenv.set_parallelism(self.plan.parallelism[edges[0].source])
+        keyed = ds.key_by(A.KeySelectorAdapter(A.Step(f"key_by before '{node.name}'", selector)))
+        self.fenv.set_parallelism(self.plan.parallelism[node.id])
+        return keyed, True
 
     def _edge_stream(self, node: Node, edge: Edge) -> Any:
         ds = self.streams[edge.source]
@@ -205,11 +211,108 @@ class Translator:
         adapter = A.KeyedCoProcessAdapter if keyed else A.CoProcessAdapter
         return connected.process(adapter(self.step(node)))
 
+    # -- event time and windows -------------------------------------------------------------------
+    def _timestamps_watermarks(self, node: Node) -> Any:
+        from pyflink.common import Duration
+
+        from ..api.watermarks import BoundedOutOfOrdernessWatermarks, _NoWatermarks
+
+        ds, keyed = self.input(node)
+        if keyed:
+            raise untranslatable(node, "timestamps are assigned to a keyed stream")
+        strategy = node.params["strategy"]
+        try:
+            generator = strategy._factory(None)
+        except Exception:
+            generator = None
+        if isinstance(generator, BoundedOutOfOrdernessWatermarks):
+            fs = FlinkWatermarkStrategy.for_bounded_out_of_orderness(
+                Duration.of_millis(generator.bound))
+        elif isinstance(generator, _NoWatermarks):
+            fs = FlinkWatermarkStrategy.no_watermarks()
+        else:
+            raise untranslatable(node, "PyFlink runs no Python watermark generator; use "
+                                       "for_monotonous_timestamps() or "
+                                       "for_bounded_out_of_orderness()")
+        assign = strategy.create_timestamp_assigner()
+        if assign is not None:
+            fs = fs.with_timestamp_assigner(A.timestamp_assigner(self.step(node), assign))
+        if strategy._idle_ms is not None:
+            fs = fs.with_idleness(Duration.of_millis(strategy._idle_ms))
+        return ds.assign_timestamps_and_watermarks(fs)
+
+    def _window(self, node: Node) -> Any:
+        ds, keyed = self.input(node)
+        if not keyed:  # pragma: no cover - window_all keys by a constant in the plan
+            raise untranslatable(node, "a window needs a keyed stream")
+        params, spec = node.params, node.fn.owner
+        if params.get("evictor") is not None:
+            raise untranslatable(node, "PyFlink's windows take no evictor")
+        windowed = ds.window(flink_assigner(node, params["assigner"]))
+        windowed = windowed.trigger(flink_trigger(node, params["trigger"]))
+        if params.get("allowed_lateness"):
+            windowed = windowed.allowed_lateness(params["allowed_lateness"])
+        if params.get("late_tag") is not None:
+            windowed = windowed.side_output_late_data(A.flink_tag(params["late_tag"]))
+        step = self.step(node)
+        function = A.WindowAdapter(step, spec)
+        if spec.contents == "reduce":
+            reduce = A.ReduceAdapter(A.Step(node.name, UserFn((spec.reduce,), name=node.name)))
+            return windowed.reduce(reduce, window_function=function)
+        if spec.contents == "aggregate":
+            return windowed.aggregate(A.AggregateAdapter(spec.aggregate), window_function=function)
+        return windowed.process(function)
+
     # -- sinks ---------------------------------------------------------------------------------
     def _sink(self, node: Node) -> Any:
         ds, keyed = self.input(node)
         tagger = A.KeyedSinkTagger(node.id) if keyed else A.SinkTagger(node.id)
         return ds.process(tagger)
+
+
+def flink_assigner(node: Node, assigner: Any) -> Any:
+    """PyFlink's window assigner for one of nbstream's built-in assigners."""
+    from pyflink.common import Time
+    from pyflink.datastream import window as W
+
+    kind = type(assigner).__name__
+    ms = Time.milliseconds
+    if kind in ("TumblingEventTimeWindows", "TumblingProcessingTimeWindows"):
+        return getattr(W, kind).of(ms(assigner.size), ms(assigner.offset))
+    if kind in ("SlidingEventTimeWindows", "SlidingProcessingTimeWindows"):
+        return getattr(W, kind).of(ms(assigner.size), ms(assigner.slide), ms(assigner.offset))
+    if kind in ("EventTimeSessionWindows", "ProcessingTimeSessionWindows",
+                "DynamicEventTimeSessionWindows", "DynamicProcessingTimeSessionWindows"):
+        base = getattr(W, kind.replace("Dynamic", ""))
+        if assigner.extract is None:
+            return base.with_gap(ms(assigner.gap_ms))
+        return base.with_dynamic_gap(A.gap_extractor(A.Step(node.name, None), assigner.extract))
+    if kind == "GlobalWindows":
+        return W.GlobalWindows.create()
+    if kind == "CountTumblingWindowAssigner":
+        return W.CountTumblingWindowAssigner.of(assigner.size)
+    if kind == "CountSlidingWindowAssigner":
+        return W.CountSlidingWindowAssigner.of(assigner.size, assigner.slide)
+    raise untranslatable(node, f"its window assigner {assigner!r} is not one of Flink's")
+
+
+def flink_trigger(node: Node, trigger: Any) -> Any:
+    """PyFlink's trigger for one of nbstream's built-in triggers."""
+    from pyflink.common import Time
+    from pyflink.datastream import window as W
+
+    kind = type(trigger).__name__
+    if kind in ("EventTimeTrigger", "ProcessingTimeTrigger"):
+        return getattr(W, kind).create()
+    if kind == "CountTrigger":
+        return W.CountTrigger.of(trigger.count)
+    if kind == "PurgingTrigger":
+        return W.PurgingTrigger.of(flink_trigger(node, trigger.nested))
+    if kind in ("ContinuousEventTimeTrigger", "ContinuousProcessingTimeTrigger"):
+        return getattr(W, kind).of(Time.milliseconds(trigger.interval))
+    if kind == "NeverTrigger":
+        return W.NeverTrigger()
+    raise untranslatable(node, f"its trigger {trigger!r} is not one of Flink's")
 
 
 def _second(pair: Any) -> Any:

@@ -7,6 +7,7 @@ naming it, so a script fails at its import line with a message that says why.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -57,11 +58,35 @@ def exports(module: str, table: Dict[str, str], unavailable: Iterable[str] = (),
     return sorted(table), __getattr__
 
 
+#: methods whose ``None`` result PyFlink takes as "no output" (nbstream asks for an iterable)
+_MAY_RETURN_NONE = ("process_element", "process_element1", "process_element2", "on_timer",
+                    "process", "process_broadcast_element", "apply", "flat_map", "flat_map1",
+                    "flat_map2")
+
+
+def _none_is_empty(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        return () if result is None else result
+    return call
+
+
+def _init_subclass(cls: type, **kwargs: Any) -> None:
+    for name in _MAY_RETURN_NONE:
+        method = cls.__dict__.get(name)
+        if callable(method):
+            setattr(cls, name, _none_is_empty(method))
+
+
 def subscriptable(cls: type) -> type:
     """A subclass of ``cls`` that accepts PyFlink's type parameters
     (``ProcessWindowFunction[tuple, tuple, str, TimeWindow]``) and ignores them;
-    its nested ``Context`` classes accept them too, for annotations."""
+    its nested ``Context`` classes accept them too, for annotations. As in PyFlink, a
+    user's ``process_element`` (``on_timer``, ``process``, ...) may return None to emit
+    nothing."""
     attrs: Dict[str, Any] = {"__class_getitem__": classmethod(lambda c, _item: c),
+                             "__init_subclass__": classmethod(_init_subclass),
                              "__module__": cls.__module__, "__doc__": cls.__doc__,
                              "__qualname__": cls.__qualname__}
     for inner in ("Context", "OnTimerContext", "ReadOnlyContext"):

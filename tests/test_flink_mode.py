@@ -159,14 +159,54 @@ def test_a_failing_function_fails_the_job_naming_step_and_record():
     assert "ValueError: three is too many" in message
 
 
-def test_untranslatable_steps_fail_before_submission():
+def test_python_sources_run_in_the_driver_and_feed_the_job():
+    from nbstream import SourceFunction, TumblingEventTimeWindows, WatermarkStrategy
+
+    def readings():  # a generator function: read again by every run
+        for i in range(40):
+            yield ("abc"[i % 3], i)
+
+    class Clicks(SourceFunction):
+        def run(self, ctx):
+            for i in range(30):
+                ctx.collect_with_timestamp(("page%d" % (i % 2), 1), 1_000 * i)
+
+    def build(env):
+        counts = env.from_iterable(readings).key_by(lambda r: r[0]).sum(1)
+        clicks = env.add_source(Clicks(), "clicks").assign_timestamps_and_watermarks(
+            WatermarkStrategy.for_monotonous_timestamps())
+        windows = clicks.key_by(lambda c: c[0]).window(TumblingEventTimeWindows.of("10s")).sum(1)
+        return [counts, windows]
+
+    got = run_in_both(build, parallelism=2)
+    assert sum(got["flink"][0].values()) == 40 and len(got["flink"][1]) == 6
+
+
+def test_a_failing_driver_source_fails_the_job():
     env = make("flink", 1)
 
-    def ticks():
-        yield from range(3)
+    def broken():
+        yield 1
+        raise OSError("sensor unplugged")
 
-    env.from_iterable(ticks).map(lambda v: v).print()
-    with pytest.raises(PlanError, match=r"step 'Source: Iterable' \(source\) cannot run in flink"):
+    env.from_iterable(broken).map(lambda v: v).print()
+    with pytest.raises(JobFailedError, match="sensor unplugged"):
+        env.execute()
+
+
+def test_untranslatable_steps_fail_before_submission():
+    from nbstream import WatermarkGenerator, WatermarkStrategy
+
+    class EveryRecord(WatermarkGenerator):
+        def on_event(self, event, event_timestamp, output):
+            output.emit_watermark(event_timestamp)
+
+    env = make("flink", 1)
+    env.from_collection([1, 2]).assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_generator(EveryRecord).with_timestamp_assigner(lambda v, _: v)
+    ).name("per record").print()
+    with pytest.raises(PlanError, match=r"step 'per record' \(timestamps_watermarks\) cannot run "
+                                        r"in flink mode: PyFlink runs no Python watermark"):
         env.execute()
 
 

@@ -18,6 +18,7 @@ import importlib.util
 import os
 import pickle
 import re
+import socket
 import sys
 import threading
 from typing import Any, Dict, List, Mapping, Tuple
@@ -76,17 +77,26 @@ class FlinkExecutor(Executor):
     def start(self, plan: Any, job: Any, clock: Any) -> None:
         from .translate import Translator
 
-        fenv = self._environment(plan)
-        collected = Translator(plan, fenv).translate()  # PlanError: nothing was submitted
-        results = collected._j_data_stream.collectAsync()
+        fenv, conf = self._environment(plan)
+        translator = Translator(plan, fenv, driver_address(conf))
         try:
-            fjob = fenv.execute_async(plan.job_name)
-        except Exception as exc:
-            raise JobFailedError(f"Apache Flink refused job '{plan.job_name}': "
-                                 f"{_flink_reason(exc)}") from exc
+            collected = translator.translate()  # PlanError: nothing was submitted
+            results = collected._j_data_stream.collectAsync()
+            try:
+                fjob = fenv.execute_async(plan.job_name)
+            except Exception as exc:
+                raise JobFailedError(f"Apache Flink refused job '{plan.job_name}': "
+                                     f"{_flink_reason(exc)}") from exc
+        except BaseException:
+            for feed in translator.feeds:
+                feed.stop()
+                feed.server.close()
+            raise
         sinks = _DriverSinks(plan, job, clock)
         job._start(sinks.metrics)
-        job.add_waker(lambda: _cancel(fjob, results))
+        for feed in translator.feeds:
+            feed.start(job)
+        job.add_waker(lambda: _cancel(fjob, results, translator.feeds))
         threading.Thread(target=self._drain, args=(results, fjob, sinks, job), daemon=True,
                          name=f"nbstream[{job.job_name}] flink results").start()
 
@@ -96,6 +106,7 @@ class FlinkExecutor(Executor):
 
         settings = dict(getattr(plan.config, "settings", {}) or {})
         conf = flink_configuration(settings)
+        own = {k: str(v) for k, v in settings.items() if k.startswith(_OWN_KEYS)}
         # PyFlink's thread mode embeds the interpreter found on PATH: make it this one
         bindir = os.path.dirname(conf["python.executable"])
         if bindir and bindir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -111,7 +122,7 @@ class FlinkExecutor(Executor):
             fenv.set_runtime_mode(RuntimeExecutionMode.BATCH)
         fenv.get_config().set_auto_watermark_interval(plan.config.auto_watermark_interval_ms)
         fenv.set_buffer_timeout(plan.config.buffer_timeout_ms)
-        return fenv
+        return fenv, {**conf, **own}
 
     @staticmethod
     def _drain(results: Any, fjob: Any, sinks: "_DriverSinks", job: Any) -> None:
@@ -179,7 +190,19 @@ class _DriverSinks:
                  "watermark": None} for (nid, _sub), op in self.ops.items()]
 
 
-def _cancel(fjob: Any, results: Any) -> None:
+def driver_address(conf: Mapping[str, str]) -> str:
+    """Where a job reaches this process (for sources that run here): the configured
+    ``nbstream.flink.driver-address``, loopback for a local mini-cluster, else this host."""
+    if "nbstream.flink.driver-address" in conf:
+        return conf["nbstream.flink.driver-address"]
+    if conf.get("execution.target") != "remote":
+        return "127.0.0.1"
+    return socket.gethostbyname(socket.gethostname())
+
+
+def _cancel(fjob: Any, results: Any, feeds: List[Any]) -> None:
+    for feed in feeds:
+        feed.stop()
     try:
         fjob.cancel()
     except Exception:

@@ -37,11 +37,13 @@ def untranslatable(node: Node, why: str) -> PlanError:
 class Translator:
     """Builds the PyFlink job of ``plan`` in the PyFlink environment ``fenv``."""
 
-    def __init__(self, plan: PhysicalPlan, fenv: Any) -> None:
+    def __init__(self, plan: PhysicalPlan, fenv: Any, driver_address: str = "127.0.0.1") -> None:
         self.plan = plan
         self.fenv = fenv
         self.streams: Dict[int, Any] = {}
         self.params = dict(plan.config.job_parameters)
+        self.driver_address = driver_address
+        self.feeds: List[Any] = []  # sources that run in the driver (started after submission)
 
     def step(self, node: Node, fn: Any = None) -> A.Step:
         return A.Step(node.name, node.fn if fn is None else fn, node.output_type, self.params)
@@ -143,21 +145,25 @@ class Translator:
             j_env = fenv._j_stream_execution_environment
             return FlinkDataStream(j_env.socketTextStream(spec.host, spec.port, spec.delimiter,
                                                           spec.max_retry))
-        if kind == "DataFrameSource":
-            values = spec._values(spec.df)
-            stamps = spec._timestamps(spec.df)
-            if stamps is None:
-                return self._collection(node, values)
-            pairs = self._collection(node, list(zip(stamps, values)))
+        if kind == "DataFrameSource" and spec.timestamp_column is None:
+            return self._collection(node, spec._values(spec.df))
+        return self._fed(node, spec, with_timestamps=kind != "IterableSource")
+
+    def _fed(self, node: Node, spec: Any, with_timestamps: bool) -> Any:
+        """A Python source (a generator, a SourceFunction, ...): it runs in the driver and
+        feeds the job through Flink's socket source (see :mod:`nbstream.flink.feed`)."""
+        from .feed import DriverFeed
+
+        feed = DriverFeed(node.name, spec, self.driver_address, self.params)
+        self.feeds.append(feed)
+        j_env = self.fenv._j_stream_execution_environment
+        lines = FlinkDataStream(j_env.socketTextStream(self.driver_address, feed.port, "\n", 0))
+        pairs = lines.map(_decode).name(f"{node.name}: decode")
+        if with_timestamps:
             strategy = FlinkWatermarkStrategy.no_watermarks().with_timestamp_assigner(
-                A.timestamp_assigner(self.step(node, None), lambda p, _ts: p[0]))
-            return (pairs.assign_timestamps_and_watermarks(strategy)
-                    .map(_second).name(f"{node.name}: values"))
-        why = {"IterableSource": "a generator or iterator is read in the driver, and Flink's "
-                                 "sources are Java sources; pass a list (from_collection) or a file",
-               "FunctionSource": "PyFlink runs no Python SourceFunction; use from_collection, "
-                                 "read_text_file, socket_text_stream or from_sequence"}
-        raise untranslatable(node, why.get(kind, f"{kind} has no Flink counterpart"))
+                A.timestamp_assigner(self.step(node, None), _pair_timestamp))
+            pairs = pairs.assign_timestamps_and_watermarks(strategy)
+        return pairs.map(_first)
 
     def _collection(self, node: Node, values: List[Any]) -> Any:
         if not values:  # Flink refuses an empty collection: an empty sequence source instead
@@ -315,8 +321,18 @@ def flink_trigger(node: Node, trigger: Any) -> Any:
     raise untranslatable(node, f"its trigger {trigger!r} is not one of Flink's")
 
 
-def _second(pair: Any) -> Any:
-    return pair[1]
+def _decode(line: str) -> Any:
+    from .feed import decode_line
+
+    return decode_line(line)
+
+
+def _pair_timestamp(pair: Any, record_timestamp: int) -> int:
+    return pair[1] if pair[1] is not None else record_timestamp
+
+
+def _first(pair: Any) -> Any:
+    return pair[0]
 
 
 def _nothing(_value: Any) -> bool:

@@ -346,3 +346,10 @@ def test_windows_that_flink_cannot_run_are_refused_before_submission():
                .evictor(CountEvictor.of(2)).reduce(lambda a, b: a).name("evicting").print())
     with pytest.raises(PlanError, match="step 'evicting' .* PyFlink's windows take no evictor"):
         env.execute()
+
+
+def test_a_job_can_have_a_mini_cluster_of_its_own():
+    env = make("flink", 2, **{"nbstream.flink.shared-cluster": "false",
+                              "pipeline.name": "ignored by nbstream, read by Flink"})
+    assert sorted(env.from_collection(WORDS).map(str.upper).execute_and_collect()) == sorted(
+        w.upper() for w in WORDS)

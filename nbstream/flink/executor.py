@@ -1,9 +1,11 @@
 """The ``flink`` execution mode: run the plan as an Apache Flink job, results back here.
 
 The plan is translated into a PyFlink job (:mod:`nbstream.flink.translate`) and
-submitted to a local Flink mini-cluster, or to a remote cluster when the environment's
-configuration names one (``rest.address`` and ``rest.port``; every other key of the
-configuration is handed to Flink as well). The records of every sink are collected
+submitted to a Flink mini-cluster that the jobs of this process share (started with the
+first job, in PyFlink's JVM), or to a remote cluster when the environment's configuration
+names one (``rest.address`` and ``rest.port``; every other key of the configuration is
+handed to Flink as well). ``nbstream.flink.shared-cluster: false`` gives each job a
+mini-cluster of its own, configured with the job's configuration. The records of every sink are collected
 back through Flink's collect sink, and nbstream's sink writers run in this process:
 ``print()`` writes into the notebook cell, a DataFrameSink fills the live DataFrame,
 ``execute_and_collect()`` iterates, exactly as in the embedded modes.
@@ -21,7 +23,7 @@ import re
 import socket
 import sys
 import threading
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import JobFailedError, NbstreamError
 from ..runtime.executors import Executor
@@ -33,6 +35,8 @@ INSTALL_HINT = ("the flink execution mode needs Apache Flink's Python API: "
 
 #: nbstream's own keys, which are not Flink's (or mean something else to Flink).
 _OWN_KEYS = ("nbstream.",)
+#: task slots of the shared mini-cluster; a job needing more gets a mini-cluster of its own
+SHARED_SLOTS = max(16, 2 * (os.cpu_count() or 1))
 
 
 def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
@@ -41,17 +45,17 @@ def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
     >>> conf = flink_configuration({"rest.address": "jm", "rest.port": 8081,
     ...                             "nbstream.batch-size": 9, "python.execution-mode": "flink"})
     >>> {k: v for k, v in conf.items() if not k.endswith("executable")}
-    {'python.execution-mode': 'thread', 'rest.address': 'jm', 'rest.port': '8081', 'execution.target': 'remote'}
+    {'python.execution-mode': 'process', 'rest.address': 'jm', 'rest.port': '8081'}
     """
-    conf = {"python.execution-mode": "thread"}
+    # thread mode runs Python inside Flink's JVM (fastest); on a standalone cluster it
+    # needs flink-python in the cluster's lib/, so remote jobs use Flink's default, process
+    conf = {"python.execution-mode": "process" if "rest.address" in settings else "thread"}
     for key, value in settings.items():
         if key.startswith(_OWN_KEYS):
             continue
         if key == "python.execution-mode" and str(value) not in ("thread", "process"):
             continue  # nbstream's own mode names ("flink") are not Flink's
         conf[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    if "rest.address" in conf and "execution.target" not in conf:
-        conf["execution.target"] = "remote"
     conf.setdefault("python.executable", sys.executable)
     conf.setdefault("python.client.executable", conf["python.executable"])
     return conf
@@ -73,6 +77,7 @@ class FlinkExecutor(Executor):
     def __init__(self) -> None:
         check_available()
         self._lock = threading.Lock()
+        self._cluster: Optional[Tuple[Any, int]] = None
 
     def start(self, plan: Any, job: Any, clock: Any) -> None:
         from .translate import Translator
@@ -100,7 +105,10 @@ class FlinkExecutor(Executor):
         threading.Thread(target=self._drain, args=(results, fjob, sinks, job), daemon=True,
                          name=f"nbstream[{job.job_name}] flink results").start()
 
-    def _environment(self, plan: Any) -> Any:
+    def _environment(self, plan: Any) -> Tuple[Any, Dict[str, str]]:
+        """A PyFlink environment for ``plan``: on the remote cluster the configuration
+        names, else on this process's shared mini-cluster (or, when that cannot run the
+        job, a mini-cluster of its own)."""
         from pyflink.common import Configuration
         from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
 
@@ -114,15 +122,42 @@ class FlinkExecutor(Executor):
         config = Configuration()
         for key, value in conf.items():
             config.set_string(key, value)
-        with self._lock:  # one JVM gateway per process; start it once
+        shared = (own.get("nbstream.flink.shared-cluster", "true").lower() != "false"
+                  and max(plan.parallelism.values()) <= SHARED_SLOTS)
+        if "rest.address" in conf:
+            fenv = _remote(config, conf["rest.address"], int(conf.get("rest.port", 8081)),
+                           python_jars())
+            fenv.add_python_file(nbstream_archive())
+        elif shared:
+            fenv = _remote(config, "localhost", self._shared_cluster(conf))
+        else:
             fenv = StreamExecutionEnvironment.get_execution_environment(config)
-        if conf.get("execution.target") == "remote":  # the cluster has no nbstream: ship it
-            fenv.add_python_file(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         if plan.config.batch_mode:
             fenv.set_runtime_mode(RuntimeExecutionMode.BATCH)
         fenv.get_config().set_auto_watermark_interval(plan.config.auto_watermark_interval_ms)
         fenv.set_buffer_timeout(plan.config.buffer_timeout_ms)
         return fenv, {**conf, **own}
+
+    def _shared_cluster(self, conf: Mapping[str, str]) -> int:
+        """The REST port of the mini-cluster this process's jobs share (started once, in
+        PyFlink's JVM, with the first job's configuration): a job then costs a fraction
+        of a second instead of a mini-cluster start of its own."""
+        from pyflink.java_gateway import get_gateway
+
+        with self._lock:
+            if self._cluster is None:
+                jvm = get_gateway().jvm
+                j_conf = jvm.org.apache.flink.configuration.Configuration()
+                for key, value in conf.items():
+                    j_conf.setString(key, value)
+                j_conf.setString("rest.bind-port", "0")
+                builder = jvm.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
+                cluster = jvm.org.apache.flink.runtime.minicluster.MiniCluster(
+                    builder.setConfiguration(j_conf).setNumTaskManagers(1)
+                    .setNumSlotsPerTaskManager(SHARED_SLOTS).build())
+                cluster.start()
+                self._cluster = (cluster, cluster.getRestAddress().get().getPort())
+            return self._cluster[1]
 
     @staticmethod
     def _drain(results: Any, fjob: Any, sinks: "_DriverSinks", job: Any) -> None:
@@ -190,12 +225,59 @@ class _DriverSinks:
                  "watermark": None} for (nid, _sub), op in self.ops.items()]
 
 
+def _remote(config: Any, host: str, port: int, jars: List[str] = ()) -> Any:  # type: ignore[assignment]
+    """A PyFlink environment submitting to the cluster at ``host``:``port`` with ``jars``."""
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.java_gateway import get_gateway
+
+    gateway = get_gateway()
+    j_jars = gateway.new_array(gateway.jvm.String, len(jars))
+    for i, jar in enumerate(jars):
+        j_jars[i] = jar
+    j_env = gateway.jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
+    return StreamExecutionEnvironment(j_env.createRemoteEnvironment(
+        host, port, config._j_configuration, j_jars))
+
+
+_ARCHIVE: List[str] = []
+
+
+def nbstream_archive() -> str:
+    """A zip of the nbstream package (built once per process), for a cluster's Python
+    workers: on their PYTHONPATH, ``import nbstream`` works there too."""
+    if not _ARCHIVE:
+        import tempfile
+        import zipfile
+
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.path.join(tempfile.mkdtemp(prefix="nbstream-flink-"), "nbstream.zip")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for folder, dirs, files in os.walk(package):
+                dirs[:] = [d for d in dirs if d != "__pycache__"]
+                for name in files:
+                    full = os.path.join(folder, name)
+                    zf.write(full, os.path.relpath(full, os.path.dirname(package)))
+        _ARCHIVE.append(path)
+    return _ARCHIVE[0]
+
+
+def python_jars() -> List[str]:
+    """Flink's Python runtime (``opt/flink-python-*.jar`` of PyFlink): a standalone cluster
+    keeps it out of its class path, so jobs sent to a remote cluster bring it along."""
+    import glob
+
+    import pyflink
+
+    return sorted(glob.glob(os.path.join(os.path.dirname(pyflink.__file__), "opt",
+                                         "flink-python*.jar")))
+
+
 def driver_address(conf: Mapping[str, str]) -> str:
     """Where a job reaches this process (for sources that run here): the configured
     ``nbstream.flink.driver-address``, loopback for a local mini-cluster, else this host."""
     if "nbstream.flink.driver-address" in conf:
         return conf["nbstream.flink.driver-address"]
-    if conf.get("execution.target") != "remote":
+    if "rest.address" not in conf:
         return "127.0.0.1"
     return socket.gethostbyname(socket.gethostname())
 

@@ -353,3 +353,51 @@ def test_a_job_can_have_a_mini_cluster_of_its_own():
                               "pipeline.name": "ignored by nbstream, read by Flink"})
     assert sorted(env.from_collection(WORDS).map(str.upper).execute_and_collect()) == sorted(
         w.upper() for w in WORDS)
+
+
+def test_broadcast_state_reaches_every_instance():
+    from nbstream import (BroadcastProcessFunction, KeyedBroadcastProcessFunction,
+                          MapStateDescriptor, ValueStateDescriptor)
+
+    names = MapStateDescriptor("names")
+
+    class Label(BroadcastProcessFunction):
+        """Values wait in a local cache until the name of their class has arrived."""
+
+        def open(self, runtime_context):
+            self.cache = []
+
+        def process_element(self, value, ctx):
+            name = ctx.get_broadcast_state(names).get(value % 2)
+            if name is None:
+                self.cache.append(value)
+                return []
+            return [f"{name}{value}"]
+
+        def process_broadcast_element(self, value, ctx):
+            ctx.get_broadcast_state(names).put(value[0], value[1])
+            ready = [v for v in self.cache if v % 2 == value[0]]
+            self.cache = [v for v in self.cache if v % 2 != value[0]]
+            return [f"{value[1]}{v}" for v in ready] + [f"rule {value[1]}"]
+
+    class CountPerKey(KeyedBroadcastProcessFunction):
+        def open(self, runtime_context):
+            self.seen = runtime_context.get_state(ValueStateDescriptor("seen"))
+
+        def process_element(self, value, ctx):
+            n = (self.seen.value() or 0) + 1
+            self.seen.update(n)
+            return [(ctx.get_current_key(), n)]
+
+        def process_broadcast_element(self, value, ctx):
+            ctx.get_broadcast_state(names).put(value[0], value[1])
+            return []
+
+    def build(env):
+        rules = env.from_collection([(0, "even-"), (1, "odd-")]).broadcast(names)
+        data = env.from_collection([1, 2, 3, 4, 5])
+        return [data.connect(rules).process(Label()),
+                data.key_by(lambda v: v % 2).connect(rules).process(CountPerKey())]
+
+    got = run_in_both(build, parallelism=2)
+    assert sum(got["flink"][0].values()) == 5 + 2 * 2  # each instance sees both rules

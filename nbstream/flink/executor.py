@@ -115,6 +115,11 @@ class FlinkExecutor(Executor):
         settings = dict(getattr(plan.config, "settings", {}) or {})
         conf = flink_configuration(settings)
         own = {k: str(v) for k, v in settings.items() if k.startswith(_OWN_KEYS)}
+        if "python.execution-mode" not in settings and any(
+                n.kind == "broadcast_process" for n in plan.nodes.values()):
+            # PyFlink 2.3's thread mode loses broadcast state written in
+            # process_broadcast_element for the process_element calls after it
+            conf["python.execution-mode"] = "process"
         # PyFlink's thread mode embeds the interpreter found on PATH: make it this one
         bindir = os.path.dirname(conf["python.executable"])
         if bindir and bindir not in os.environ.get("PATH", "").split(os.pathsep):

@@ -29,6 +29,7 @@ from ..runtime.timers import TimeDomain
 __all__ = ["Step", "PICKLED", "flink_tag", "MapAdapter", "FlatMapAdapter", "FilterAdapter",
            "KeySelectorAdapter", "ReduceAdapter", "ProcessAdapter", "KeyedProcessAdapter",
            "CoMapAdapter", "CoFlatMapAdapter", "CoProcessAdapter", "KeyedCoProcessAdapter",
+           "BroadcastProcessAdapter", "KeyedBroadcastProcessAdapter",
            "PartitionerAdapter", "SinkTagger", "KeyedSinkTagger", "AggregateAdapter",
            "timestamp_assigner", "flink_descriptor", "WindowAdapter", "gap_extractor",
            "nb_window"]
@@ -138,8 +139,19 @@ class RuntimeContextAdapter:
     get_reducing_state = get_aggregating_state = _state
 
 
+_DESCRIPTORS: Dict[int, Any] = {}
+
+
 def flink_descriptor(descriptor: Any) -> Any:
-    """PyFlink's descriptor for nbstream's: same name and kind, values pickled, same TTL."""
+    """PyFlink's descriptor for nbstream's (one per descriptor object, as PyFlink keeps
+    state by descriptor): same name and kind, values pickled, same TTL."""
+    found = _DESCRIPTORS.get(id(descriptor))
+    if found is None or found[0] is not descriptor:
+        found = _DESCRIPTORS[id(descriptor)] = (descriptor, _flink_descriptor(descriptor))
+    return found[1]
+
+
+def _flink_descriptor(descriptor: Any) -> Any:
     kind, name = descriptor.state_kind, descriptor.name
     if kind == "value":
         fd = ps.ValueStateDescriptor(name, PICKLED)
@@ -187,8 +199,15 @@ class ContextAdapter:
         domain = getattr(self._ctx, "time_domain", None)
         return None if domain is None else TimeDomain[domain().name]
 
-    def output(self, tag: OutputTag, value: Any) -> Any:  # nbstream's broadcast helpers
-        return (tag, value)
+    def current_processing_time(self) -> int:
+        return self._ctx.current_processing_time()
+
+    def get_broadcast_state(self, descriptor: Any) -> Any:
+        return self._ctx.get_broadcast_state(flink_descriptor(descriptor))
+
+    def apply_to_keyed_state(self, descriptor: Any, function: Any) -> None:
+        raise NotImplementedError("apply_to_keyed_state() is not available in PyFlink, so not "
+                                  "in the flink execution mode")
 
 
 def _outputs(results: Any, convert: Optional[Callable[[Any], Any]]) -> Iterator[Any]:
@@ -406,6 +425,29 @@ class _CoProcessBase(_ProcessBase):
 
 class CoProcessAdapter(_CoProcessBase, pf.CoProcessFunction):
     pass
+
+
+class _BroadcastBase(_ProcessBase):
+    def _bind(self) -> None:
+        owner = self.step.fn.owner
+        self.f1, self.f2 = owner.process_element, owner.process_broadcast_element
+        self.timer = getattr(owner, "on_timer", None)
+        self.ctx = ContextAdapter()
+
+    def process_element(self, value: Any, ctx: Any) -> Iterator[Any]:
+        return self._run(self.f1, value, ctx)
+
+    def process_broadcast_element(self, value: Any, ctx: Any) -> Iterator[Any]:
+        return self._run(self.f2, value, ctx)
+
+
+class BroadcastProcessAdapter(_BroadcastBase, pf.BroadcastProcessFunction):
+    pass
+
+
+class KeyedBroadcastProcessAdapter(_BroadcastBase, pf.KeyedBroadcastProcessFunction):
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
+        return self._on_timer(timestamp, ctx)
 
 
 class KeyedCoProcessAdapter(_CoProcessBase, pf.KeyedCoProcessFunction):

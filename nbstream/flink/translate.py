@@ -217,6 +217,19 @@ class Translator:
         adapter = A.KeyedCoProcessAdapter if keyed else A.CoProcessAdapter
         return connected.process(adapter(self.step(node)))
 
+    def _broadcast_process(self, node: Node) -> Any:
+        ds, keyed = self.input(node, 0)
+        edges = [e for e in self.plan.in_edges(node.id) if e.input_index == 1]
+        if len(edges) != 1:
+            raise untranslatable(node, "its broadcast input is a union")
+        rules = self.streams[edges[0].source]
+        if edges[0].tag is not None:
+            rules = rules.get_side_output(A.flink_tag(edges[0].tag))
+        descriptors = [A.flink_descriptor(d) for d in node.params.get("descriptors", ())]
+        connected = ds.connect(rules.broadcast(*descriptors))
+        adapter = A.KeyedBroadcastProcessAdapter if keyed else A.BroadcastProcessAdapter
+        return connected.process(adapter(self.step(node)))
+
     # -- event time and windows -------------------------------------------------------------------
     def _timestamps_watermarks(self, node: Node) -> Any:
         from pyflink.common import Duration

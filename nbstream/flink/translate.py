@@ -20,7 +20,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pyflink.common import WatermarkStrategy as FlinkWatermarkStrategy
 from pyflink.datastream import DataStream as FlinkDataStream
-from pyflink.datastream import KeyedStream as FlinkKeyedStream
 
 from ..errors import PlanError
 from ..plan.logical import Node, UserFn
@@ -105,8 +104,6 @@ class Translator:
 
     def _edge_stream(self, node: Node, edge: Edge) -> Any:
         ds = self.streams[edge.source]
-        if isinstance(ds, FlinkKeyedStream):  # pragma: no cover - keyed results are streams
-            ds = ds._values()
         if edge.tag is not None:
             ds = ds.get_side_output(A.flink_tag(edge.tag))
         part = edge.partitioning

@@ -51,6 +51,8 @@ _OPTIONAL_PACKAGES = ("pyflink.datastream.connectors.", "pyflink.datastream.form
 
 _saved: Optional[Dict[str, Any]] = None
 _finder: Optional["_Finder"] = None
+#: defaults of the environments a program creates (the notebook's mode and parallelism)
+DEFAULTS: Dict[str, Any] = {}
 
 
 class _Unavailable(importlib.abc.Loader):
@@ -118,12 +120,18 @@ def uninstall() -> None:
 
 
 @contextlib.contextmanager
-def activated() -> Iterator[None]:
-    """``with activated():`` PyFlink imports inside resolve to nbstream."""
-    was = is_installed()
+def activated(mode: Optional[str] = None, parallelism: Optional[int] = None) -> Iterator[None]:
+    """``with activated():`` PyFlink imports inside resolve to nbstream. ``mode`` and
+    ``parallelism`` are the defaults of the environments created inside (a program's
+    own configuration and ``set_parallelism`` still win)."""
+    was, before = is_installed(), dict(DEFAULTS)
     install()
+    DEFAULTS.update({k: v for k, v in (("mode", mode), ("parallelism", parallelism))
+                     if v is not None})
     try:
         yield
     finally:
+        DEFAULTS.clear()
+        DEFAULTS.update(before)
         if not was:
             uninstall()

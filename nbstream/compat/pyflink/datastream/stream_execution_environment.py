@@ -32,8 +32,12 @@ class StreamExecutionEnvironment(_Environment):
         if configuration is not None:
             config = dict(configuration.to_dict() if hasattr(configuration, "to_dict")
                           else configuration)
+        from .. import DEFAULTS
+
         env = StreamExecutionEnvironment(None)
-        env.set_parallelism(os.cpu_count() or 1)
+        env.set_parallelism(DEFAULTS.get("parallelism") or os.cpu_count() or 1)
+        if DEFAULTS.get("mode"):
+            env.set_execution_mode(DEFAULTS["mode"])
         env.configure(config)
         return env
 

@@ -29,6 +29,6 @@ def test_flink_mode_without_pyflink_says_how_to_install_it():
                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
     assert out.returncode == 0, out.stderr
     first, mode = out.stdout.strip().splitlines()
-    assert first.startswith("NbstreamError the flink execution mode needs")
+    assert first.startswith("PlanError the flink execution mode needs")
     assert "pip install 'nbstream[flink]'" in first
     assert mode == "thread"

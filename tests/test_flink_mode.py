@@ -401,3 +401,23 @@ def test_broadcast_state_reaches_every_instance():
 
     got = run_in_both(build, parallelism=2)
     assert sum(got["flink"][0].values()) == 5 + 2 * 2  # each instance sees both rules
+
+
+def test_set_mode_flink_is_all_a_notebook_needs(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("%load_ext nbstream")
+    try:
+        assert shell.run_cell("%set_mode flink").success
+        result = shell.run_cell(
+            "%%stream --name onflink --to onflink --blocking\n"
+            "env.from_collection(['to be', 'or not', 'to be']).flat_map(str.split)"
+            ".map(lambda w: (w, 1)).key_by(lambda t: t[0]).sum(1)")
+        assert result.success, result.error_in_exec
+        out = capsys.readouterr().out
+        assert "nbstream job 'onflink' [flink] finished: " in out
+        assert dict(shell.user_ns["onflink"].rows()) == {"to": 2, "be": 2, "or": 1, "not": 1}
+    finally:
+        shell.run_cell("%set_mode thread")
+        shell.run_cell("%unload_ext nbstream")

@@ -25,7 +25,7 @@ import sys
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..errors import JobFailedError, NbstreamError
+from ..errors import JobFailedError, NbstreamError, PlanError
 from ..runtime.executors import Executor
 
 __all__ = ["FlinkExecutor", "INSTALL_HINT", "flink_configuration", "check_available"]
@@ -67,8 +67,8 @@ def check_available() -> None:
         found = importlib.util.find_spec("pyflink") is not None
     except (ImportError, ValueError):
         found = False
-    if not found:
-        raise NbstreamError(INSTALL_HINT)
+    if not found:  # a PlanError (a ValueError too): the mode cannot be chosen here
+        raise PlanError(INSTALL_HINT)
 
 
 class FlinkExecutor(Executor):

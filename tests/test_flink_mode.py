@@ -421,3 +421,30 @@ def test_set_mode_flink_is_all_a_notebook_needs(capsys):
     finally:
         shell.run_cell("%set_mode thread")
         shell.run_cell("%unload_ext nbstream")
+
+
+def test_records_of_a_class_defined_in_the_notebook_get_a_hint(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "main.py"
+    script.write_text(
+        "from dataclasses import dataclass\n"
+        "from nbstream import StreamExecutionEnvironment\n"
+        "@dataclass\n"
+        "class Point:\n"
+        "    k: str\n"
+        "    v: int\n"
+        "env = StreamExecutionEnvironment.get_execution_environment()\n"
+        "env.set_execution_mode('flink')\n"
+        "try:\n"
+        "    env.from_collection([Point('a', 1), Point('a', 2)]).key_by(lambda p: p.k)"
+        ".sum('v').execute_and_collect(limit=2)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, PYTHONPATH=root))
+    assert out.stdout.startswith("JobFailedError"), out.stderr[-2000:]
+    assert "define the classes of your records in a module" in out.stdout

@@ -9,6 +9,7 @@ writers must run in the driver process whatever the execution mode.
 from __future__ import annotations
 
 import collections
+import copy
 import os
 import shutil
 import socket
@@ -215,15 +216,24 @@ class FunctionSink(SinkSpec):
                 self.ctx = _SinkContext(op)
                 op.fn_name = describe_function(spec.owner if spec.owner is not None
                                                else spec.function)
-                if spec.owner is not None and hasattr(spec.owner, "open"):
-                    spec.owner.open(op.runtime_context())
+                # each parallel instance has its own SinkFunction, as with other functions
+                self.owner, self.function = spec.owner, spec.function
+                if spec.owner is not None:
+                    try:
+                        self.owner = copy.deepcopy(spec.owner)
+                        self.function = self.owner.invoke
+                    except Exception:  # an object that cannot be copied is shared
+                        pass
+                if self.owner is not None and hasattr(self.owner, "open"):
+                    self.owner.open(op.runtime_context())
 
             def close(self) -> None:
-                if spec.owner is not None and hasattr(spec.owner, "close"):
-                    spec.owner.close()
+                owner = getattr(self, "owner", None)
+                if owner is not None and hasattr(owner, "close"):
+                    owner.close()
 
             def write(self, batch: Any) -> None:
-                fn, ctx, owner = spec.function, self.ctx, spec.owner
+                fn, ctx, owner = self.function, self.ctx, self.owner
                 tss = batch.timestamps
                 try:
                     for i, v in enumerate(batch.values):

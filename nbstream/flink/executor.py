@@ -43,18 +43,18 @@ def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
     """The Flink configuration of a job whose environment was configured with ``settings``.
 
     >>> conf = flink_configuration({"rest.address": "jm", "rest.port": 8081,
-    ...                             "nbstream.batch-size": 9, "python.execution-mode": "flink"})
+    ...                             "nbstream.batch-size": 9, "python.execution-mode": "thread"})
     >>> {k: v for k, v in conf.items() if not k.endswith("executable")}
     {'python.execution-mode': 'process', 'rest.address': 'jm', 'rest.port': '8081'}
     """
     # thread mode runs Python inside Flink's JVM (fastest); on a standalone cluster it
     # needs flink-python in the cluster's lib/, so remote jobs use Flink's default, process
-    conf = {"python.execution-mode": "process" if "rest.address" in settings else "thread"}
+    # (python.execution-mode is nbstream's own mode; Flink's is nbstream.flink.python-mode)
+    default = "process" if "rest.address" in settings else "thread"
+    conf = {"python.execution-mode": str(settings.get("nbstream.flink.python-mode", default))}
     for key, value in settings.items():
-        if key.startswith(_OWN_KEYS):
+        if key.startswith(_OWN_KEYS) or key == "python.execution-mode":
             continue
-        if key == "python.execution-mode" and str(value) not in ("thread", "process"):
-            continue  # nbstream's own mode names ("flink") are not Flink's
         conf[key] = str(value).lower() if isinstance(value, bool) else str(value)
     conf.setdefault("python.executable", sys.executable)
     conf.setdefault("python.client.executable", conf["python.executable"])
@@ -83,6 +83,7 @@ class FlinkExecutor(Executor):
         from .translate import Translator
 
         fenv, conf = self._environment(plan)
+        ship_user_modules(plan)
         translator = Translator(plan, fenv, driver_address(conf))
         try:
             collected = translator.translate()  # PlanError: nothing was submitted
@@ -115,15 +116,18 @@ class FlinkExecutor(Executor):
         settings = dict(getattr(plan.config, "settings", {}) or {})
         conf = flink_configuration(settings)
         own = {k: str(v) for k, v in settings.items() if k.startswith(_OWN_KEYS)}
-        if "python.execution-mode" not in settings and any(
-                n.kind == "broadcast_process" for n in plan.nodes.values()):
-            # PyFlink 2.3's thread mode loses broadcast state written in
-            # process_broadcast_element for the process_element calls after it
+        if "nbstream.flink.python-mode" not in settings and needs_process_mode(plan):
             conf["python.execution-mode"] = "process"
-        # PyFlink's thread mode embeds the interpreter found on PATH: make it this one
+        # PyFlink's thread mode embeds the interpreter found on PATH: make it this one; and
+        # let the JVM's Python workers import what this process can (modules beside the
+        # notebook), as they inherit the JVM's environment when it starts
         bindir = os.path.dirname(conf["python.executable"])
         if bindir and bindir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+        paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        extra = [p for p in (os.path.abspath(p or ".") for p in sys.path)
+                 if os.path.isdir(p) and p not in paths]
+        os.environ["PYTHONPATH"] = os.pathsep.join([p for p in paths if p] + extra)
         config = Configuration()
         for key, value in conf.items():
             config.set_string(key, value)
@@ -277,6 +281,72 @@ def python_jars() -> List[str]:
                                          "flink-python*.jar")))
 
 
+def needs_process_mode(plan: Any) -> bool:
+    """Whether the plan uses what PyFlink 2.3's thread mode gets wrong, so that it must
+    run in Flink's process mode: broadcast state (written in process_broadcast_element,
+    lost for the process_element calls after it) and timers (what on_timer emits carries
+    the last record's timestamp instead of the timer's)."""
+    from ..api import functions as F
+
+    for node in plan.nodes.values():
+        if node.kind == "broadcast_process":
+            return True
+        owner = getattr(node.fn, "owner", None)
+        on_timer = getattr(type(owner), "on_timer", None)
+        if node.kind in ("process", "co_process") and on_timer is not None and on_timer not in (
+                F.KeyedProcessFunction.on_timer, F.KeyedCoProcessFunction.on_timer):
+            return True
+    return False
+
+
+def _functions_of(value: Any, depth: int = 0) -> List[Any]:
+    """The objects in a step's function and parameters whose classes or code a worker
+    must load (user functions, Function instances, assigners, window function specs)."""
+    if value is None or depth > 3 or isinstance(value, (str, bytes, int, float, bool)):
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [f for v in value for f in _functions_of(v, depth + 1)]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _functions_of(v, depth + 1)]
+    found = [value]
+    if not callable(value) or hasattr(value, "__dict__"):
+        attrs = getattr(value, "__dict__", None)
+        if isinstance(attrs, dict) and not isinstance(value, type):
+            found += [f for v in attrs.values() for f in _functions_of(v, depth + 1)]
+    return found
+
+
+def ship_user_modules(plan: Any) -> None:
+    """Let the job's functions travel by value when they come from the user's own modules
+    (a test module, a ``helpers.py`` beside the notebook): Flink's Python workers import
+    only what is installed or on their PYTHONPATH. Functions of ``__main__`` (a notebook)
+    already travel by value."""
+    import sysconfig
+
+    import cloudpickle
+
+    installed = {os.path.realpath(p) for key in ("stdlib", "platstdlib", "purelib", "platlib")
+                 if (p := sysconfig.get_paths().get(key))}
+    names = set()
+    for node in plan.nodes.values():
+        spec = node.params.get("source")
+        values = list(getattr(spec, "values", ())[:100])  # the classes of records too
+        for obj in _functions_of([node.fn, dict(node.params), values]):
+            for holder in (obj, type(obj)):
+                module = getattr(holder, "__module__", None)
+                if isinstance(module, str):
+                    names.add(module)
+    for name in names:
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if (module is None or path is None or name == "__main__"
+                or name.split(".")[0] in ("nbstream", "pyflink", "cloudpickle")):
+            continue
+        real = os.path.realpath(path)
+        if not any(real.startswith(root + os.sep) for root in installed):
+            cloudpickle.register_pickle_by_value(module)
+
+
 def driver_address(conf: Mapping[str, str]) -> str:
     """Where a job reaches this process (for sources that run here): the configured
     ``nbstream.flink.driver-address``, loopback for a local mini-cluster, else this host."""
@@ -318,6 +388,11 @@ def _flink_reason(exc: BaseException) -> str:
 
 
 def _job_error(job: Any, exc: BaseException) -> JobFailedError:
-    err = JobFailedError(f"job '{job.job_name}' failed on Apache Flink: {_flink_reason(exc)}")
+    reason = _flink_reason(exc)
+    if "on __main__ failed" in str(exc) or "on <module '__main__'" in str(exc):
+        reason += (" (Flink's workers pickle records and state by class name: define the classes "
+                   "of your records in a module, e.g. a .py file beside the notebook, not in "
+                   "the notebook itself)")
+    err = JobFailedError(f"job '{job.job_name}' failed on Apache Flink: {reason}")
     err.flink_error = str(exc)  # type: ignore[attr-defined]
     return err

@@ -163,6 +163,7 @@ class DriverFeed:
         except Exception as exc:
             err = UserFunctionError(self.name, type(self.spec).__name__, None, exc,
                                     has_record=False, phase="source, in the driver")
+            err.__cause__ = exc
             job.fail(err)
         finally:
             if conn is not None:

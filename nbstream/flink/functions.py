@@ -14,7 +14,7 @@ the driver and in Flink's Python workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 from pyflink.common import Time, Types
 from pyflink.datastream import functions as pf
@@ -23,7 +23,7 @@ from pyflink.datastream.output_tag import OutputTag as FlinkOutputTag
 
 from ..errors import UserFunctionError, describe_function
 from ..plan.logical import UserFn
-from ..runtime.records import OutputTag
+from ..runtime.records import MIN_TIMESTAMP, OutputTag
 from ..runtime.timers import TimeDomain
 
 __all__ = ["Step", "PICKLED", "flink_tag", "MapAdapter", "FlatMapAdapter", "FilterAdapter",
@@ -133,13 +133,72 @@ class RuntimeContextAdapter:
                   "aggregating": "get_aggregating_state"}.get(kind)
         if getter is None:
             raise TypeError(f"{type(descriptor).__name__} is not a state descriptor")
-        return getattr(self._rc, getter)(flink_descriptor(descriptor))
+        return as_nbstream_state(kind, getattr(self._rc, getter)(flink_descriptor(descriptor)))
 
     get_state = get_list_state = get_map_state = _state
     get_reducing_state = get_aggregating_state = _state
 
 
 _DESCRIPTORS: Dict[int, Any] = {}
+
+
+class _ListState:
+    """PyFlink's ListState with nbstream's ``get()``: a list, not a one-pass iterable."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def get(self) -> List[Any]:
+        return list(self._state.get() or ())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.get())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+
+class _MapState:
+    """PyFlink's MapState with nbstream's ``keys()``/``values()``/``items()``: lists."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+    def keys(self) -> List[Any]:
+        return list(self._state.keys())
+
+    def values(self) -> List[Any]:
+        return list(self._state.values())
+
+    def items(self) -> List[Any]:
+        return list(self._state.items())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
+
+    def __contains__(self, key: Any) -> bool:
+        return self._state.contains(key)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._state.get(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._state.put(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._state.remove(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._state, name)
+
+
+def as_nbstream_state(kind: str, state: Any) -> Any:
+    """PyFlink's state object, with nbstream's list-returning reads where they differ."""
+    return _ListState(state) if kind == "list" else _MapState(state) if kind == "map" else state
 
 
 def flink_descriptor(descriptor: Any) -> Any:
@@ -184,7 +243,7 @@ class ContextAdapter:
         self._ctx: Any = None
 
     def timestamp(self) -> Optional[int]:
-        return self._ctx.timestamp()
+        return _timestamp(self._ctx)
 
     def timer_service(self) -> Any:
         return self._ctx.timer_service()  # same method names in both APIs
@@ -208,6 +267,12 @@ class ContextAdapter:
     def apply_to_keyed_state(self, descriptor: Any, function: Any) -> None:
         raise NotImplementedError("apply_to_keyed_state() is not available in PyFlink, so not "
                                   "in the flink execution mode")
+
+
+def _timestamp(ctx: Any) -> Optional[int]:
+    """The record's timestamp, None when it has none (Flink's Long.MIN_VALUE)."""
+    ts = ctx.timestamp()
+    return None if ts is None or ts == MIN_TIMESTAMP else ts
 
 
 def _outputs(results: Any, convert: Optional[Callable[[Any], Any]]) -> Iterator[Any]:
@@ -501,7 +566,8 @@ class _StateStore:
         getter = {"value": "get_state", "list": "get_list_state", "map": "get_map_state",
                   "reducing": "get_reducing_state",
                   "aggregating": "get_aggregating_state"}[descriptor.state_kind]
-        return getattr(self._store, getter)(flink_descriptor(descriptor))
+        return as_nbstream_state(descriptor.state_kind,
+                                 getattr(self._store, getter)(flink_descriptor(descriptor)))
 
     get_state = get_list_state = get_map_state = _state
     get_reducing_state = get_aggregating_state = _state
@@ -603,8 +669,10 @@ def timestamp_assigner(step: Step, assign: Callable[[Any, int], Any]) -> Any:
             self.assign = assign
 
         def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
+            from ..runtime.watermarks import as_millis
+
             try:
-                return int(self.assign(value, record_timestamp))
+                return as_millis(self.assign(value, record_timestamp))
             except Exception as exc:
                 raise self.step.error(exc, value, 0, 1, phase="timestamp assigner") from exc
     return _Assigner()
@@ -624,7 +692,7 @@ class SinkTagger(pf.ProcessFunction):
         self.sub = task_fact(runtime_context, "get_index_of_this_subtask")
 
     def process_element(self, value: Any, ctx: Any) -> Iterator[Any]:
-        yield (self.sink_id, self.sub, value, ctx.timestamp())
+        yield (self.sink_id, self.sub, value, _timestamp(ctx))
 
 
 class KeyedSinkTagger(SinkTagger, pf.KeyedProcessFunction):

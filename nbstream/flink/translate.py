@@ -87,6 +87,8 @@ class Translator:
         """The PyFlink stream feeding input ``index`` of ``node``, and whether it is keyed."""
         edges = [e for e in self.plan.in_edges(node.id) if e.input_index == index]
         streams = [self._edge_stream(node, e) for e in edges]
+        if len(streams) > 1:  # Flink unites streams of one type: make Java-typed ones pickled
+            streams = [ds if ds.get_type() == A.PICKLED else ds.map(_identity) for ds in streams]
         hashed = [e for e in edges if e.partitioning.kind == "hash"]
         if hashed and len(hashed) != len(edges):
             raise untranslatable(node, "its inputs mix keyed and unkeyed streams")
@@ -168,7 +170,10 @@ class Translator:
             one = self.fenv.from_source(NumberSequenceSource(0, 0),
                                         FlinkWatermarkStrategy.no_watermarks(), node.name)
             return one.filter(_nothing)
-        return self.fenv.from_collection(values)
+        # pickled here with cloudpickle: classes of a notebook (__main__) travel by value
+        import cloudpickle
+
+        return self.fenv.from_collection([cloudpickle.dumps(v) for v in values]).map(_unpickle)
 
     # -- one input -----------------------------------------------------------------------------
     def _map(self, node: Node) -> Any:
@@ -329,6 +334,16 @@ def flink_trigger(node: Node, trigger: Any) -> Any:
     if kind == "NeverTrigger":
         return W.NeverTrigger()
     raise untranslatable(node, f"its trigger {trigger!r} is not one of Flink's")
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _unpickle(data: bytes) -> Any:
+    import pickle
+
+    return pickle.loads(data)
 
 
 def _decode(line: str) -> Any:

@@ -41,7 +41,9 @@ def run_peer(script: str, records: int, runs: int, python: str = PEERS_PYTHON,
         return {"skipped": f"no peers interpreter at {python} (run benchmarks/setup_peers.sh)"}
     cmd = [python, os.path.join(HERE, "peers", script), str(records), str(runs)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        # PyFlink's thread mode embeds the Python found on PATH: make it the peers' one
+        env = dict(os.environ, PATH=os.path.dirname(python) + os.pathsep + os.environ.get("PATH", ""))
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"skipped": f"timed out after {timeout:.0f} s"}
     if out.returncode != 0:

@@ -13,8 +13,8 @@ from nbstream import (AggregateFunction, AggregatingStateDescriptor, BroadcastPr
                       Row, StateTtlConfig, Time, Types, ValueStateDescriptor, WatermarkStrategy)
 from nbstream.runtime.keygroups import subtask_for_key
 
-from conftest import collect
-from window_helpers import run_all
+from tests.conftest import collect
+from tests.window_helpers import run_all
 
 PARALLELISM = [1, 2]
 

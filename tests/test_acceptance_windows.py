@@ -14,8 +14,8 @@ from nbstream import (AggregateFunction, AllWindowFunction, CountSlidingWindowAs
                       TimestampAssigner, TumblingEventTimeWindows, Types, WatermarkGenerator,
                       WatermarkStrategy, WindowFunction)
 
-from conftest import collect
-from window_helpers import run_all
+from tests.conftest import collect
+from tests.window_helpers import run_all
 
 PARALLELISM = [1, 2]
 

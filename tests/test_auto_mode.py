@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import collect
+from tests.conftest import collect
 from nbstream import (JobFailedError, KeyedProcessFunction, OutputTag, ProcessFunction,
                       SourceFunction, StreamExecutionEnvironment, UserFunctionError)
 from nbstream.runtime.executors.auto import CPU_BOUND_SHARE, MIN_CPU_PER_RECORD_S, choose

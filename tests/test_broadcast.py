@@ -11,7 +11,7 @@ from nbstream import (BroadcastProcessFunction, KeyedBroadcastProcessFunction,
                       MapStateDescriptor, PlanError, UserFunctionError, ValueStateDescriptor,
                       WatermarkStrategy)
 
-from conftest import collect
+from tests.conftest import collect
 
 THRESHOLDS = MapStateDescriptor("thresholds")
 

@@ -9,7 +9,7 @@ import pytest
 
 from nbstream import PlanError, TumblingEventTimeWindows, WatermarkStrategy
 
-from conftest import collect
+from tests.conftest import collect
 
 
 def collatz_steps(n: int) -> int:

@@ -11,8 +11,8 @@ from nbstream import (CoGroupFunction, FlatJoinFunction, JoinFunction, PlanError
                       ProcessJoinFunction, SlidingEventTimeWindows, TumblingEventTimeWindows,
                       WatermarkGenerator, WatermarkStrategy)
 
-from conftest import collect
-from window_helpers import result_metric, run_job
+from tests.conftest import collect
+from tests.window_helpers import result_metric, run_job
 
 rng = random.Random(3)
 LEFT = [(rng.choice("abc"), rng.randrange(100), i) for i in range(40)]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import collect
+from tests.conftest import collect
 from nbstream import (CoMapFunction, DataFrameSink, KeyedProcessFunction, ManualClock,
                       MapFunction, OutputTag, ProcessFunction, RuntimeExecutionMode,
                       SinkFunction, SourceFunction, TimeDomain, UserFunctionError, WriteMode)

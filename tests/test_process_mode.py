@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import collect
+from tests.conftest import collect
 from nbstream import (DataFrameSink, JobFailedError, JobStatus, MapFunction, PlanError,
                       StreamExecutionEnvironment, UserFunctionError)
 from nbstream.runtime.executors.pool import get_pool

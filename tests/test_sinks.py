@@ -19,11 +19,25 @@ def test_print_writes_str_of_each_record(env, capsys):
 
 
 def test_print_of_typed_records_uses_flink_text(env, capsys):
+    # as PyFlink 2.3 prints them: tuples through Java's toString, rows formatted in Python
     env.from_collection([("hi", 0, 5, 4)], type_info=Types.TUPLE(
         [Types.STRING(), Types.INT(), Types.INT(), Types.INT()])).print()
     env.from_collection([("a", 4)], type_info=Types.ROW([Types.STRING(), Types.INT()])).print()
+    env.from_collection([("b", None, 1e20, True)], type_info=Types.ROW(
+        [Types.STRING(), Types.INT(), Types.DOUBLE(), Types.BOOLEAN()])).print()
+    env.from_collection([("c", None, 1e20, False)], type_info=Types.TUPLE(
+        [Types.STRING(), Types.INT(), Types.DOUBLE(), Types.BOOLEAN()])).print()
     env.execute()
-    assert sorted(capsys.readouterr().out.splitlines()) == ["(hi,0,5,4)", "+I[a, 4]"]
+    assert sorted(capsys.readouterr().out.splitlines()) == sorted(
+        ["(hi,0,5,4)", "+I[a,4]", "+I[b,None,1e+20,True]", "(c,null,1.0E20,false)"])
+
+
+def test_text_files_of_typed_records_use_java_to_string(env, tmp_path):
+    path = tmp_path / "rows.txt"
+    env.from_collection([("a", 4, 2.5)], type_info=Types.ROW(
+        [Types.STRING(), Types.INT(), Types.FLOAT()])).write_as_text(str(path))
+    env.execute()
+    assert path.read_text() == "+I[a, 4, 2.5]\n"
 
 
 def test_print_prefixes_subtask_when_parallel(make_env, capsys):

@@ -11,8 +11,8 @@ from nbstream import (AggregateFunction, AggregatingStateDescriptor, DataFrameSi
                       UserFunctionError, ValueStateDescriptor)
 from nbstream.runtime.state import KeyedStateBackend
 
-from conftest import collect
-from window_helpers import QueueSource, wait_until
+from tests.conftest import collect
+from tests.window_helpers import QueueSource, wait_until
 
 
 class Mean(AggregateFunction):

@@ -8,8 +8,8 @@ import pytest
 from nbstream import (DataFrameSink, KeyedProcessFunction, ManualClock, ProcessFunction,
                       TimeDomain, UserFunctionError, WatermarkStrategy)
 
-from conftest import collect
-from window_helpers import QueueSource, wait_until
+from tests.conftest import collect
+from tests.window_helpers import QueueSource, wait_until
 
 
 class Alarms(KeyedProcessFunction):

@@ -12,8 +12,8 @@ from nbstream import (DataFrameSink, Duration, ManualClock, ProcessFunction, Run
                       WatermarkStrategy)
 from nbstream.runtime.records import MAX_TIMESTAMP, MIN_TIMESTAMP
 
-from conftest import collect
-from window_helpers import QueueSource, metric, wait_until
+from tests.conftest import collect
+from tests.window_helpers import QueueSource, metric, wait_until
 
 
 class SeeWatermark(ProcessFunction):

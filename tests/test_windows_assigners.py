@@ -13,8 +13,8 @@ from nbstream import (DataFrameSink, EventTimeSessionWindows, GlobalWindows, Man
                       TumblingProcessingTimeWindows, WatermarkStrategy, WindowAssigner)
 from nbstream.runtime.windowing import EventTimeTrigger
 
-from conftest import collect
-from window_helpers import QueueSource, metric, wait_until
+from tests.conftest import collect
+from tests.window_helpers import QueueSource, metric, wait_until
 
 
 def timed(env, values, parallelism=None):

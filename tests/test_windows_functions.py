@@ -14,7 +14,7 @@ from nbstream import (AggregateFunction, EventTimeSessionWindows, PlanError,
                       Types, UserFunctionError, ValueStateDescriptor, WatermarkGenerator,
                       WatermarkStrategy)
 
-from conftest import collect
+from tests.conftest import collect
 
 
 def timed(env, values, ts=lambda v: v["ts"]):

@@ -7,7 +7,7 @@ import pytest
 from nbstream import (EventTimeSessionWindows, OutputTag, SlidingEventTimeWindows,
                       TumblingEventTimeWindows, WatermarkGenerator, WatermarkStrategy)
 
-from window_helpers import result_metric, run_job
+from tests.window_helpers import result_metric, run_job
 
 
 class PerElement(WatermarkGenerator):

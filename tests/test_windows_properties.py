@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from nbstream import (EventTimeSessionWindows, OutputTag, SlidingEventTimeWindows,
                       TumblingEventTimeWindows, WatermarkGenerator, WatermarkStrategy)
 
-from window_helpers import result_metric, run_job
+from tests.window_helpers import result_metric, run_job
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -9,8 +9,8 @@ from nbstream import (ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigge
                       TumblingEventTimeWindows, TumblingProcessingTimeWindows,
                       ValueStateDescriptor, WatermarkGenerator, WatermarkStrategy)
 
-from conftest import collect
-from window_helpers import QueueSource, metric, wait_until
+from tests.conftest import collect
+from tests.window_helpers import QueueSource, metric, wait_until
 
 
 class PerElement(WatermarkGenerator):

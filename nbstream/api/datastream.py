@@ -303,9 +303,10 @@ class DataStream:
                                     parallelism=parallelism)
         return DataStreamSink(self._env, node.id, spec)
 
-    def _as_text(self) -> "DataStream":
-        """Records as the text Flink writes for their declared type (str() when untyped)."""
-        fmt = _text_formatter(self.get_type())
+    def _as_text(self, style: str = "to_flink_string") -> "DataStream":
+        """Records as the text Flink writes for their declared type (str() when untyped):
+        ``style`` is ``to_flink_string`` (Java's toString) or ``to_print_string`` (print())."""
+        fmt = _text_formatter(self.get_type(), style)
         return self._add("map", "Map", UserFn((fmt,), name="format as text"), None)
 
     def add_sink(self, sink_func: Any) -> "DataStreamSink":
@@ -320,9 +321,19 @@ class DataStream:
         raise TypeError(f"add_sink() needs a SinkFunction or a callable, "
                         f"not {type(sink_func).__name__}")
 
+    def sink_to(self, sink: Any) -> "DataStreamSink":
+        """Send every record to a sink object: a sink spec (as :meth:`add_sink` takes) or a
+        connector object that knows how to attach itself (``sink._nbstream_sink(stream)``),
+        such as the PyFlink compatibility layer's ``FileSink``."""
+        attach = getattr(sink, "_nbstream_sink", None)
+        if attach is not None:
+            return attach(self)
+        return self.add_sink(sink)
+
     def print(self, sink_identifier: Optional[str] = None) -> "DataStreamSink":
         """Print each record as a line to the job's output (the notebook cell that ran it)."""
-        return self._as_text()._sink(PrintSink(sink_identifier), "Print to Std. Out")
+        return self._as_text("to_print_string")._sink(PrintSink(sink_identifier),
+                                                     "Print to Std. Out")
 
     def output(self) -> "DataStreamSink":
         """The old Flink Python API's name for :meth:`print`."""
@@ -595,8 +606,8 @@ def _checked_mode(mode: str) -> str:
     return mode
 
 
-def _text_formatter(type_info: Any) -> Callable[[Any], str]:
-    fmt = getattr(type_info, "to_flink_string", None)
+def _text_formatter(type_info: Any, style: str) -> Callable[[Any], str]:
+    fmt = getattr(type_info, style, None)
     if fmt is None or isinstance(type_info, PickledTypeInfo):
         return _str_of
     return fmt

@@ -22,7 +22,7 @@ from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
 from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
 from ..runtime.durations import to_millis
-from ..runtime.executors import executor_for, executor_names, get_executor
+from ..runtime.executors import check_mode, executor_for, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
 from .datastream import DataStream
 from .types import TypeInformation
@@ -105,6 +105,7 @@ class StreamExecutionEnvironment:
         self._buffer_timeout_ms = 50
         self._config = ExecutionConfig()
         self._clock: Clock = SystemClock()
+        self._settings: Dict[str, Any] = {}
         if configuration:
             self.configure(configuration)
 
@@ -132,6 +133,7 @@ class StreamExecutionEnvironment:
             "nbstream.batch-size": lambda v: self._config.set_batch_size(int(v)),
         }
         for key, value in configuration.items():
+            self._settings[key] = value
             handler = handlers.get(key)
             if handler is not None:
                 handler(value)
@@ -173,11 +175,10 @@ class StreamExecutionEnvironment:
 
     def set_execution_mode(self, mode: str) -> "StreamExecutionEnvironment":
         """Where tasks run: ``thread`` (threads in this kernel), ``process`` (a warm pool of
-        worker processes), ``auto`` (measured per step while the job runs), and the modes
-        other packages register. A step may override it with ``set_execution_mode``."""
-        if mode not in executor_names():
-            raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
-                             + ", ".join(repr(n) for n in executor_names()))
+        worker processes), ``auto`` (measured per step while the job runs), ``flink`` (a job
+        on Apache Flink; needs ``nbstream[flink]``). A step may override it with
+        ``set_execution_mode``. A mode that cannot work here says so at once."""
+        check_mode(mode)
         self._execution_mode = mode
         return self
 
@@ -288,7 +289,8 @@ class StreamExecutionEnvironment:
                          channel_capacity=cfg._channel_capacity,
                          auto_watermark_interval_ms=cfg._auto_watermark_interval,
                          batch_mode=self._runtime_mode is RuntimeExecutionMode.BATCH,
-                         job_parameters=cfg.get_global_job_parameters())
+                         job_parameters=cfg.get_global_job_parameters(),
+                         settings=dict(self._settings))
 
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
         graph = self._graph

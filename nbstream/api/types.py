@@ -3,7 +3,8 @@
 nbstream moves plain Python objects, so type information is optional. Where it is
 given it means what it means in PyFlink: ``Types.ROW``/``ROW_NAMED`` turn tuples
 into :class:`Row` (so fields can be addressed by name), and the print and text
-sinks write typed values in Flink's text form (``(hi,0,5,4)``, ``+I[a, 4]``).
+sinks write typed values in Flink's text form: ``print()`` as PyFlink prints them
+(``(hi,0,5,4)``, ``+I[a,4]``), text files as Java's ``toString`` (``+I[a, 4]``).
 
 >>> from nbstream import Row, Types
 >>> Types.ROW_NAMED(["word", "n"], [Types.STRING(), Types.INT()]).from_value(("hi", 2))
@@ -12,6 +13,9 @@ Row(word='hi', n=2)
 
 from __future__ import annotations
 
+import decimal
+import math
+import struct
 from typing import Any, List, Optional
 
 from ..runtime.row import Row, RowKind, _make_row
@@ -29,8 +33,14 @@ class TypeInformation:
         return value
 
     def to_flink_string(self, value: Any) -> str:
-        """The text Flink's print and text sinks write for ``value`` of this type."""
+        """The text Flink writes for ``value`` of this type with Java's ``toString``
+        (file sinks with a string encoder, Flink's own collect sinks)."""
         return _flink_scalar(value)
+
+    def to_print_string(self, value: Any) -> str:
+        """The line PyFlink's ``print()`` writes for ``value`` of this type: Java's
+        ``toString`` for most types; PyFlink formats rows and untyped values in Python."""
+        return self.to_flink_string(value)
 
     def __repr__(self) -> str:
         return self.name
@@ -47,12 +57,54 @@ def _flink_scalar(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return java_double_string(value)
     return str(value)
+
+
+def java_double_string(value: float, float32: bool = False) -> str:
+    """``value`` as Java's ``Double.toString`` (``Float.toString`` with ``float32``) writes it.
+
+    >>> [java_double_string(v) for v in (3.0, 1e20, 0.0001, 1234567.5, 12345678.0)]
+    ['3.0', '1.0E20', '1.0E-4', '1234567.5', '1.2345678E7']
+    >>> java_double_string(110.1, float32=True)
+    '110.1'
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    text = repr(value)
+    if float32:  # the shortest digits that give back the same 32-bit float
+        single = struct.unpack("f", struct.pack("f", value))[0]
+        for digits in range(1, 10):
+            text = f"{single:.{digits}g}"
+            if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+                break
+    sign, digits, exponent = decimal.Decimal(text).normalize().as_tuple()
+    mantissa = "".join(map(str, digits))
+    point = len(mantissa) + int(exponent)  # the decimal point sits after this many digits
+    head = "-" if sign else ""
+    if 1e-3 <= abs(value) < 1e7:
+        if point <= 0:
+            return f"{head}0.{'0' * -point}{mantissa}"
+        whole, frac = mantissa[:point].ljust(point, "0"), mantissa[point:] or "0"
+        return f"{head}{whole}.{frac}"
+    return f"{head}{mantissa[0]}.{mantissa[1:] or '0'}E{point - 1}"
 
 
 class BasicTypeInfo(TypeInformation):
     def __init__(self, name: str) -> None:
         self.name = name
+
+    def to_flink_string(self, value: Any) -> str:
+        if self.name == "FLOAT" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return java_double_string(float(value), float32=True)
+        if self.name == "DOUBLE" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        return _flink_scalar(value)
 
 
 class PickledTypeInfo(TypeInformation):
@@ -62,6 +114,8 @@ class PickledTypeInfo(TypeInformation):
 
     def to_flink_string(self, value: Any) -> str:
         return value if isinstance(value, str) else str(value)
+
+    to_print_string = to_flink_string
 
 
 class RowTypeInfo(TypeInformation):
@@ -92,6 +146,11 @@ class RowTypeInfo(TypeInformation):
         kind = value.get_row_kind().short_string() if isinstance(value, Row) else "+I"
         items = [t.to_flink_string(v) for t, v in zip(self.field_types, value)]
         return f"{kind}[{', '.join(items)}]"
+
+    def to_print_string(self, value: Any) -> str:
+        """PyFlink prints rows from Python: ``+I[a,4]``, each field as ``str()`` gives it."""
+        kind = value.get_row_kind().short_string() if isinstance(value, Row) else "+I"
+        return f"{kind}[{','.join(str(v) for v in value)}]"
 
 
 class TupleTypeInfo(TypeInformation):

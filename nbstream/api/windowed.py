@@ -167,6 +167,8 @@ class _Windowed:
         spec = WindowFunctionSpec("reduce", reduce=reduce, function=function, style=style,
                                   keyed=self._keyed, owners=[reduce_function, function])
         name = _name_of(reduce_function) + (f", {_name_of(function)}" if function else "")
+        if output_type is None and function is None:  # as Flink: a reduce keeps its input's type
+            output_type = self._input._declared_type()
         return self._build(spec, name, output_type)
 
     def aggregate(self, aggregate_function: Any, window_function: Any = None,

@@ -233,15 +233,18 @@ class FunctionSink(SinkSpec):
                 self.ctx = _SinkContext(op)
                 op.fn_name = describe_function(spec.owner if spec.owner is not None
                                                else spec.function)
-                if spec.owner is not None and hasattr(spec.owner, "open"):
-                    spec.owner.open(op.runtime_context())
+                # each parallel instance has its own spec (see ``for_instance``)
+                self.owner, self.function = spec.owner, spec.function
+                if self.owner is not None and hasattr(self.owner, "open"):
+                    self.owner.open(op.runtime_context())
 
             def close(self) -> None:
-                if spec.owner is not None and hasattr(spec.owner, "close"):
-                    spec.owner.close()
+                owner = getattr(self, "owner", None)
+                if owner is not None and hasattr(owner, "close"):
+                    owner.close()
 
             def write(self, batch: Any) -> None:
-                fn, ctx, owner = spec.function, self.ctx, spec.owner
+                fn, ctx, owner = self.function, self.ctx, self.owner
                 tss = batch.timestamps
                 try:
                     for i, v in enumerate(batch.values):

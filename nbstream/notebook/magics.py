@@ -73,6 +73,10 @@ STREAM.add_argument("--chart", choices=("auto", "line", "bar", "none"), default=
                     help="chart kind (default auto: lines for windows, bars for keyed values)")
 STREAM.add_argument("--blocking", action="store_true",
                     help="wait for the job to end before the cell returns")
+STREAM.add_argument("--pyflink", action="store_true",
+                    help="the cell is a PyFlink DataStream program: its `import pyflink...` "
+                         "resolve to nbstream and it runs as `python -m nbstream.compat.pyflink` "
+                         "would run it (its own env, print() into the cell)")
 STREAM.add_argument("-h", "--help", action="store_true", help="show this help")
 
 SET_MODE = _parser("%set_mode", "Set the execution mode of later %%stream cells.")
@@ -151,7 +155,7 @@ class StreamMagics(Magics):
         """Run the pipeline of this cell in the background and show it live.
 
         ``%%stream [--name NAME] [--mode MODE] [--parallelism N] [--to VAR] [--rows N]
-        [--chart auto|line|bar|none] [--blocking]``
+        [--chart auto|line|bar|none] [--blocking] [--pyflink]``
         """
         __tracebackhide__ = True  # noqa: F841 (IPython hides this frame in tracebacks)
         job = self._start(line, cell)
@@ -187,6 +191,9 @@ class StreamMagics(Magics):
         args = _parse(STREAM, line)
         if args.help:
             raise UsageError(STREAM.format_help())
+        if args.pyflink:
+            self._run_pyflink(cell, args)
+            return None
         env = self._environment(args)
         if args.to is not None and (not args.to.isidentifier() or keyword.iskeyword(args.to)):
             raise _usage(STREAM, f"--to needs a Python variable name, not {args.to!r}")
@@ -250,6 +257,25 @@ class StreamMagics(Magics):
             tail = ast.Expression(tree.body.pop().value)
         exec(compile(tree, filename, "exec"), ns)  # noqa: S102 - the user's own cell
         return eval(compile(tail, filename, "eval"), ns) if tail is not None else None  # noqa: S307
+
+    def _run_pyflink(self, cell: str, args: argparse.Namespace) -> None:
+        """Run a PyFlink program (``%%stream --pyflink``) in the user namespace, with its
+        imports resolved to nbstream; ``--mode``/``%set_mode`` and ``--parallelism`` are
+        the defaults of the environments it creates (its own configuration wins)."""
+        __tracebackhide__ = True  # noqa: F841
+        from ..compat.pyflink import activated
+
+        mode = args.mode or self.session.mode
+        try:
+            from ..runtime.executors import check_mode
+
+            check_mode(mode)
+        except Exception as exc:
+            raise _usage(STREAM, f"--mode: {exc}")
+        source = self.shell.transform_cell(cell)
+        filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
+        with activated(mode=mode, parallelism=args.parallelism):
+            exec(compile(source, filename, "exec"), self.shell.user_ns)  # noqa: S102
 
     @staticmethod
     def _streams(env: Any, last: Any, shown: List[Tuple[Any, Dict[str, Any]]]

@@ -206,6 +206,11 @@ def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
 def _node_mode(node: Node, keyed: bool, default: str) -> Tuple[str, str]:
     """The execution mode of one step, and why."""
     pinned = node.execution_mode
+    if default == "flink":  # the whole job runs on Flink; results come back to the kernel
+        if pinned not in (None, "flink"):
+            raise PlanError(f"'{node.name}' is set to run in mode {pinned!r}, but a job in "
+                            "flink mode runs every step on Flink")
+        return "flink", "the job runs on Apache Flink"
     if getattr(node.params.get("sink"), "driver_only", False):
         if pinned not in (None, "thread"):
             raise PlanError(f"'{node.name}' hands its records to objects in this kernel, so it "

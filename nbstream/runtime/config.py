@@ -19,6 +19,8 @@ class JobConfig:
     channel_capacity: batches a channel holds before its sender blocks (backpressure).
     auto_watermark_interval_ms: how often watermark generators emit (processing time).
     batch_mode: True for ``RuntimeExecutionMode.BATCH`` (final values only).
+    settings: every configuration key the environment was given (executors such as
+    ``flink`` hand them on).
     """
 
     batch_size: int = 1024
@@ -27,3 +29,4 @@ class JobConfig:
     auto_watermark_interval_ms: int = 200
     batch_mode: bool = False
     job_parameters: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)

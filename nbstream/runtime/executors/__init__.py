@@ -2,7 +2,7 @@
 
 An executor has a ``name`` and ``start(plan, job, clock)``: it starts the job's tasks
 and calls ``job._finish()`` once all of them have stopped. ``thread``, ``process`` and
-``auto`` are built in; other modes register a factory with :func:`register_executor`
+``auto`` are built in, ``flink`` comes with the ``flink`` extra; other modes register a factory with :func:`register_executor`
 (imported lazily, so ``import nbstream`` stays light).
 
 Each chain of a plan has a mode (``plan.chain_mode``); :func:`executor_for` picks the
@@ -19,8 +19,8 @@ import importlib
 import sys
 from typing import Any, Callable, Dict, Iterable, Tuple, Union
 
-__all__ = ["register_executor", "get_executor", "executor_names", "executor_for", "Executor",
-           "gil_enabled", "chain_label"]
+__all__ = ["register_executor", "get_executor", "executor_names", "executor_for", "check_mode",
+           "Executor", "gil_enabled", "chain_label"]
 
 
 def chain_label(plan: Any, chain_id: int) -> str:
@@ -49,8 +49,11 @@ _FACTORIES: Dict[str, Union[Callable[[], Executor], str]] = {
     "thread": "nbstream.runtime.executors.thread:ThreadExecutor",
     "process": "nbstream.runtime.executors.process:ProcessExecutor",
     "auto": "nbstream.runtime.executors.auto:AutoExecutor",
+    "flink": "nbstream.flink.executor:FlinkExecutor",
 }
 _INSTANCES: Dict[str, Executor] = {}
+#: modes that need an optional extra: a cheap check that raises, saying how to install it
+_CHECKS: Dict[str, str] = {"flink": "nbstream.flink.executor:check_available"}
 _DESCRIPTIONS: Dict[str, str] = {
     "thread": ("tasks on threads in this process: no serialization, lowest latency, "
                + ("GIL-bound" if gil_enabled() else "parallel (free-threaded CPython)")),
@@ -58,6 +61,7 @@ _DESCRIPTIONS: Dict[str, str] = {
                 "records in batches; CPU-heavy Python functions use every core"),
     "auto": ("measures each step on its first records: CPU-bound steps go to worker processes, "
              "I/O-bound ones stay on threads"),
+    "flink": "a job on Apache Flink (local mini-cluster or remote cluster); needs nbstream[flink]",
 }
 # executors that can run plans mixing modes, and the modes each can mix
 _MIXERS = (("process", frozenset({"thread", "process"})),
@@ -93,6 +97,17 @@ def executor_for(modes: Iterable[str]) -> str:
 
     raise PlanError("these execution modes cannot run in one job: "
                      + ", ".join(sorted(repr(m) for m in wanted)))
+
+
+def check_mode(name: str) -> None:
+    """Raise if mode ``name`` cannot run here (unknown, or its extra is not installed)."""
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown execution mode {name!r}; valid modes: "
+                         + ", ".join(repr(n) for n in _FACTORIES))
+    check = _CHECKS.get(name)
+    if check is not None:
+        module, _, attr = check.partition(":")
+        getattr(importlib.import_module(module), attr)()
 
 
 def get_executor(name: str) -> Executor:

@@ -1,0 +1,1 @@
+"""Compatibility layers: other projects' APIs on nbstream (see :mod:`nbstream.compat.pyflink`)."""

@@ -1,0 +1,137 @@
+"""PyFlink DataStream programs on nbstream, unmodified.
+
+This package mirrors PyFlink's module tree (``pyflink.common``, ``pyflink.datastream``,
+``.functions``, ``.state``, ``.window``, ``.connectors.number_seq``,
+``.connectors.file_system``, ...) with nbstream's classes. :func:`install` makes
+``import pyflink...`` resolve to it; the runner does that around a script::
+
+    python -m nbstream.compat.pyflink my_job.py --input words.txt
+
+Inside a running program ``python.execution-mode`` selects nbstream's thread or process
+mode. Flink's JVM connectors and the Table API are not there: importing one of their
+names raises :class:`NotAvailableError` naming it.
+
+>>> with activated():
+...     from pyflink.common import Types
+...     from pyflink.datastream import StreamExecutionEnvironment
+...     env = StreamExecutionEnvironment.get_execution_environment()
+...     _ = env.set_parallelism(1)
+...     _ = env.from_collection([("a", 1)], Types.TUPLE([Types.STRING(), Types.INT()])).print()
+...     _ = env.execute()
+(a,1)
+>>> is_installed()  # afterwards, pyflink is Apache Flink's again (if installed)
+False
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from typing import Any, Dict, Iterator, Optional
+
+from ._exports import NotAvailableError, not_available
+
+__all__ = ["install", "uninstall", "activated", "is_installed", "NotAvailableError", "MODULES"]
+
+#: PyFlink's modules that nbstream provides (relative to ``pyflink``).
+MODULES = (
+    "", ".common", ".common.configuration", ".common.typeinfo", ".common.types", ".common.time",
+    ".common.watermark_strategy", ".common.serialization", ".common.job_execution_result",
+    ".datastream", ".datastream.stream_execution_environment", ".datastream.data_stream",
+    ".datastream.functions", ".datastream.state", ".datastream.window",
+    ".datastream.timerservice", ".datastream.output_tag", ".datastream.time_domain",
+    ".datastream.execution_mode", ".datastream.connectors", ".datastream.connectors.number_seq",
+    ".datastream.connectors.file_system",
+)
+_OPTIONAL_PACKAGES = ("pyflink.datastream.connectors.", "pyflink.datastream.formats.")
+
+_saved: Optional[Dict[str, Any]] = None
+_finder: Optional["_Finder"] = None
+#: defaults of the environments a program creates (the notebook's mode and parallelism)
+DEFAULTS: Dict[str, Any] = {}
+
+
+class _Unavailable(importlib.abc.Loader):
+    """A PyFlink connector or format module: importable, but every class in it raises."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = types.ModuleType(spec.name)
+        name = spec.name
+
+        def __getattr__(attr: str) -> Any:
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            raise not_available(attr, name)
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Answers for ``pyflink.*`` modules nbstream does not provide."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "pyflink" and not fullname.startswith("pyflink."):
+            return None
+        if fullname.startswith(_OPTIONAL_PACKAGES):
+            return importlib.machinery.ModuleSpec(fullname, _Unavailable(), is_package=True)
+        what = "the Table API" if fullname.startswith("pyflink.table") else "this module"
+        raise not_available(fullname, what, "nbstream provides PyFlink's DataStream API only")
+
+
+def is_installed() -> bool:
+    return _saved is not None
+
+
+def install() -> None:
+    """Make ``import pyflink...`` resolve to this package (until :func:`uninstall`)."""
+    global _saved, _finder
+    if _saved is not None:
+        return
+    saved = {name: mod for name, mod in sys.modules.items()
+             if name == "pyflink" or name.startswith("pyflink.")}
+    for name in saved:
+        del sys.modules[name]
+    for rel in MODULES:
+        sys.modules["pyflink" + rel] = importlib.import_module(__name__ + rel)
+    _finder = _Finder()
+    sys.meta_path.insert(0, _finder)
+    _saved = saved
+
+
+def uninstall() -> None:
+    """Undo :func:`install`: ``pyflink`` is Apache Flink's again (if it is installed)."""
+    global _saved, _finder
+    if _saved is None:
+        return
+    for name in [n for n in sys.modules if n == "pyflink" or n.startswith("pyflink.")]:
+        del sys.modules[name]
+    sys.modules.update(_saved)
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    _saved = _finder = None
+
+
+@contextlib.contextmanager
+def activated(mode: Optional[str] = None, parallelism: Optional[int] = None) -> Iterator[None]:
+    """``with activated():`` PyFlink imports inside resolve to nbstream. ``mode`` and
+    ``parallelism`` are the defaults of the environments created inside (a program's
+    own configuration and ``set_parallelism`` still win)."""
+    was, before = is_installed(), dict(DEFAULTS)
+    install()
+    DEFAULTS.update({k: v for k, v in (("mode", mode), ("parallelism", parallelism))
+                     if v is not None})
+    try:
+        yield
+    finally:
+        DEFAULTS.clear()
+        DEFAULTS.update(before)
+        if not was:
+            uninstall()

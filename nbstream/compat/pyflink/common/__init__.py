@@ -1,0 +1,23 @@
+"""``pyflink.common`` on nbstream: types, rows, time, configuration, watermark strategies."""
+
+from .._exports import exports
+
+__all__, __getattr__ = exports(__name__, {
+    "Configuration": "nbstream.compat.pyflink.common.configuration",
+    "ExecutionConfig": "nbstream",
+    "TypeInformation": "nbstream",
+    "Types": "nbstream",
+    "Row": "nbstream",
+    "RowKind": "nbstream",
+    "JobClient": "nbstream",
+    "JobExecutionResult": "nbstream",
+    "JobStatus": "nbstream",
+    "WatermarkStrategy": "nbstream",
+    "Duration": "nbstream",
+    "Time": "nbstream",
+    "Encoder": "nbstream.compat.pyflink.common.serialization",
+    "SimpleStringSchema": "nbstream.compat.pyflink.common.serialization",
+}, unavailable=["ConfigOption", "ConfigOptions", "TypeSerializer", "SerializationSchema",
+                "DeserializationSchema", "ByteArraySchema", "CompletableFuture",
+                "InputDependencyConstraint", "JobID", "RestartStrategies",
+                "RestartStrategyConfiguration", "Instant", "AssignerWithPeriodicWatermarksWrapper"])

@@ -1,0 +1,29 @@
+"""``pyflink.datastream`` on nbstream: environment, streams, functions, windows, state."""
+
+from .._exports import exports
+
+_HERE = "nbstream.compat.pyflink.datastream"
+
+__all__, __getattr__ = exports(__name__, {
+    "StreamExecutionEnvironment": f"{_HERE}.stream_execution_environment",
+    "DataStream": "nbstream", "KeyedStream": "nbstream", "WindowedStream": "nbstream",
+    "AllWindowedStream": "nbstream", "ConnectedStreams": "nbstream",
+    "BroadcastStream": "nbstream", "BroadcastConnectedStream": "nbstream",
+    "DataStreamSink": "nbstream", "CloseableIterator": "nbstream",
+    **{name: f"{_HERE}.functions" for name in (
+        "MapFunction", "CoMapFunction", "FlatMapFunction", "CoFlatMapFunction", "ReduceFunction",
+        "FilterFunction", "ProcessFunction", "KeyedProcessFunction", "CoProcessFunction",
+        "KeyedCoProcessFunction", "WindowFunction", "AllWindowFunction", "ProcessWindowFunction",
+        "ProcessAllWindowFunction", "AggregateFunction", "BroadcastProcessFunction",
+        "KeyedBroadcastProcessFunction", "RuntimeContext", "TimerService", "KeySelector",
+        "Partitioner", "SourceFunction", "SinkFunction")},
+    "RuntimeExecutionMode": "nbstream", "TimeDomain": "nbstream", "OutputTag": "nbstream",
+    **{name: f"{_HERE}.window" for name in (
+        "Window", "TimeWindow", "CountWindow", "GlobalWindow", "WindowAssigner",
+        "MergingWindowAssigner", "TriggerResult", "Trigger")},
+}, unavailable=["AsyncDataStream", "AsyncFunction", "AsyncRetryPredicate", "AsyncRetryStrategy",
+                "CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
+                "StateBackend", "HashMapStateBackend", "EmbeddedRocksDBStateBackend",
+                "CustomStateBackend", "PredefinedOptions", "CheckpointStorage",
+                "JobManagerCheckpointStorage", "FileSystemCheckpointStorage",
+                "CustomCheckpointStorage", "SlotSharingGroup", "MemorySize"])

@@ -167,11 +167,13 @@ class Pump:
     def _push(self, final: bool = False) -> None:
         view, job = self.view, self.job
         with view.hold_sync():
+            # status first: once it says the job ended, the counts and rows read after it
+            # are final, so a view never shows "stopped" above numbers that still move
+            status = job.status
             stats = job.stats()
             if stats["watermark"] is not None and stats["watermark"] >= MAX_TIMESTAMP:
                 stats["watermark"] = "end of input"
             view.stats = stats
-            status = job.status
             if self.results is not None and (not self.paused or final):
                 version, rows, columns = self.results.changes_since(self._version, self.limit)
                 if rows or version != self._version:

@@ -773,10 +773,6 @@ class EventTimeSessionWindows(_Session):
 class DynamicEventTimeSessionWindows(EventTimeSessionWindows):
     """Event-time sessions whose gap is ``extractor(element)`` (ms)."""
 
-    @staticmethod
-    def with_dynamic_gap(extractor: Any) -> "DynamicEventTimeSessionWindows":
-        return DynamicEventTimeSessionWindows(extractor)
-
 
 class ProcessingTimeSessionWindows(_Session):
     """Sessions by processing time: ``with_gap(gap)`` or ``with_dynamic_gap(extractor)``."""
@@ -797,10 +793,6 @@ class ProcessingTimeSessionWindows(_Session):
 
 class DynamicProcessingTimeSessionWindows(ProcessingTimeSessionWindows):
     """Processing-time sessions whose gap is ``extractor(element)`` (ms)."""
-
-    @staticmethod
-    def with_dynamic_gap(extractor: Any) -> "DynamicProcessingTimeSessionWindows":
-        return DynamicProcessingTimeSessionWindows(extractor)
 
 
 class GlobalWindows(WindowAssigner):

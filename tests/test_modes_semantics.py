@@ -279,7 +279,7 @@ def test_endless_source_stops_when_the_reader_has_enough(env):
 
 
 def test_dataframe_in_and_out(env):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     df = pd.DataFrame({"page": ["a", "b", "a"], "ms": [1, 2, 3]})
     out = env.from_dataframe(df, rows="tuple").key_by(lambda t: t[0]).sum(1).to_pandas()
     assert sorted(map(tuple, out.values.tolist()))[-1] == ("b", 2)

@@ -157,7 +157,7 @@ def test_timestamp_assigner_forms(make_env):
 
 
 def test_source_timestamps_are_kept_without_an_assigner(make_env):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     df = pd.DataFrame({"ts": [1, 2, 7, 12], "v": [1, 1, 1, 1]})
     env = make_env(2)
     ds = env.from_dataframe(df, timestamp_column="ts").assign_timestamps_and_watermarks(

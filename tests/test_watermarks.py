@@ -119,12 +119,15 @@ def test_watermark_is_the_minimum_over_inputs_and_idle_inputs_do_not_count(make_
         wait_until(lambda: watermark() == ts - 1, what="the fast input's watermark")
         # the slow input comes back: from its next watermark on, it is the minimum again
         before = watermark()
+        seen = len(sink.rows())
         slow.push(before + 500)
+        wait_until(lambda: len(sink.rows()) == seen + 1)  # arrived before the clock moves
         clock.advance(100)
         wait_until(lambda: metric(job, "slow watermarks", "watermark") == before + 499,
                    what="the slow input's new watermark")
         assert watermark() == before  # the fast input is now the minimum
         fast.push(before + 10_000)
+        wait_until(lambda: len(sink.rows()) == seen + 2)
         clock.advance(100)
         wait_until(lambda: watermark() == before + 499, what="the slow input counted again")
         fast.end()

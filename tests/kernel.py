@@ -54,13 +54,18 @@ class Kernel:
     def execute(self, code: str, timeout: float = 60) -> "Cell":
         """Run ``code``; return once the kernel is idle again after it."""
         msg_id = self.submit(code)
+        return Cell(self, msg_id, self.finish(msg_id, timeout))
+
+    def finish(self, msg_id: str, timeout: float = 60) -> Dict[str, Any]:
+        """The reply to request ``msg_id``, once the kernel is idle again after it (after a
+        failed cell the kernel aborts requests that reach it before then)."""
         self.wait_for(lambda m: m["parent_header"].get("msg_id") == msg_id
                       and m["msg_type"] == "status"
                       and m["content"]["execution_state"] == "idle", timeout)
         reply = self.kc.get_shell_msg(timeout=timeout)
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = self.kc.get_shell_msg(timeout=timeout)
-        return Cell(self, msg_id, reply)
+        return reply
 
     def wait_for(self, predicate: Callable[[Dict[str, Any]], bool], timeout: float = 30,
                  start: int = 0) -> Dict[str, Any]:

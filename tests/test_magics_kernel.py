@@ -221,9 +221,7 @@ def test_the_stop_button_works_during_a_blocking_run(kernel):
     comm_id = kernel.wait_widget(msg_id, start)
     state_when(kernel, comm_id, lambda s: s["stats"].get("records_in", 0) > 0)
     kernel.send_custom(comm_id, {"type": "stop"})
-    reply = kernel.kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kernel.kc.get_shell_msg(timeout=30)
+    reply = kernel.finish(msg_id, 30)
     assert reply["content"]["status"] == "ok"
     assert kernel.execute("print(fg.status)").stdout.strip() == "stopped"
 
@@ -235,9 +233,7 @@ def test_a_kernel_interrupt_stops_a_blocking_run(kernel):
     state_when(kernel, comm_id,
                lambda s: s["stats"].get("records_in", 0) > 0)
     kernel.interrupt()
-    reply = kernel.kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kernel.kc.get_shell_msg(timeout=30)
+    reply = kernel.finish(msg_id, 30)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert kernel.execute("print(irq.status)").stdout.strip() == "stopped"

@@ -84,9 +84,7 @@ def test_an_interrupt_stops_a_blocking_process_job_and_the_workers_survive(kerne
                     and m["parent_header"].get("msg_id") == msg_id)
     time.sleep(1.0)
     kernel.interrupt()
-    reply = kernel.kc.get_shell_msg(timeout=30)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kernel.kc.get_shell_msg(timeout=30)
+    reply = kernel.finish(msg_id, 30)
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert kernel.execute("print(forever.status)").stdout.strip() == "stopped"
     after = kernel.execute("print(sorted(w.pid for w in get_pool().workers.values()))").stdout

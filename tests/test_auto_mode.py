@@ -18,6 +18,12 @@ from nbstream.runtime.executors.auto import CPU_BOUND_SHARE, MIN_CPU_PER_RECORD_
 KERNEL = os.getpid()
 
 
+@pytest.fixture
+def two_workers(monkeypatch):
+    """Offloading needs two processes to gain anything: grant them whatever the machine."""
+    monkeypatch.setenv("NBSTREAM_WORKERS", "2")
+
+
 def auto_env(parallelism: int = 1) -> StreamExecutionEnvironment:
     env = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "auto"})
     return env.set_parallelism(parallelism)
@@ -79,7 +85,7 @@ def test_explain_shows_what_auto_decides_up_front():
     assert "auto (measured on its first records" in text
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")
+@pytest.mark.usefixtures("two_workers")
 def test_a_cpu_bound_step_moves_to_worker_processes():
     warm = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "process"})
     collect(warm.from_collection([1]).map(lambda x: x))  # a warm pool: workers are ready sooner
@@ -160,6 +166,7 @@ class _SplitHeavy(ProcessFunction):
 OUT_TAG = OutputTag("tens")
 
 
+@pytest.mark.usefixtures("two_workers")
 @pytest.mark.parametrize("mode", ["thread", "auto"])
 def test_auto_gives_the_results_of_thread_mode(mode):
     """Timestamps, side outputs and watermarks pass an offloaded step unchanged."""
@@ -175,14 +182,14 @@ def test_auto_gives_the_results_of_thread_mode(mode):
     tens.add_sink(side)
     it = totals.execute_and_collect()
     got = sorted(it)
-    if mode == "auto" and (os.cpu_count() or 1) > 1:
+    if mode == "auto":
         assert placement_of(it.job, "split").startswith("process on worker")
     expected_totals = {f"k{j}": sum(i for i in range(400) if i % 3 == j) for j in range(3)}
     assert got == sorted((k, v, 1399) for k, v in expected_totals.items())
     assert sorted(side.rows()) == sorted(((f"k{i % 3}", i), 1000 + i) for i in range(0, 400, 10))
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")
+@pytest.mark.usefixtures("two_workers")
 def test_an_error_in_an_offloaded_step_names_it():
     env = auto_env()
 
@@ -200,7 +207,7 @@ def test_an_error_in_an_offloaded_step_names_it():
     assert placement_of(it.job, "offloaded").startswith("process")
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="processes only help on several cores")
+@pytest.mark.usefixtures("two_workers")
 def test_a_worker_dying_under_an_offloaded_step_fails_the_job():
     env = auto_env()
 

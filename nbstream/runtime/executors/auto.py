@@ -24,7 +24,8 @@ How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan
   - **thread** otherwise: I/O-bound steps wait in parallel on threads for free.
 
   On free-threaded CPython (the GIL disabled) threads already run Python code in
-  parallel, and on a single core processes cannot: both stay on threads.
+  parallel, and with a single worker (one CPU, or ``NBSTREAM_WORKERS=1``) processes
+  cannot: both stay on threads.
 * A chain placed in processes keeps its task in the kernel (its channels,
   watermarks and order are unchanged) and sends the rest of its batches, one at a
   time, to a copy of its steps in a worker process (subtask i on worker i modulo the
@@ -47,6 +48,7 @@ from ..records import Batch
 from ..task import Task, TaskCancelled
 from . import chain_label, gil_enabled
 from .channels import TaskStats, message
+from .pool import pool_size
 from .process import PROCESS_STOP_GRACE_S, KernelJob, ProcessExecutor, remote_error, ship
 from .wire import OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, decode, encode
 
@@ -293,7 +295,7 @@ class AutoJob(KernelJob):
 
     def __init__(self, plan: Any, job: Any, clock: Any) -> None:
         super().__init__(plan, job, clock)
-        self.cores = os.cpu_count() or 1
+        self.cores = pool_size()  # the processes it could use (NBSTREAM_WORKERS or the CPUs)
         self.calibrations: Dict[int, _Calibration] = {}
         self.heads: Dict[int, _AutoHead] = {}
         self.candidates = set()

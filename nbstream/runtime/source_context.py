@@ -185,6 +185,7 @@ class Handoff:
         self._first_at = 0.0
         self._sealed: List[Item] = []
         self.finished = False
+        self._closed = False  # the task side is gone: the reader must stop at its next emit
 
     # -- reader side: the SourceContext protocol --------------------------------------------
     @property
@@ -197,10 +198,10 @@ class Handoff:
 
     def _wait_room(self) -> None:
         while len(self._values) >= self._size or len(self._sealed) > 2:
-            if self._control.cancelled:
+            if self._closed or self._control.cancelled:
                 raise TaskCancelled()
             self._cond.wait(0.05)
-        if self._control.cancelled:
+        if self._closed or self._control.cancelled:
             raise TaskCancelled()
 
     def _added(self) -> None:
@@ -268,6 +269,14 @@ class Handoff:
             self._cond.notify_all()
 
     # -- task side ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """The task stops taking (it failed or was cancelled): wake the reader, whose next
+        emit raises :class:`TaskCancelled` instead of waiting for room that never comes."""
+        with self._cond:
+            self._closed = True
+            self._values, self._timestamps, self._sealed = [], None, []
+            self._cond.notify_all()
+
     def take(self, max_wait_s: Optional[float]) -> Tuple[List[Item], bool]:
         """Wait for a full batch, a batch whose first record is ``timeout`` old, a control
         item or the end; give up after ``max_wait_s`` (for due timers). Returns the items

@@ -40,6 +40,7 @@ class _Signal:
 _STEP_OF = {"hash": "key_by", "custom": "partition_custom"}
 
 _MANUAL_CLOCK_POLL_S = 0.01
+_READER_GRACE_S = 0.2  # how long a failed or cancelled source task waits for its reader
 
 TICK = _Signal("TICK")      # wake up: processing time moved (manual clock)
 CANCEL = _Signal("CANCEL")  # wake up: the job is being cancelled
@@ -250,8 +251,14 @@ class Task:
                     raise TaskCancelled()
                 if time_service._heap:
                     time_service.fire_due()
-        finally:
-            reader.join(0.2 if self.control.cancelled else None)
+        except BaseException:
+            # the chain failed or the job is cancelled: the reader must learn that nobody
+            # takes its batches any more. It stops at its next emit; user code blocked
+            # elsewhere (a socket, a sleep) gets a short grace and is left as a daemon.
+            handoff.close()
+            reader.join(_READER_GRACE_S)
+            raise
+        reader.join()  # finished: the reader is past its user code
         if failure:
             raise failure[0]
 

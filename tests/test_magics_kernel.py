@@ -268,3 +268,23 @@ def test_a_view_gets_a_snapshot_and_a_closed_view_releases_the_pump(kernel):
     kernel.send_custom(comm_id, {"type": "view", "open": True, "id": "v2"})
     state_when(kernel, comm_id, lambda s: s["delta"]["to"] > paused_at)
     kernel.execute("%stream_stop views")
+
+
+@pytest.mark.parametrize("exec_mode", ["thread", "process", "auto"])
+def test_a_failing_step_next_to_an_endless_generator_fails_the_cell_job(kernel, exec_mode):
+    # the notebook's most common pipeline: a generator source, a step that raises
+    body = ('def invert(c):\n'
+            '    return 1 // (c["ms"] - 57)\n'
+            'env.from_iterable(clicks).map(invert).name("invert")')
+    assert kernel.execute(f"%set_mode {exec_mode}").ok
+    try:
+        cell = stream_cell(kernel, f"--name endless_{exec_mode}", body)
+        [comm_id] = cell.widget_ids()
+        state = state_when(kernel, comm_id, lambda s: s["status"] == "failed" and s["error"])
+        assert state["error"]["step"] == "invert" and "'ms': 57" in state["error"]["record"]
+        assert "ZeroDivisionError" in state["error"]["traceback"]
+        jobs = kernel.execute("_t = %stream_jobs\n"
+                              f"print(_t.set_index('name').loc['endless_{exec_mode}', 'status'])")
+        assert jobs.stdout.strip() == "failed"
+    finally:
+        kernel.execute("%set_mode thread")

@@ -5,8 +5,11 @@ import sys
 from collections import Counter
 from decimal import Decimal
 
+import pytest
+
 from nbstream import Row
 from nbstream.runtime.keygroups import key_group, stable_hash, subtask_for_key
+from tests.conftest import collect
 
 KEYS = ["user-1", "é", b"bytes", 0, 1, -5, 2**70, 3.5, 2.0, None, True, ("a", 1), Row("a", 1),
         frozenset({"x", "y"}), Decimal("1.5")]
@@ -47,3 +50,24 @@ def test_keys_spread_evenly_over_subtasks():
 
 def test_key_groups_are_in_range():
     assert all(0 <= key_group(k, 7) < 7 for k in KEYS)
+
+
+def test_equal_keys_of_other_types_hash_equal():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    import numpy as np
+    for one in (np.int64(1), np.int8(1), np.uint32(1), np.float32(1), np.float64(1.0), np.bool_(True),
+                Decimal(1), Fraction(1), 1.0, True):
+        assert one == 1 and stable_hash(one) == stable_hash(1), type(one)
+    assert stable_hash(np.float64(2.5)) == stable_hash(2.5) == stable_hash(Fraction(5, 2))
+    assert stable_hash((np.int64(3), np.str_("a"))) == stable_hash((3, "a"))
+
+
+@pytest.mark.parametrize("parallelism", [1, 2, 4])
+def test_python_and_numpy_ints_are_one_key(make_env, parallelism):
+    import numpy as np
+    env = make_env(parallelism)
+    records = [(1 if i % 2 else np.int64(1), 1) for i in range(4000)]
+    sums = collect(env.from_collection(records).key_by(lambda r: r[0]).sum(1))
+    assert len(sums) == 4000 and max(s for _, s in sums) == 4000

@@ -6,17 +6,28 @@ Python's ``hash()`` of ``str`` and ``bytes`` changes with every interpreter
 group ``stable_hash(key) % max_parallelism`` and group ``g`` to subtask
 ``g * parallelism // max_parallelism``.
 
+Keys that are equal in Python land on one subtask even when their types differ, as
+they share one entry of a dict: ``1``, ``1.0``, ``True``, ``np.int64(1)``,
+``Decimal(1)`` and ``Fraction(1)`` hash alike (numpy scalars hash as the Python value
+they stand for; other numbers as their ``int`` or ``float``).
+
 >>> subtask_for_key("user-17", max_parallelism=128, parallelism=4) in range(4)
 True
 >>> stable_hash(("a", 1)) == stable_hash(("a", 1))
+True
+>>> import numpy as np
+>>> stable_hash(np.int64(7)) == stable_hash(7) == stable_hash(7.0)
 True
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import pickle
 import struct
 import zlib
+from decimal import Decimal
 from typing import Any
 
 from .row import Row
@@ -60,8 +71,13 @@ def stable_hash(key: Any) -> int:
         return stable_hash(tuple(key))
     if isinstance(key, str):
         return stable_hash(str(key))
-    if isinstance(key, int):
+    if type(key).__module__ == "numpy" and hasattr(key, "item"):
+        return stable_hash(key.item())  # a numpy scalar hashes as the Python value it equals
+    if isinstance(key, numbers.Integral):
         return _mix(int(key))
+    if isinstance(key, (numbers.Real, Decimal)):  # equal to an int: hash as that int
+        whole = int(key) if math.isfinite(key) else None
+        return _mix(whole) if whole == key else stable_hash(float(key))
     return _mix(zlib.crc32(pickle.dumps(key, protocol=4)))
 
 

@@ -18,9 +18,16 @@ __all__ = [
     "JobCancelledError",
     "describe_function",
     "short_repr",
+    "USER_ERRORS",
 ]
 
 _MAX_REPR = 200
+
+#: What a user function may raise that fails its job (named step, function, record) and
+#: nothing else: ``sys.exit()`` and ``KeyboardInterrupt`` inside a function are its
+#: errors too. Workers ignore SIGINT and tasks run off the main thread, so a kernel
+#: interrupt never arrives here as a KeyboardInterrupt.
+USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 
 class NbstreamError(Exception):

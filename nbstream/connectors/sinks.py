@@ -18,7 +18,7 @@ import threading
 from enum import Enum
 from typing import Any, Callable, Deque, List, Optional
 
-from ..errors import PlanError, describe_function
+from ..errors import USER_ERRORS, PlanError, describe_function
 from ..runtime.job import ResultChannel
 
 __all__ = ["WriteMode", "PrintSink", "TextFileSink", "SocketSink", "FunctionSink",
@@ -173,7 +173,7 @@ class SocketSink(SinkSpec):
 def _serialize(ser: Any, value: Any, op: Any) -> bytes:
     try:
         data = ser.serialize(value) if hasattr(ser, "serialize") else ser(value)
-    except Exception as exc:
+    except USER_ERRORS as exc:
         raise op.error(exc, value, phase="serializer") from exc
     return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
@@ -253,7 +253,7 @@ class FunctionSink(SinkSpec):
                             fn(v, ctx)
                         else:
                             fn(v)
-                except Exception as exc:
+                except USER_ERRORS as exc:
                     raise self.op.error(exc, v) from exc
         return Writer()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict
 
+from ..errors import USER_ERRORS
 from .operators import OneInputOperator, Operator, SinkOperator, SourceOperator, TwoInputOperator
 from .partitioners import check_hashable
 from .records import Batch
@@ -55,7 +56,7 @@ class MapOperator(OneInputOperator):
                 for k, v in zip(keys, batch.values):
                     state.current_key = k
                     append(f(v))
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, v) from exc
         self.output.emit(Batch(out, batch.timestamps))
 
@@ -82,7 +83,7 @@ class FilterOperator(OneInputOperator):
                     append(v)
                     if tss is not None:
                         out_ts.append(tss[i])
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, v) from exc
         self.output.emit(Batch(out, out_ts if tss is not None else None))
 
@@ -113,7 +114,7 @@ class FlatMapOperator(OneInputOperator):
                     raise
                 if out_ts is not None:
                     out_ts.extend([tss[i]] * (len(out) - before))
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, v) from exc
         self.output.emit(Batch(out, out_ts))
 
@@ -155,7 +156,7 @@ class ReduceOperator(OneInputOperator):
         except TypeError as exc:
             check_hashable(k, self.name, self.fn_name, v)
             raise self.error(exc, v) from exc
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, v) from exc
         if not self.batch_mode:
             self.output.emit(Batch(out, batch.timestamps))
@@ -183,7 +184,7 @@ class CoMapOperator(TwoInputOperator):
                     out.append(r)
                     if tss is not None:
                         out_ts.append(tss[i])
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, v) from exc
         self.output.emit(Batch(out, out_ts if tss is not None else None))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional
 
+from ..errors import USER_ERRORS
 from .adapters import register
 from .operators import Collector, Operator, TwoInputOperator
 from .records import MIN_TIMESTAMP, Batch
@@ -91,7 +92,7 @@ class IntervalJoinOperator(TwoInputOperator):
                         out.add(results, max(ts, other_ts))
                 cleanup = ts + hi if hi > 0 else ts
                 self.timers.register_event(cleanup, key, "left" if left else "right")
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, v) from exc
         out.flush()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional
 
-from ..errors import UserFunctionError, describe_function
+from ..errors import USER_ERRORS, UserFunctionError, describe_function
 from .context import ProcessContext, StreamingRuntimeContext, TaskInfo
 from .records import MIN_TIMESTAMP, Batch, OutputTag
 from .state import KeyedStateBackend
@@ -175,14 +175,14 @@ class Operator:
         if self.fn is not None:
             try:
                 self.fn.open(self.runtime_context())
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise self.error(exc, None, has_record=False, phase="open()") from exc
 
     def close(self) -> None:
         if self.fn is not None:
             try:
                 self.fn.close()
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise self.error(exc, None, has_record=False, phase="close()") from exc
 
     # data -----------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ class Operator:
                     raise TypeError(f"{self.fn_name} returned None; yield values or return "
                                     "an iterable (return [] to emit nothing)")
                 add(results, ts)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise self.error(exc, v) from exc
         out.flush()
 
@@ -237,7 +237,7 @@ class Operator:
                     results = on_timer(ts, ctx)
                     if results is not None:
                         out.add(results, ts if event_time else None)
-                except Exception as exc:
+                except USER_ERRORS as exc:
                     raise self.error(exc, None, has_record=False,
                                      phase=f"on_timer for the timer at {ts}") from exc
         finally:
@@ -304,7 +304,7 @@ class SourceOperator(Operator):
         if open_reader is not None:
             try:
                 open_reader(self.runtime_context())
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise self.error(exc, None, has_record=False, phase="open()") from exc
 
     def run(self, ctx: Any) -> None:
@@ -312,7 +312,7 @@ class SourceOperator(Operator):
             self.reader.run(ctx)
         except UserFunctionError:
             raise
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, None, has_record=False) from exc
 
     def cancel(self) -> None:
@@ -333,7 +333,7 @@ class SinkOperator(Operator):
         self.writer = self.params["sink"].create_writer()
         try:
             self.writer.open(self)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, None, has_record=False, phase="open()") from exc
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
@@ -341,7 +341,7 @@ class SinkOperator(Operator):
             self.writer.write(batch)
         except UserFunctionError:
             raise
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, None, has_record=False) from exc
 
     def end_input(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from ..errors import UserFunctionError, describe_function
+from ..errors import USER_ERRORS, UserFunctionError, describe_function
 from .keygroups import stable_hash
 from .records import Batch
 
@@ -94,7 +94,7 @@ class _Keyed(Partitioner):
         for v in values:  # find the record that fails, to name it
             try:
                 key_fn(v)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise UserFunctionError(self.step, self.fn_name, v, exc,
                                         phase="key selector") from exc
         return [key_fn(v) for v in values]  # pragma: no cover - failed only once
@@ -148,7 +148,7 @@ class Custom(_Keyed):
     def channel_of(self, key: Any) -> int:
         try:
             ch = self.partition(key, self.n)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise UserFunctionError(self.step, self.partition_name, key, exc,
                                     phase="partitioner") from exc
         if not isinstance(ch, int) or not 0 <= ch < self.n:

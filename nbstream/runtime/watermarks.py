@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
-from ..errors import describe_function
+from ..errors import USER_ERRORS, describe_function
 from .adapters import register
 from .operators import OneInputOperator, Operator
 from .records import MAX_TIMESTAMP, MIN_TIMESTAMP, Batch
@@ -106,7 +106,7 @@ class TimestampsAndWatermarksOperator(OneInputOperator):
             return
         try:
             self.generator.on_periodic_emit(self.out)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             self.fn_name = type(self.generator).__qualname__
             raise self.error(exc, None, has_record=False, phase="on_periodic_emit") from exc
         self._flush_watermark()
@@ -143,7 +143,7 @@ class TimestampsAndWatermarksOperator(OneInputOperator):
                 out = [assign(v, MIN_TIMESTAMP if t is None else t) for v, t in zip(values, tss)]
             if set(map(type, out)) != _INT:
                 out = [as_millis(t) for t in out]
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, self._failing(values, tss)) from exc
         return out
 
@@ -177,7 +177,7 @@ class TimestampsAndWatermarksOperator(OneInputOperator):
                                                keys[start:end] if keys is not None else None))
                     start = end
                     self._flush_watermark()
-        except Exception as exc:
+        except USER_ERRORS as exc:
             self.fn_name = type(self.generator).__qualname__
             raise self.error(exc, v, phase="on_event") from exc
         if start < len(values):

@@ -20,7 +20,7 @@ import functools
 from collections import defaultdict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..errors import short_repr
+from ..errors import USER_ERRORS, short_repr
 from .adapters import register
 from .context import StreamingRuntimeContext
 from .operators import Collector, OneInputOperator, Operator
@@ -347,7 +347,7 @@ class WindowOperator(OneInputOperator):
                 for i, (k, v) in enumerate(zip(batch.keys, batch.values)):
                     self._set_key(k)
                     self._process_record(k, v, tss[i] if tss is not None else None, out)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise self.error(exc, v) from exc
         out.flush()
 
@@ -449,7 +449,7 @@ class WindowOperator(OneInputOperator):
                 groups, rare = self._group_tumbling(keys, values, tss, wm)
             else:
                 groups, rare = self._group_windows(keys, values, tss, wm)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self._assign_error(exc, values, tss) from exc
         v = None
         contents, kind, timers = self.contents, self.spec.contents, self.timers
@@ -495,7 +495,7 @@ class WindowOperator(OneInputOperator):
                 result = self.trigger.on_element(v, ts, window, self.tctx._at(k, window))
                 self._after_trigger(result, k, window, window, out)
                 self._register_cleanup(k, window)
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, v) from exc
 
     def _assign_error(self, exc: Exception, values: List[Any], tss: List[Any]) -> Exception:
@@ -505,7 +505,7 @@ class WindowOperator(OneInputOperator):
                 return self.error(TypeError(NO_TIMESTAMP), v)
             try:
                 self.assigner.assign_windows(v, ts, self.actx)
-            except Exception as record_exc:
+            except USER_ERRORS as record_exc:
                 return self.error(record_exc, v)
         return self.error(exc, None, has_record=False)
 
@@ -591,7 +591,7 @@ class WindowOperator(OneInputOperator):
                 raise TypeError(f"{self.fn_name} returned None; yield values or return an "
                                 "iterable (return [] to emit nothing)")
             out.add(results, window.max_timestamp())
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise self.error(exc, f"window {window}" + (f" of key {short_repr(key)}"
                                                          if spec.keyed else ""),
                              phase="the window function") from exc
@@ -658,7 +658,7 @@ class WindowOperator(OneInputOperator):
                     self._after_trigger(result, key, window, state_window, out)
                 if event == self.event_time and ts == self._cleanup_time(window):
                     self._clear_all(key, window, state_window)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise self.error(exc, f"timer at {ts} for window {window}",
                                  phase="the trigger") from exc
         out.flush()

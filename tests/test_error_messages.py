@@ -37,3 +37,21 @@ def test_sys_exit_in_a_sink_function_names_the_sink(make_env):
     env.from_collection([1]).add_sink(leave).name("exit sink")
     with pytest.raises(UserFunctionError, match=r"step 'exit sink' failed in leave .* on record 1"):
         env.execute()
+
+
+@pytest.mark.parametrize("records,kind,field,says", [
+    ([("a", 1), ("b", 2)], "sum", "nofield", "sum('nofield'): cannot read field 'nofield' of the record ('a', 1)"),
+    ([("a", 1), ("b", 2)], "sum", 5, "sum(5): field 5 is out of range for the record ('a', 1) of 2 fields"),
+    ([{"k": "a", "v": 1}], "max", "w", "max('w'): the record {'k': 'a', 'v': 1} has no field 'w'"),
+    ([("a", 1), ("a",)], "min_by", 1, "min_by(1): field 1 is out of range for the record ('a',)"),
+])
+def test_an_aggregation_of_a_missing_field_fails_at_the_first_record_naming_step_and_field(
+        make_env, records, kind, field, says):
+    env = make_env()
+    stream = getattr(env.from_collection(records).key_by(lambda r: r[0] if isinstance(r, tuple)
+                                                         else r["k"]), kind)(field).name("totals")
+    with pytest.raises(UserFunctionError) as info:
+        collect(stream)
+    message = str(info.value)
+    assert message.startswith(f"step 'totals' failed in {kind}({field!r}) on record ")
+    assert says in message and "aggregations.py" not in message

@@ -133,6 +133,7 @@ class ReduceOperator(OneInputOperator):
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
         f, acc, state = self.reduce, self.acc, self.state
+        first = getattr(f, "check_first", None)  # sum/min/max...: check a key's first record
         get = acc.get
         out: list = []
         append = out.append
@@ -144,6 +145,8 @@ class ReduceOperator(OneInputOperator):
                     a = get(k, _MISSING)
                     if a is not _MISSING:
                         v = f(a, v)
+                    elif first is not None:
+                        first(v)
                     acc[k] = v
                     append(v)
             else:
@@ -151,12 +154,18 @@ class ReduceOperator(OneInputOperator):
                     a = get(k, _MISSING)
                     if a is not _MISSING:
                         v = f(a, v)
+                    elif first is not None:
+                        first(v)
                     acc[k] = v
                     append(v)
-        except TypeError as exc:
-            check_hashable(k, self.name, self.fn_name, v)
-            raise self.error(exc, v) from exc
         except USER_ERRORS as exc:
+            if isinstance(exc, TypeError):
+                check_hashable(k, self.name, self.fn_name, v)
+            if first is not None:
+                try:
+                    first(v)  # a record without the field: the clearer message
+                except USER_ERRORS as missing:
+                    raise self.error(missing, v) from missing
             raise self.error(exc, v) from exc
         if not self.batch_mode:
             self.output.emit(Batch(out, batch.timestamps))

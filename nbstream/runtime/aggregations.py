@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Union
 
+from ..errors import short_repr
 from .row import Row, _make_row
 
 __all__ = ["accumulator", "get_field", "with_field"]
@@ -66,23 +67,56 @@ def with_field(value: Any, pos: Position, new: Any) -> Any:
 
 
 def accumulator(kind: str, pos: Position) -> Callable[[Any, Any], Any]:
-    """The reduce function for ``kind`` in sum, min, max, min_by, max_by."""
+    """The reduce function for ``kind`` in sum, min, max, min_by, max_by.
+
+    Its ``check_first(record)`` reads the field with an error that names the
+    aggregation and the field: the operator calls it on a key's first record (which the
+    reduce never sees as a pair) and on a record that made the reduce fail.
+
+    >>> accumulator("sum", "v").check_first({"w": 1})
+    Traceback (most recent call last):
+    ...
+    LookupError: sum('v'): the record {'w': 1} has no field 'v'
+    """
     if not isinstance(pos, (int, str)) or isinstance(pos, bool):
         raise TypeError(f"{kind}() takes a field position (int) or name (str), not {pos!r}")
+    get = get_field
     if kind == "min_by":
-        return lambda a, b: b if get_field(b, pos) < get_field(a, pos) else a
-    if kind == "max_by":
-        return lambda a, b: b if get_field(b, pos) > get_field(a, pos) else a
-    if kind == "sum":
-        return lambda a, b: with_field(a, pos, get_field(a, pos) + get_field(b, pos))
-    if kind == "min":
-        def _min(a: Any, b: Any) -> Any:
-            x, y = get_field(a, pos), get_field(b, pos)
+        def combine(a: Any, b: Any) -> Any:
+            return b if get(b, pos) < get(a, pos) else a
+    elif kind == "max_by":
+        def combine(a: Any, b: Any) -> Any:
+            return b if get(b, pos) > get(a, pos) else a
+    elif kind == "sum":
+        def combine(a: Any, b: Any) -> Any:
+            return with_field(a, pos, get(a, pos) + get(b, pos))
+    elif kind == "min":
+        def combine(a: Any, b: Any) -> Any:
+            x, y = get(a, pos), get(b, pos)
             return with_field(a, pos, y) if y < x else a
-        return _min
-    if kind == "max":
-        def _max(a: Any, b: Any) -> Any:
-            x, y = get_field(a, pos), get_field(b, pos)
+    elif kind == "max":
+        def combine(a: Any, b: Any) -> Any:
+            x, y = get(a, pos), get(b, pos)
             return with_field(a, pos, y) if y > x else a
-        return _max
-    raise ValueError(f"unknown aggregation {kind!r}")
+    else:
+        raise ValueError(f"unknown aggregation {kind!r}")
+
+    combine.check_first = _field_reader(f"{kind}({pos!r})", pos)  # type: ignore[attr-defined]
+    return combine
+
+
+def _field_reader(what: str, pos: Position) -> Callable[[Any], Any]:
+    """``get_field(value, pos)`` whose errors say which aggregation and field."""
+    def field(value: Any) -> Any:
+        try:
+            return get_field(value, pos)
+        except (KeyError, AttributeError):
+            raise LookupError(f"{what}: the record {short_repr(value)} has no field {pos!r}") from None
+        except IndexError:
+            raise IndexError(f"{what}: field {pos} is out of range for the record "
+                             f"{short_repr(value)} of {len(value)} fields") from None
+        except TypeError as exc:
+            raise TypeError(f"{what}: {exc}" if "field" in str(exc) else
+                            f"{what}: cannot read field {pos!r} of the record {short_repr(value)} "
+                            f"({type(value).__name__})") from None
+    return field

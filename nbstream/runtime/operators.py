@@ -13,6 +13,7 @@ through ``self.output``. Within a chain, an output calls the next operator direc
 from __future__ import annotations
 
 import copy
+import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
@@ -144,9 +145,7 @@ class Operator:
         self.task: Optional[TaskInfo] = None
         self.ctx: Optional[ProcessContext] = None
         self.on_timer: Optional[Callable[[int, Any], Any]] = None
-        owner = self.fn.owner if self.fn is not None else None
-        self.fn_name = (describe_function(owner if owner is not None else self.fn.call)
-                        if self.fn is not None else "")
+        self.fn_name = _function_name(self.fn)
         convert = getattr(node.output_type, "from_value", None)
         if convert is not None and type(node.output_type).__name__ in ("RowTypeInfo",
                                                                         "TupleTypeInfo"):
@@ -353,6 +352,22 @@ class SinkOperator(Operator):
         writer = getattr(self, "writer", None)
         if writer is not None:
             writer.close()
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _function_name(fn: Any) -> str:
+    """How errors name a step's function: the user's, with its file and line; one that
+    nbstream made for the user (``sum('v')``, a field key) by what the user wrote."""
+    if fn is None:
+        return ""
+    if fn.owner is not None:
+        return describe_function(fn.owner)
+    code = getattr(fn.call, "__code__", None)
+    if code is not None and code.co_filename.startswith(_PACKAGE_DIR) and fn.name != "<function>":
+        return fn.name
+    return describe_function(fn.call)
 
 
 def _instance_copy(fn: Any) -> Any:

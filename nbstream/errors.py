@@ -8,7 +8,8 @@ original traceback is shown.
 
 from __future__ import annotations
 
-from typing import Any
+import numbers
+from typing import Any, Optional
 
 __all__ = [
     "NbstreamError",
@@ -19,6 +20,7 @@ __all__ = [
     "describe_function",
     "short_repr",
     "USER_ERRORS",
+    "whole_number",
 ]
 
 _MAX_REPR = 200
@@ -93,6 +95,38 @@ def _rebuild_user_error(message, step, function, record, subtask, cause):
         step, function, record, subtask, cause)
     err.__cause__ = cause
     return err
+
+
+def whole_number(value: Any, what: str, minimum: Optional[int] = None,
+                 maximum: Optional[int] = None, text: bool = False) -> int:
+    """``value`` as an int, or a :class:`PlanError` naming ``what`` and the value.
+
+    Takes ints and integral numbers (numpy's too) and, with ``text`` (configuration
+    values), strings of digits; never a bool or a float with a fraction.
+
+    >>> whole_number("4", "configuration key 'parallelism.default'", minimum=1, text=True)
+    4
+    >>> whole_number("abc", "configuration key 'parallelism.default'", minimum=1, text=True)
+    Traceback (most recent call last):
+    ...
+    nbstream.errors.PlanError: configuration key 'parallelism.default' must be a positive int, not 'abc'
+    """
+    number: Optional[int] = None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif text and isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value)
+    low_ok = minimum is None or (number is not None and number >= minimum)
+    high_ok = maximum is None or (number is not None and number <= maximum)
+    if number is None or not low_ok or not high_ok:
+        kind = ("a positive int" if minimum == 1 and maximum is None else
+                "a non-negative int" if minimum == 0 and maximum is None else
+                f"an int in {minimum}..{maximum}" if minimum is not None and maximum is not None
+                else f"an int >= {minimum}" if minimum is not None else "an int")
+        raise PlanError(f"{what} must be {kind}, not {short_repr(value)}")
+    return number
 
 
 def short_repr(value: Any, limit: int = _MAX_REPR) -> str:

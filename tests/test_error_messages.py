@@ -55,3 +55,38 @@ def test_an_aggregation_of_a_missing_field_fails_at_the_first_record_naming_step
     message = str(info.value)
     assert message.startswith(f"step 'totals' failed in {kind}({field!r}) on record ")
     assert says in message and "aggregations.py" not in message
+
+
+def _env(config=None):
+    from nbstream import StreamExecutionEnvironment
+    return StreamExecutionEnvironment.get_execution_environment(config)
+
+
+@pytest.mark.parametrize("make,says", [
+    (lambda: _env({"parallelism.default": "abc"}),
+     "configuration key 'parallelism.default' must be a positive int, not 'abc'"),
+    (lambda: _env({"pipeline.max-parallelism": "0"}),
+     "configuration key 'pipeline.max-parallelism' must be an int in 1..32768, not '0'"),
+    (lambda: _env({"nbstream.batch-size": "1k"}),
+     "configuration key 'nbstream.batch-size' must be a positive int, not '1k'"),
+    (lambda: _env().from_sequence("a", "b"), "from_sequence: start must be an int, not 'a'"),
+    (lambda: _env().socket_text_stream("localhost", port="abc"),
+     "socket_text_stream: port must be an int in 0..65535, not 'abc'"),
+    (lambda: _env().set_parallelism(True), "parallelism must be a positive int, not True"),
+    (lambda: _env().from_collection([1]).map(str).name("fmt").set_parallelism(2.5),
+     "'fmt': parallelism must be a positive int, not 2.5"),
+    (lambda: _env().get_config().set_batch_size(0), "the batch size must be a positive int, not 0"),
+    (lambda: _env().set_buffer_timeout(-1), "the buffer timeout (ms) must be a non-negative int, not -1"),
+])
+def test_bad_numbers_name_the_setting_or_argument_and_the_value(make, says):
+    from nbstream import PlanError
+    with pytest.raises(PlanError) as info:
+        make()
+    assert str(info.value) == says
+
+
+def test_numbers_given_as_text_or_numpy_still_configure():
+    import numpy as np
+    env = _env({"parallelism.default": "3", "nbstream.batch-size": "64"})
+    assert env.get_parallelism() == 3 and env.get_config().get_batch_size() == 64
+    assert env.set_parallelism(np.int64(2)).get_parallelism() == 2

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Union
 
 from ..connectors.sinks import (CollectSink, DataFrameSink, FunctionSink, PrintSink, SinkSpec,
                                 SocketSink, TextFileSink, WriteMode)
-from ..errors import PlanError
+from ..errors import PlanError, whole_number
 from ..plan.logical import Node, Partitioning, UserFn
 from ..runtime.aggregations import accumulator
 from ..runtime.records import OutputTag
@@ -90,16 +90,14 @@ class DataStream:
         return self._update(uid=str(uid))
 
     def set_parallelism(self, parallelism: int) -> "DataStream":
-        if not isinstance(parallelism, int) or parallelism < 1:
-            raise PlanError(f"parallelism must be a positive int, not {parallelism!r}")
+        parallelism = whole_number(parallelism, f"'{self._node.name}': parallelism", 1)
         if self._node.params.get("non_parallel") and parallelism != 1:
             raise PlanError(f"'{self._node.name}' is a non-parallel source: its parallelism "
                             f"must be 1, not {parallelism}")
         return self._update(parallelism=parallelism)
 
     def set_max_parallelism(self, max_parallelism: int) -> "DataStream":
-        if not isinstance(max_parallelism, int) or max_parallelism < 1:
-            raise PlanError(f"max parallelism must be a positive int, not {max_parallelism!r}")
+        max_parallelism = whole_number(max_parallelism, f"'{self._node.name}': max parallelism", 1)
         return self._update(max_parallelism=max_parallelism)
 
     def force_non_parallel(self) -> "DataStream":
@@ -581,8 +579,7 @@ class DataStreamSink:
         return self._update(uid=str(uid))
 
     def set_parallelism(self, parallelism: int) -> "DataStreamSink":
-        if not isinstance(parallelism, int) or parallelism < 1:
-            raise PlanError(f"parallelism must be a positive int, not {parallelism!r}")
+        parallelism = whole_number(parallelism, "the sink's parallelism", 1)
         return self._update(parallelism=parallelism)
 
     def disable_chaining(self) -> "DataStreamSink":

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 from ..connectors import sources as S
-from ..errors import PlanError
+from ..errors import PlanError, whole_number
 from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
@@ -51,9 +51,7 @@ class ExecutionConfig:
 
     def set_auto_watermark_interval(self, interval_ms: int) -> "ExecutionConfig":
         """How often (processing-time ms) periodic watermark generators emit."""
-        if interval_ms < 0:
-            raise ValueError("the watermark interval must not be negative")
-        self._auto_watermark_interval = int(interval_ms)
+        self._auto_watermark_interval = whole_number(interval_ms, "the watermark interval", 0)
         return self
 
     def get_auto_watermark_interval(self) -> int:
@@ -69,9 +67,7 @@ class ExecutionConfig:
 
     def set_batch_size(self, records: int) -> "ExecutionConfig":
         """Most records a source puts into one batch (default 1024)."""
-        if records < 1:
-            raise ValueError("the batch size must be at least 1")
-        self._batch_size = int(records)
+        self._batch_size = whole_number(records, "the batch size", 1)
         return self
 
     def get_batch_size(self) -> int:
@@ -79,9 +75,7 @@ class ExecutionConfig:
 
     def set_channel_capacity(self, batches: int) -> "ExecutionConfig":
         """Batches a channel between tasks holds before the sender waits (default 8)."""
-        if batches < 1:
-            raise ValueError("the channel capacity must be at least 1")
-        self._channel_capacity = int(batches)
+        self._channel_capacity = whole_number(batches, "the channel capacity", 1)
         return self
 
 
@@ -122,15 +116,18 @@ class StreamExecutionEnvironment:
     def configure(self, configuration: Mapping[str, Any]) -> "StreamExecutionEnvironment":
         """Apply Flink-style configuration keys (see the class docstring)."""
         handlers = {
-            "parallelism.default": lambda v: self.set_parallelism(int(v)),
-            "pipeline.max-parallelism": lambda v: self.set_max_parallelism(int(v)),
+            "parallelism.default": lambda v: self.set_parallelism(
+                whole_number(v, "configuration key 'parallelism.default'", 1, text=True)),
+            "pipeline.max-parallelism": lambda v: self.set_max_parallelism(
+                whole_number(v, "configuration key 'pipeline.max-parallelism'", 1, 32768, text=True)),
             "python.execution-mode": lambda v: self.set_execution_mode(str(v)),
             "execution.runtime-mode": lambda v: self.set_runtime_mode(
                 RuntimeExecutionMode[str(v).upper()]),
             "pipeline.auto-watermark-interval": lambda v: self._config.set_auto_watermark_interval(
                 _millis(v)),
             "execution.buffer-timeout": lambda v: self.set_buffer_timeout(_millis(v)),
-            "nbstream.batch-size": lambda v: self._config.set_batch_size(int(v)),
+            "nbstream.batch-size": lambda v: self._config.set_batch_size(
+                whole_number(v, "configuration key 'nbstream.batch-size'", 1, text=True)),
         }
         for key, value in configuration.items():
             self._settings[key] = value
@@ -146,9 +143,7 @@ class StreamExecutionEnvironment:
     # -- settings ------------------------------------------------------------------------------
     def set_parallelism(self, parallelism: int) -> "StreamExecutionEnvironment":
         """Default parallelism of every step (sources such as from_collection keep 1)."""
-        if not isinstance(parallelism, int) or parallelism < 1:
-            raise PlanError(f"parallelism must be a positive int, not {parallelism!r}")
-        self._parallelism = parallelism
+        self._parallelism = whole_number(parallelism, "parallelism", 1)
         return self
 
     def get_parallelism(self) -> int:
@@ -156,9 +151,7 @@ class StreamExecutionEnvironment:
 
     def set_max_parallelism(self, max_parallelism: int) -> "StreamExecutionEnvironment":
         """Number of key groups (the upper bound of any keyed step's parallelism)."""
-        if not isinstance(max_parallelism, int) or not 0 < max_parallelism <= 32768:
-            raise PlanError(f"max parallelism must be an int in 1..32768, not {max_parallelism!r}")
-        self._max_parallelism = max_parallelism
+        self._max_parallelism = whole_number(max_parallelism, "max parallelism", 1, 32768)
         return self
 
     def get_max_parallelism(self) -> int:
@@ -195,9 +188,7 @@ class StreamExecutionEnvironment:
 
     def set_buffer_timeout(self, timeout_millis: int) -> "StreamExecutionEnvironment":
         """Longest a source holds records before sending a partial batch (default 50 ms)."""
-        if timeout_millis < 0:
-            raise ValueError("the buffer timeout must not be negative")
-        self._buffer_timeout_ms = int(timeout_millis)
+        self._buffer_timeout_ms = whole_number(timeout_millis, "the buffer timeout (ms)", 0)
         return self
 
     def get_buffer_timeout(self) -> int:

@@ -12,7 +12,7 @@ import threading
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
-from ..errors import PlanError
+from ..errors import PlanError, whole_number
 from ..runtime.row import Row
 
 __all__ = ["CollectionSource", "SequenceSource", "IterableSource", "TextFileSource",
@@ -67,9 +67,11 @@ class SequenceSource(SourceSpec):
     non_parallel = False
 
     def __init__(self, start: int, end: int) -> None:
+        start = whole_number(start, "from_sequence: start")
+        end = whole_number(end, "from_sequence: end")
         if end < start:
             raise PlanError(f"from_sequence: end ({end}) is before start ({start})")
-        self.start, self.end = int(start), int(end)
+        self.start, self.end = start, end
 
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         total = self.end - self.start + 1
@@ -230,8 +232,9 @@ class SocketTextSource(SourceSpec):
                  retry_wait_s: float = 0.5, encoding: str = "utf-8") -> None:
         if not delimiter:
             raise PlanError("socket_text_stream: the delimiter must not be empty")
-        self.host, self.port = host, int(port)
-        self.delimiter, self.max_retry = delimiter, max_retry
+        self.host, self.port = host, whole_number(port, "socket_text_stream: port", 0, 65535)
+        self.delimiter = delimiter
+        self.max_retry = whole_number(max_retry, "socket_text_stream: max_retry", -1)
         self.retry_wait_s, self.encoding = retry_wait_s, encoding
 
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:

@@ -9,6 +9,8 @@ original traceback is shown.
 from __future__ import annotations
 
 import numbers
+import os
+from types import TracebackType
 from typing import Any, Optional
 
 __all__ = [
@@ -72,10 +74,22 @@ class UserFunctionError(JobFailedError):
             what += f" ({phase})"
         on = f" on record {short_repr(record)}" if has_record else ""
         super().__init__(f"{where} failed{what}{on}: {type(cause).__name__}: {cause}")
+        cause.__traceback__ = _from_user_code(cause.__traceback__)
 
     def __reduce__(self):  # picklable across worker processes (the record as text if it is not)
         return (_rebuild_user_error, (self.args[0], self.step, self.function,
                                       _picklable_or_repr(self.record), self.subtask, self.cause))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _from_user_code(tb: Optional[TracebackType]) -> Optional[TracebackType]:
+    """The traceback from the first frame outside nbstream on: the user's error shows
+    the user's frames (the loop that called the function is nbstream's business)."""
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    return tb
 
 
 def _picklable_or_repr(value: Any) -> Any:

@@ -90,3 +90,49 @@ def test_numbers_given_as_text_or_numpy_still_configure():
     env = _env({"parallelism.default": "3", "nbstream.batch-size": "64"})
     assert env.get_parallelism() == 3 and env.get_config().get_batch_size() == 64
     assert env.set_parallelism(np.int64(2)).get_parallelism() == 2
+
+
+CELL_LIKE = '''
+import sys
+from nbstream import StreamExecutionEnvironment
+env = StreamExecutionEnvironment.get_execution_environment()
+env.set_execution_mode("process")
+
+def f_raise(x):
+    return 1 // (x - 2)
+
+env.from_collection([1, 2, 3]).map(f_raise).add_sink(lambda x: None)
+try:
+    env.execute()
+except Exception as exc:
+    import cloudpickle, traceback
+    print(cloudpickle.__version__)
+    print(exc)
+    traceback.print_exception(exc.__cause__, file=sys.stdout)
+'''
+
+
+@pytest.mark.parametrize("cloudpickle_dir", ["installed", "latest"])
+def test_process_mode_keeps_the_file_line_and_source_of_a_main_function(tmp_path, cloudpickle_dir):
+    """Workers get functions of ``__main__`` by value; their errors still name the file
+    and show the line, with the cloudpickle nbstream installs and the newest one."""
+    import os
+    import subprocess
+    from pathlib import Path
+    script = tmp_path / "job.py"
+    script.write_text(CELL_LIKE)
+    env = dict(os.environ)
+    path = [str(Path(__file__).resolve().parent.parent)]
+    if cloudpickle_dir == "latest":
+        latest = Path(sys.prefix) / "cloudpickle-latest"
+        assert latest.is_dir(), "scripts/test installs the newest cloudpickle there"
+        path.insert(0, str(latest))
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                         timeout=120).stdout
+    version, message, trace = out.split("\n", 2)
+    if cloudpickle_dir == "latest":
+        assert tuple(int(p) for p in version.split(".")[:2]) >= (3, 1)
+    assert f"failed in f_raise ({tmp_path.name}/job.py:7) on record 2" in message
+    assert f'File "{script}", line 8, in f_raise' in trace and "return 1 // (x - 2)" in trace
+    assert "<dynamic-code>" not in out and "nbstream/runtime" not in trace

@@ -288,3 +288,31 @@ def test_a_failing_step_next_to_an_endless_generator_fails_the_cell_job(kernel, 
         assert jobs.stdout.strip() == "failed"
     finally:
         kernel.execute("%set_mode thread")
+
+
+def test_a_syntax_error_in_a_stream_cell_shows_the_line_and_caret_and_no_magic_frames(kernel):
+    cell = kernel.execute("%%stream\nevents = env.from_collection([1, 2)\nevents.map(str)")
+    assert cell.error["ename"] == "UsageError"
+    text = cell.error["evalue"]
+    assert "the cell has a syntax error" in text and ", line 1" in text and "Cell In[" in text
+    assert "events = env.from_collection([1, 2)" in text and "^" in text
+    assert "SyntaxError: closing parenthesis ')' does not match opening parenthesis '['" in text
+    assert "nbstream/" not in "\n".join(cell.error["traceback"])
+
+
+@pytest.mark.parametrize("exec_mode", ["thread", "process"])
+def test_a_failing_function_under_blocking_shows_the_users_frames_only(kernel, exec_mode):
+    assert kernel.execute("def f_raise(x):\n    return 1 // (x - 2)\n").ok
+    assert kernel.execute(f"%set_mode {exec_mode}").ok
+    try:
+        cell = kernel.execute("%%stream --blocking\nenv.from_collection([1, 2, 3]).map(f_raise)")
+    finally:
+        kernel.execute("%set_mode thread")
+    assert cell.error["ename"] == "UserFunctionError"
+    import re
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(cell.error["traceback"]))
+    assert "----> 2     return 1 // (x - 2)" in shown and "ZeroDivisionError" in shown
+    assert "<dynamic-code>" not in shown
+    internal = [line for line in shown.splitlines()
+                if "nbstream/" in line and "nbstream/notebook/magics.py" not in line]
+    assert internal == []

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from IPython.core.error import UsageError
@@ -180,7 +181,7 @@ class StreamMagics(Magics):
         except (asyncio.CancelledError, KeyboardInterrupt):
             self._interrupted(job)
         if job.error is not None:
-            raise job.error
+            raise job.error.with_traceback(None)  # the user's frames are in its cause
 
     def _settling(self, job: LiveJob) -> bool:
         return any(p.thread.is_alive() for p in self.session.pumps.get(job.name, []))
@@ -251,7 +252,10 @@ class StreamMagics(Magics):
         ns["env"], ns["show"] = env, show
         source = self.shell.transform_cell(cell)
         filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
-        tree = ast.parse(source, filename=filename)
+        try:
+            tree = ast.parse(source, filename=filename)
+        except SyntaxError as exc:  # as a plain cell shows it: where, the line, the caret
+            raise UsageError(_syntax_error(exc, f"In[{self.shell.execution_count}]")) from None
         tail = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             tail = ast.Expression(tree.body.pop().value)
@@ -345,7 +349,7 @@ class StreamMagics(Magics):
         except (KeyboardInterrupt, asyncio.CancelledError):
             self._interrupted(job)
         if job.error is not None:
-            raise job.error
+            raise job.error.with_traceback(None)  # the user's frames are in its cause
 
     @staticmethod
     def _interrupted(job: LiveJob) -> None:
@@ -498,3 +502,11 @@ def _final_display(pump: Any, job: LiveJob, display_id: str) -> None:
                        display_id=display_id)
     except Exception as exc:  # the kernel may be shutting down
         job.client.warnings.append(f"final display failed: {exc!r}")
+
+
+def _syntax_error(exc: SyntaxError, cell: str) -> str:
+    """A syntax error in a ``%%stream`` cell, told as for a plain cell (no magic frames)."""
+    exc.filename = f"Cell {cell}"
+    text = "".join(traceback.format_exception_only(SyntaxError, exc)).rstrip()
+    return "the cell has a syntax error:\n" + text.replace('File "Cell ', "Cell ").replace(
+        f'{cell}", line', f"{cell}, line")

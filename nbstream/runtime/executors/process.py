@@ -39,7 +39,7 @@ from .pool import Worker, get_pool
 from .thread import STOP_GRACE_S
 from .wire import (CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, METRICS, OFFLOAD_REPLY, OUT, RUN, START, check_picklable, decode,
-                   encode)
+                   dumps, encode)
 
 __all__ = ["ProcessExecutor", "KernelJob", "RemoteTraceback", "remote_error", "ship"]
 
@@ -120,14 +120,12 @@ def ship(plan: Any, chain_ids: Set[int]) -> Dict[str, Any]:
     other chains reduced to their names), and those chains' steps and outgoing
     partitionings pickled one by one. Raises :class:`PlanError` naming the step
     and the object that cannot be pickled."""
-    import cloudpickle
-
     nodes: Dict[int, bytes] = {}
     for cid in sorted(chain_ids):
         for nid in plan.chain(cid).nodes:
             node = plan.nodes[nid]
             try:
-                nodes[nid] = cloudpickle.dumps(node, protocol=5)
+                nodes[nid] = dumps(node)
             except Exception as exc:
                 _diagnose(node)
                 raise PlanError(f"step '{node.name}' cannot run in a worker process: it cannot "
@@ -141,12 +139,12 @@ def ship(plan: Any, chain_ids: Set[int]) -> Dict[str, Any]:
                              (part.partitioner, "its partitioner")):
                 if fn is not None:
                     check_picklable(fn.owner if fn.owner is not None else fn.call, step, what)
-            edges[e.index] = cloudpickle.dumps(part, protocol=5)
+            edges[e.index] = dumps(part)
     skeleton = dataclasses.replace(
         plan, nodes={nid: _stub(n) for nid, n in plan.nodes.items()},
         edges=tuple(dataclasses.replace(e, partitioning=Partitioning(e.partitioning.kind))
                     for e in plan.edges))
-    return {"skeleton": cloudpickle.dumps(skeleton, protocol=5), "nodes": nodes, "edges": edges}
+    return {"skeleton": dumps(skeleton), "nodes": nodes, "edges": edges}
 
 
 def _diagnose(node: Any) -> None:

@@ -18,6 +18,8 @@ into closures, globals, defaults and attributes, the object that cannot be pickl
 
 from __future__ import annotations
 
+import functools
+import io
 import pickle
 import struct
 import types
@@ -25,7 +27,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from ...errors import PlanError, describe_function, short_repr
 
-__all__ = ["HEADER", "encode", "decode", "Frames", "Encoded", "check_picklable",
+__all__ = ["HEADER", "encode", "decode", "dumps", "Frames", "Encoded", "check_picklable",
            "find_unpicklable"]
 
 # kind, job number, three small ints (task, channel, ...), number of extra buffers
@@ -58,11 +60,38 @@ Frames = List[Any]  # bytes-like objects: the pickle, then its out-of-band buffe
 
 def encode(obj: Any) -> Frames:
     """Pickle ``obj`` (protocol 5, cloudpickle's pickler) into frames."""
+    buffers: List[Any] = []
+    data = dumps(obj, buffer_callback=buffers.append)
+    return [data] + [b.raw() for b in buffers]
+
+
+def dumps(obj: Any, buffer_callback: Any = None) -> bytes:
+    """``cloudpickle.dumps(obj, protocol=5)``, keeping the file names of the functions it
+    carries by value: cloudpickle 3.1 writes ``<dynamic-code>`` instead, and a worker's
+    traceback could then neither name the user's cell nor show its source lines.
+
+    >>> import pickle
+    >>> f = lambda x: x
+    >>> pickle.loads(dumps(f)).__code__.co_filename == f.__code__.co_filename
+    True
+    """
+    out = io.BytesIO()
+    _pickler()(out, protocol=5, buffer_callback=buffer_callback).dump(obj)
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=None)
+def _pickler() -> type:
     import cloudpickle
 
-    buffers: List[Any] = []
-    data = cloudpickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
-    return [data] + [b.raw() for b in buffers]
+    class KeepFileNames(cloudpickle.CloudPickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is types.CodeType:
+                make, args = self.dispatch_table[types.CodeType](obj)
+                return make, tuple(obj.co_filename if a == "<dynamic-code>" else a for a in args)
+            return super().reducer_override(obj)
+
+    return KeepFileNames
 
 
 def decode(data: Any, buffers: Sequence[Any] = ()) -> Any:
@@ -86,10 +115,8 @@ class Encoded:
 # -- the pre-flight check -----------------------------------------------------------------------
 
 def _pickle_error(obj: Any) -> Optional[BaseException]:
-    import cloudpickle
-
     try:
-        cloudpickle.dumps(obj, protocol=5)
+        dumps(obj)
     except Exception as exc:  # pickling raises all sorts: TypeError, PicklingError, ...
         return exc
     return None

@@ -35,7 +35,7 @@ from ..task import CANCEL, TICK, Task, TaskCancelled
 from .channels import JobChannels, Layout, message
 from .wire import (CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, METRICS, OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, OFFLOAD_REPLY, OUT,
-                   READY, RUN, SHUTDOWN, START, decode, encode)
+                   READY, RUN, SHUTDOWN, START, decode, dumps, encode)
 
 __all__ = ["main", "failure_frames"]
 
@@ -52,15 +52,13 @@ class _Control:
 def failure_frames(exc: BaseException, where: str) -> List[Any]:
     """An error as it travels to the kernel: the pickled error if it pickles, its
     message, and the traceback as text (``where`` says which worker and task)."""
-    import cloudpickle
-
     error = as_job_error(exc)
     # a user function's error: its own traceback is what matters (the kernel rebuilds the rest)
     shown = exc.__cause__ if isinstance(exc, UserFunctionError) and exc.__cause__ else exc
     text = "".join(traceback.format_exception(type(shown), shown, shown.__traceback__))
     frames = [(f.filename, f.lineno or 1, f.name) for f in traceback.extract_tb(shown.__traceback__)]
     try:
-        blob: Optional[bytes] = cloudpickle.dumps(error, protocol=5)
+        blob: Optional[bytes] = dumps(error)
         pickle.loads(blob)  # must also come back (exceptions with odd __init__ do not)
     except Exception:
         blob = None

@@ -136,3 +136,29 @@ def test_process_mode_keeps_the_file_line_and_source_of_a_main_function(tmp_path
     assert f"failed in f_raise ({tmp_path.name}/job.py:7) on record 2" in message
     assert f'File "{script}", line 8, in f_raise' in trace and "return 1 // (x - 2)" in trace
     assert "<dynamic-code>" not in out and "nbstream/runtime" not in trace
+
+
+def make_lock(x):
+    import threading
+    return (x, threading.Lock()) if x == 2 else (x, None)
+
+
+@pytest.mark.parametrize("after", ["key_by", "sink"])
+def test_a_record_that_cannot_leave_a_worker_blames_the_step_that_made_it(after):
+    from nbstream import StreamExecutionEnvironment
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_execution_mode("process")
+    made = env.from_collection([1, 2, 3]).map(lambda x: x + 1).name("inc").map(make_lock).name("lock")
+    out = []
+    if after == "key_by":
+        made.key_by(lambda t: t[0]).map(str).name("fmt").add_sink(out.append)
+        target = "fmt"
+    else:
+        made.add_sink(out.append).name("keep")
+        target = "keep"
+    with pytest.raises(UserFunctionError) as info:
+        env.execute()
+    message = str(info.value)
+    assert message.startswith(f"step 'lock' failed (sending its output to '{target}' in another "
+                              "process) on record (2, <unlocked _thread.lock object")
+    assert "TypeError: cannot pickle '_thread.lock' object" in message

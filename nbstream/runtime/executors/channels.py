@@ -26,6 +26,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ...errors import UserFunctionError
 from ..task import TaskCancelled
 from .wire import CREDIT, DATA, HEADER, Encoded, Frames, encode
 
@@ -148,18 +149,37 @@ class _LocalWriter:
 
 
 class _RemoteWriter:
-    __slots__ = ("credits", "send", "node", "job", "receiver", "channel", "control", "stats")
+    __slots__ = ("credits", "send", "node", "job", "receiver", "channel", "control", "stats",
+                 "edge")
 
     def __init__(self, credits: Any, send: Send, node: int, job: int, receiver: int,
-                 channel: int, control: Any, stats: Optional[TaskStats]) -> None:
+                 channel: int, control: Any, stats: Optional[TaskStats],
+                 edge: Tuple[str, str]) -> None:
         self.credits, self.send, self.node, self.job = credits, send, node, job
         self.receiver, self.channel = receiver, channel
-        self.control, self.stats = control, stats
+        self.control, self.stats, self.edge = control, stats, edge
 
     def put(self, msg: Any) -> None:
+        try:
+            frames = encode(msg)
+        except Exception as exc:  # a record that cannot travel: blame the step that made it
+            raise _unsendable(self.edge, msg, exc) from exc
         self.credits.take(self.control, self.stats)
-        first, rest = message(DATA, self.job, self.receiver, self.channel, 0, encode(msg))
+        first, rest = message(DATA, self.job, self.receiver, self.channel, 0, frames)
         self.send(self.node, first, rest)
+
+
+def _unsendable(edge: Tuple[str, str], msg: Any, exc: Exception) -> UserFunctionError:
+    """The error for a batch that does not pickle: the step that emitted it, the step in
+    another process it was going to, and the first record that fails on its own."""
+    step, target = edge
+    phase = f"sending its output to '{target}' in another process"
+    for value in getattr(msg, "values", ()):
+        try:
+            encode(value)
+        except Exception as record_exc:
+            return UserFunctionError(step, "", value, record_exc, phase=phase)
+    return UserFunctionError(step, "", None, exc, has_record=False, phase=phase)
 
 
 class JobChannels:
@@ -173,6 +193,7 @@ class JobChannels:
                  job_no: int, control: Any, send: Send) -> None:
         self.layout, self.node_of, self.here = layout, node_of, here
         self.job_no, self.control, self.send = job_no, control, send
+        self.names = {nid: node.name for nid, node in plan.nodes.items()}
         capacity = plan.config.channel_capacity
         self.credits: Dict[int, Any] = {
             cid: Unbounded() if layout.feedback[cid] else Credits(capacity)
@@ -205,8 +226,9 @@ class JobChannels:
             node = self.node_of[rtid]
             if node == self.here:
                 return _LocalWriter(self.credits[cid], self.inboxes[rtid], ch, self.control, stats)
+            names = (self.names[edge.source], self.names[edge.target])
             return _RemoteWriter(self.credits[cid], self.send, node, self.job_no, rtid, ch,
-                                 self.control, stats)
+                                 self.control, stats, names)
         return make
 
     # -- from the wire ------------------------------------------------------------------------

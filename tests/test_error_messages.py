@@ -162,3 +162,14 @@ def test_a_record_that_cannot_leave_a_worker_blames_the_step_that_made_it(after)
     assert message.startswith(f"step 'lock' failed (sending its output to '{target}' in another "
                               "process) on record (2, <unlocked _thread.lock object")
     assert "TypeError: cannot pickle '_thread.lock' object" in message
+
+
+def test_a_text_file_with_bad_utf8_names_the_file_line_and_bytes(make_env, tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(2500)) + b"caf\xe9 au lait\nlast\n")
+    env = make_env()
+    with pytest.raises(UserFunctionError) as info:
+        collect(env.read_text_file(str(path)))
+    message = str(info.value)
+    assert (f"read_text_file: {path}, line 2501: not valid utf-8: invalid continuation byte "
+            "at byte 4 of the line (b'\\xe9' in b'caf\\xe9 au lait')") in message

@@ -12,7 +12,7 @@ import threading
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
-from ..errors import PlanError, whole_number
+from ..errors import PlanError, short_repr, whole_number
 from ..runtime.row import Row
 
 __all__ = ["CollectionSource", "SequenceSource", "IterableSource", "TextFileSource",
@@ -155,13 +155,34 @@ class TextFileSource(SourceSpec):
 
         class Reader(_Reader):
             def run(self, ctx: Any) -> None:
+                done = 0
                 with open(spec.path, encoding=spec.encoding) as f:
                     while True:
-                        lines = list(islice(f, ctx.batch_size))
+                        try:
+                            lines = list(islice(f, ctx.batch_size))
+                        except UnicodeDecodeError as exc:
+                            raise spec.undecodable(done, exc) from None
                         if not lines:
                             return
                         ctx.emit_batch([line.rstrip("\r\n") for line in lines])
+                        done += len(lines)
         return Reader()
+
+    def undecodable(self, lines_read: int, exc: UnicodeDecodeError) -> ValueError:
+        """The error for bytes that do not decode: the file's line and the bytes (the
+        decoder itself only knows an offset into the chunk it was given)."""
+        with open(self.path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                if number <= lines_read:
+                    continue
+                try:
+                    raw.decode(self.encoding)
+                except UnicodeDecodeError as bad:
+                    return ValueError(
+                        f"read_text_file: {self.path}, line {number}: not valid {self.encoding}: "
+                        f"{bad.reason} at byte {bad.start + 1} of the line "
+                        f"({raw[bad.start:bad.end]!r} in {short_repr(raw.rstrip(), 80)})")
+        return ValueError(f"read_text_file: {self.path}: not valid {self.encoding}: {exc.reason}")
 
 
 class DataFrameSource(SourceSpec):

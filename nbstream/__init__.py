@@ -32,8 +32,8 @@ from .api.watermarks import (TimestampAssigner, Watermark, WatermarkGenerator, W
                              WatermarkStrategy)
 from .api.windowed import AllWindowedStream, WindowedStream
 from .connectors.sinks import DataFrameSink, WriteMode
-from .errors import (JobCancelledError, JobFailedError, NbstreamError, PlanError,
-                     UserFunctionError)
+from .errors import (JobCancelledError, JobFailedError, NbstreamError, NotAvailableError,
+                     PlanError, UserFunctionError)
 from .runtime.clock import ManualClock
 from .runtime.durations import Duration, Time
 from .runtime.job import CloseableIterator, JobClient, JobExecutionResult, JobStatus
@@ -92,6 +92,7 @@ __all__ = [
     "JobClient", "JobExecutionResult", "JobStatus", "CloseableIterator", "ManualClock",
     # errors
     "NbstreamError", "PlanError", "JobFailedError", "UserFunctionError", "JobCancelledError",
+    "NotAvailableError",
 ]
 
 

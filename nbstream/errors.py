@@ -19,6 +19,7 @@ __all__ = [
     "JobFailedError",
     "UserFunctionError",
     "JobCancelledError",
+    "NotAvailableError",
     "describe_function",
     "short_repr",
     "USER_ERRORS",
@@ -48,6 +49,10 @@ class JobFailedError(NbstreamError):
 
 class JobCancelledError(NbstreamError):
     """A result was asked of a job that was cancelled."""
+
+
+class NotAvailableError(NbstreamError):
+    """A PyFlink feature nbstream does not provide (yet), named with the reason."""
 
 
 class UserFunctionError(JobFailedError):

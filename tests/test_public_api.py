@@ -17,6 +17,7 @@ EXPECTED = sorted([
     "DataFrameSink", "WriteMode",
     "JobClient", "JobExecutionResult", "JobStatus", "CloseableIterator", "ManualClock",
     "NbstreamError", "PlanError", "JobFailedError", "UserFunctionError", "JobCancelledError",
+    "NotAvailableError",
     # event time, windows, state, joins, broadcast, iterations (issue 3)
     "WindowedStream", "AllWindowedStream", "BroadcastStream", "BroadcastConnectedStream",
     "JoinedStreams", "CoGroupedStreams", "IntervalJoin", "IterativeStream",

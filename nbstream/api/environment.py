@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 from ..connectors import sources as S
-from ..errors import PlanError, whole_number
+from ..errors import NotAvailableError, PlanError, whole_number
 from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
@@ -135,6 +135,13 @@ class StreamExecutionEnvironment:
             if handler is not None:
                 handler(value)
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        why = _NOT_YET.get(name)
+        if why is None:
+            raise AttributeError(f"'StreamExecutionEnvironment' object has no attribute {name!r}")
+        raise NotAvailableError(f"StreamExecutionEnvironment.{name}() is not available in "
+                                f"nbstream yet: {why}")
 
     def __repr__(self) -> str:
         return (f"<nbstream StreamExecutionEnvironment mode={self._execution_mode} "
@@ -329,6 +336,17 @@ class StreamExecutionEnvironment:
             job.cancel()
             job.wait(10)
             raise
+
+
+_CHECKPOINTS = ("checkpoints, restarts and state backends are not built yet: a failed job "
+                "stops, and its state is lost")
+#: PyFlink's environment methods that nbstream does not have yet, and why.
+_NOT_YET = {name: _CHECKPOINTS for name in (
+    "enable_checkpointing", "get_checkpoint_config", "get_checkpoint_interval",
+    "get_checkpointing_mode", "set_restart_strategy", "get_restart_strategy",
+    "set_state_backend", "get_state_backend", "enable_changelog_state_backend",
+    "is_changelog_state_backend_enabled", "set_default_savepoint_directory",
+    "get_default_savepoint_directory")}
 
 
 def _millis(value: Union[int, str]) -> int:

@@ -11,10 +11,12 @@ import functools
 import importlib
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from ... import errors
+
 __all__ = ["NotAvailableError", "exports", "subscriptable"]
 
 
-class NotAvailableError(ImportError):
+class NotAvailableError(errors.NotAvailableError, ImportError):
     """A PyFlink class or module that nbstream does not provide (a JVM connector, the Table API)."""
 
 

@@ -51,6 +51,9 @@ from .runtime.windowing import (ContinuousEventTimeTrigger, ContinuousProcessing
                                 SlidingProcessingTimeWindows, TimeEvictor, TimestampedValue,
                                 TimeWindow, Trigger, TriggerResult, TumblingEventTimeWindows,
                                 TumblingProcessingTimeWindows, Window, WindowAssigner)
+from .flink import register as _register_flink
+
+_register_flink()  # the flink execution mode (its extra is checked when the mode is chosen)
 
 __version__ = "0.1.0"
 

@@ -595,11 +595,10 @@ class DataStreamSink:
 
 
 def _checked_mode(mode: str) -> str:
-    from ..runtime.executors import executor_names
+    from ..runtime.executors import executor_names, unknown_mode
 
     if mode not in executor_names():
-        raise ValueError(f"unknown execution mode {mode!r}; valid modes: "
-                         + ", ".join(repr(n) for n in executor_names()))
+        raise unknown_mode(mode)
     return mode
 
 

@@ -20,7 +20,7 @@ from ..errors import NotAvailableError, PlanError, whole_number
 from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
-from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
+from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig
 from ..runtime.durations import to_millis
 from ..runtime.executors import check_mode, executor_for, get_executor
 from ..runtime.job import JobClient, JobExecutionResult

@@ -6,3 +6,18 @@ with results streaming back into the same job handle, print output and DataFrame
 in the embedded modes. See :mod:`nbstream.flink.executor` and
 :mod:`nbstream.flink.translate`. Needs ``pip install 'nbstream[flink]'``.
 """
+
+from __future__ import annotations
+
+__all__ = ["register"]
+
+
+def register() -> None:
+    """Register the ``flink`` execution mode with the runtime (the runtime never names
+    this package). Cheap: nothing of PyFlink is imported until a flink job runs."""
+    from ..runtime.executors import register_executor
+
+    register_executor(
+        "flink", "nbstream.flink.executor:FlinkExecutor",
+        "a job on Apache Flink (local mini-cluster or remote cluster); needs nbstream[flink]",
+        check="nbstream.flink.executor:check_available")

@@ -68,10 +68,6 @@ class Partitioning:
         """Flink's name for this strategy, as shown in execution plans."""
         return {"hash": "HASH", "custom": "CUSTOM"}.get(self.kind, self.kind.upper())
 
-    @property
-    def all_to_all(self) -> bool:
-        return self.kind not in ("forward", "rescale")
-
 
 @dataclass(frozen=True, eq=False)
 class Node:

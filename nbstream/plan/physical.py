@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import PlanError
-from ..runtime.config import DEFAULT_MAX_PARALLELISM, JobConfig
+from .config import DEFAULT_MAX_PARALLELISM, JobConfig
 from .logical import STATELESS_KINDS, TWO_INPUT_KINDS, Node, Partitioning
 
 __all__ = ["Edge", "Chain", "PhysicalPlan", "plan_job"]
@@ -87,9 +87,6 @@ class PhysicalPlan:
     def network_in_edges(self, chain_id: int) -> List[Edge]:
         return [e for e in self.edges
                 if self.chain_of[e.target] == chain_id and not self.is_chained(e)]
-
-    def source_chains(self) -> List[Chain]:
-        return [c for c in self.chains if self.nodes[c.head].is_source]
 
     # -- channels ---------------------------------------------------------------------
     def receivers(self, edge: Edge, sender: int) -> List[int]:

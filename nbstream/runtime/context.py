@@ -10,7 +10,7 @@ from .timers import TimeDomain
 
 if TYPE_CHECKING:  # pragma: no cover
     from .clock import TimeService
-    from .config import JobConfig
+    from ..plan.config import JobConfig
     from .operators import Operator
 
 __all__ = ["TaskInfo", "StreamingRuntimeContext", "ProcessContext", "TimerServiceView"]

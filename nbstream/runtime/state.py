@@ -96,13 +96,6 @@ class _State:
     def clear(self) -> None:
         self._data.pop(self._backend.slot(), None)
 
-    # used by window operators and timers
-    def _get_raw(self) -> Any:
-        return self._data.get(self._backend.slot())
-
-    def _set_raw(self, value: Any) -> None:
-        self._data[self._backend.slot()] = value
-
     def keys_with_state(self) -> Iterator[Any]:
         return iter(self._data)
 

@@ -2,8 +2,8 @@
 
 An executor has a ``name`` and ``start(plan, job, clock)``: it starts the job's tasks
 and calls ``job._finish()`` once all of them have stopped. ``thread``, ``process`` and
-``auto`` are built in, ``flink`` comes with the ``flink`` extra; other modes register a factory with :func:`register_executor`
-(imported lazily, so ``import nbstream`` stays light).
+``auto`` are built in; other modes register a factory with :func:`register_executor`
+(imported lazily, so ``import nbstream`` stays light), as :mod:`nbstream.flink` does.
 
 Each chain of a plan has a mode (``plan.chain_mode``); :func:`executor_for` picks the
 executor that can run that mix: ``process`` runs thread and process chains together,
@@ -20,6 +20,7 @@ import sys
 from typing import Any, Callable, Dict, Iterable, Tuple, Union
 
 __all__ = ["register_executor", "get_executor", "executor_names", "executor_for", "check_mode",
+           "unknown_mode",
            "Executor", "gil_enabled", "chain_label"]
 
 
@@ -49,11 +50,10 @@ _FACTORIES: Dict[str, Union[Callable[[], Executor], str]] = {
     "thread": "nbstream.runtime.executors.thread:ThreadExecutor",
     "process": "nbstream.runtime.executors.process:ProcessExecutor",
     "auto": "nbstream.runtime.executors.auto:AutoExecutor",
-    "flink": "nbstream.flink.executor:FlinkExecutor",
 }
 _INSTANCES: Dict[str, Executor] = {}
 #: modes that need an optional extra: a cheap check that raises, saying how to install it
-_CHECKS: Dict[str, str] = {"flink": "nbstream.flink.executor:check_available"}
+_CHECKS: Dict[str, str] = {}
 _DESCRIPTIONS: Dict[str, str] = {
     "thread": ("tasks on threads in this process: no serialization, lowest latency, "
                + ("GIL-bound" if gil_enabled() else "parallel (free-threaded CPython)")),
@@ -61,7 +61,6 @@ _DESCRIPTIONS: Dict[str, str] = {
                 "records in batches; CPU-heavy Python functions use every core"),
     "auto": ("measures each step on its first records: CPU-bound steps go to worker processes, "
              "I/O-bound ones stay on threads"),
-    "flink": "a job on Apache Flink (local mini-cluster or remote cluster); needs nbstream[flink]",
 }
 # executors that can run plans mixing modes, and the modes each can mix
 _MIXERS = (("process", frozenset({"thread", "process"})),
@@ -69,12 +68,16 @@ _MIXERS = (("process", frozenset({"thread", "process"})),
 
 
 def register_executor(name: str, factory: Union[Callable[[], Executor], str],
-                      description: str = "") -> None:
-    """Make execution mode ``name`` available (factory or ``"module:attr"``)."""
+                      description: str = "", check: str = "") -> None:
+    """Make execution mode ``name`` available (factory or ``"module:attr"``); ``check``
+    (``"module:attr"``) names a cheap function that raises when the mode cannot run here,
+    saying how to install what it needs."""
     _FACTORIES[name] = factory
     _INSTANCES.pop(name, None)
     if description:
         _DESCRIPTIONS[name] = description
+    if check:
+        _CHECKS[name] = check
 
 
 def executor_names() -> Tuple[str, ...]:
@@ -99,11 +102,16 @@ def executor_for(modes: Iterable[str]) -> str:
                      + ", ".join(sorted(repr(m) for m in wanted)))
 
 
+def unknown_mode(name: str) -> ValueError:
+    """The error for an execution mode nobody registered."""
+    return ValueError(f"unknown execution mode {name!r}; valid modes: "
+                      + ", ".join(repr(n) for n in _FACTORIES))
+
+
 def check_mode(name: str) -> None:
     """Raise if mode ``name`` cannot run here (unknown, or its extra is not installed)."""
     if name not in _FACTORIES:
-        raise ValueError(f"unknown execution mode {name!r}; valid modes: "
-                         + ", ".join(repr(n) for n in _FACTORIES))
+        raise unknown_mode(name)
     check = _CHECKS.get(name)
     if check is not None:
         module, _, attr = check.partition(":")
@@ -113,8 +121,7 @@ def check_mode(name: str) -> None:
 def get_executor(name: str) -> Executor:
     """The (shared) executor of mode ``name``."""
     if name not in _FACTORIES:
-        raise ValueError(f"unknown execution mode {name!r}; valid modes: "
-                         + ", ".join(repr(n) for n in _FACTORIES))
+        raise unknown_mode(name)
     inst = _INSTANCES.get(name)
     if inst is None:
         factory = _FACTORIES[name]

@@ -183,9 +183,6 @@ class KernelJob:
     def chains_to_ship(self) -> Set[int]:
         return {c.id for c in self.plan.chains if self.plan.chain_mode(c.id) == "process"}
 
-    def workers_wanted(self) -> int:
-        return len(self.remote_tids)
-
     def make_local_task(self, tid: int) -> Task:
         chain, sub = self.layout.tasks[tid]
         assert self.channels is not None

@@ -1,0 +1,186 @@
+"""Programs of Flink's old (Jython) Python streaming API, unmodified, on nbstream.
+
+Flink 1.3-1.7 shipped a streaming Python API run by Jython (``pyflink-stream.sh``). Its
+programs define ``main(factory)``, get ``env = factory.get_execution_environment()``,
+import Flink's Java classes (``from org.apache.flink.api.common.functions import
+FlatMapFunction``) and subclass them with Java-style methods (``flatMap(self, value,
+collector)``, ``getKey(self, value)``). The runner runs such a script here::
+
+    python -m nbstream.compat.jython [--mode MODE] [--parallelism N] SCRIPT [PACKAGE ...] [- PARAM ...]
+
+``PARAM``s after ``-`` are the script's ``sys.argv[1:]``; ``PACKAGE``s (modules or
+folders the script imports) become importable. In a notebook, ``%%stream --jython``
+runs a cell holding such a program, in the notebook's mode and parallelism, live.
+
+Where the old API's semantics differ from nbstream's own API, this layer follows the
+old API:
+
+- ``time_window(size[, slide])`` on a keyed stream is a **processing-time** window (on
+  the environment's processing-time clock; a ManualClock makes it testable). As in
+  Flink, windows still open when a bounded input ends do not fire.
+- ``output()`` prints ``str()`` of each record (Python's text of a tuple, as Jython
+  printed it), with ``N> `` before it when the parallelism is above 1.
+- ``count_window(size, slide)`` is Flink's Java one: every ``slide`` records of a key it
+  fires with the last ``size`` of them (the first firings hold fewer); nbstream's own
+  (PyFlink's) sliding count windows fire only when full. Windows not full when a
+  bounded input ends do not fire.
+- A ``SourceFunction`` runs as one instance (``ParallelSourceFunction``: one per subtask).
+- ``split(selector)`` / ``select(names...)``: a record goes to a selection once, however
+  many of its names are selected.
+- ``iterate()`` without a wait time ends 1000 ms after the input and the loop go
+  quiet (the old API's never ended).
+- The default parallelism is the number of CPU cores (as Flink's local environment);
+  ``--parallelism`` or the notebook's parallelism set it instead.
+- A rich function's ``open(config)`` receives nbstream's runtime context (the old API
+  passed Flink's empty Configuration).
+
+Outside the runner, ``with activated():`` (or :func:`install`) makes the ``org.apache.flink``
+imports resolve; a name nbstream does not provide raises :class:`NotAvailableError`
+naming it and what to use instead.
+
+>>> program = '''
+... from org.apache.flink.api.common.functions import FlatMapFunction
+... class Tokenizer(FlatMapFunction):
+...     def flatMap(self, value, collector):
+...         for word in value.split():
+...             collector.collect(word)
+... def main(factory):
+...     env = factory.get_execution_environment()
+...     env.set_parallelism(1)
+...     env.from_elements("to be", "or not").flat_map(Tokenizer()).output()
+...     env.execute(local=True)
+... '''
+>>> run_source(program, "<program>")
+to
+be
+or
+not
+>>> is_installed()
+False
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import inspect
+import sys
+import types
+from typing import Any, Dict, Iterator, Optional
+
+from ..pyflink._exports import NotAvailableError
+from ._modules import MODULES, unavailable
+from .functions import ProgramError
+from .environment import DEFAULTS, PythonEnvironmentFactory, PythonStreamExecutionEnvironment
+
+__all__ = ["install", "uninstall", "activated", "is_installed", "run_main", "run_source",
+           "ProgramError", "NotAvailableError", "MODULES", "PythonStreamExecutionEnvironment",
+           "PythonEnvironmentFactory"]
+
+_ROOT = "org"
+_saved: Optional[Dict[str, Any]] = None
+_finder: Optional["_Finder"] = None
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Answers for the ``org.*`` modules not in :data:`MODULES`."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname == _ROOT or fullname.startswith(_ROOT + "."):
+            raise unavailable(fullname)
+        return None
+
+
+def _module(name: str, names: Dict[str, Any]) -> types.ModuleType:
+    module = types.ModuleType(name, f"Flink's {name}, as nbstream provides it.")
+    module.__path__ = []  # a package: its children come from sys.modules
+    module.__dict__.update(names)
+
+    def __getattr__(attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise unavailable(attr, name)
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return module
+
+
+def is_installed() -> bool:
+    return _saved is not None
+
+
+def install() -> None:
+    """Make ``import org.apache.flink...`` resolve to nbstream (until :func:`uninstall`)."""
+    global _saved, _finder
+    if _saved is not None:
+        return
+    saved = {n: m for n, m in sys.modules.items() if n == _ROOT or n.startswith(_ROOT + ".")}
+    for name in saved:
+        del sys.modules[name]
+    packages = {name.rsplit(".", i)[0] for name in MODULES for i in range(name.count(".") + 1)}
+    for name in sorted(packages, key=lambda n: n.count(".")):
+        module = _module(name, MODULES.get(name, {}))
+        sys.modules[name] = module
+        if "." in name:
+            parent, _, child = name.rpartition(".")
+            setattr(sys.modules[parent], child, module)
+    _finder = _Finder()
+    sys.meta_path.insert(0, _finder)
+    _saved = saved
+
+
+def uninstall() -> None:
+    """Undo :func:`install`."""
+    global _saved, _finder
+    if _saved is None:
+        return
+    for name in [n for n in sys.modules if n == _ROOT or n.startswith(_ROOT + ".")]:
+        del sys.modules[name]
+    sys.modules.update(_saved)
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    _saved = _finder = None
+
+
+@contextlib.contextmanager
+def activated(mode: Optional[str] = None, parallelism: Optional[int] = None,
+              clock: Any = None, launch: Any = None) -> Iterator[None]:
+    """``with activated():`` the ``org.apache.flink`` imports resolve to nbstream, and the
+    environments created inside start with ``mode``, ``parallelism`` and processing-time
+    ``clock``; ``launch(env, job_name)``, if given, runs their jobs instead of
+    ``execute`` (the notebook uses it to show them live)."""
+    was, before = is_installed(), dict(DEFAULTS)
+    install()
+    DEFAULTS.update({k: v for k, v in (("mode", mode), ("parallelism", parallelism),
+                                        ("clock", clock), ("launch", launch)) if v is not None})
+    try:
+        yield
+    finally:
+        DEFAULTS.clear()
+        DEFAULTS.update(before)
+        if not was:
+            uninstall()
+
+
+def run_main(namespace: Dict[str, Any], where: str) -> Any:
+    """Call the program's ``main(factory)`` (a ``main()`` without parameters, as in the
+    API's first release, is called as it is); ``where`` names the program in errors."""
+    main = namespace.get("main")
+    if not callable(main):
+        raise ProgramError(f"{where} has no main(factory) function: an old Flink Python "
+                           "program defines `def main(factory):` and builds its job there "
+                           "with env = factory.get_execution_environment()")
+    try:
+        takes_factory = bool(inspect.signature(main).parameters)
+    except (TypeError, ValueError):
+        takes_factory = True
+    return main(PythonEnvironmentFactory()) if takes_factory else main()
+
+
+def run_source(source: str, where: str, namespace: Optional[Dict[str, Any]] = None, **
+               defaults: Any) -> Any:
+    """Run a program given as text: its imports resolve to nbstream while it runs, then
+    its ``main`` is called (``defaults`` as :func:`activated` takes them)."""
+    ns: Dict[str, Any] = {"__name__": "__jython_main__"} if namespace is None else namespace
+    with activated(**defaults):
+        exec(compile(source, where, "exec"), ns)  # noqa: S102 - the user's own program
+        return run_main(ns, where)

@@ -1,0 +1,185 @@
+"""Programs of Flink's old (Jython) Python streaming API run unmodified on nbstream
+(``python -m nbstream.compat.jython``).
+
+The programs in tests/jython_programs are written in that API's style (``main(factory)``,
+``org.apache.flink`` imports, Java-style function classes); each test runs one through
+the runner in a subprocess, in thread and process mode, and compares its output with a
+plain-Python computation of what it must print. Lines are compared as multisets with
+the subtask prefix (``2> ``) removed.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections
+import os
+import re
+import runpy
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+
+from nbstream.compat import jython
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS = Path(__file__).resolve().parent / "jython_programs"
+
+
+def run(script: Any, *args: str, params: List[str] = (), timeout: float = 300
+        ) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "nbstream.compat.jython", *args, str(script)]
+    if params:
+        cmd += ["-", *params]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=str(ROOT))
+
+
+def records(stdout: str) -> collections.Counter:
+    """The printed records (Python literals), without subtask prefixes."""
+    return collections.Counter(ast.literal_eval(re.sub(r"^\d+> ", "", line))
+                               for line in stdout.splitlines() if line.strip())
+
+
+def ok(out: subprocess.CompletedProcess) -> str:
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.parametrize("mode,parallelism", [("thread", 2), ("process", 2), ("thread", 1)])
+def test_word_count_over_a_generator_in_50ms_windows(mode, parallelism):
+    with jython.activated():  # the program's own sentences (it imports org.apache.flink)
+        sentences = runpy.run_path(str(PROGRAMS / "word_count.py"))["SENTENCES"]
+    iterations = 300
+    out = ok(run(PROGRAMS / "word_count.py", "--mode", mode, "--parallelism", str(parallelism),
+                 params=[str(iterations), "1.0"]))
+    totals: collections.Counter = collections.Counter()
+    for (count, word), times in records(out).items():
+        assert count >= 1
+        totals[word] += count * times
+    expected = collections.Counter(w for s in sentences for w in s.lower().split())
+    assert totals == collections.Counter({w: n * iterations for w, n in expected.items()})
+    if parallelism > 1:
+        assert all(re.match(r"\d+> ", line) for line in out.splitlines())
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_split_select_union_filter_and_the_collection_sources(mode):
+    n = 40
+    out = ok(run(PROGRAMS / "split_select.py", "--mode", mode, "--parallelism", "2",
+                 params=[str(n)]))
+    expected = ([("even", i) for i in range(1, n + 1) if i % 2 == 0]
+                + [("odd3", i) for i in range(1, n + 1) if i % 2 and i % 3 == 0]
+                + [("all5", i) for i in range(1, n + 1) if i % 5 == 0]
+                + [("elements", 100), ("elements", 200)]
+                + [("collection", 7), ("collection", 8), ("collection", 9)])
+    assert records(out) == collections.Counter(expected)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_iterate_feeds_records_back_until_they_leave_the_loop(mode):
+    out = ok(run(PROGRAMS / "iterate.py", "--mode", mode, "--parallelism", "2"))
+    expected = []
+    for start in [3, 5, 1, 0, 12]:
+        current, rounds = start, 0
+        while True:
+            current, rounds = current - 1, rounds + 1
+            if current <= 0:
+                expected.append((start, current, rounds))
+                break
+    assert records(out) == collections.Counter(expected)
+
+
+def count_window_reference(lines: List[str]) -> collections.Counter:
+    """Flink's Java count windows: tumbling (3) fire when full; sliding (4, 2) fire every
+    2 records of a key with its last 4; the blank key is filtered out after both."""
+    per_key: dict = collections.defaultdict(list)
+    for line in lines:
+        key, value = (line.split(",")[0], int(line.split(",")[1])) if line.strip() else ("", 0)
+        per_key[key].append(value)
+    out = []
+    for key, values in per_key.items():
+        if not key:
+            continue
+        for i in range(0, len(values) - len(values) % 3, 3):
+            out.append(("tumbling", key, 3, sum(values[i:i + 3])))
+        for seen in range(2, len(values) + 1, 2):
+            out.append(("sliding", key, sum(values[max(0, seen - 4):seen])))
+    return collections.Counter(out)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_count_windows_apply_and_reduce_with_rich_functions(mode, tmp_path):
+    import random
+
+    rng = random.Random(7)
+    lines = [f"{rng.choice('abcd')},{rng.randint(-5, 20)}" if rng.random() > 0.1 else ""
+             for _ in range(200)]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+    markers = tmp_path / "closed"
+    markers.mkdir()
+    out = ok(run(PROGRAMS / "count_windows.py", "--mode", mode, "--parallelism", "2",
+                 params=[(tmp_path / "in.txt").as_uri(), str(markers)]))
+    got = records(out)
+    assert got == count_window_reference(lines)
+    # every instance of the rich map was opened (its state is set in open) and closed
+    closed = [int(p.read_text()) for p in markers.iterdir()]
+    assert len(closed) == 2
+    sliding_with_blank = sum(got[r] for r in got if r[0] == "sliding") + \
+        lines.count("") // 2
+    assert sum(closed) == sliding_with_blank
+
+
+def _serve_lines(lines: List[str]) -> socket.socket:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall("".join(f"{line}\n" for line in lines).encode())
+        server.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def _receive(received: List[bytes]) -> socket.socket:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def receive() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                received.append(data)
+        server.close()
+    threading.Thread(target=receive, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_socket_source_and_the_three_sinks(mode, tmp_path):
+    lines = ["to be or not to be", "that is the question", "to sleep perchance to dream"]
+    source = _serve_lines(lines)
+    received: List[bytes] = []
+    target = _receive(received)
+    out_file = tmp_path / "counts.txt"
+    out_file.write_text("old content\n")  # OVERWRITE replaces it
+    out = ok(run(PROGRAMS / "sinks.py", "--mode", mode, params=[
+        "127.0.0.1", str(source.getsockname()[1]), str(target.getsockname()[1]), str(out_file)]))
+    seen: collections.Counter = collections.Counter()
+    expected = []
+    for word in " ".join(lines).split():
+        seen[word] += 1
+        expected.append((word, seen[word]))
+    assert records(out) == collections.Counter(expected)
+    assert records(out_file.read_text()) == collections.Counter(expected)
+    sent = b"".join(received).decode()
+    assert collections.Counter(sent.split("|")[:-1]) == collections.Counter(
+        f"{w}={n}" for w, n in expected)

@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "jython_programs"
 
 
-def run(script: Any, *args: str, params: List[str] = (), timeout: float = 300
-        ) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "nbstream.compat.jython", *args, str(script)]
+def run(script: Any, *args: str, packages: List[str] = (), params: List[str] = (),
+        timeout: float = 300) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "nbstream.compat.jython", *args, str(script), *packages]
     if params:
         cmd += ["-", *params]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -183,3 +183,185 @@ def test_socket_source_and_the_three_sinks(mode, tmp_path):
     sent = b"".join(received).decode()
     assert collections.Counter(sent.split("|")[:-1]) == collections.Counter(
         f"{w}={n}" for w, n in expected)
+
+
+def test_packages_before_the_dash_are_importable_and_params_reach_argv(tmp_path):
+    lib = tmp_path / "lib"
+    (lib / "helpers").mkdir(parents=True)
+    (lib / "helpers" / "__init__.py").write_text("def shout(s):\n    return s.upper()\n")
+    (lib / "suffix.py").write_text("SUFFIX = '!'\n")
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "from helpers import shout\n"
+        "from suffix import SUFFIX\n"
+        "from org.apache.flink.api.common.functions import MapFunction\n"
+        "class Shout(MapFunction):\n"
+        "    def map(self, value):\n"
+        "        return shout(value) + SUFFIX\n"
+        "def main(factory):\n"
+        "    env = factory.get_execution_environment()\n"
+        "    env.from_collection(sys.argv[1:]).map(Shout()).output()\n"
+        "    env.execute()\n")
+    out = run(script, "--parallelism", "1", packages=[str(lib / "helpers"),
+                                                      str(lib / "suffix.py")],
+              params=["a", "b c", "-"])
+    assert ok(out).splitlines() == ["A!", "B C!", "-!"]
+
+
+# -- bad programs: one-line errors naming the place and what to do ---------------------------
+
+def one_line_error(script: Path, *args: str) -> str:
+    out = run(script, *args)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
+def test_a_script_without_main_factory(tmp_path):
+    script = tmp_path / "nomain.py"
+    script.write_text("from org.apache.flink.api.common.functions import MapFunction\n"
+                      "def run(factory):\n    pass\n")
+    line = one_line_error(script)
+    assert line.startswith(f"{script}:")
+    assert "has no main(factory) function" in line
+
+
+@pytest.mark.parametrize("statement,expected", [
+    ("from org.apache.flink.streaming.connectors.kafka import FlinkKafkaConsumer09",
+     "FlinkKafkaConsumer09 (org.apache.flink.streaming.connectors.kafka) is not available in "
+     "nbstream's old Flink Python API: read input with socket_text_stream(host, port)"),
+    ("from org.apache.flink.api.common.functions import CoGroupFunction",
+     "CoGroupFunction (org.apache.flink.api.common.functions) is not available in nbstream's "
+     "old Flink Python API: the old Python API has no such operation"),
+    ("from org.apache.flink.api.java.utils import ParameterTool",
+     "read the parameters given after `-` from sys.argv"),
+    ("from org.apache.flink.api.java.functions import NullByteKeySelector",
+     "from org.apache.flink.api.java.functions it provides KeySelector"),
+])
+def test_an_org_apache_flink_name_nbstream_lacks_is_named(tmp_path, statement, expected):
+    script = tmp_path / "job.py"
+    script.write_text("import sys\n" + statement + "\ndef main(factory):\n    pass\n")
+    line = one_line_error(script)
+    assert line.startswith(f"{script}:2: ")
+    assert expected in line
+
+
+def test_a_function_class_missing_its_method(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(
+        "from org.apache.flink.api.common.functions import FlatMapFunction\n"
+        "class Tokenizer(FlatMapFunction):\n"
+        "    def flat_map_words(self, value, collector):\n"
+        "        collector.collect(value)\n"
+        "def main(factory):\n"
+        "    env = factory.get_execution_environment()\n"
+        "    env.from_elements('a b').flat_map(Tokenizer()).output()\n"
+        "    env.execute()\n")
+    line = one_line_error(script)
+    assert line == (f"{script}:7: flat_map(): Tokenizer (a FlatMapFunction) has no method "
+                    "flatMap(self, value, collector)")
+
+
+def test_a_function_of_the_wrong_kind_is_named(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(
+        "from org.apache.flink.api.common.functions import MapFunction\n"
+        "class Double(MapFunction):\n"
+        "    def map(self, value):\n"
+        "        return 2 * value\n"
+        "def main(factory):\n"
+        "    env = factory.get_execution_environment()\n"
+        "    env.from_elements(1).key_by(Double()).output()\n"
+        "    env.execute()\n")
+    assert one_line_error(script).endswith(
+        "key_by(): needs a KeySelector (from the old Flink Python API), not Double")
+
+
+# -- in-process ------------------------------------------------------------------------------
+
+def test_time_window_is_processing_time_on_the_environment_clock():
+    """``time_window`` fires on the environment's processing-time clock (a ManualClock
+    here), not on event time; a window still open at the end of the input does not fire."""
+    from nbstream import ManualClock
+    from tests.window_helpers import QueueSource, metric, wait_until
+
+    clock = ManualClock(1_000)
+    results: List[Any] = []
+    with jython.activated(mode="thread", parallelism=1, clock=clock,
+                          launch=lambda env, name: env.execute_async(name)):
+        from org.apache.flink.api.common.functions import ReduceFunction
+        from org.apache.flink.api.java.functions import KeySelector
+        from org.apache.flink.streaming.api.functions.source import SourceFunction
+        from org.apache.flink.streaming.api.windowing.time.Time import milliseconds
+
+        class Feed(QueueSource, SourceFunction):
+            pass
+
+        class Word(KeySelector):
+            def getKey(self, value):
+                return value[1]
+
+        class Sum(ReduceFunction):
+            def reduce(self, a, b):
+                return (a[0] + b[0], a[1])
+
+        source = Feed()
+        env = jython.PythonEnvironmentFactory().get_execution_environment()
+        windowed = env.create_python_source(source).key_by(Word()) \
+            .time_window(milliseconds(50)).reduce(Sum())
+        windowed.get_nbstream_stream().add_sink(results.append)
+        job = env.execute()
+    try:
+        for word in ["a", "b", "a"]:
+            source.push((1, word))
+        wait_until(lambda: metric(job, "Window", "records_in") == 3)
+        clock.advance(48)  # 1048: [1000, 1050) is still open
+        source.push((1, "a"))
+        wait_until(lambda: metric(job, "Window", "records_in") == 4)
+        assert results == []
+        clock.advance(1)  # 1049, the window's last millisecond: it fires
+        wait_until(lambda: len(results) == 2)
+        assert sorted(results) == [(1, "b"), (3, "a")]
+        clock.advance(1)
+        source.push((1, "b"))  # into [1050, 1100), which is open when the input ends
+        wait_until(lambda: metric(job, "Window", "records_in") == 5)
+        source.end()
+        job.result(10)
+    finally:
+        job.cancel()
+        job.wait(10)
+    assert sorted(results) == [(1, "b"), (3, "a")]
+
+
+def test_install_only_inside_activated_and_org_is_restored():
+    assert not jython.is_installed()
+    with pytest.raises(ModuleNotFoundError):
+        __import__("org.apache.flink.api.common.functions")
+    with jython.activated():
+        from org.apache.flink.streaming.api.windowing.time import Time
+        assert Time.seconds(2).to_milliseconds() == 2000
+    assert not jython.is_installed() and "org" not in sys.modules
+
+
+def test_function_classes_work_in_nbstreams_own_api():
+    from nbstream import StreamExecutionEnvironment
+    from nbstream.compat.jython.functions import FlatMapFunction, KeySelector, ReduceFunction
+
+    class Tokenizer(FlatMapFunction):
+        def flatMap(self, value, collector):
+            for word in value.split():
+                collector.collect((word, 1))
+
+    class First(KeySelector):
+        def getKey(self, value):
+            return value[0]
+
+    class Add(ReduceFunction):
+        def reduce(self, a, b):
+            return (a[0], a[1] + b[1])
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    got = env.from_collection(["a b a"]).flat_map(Tokenizer()).key_by(First()).reduce(Add())
+    assert sorted(got.execute_and_collect()) == [("a", 1), ("a", 2), ("b", 1)]

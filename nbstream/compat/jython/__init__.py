@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.abc
+import importlib.machinery
 import inspect
 import sys
 import types
@@ -82,13 +83,20 @@ _saved: Optional[Dict[str, Any]] = None
 _finder: Optional["_Finder"] = None
 
 
-class _Finder(importlib.abc.MetaPathFinder):
-    """Answers for the ``org.*`` modules not in :data:`MODULES`."""
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers for the ``org.*`` modules not in :data:`MODULES`: an empty module whose
+    every name raises :class:`NotAvailableError` (so the error names the class too)."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname == _ROOT or fullname.startswith(_ROOT + "."):
-            raise unavailable(fullname)
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return _module(spec.name, {})
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
 
 
 def _module(name: str, names: Dict[str, Any]) -> types.ModuleType:

@@ -75,7 +75,7 @@ def check(step: str, fn: Any, base: Type[Any]) -> Any:
     kind = base.__name__
     if not isinstance(fn, base):
         raise ProgramError(f"{step}(): needs a {kind} (from the old Flink Python API), "
-                        f"not {type(fn).__name__} {fn!r}")
+                        f"not {type(fn).__name__}")
     java, signature = base._java
     if not (_defines(fn, java, base) or _defines(fn, base._python, base)):
         raise ProgramError(f"{step}(): {type(fn).__name__} (a {kind}) has no method "

@@ -51,19 +51,60 @@ def ok(out: subprocess.CompletedProcess) -> str:
     return out.stdout
 
 
-@pytest.mark.parametrize("mode,parallelism", [("thread", 2), ("process", 2), ("thread", 1)])
-def test_word_count_over_a_generator_in_50ms_windows(mode, parallelism):
+def word_count_reference(iterations: int) -> collections.Counter:
+    """How often each word occurs in what the generator emits."""
     with jython.activated():  # the program's own sentences (it imports org.apache.flink)
         sentences = runpy.run_path(str(PROGRAMS / "word_count.py"))["SENTENCES"]
+    once = collections.Counter(w for s in sentences for w in s.lower().split())
+    return collections.Counter({w: n * iterations for w, n in once.items()})
+
+
+def word_totals(got: collections.Counter) -> collections.Counter:
+    """Each word's counts summed over its windows (how the records fall into 50 ms
+    windows depends on timing; every record falls into one)."""
+    totals: collections.Counter = collections.Counter()
+    for (count, word), times in got.items():
+        assert count >= 1
+        totals[word] += count * times
+    return totals
+
+
+def split_select_reference(n: int) -> collections.Counter:
+    return collections.Counter(
+        [("even", i) for i in range(1, n + 1) if i % 2 == 0]
+        + [("odd3", i) for i in range(1, n + 1) if i % 2 and i % 3 == 0]
+        + [("all5", i) for i in range(1, n + 1) if i % 5 == 0]
+        + [("elements", 100), ("elements", 200)]
+        + [("collection", 7), ("collection", 8), ("collection", 9)])
+
+
+def iterate_reference() -> collections.Counter:
+    expected = []
+    for start in [3, 5, 1, 0, 12]:
+        current, rounds = start, 0
+        while True:
+            current, rounds = current - 1, rounds + 1
+            if current <= 0:
+                expected.append((start, current, rounds))
+                break
+    return collections.Counter(expected)
+
+
+def rolling_counts_reference(lines: List[str]) -> collections.Counter:
+    seen: collections.Counter = collections.Counter()
+    expected = []
+    for word in " ".join(lines).split():
+        seen[word] += 1
+        expected.append((word, seen[word]))
+    return collections.Counter(expected)
+
+
+@pytest.mark.parametrize("mode,parallelism", [("thread", 2), ("process", 2), ("thread", 1)])
+def test_word_count_over_a_generator_in_50ms_windows(mode, parallelism):
     iterations = 300
     out = ok(run(PROGRAMS / "word_count.py", "--mode", mode, "--parallelism", str(parallelism),
                  params=[str(iterations), "1.0"]))
-    totals: collections.Counter = collections.Counter()
-    for (count, word), times in records(out).items():
-        assert count >= 1
-        totals[word] += count * times
-    expected = collections.Counter(w for s in sentences for w in s.lower().split())
-    assert totals == collections.Counter({w: n * iterations for w, n in expected.items()})
+    assert word_totals(records(out)) == word_count_reference(iterations)
     if parallelism > 1:
         assert all(re.match(r"\d+> ", line) for line in out.splitlines())
 
@@ -73,26 +114,13 @@ def test_split_select_union_filter_and_the_collection_sources(mode):
     n = 40
     out = ok(run(PROGRAMS / "split_select.py", "--mode", mode, "--parallelism", "2",
                  params=[str(n)]))
-    expected = ([("even", i) for i in range(1, n + 1) if i % 2 == 0]
-                + [("odd3", i) for i in range(1, n + 1) if i % 2 and i % 3 == 0]
-                + [("all5", i) for i in range(1, n + 1) if i % 5 == 0]
-                + [("elements", 100), ("elements", 200)]
-                + [("collection", 7), ("collection", 8), ("collection", 9)])
-    assert records(out) == collections.Counter(expected)
+    assert records(out) == split_select_reference(n)
 
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
 def test_iterate_feeds_records_back_until_they_leave_the_loop(mode):
     out = ok(run(PROGRAMS / "iterate.py", "--mode", mode, "--parallelism", "2"))
-    expected = []
-    for start in [3, 5, 1, 0, 12]:
-        current, rounds = start, 0
-        while True:
-            current, rounds = current - 1, rounds + 1
-            if current <= 0:
-                expected.append((start, current, rounds))
-                break
-    assert records(out) == collections.Counter(expected)
+    assert records(out) == iterate_reference()
 
 
 def count_window_reference(lines: List[str]) -> collections.Counter:
@@ -113,13 +141,17 @@ def count_window_reference(lines: List[str]) -> collections.Counter:
     return collections.Counter(out)
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_count_windows_apply_and_reduce_with_rich_functions(mode, tmp_path):
+def count_window_lines(seed: int = 7) -> List[str]:
     import random
 
-    rng = random.Random(7)
-    lines = [f"{rng.choice('abcd')},{rng.randint(-5, 20)}" if rng.random() > 0.1 else ""
-             for _ in range(200)]
+    rng = random.Random(seed)
+    return [f"{rng.choice('abcd')},{rng.randint(-5, 20)}" if rng.random() > 0.1 else ""
+            for _ in range(200)]
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_count_windows_apply_and_reduce_with_rich_functions(mode, tmp_path):
+    lines = count_window_lines()
     (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
     markers = tmp_path / "closed"
     markers.mkdir()
@@ -135,7 +167,7 @@ def test_count_windows_apply_and_reduce_with_rich_functions(mode, tmp_path):
     assert sum(closed) == sliding_with_blank
 
 
-def _serve_lines(lines: List[str]) -> socket.socket:
+def serve_lines(lines: List[str]) -> socket.socket:
     server = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -147,7 +179,7 @@ def _serve_lines(lines: List[str]) -> socket.socket:
     return server
 
 
-def _receive(received: List[bytes]) -> socket.socket:
+def receive(received: List[bytes]) -> socket.socket:
     server = socket.create_server(("127.0.0.1", 0))
 
     def receive() -> None:
@@ -166,23 +198,19 @@ def _receive(received: List[bytes]) -> socket.socket:
 @pytest.mark.parametrize("mode", ["thread", "process"])
 def test_socket_source_and_the_three_sinks(mode, tmp_path):
     lines = ["to be or not to be", "that is the question", "to sleep perchance to dream"]
-    source = _serve_lines(lines)
+    source = serve_lines(lines)
     received: List[bytes] = []
-    target = _receive(received)
+    target = receive(received)
     out_file = tmp_path / "counts.txt"
     out_file.write_text("old content\n")  # OVERWRITE replaces it
     out = ok(run(PROGRAMS / "sinks.py", "--mode", mode, params=[
         "127.0.0.1", str(source.getsockname()[1]), str(target.getsockname()[1]), str(out_file)]))
-    seen: collections.Counter = collections.Counter()
-    expected = []
-    for word in " ".join(lines).split():
-        seen[word] += 1
-        expected.append((word, seen[word]))
-    assert records(out) == collections.Counter(expected)
-    assert records(out_file.read_text()) == collections.Counter(expected)
+    expected = rolling_counts_reference(lines)
+    assert records(out) == expected
+    assert records(out_file.read_text()) == expected
     sent = b"".join(received).decode()
     assert collections.Counter(sent.split("|")[:-1]) == collections.Counter(
-        f"{w}={n}" for w, n in expected)
+        {f"{w}={n}": k for (w, n), k in expected.items()})
 
 
 def test_packages_before_the_dash_are_importable_and_params_reach_argv(tmp_path):

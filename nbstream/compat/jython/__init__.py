@@ -65,7 +65,9 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import inspect
+import os
 import sys
+import traceback
 import types
 from typing import Any, Dict, Iterator, Optional
 
@@ -74,7 +76,7 @@ from ._modules import MODULES, unavailable
 from .functions import ProgramError
 from .environment import DEFAULTS, PythonEnvironmentFactory, PythonStreamExecutionEnvironment
 
-__all__ = ["install", "uninstall", "activated", "is_installed", "run_main", "run_source",
+__all__ = ["install", "uninstall", "activated", "is_installed", "run_main", "run_source", "error_line",
            "ProgramError", "NotAvailableError", "MODULES", "PythonStreamExecutionEnvironment",
            "PythonEnvironmentFactory"]
 
@@ -182,6 +184,15 @@ def run_main(namespace: Dict[str, Any], where: str) -> Any:
     except (TypeError, ValueError):
         takes_factory = True
     return main(PythonEnvironmentFactory()) if takes_factory else main()
+
+
+def error_line(exc: BaseException, filename: str) -> Optional[int]:
+    """The line of ``filename`` (the program) where ``exc`` arose, if it did there."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(frame.filename) == os.path.abspath(filename):
+            line = frame.lineno
+    return line
 
 
 def run_source(source: str, where: str, namespace: Optional[Dict[str, Any]] = None, **

@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from typing import List, Optional
 
 from ...runtime.executors import check_mode
-from . import NotAvailableError, ProgramError, run_source
+from . import NotAvailableError, ProgramError, error_line, run_source
 
 PROG = "python -m nbstream.compat.jython"
 
@@ -36,15 +35,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("packages", nargs="*", metavar="PACKAGE",
                         help="modules or package folders the program imports")
     return parser
-
-
-def _place(exc: BaseException, script: str) -> str:
-    """``script:line`` of the innermost frame of the script in ``exc``'s traceback."""
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename) == os.path.abspath(script):
-            line = frame.lineno
-    return f"{script}:{line}" if line else script
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -77,7 +67,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         run_source(source, script, mode=opts.mode, parallelism=opts.parallelism)
     except (ProgramError, NotAvailableError) as exc:
-        print(f"{_place(exc, script)}: {exc}", file=sys.stderr)
+        line = error_line(exc, script)
+        print(f"{script}:{line}: {exc}" if line else f"{script}: {exc}", file=sys.stderr)
         return 1
     return 0
 

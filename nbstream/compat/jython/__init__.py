@@ -73,8 +73,8 @@ from typing import Any, Dict, Iterator, Optional
 
 from ..pyflink._exports import NotAvailableError
 from ._modules import MODULES, unavailable
-from .functions import ProgramError
 from .environment import DEFAULTS, PythonEnvironmentFactory, PythonStreamExecutionEnvironment
+from .functions import ProgramError
 
 __all__ = ["install", "uninstall", "activated", "is_installed", "run_main", "run_source", "error_line",
            "ProgramError", "NotAvailableError", "MODULES", "PythonStreamExecutionEnvironment",

@@ -16,10 +16,11 @@ nbstream's runtime context.
 >>> class Broken(FlatMapFunction):
 ...     def flat_map_typo(self, value, collector):
 ...         pass
->>> check("flat_map", Broken(), FlatMapFunction)
-Traceback (most recent call last):
-...
-nbstream.compat.jython.functions.ProgramError: flat_map(): Broken (a FlatMapFunction) has no method flatMap(self, value, collector)
+>>> try:
+...     check("flat_map", Broken(), FlatMapFunction)
+... except ProgramError as exc:
+...     print(exc)
+flat_map(): Broken (a FlatMapFunction) has no method flatMap(self, value, collector)
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from ...api import functions as F
 from ...errors import NbstreamError
 
 __all__ = [
-    "ProgramError", "Collector", "check", "MapFunction", "FlatMapFunction", "FilterFunction", "ReduceFunction",
+    "ProgramError", "Collector", "check", "MapFunction", "FlatMapFunction", "FilterFunction",
+    "ReduceFunction",
     "KeySelector", "SourceFunction", "ParallelSourceFunction", "WindowFunction",
     "OutputSelector", "SerializationSchema", "SimpleStringSchema", "RichMapFunction",
     "RichFlatMapFunction", "RichFilterFunction", "RichReduceFunction", "RichSourceFunction",

@@ -61,16 +61,15 @@ False
 
 from __future__ import annotations
 
-import contextlib
 import importlib.abc
 import importlib.machinery
 import inspect
 import os
-import sys
 import traceback
 import types
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, ContextManager, Dict, Optional
 
+from .._aliases import ModuleAliases
 from ..pyflink._exports import NotAvailableError
 from ._modules import MODULES, unavailable
 from .environment import DEFAULTS, PythonEnvironmentFactory, PythonStreamExecutionEnvironment
@@ -81,8 +80,6 @@ __all__ = ["install", "uninstall", "activated", "is_installed", "run_main", "run
            "PythonEnvironmentFactory"]
 
 _ROOT = "org"
-_saved: Optional[Dict[str, Any]] = None
-_finder: Optional["_Finder"] = None
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -114,61 +111,43 @@ def _module(name: str, names: Dict[str, Any]) -> types.ModuleType:
     return module
 
 
+def _modules() -> Dict[str, types.ModuleType]:
+    """:data:`MODULES` as modules, and every package above them."""
+    modules: Dict[str, types.ModuleType] = {}
+    packages = {name.rsplit(".", i)[0] for name in MODULES for i in range(name.count(".") + 1)}
+    for name in sorted(packages, key=lambda n: n.count(".")):
+        modules[name] = _module(name, MODULES.get(name, {}))
+        if "." in name:
+            parent, _, child = name.rpartition(".")
+            setattr(modules[parent], child, modules[name])
+    return modules
+
+
+_ALIASES = ModuleAliases(_ROOT, _modules, _Finder())
+
+
 def is_installed() -> bool:
-    return _saved is not None
+    return _ALIASES.is_installed()
 
 
 def install() -> None:
     """Make ``import org.apache.flink...`` resolve to nbstream (until :func:`uninstall`)."""
-    global _saved, _finder
-    if _saved is not None:
-        return
-    saved = {n: m for n, m in sys.modules.items() if n == _ROOT or n.startswith(_ROOT + ".")}
-    for name in saved:
-        del sys.modules[name]
-    packages = {name.rsplit(".", i)[0] for name in MODULES for i in range(name.count(".") + 1)}
-    for name in sorted(packages, key=lambda n: n.count(".")):
-        module = _module(name, MODULES.get(name, {}))
-        sys.modules[name] = module
-        if "." in name:
-            parent, _, child = name.rpartition(".")
-            setattr(sys.modules[parent], child, module)
-    _finder = _Finder()
-    sys.meta_path.insert(0, _finder)
-    _saved = saved
+    _ALIASES.install()
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
-    global _saved, _finder
-    if _saved is None:
-        return
-    for name in [n for n in sys.modules if n == _ROOT or n.startswith(_ROOT + ".")]:
-        del sys.modules[name]
-    sys.modules.update(_saved)
-    if _finder in sys.meta_path:
-        sys.meta_path.remove(_finder)
-    _saved = _finder = None
+    _ALIASES.uninstall()
 
 
-@contextlib.contextmanager
 def activated(mode: Optional[str] = None, parallelism: Optional[int] = None,
-              clock: Any = None, launch: Any = None) -> Iterator[None]:
+              clock: Any = None, launch: Any = None) -> ContextManager[None]:
     """``with activated():`` the ``org.apache.flink`` imports resolve to nbstream, and the
     environments created inside start with ``mode``, ``parallelism`` and processing-time
     ``clock``; ``launch(env, job_name)``, if given, runs their jobs instead of
     ``execute`` (the notebook uses it to show them live)."""
-    was, before = is_installed(), dict(DEFAULTS)
-    install()
-    DEFAULTS.update({k: v for k, v in (("mode", mode), ("parallelism", parallelism),
-                                        ("clock", clock), ("launch", launch)) if v is not None})
-    try:
-        yield
-    finally:
-        DEFAULTS.clear()
-        DEFAULTS.update(before)
-        if not was:
-            uninstall()
+    return _ALIASES.activated(DEFAULTS, mode=mode, parallelism=parallelism, clock=clock,
+                              launch=launch)
 
 
 def run_main(namespace: Dict[str, Any], where: str) -> Any:

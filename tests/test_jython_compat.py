@@ -317,11 +317,13 @@ def test_time_window_is_processing_time_on_the_environment_clock():
 
     clock = ManualClock(1_000)
     results: List[Any] = []
+    bounds: List[Any] = []
     with jython.activated(mode="thread", parallelism=1, clock=clock,
                           launch=lambda env, name: env.execute_async(name)):
         from org.apache.flink.api.common.functions import ReduceFunction
         from org.apache.flink.api.java.functions import KeySelector
         from org.apache.flink.streaming.api.functions.source import SourceFunction
+        from org.apache.flink.streaming.api.functions.windowing import WindowFunction
         from org.apache.flink.streaming.api.windowing.time.Time import milliseconds
 
         class Feed(QueueSource, SourceFunction):
@@ -335,32 +337,40 @@ def test_time_window_is_processing_time_on_the_environment_clock():
             def reduce(self, a, b):
                 return (a[0] + b[0], a[1])
 
+        class Bounds(WindowFunction):
+            def apply(self, key, window, values, collector):
+                collector.collect((key, window.getStart(), window.getEnd(),
+                                   window.maxTimestamp(), len(values)))
+
         source = Feed()
         env = jython.PythonEnvironmentFactory().get_execution_environment()
-        windowed = env.create_python_source(source).key_by(Word()) \
-            .time_window(milliseconds(50)).reduce(Sum())
+        keyed = env.create_python_source(source).key_by(Word())
+        windowed = keyed.time_window(milliseconds(50)).reduce(Sum())
         windowed.get_nbstream_stream().add_sink(results.append)
+        keyed.time_window(milliseconds(50)).apply(Bounds()) \
+            .get_nbstream_stream().add_sink(bounds.append)
         job = env.execute()
     try:
         for word in ["a", "b", "a"]:
             source.push((1, word))
-        wait_until(lambda: metric(job, "Window", "records_in") == 3)
+        wait_until(lambda: metric(job, "Window", "records_in") == 3 * 2)
         clock.advance(48)  # 1048: [1000, 1050) is still open
         source.push((1, "a"))
-        wait_until(lambda: metric(job, "Window", "records_in") == 4)
-        assert results == []
+        wait_until(lambda: metric(job, "Window", "records_in") == 4 * 2)
+        assert results == [] and bounds == []
         clock.advance(1)  # 1049, the window's last millisecond: it fires
-        wait_until(lambda: len(results) == 2)
+        wait_until(lambda: len(results) == 2 and len(bounds) == 2)
         assert sorted(results) == [(1, "b"), (3, "a")]
+        assert sorted(bounds) == [("a", 1000, 1050, 1049, 3), ("b", 1000, 1050, 1049, 1)]
         clock.advance(1)
         source.push((1, "b"))  # into [1050, 1100), which is open when the input ends
-        wait_until(lambda: metric(job, "Window", "records_in") == 5)
+        wait_until(lambda: metric(job, "Window", "records_in") == 5 * 2)
         source.end()
         job.result(10)
     finally:
         job.cancel()
         job.wait(10)
-    assert sorted(results) == [(1, "b"), (3, "a")]
+    assert sorted(results) == [(1, "b"), (3, "a")] and len(bounds) == 2
 
 
 def test_install_only_inside_activated_and_org_is_restored():

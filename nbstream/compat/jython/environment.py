@@ -32,7 +32,7 @@ from . import functions as J
 
 __all__ = ["PythonStreamExecutionEnvironment", "PythonEnvironmentFactory", "PythonDataStream",
            "PythonKeyedStream", "PythonWindowedStream", "PythonSplitStream",
-           "PythonIterativeStream", "DEFAULTS"]
+           "PythonIterativeStream", "JavaWindow", "DEFAULTS"]
 
 #: what environments created now start with: ``mode``, ``parallelism``, ``clock`` (a
 #: processing-time clock such as ManualClock) and ``launch`` (``launch(env, job_name)``
@@ -277,8 +277,45 @@ class _WindowApply(_NbWindowFunction):
 
     def apply(self, key: Any, window: Any, inputs: Iterable[Any]) -> Iterable[Any]:
         out = J.Collector()
-        self.function.apply(key, window, list(inputs), out)
+        self.function.apply(key, JavaWindow(window), list(inputs), out)
         return out.items
+
+
+class JavaWindow:
+    """A window with Java's accessors as well (``getStart()``, ``getEnd()``,
+    ``maxTimestamp()``), as the old API's window functions received it.
+
+    >>> from nbstream import TimeWindow
+    >>> w = JavaWindow(TimeWindow(0, 50))
+    >>> w.getStart(), w.getEnd(), w.maxTimestamp(), w.end
+    (0, 50, 49, 50)
+    """
+
+    __slots__ = ("window",)
+
+    def __init__(self, window: Any) -> None:
+        self.window = window
+
+    def getStart(self) -> int:
+        return self.window.start
+
+    def getEnd(self) -> int:
+        return self.window.end
+
+    def maxTimestamp(self) -> int:
+        return self.window.max_timestamp()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.window, name)
+
+    def __eq__(self, other: Any) -> bool:
+        return self.window == getattr(other, "window", other)
+
+    def __hash__(self) -> int:
+        return hash(self.window)
+
+    def __repr__(self) -> str:
+        return repr(self.window)
 
 
 class _Selected:

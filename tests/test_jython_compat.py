@@ -103,7 +103,7 @@ def rolling_counts_reference(lines: List[str]) -> collections.Counter:
 def test_word_count_over_a_generator_in_50ms_windows(mode, parallelism):
     iterations = 300
     out = ok(run(PROGRAMS / "word_count.py", "--mode", mode, "--parallelism", str(parallelism),
-                 params=[str(iterations), "1.0"]))
+                 params=[str(iterations), "1.5"]))
     assert word_totals(records(out)) == word_count_reference(iterations)
     if parallelism > 1:
         assert all(re.match(r"\d+> ", line) for line in out.splitlines())

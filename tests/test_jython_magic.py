@@ -43,7 +43,7 @@ def value(kernel, expression: str) -> str:
 
 
 def test_word_count_runs_with_params_and_shows_its_job_live(kernel):
-    cell = jython_cell(kernel, "--blocking --name wc --to wc --parallelism 2 - 300 1.0",
+    cell = jython_cell(kernel, "--blocking --name wc --to wc --parallelism 2 - 300 1.5",
                        program("word_count"))
     assert word_totals(records(cell.stdout)) == word_count_reference(300)
     assert all(line[:3] in ("1> ", "2> ") for line in cell.stdout.splitlines())

@@ -237,6 +237,27 @@ def test_packages_before_the_dash_are_importable_and_params_reach_argv(tmp_path)
     assert ok(out).splitlines() == ["A!", "B C!", "-!"]
 
 
+def test_the_first_releases_style_main_without_factory(tmp_path):
+    """The API's first release: ``main()`` without parameters, the environment from
+    ``PythonStreamExecutionEnvironment``, ``print()`` for output and a ``__main__`` guard
+    (which the runner does not trigger: it calls main itself, once)."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "from org.apache.flink.api.common.functions import MapFunction\n"
+        "from org.apache.flink.python.api.jython import PythonStreamExecutionEnvironment\n"
+        "class Doubler(MapFunction):\n"
+        "    def map(self, value):\n"
+        "        return value * 2\n"
+        "def main():\n"
+        "    env = PythonStreamExecutionEnvironment.get_execution_environment()\n"
+        "    env.set_parallelism(1)\n"
+        "    env.generate_sequence(1, 4).map(Doubler()).print()\n"
+        "    env.execute(True)\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n")
+    assert ok(run(script)).splitlines() == ["2", "4", "6", "8"]
+
+
 # -- bad programs: one-line errors naming the place and what to do ---------------------------
 
 def one_line_error(script: Path, *args: str) -> str:

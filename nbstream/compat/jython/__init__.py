@@ -75,8 +75,8 @@ from ._modules import MODULES, unavailable
 from .environment import DEFAULTS, PythonEnvironmentFactory, PythonStreamExecutionEnvironment
 from .functions import ProgramError
 
-__all__ = ["install", "uninstall", "activated", "is_installed", "run_main", "run_source", "error_line",
-           "ProgramError", "NotAvailableError", "MODULES", "PythonStreamExecutionEnvironment",
+__all__ = ["install", "uninstall", "activated", "is_installed", "run_main", "run_source",
+           "error_line", "ProgramError", "NotAvailableError", "MODULES", "PythonStreamExecutionEnvironment",
            "PythonEnvironmentFactory"]
 
 _ROOT = "org"
@@ -174,8 +174,8 @@ def error_line(exc: BaseException, filename: str) -> Optional[int]:
     return line
 
 
-def run_source(source: str, where: str, namespace: Optional[Dict[str, Any]] = None, **
-               defaults: Any) -> Any:
+def run_source(source: str, where: str, namespace: Optional[Dict[str, Any]] = None,
+               **defaults: Any) -> Any:
     """Run a program given as text: its imports resolve to nbstream while it runs, then
     its ``main`` is called (``defaults`` as :func:`activated` takes them)."""
     ns: Dict[str, Any] = {"__name__": "__jython_main__"} if namespace is None else namespace

@@ -196,7 +196,7 @@ def receive(received: List[bytes]) -> socket.socket:
 
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
-def test_socket_source_and_the_three_sinks(mode, tmp_path):
+def test_socket_source_and_the_sinks(mode, tmp_path):
     lines = ["to be or not to be", "that is the question", "to sleep perchance to dream"]
     source = serve_lines(lines)
     received: List[bytes] = []
@@ -208,6 +208,7 @@ def test_socket_source_and_the_three_sinks(mode, tmp_path):
     expected = rolling_counts_reference(lines)
     assert records(out) == expected
     assert records(out_file.read_text()) == expected
+    assert records((tmp_path / "counts.txt.sink").read_text()) == expected
     sent = b"".join(received).decode()
     assert collections.Counter(sent.split("|")[:-1]) == collections.Counter(
         {f"{w}={n}": k for (w, n), k in expected.items()})

@@ -124,6 +124,7 @@ def test_count_windows_and_the_three_sinks_in_a_cell(kernel, tmp_path):
     expected = rolling_counts_reference(words)
     assert records(cell.stdout) == expected
     assert records(out_file.read_text()) == expected
+    assert records((tmp_path / "counts.txt.sink").read_text()) == expected
     deadline = time.monotonic() + 10
     while b"".join(received).count(b"|") < sum(expected.values()):
         assert time.monotonic() < deadline, received

@@ -54,7 +54,8 @@ def test_jython_compat_exports_are_pinned():
     assert sorted(functions.__all__) == sorted([
         "ProgramError", "Collector", "check", "MapFunction", "FlatMapFunction",
         "FilterFunction", "ReduceFunction", "KeySelector", "SourceFunction",
-        "ParallelSourceFunction", "WindowFunction", "OutputSelector", "SerializationSchema",
+        "ParallelSourceFunction", "SinkFunction", "RichSinkFunction", "WindowFunction",
+        "OutputSelector", "SerializationSchema",
         "SimpleStringSchema", "RichMapFunction", "RichFlatMapFunction", "RichFilterFunction",
         "RichReduceFunction", "RichSourceFunction", "RichParallelSourceFunction",
         "RichWindowFunction"])

@@ -25,6 +25,8 @@ MODULES: Dict[str, Dict[str, Any]] = {
     "org.apache.flink.streaming.api.functions.source": {
         n: getattr(J, n) for n in ("SourceFunction", "ParallelSourceFunction",
                                    "RichSourceFunction", "RichParallelSourceFunction")},
+    "org.apache.flink.streaming.api.functions.sink": {
+        "SinkFunction": J.SinkFunction, "RichSinkFunction": J.RichSinkFunction},
     "org.apache.flink.streaming.api.functions.windowing": {
         "WindowFunction": J.WindowFunction, "RichWindowFunction": J.RichWindowFunction},
     "org.apache.flink.streaming.api.collector.selector": {"OutputSelector": J.OutputSelector},
@@ -54,8 +56,6 @@ _NBSTREAM = "the old Python API has no such operation: write it with nbstream's 
 #: name or module prefix -> what to use instead
 _HINTS: Dict[str, str] = {
     "ParameterTool": "read the parameters given after `-` from sys.argv (e.g. with argparse)",
-    "SinkFunction": "use output(), write_as_text(path) or write_to_socket(host, port, schema)",
-    "RichSinkFunction": "use output(), write_as_text(path) or write_to_socket(host, port, schema)",
     "AllWindowFunction": "key the stream first (key_by(...).time_window(...).apply(...))",
     "TimeCharacteristic": "time_window() is processing time here, as in the old Python API",
     "org.apache.flink.api.java.utils": "read the parameters given after `-` from sys.argv "

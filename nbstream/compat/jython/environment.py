@@ -150,7 +150,8 @@ class PythonEnvironmentFactory:
 
 class PythonDataStream:
     """A stream of the old API: ``map``, ``flat_map``, ``filter``, ``key_by``, ``union``,
-    ``split``, ``iterate`` and the sinks ``output``, ``write_as_text``, ``write_to_socket``."""
+    ``split``, ``iterate`` and the sinks ``output``, ``write_as_text``, ``write_to_socket``,
+    ``add_sink``."""
 
     def __init__(self, stream: DataStream) -> None:
         self._stream = stream
@@ -219,6 +220,12 @@ class PythonDataStream:
         """Send ``schema.serialize(value)`` of each record to a TCP server."""
         self._stream.write_to_socket(host, port,
                                      J.check("write_to_socket", schema, J.SerializationSchema))
+
+
+    def add_sink(self, sink_function: Any) -> None:
+        """Call ``sink_function.invoke(value)`` with every record (in the process that
+        runs the job, whatever the mode)."""
+        self._stream.add_sink(J.check("add_sink", sink_function, J.SinkFunction))
 
 
 class PythonKeyedStream(PythonDataStream):

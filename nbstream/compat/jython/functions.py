@@ -25,6 +25,8 @@ flat_map(): Broken (a FlatMapFunction) has no method flatMap(self, value, collec
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Iterable, List, Optional, Tuple, Type
 
 from ...api import functions as F
@@ -32,8 +34,8 @@ from ...errors import NbstreamError
 
 __all__ = [
     "ProgramError", "Collector", "check", "MapFunction", "FlatMapFunction", "FilterFunction",
-    "ReduceFunction",
-    "KeySelector", "SourceFunction", "ParallelSourceFunction", "WindowFunction",
+    "ReduceFunction", "KeySelector", "SourceFunction", "ParallelSourceFunction", "SinkFunction",
+    "RichSinkFunction", "WindowFunction",
     "OutputSelector", "SerializationSchema", "SimpleStringSchema", "RichMapFunction",
     "RichFlatMapFunction", "RichFilterFunction", "RichReduceFunction", "RichSourceFunction",
     "RichParallelSourceFunction", "RichWindowFunction",
@@ -158,6 +160,29 @@ class SourceFunction(_Java, F.SourceFunction):
 
 class ParallelSourceFunction(SourceFunction):
     """A source that runs as one instance per parallel subtask."""
+
+
+class SinkFunction(_Java, F.SinkFunction):
+    """``invoke(self, value)`` receives every record (for ``add_sink``); it runs in the
+    process that runs the job (the notebook's kernel, the runner)."""
+
+    _java = ("invoke", "self, value")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = cls.__dict__.get("invoke")
+        if callable(method) and len(inspect.signature(method).parameters) == 2:
+            @functools.wraps(method)
+            def invoke(self: Any, value: Any, context: Any = None) -> None:
+                method(self, value)  # the old API's invoke(value): no context
+            cls.invoke = invoke  # type: ignore[method-assign]
+
+    def invoke(self, value: Any, context: Any = None) -> None:
+        raise _missing(self, SinkFunction)
+
+
+class RichSinkFunction(SinkFunction):
+    """A SinkFunction with ``open(self, config)`` and ``close(self)``."""
 
 
 class WindowFunction(_Java, F.Function):

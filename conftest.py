@@ -5,5 +5,5 @@ installs it with ``pip install -e '.[test,flink]'``. Without it they fail, namin
 missing module: nothing is left out silently.
 """
 
-# PyFlink programs that the tests run as scripts: data, not test modules
-collect_ignore_glob = ["tests/pyflink_programs/*"]
+# PyFlink and old-Flink (Jython) programs that the tests run as scripts: data, not test modules
+collect_ignore_glob = ["tests/pyflink_programs/*", "tests/jython_programs/*"]

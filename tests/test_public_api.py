@@ -44,6 +44,26 @@ def test_export_list_is_pinned():
     assert sorted(nbstream.__all__) == EXPECTED
 
 
+def test_jython_compat_exports_are_pinned():
+    from nbstream.compat import jython
+    from nbstream.compat.jython import functions
+
+    assert sorted(jython.__all__) == sorted([
+        "install", "uninstall", "activated", "is_installed", "run_main", "run_source",
+        "error_line", "ProgramError", "NotAvailableError", "MODULES",
+        "PythonStreamExecutionEnvironment", "PythonEnvironmentFactory"])
+    assert sorted(functions.__all__) == sorted([
+        "ProgramError", "Collector", "check", "MapFunction", "FlatMapFunction",
+        "FilterFunction", "ReduceFunction", "KeySelector", "SourceFunction",
+        "ParallelSourceFunction", "SinkFunction", "RichSinkFunction", "WindowFunction",
+        "OutputSelector", "SerializationSchema",
+        "SimpleStringSchema", "RichMapFunction", "RichFlatMapFunction", "RichFilterFunction",
+        "RichReduceFunction", "RichSourceFunction", "RichParallelSourceFunction",
+        "RichWindowFunction"])
+    assert all(hasattr(jython, n) for n in jython.__all__)
+    assert all(hasattr(functions, n) for n in functions.__all__)
+
+
 def test_every_export_exists():
     missing = [name for name in nbstream.__all__ if not hasattr(nbstream, name)]
     assert missing == []

@@ -78,6 +78,14 @@ STREAM.add_argument("--pyflink", action="store_true",
                     help="the cell is a PyFlink DataStream program: its `import pyflink...` "
                          "resolve to nbstream and it runs as `python -m nbstream.compat.pyflink` "
                          "would run it (its own env, print() into the cell)")
+STREAM.add_argument("--jython", action="store_true",
+                    help="the cell is a program of Flink's old (Jython) Python streaming API: "
+                         "its `org.apache.flink` imports resolve to nbstream and its "
+                         "main(factory) runs here; each env.execute() starts a job shown "
+                         "live, in this cell's mode and parallelism")
+STREAM.add_argument("params", nargs="*", metavar="- PARAM",
+                    help="with --jython: the program's parameters (its sys.argv[1:]) "
+                         "after a lone -")
 STREAM.add_argument("-h", "--help", action="store_true", help="show this help")
 
 SET_MODE = _parser("%set_mode", "Set the execution mode of later %%stream cells.")
@@ -156,7 +164,7 @@ class StreamMagics(Magics):
         """Run the pipeline of this cell in the background and show it live.
 
         ``%%stream [--name NAME] [--mode MODE] [--parallelism N] [--to VAR] [--rows N]
-        [--chart auto|line|bar|none] [--blocking] [--pyflink]``
+        [--chart auto|line|bar|none] [--blocking] [--pyflink] [--jython [- PARAM ...]]``
         """
         __tracebackhide__ = True  # noqa: F841 (IPython hides this frame in tracebacks)
         job = self._start(line, cell)
@@ -192,30 +200,52 @@ class StreamMagics(Magics):
         args = _parse(STREAM, line)
         if args.help:
             raise UsageError(STREAM.format_help())
+        if args.pyflink and args.jython:
+            raise _usage(STREAM, "--pyflink and --jython: choose one")
+        if args.params and (not args.jython or args.params[0] != "-"):
+            raise _usage(STREAM, "unrecognized arguments: " + " ".join(args.params)
+                         + (" (a --jython program's parameters follow a lone -)"
+                            if args.jython else ""))
         if args.pyflink:
             self._run_pyflink(cell, args)
             return None
+        if args.jython:
+            return self._run_jython(cell, args)
         env = self._environment(args)
-        if args.to is not None and (not args.to.isidentifier() or keyword.iskeyword(args.to)):
-            raise _usage(STREAM, f"--to needs a Python variable name, not {args.to!r}")
+        self._check_to(args)
         if not cell.strip():
             raise _usage(STREAM, "the cell is empty: write a pipeline that starts from `env`")
+        name = self._job_name(args)
+        shown: List[Tuple[Any, Dict[str, Any]]] = []
+        last = self._run_cell_code(cell, env, shown)
+        job = self._launch(env, self._streams(env, last, shown), args, name)
+        return job if args.blocking else None
+
+    @staticmethod
+    def _check_to(args: argparse.Namespace) -> None:
+        if args.to is not None and (not args.to.isidentifier() or keyword.iskeyword(args.to)):
+            raise _usage(STREAM, f"--to needs a Python variable name, not {args.to!r}")
+
+    def _job_name(self, args: argparse.Namespace) -> str:
+        """The job's name (``--name`` or the next free one); a running job of that name
+        is stopped first."""
         name = args.name or self.session.new_name()
         if not name.strip() or any(c.isspace() for c in name):
             raise _usage(STREAM, f"--name must be a word without spaces, not {name!r}")
         if self.session.stop(name):
             print(f"stopped the previous job '{name}'")
+        return name
 
-        shown: List[Tuple[Any, Dict[str, Any]]] = []
-        last = self._run_cell_code(cell, env, shown)
-        streams = self._streams(env, last, shown)
+    def _launch(self, env: Any, streams: List[Tuple[Any, Dict[str, Any]]],
+                args: argparse.Namespace, name: str) -> LiveJob:
+        """Start ``env``'s job, showing ``streams`` live under the cell."""
         job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
                     labels=[opts.get("label") or s.get_name() for s, opts in streams])
         if args.to is not None:
             self.shell.user_ns[args.to] = job
         pumps = self._display(job, streams, args)
         self.session.add(job, pumps)
-        return job if args.blocking else None
+        return job
 
     def _environment(self, args: argparse.Namespace) -> Any:
         from ..api.environment import StreamExecutionEnvironment
@@ -269,6 +299,13 @@ class StreamMagics(Magics):
         __tracebackhide__ = True  # noqa: F841
         from ..compat.pyflink import activated
 
+        mode = self._checked_mode(args)
+        source = self.shell.transform_cell(cell)
+        filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
+        with activated(mode=mode, parallelism=args.parallelism):
+            exec(compile(source, filename, "exec"), self.shell.user_ns)  # noqa: S102
+
+    def _checked_mode(self, args: argparse.Namespace) -> str:
         mode = args.mode or self.session.mode
         try:
             from ..runtime.executors import check_mode
@@ -276,10 +313,47 @@ class StreamMagics(Magics):
             check_mode(mode)
         except Exception as exc:
             raise _usage(STREAM, f"--mode: {exc}")
+        return mode
+
+    def _run_jython(self, cell: str, args: argparse.Namespace) -> Optional[LiveJob]:
+        """Run an old-API program (``%%stream --jython``): its ``main(factory)`` builds
+        jobs in the notebook's mode and parallelism; each ``env.execute()`` starts one,
+        shown live (the first takes ``--name``). The words after a lone ``-`` are its
+        ``sys.argv[1:]`` while ``main`` runs. The program's names stay in its own
+        namespace. Returns the last job if the cell is to wait for it."""
+        __tracebackhide__ = True  # noqa: F841
+        from ..compat.jython import NotAvailableError, ProgramError, error_line, run_source
+
+        mode = self._checked_mode(args)
+        self._check_to(args)
+        if not cell.strip():
+            raise _usage(STREAM, "the cell is empty: write a program with main(factory)")
+        jobs: List[LiveJob] = []
+
+        def launch(env: Any, job_name: Optional[str]) -> LiveJob:
+            name = self._job_name(args) if not jobs else self.session.new_name()
+            if not env._graph.sinks:
+                raise _usage(STREAM, "env.execute(): the program added no sink (output(), "
+                                     "write_as_text(), write_to_socket())")
+            jobs.append(self._launch(env, [], args, name))
+            return jobs[-1]
+
         source = self.shell.transform_cell(cell)
         filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
-        with activated(mode=mode, parallelism=args.parallelism):
-            exec(compile(source, filename, "exec"), self.shell.user_ns)  # noqa: S102
+        argv, sys.argv = sys.argv, [filename, *args.params[1:]]
+        try:
+            run_source(source, filename, {"__name__": "__jython_main__"}, mode=mode,
+                       parallelism=args.parallelism or self.session.parallelism,
+                       launch=launch)
+        except (ProgramError, NotAvailableError) as exc:
+            line = error_line(exc, filename)
+            raise UsageError(f"%%stream --jython: {f'line {line}: ' if line else ''}{exc}"
+                             ) from None
+        finally:
+            sys.argv = argv
+        if not jobs:
+            raise _usage(STREAM, "the program's main(factory) never called env.execute()")
+        return jobs[-1] if args.blocking else None
 
     @staticmethod
     def _streams(env: Any, last: Any, shown: List[Tuple[Any, Dict[str, Any]]]

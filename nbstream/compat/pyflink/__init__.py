@@ -25,14 +25,13 @@ False
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.abc
 import importlib.machinery
-import sys
 import types
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, ContextManager, Dict, Optional
 
+from .._aliases import ModuleAliases
 from ._exports import NotAvailableError, not_available
 
 __all__ = ["install", "uninstall", "activated", "is_installed", "NotAvailableError", "MODULES"]
@@ -49,8 +48,6 @@ MODULES = (
 )
 _OPTIONAL_PACKAGES = ("pyflink.datastream.connectors.", "pyflink.datastream.formats.")
 
-_saved: Optional[Dict[str, Any]] = None
-_finder: Optional["_Finder"] = None
 #: defaults of the environments a program creates (the notebook's mode and parallelism)
 DEFAULTS: Dict[str, Any] = {}
 
@@ -86,52 +83,30 @@ class _Finder(importlib.abc.MetaPathFinder):
         raise not_available(fullname, what, "nbstream provides PyFlink's DataStream API only")
 
 
+def _modules() -> Dict[str, types.ModuleType]:
+    return {"pyflink" + rel: importlib.import_module(__name__ + rel) for rel in MODULES}
+
+
+_ALIASES = ModuleAliases("pyflink", _modules, _Finder())
+
+
 def is_installed() -> bool:
-    return _saved is not None
+    return _ALIASES.is_installed()
 
 
 def install() -> None:
     """Make ``import pyflink...`` resolve to this package (until :func:`uninstall`)."""
-    global _saved, _finder
-    if _saved is not None:
-        return
-    saved = {name: mod for name, mod in sys.modules.items()
-             if name == "pyflink" or name.startswith("pyflink.")}
-    for name in saved:
-        del sys.modules[name]
-    for rel in MODULES:
-        sys.modules["pyflink" + rel] = importlib.import_module(__name__ + rel)
-    _finder = _Finder()
-    sys.meta_path.insert(0, _finder)
-    _saved = saved
+    _ALIASES.install()
 
 
 def uninstall() -> None:
     """Undo :func:`install`: ``pyflink`` is Apache Flink's again (if it is installed)."""
-    global _saved, _finder
-    if _saved is None:
-        return
-    for name in [n for n in sys.modules if n == "pyflink" or n.startswith("pyflink.")]:
-        del sys.modules[name]
-    sys.modules.update(_saved)
-    if _finder in sys.meta_path:
-        sys.meta_path.remove(_finder)
-    _saved = _finder = None
+    _ALIASES.uninstall()
 
 
-@contextlib.contextmanager
-def activated(mode: Optional[str] = None, parallelism: Optional[int] = None) -> Iterator[None]:
+def activated(mode: Optional[str] = None, parallelism: Optional[int] = None
+              ) -> ContextManager[None]:
     """``with activated():`` PyFlink imports inside resolve to nbstream. ``mode`` and
     ``parallelism`` are the defaults of the environments created inside (a program's
     own configuration and ``set_parallelism`` still win)."""
-    was, before = is_installed(), dict(DEFAULTS)
-    install()
-    DEFAULTS.update({k: v for k, v in (("mode", mode), ("parallelism", parallelism))
-                     if v is not None})
-    try:
-        yield
-    finally:
-        DEFAULTS.clear()
-        DEFAULTS.update(before)
-        if not was:
-            uninstall()
+    return _ALIASES.activated(DEFAULTS, mode=mode, parallelism=parallelism)

@@ -19,6 +19,7 @@ iterative) have the old API's method names and take its Java-style function clas
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Dict, Iterable, Optional
 
 from ...api.datastream import DataStream
@@ -122,7 +123,10 @@ class PythonStreamExecutionEnvironment:
 
     def enable_checkpointing(self, interval: int, mode: Any = None
                              ) -> "PythonStreamExecutionEnvironment":
-        """Accepted; nbstream's jobs here run without periodic checkpoints."""
+        """Accepted so that old programs run, with a warning: nbstream does not checkpoint
+        yet, so the job runs without checkpoints."""
+        warnings.warn("enable_checkpointing(): nbstream does not checkpoint yet; the job runs "
+                      "without checkpoints (a failure stops it)", stacklevel=2)
         return self
 
     def execute(self, *args: Any, local: Optional[bool] = None, job_name: Optional[str] = None

@@ -13,7 +13,7 @@ import itertools
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import pandas as pd
 import pytest

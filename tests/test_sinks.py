@@ -9,7 +9,6 @@ import pytest
 
 from nbstream import (DataFrameSink, JobStatus, PlanError, Row, SinkFunction, Types,
                       UserFunctionError, WriteMode)
-from tests.conftest import collect
 
 
 def test_print_writes_str_of_each_record(env, capsys):

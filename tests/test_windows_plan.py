@@ -7,7 +7,7 @@ import json
 
 from nbstream import (MapStateDescriptor, StreamExecutionEnvironment, TumblingEventTimeWindows,
                       WatermarkStrategy)
-from nbstream.runtime.adapters import build_operator
+from nbstream.runtime.registry import build_operator
 from nbstream.runtime.operators import CORE_OPERATORS
 
 

@@ -198,7 +198,7 @@ class _DriverSinks:
     """nbstream's sink operators, one per sink and subtask, fed with collected records."""
 
     def __init__(self, plan: Any, job: Any, clock: Any) -> None:
-        from ..runtime.adapters import build_operator
+        from ..runtime.registry import build_operator
         from ..runtime.clock import TimeService
         from ..runtime.context import TaskInfo
 

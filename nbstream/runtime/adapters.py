@@ -1,44 +1,25 @@
-"""The API's operations as small adapters over the core operators, and the registry
-that turns a planned node into an operator instance.
+"""The API's operations as small adapters over the core operators.
 
 map, filter and flat_map are one-input operators with a tight loop instead of a
 generator per record; reduce (and sum/min/max/min_by/max_by through it) keeps one
 accumulator per key in a plain dict; co-map and co-flat-map are two-input operators.
-Later layers register more kinds with :func:`register`.
+Every operator module registers its kinds with :func:`~nbstream.runtime.registry.register`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict
+from typing import Any, Dict
 
 from ..errors import USER_ERRORS
 from .operators import OneInputOperator, Operator, SinkOperator, SourceOperator, TwoInputOperator
 from .partitioners import check_hashable
 from .records import Batch
+from .registry import register
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..plan.logical import Node
+__all__ = ["MapOperator", "FilterOperator", "FlatMapOperator", "ReduceOperator",
+           "CoMapOperator", "CoFlatMapOperator"]
 
-__all__ = ["register", "build_operator", "BUILDERS"]
-
-BUILDERS: Dict[str, Callable[["Node"], Operator]] = {}
 _MISSING = object()
-
-
-def register(kind: str) -> Callable[[Callable[["Node"], Operator]], Callable[["Node"], Operator]]:
-    """Register the builder of operators for nodes of ``kind``."""
-    def deco(builder: Callable[["Node"], Operator]) -> Callable[["Node"], Operator]:
-        BUILDERS[kind] = builder
-        return builder
-    return deco
-
-
-def build_operator(node: "Node") -> Operator:
-    try:
-        builder = BUILDERS[node.kind]
-    except KeyError:
-        raise ValueError(f"no operator is registered for '{node.kind}' (step '{node.name}')")
-    return builder(node)
 
 
 class MapOperator(OneInputOperator):
@@ -220,6 +201,3 @@ register("co_flat_map")(CoFlatMapOperator)
 register("co_process")(TwoInputOperator)
 register("source")(SourceOperator)
 register("sink")(SinkOperator)
-
-# operators of the windowing, state and join layer register their kinds on import
-from . import broadcast, iterate, joins, watermarks, windows  # noqa: E402,F401

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
-from .adapters import register
+from .registry import register
 from .context import ProcessContext
 from .operators import Operator, TwoInputOperator
 from .records import Batch

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adapters import register
+from .registry import register
 from .operators import Operator, TwoInputOperator
 from .records import MAX_TIMESTAMP, Batch
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional
 
 from ..errors import USER_ERRORS
-from .adapters import register
+from .registry import register
 from .operators import Collector, Operator, TwoInputOperator
 from .records import MIN_TIMESTAMP, Batch
 from .timers import TimeDomain

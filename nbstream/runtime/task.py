@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .adapters import build_operator
+from .registry import build_operator
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator

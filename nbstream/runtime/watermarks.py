@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 from ..errors import USER_ERRORS, describe_function
-from .adapters import register
+from .registry import register
 from .operators import OneInputOperator, Operator
 from .records import MAX_TIMESTAMP, MIN_TIMESTAMP, Batch
 

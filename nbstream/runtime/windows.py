@@ -21,7 +21,7 @@ from collections import defaultdict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import USER_ERRORS, short_repr
-from .adapters import register
+from .registry import register
 from .context import StreamingRuntimeContext
 from .operators import Collector, OneInputOperator, Operator
 from .records import MAX_TIMESTAMP, Batch

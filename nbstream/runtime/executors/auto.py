@@ -37,7 +37,6 @@ How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time

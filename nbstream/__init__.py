@@ -39,7 +39,7 @@ from .runtime.durations import Duration, Time
 from .runtime.job import CloseableIterator, JobClient, JobExecutionResult, JobStatus
 from .runtime.records import OutputTag
 from .runtime.timers import TimeDomain
-from .runtime.windowing import (ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger,
+from .runtime.windows import (ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger,
                                 CountEvictor, CountSlidingWindowAssigner,
                                 CountTrigger, CountTumblingWindowAssigner, CountWindow,
                                 DeltaEvictor, DynamicEventTimeSessionWindows,

@@ -11,7 +11,7 @@ from nbstream import (DataFrameSink, EventTimeSessionWindows, GlobalWindows, Man
                       ProcessingTimeSessionWindows, SlidingEventTimeWindows,
                       SlidingProcessingTimeWindows, Time, TimeWindow, TumblingEventTimeWindows,
                       TumblingProcessingTimeWindows, WatermarkStrategy, WindowAssigner)
-from nbstream.runtime.windowing import EventTimeTrigger
+from nbstream.runtime.windows import EventTimeTrigger
 
 from tests.conftest import collect
 from tests.window_helpers import QueueSource, metric, wait_until

@@ -544,7 +544,7 @@ class ConnectedStreams:
 
 
 def _count_assigner(size: int, slide: Optional[int]) -> Any:
-    from ..runtime.windowing import CountSlidingWindowAssigner, CountTumblingWindowAssigner
+    from ..runtime.windows import CountSlidingWindowAssigner, CountTumblingWindowAssigner
 
     if slide is None or slide == 0 or slide == size:
         return CountTumblingWindowAssigner(size)

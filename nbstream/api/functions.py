@@ -411,7 +411,7 @@ def _register_runtime_contexts() -> None:
         ctx.register(ProcessContext)
     from ..runtime.broadcast import _BroadcastContext
     from ..runtime.joins import _JoinContext
-    from ..runtime.windows import _WindowContext
+    from ..runtime.windows.operator import _WindowContext
 
     for ctx in (BroadcastProcessFunction.Context, KeyedBroadcastProcessFunction.Context,
                 KeyedBroadcastProcessFunction.ReadOnlyContext,

@@ -546,7 +546,7 @@ class AggregateAdapter(pf.AggregateFunction):
 
 def nb_window(window: Any) -> Any:
     """nbstream's window object for PyFlink's (same bounds, nbstream's class)."""
-    from ..runtime.windowing import CountWindow, GlobalWindow, TimeWindow
+    from ..runtime.windows import CountWindow, GlobalWindow, TimeWindow
 
     kind = type(window).__name__
     if kind == "TimeWindow":

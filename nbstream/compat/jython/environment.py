@@ -27,7 +27,7 @@ from ...api.environment import StreamExecutionEnvironment
 from ...api.functions import WindowFunction as _NbWindowFunction
 from ...connectors.sinks import WriteMode
 from ...runtime.durations import to_millis
-from ...runtime.windowing import (CountEvictor, CountTrigger, GlobalWindows,
+from ...runtime.windows import (CountEvictor, CountTrigger, GlobalWindows,
                                   SlidingProcessingTimeWindows, TumblingProcessingTimeWindows)
 from . import functions as J
 

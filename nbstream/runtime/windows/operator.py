@@ -20,17 +20,18 @@ import functools
 from collections import defaultdict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..errors import USER_ERRORS, short_repr
-from .registry import register
-from .context import StreamingRuntimeContext
-from .operators import Collector, OneInputOperator, Operator
-from .records import MAX_TIMESTAMP, Batch
-from .state import KeyedStateBackend
-from .summaries import FieldsAggregate
-from .timers import TimeDomain
-from .windowing import (NO_TIMESTAMP, EventTimeTrigger, MergingWindowAssigner,
-                        TimestampedValue, TimeWindow, Trigger, TumblingEventTimeWindows,
+from ...errors import USER_ERRORS, short_repr
+from ..context import StreamingRuntimeContext
+from ..operators import Collector, OneInputOperator, Operator
+from ..records import MAX_TIMESTAMP, Batch
+from ..registry import register
+from ..state import KeyedStateBackend
+from ..summaries import FieldsAggregate
+from ..timers import TimeDomain
+from .assigners import (NO_TIMESTAMP, MergingWindowAssigner, TumblingEventTimeWindows,
                         WindowAssigner)
+from .triggers import EventTimeTrigger, Trigger
+from .window import TimestampedValue, TimeWindow
 
 __all__ = ["WindowFunctionSpec", "WindowOperator", "MergingWindowSet"]
 

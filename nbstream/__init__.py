@@ -36,7 +36,8 @@ from .errors import (JobCancelledError, JobFailedError, NbstreamError, NotAvaila
                      PlanError, UserFunctionError)
 from .runtime.clock import ManualClock
 from .runtime.durations import Duration, Time
-from .runtime.job import CloseableIterator, JobClient, JobExecutionResult, JobStatus
+from .runtime.collect import CloseableIterator
+from .runtime.job import JobClient, JobExecutionResult, JobStatus
 from .runtime.records import OutputTag
 from .runtime.timers import TimeDomain
 from .runtime.windows import (ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger,

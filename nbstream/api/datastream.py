@@ -28,7 +28,7 @@ from .functions_util import key_selector_fn, user_fn
 from .types import PickledTypeInfo, TypeInformation
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..runtime.job import CloseableIterator
+    from ..runtime.collect import CloseableIterator
     from .environment import StreamExecutionEnvironment
 
 __all__ = ["DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink"]
@@ -354,7 +354,7 @@ class DataStream:
         """Run the job and return its results: a list of the first ``limit`` records,
         or (no limit) an iterator that yields them while the job runs; close it (or use
         ``with``) to stop the job early."""
-        from ..runtime.job import CloseableIterator
+        from ..runtime.collect import CloseableIterator
 
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise PlanError(f"limit must be a non-negative int, not {limit!r}")

@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, Callable, Deque, List, Optional
 
 from ..errors import USER_ERRORS, PlanError, describe_function
-from ..runtime.job import ResultChannel
+from ..runtime.collect import ResultChannel
 
 __all__ = ["WriteMode", "PrintSink", "TextFileSink", "SocketSink", "FunctionSink",
            "CollectSink", "DataFrameSink"]

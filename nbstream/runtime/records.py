@@ -88,3 +88,10 @@ class OutputTag:
 
     def __reduce__(self):
         return (OutputTag, (self.tag_id, self.type_info))
+
+
+class TaskCancelled(BaseException):
+    """Raised inside a task (and a source's ``collect``) when its job is cancelled.
+
+    A BaseException, so ``except Exception`` in user code does not swallow it.
+    """

@@ -15,14 +15,15 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .registry import build_operator
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
+from .pacer import Pacer
 from .partitioners import make_partitioner
-from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Batch, Watermark,
+from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Batch, TaskCancelled, Watermark,
                       WatermarkStatus)
-from .source_context import Handoff, Pacer, SourceContext, TaskCancelled
+from .registry import build_operator
+from .source_context import Handoff, SourceContext
 
 __all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "TICK", "CANCEL"]
 

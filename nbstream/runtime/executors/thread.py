@@ -15,7 +15,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..job import JobClient, as_job_error
-from ..source_context import TaskCancelled
+from ..records import TaskCancelled
 from ..task import CANCEL, TICK, Task
 from . import Executor, chain_label
 

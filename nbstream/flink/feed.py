@@ -6,32 +6,89 @@ where nbstream would, in this process, and serves its records to the job over TC
 job reads them with Flink's socket source (one instance), decodes them and restores
 their timestamps. When the source ends, the connection closes and so does Flink's input.
 
-Each line is a base64 pickle of ``(value, timestamp or None)``. Watermarks a source
+Each line carries a list of ``(value, timestamp or None)`` pairs (one record, or a
+batch), pickled, then sealed with AES-GCM under a key made for this feed alone
+(:class:`Sealer`): the key travels with the job's decoding function, so a process that
+connects to the feed's port in the job's place reads nothing but ciphertext, and the
+job unpickles only lines its own driver sealed (any other line is refused with a log
+line, :class:`FeedDecoder`). The feed listens on loopback for a local cluster and
+accepts one connection: it closes its port at the first one. Watermarks a source
 emits itself are not forwarded (a WatermarkStrategy downstream makes Flink's own).
+
+>>> sealer = Sealer(Sealer.new_key())
+>>> FeedDecoder("s", sealer.key)(sealer.seal([("a", 5)]).decode().rstrip())
+[('a', 5)]
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import logging
+import os
 import socket
 import threading
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
-__all__ = ["DriverFeed", "decode_line"]
+__all__ = ["DriverFeed", "Sealer", "FeedDecoder"]
 
+log = logging.getLogger(__name__)
 
-def decode_line(line: str) -> Any:
-    """``(value, timestamp)`` from one line of a feed."""
-    import pickle
-
-    return pickle.loads(base64.b64decode(line))
+_CONTEXT = b"nbstream flink feed v1"  # bound into every seal (AES-GCM associated data)
 
 
-def _encode(value: Any, timestamp: Optional[int]) -> bytes:
-    import cloudpickle  # values of classes defined in a notebook travel by value
+class Sealer:
+    """Seals the feed's lines: AES-256-GCM, a fresh 96-bit nonce per line."""
 
-    return base64.b64encode(cloudpickle.dumps((value, timestamp))) + b"\n"
+    def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.key = key
+        self._aead = AESGCM(key)
+
+    @staticmethod
+    def new_key() -> bytes:
+        return os.urandom(32)
+
+    def seal(self, pairs: List[Tuple[Any, Optional[int]]]) -> bytes:
+        import cloudpickle  # values of classes defined in a notebook travel by value
+
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, cloudpickle.dumps(pairs), _CONTEXT)
+        return base64.b64encode(nonce + sealed) + b"\n"
+
+
+class FeedDecoder:
+    """The job's side (a flat_map in Flink): opens a sealed line into its
+    ``(value, timestamp)`` pairs; a line this feed's driver did not seal is dropped
+    with an error in the log, never unpickled."""
+
+    def __init__(self, name: str, key: bytes) -> None:
+        self.name, self.key = name, key
+        self._aead: Any = None
+
+    def __call__(self, line: str) -> List[Tuple[Any, Optional[int]]]:
+        import pickle
+
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        if self._aead is None:
+            self._aead = AESGCM(self.key)
+        try:
+            raw = base64.b64decode(line, validate=True)
+            payload = self._aead.decrypt(raw[:12], raw[12:], _CONTEXT)
+        except (InvalidTag, ValueError):
+            log.error("flink feed of '%s': refused a line not sealed by this job's driver "
+                      "(%d characters); it was dropped", self.name, len(line))
+            return []
+        return pickle.loads(payload)
+
+    def __getstate__(self) -> Any:
+        return {"name": self.name, "key": self.key}
+
+    def __setstate__(self, state: Any) -> None:
+        self.name, self.key, self._aead = state["name"], state["key"], None
 
 
 class _FeedContext:
@@ -40,6 +97,7 @@ class _FeedContext:
     def __init__(self, feed: "DriverFeed", conn: socket.socket) -> None:
         self._feed = feed
         self._conn = conn
+        self._seal = feed.sealer.seal
         self.batch_size = 1024
 
     @property
@@ -57,14 +115,14 @@ class _FeedContext:
             raise TaskCancelled() from None  # the job went away
 
     def collect(self, value: Any) -> None:
-        self._send(_encode(value, None))
+        self._send(self._seal([(value, None)]))
 
     def collect_with_timestamp(self, value: Any, timestamp: int) -> None:
-        self._send(_encode(value, int(timestamp)))
+        self._send(self._seal([(value, int(timestamp))]))
 
     def emit_batch(self, values: List[Any], timestamps: Optional[List[Any]] = None) -> None:
         tss = timestamps if timestamps is not None else [None] * len(values)
-        self._send(b"".join(_encode(v, t) for v, t in zip(values, tss)))
+        self._send(self._seal(list(zip(values, tss))))
 
     def emit_watermark(self, watermark: Any) -> None:
         """Not forwarded: Flink derives watermarks from a WatermarkStrategy downstream."""
@@ -111,6 +169,8 @@ class DriverFeed:
         self.name, self.spec = name, spec
         self.job_parameters = job_parameters
         self.stopped = threading.Event()
+        self.sealer = Sealer(Sealer.new_key())
+        self.connected = threading.Event()
         self.server = socket.create_server((host, 0))
         self.server.settimeout(0.1)
         self.host, self.port = host, self.server.getsockname()[1]
@@ -130,15 +190,23 @@ class DriverFeed:
             except Exception:
                 pass
 
+    def decoder(self) -> FeedDecoder:
+        """What the job runs to read this feed (it carries the feed's key)."""
+        return FeedDecoder(self.name, self.sealer.key)
+
     def _accept(self) -> Optional[socket.socket]:
+        """The job's connection; the port closes with it, so no one else gets in."""
         while not self.stopped.is_set():
             try:
-                conn, _ = self.server.accept()
-                return conn
+                conn, peer = self.server.accept()
             except socket.timeout:
                 continue
             except OSError:
                 return None
+            self.server.close()
+            log.debug("flink feed of '%s': serving %s:%s", self.name, *peer[:2])
+            self.connected.set()
+            return conn
         return None
 
     def _serve(self, job: Any) -> None:

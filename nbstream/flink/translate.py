@@ -157,7 +157,7 @@ class Translator:
         self.feeds.append(feed)
         j_env = self.fenv._j_stream_execution_environment
         lines = FlinkDataStream(j_env.socketTextStream(self.driver_address, feed.port, "\n", 0))
-        pairs = lines.map(_decode).name(f"{node.name}: decode")
+        pairs = lines.flat_map(feed.decoder()).name(f"{node.name}: decode")
         if with_timestamps:
             strategy = FlinkWatermarkStrategy.no_watermarks().with_timestamp_assigner(
                 A.timestamp_assigner(self.step(node, None), _pair_timestamp))
@@ -344,12 +344,6 @@ def _unpickle(data: bytes) -> Any:
     import pickle
 
     return pickle.loads(data)
-
-
-def _decode(line: str) -> Any:
-    from .feed import decode_line
-
-    return decode_line(line)
 
 
 def _pair_timestamp(pair: Any, record_timestamp: int) -> int:

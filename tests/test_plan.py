@@ -122,3 +122,18 @@ def test_bad_parallelism_values():
         env.set_max_parallelism(2)
         env.from_sequence(1, 2).map(lambda x: x).set_parallelism(4).print()
         env.execute()
+
+
+@pytest.mark.parametrize("up,down", [(1, 1), (3, 3), (4, 2), (2, 4), (5, 3), (3, 7), (8, 1), (1, 8)])
+def test_senders_are_the_inverse_of_receivers_for_every_partitioning(up, down):
+    from nbstream.plan.logical import Partitioning
+    from nbstream.plan.physical import Edge, PhysicalPlan
+    for kind in ("forward", "global", "rescale", "rebalance", "hash", "broadcast", "shuffle"):
+        if kind == "forward" and up != down:
+            continue
+        plan = PhysicalPlan("p", {}, {0: up, 1: down}, {0: 128, 1: 128},
+                            (Edge(0, 0, 1, Partitioning(kind)),), (), {0: 0, 1: 1})
+        edge = plan.edges[0]
+        for r in range(down):
+            expected = [s for s in range(up) if r in plan.receivers(edge, s)]
+            assert plan.senders(edge, r) == expected, (kind, r)

@@ -62,6 +62,8 @@ class NetworkTarget:
             writers[ch].put(part)
 
     def watermark(self, timestamp: int) -> None:
+        if timestamp == MAX_TIMESTAMP:
+            return  # the end of input follows and means as much: one message per channel, not two
         mark = Watermark(timestamp)
         for w in self.writers:
             w.put(mark)
@@ -294,10 +296,10 @@ class Task:
                 new = marks.update(ch, msg.timestamp)
                 if new is not None:
                     head.process_watermark(new)
-            elif msg is END_OF_INPUT:
+            elif msg is END_OF_INPUT:  # the channel's watermark is MAX from here on
                 open_channels -= 1
                 new = marks.end(ch)
-                if new is not None and open_channels:
+                if new is not None:
                     head.process_watermark(new)
             elif kind is WatermarkStatus:
                 new = marks.set_idle(ch, msg.idle)

@@ -8,10 +8,14 @@ and talks to the kernel over one socket pair. The pool stays warm between jobs a
 shuts down when the kernel exits; a worker whose kernel dies sees its socket close
 and exits too.
 
+Workers talk to each other directly: each listens on a Unix socket in the pool's
+private folder (mode 0700, so only this user's processes get in) and a worker opens
+a link to another the first time it has a message for it (see
+:mod:`.worker`). Records between two workers never cross the kernel.
+
 One *router* thread reads every worker's socket: messages for the kernel go to the
-job they belong to, messages between workers are forwarded as they are (the kernel
-is the hub; it never unpickles what it forwards). When a socket closes, the worker
-is gone: the router reaps it and tells every job that had tasks on it.
+job they belong to. When a socket closes, the worker is gone: the router reaps it
+and tells every job that had tasks on it.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection, wait
@@ -100,6 +106,7 @@ class WorkerPool:
         self._router: Optional[threading.Thread] = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._closed = False
+        self.links_dir = tempfile.mkdtemp(prefix="nbstream-links-")  # 0700: this user only
 
     # -- workers ----------------------------------------------------------------------------------
     def ensure(self, n: int) -> List[Worker]:
@@ -122,6 +129,7 @@ class WorkerPool:
     def _spawn(self, n: int) -> List[Worker]:
         env = dict(os.environ)
         env["NBSTREAM_WORKER_PATH"] = json.dumps([p for p in sys.path if isinstance(p, str)])
+        env["NBSTREAM_WORKER_LINKS"] = self.links_dir
         started = []
         for _ in range(n):
             parent, child = socket.socketpair()
@@ -277,6 +285,7 @@ class WorkerPool:
             router.join(timeout)
         self._wake_r.close()
         self._wake_w.close()
+        shutil.rmtree(self.links_dir, ignore_errors=True)
 
 
 _POOL: Optional[WorkerPool] = None

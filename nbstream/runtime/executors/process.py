@@ -304,20 +304,14 @@ class KernelJob:
 
     def on_message(self, worker: Worker, kind: int, a: int, b: int, c: int, data: Any,
                    rest: Sequence[Any]) -> None:
-        """A message of this job arrived (on the pool's router thread: never block)."""
+        """A message of this job arrived (on the pool's router thread: never block).
+        Workers send the kernel only what is for the kernel's own tasks: records between
+        two workers go over their direct link."""
         channels = self.channels
         if kind == DATA:
-            node = self.node_of[a]
-            if node == 0:
-                channels.deliver(a, b, memoryview(data)[HEADER.size:], rest)
-            else:
-                self._send(node, data, rest)
+            channels.deliver(a, b, memoryview(data)[HEADER.size:], rest)
         elif kind == CREDIT:
-            node = self.node_of[self.layout.channels[a][0]]
-            if node == 0:
-                channels.credit(a)
-            else:
-                self._send(node, data, rest)
+            channels.credit(a)
         elif kind == OFFLOAD_REPLY:
             self.on_offload_reply(a, b, memoryview(data)[HEADER.size:], rest)
         else:

@@ -20,12 +20,13 @@ import os
 import pickle
 import queue
 import signal
+import socket
 import sys
 import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...errors import JobFailedError, UserFunctionError
 from ..clock import ManualClock, SystemClock
@@ -324,6 +325,97 @@ class _Offload:
         self._reply(OFFLOAD_CLOSE, failure_frames(errors[0], where) if errors else encode(None))
 
 
+class _Links:
+    """Direct links to the other workers of the pool: a Unix socket this worker listens
+    on in the pool's private folder, and one connection per peer, opened the first time
+    a task here has a message for it. What arrives on a link is handed to the job it
+    belongs to; a message for a job whose START has not been read yet (the kernel's
+    socket and a peer's link are not ordered with each other) waits for it."""
+
+    def __init__(self, worker: "WorkerProcess", folder: str) -> None:
+        self.worker, self.folder = worker, folder
+        self.peers: Dict[int, Tuple[Connection, threading.Lock]] = {}
+        self.lock = threading.Lock()
+        self.early: Dict[int, List[Tuple[int, int, int, Any, List[Any]]]] = {}
+        self.ended: set = set()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(self.path(worker.id))
+        server.listen(64)
+        threading.Thread(target=self._accept, args=(server,), daemon=True,
+                         name="nbstream-worker links").start()
+
+    def path(self, wid: int) -> str:
+        return os.path.join(self.folder, f"w{wid}.sock")
+
+    def send(self, node: int, first: Any, rest: Sequence[Any]) -> None:
+        peer = self.peers.get(node)
+        if peer is None:
+            peer = self._connect(node)
+        conn, lock = peer
+        with lock:
+            try:
+                conn.send_bytes(first)
+                for frame in rest:
+                    conn.send_bytes(frame)
+            except OSError:  # the peer died: the kernel sees it and fails the job
+                pass
+
+    def _connect(self, node: int) -> Tuple[Connection, threading.Lock]:
+        with self.lock:
+            peer = self.peers.get(node)
+            if peer is None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.connect(self.path(node))
+                except OSError:
+                    sock.close()
+                    raise JobFailedError(f"worker {self.worker.id} could not reach worker "
+                                         f"{node} (it is gone)") from None
+                peer = self.peers[node] = (Connection(sock.detach()), threading.Lock())
+            return peer
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            conn, _ = server.accept()
+            threading.Thread(target=self._read, args=(Connection(conn.detach()),), daemon=True,
+                             name="nbstream-worker link reader").start()
+
+    def _read(self, conn: Connection) -> None:
+        recv = conn.recv_bytes
+        while True:
+            try:
+                data = recv()
+                kind, job_no, a, b, _c, extra = HEADER.unpack_from(data)
+                rest = [recv() for _ in range(extra)]
+            except (EOFError, OSError):  # the peer is gone
+                return
+            with self.lock:  # (handing over never blocks: an inbox put, a credit)
+                job = self.worker.jobs.get(job_no)
+                if job is not None:
+                    _deliver(job, kind, a, b, memoryview(data)[HEADER.size:], rest)
+                elif job_no not in self.ended:
+                    self.early.setdefault(job_no, []).append((kind, a, b, data, rest))
+
+    def started(self, job: "WorkerJob") -> None:
+        """``job`` is installed: register it and hand it what came before, in order."""
+        with self.lock:
+            self.worker.jobs[job.no] = job
+            for kind, a, b, data, rest in self.early.pop(job.no, []):
+                _deliver(job, kind, a, b, memoryview(data)[HEADER.size:], rest)
+
+    def ended_job(self, job_no: int) -> None:
+        with self.lock:
+            self.ended.add(job_no)
+            self.early.pop(job_no, None)
+
+
+def _deliver(job: "WorkerJob", kind: int, a: int, b: int, body: Any, rest: Sequence[Any]) -> None:
+    if kind == DATA:
+        job.channels.deliver(a, b, body, rest)
+    elif kind == CREDIT:
+        job.channels.credit(a)
+
+
 class WorkerProcess:
     def __init__(self, conn: Connection, wid: int) -> None:
         self.conn, self.id = conn, wid
@@ -333,9 +425,14 @@ class WorkerProcess:
         self.latest: Optional[WorkerJob] = None
         self.main = threading.current_thread()
         self.deferred: Optional["queue.SimpleQueue[Any]"] = None
+        self.links = _Links(self, os.environ["NBSTREAM_WORKER_LINKS"])
 
     # -- sending ---------------------------------------------------------------------------------
-    def send_raw(self, _node: int, first: Any, rest: Sequence[Any] = ()) -> None:
+    def send_raw(self, node: int, first: Any, rest: Sequence[Any] = ()) -> None:
+        """Send a message to ``node``: the kernel (0) or another worker (its direct link)."""
+        if node:
+            self.links.send(node, first, rest)
+            return
         if threading.current_thread() is self.main:
             # the reader must never block on a send (the kernel may be blocked sending to it):
             # what it has to say goes through a helper thread, in order
@@ -394,10 +491,8 @@ class WorkerProcess:
             job = self.jobs.get(job_no)
             if job is None:  # a late message for a job that ended here
                 continue
-            if kind == DATA:
-                job.channels.deliver(a, b, body, rest)
-            elif kind == CREDIT:
-                job.channels.credit(a)
+            if kind == DATA or kind == CREDIT:
+                _deliver(job, kind, a, b, body, rest)
             elif kind == RUN:
                 job.run_tasks()
             elif kind == CANCEL_MSG:
@@ -406,6 +501,7 @@ class WorkerProcess:
                 job.set_clock(decode(body))
             elif kind == END_JOB:
                 job.end()
+                self.links.ended_job(job_no)
                 del self.jobs[job_no]
             elif kind == OFFLOAD_OPEN:
                 job.offloads[a] = _Offload(job, a)
@@ -435,7 +531,8 @@ class WorkerProcess:
             for tid in spec["run"]:
                 self.send(DONE, job_no, tid, frames=encode([]))
             return
-        self.jobs[job_no] = self.latest = job
+        self.latest = job
+        self.links.started(job)
         job.build_tasks(spec["run"])
 
     def _report(self) -> None:

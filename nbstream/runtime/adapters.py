@@ -212,4 +212,4 @@ register("source")(SourceOperator)
 register("sink")(SinkOperator)
 
 # operators of the windowing, state and join layer register their kinds on import
-from . import broadcast, iterate, joins, watermarks, windows  # noqa: E402,F401
+from . import async_io, broadcast, iterate, joins, watermarks, windows  # noqa: E402,F401

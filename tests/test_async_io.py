@@ -332,3 +332,46 @@ def test_a_result_that_is_not_a_list_fails_clearly(make_env):
     out = AsyncDataStream.ordered_wait(env.from_collection([1]), single, Time.seconds(1))
     with pytest.raises(UserFunctionError, match="returned int 1; return a list"):
         list(out.execute_and_collect())
+
+
+PYFLINK_PROGRAM = '''
+import asyncio, functools
+from typing import List
+from pyflink.common import Time, Types
+from pyflink.datastream import (StreamExecutionEnvironment, AsyncDataStream, AsyncFunction,
+                                AsyncRetryStrategy, async_retry_predicates)
+
+
+class Lookup(AsyncFunction[int, str]):
+    def __init__(self):
+        self.failed = set()
+
+    async def async_invoke(self, value: int) -> List[str]:
+        await asyncio.sleep(0.001 * (value % 5))
+        if value not in self.failed and value % 3 == 0:
+            self.failed.add(value)
+            raise TimeoutError
+        return [f"v{value}"]
+
+
+env = StreamExecutionEnvironment.get_execution_environment()
+env.set_parallelism(1)
+strategy = AsyncRetryStrategy.fixed_delay(
+    max_attempts=3, backoff_time_millis=10, result_predicate=None,
+    exception_predicate=functools.partial(async_retry_predicates.exception_type_predicate,
+                                          expected_error_type=TimeoutError))
+ds = env.from_collection(list(range(9)), Types.INT())
+AsyncDataStream.ordered_wait_with_retry(
+    data_stream=ds, async_function=Lookup(), timeout=Time.seconds(10),
+    async_retry_strategy=strategy, capacity=4, output_type=Types.STRING()).print()
+env.execute("async")
+'''
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_pyflink_async_program_runs_unmodified(mode, capsys):
+    from nbstream.compat.pyflink import activated
+
+    with activated(mode=mode):
+        exec(compile(PYFLINK_PROGRAM, "<pyflink program>", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out.split() == [f"v{i}" for i in range(9)]

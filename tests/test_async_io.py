@@ -375,3 +375,16 @@ def test_a_pyflink_async_program_runs_unmodified(mode, capsys):
     with activated(mode=mode):
         exec(compile(PYFLINK_PROGRAM, "<pyflink program>", "exec"), {"__name__": "__main__"})
     assert capsys.readouterr().out.split() == [f"v{i}" for i in range(9)]
+
+
+@pytest.mark.flink
+def test_flink_mode_refuses_async_io_naming_the_step():
+    from nbstream import PlanError
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_execution_mode("flink")
+    AsyncDataStream.ordered_wait(env.from_collection([1]), jitter, Time.seconds(1)).name(
+        "lookup").print()
+    with pytest.raises(PlanError, match=r"step 'lookup' \(async_wait\) cannot run in flink mode: "
+                                        r"async I/O is not translated"):
+        env.execute()

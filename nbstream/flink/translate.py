@@ -193,6 +193,11 @@ class Translator:
         adapter = A.KeyedProcessAdapter if keyed else A.ProcessAdapter
         return ds.process(adapter(self.step(node)))
 
+    def _async_wait(self, node: Node) -> Any:
+        raise untranslatable(node, "async I/O is not translated to PyFlink yet (PyFlink runs an "
+                                   "AsyncFunction only in its process Python mode); run this job "
+                                   "in thread or process mode")
+
     def _reduce(self, node: Node) -> Any:
         ds, keyed = self.input(node)
         if not keyed:

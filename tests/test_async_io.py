@@ -388,3 +388,23 @@ def test_flink_mode_refuses_async_io_naming_the_step():
     with pytest.raises(PlanError, match=r"step 'lookup' \(async_wait\) cannot run in flink mode: "
                                         r"async I/O is not translated"):
         env.execute()
+
+
+def test_cancelling_a_job_at_capacity_stops_its_calls(make_env):
+    async def forever(x):
+        await asyncio.sleep(60)
+        return [x]
+
+    env = make_env()
+    AsyncDataStream.unordered_wait(env.from_collection(list(range(100))), forever,
+                                   Time.seconds(120), capacity=5).add_sink(lambda v: None)
+    job = env.execute_async()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+            m.get("async_in_flight") == 5 for m in job.metrics().values()):
+        time.sleep(0.01)
+    assert any(m.get("async_in_flight") == 5 for m in job.metrics().values())  # full: blocked
+    job.cancel()
+    job.wait(20)
+    assert str(job.status).endswith("CANCELED")
+    # (the autouse fixture checks that the task and its event loop thread have ended)

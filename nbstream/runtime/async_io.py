@@ -25,6 +25,7 @@ from typing import Any, Deque, List, Optional, Set
 from .adapters import register
 from .operators import OneInputOperator
 from .records import Batch
+from .source_context import TaskCancelled
 
 __all__ = ["AsyncWaitOperator"]
 
@@ -76,6 +77,7 @@ class AsyncWaitOperator(OneInputOperator):
         self.thread: Optional[threading.Thread] = None
         self.calls: Set["asyncio.Task[Any]"] = set()
         self.polling = False
+        self.cancelled = False
 
     def extra_metrics(self) -> dict:
         return {"async_retries": self.retries, "async_timeouts": self.timeouts,
@@ -134,6 +136,18 @@ class AsyncWaitOperator(OneInputOperator):
         assert self.loop is not None
         asyncio.run_coroutine_threadsafe(run(), self.loop).result()
 
+    def cancel(self) -> None:
+        """The job is stopping (called from another thread): stop waiting, cancel the calls."""
+        self.cancelled = True
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(lambda: [call.cancel() for call in list(self.calls)])
+            except RuntimeError:
+                pass  # the loop has just closed
+        with self.lock:
+            self.lock.notify_all()
+
     async def _cancel_calls(self) -> None:
         calls = list(self.calls)
         for call in calls:
@@ -179,7 +193,7 @@ class AsyncWaitOperator(OneInputOperator):
             with self.lock:
                 if not self._holding():
                     return
-                self.lock.wait(_WAIT_S)
+                self._wait()
 
     def _holding(self) -> bool:
         return bool(self.queue) if self.ordered else (
@@ -192,7 +206,13 @@ class AsyncWaitOperator(OneInputOperator):
                 if self.count < self.capacity:
                     return self.capacity - self.count
                 if self.failure is None:
-                    self.lock.wait(_WAIT_S)
+                    self._wait()
+
+    def _wait(self) -> None:
+        """Wait (holding the lock) for a call to complete."""
+        if self.cancelled:
+            raise TaskCancelled()
+        self.lock.wait(_WAIT_S)
 
     def _poll_later(self) -> None:
         if self.count and not self.polling:

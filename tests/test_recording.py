@@ -139,7 +139,7 @@ def test_replay_of_a_corrupt_file_fails_before_the_job_starts(recordings):
     [data] = list((recordings / "broken").glob("*.arrow"))
     data.write_bytes(data.read_bytes()[:40])
     env.replay("broken", speed="max")
-    with pytest.raises(PlanError, match=r"recording 'broken' is damaged: s\.0\.arrow cannot be read"):
+    with pytest.raises(PlanError, match=r"recording 'broken' is damaged: s\.0\.0\.arrow cannot be read"):
         env.from_collection([1]).uid("s").execute_and_collect()
 
 
@@ -151,6 +151,15 @@ def test_a_size_limit_stops_the_recording_not_the_job(capsys):
         == 10_000
     assert "the recording stopped because its size passed 1 bytes" in capsys.readouterr().out
     assert list_recordings()[0]["records"] < 10_000
+
+
+def test_values_of_mixed_kinds_round_trip():
+    values = [1, 2.5, "three", True, None, (4, "four"), {"five": [5]}, 2 ** 70] * 2000
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.record("mixed")
+    assert list(env.from_collection(values).uid("s").execute_and_collect()) == values
+    env.replay("mixed", speed="max")
+    assert list(env.from_collection([0]).uid("s").execute_and_collect()) == values
 
 
 def test_recordings_are_listed_and_cleared():

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import threading
 import time
@@ -57,9 +58,29 @@ def _source_key(node: Any) -> str:
     return node.uid or node.name
 
 
-def _file_name(key: str, subtask: int) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
-    return f"{safe}.{subtask}.arrow"
+def _safe(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+
+
+def _files_of(directory: Path, key: str) -> List[Path]:
+    """The files of one source, in (subtask, part) order: ``<key>.<subtask>.<part>.arrow``."""
+    pattern = re.compile(re.escape(_safe(key)) + r"\.(\d+)\.(\d+)\.arrow")
+    found = [(m.groups(), p) for p in directory.glob("*.arrow")
+             if (m := pattern.fullmatch(p.name)) is not None]
+    return [p for (sub, part), p in sorted(found, key=lambda f: (int(f[0][0]), int(f[0][1])))]
+
+
+_NATIVE = {int: "int64", float: "float64", str: "string", bool: "bool"}
+
+
+def _native_kind(values: List[Any]) -> Optional[type]:
+    """The one plain type of ``values`` that Arrow stores natively (else None: pickled)."""
+    t = type(values[0])
+    if t not in _NATIVE or any(type(v) is not t for v in values):
+        return None
+    if t is int and not (-2 ** 63 <= min(values) and max(values) < 2 ** 63):
+        return None
+    return t
 
 
 # -- recording ------------------------------------------------------------------------------------
@@ -96,12 +117,19 @@ class _Limits:
 
 
 class _Writer:
-    """One Arrow IPC file: columns value (pickled), timestamp, arrival_ms."""
+    """The files of one source subtask: columns value, timestamp, arrival_ms. Values of one
+    plain type (int, float, str, bool) are stored as Arrow columns, others pickled; when the
+    kind changes, a new part file begins."""
 
-    def __init__(self, path: Path, limits: _Limits) -> None:
-        self.path, self.limits = path, limits
-        self.rows: List[tuple] = []
+    def __init__(self, directory: Path, key: str, subtask: int, limits: _Limits) -> None:
+        self.prefix = directory / f"{_safe(key)}.{subtask}"
+        self.limits = limits
+        self.values: List[Any] = []
+        self.timestamps: List[Any] = []
+        self.arrivals: List[int] = []
         self.writer: Any = None
+        self.kind: Optional[type] = None
+        self.part = 0
         self.done = False
         self.lock = threading.Lock()  # a threaded reader's last flush may meet close()
 
@@ -109,27 +137,39 @@ class _Writer:
         if self.done:
             return
         now = int(time.time() * 1000)
-        tss = timestamps if timestamps is not None else [None] * len(values)
         with self.lock:
-            self.rows.extend((pickle.dumps(v, protocol=5), t, now) for v, t in zip(values, tss))
-            if len(self.rows) >= _FLUSH_ROWS:
+            self.values.extend(values)
+            self.timestamps.extend(timestamps if timestamps is not None else [None] * len(values))
+            self.arrivals.extend([now] * len(values))
+            if len(self.values) >= _FLUSH_ROWS:
                 self._flush()
 
     def _flush(self) -> None:
-        if not self.rows or self.done:
+        if not self.values or self.done:
             return
         import pyarrow as pa
 
-        rows, self.rows = self.rows, []
-        batch = pa.record_batch([pa.array([r[0] for r in rows], pa.binary()),
-                                 pa.array([r[1] for r in rows], pa.int64()),
-                                 pa.array([r[2] for r in rows], pa.int64())],
-                                names=["value", "timestamp", "arrival_ms"])
+        values, tss, arrivals = self.values, self.timestamps, self.arrivals
+        self.values, self.timestamps, self.arrivals = [], [], []
+        kind = _native_kind(values)
+        if kind is not None:
+            column = pa.array(values, getattr(pa, _NATIVE[kind])())
+        else:
+            column = pa.array([pickle.dumps(v, protocol=5) for v in values], pa.binary())
+        encoding = _NATIVE[kind] if kind is not None else "pickle"
+        schema = pa.schema([("value", column.type), ("timestamp", pa.int64()),
+                            ("arrival_ms", pa.int64())], metadata={"encoding": encoding})
+        batch = pa.record_batch([column, pa.array(tss, pa.int64()), pa.array(arrivals, pa.int64())],
+                                schema=schema)
         if not self.limits.add(batch.nbytes):
             self.done = True
             return
+        if self.writer is not None and kind is not self.kind:
+            self.writer.close()
+            self.writer, self.part = None, self.part + 1
         if self.writer is None:
-            self.writer = pa.ipc.new_file(str(self.path), batch.schema)
+            self.writer = pa.ipc.new_file(f"{self.prefix}.{self.part}.arrow", schema)
+            self.kind = kind
         self.writer.write_batch(batch)
 
     def close(self) -> None:
@@ -175,7 +215,7 @@ class RecordingSource(SourceSpec):
 
     def create_reader(self, subtask: int, parallelism: int) -> Any:
         reader = self.inner.create_reader(subtask, parallelism)
-        writer = _Writer(self.directory / _file_name(self.key, subtask), self.limits)
+        writer = _Writer(self.directory, self.key, subtask, self.limits)
 
         class Reader:
             threaded = getattr(reader, "threaded", False)
@@ -204,7 +244,8 @@ def plan_recording(name: str, sources: List[Any], max_seconds: float = DEFAULT_M
                    max_bytes: int = DEFAULT_MAX_BYTES) -> Dict[int, RecordingSource]:
     """Start recording ``name`` (replacing an older one): the recording spec of each source node."""
     keys = [_source_key(n) for n in sources]
-    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    safe = [_safe(k) for k in keys]
+    dupes = sorted({k for k, f in zip(keys, safe) if safe.count(f) > 1})
     if dupes:
         raise PlanError(f"cannot record: several sources are named {dupes}; give each a uid(...) "
                         "so that a replay can tell them apart")
@@ -225,10 +266,12 @@ class ReplaySource(SourceSpec):
 
     def __init__(self, files: List[Path], speed: Union[float, str], origin_ms: int) -> None:
         self.files, self.speed, self.origin_ms = files, speed, origin_ms
-        self.non_parallel = False
+        # as parallel as the recorded source was: one recorded subtask, one replaying
+        self.non_parallel = len({f.name.rsplit(".", 3)[1] for f in files}) <= 1
 
     def create_reader(self, subtask: int, parallelism: int) -> Any:
-        mine = [f for i, f in enumerate(self.files) if i % parallelism == subtask]
+        # every part file of a recorded subtask goes to the same replaying subtask, in order
+        mine = [f for f in self.files if int(f.name.rsplit(".", 3)[1]) % parallelism == subtask]
         speed, origin = self.speed, self.origin_ms
 
         class Reader:
@@ -244,16 +287,22 @@ class ReplaySource(SourceSpec):
                 for path in mine:
                     with pa.memory_map(str(path)) as source:
                         reader = pa.ipc.open_file(source)
+                        pickled = reader.schema.metadata[b"encoding"] == b"pickle"
                         for i in range(reader.num_record_batches):
                             if self.stopped.is_set():
                                 return
-                            cols = reader.get_batch(i).to_pydict()
-                            values = [pickle.loads(v) for v in cols["value"]]
-                            tss = cols["timestamp"]
+                            batch = reader.get_batch(i)
+                            values = _pylist(batch.column(0))
+                            if pickled:
+                                values = [pickle.loads(v) for v in values]
+                            ts_col = batch.column(1)
+                            tss = _pylist(ts_col) if ts_col.null_count < len(ts_col) else None
                             if speed == "max":
-                                ctx.emit_batch(values, tss if tss and tss[0] is not None else None)
+                                ctx.emit_batch(values, tss)
                                 continue
-                            for v, t, arrived in zip(values, tss, cols["arrival_ms"]):
+                            arrivals = _pylist(batch.column(2))
+                            for k, v in enumerate(values):
+                                t, arrived = tss[k] if tss else None, arrivals[k]
                                 due = started + (arrived - origin) / 1000.0 / float(speed)
                                 if due > time.monotonic() and self.stopped.wait(due - time.monotonic()):
                                     return
@@ -265,6 +314,13 @@ class ReplaySource(SourceSpec):
             def cancel(self) -> None:
                 self.stopped.set()
         return Reader()
+
+
+def _pylist(column: Any) -> List[Any]:
+    """An Arrow column as Python values (through numpy when it has no nulls: much faster)."""
+    if column.null_count:
+        return column.to_pylist()
+    return column.to_numpy(zero_copy_only=False).tolist()
 
 
 def plan_replay(name: str, sources: List[Any], speed: Union[float, str] = 1.0) -> Dict[int, ReplaySource]:
@@ -279,8 +335,7 @@ def plan_replay(name: str, sources: List[Any], speed: Union[float, str] = 1.0) -
                         f"{sorted(recorded)}, the pipeline has {sorted(keys)} (sources are matched "
                         "by uid, else by name)")
     directory = recordings_dir() / name
-    files = {k: sorted(directory.glob(_file_name(k, 0)[:-len("0.arrow")] + "*.arrow"),
-                       key=lambda p: int(p.name.rsplit(".", 2)[1])) for k in keys}
+    files = {k: _files_of(directory, k) for k in keys}
     origin = None
     for paths in files.values():
         for p in paths:

@@ -378,7 +378,7 @@ def test_a_pyflink_async_program_runs_unmodified(mode, capsys):
 
 
 @pytest.mark.flink
-def test_flink_mode_refuses_async_io_naming_the_step():
+def test_flink_mode_in_thread_python_mode_refuses_async_io_naming_the_step():
     from nbstream import PlanError
 
     env = StreamExecutionEnvironment.get_execution_environment()
@@ -386,8 +386,27 @@ def test_flink_mode_refuses_async_io_naming_the_step():
     AsyncDataStream.ordered_wait(env.from_collection([1]), jitter, Time.seconds(1)).name(
         "lookup").print()
     with pytest.raises(PlanError, match=r"step 'lookup' \(async_wait\) cannot run in flink mode: "
-                                        r"async I/O is not translated"):
+                                        r"PyFlink runs an AsyncFunction only in its process"):
         env.execute()
+
+
+@pytest.mark.slow
+@pytest.mark.flink
+def test_flink_mode_runs_async_io_with_retries_as_thread_mode_does():
+    """PyFlink's own async operator (process Python mode) gives what nbstream's gives."""
+    got = {}
+    for mode in ("thread", "flink"):
+        env = StreamExecutionEnvironment.get_execution_environment(
+            {"nbstream.flink.python-mode": "process"})
+        env.set_execution_mode(mode)
+        env.set_parallelism(1)
+        strategy = AsyncRetryStrategy.fixed_delay(3, 5, empty_result_predicate,
+                                                  has_exception_predicate)
+        out = AsyncDataStream.ordered_wait_with_retry(env.from_collection(list(range(30))),
+                                                      Flaky(), Time.seconds(10), strategy,
+                                                      capacity=8)
+        got[mode] = list(out.execute_and_collect())
+    assert got["flink"] == got["thread"] == list(range(30))
 
 
 def test_cancelling_a_job_at_capacity_stops_its_calls(make_env):

@@ -4,7 +4,8 @@ Every real node of the plan becomes the PyFlink operator that does the same (map
 flat_map, filter, process, key_by + reduce, connect + co-map/co-flat-map/co-process,
 windows, timestamps and watermarks, async I/O when PyFlink runs Python in process mode),
 running the user's function through an adapter of :mod:`nbstream.flink.functions`;
-virtual nodes become PyFlink's partitioning calls, unions and side outputs. Records travel pickled, so any Python value works.
+virtual nodes become PyFlink's partitioning calls, unions and side outputs. Records
+travel pickled, so any Python value works.
 
 Sinks do not run in Flink: each sink's input is tagged with the sink and its subtask,
 all sinks are united into one stream, and the executor collects that stream back into

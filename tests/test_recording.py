@@ -173,3 +173,21 @@ def test_recordings_are_listed_and_cleared():
     with pytest.raises(PlanError, match="no recording named 'a'"):
         clear_recording("a")
     assert (recordings_dir() / "b").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.flink
+def test_a_recording_replays_in_flink_mode_as_in_thread_mode():
+    data = [(i % 3, i) for i in range(50)]
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.record("keyed")
+    assert list(env.from_collection(data).uid("s").execute_and_collect()) == data
+    got = {}
+    for mode in ("thread", "flink"):
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_execution_mode(mode)
+        env.set_parallelism(1)
+        env.replay("keyed", speed="max")
+        got[mode] = sorted(env.from_collection([(0, 0)]).uid("s").key_by(lambda e: e[0])
+                           .reduce(lambda a, b: (a[0], a[1] + b[1])).execute_and_collect())
+    assert got["flink"] == got["thread"] and len(got["thread"]) == 50

@@ -34,8 +34,10 @@ def recorded_lines(directory):
     lines = []
     for path in sorted(directory.glob("*.arrow")):
         with pa.memory_map(str(path)) as source:
-            table = pa.ipc.open_file(source).read_all()
-        lines += [pickle.loads(v) for v in table.column("value").to_pylist()]
+            reader = pa.ipc.open_file(source)
+            pickled = reader.schema.metadata[b"encoding"] == b"pickle"
+            values = reader.read_all().column("value").to_pylist()
+        lines += [pickle.loads(v) for v in values] if pickled else values
     return lines
 
 

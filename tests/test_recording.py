@@ -162,6 +162,19 @@ def test_values_of_mixed_kinds_round_trip():
     assert list(env.from_collection([0]).uid("s").execute_and_collect()) == values
 
 
+def test_a_duration_limit_stops_the_recording_not_the_job(capsys):
+    def slow():
+        for i in range(30):
+            time.sleep(0.02)
+            yield i
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.record("short", max_seconds=0.2)
+    assert list(env.from_iterable(slow).uid("s").execute_and_collect()) == list(range(30))
+    assert "the recording stopped because it ran for 0.2 s" in capsys.readouterr().out
+    assert 0 < list_recordings()[0]["records"] < 30
+
+
 def test_recordings_are_listed_and_cleared():
     env = StreamExecutionEnvironment.get_execution_environment()
     for name in ("a", "b"):

@@ -46,6 +46,7 @@ __all__ = ["RecordingSource", "ReplaySource", "recordings_dir", "list_recordings
 DEFAULT_MAX_SECONDS = 600            # a recording stops after 10 minutes ...
 DEFAULT_MAX_BYTES = 256 * 1024 ** 2  # ... or 256 MiB of files, whichever comes first
 _FLUSH_ROWS = 4096
+_FLUSH_S = 1.0
 _META = "recording.json"
 
 
@@ -102,18 +103,25 @@ class _Limits:
         self.__dict__.update(state, lock=threading.Lock())
 
     def add(self, n: int) -> bool:
-        """Count ``n`` more bytes; False once a limit stops the recording."""
+        """Count ``n`` more bytes; False (and the recording stops) past the size limit."""
         with self.lock:
-            if self.stopped is None:
-                self.bytes += n
-                if self.bytes > self.max_bytes:
-                    self.stopped = f"its size passed {self.max_bytes:,} bytes"
-                elif time.time() - self.started > self.max_seconds:
-                    self.stopped = f"it ran for {self.max_seconds:g} s"
-                if self.stopped is not None:
-                    print(f"nbstream: the recording stopped because {self.stopped}; the job goes on "
-                          "(raise the limit with env.record(name, max_seconds=..., max_bytes=...))")
-            return self.stopped is None
+            if self.bytes + n > self.max_bytes:
+                if self.stopped is None:
+                    self._stop(f"its size passed {self.max_bytes:,} bytes")
+                return False
+            self.bytes += n
+            return True
+
+    def out_of_time(self, now: float) -> bool:
+        with self.lock:
+            if self.stopped is None and now - self.started > self.max_seconds:
+                self._stop(f"it ran for {self.max_seconds:g} s")
+            return self.stopped is not None
+
+    def _stop(self, why: str) -> None:
+        self.stopped = why
+        print(f"nbstream: the recording stopped because {why}; the job goes on "
+              "(raise the limit with env.record(name, max_seconds=..., max_bytes=...))")
 
 
 class _Writer:
@@ -131,20 +139,29 @@ class _Writer:
         self.kind: Optional[type] = None
         self.part = 0
         self.done = False
+        self.flushed = time.time()
         self.lock = threading.Lock()  # a threaded reader's last flush may meet close()
 
     def add(self, values: List[Any], timestamps: Optional[List[Any]]) -> None:
         if self.done:
             return
-        now = int(time.time() * 1000)
+        now = time.time()
         with self.lock:
+            limits = self.limits
+            if limits.stopped is not None or (now - limits.started > limits.max_seconds
+                                              and limits.out_of_time(now)):
+                self._flush()  # what arrived in time is kept
+                self.done = True
+                return
             self.values.extend(values)
             self.timestamps.extend(timestamps if timestamps is not None else [None] * len(values))
-            self.arrivals.extend([now] * len(values))
-            if len(self.values) >= _FLUSH_ROWS:
+            self.arrivals.extend([int(now * 1000)] * len(values))
+            # write often enough that a slow source's records are on disk within a second
+            if len(self.values) >= _FLUSH_ROWS or now - self.flushed > _FLUSH_S:
                 self._flush()
 
     def _flush(self) -> None:
+        self.flushed = time.time()
         if not self.values or self.done:
             return
         import pyarrow as pa

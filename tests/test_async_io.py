@@ -297,6 +297,22 @@ def test_parallel_instances_each_have_their_loop(make_env, server):
     assert sorted(out.execute_and_collect()) == list(range(120))
 
 
+class FailsToOpen(AsyncFunction):
+    def open(self, runtime_context):
+        raise RuntimeError("no credentials")
+
+    async def async_invoke(self, value):
+        return [value]
+
+
+def test_a_failing_open_fails_the_job_and_stops_the_loop(make_env):
+    env = make_env()
+    out = AsyncDataStream.ordered_wait(env.from_collection([1]), FailsToOpen(), Time.seconds(1))
+    with pytest.raises(UserFunctionError, match=r"AsyncWait.*open\(\).*no credentials"):
+        list(out.execute_and_collect())
+    # (the autouse fixture checks that no event loop thread is left)
+
+
 # -- validation, as PyFlink's ------------------------------------------------------------------
 class NotAsync(AsyncFunction):
     def async_invoke(self, value):  # type: ignore[override]

@@ -103,7 +103,11 @@ class AsyncWaitOperator(OneInputOperator):
                  f"({self.task.subtask + 1}/{self.task.parallelism}) event loop")
         self.thread.start()
         ready.wait()
-        self._on_loop("open")
+        try:
+            self._on_loop("open")
+        except BaseException:
+            self._stop_loop()  # the task does not close an operator whose open() failed
+            raise
 
     def close(self) -> None:
         loop, thread = self.loop, self.thread
@@ -114,9 +118,14 @@ class AsyncWaitOperator(OneInputOperator):
                 asyncio.run_coroutine_threadsafe(self._cancel_calls(), loop).result(10)
                 self._on_loop("close")
         finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        loop, thread = self.loop, self.thread
+        if loop is not None and thread is not None:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
-            self.loop = self.thread = None
+        self.loop = self.thread = None
 
     def _on_loop(self, method: str) -> None:
         """Run ``open``/``close`` of the user's function on the loop (an ``async def`` one is

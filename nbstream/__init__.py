@@ -12,6 +12,7 @@
 [('to', 2), ('be', 2)]
 """
 
+from .api.async_io import AsyncDataStream, AsyncFunction, AsyncRetryPredicate, AsyncRetryStrategy
 from .api.broadcast import BroadcastConnectedStream, BroadcastStream
 from .api.datastream import ConnectedStreams, DataStream, DataStreamSink, KeyedStream
 from .api.environment import ExecutionConfig, RuntimeExecutionMode, StreamExecutionEnvironment
@@ -64,6 +65,8 @@ __all__ = [
     "DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink",
     "WindowedStream", "AllWindowedStream", "BroadcastStream", "BroadcastConnectedStream",
     "JoinedStreams", "CoGroupedStreams", "IntervalJoin", "IterativeStream",
+    # async I/O
+    "AsyncDataStream", "AsyncFunction", "AsyncRetryStrategy", "AsyncRetryPredicate",
     # functions
     "Function", "MapFunction", "FlatMapFunction", "FilterFunction", "KeySelector",
     "ReduceFunction", "ProcessFunction", "KeyedProcessFunction", "CoMapFunction",

@@ -37,6 +37,8 @@ EXPECTED = sorted([
     "Evictor", "CountEvictor", "TimeEvictor", "DeltaEvictor",
     "ValueStateDescriptor", "ListStateDescriptor", "MapStateDescriptor",
     "ReducingStateDescriptor", "AggregatingStateDescriptor", "StateTtlConfig",
+    # async I/O (issue 13)
+    "AsyncDataStream", "AsyncFunction", "AsyncRetryStrategy", "AsyncRetryPredicate",
 ])
 
 

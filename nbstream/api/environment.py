@@ -305,6 +305,31 @@ class StreamExecutionEnvironment:
         """The plan of the next job as readable text (chains, parallelism, partitioning)."""
         return self._plan(DEFAULT_JOB_NAME).explain()
 
+    def record(self, name: str, max_seconds: float = 600, max_bytes: int = 256 * 1024 ** 2) -> None:
+        """Record the next job's sources as recording ``name`` (see
+        :mod:`nbstream.connectors.recording`); a limit stops the recording, not the job."""
+        self._sources_from = ("record", name, max_seconds, max_bytes)
+
+    def replay(self, name: str, speed: Union[float, str] = 1.0) -> None:
+        """Run the next job on recording ``name`` instead of its live sources, paced by the
+        recorded arrival times ``speed`` times faster (``"max"``: as fast as possible)."""
+        self._sources_from = ("replay", name, speed)
+
+    def _override_sources(self, plan: PhysicalPlan) -> None:
+        how, self._sources_from = getattr(self, "_sources_from", None), None
+        if how is None:
+            return
+        from ..connectors import recording
+
+        sources = [n for n in plan.nodes.values() if n.is_source]
+        if how[0] == "record":
+            specs: Dict[int, Any] = recording.plan_recording(how[1], sources, how[2], how[3])
+        else:
+            specs = recording.plan_replay(how[1], sources, how[2])
+        for nid, spec in specs.items():
+            node = plan.nodes[nid]
+            plan.nodes[nid] = node.replace(params={**node.params, "source": spec})  # type: ignore[index]
+
     def execute_async(self, job_name: Optional[str] = None) -> JobClient:
         """Start the job made of every sink added since the last run; return its handle."""
         if not self._graph.sinks:
@@ -313,6 +338,7 @@ class StreamExecutionEnvironment:
         name = job_name or DEFAULT_JOB_NAME
         try:  # the pending sinks belong to this attempt, whether it starts or not
             plan = self._plan(name)
+            self._override_sources(plan)
             executor = get_executor(executor_for(plan.modes.values()))
             job = JobClient(name, mode=self._execution_mode, stdout=sys.stdout,
                             stderr=sys.stderr)

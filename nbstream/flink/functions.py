@@ -32,7 +32,7 @@ __all__ = ["Step", "PICKLED", "flink_tag", "MapAdapter", "FlatMapAdapter", "Filt
            "BroadcastProcessAdapter", "KeyedBroadcastProcessAdapter",
            "PartitionerAdapter", "SinkTagger", "KeyedSinkTagger", "AggregateAdapter",
            "timestamp_assigner", "flink_descriptor", "WindowAdapter", "gap_extractor",
-           "nb_window"]
+           "nb_window", "AsyncAdapter"]
 
 PICKLED = Types.PICKLED_BYTE_ARRAY()
 _TAGS: Dict[str, FlinkOutputTag] = {}
@@ -697,3 +697,31 @@ class SinkTagger(pf.ProcessFunction):
 
 class KeyedSinkTagger(SinkTagger, pf.KeyedProcessFunction):
     """:class:`SinkTagger` for a sink whose input is keyed."""
+
+
+class AsyncAdapter(pf.AsyncFunction):
+    """nbstream's async function (an AsyncFunction or an ``async def``) as PyFlink's."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+    def open(self, runtime_context: Any) -> None:
+        self._sub = task_fact(runtime_context, "get_index_of_this_subtask")
+        self._par = task_fact(runtime_context, "get_number_of_parallel_subtasks")
+        self.invoke, self.on_timeout = self.step.fn.calls
+        self.step.fn.open(RuntimeContextAdapter(runtime_context, self.step))
+
+    def close(self) -> None:
+        self.step.fn.close()
+
+    async def async_invoke(self, value: Any) -> List[Any]:
+        try:
+            return list(await self.invoke(value))
+        except Exception as exc:
+            raise self.step.error(exc, value, self._sub, self._par) from exc
+
+    def timeout(self, value: Any) -> List[Any]:
+        try:
+            return list(self.on_timeout(value))
+        except Exception as exc:
+            raise self.step.error(exc, value, self._sub, self._par, phase="timeout") from exc

@@ -2,9 +2,10 @@
 
 Every real node of the plan becomes the PyFlink operator that does the same (map,
 flat_map, filter, process, key_by + reduce, connect + co-map/co-flat-map/co-process,
-windows, timestamps and watermarks), running the user's function through an adapter
-of :mod:`nbstream.flink.functions`; virtual nodes become PyFlink's partitioning calls,
-unions and side outputs. Records travel pickled, so any Python value works.
+windows, timestamps and watermarks, async I/O when PyFlink runs Python in process mode),
+running the user's function through an adapter of :mod:`nbstream.flink.functions`;
+virtual nodes become PyFlink's partitioning calls, unions and side outputs. Records
+travel pickled, so any Python value works.
 
 Sinks do not run in Flink: each sink's input is tagged with the sink and its subtask,
 all sinks are united into one stream, and the executor collects that stream back into
@@ -192,6 +193,26 @@ class Translator:
         ds, keyed = self.input(node)
         adapter = A.KeyedProcessAdapter if keyed else A.ProcessAdapter
         return ds.process(adapter(self.step(node)))
+
+    def _async_wait(self, node: Node) -> Any:
+        from pyflink.common import Time as FlinkTime
+        from pyflink.datastream import AsyncDataStream as FlinkAsync
+        from pyflink.datastream import async_retry_strategies
+
+        from ..api.async_io import NO_RETRY_STRATEGY
+
+        if str(self.plan.config.settings.get("nbstream.flink.python-mode", "thread")) == "thread":
+            raise untranslatable(node, "PyFlink runs an AsyncFunction only in its process Python "
+                                       "mode: configure nbstream.flink.python-mode=process")
+        ds, _ = self.input(node)
+        p = node.params
+        retry = p["retry"]
+        if retry is NO_RETRY_STRATEGY:
+            retry = async_retry_strategies.NO_RETRY_STRATEGY
+        wait = FlinkAsync.ordered_wait_with_retry if p["ordered"] else \
+            FlinkAsync.unordered_wait_with_retry
+        return wait(ds, A.AsyncAdapter(self.step(node)), FlinkTime.milliseconds(p["timeout_ms"]),
+                    retry, p["capacity"], A.PICKLED)
 
     def _reduce(self, node: Node) -> Any:
         ds, keyed = self.input(node)

@@ -78,6 +78,12 @@ STREAM.add_argument("--pyflink", action="store_true",
                     help="the cell is a PyFlink DataStream program: its `import pyflink...` "
                          "resolve to nbstream and it runs as `python -m nbstream.compat.pyflink` "
                          "would run it (its own env, print() into the cell)")
+STREAM.add_argument("--record", metavar="NAME",
+                    help="also record the sources' records as recording NAME (%%stream_recordings)")
+STREAM.add_argument("--replay", metavar="NAME",
+                    help="run the pipeline on recording NAME instead of its live sources")
+STREAM.add_argument("--speed", default="1", metavar="X",
+                    help="replay X times faster than recorded, or 'max' (default 1)")
 STREAM.add_argument("--jython", action="store_true",
                     help="the cell is a program of Flink's old (Jython) Python streaming API: "
                          "its `org.apache.flink` imports resolve to nbstream and its "
@@ -97,6 +103,9 @@ STOP = _parser("%stream_stop", "Stop a running job by name, or every job with --
 STOP.add_argument("name", nargs="?")
 STOP.add_argument("--all", action="store_true", help="stop every running job")
 JOBS = _parser("%stream_jobs", "List the jobs of this kernel.")
+RECORDINGS = _parser("%stream_recordings", "List the recordings of %%stream --record (they "
+                     "outlive the kernel), or delete one with --clear NAME.")
+RECORDINGS.add_argument("--clear", metavar="NAME", help="delete recording NAME")
 
 
 def _parse(parser: _Parser, line: str) -> argparse.Namespace:
@@ -212,6 +221,7 @@ class StreamMagics(Magics):
         if args.jython:
             return self._run_jython(cell, args)
         env = self._environment(args)
+        self._record_or_replay(env, args)
         self._check_to(args)
         if not cell.strip():
             raise _usage(STREAM, "the cell is empty: write a pipeline that starts from `env`")
@@ -466,6 +476,43 @@ class StreamMagics(Magics):
             return
         self.session.parallelism = args.parallelism
         print(f"parallelism: {args.parallelism}")
+
+    @staticmethod
+    def _record_or_replay(env: Any, args: argparse.Namespace) -> None:
+        if args.record and args.replay:
+            raise _usage(STREAM, "--record and --replay cannot be used together")
+        if args.record:
+            env.record(args.record)
+        elif args.replay:
+            speed: Any = args.speed
+            if speed != "max":
+                try:
+                    speed = float(speed)
+                except ValueError:
+                    speed = 0.0
+                if speed <= 0:
+                    raise _usage(STREAM, f"--speed must be a positive number or 'max', "
+                                         f"not {args.speed!r}")
+            env.replay(args.replay, speed)
+
+    @line_magic
+    def stream_recordings(self, line: str) -> Any:
+        """``%stream_recordings``: a table of recordings (name, sources, records, size, time
+        span); ``%stream_recordings --clear NAME`` deletes one."""
+        args = _parse(RECORDINGS, line)
+        from ..connectors.recording import clear_recording, list_recordings
+
+        if args.clear:
+            clear_recording(args.clear)
+            print(f"deleted recording '{args.clear}'")
+            return None
+        import pandas as pd
+
+        rows = [{"name": r["name"], "sources": ", ".join(r["sources"]), "records": r["records"],
+                 "bytes": r["bytes"],
+                 "span_s": (round((r["last_ms"] - r["first_ms"]) / 1000, 3)
+                            if r["first_ms"] is not None else 0.0)} for r in list_recordings()]
+        return pd.DataFrame(rows, columns=["name", "sources", "records", "bytes", "span_s"])
 
     # -- jobs ---------------------------------------------------------------------------------
     @line_magic

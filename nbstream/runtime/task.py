@@ -199,8 +199,11 @@ class Task:
             raise error
 
     def cancel(self) -> None:
-        if isinstance(self.head, SourceOperator):
-            self.head.cancel()
+        """Sources stop reading; operators waiting on calls (async I/O) stop waiting."""
+        for op in self.ops.values():
+            cancel = getattr(op, "cancel", None)
+            if cancel is not None:
+                cancel()
 
     def _run_source(self) -> None:
         head = self.head

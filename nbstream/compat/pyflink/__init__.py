@@ -44,7 +44,8 @@ MODULES = (
     ".datastream.functions", ".datastream.state", ".datastream.window",
     ".datastream.timerservice", ".datastream.output_tag", ".datastream.time_domain",
     ".datastream.execution_mode", ".datastream.connectors", ".datastream.connectors.number_seq",
-    ".datastream.connectors.file_system",
+    ".datastream.connectors.file_system", ".datastream.async_data_stream",
+    ".datastream.async_retry_strategies", ".datastream.async_retry_predicates",
 )
 _OPTIONAL_PACKAGES = ("pyflink.datastream.connectors.", "pyflink.datastream.formats.")
 

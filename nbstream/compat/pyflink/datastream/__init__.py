@@ -17,12 +17,14 @@ __all__, __getattr__ = exports(__name__, {
         "ProcessAllWindowFunction", "AggregateFunction", "BroadcastProcessFunction",
         "KeyedBroadcastProcessFunction", "RuntimeContext", "TimerService", "KeySelector",
         "Partitioner", "SourceFunction", "SinkFunction")},
+    "AsyncDataStream": "nbstream",
+    **{name: f"{_HERE}.functions" for name in (
+        "AsyncFunction", "AsyncRetryPredicate", "AsyncRetryStrategy")},
     "RuntimeExecutionMode": "nbstream", "TimeDomain": "nbstream", "OutputTag": "nbstream",
     **{name: f"{_HERE}.window" for name in (
         "Window", "TimeWindow", "CountWindow", "GlobalWindow", "WindowAssigner",
         "MergingWindowAssigner", "TriggerResult", "Trigger")},
-}, unavailable=["AsyncDataStream", "AsyncFunction", "AsyncRetryPredicate", "AsyncRetryStrategy",
-                "CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
+}, unavailable=["CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
                 "StateBackend", "HashMapStateBackend", "EmbeddedRocksDBStateBackend",
                 "CustomStateBackend", "PredefinedOptions", "CheckpointStorage",
                 "JobManagerCheckpointStorage", "FileSystemCheckpointStorage",

@@ -9,7 +9,7 @@ __all__, __getattr__ = exports(__name__, {name: "nbstream" for name in (
     "SourceFunction", "SinkFunction", "ProcessFunction", "CoProcessFunction",
     "KeyedProcessFunction", "KeyedCoProcessFunction", "WindowFunction", "AllWindowFunction",
     "ProcessWindowFunction", "ProcessAllWindowFunction", "BroadcastProcessFunction",
-    "KeyedBroadcastProcessFunction")} | {"TimerService": "nbstream.runtime.context:TimerServiceView"},
-    unavailable=["AsyncFunction", "AsyncFunctionDescriptor", "AsyncRetryPredicate",
-                 "AsyncRetryStrategy", "BaseBroadcastProcessFunction"],
+    "KeyedBroadcastProcessFunction", "AsyncFunction", "AsyncRetryPredicate", "AsyncRetryStrategy")}
+    | {"TimerService": "nbstream.runtime.context:TimerServiceView"},
+    unavailable=["AsyncFunctionDescriptor", "BaseBroadcastProcessFunction"],
     wrap=lambda name, cls: cls if name == "TimerService" else subscriptable(cls))

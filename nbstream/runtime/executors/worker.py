@@ -384,9 +384,7 @@ class _Links:
         recv = conn.recv_bytes
         while True:
             try:
-                data = recv()
-                kind, job_no, a, b, _c, extra = HEADER.unpack_from(data)
-                rest = [recv() for _ in range(extra)]
+                data, (kind, job_no, a, b, _c), rest = _receive(recv)
             except (EOFError, OSError):  # the peer is gone
                 return
             with self.lock:  # (handing over never blocks: an inbox put, a credit)
@@ -407,6 +405,13 @@ class _Links:
         with self.lock:
             self.ended.add(job_no)
             self.early.pop(job_no, None)
+
+
+def _receive(recv: Any) -> Tuple[Any, Tuple[int, int, int, int, int], List[Any]]:
+    """One message: its first frame, the header's fields, the frames that follow it."""
+    data = recv()
+    kind, job_no, a, b, c, extra = HEADER.unpack_from(data)
+    return data, (kind, job_no, a, b, c), [recv() for _ in range(extra)]
 
 
 def _deliver(job: "WorkerJob", kind: int, a: int, b: int, body: Any, rest: Sequence[Any]) -> None:
@@ -477,9 +482,7 @@ class WorkerProcess:
         recv = self.conn.recv_bytes
         while True:
             try:
-                data = recv()
-                kind, job_no, a, b, c, extra = HEADER.unpack_from(data)
-                rest = [recv() for _ in range(extra)]
+                data, (kind, job_no, a, b, c), rest = _receive(recv)
             except (EOFError, OSError):  # the kernel is gone
                 os._exit(0)
             body = memoryview(data)[HEADER.size:]

@@ -34,7 +34,11 @@ from typing import Any, ContextManager, Dict, Optional
 from .._aliases import ModuleAliases
 from ._exports import NotAvailableError, not_available
 
-__all__ = ["install", "uninstall", "activated", "is_installed", "NotAvailableError", "MODULES"]
+__all__ = ["install", "uninstall", "activated", "is_installed", "NotAvailableError", "MODULES",
+           "__version__"]
+
+#: the PyFlink release whose DataStream API this layer mirrors (``pyflink.__version__``)
+__version__ = "2.3.0"
 
 #: PyFlink's modules that nbstream provides (relative to ``pyflink``).
 MODULES = (

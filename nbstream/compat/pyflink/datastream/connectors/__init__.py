@@ -1,8 +1,31 @@
 """``pyflink.datastream.connectors`` on nbstream: the number-sequence and file connectors
-(:mod:`.number_seq`, :mod:`.file_system`). Flink's JVM connectors (Kafka, JDBC, Pulsar,
-Kinesis, Elasticsearch, ...) are not available: importing one of their classes raises
-:class:`~nbstream.compat.pyflink._exports.NotAvailableError` naming it."""
+(:mod:`.number_seq`, :mod:`.file_system`), also under this package's own name as PyFlink
+2.3 still re-exports them (``from pyflink.datastream.connectors import FileSink``).
+Flink's JVM connectors (Kafka, JDBC, Pulsar, RabbitMQ, ...) are not available: importing
+one of their classes raises
+:class:`~nbstream.compat.pyflink._exports.NotAvailableError` naming it.
+
+>>> from nbstream.compat.pyflink.datastream.connectors import FileSink, NumberSequenceSource
+>>> NumberSequenceSource(1, 3).end
+3
+"""
 
 from ..._exports import exports
 
-__all__, __getattr__ = exports(__name__, {}, unavailable=["Sink", "Source", "DeliveryGuarantee"])
+_HERE = "nbstream.compat.pyflink.datastream.connectors"
+_FILE_SYSTEM = ("FileSource", "FileSourceBuilder", "StreamFormat", "FileSink", "OutputFileConfig",
+                "RollingPolicy", "BucketAssigner")
+#: what PyFlink 2.3 re-exports here from its JVM connectors (and file classes nbstream lacks)
+_JVM = ("Sink", "Source", "DeliveryGuarantee",
+        "JdbcSink", "JdbcConnectionOptions", "JdbcExecutionOptions",
+        "KafkaSource", "FlinkKafkaConsumer", "FlinkKafkaProducer", "Semantic",
+        "DynamicKafkaSource", "DynamicKafkaSourceBuilder", "KafkaMetadataService",
+        "KafkaRecordDeserializationSchema", "KafkaStreamSetSubscriber", "KafkaStreamSubscriber",
+        "StreamPatternSubscriber", "SingleClusterTopicMetadataService",
+        "PulsarSource", "PulsarSourceBuilder", "StartCursor", "StopCursor",
+        "RMQSource", "RMQSink", "RMQConnectionConfig",
+        "FileEnumeratorProvider", "FileSplitAssignerProvider", "StreamingFileSink")
+
+__all__, __getattr__ = exports(__name__, {
+    "NumberSequenceSource": f"{_HERE}.number_seq:NumberSequenceSource",
+    **{name: f"{_HERE}.file_system:{name}" for name in _FILE_SYSTEM}}, unavailable=_JVM)

@@ -1,0 +1,71 @@
+"""Every public name of the PyFlink modules nbstream mirrors imports from the same module on
+nbstream, or raises NotAvailableError naming it and why. The names come from the installed
+apache-flink package (so a new PyFlink release shows what is missing), read in a separate
+interpreter that imports the real PyFlink."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nbstream.compat import pyflink as compat
+from nbstream.compat.pyflink import MODULES, NotAvailableError
+
+pytestmark = pytest.mark.flink
+
+PUBLIC_NAMES = r'''
+import importlib, json, sys
+out = {}
+for rel in json.loads(sys.argv[1]):
+    name = "pyflink" + rel
+    mod = importlib.import_module(name)
+    names = set(getattr(mod, "__all__", ()))
+    if hasattr(mod, "__path__"):  # a package: also what it re-exports from its own modules
+        for attr, value in vars(mod).items():
+            home = getattr(value, "__module__", None)
+            if isinstance(home, str) and home.startswith(name + "."):
+                if attr in getattr(sys.modules.get(home), "__all__", ()):
+                    names.add(attr)
+    out[rel] = sorted(names)
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module")
+def pyflink_names():
+    out = subprocess.run([sys.executable, "-c", PUBLIC_NAMES, json.dumps(list(MODULES))],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_every_public_pyflink_name_imports_or_says_why(pyflink_names):
+    missing = []
+    refused = 0
+    with compat.activated():
+        for rel, names in pyflink_names.items():
+            module = importlib.import_module("pyflink" + rel)
+            for name in names:
+                try:
+                    getattr(module, name)
+                except NotAvailableError as exc:
+                    assert name in str(exc) and "not available in nbstream" in str(exc)
+                    refused += 1
+                except AttributeError:
+                    missing.append(f"pyflink{rel}.{name}")
+    assert missing == []
+    assert sum(len(n) for n in pyflink_names.values()) > 150 and refused > 20
+
+
+def test_the_file_sink_names_import_from_the_connectors_package():
+    with compat.activated():
+        from pyflink.datastream.connectors import (FileSink, NumberSequenceSource,  # noqa: F401
+                                                   OutputFileConfig, RollingPolicy)
+        from pyflink.datastream.connectors.file_system import FileSink as direct
+        assert FileSink is direct
+        with pytest.raises(NotAvailableError, match="KafkaSource"):
+            from pyflink.datastream.connectors import KafkaSource  # noqa: F401

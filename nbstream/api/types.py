@@ -27,9 +27,12 @@ class TypeInformation:
     """Describes a value's type: how to convert a Python value and how Flink prints it."""
 
     name = "PICKLED_BYTE_ARRAY"
+    #: whether :meth:`from_value` changes values (an operator then converts its output)
+    converts = False
 
     def from_value(self, value: Any) -> Any:
-        """Bring a Python value into this type's representation (e.g. tuple -> Row)."""
+        """Bring a Python value into this type's representation (e.g. tuple -> Row, a
+        FLOAT to the 32-bit value PyFlink's serializer gives back)."""
         return value
 
     def to_flink_string(self, value: Any) -> str:
@@ -95,9 +98,28 @@ def java_double_string(value: float, float32: bool = False) -> str:
     return f"{head}{mantissa[0]}.{mantissa[1:] or '0'}E{point - 1}"
 
 
+def float32(value: float) -> float:
+    """The 32-bit float nearest ``value``, as a Python float (what a FLOAT field holds
+    after PyFlink's serializer: ``float32(110.1) == 110.0999984741211``).
+
+    >>> float32(110.1), float32(1.1)
+    (110.0999984741211, 1.100000023841858)
+    """
+    return _F32.unpack(_F32.pack(value))[0]
+
+
+_F32 = struct.Struct("f")
+
+
 class BasicTypeInfo(TypeInformation):
     def __init__(self, name: str) -> None:
         self.name = name
+        self.converts = name == "FLOAT"
+
+    def from_value(self, value: Any) -> Any:
+        if self.converts and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float32(value)
+        return value
 
     def to_flink_string(self, value: Any) -> str:
         if self.name == "FLOAT" and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -129,17 +151,20 @@ class RowTypeInfo(TypeInformation):
         if len(self.field_names) != len(self.field_types):
             raise ValueError("ROW_NAMED needs as many names as types")
         self.name = "ROW"
+        self.converts = True
 
     def get_field_names(self) -> List[str]:
         return list(self.field_names)
 
     def from_value(self, value: Any) -> Any:
         if isinstance(value, Row):
-            if value._fields is None:
-                value = _make_row(self.field_names, value._values, value._row_kind)
+            kind = value._row_kind
+            if value._fields is None or any(t.converts for t in self.field_types):
+                value = _make_row(self.field_names, _fields_of(self.field_types, value._values),
+                                  kind)
             return value
         if isinstance(value, (tuple, list)):
-            return _make_row(self.field_names, value, RowKind.INSERT)
+            return _make_row(self.field_names, _fields_of(self.field_types, value), RowKind.INSERT)
         return value
 
     def to_flink_string(self, value: Any) -> str:
@@ -159,19 +184,38 @@ class TupleTypeInfo(TypeInformation):
     def __init__(self, field_types: List[TypeInformation]) -> None:
         self.field_types = list(field_types)
         self.name = "TUPLE"
+        self.converts = True
 
     def from_value(self, value: Any) -> Any:
-        return tuple(value) if isinstance(value, (list, Row)) else value
+        if isinstance(value, (tuple, list, Row)):
+            return tuple(_fields_of(self.field_types, value))
+        return value
 
     def to_flink_string(self, value: Any) -> str:
         items = [t.to_flink_string(v) for t, v in zip(self.field_types, value)]
         return f"({','.join(items)})"
 
 
+def _fields_of(types: List[TypeInformation], values: Any) -> List[Any]:
+    """``values`` with each field brought into its declared type (fields past the
+    declared ones stay as they are)."""
+    values = list(values)
+    for i, t in enumerate(types[:len(values)]):
+        if t.converts:
+            values[i] = t.from_value(values[i])
+    return values
+
+
 class ListTypeInfo(TypeInformation):
     def __init__(self, element_type: TypeInformation, name: str = "LIST") -> None:
         self.element_type = element_type
         self.name = name
+        self.converts = element_type.converts
+
+    def from_value(self, value: Any) -> Any:
+        if self.converts and isinstance(value, (list, tuple)):
+            return [self.element_type.from_value(v) for v in value]
+        return value
 
     def to_flink_string(self, value: Any) -> str:
         return "[" + ", ".join(self.element_type.to_flink_string(v) for v in value) + "]"
@@ -181,6 +225,13 @@ class MapTypeInfo(TypeInformation):
     def __init__(self, key_type: TypeInformation, value_type: TypeInformation) -> None:
         self.key_type, self.value_type = key_type, value_type
         self.name = "MAP"
+        self.converts = key_type.converts or value_type.converts
+
+    def from_value(self, value: Any) -> Any:
+        if self.converts and isinstance(value, dict):
+            return {self.key_type.from_value(k): self.value_type.from_value(v)
+                    for k, v in value.items()}
+        return value
 
     def to_flink_string(self, value: Any) -> str:
         items = (f"{self.key_type.to_flink_string(k)}={self.value_type.to_flink_string(v)}"

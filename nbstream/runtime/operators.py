@@ -146,10 +146,8 @@ class Operator:
         self.ctx: Optional[ProcessContext] = None
         self.on_timer: Optional[Callable[[int, Any], Any]] = None
         self.fn_name = _function_name(self.fn)
-        convert = getattr(node.output_type, "from_value", None)
-        if convert is not None and type(node.output_type).__name__ in ("RowTypeInfo",
-                                                                        "TupleTypeInfo"):
-            self.output.convert = convert
+        if getattr(node.output_type, "converts", False):  # declared rows, tuples, FLOATs...
+            self.output.convert = node.output_type.from_value
 
     @property
     def records_out(self) -> int:

@@ -92,6 +92,9 @@ class _State:
         self._backend = backend
         self._descriptor = descriptor
         self._data: Dict[Any, Any] = {}
+        # a declared type that changes values (a FLOAT is 32-bit in PyFlink's state)
+        info = getattr(descriptor, "type_info", None)
+        self._typed: Any = info.from_value if getattr(info, "converts", False) else None
 
     def clear(self) -> None:
         self._data.pop(self._backend.slot(), None)
@@ -112,7 +115,7 @@ class ValueState(_State):
         if value is None:
             self.clear()
         else:
-            self._data[self._backend.slot()] = value
+            self._data[self._backend.slot()] = value if self._typed is None else self._typed(value)
 
 
 class ListState(_State):
@@ -124,6 +127,8 @@ class ListState(_State):
         return list(self._data.get(self._backend.slot(), ()))
 
     def add(self, value: Any) -> None:
+        if self._typed is not None:
+            value = self._typed(value)
         slot = self._backend.slot()
         lst = self._data.get(slot)
         if lst is None:
@@ -132,13 +137,15 @@ class ListState(_State):
             lst.append(value)
 
     def add_all(self, values: Iterable[Any]) -> None:
+        if self._typed is not None:
+            values = [self._typed(v) for v in values]
         slot = self._backend.slot()
         self._data.setdefault(slot, []).extend(values)
         if not self._data[slot]:
             del self._data[slot]
 
     def update(self, values: Iterable[Any]) -> None:
-        values = list(values)
+        values = [self._typed(v) for v in values] if self._typed is not None else list(values)
         if values:
             self._data[self._backend.slot()] = values
         else:

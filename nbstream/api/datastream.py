@@ -181,7 +181,8 @@ class DataStream:
         KeySelector, a callable, or a field position/name (``key_by("user")``)."""
         fn = key_selector_fn("key_by", key_selector)
         node = self._env._graph.add("partition", "HASH", (self._id,),
-                                    params={"partitioning": Partitioning("hash", key_selector=fn),
+                                    params={"partitioning": Partitioning("hash", key_selector=fn,
+                                                                         key_type=key_type),
                                             "key_type": key_type})
         return KeyedStream(self._env, node.id, self)
 

@@ -281,19 +281,27 @@ class StreamExecutionEnvironment:
         return self._source(S.FunctionSource(source_func), f"Source: {source_name}", type_info)
 
     # -- running -----------------------------------------------------------------------------------
+    _batch_key_order = "arrival"  # see JobConfig.batch_key_order
+
+    def _default_parallelism(self) -> int:
+        """The parallelism of steps that have none of their own."""
+        return self._parallelism
+
     def _job_config(self) -> JobConfig:
         cfg = self._config
         return JobConfig(batch_size=cfg._batch_size, buffer_timeout_ms=self._buffer_timeout_ms,
                          channel_capacity=cfg._channel_capacity,
                          auto_watermark_interval_ms=cfg._auto_watermark_interval,
                          batch_mode=self._runtime_mode is RuntimeExecutionMode.BATCH,
+                         batch_key_order=self._batch_key_order,
                          job_parameters=cfg.get_global_job_parameters(),
                          settings=dict(self._settings))
 
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
         graph = self._graph
         nodes = graph.ancestors(graph.sinks) if graph.sinks and not all_nodes else dict(graph.nodes)
-        return plan_job(nodes, job_name, self._parallelism, self._chaining, self._job_config(),
+        return plan_job(nodes, job_name, self._default_parallelism(), self._chaining,
+                        self._job_config(),
                         self._max_parallelism, self._execution_mode)
 
     def get_execution_plan(self) -> str:

@@ -57,11 +57,13 @@ class Partitioning:
 
     kind: ``forward``, ``rebalance``, ``rescale``, ``shuffle``, ``broadcast``, ``global``,
     ``hash`` (by ``key_selector`` into key groups) or ``custom`` (``partitioner(key, n)``).
+    ``key_type``: the keys' declared type, if any (``key_by(f, key_type)``).
     """
 
     kind: str
     key_selector: Optional[UserFn] = None
     partitioner: Optional[UserFn] = None
+    key_type: Any = None
 
     @property
     def ship_strategy(self) -> str:

@@ -14,6 +14,7 @@ from ..errors import USER_ERRORS
 from .operators import OneInputOperator, Operator, SinkOperator, SourceOperator, TwoInputOperator
 from .partitioners import check_hashable
 from .records import Batch
+from .keyorder import sort_key_for
 from .registry import register
 
 __all__ = ["MapOperator", "FilterOperator", "FlatMapOperator", "ReduceOperator",
@@ -153,7 +154,12 @@ class ReduceOperator(OneInputOperator):
 
     def end_input(self) -> None:
         if self.batch_mode:
-            self.output.emit(Batch(list(self.acc.values())))
+            finals = self.acc
+            if self.task.config.batch_key_order == "serialized":
+                key_type = self.task.extras.get("key_type")
+                order = sort_key_for(getattr(key_type, "name", None))
+                finals = {k: finals[k] for k in sorted(finals, key=order)}
+            self.output.emit(Batch(list(finals.values())))
 
 
 class CoMapOperator(TwoInputOperator):

@@ -138,8 +138,10 @@ class Task:
         kinds = [(e.partitioning.kind, e.input_index) for e, _ in self.inputs]
         self.keyed = any(k == "hash" for k, _ in kinds) and all(
             k == "hash" or (k == "broadcast" and i == 1) for k, i in kinds)
+        key_types = [e.partitioning.key_type for e, _ in self.inputs if e.partitioning.kind == "hash"]
+        extras = {**(extras or {}), "key_type": key_types[0] if key_types else None}
         info = TaskInfo(self.name, subtask, self.chain.parallelism, self.chain.max_parallelism,
-                        plan.config, self.time_service, plan.job_name, extras or {})
+                        plan.config, self.time_service, plan.job_name, extras)
         for nid, op in self.ops.items():
             op.setup(info, keyed=self.keyed and nid == self.chain.head)
         self.network: List[NetworkTarget] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+from nbstream.api.environment import RuntimeExecutionMode
 from nbstream.api.environment import StreamExecutionEnvironment as _Environment
 from nbstream.api.datastream import DataStream
 from nbstream.errors import PlanError
@@ -24,7 +25,21 @@ __all__ = ["StreamExecutionEnvironment"]
 
 
 class StreamExecutionEnvironment(_Environment):
-    """PyFlink's StreamExecutionEnvironment, running on nbstream."""
+    """PyFlink's StreamExecutionEnvironment, running on nbstream.
+
+    In BATCH runtime mode it plans as Flink 2's adaptive batch scheduler does for
+    small inputs (under 16 MiB per task, the case of every program run here): a step
+    without a parallelism of its own runs at 1, so its print sink writes no ``N>``
+    prefix; and a keyed reduce hands out its final values in the order Flink's sorted
+    batch input gives the keys (:mod:`nbstream.runtime.keyorder`).
+    """
+
+    _batch_key_order = "serialized"
+
+    def _default_parallelism(self) -> int:
+        if self.get_runtime_mode() is RuntimeExecutionMode.BATCH:
+            return 1
+        return self.get_parallelism()
 
     @staticmethod
     def get_execution_environment(configuration: Any = None) -> "StreamExecutionEnvironment":

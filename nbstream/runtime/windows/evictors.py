@@ -29,7 +29,27 @@ class Evictor(abc.ABC):
                     ctx: Any) -> None: ...
 
 
-class CountEvictor(Evictor):
+class _BeforeOrAfter(Evictor):
+    """An evictor that works either before the window function or, with
+    ``do_evict_after=True``, after it (Flink's built-in evictors)."""
+
+    after = False
+
+    def _evict(self, elements: List[TimestampedValue], size: int) -> None:
+        raise NotImplementedError
+
+    def evict_before(self, elements: List[TimestampedValue], size: int, window: Any,
+                     ctx: Any) -> None:
+        if not self.after:
+            self._evict(elements, size)
+
+    def evict_after(self, elements: List[TimestampedValue], size: int, window: Any,
+                    ctx: Any) -> None:
+        if self.after:
+            self._evict(elements, size)
+
+
+class CountEvictor(_BeforeOrAfter):
     """Keeps the last ``max_count`` elements (before the function, or after with
     ``do_evict_after=True``)."""
 
@@ -45,18 +65,8 @@ class CountEvictor(Evictor):
         if size > self.max_count:
             del elements[: size - self.max_count]
 
-    def evict_before(self, elements: List[TimestampedValue], size: int, window: Any,
-                     ctx: Any) -> None:
-        if not self.after:
-            self._evict(elements, size)
 
-    def evict_after(self, elements: List[TimestampedValue], size: int, window: Any,
-                    ctx: Any) -> None:
-        if self.after:
-            self._evict(elements, size)
-
-
-class TimeEvictor(Evictor):
+class TimeEvictor(_BeforeOrAfter):
     """Keeps the elements within ``window_size`` of the newest element's timestamp."""
 
     def __init__(self, window_size: DurationLike, do_evict_after: bool = False) -> None:
@@ -67,25 +77,15 @@ class TimeEvictor(Evictor):
     def of(window_size: DurationLike, do_evict_after: bool = False) -> "TimeEvictor":
         return TimeEvictor(window_size, do_evict_after)
 
-    def _evict(self, elements: List[TimestampedValue]) -> None:
+    def _evict(self, elements: List[TimestampedValue], size: int) -> None:
         stamps = [e.timestamp for e in elements if e.timestamp is not None]
         if len(stamps) != len(elements) or not stamps:
             return  # as Flink: only when every element has a timestamp
         cut = max(stamps) - self.window_size
         elements[:] = [e for e in elements if e.timestamp > cut]
 
-    def evict_before(self, elements: List[TimestampedValue], size: int, window: Any,
-                     ctx: Any) -> None:
-        if not self.after:
-            self._evict(elements)
 
-    def evict_after(self, elements: List[TimestampedValue], size: int, window: Any,
-                    ctx: Any) -> None:
-        if self.after:
-            self._evict(elements)
-
-
-class DeltaEvictor(Evictor):
+class DeltaEvictor(_BeforeOrAfter):
     """Drops elements whose ``delta_function(element, last)`` to the newest element is
     at least ``threshold``."""
 
@@ -100,18 +100,8 @@ class DeltaEvictor(Evictor):
            do_evict_after: bool = False) -> "DeltaEvictor":
         return DeltaEvictor(threshold, delta_function, do_evict_after)
 
-    def _evict(self, elements: List[TimestampedValue]) -> None:
+    def _evict(self, elements: List[TimestampedValue], size: int) -> None:
         if not elements:
             return
         last = elements[-1].value
         elements[:] = [e for e in elements if self.delta(e.value, last) < self.threshold]
-
-    def evict_before(self, elements: List[TimestampedValue], size: int, window: Any,
-                     ctx: Any) -> None:
-        if not self.after:
-            self._evict(elements)
-
-    def evict_after(self, elements: List[TimestampedValue], size: int, window: Any,
-                    ctx: Any) -> None:
-        if self.after:
-            self._evict(elements)

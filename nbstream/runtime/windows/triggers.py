@@ -89,68 +89,68 @@ class Trigger(abc.ABC):
     def clear(self, window: Any, ctx: Any) -> None: ...
 
 
-class EventTimeTrigger(Trigger):
-    """Fires once the watermark passes the end of the window (the default of event-time windows)."""
+class _EndOfWindowTrigger(Trigger):
+    """Fires once time in one domain passes the end of the window; the two domains'
+    triggers differ only in which clock they read and set."""
+
+    event_time = True
+
+    def _now(self, ctx: Any) -> int:
+        return ctx.get_current_watermark() if self.event_time else ctx.get_current_processing_time()
+
+    def _register(self, ctx: Any, window: Any) -> None:
+        if self.event_time:
+            ctx.register_event_time_timer(window.max_timestamp())
+        else:
+            ctx.register_processing_time_timer(window.max_timestamp())
 
     def on_element(self, element: Any, timestamp: int, window: Any, ctx: Any) -> TriggerResult:
-        if window.max_timestamp() <= ctx.get_current_watermark():
+        if self.event_time and window.max_timestamp() <= ctx.get_current_watermark():
             return TriggerResult.FIRE  # late but within the allowed lateness
-        ctx.register_event_time_timer(window.max_timestamp())
+        self._register(ctx, window)
         return TriggerResult.CONTINUE
 
     def on_processing_time(self, time: int, window: Any, ctx: Any) -> TriggerResult:
-        return TriggerResult.CONTINUE
+        return TriggerResult.CONTINUE if self.event_time else TriggerResult.FIRE
 
     def on_event_time(self, time: int, window: Any, ctx: Any) -> TriggerResult:
-        return TriggerResult.FIRE if time == window.max_timestamp() else TriggerResult.CONTINUE
+        if self.event_time and time == window.max_timestamp():
+            return TriggerResult.FIRE
+        return TriggerResult.CONTINUE
 
     def can_merge(self) -> bool:
         return True
 
     def on_merge(self, window: Any, ctx: Any) -> None:
-        if window.max_timestamp() > ctx.get_current_watermark():
-            ctx.register_event_time_timer(window.max_timestamp())
+        if window.max_timestamp() > self._now(ctx):
+            self._register(ctx, window)
 
     def clear(self, window: Any, ctx: Any) -> None:
-        ctx.delete_event_time_timer(window.max_timestamp())
+        if self.event_time:
+            ctx.delete_event_time_timer(window.max_timestamp())
+        else:
+            ctx.delete_processing_time_timer(window.max_timestamp())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class EventTimeTrigger(_EndOfWindowTrigger):
+    """Fires once the watermark passes the end of the window (the default of event-time windows)."""
 
     @staticmethod
     def create() -> "EventTimeTrigger":
         return EventTimeTrigger()
 
-    def __repr__(self) -> str:
-        return "EventTimeTrigger()"
 
-
-class ProcessingTimeTrigger(Trigger):
+class ProcessingTimeTrigger(_EndOfWindowTrigger):
     """Fires once processing time passes the end of the window."""
 
-    def on_element(self, element: Any, timestamp: int, window: Any, ctx: Any) -> TriggerResult:
-        ctx.register_processing_time_timer(window.max_timestamp())
-        return TriggerResult.CONTINUE
-
-    def on_processing_time(self, time: int, window: Any, ctx: Any) -> TriggerResult:
-        return TriggerResult.FIRE
-
-    def on_event_time(self, time: int, window: Any, ctx: Any) -> TriggerResult:
-        return TriggerResult.CONTINUE
-
-    def can_merge(self) -> bool:
-        return True
-
-    def on_merge(self, window: Any, ctx: Any) -> None:
-        if window.max_timestamp() > ctx.get_current_processing_time():
-            ctx.register_processing_time_timer(window.max_timestamp())
-
-    def clear(self, window: Any, ctx: Any) -> None:
-        ctx.delete_processing_time_timer(window.max_timestamp())
+    event_time = False
 
     @staticmethod
     def create() -> "ProcessingTimeTrigger":
         return ProcessingTimeTrigger()
-
-    def __repr__(self) -> str:
-        return "ProcessingTimeTrigger()"
 
 
 def _add(a: int, b: int) -> int:

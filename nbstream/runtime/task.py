@@ -50,11 +50,12 @@ CANCEL = _Signal("CANCEL")  # wake up: the job is being cancelled
 class NetworkTarget:
     """An edge leaving the chain: a partitioner and one writer per receiving subtask."""
 
-    __slots__ = ("partitioner", "writers")
+    __slots__ = ("partitioner", "writers", "ending")
 
     def __init__(self, partitioner: Any, writers: Sequence[Any]) -> None:
         self.partitioner = partitioner
         self.writers = list(writers)
+        self.ending = False  # the task's input is over: its end of input follows
 
     def send(self, batch: Batch) -> None:
         writers = self.writers
@@ -62,7 +63,7 @@ class NetworkTarget:
             writers[ch].put(part)
 
     def watermark(self, timestamp: int) -> None:
-        if timestamp == MAX_TIMESTAMP:
+        if self.ending and timestamp == MAX_TIMESTAMP:
             return  # the end of input follows and means as much: one message per channel, not two
         mark = Watermark(timestamp)
         for w in self.writers:
@@ -216,7 +217,14 @@ class Task:
             ctx = SourceContext(head, self.control)
             head.run(ctx)
             ctx.flush()
+        self._ending()
         head.output.emit_watermark(MAX_TIMESTAMP)
+
+    def _ending(self) -> None:
+        """The input is over: the final watermark need not cross the network (the end of
+        input that follows it implies it)."""
+        for target in self.network:
+            target.ending = True
 
     def _run_threaded_source(self, head: SourceOperator) -> None:
         """Run the reader on its own thread; move its batches into the chain from here."""
@@ -304,6 +312,8 @@ class Task:
             elif msg is END_OF_INPUT:  # the channel's watermark is MAX from here on
                 open_channels -= 1
                 new = marks.end(ch)
+                if not open_channels:
+                    self._ending()
                 if new is not None:
                     head.process_watermark(new)
             elif kind is WatermarkStatus:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 
-
 from nbstream import StreamExecutionEnvironment, Types
 from nbstream.api.state import ListStateDescriptor, ValueStateDescriptor
 from nbstream.api.functions import KeyedProcessFunction

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import Any, Dict, Iterable, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from ..connectors import sources as S
+from ..connectors.columnar import DEFAULT_BATCH_ROWS, ArrowSource
 from ..errors import NotAvailableError, PlanError, whole_number
 from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
@@ -24,6 +25,7 @@ from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig
 from ..runtime.durations import to_millis
 from ..runtime.executors import check_mode, executor_for, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
+from .columnar import ColumnarStream, columnar_source
 from .datastream import DataStream
 from .types import TypeInformation
 
@@ -263,11 +265,43 @@ class StreamExecutionEnvironment:
         return self._source(S.TextFileSource(file_path, charset_name.lower()),
                             f"Source: {os.path.basename(os.fspath(file_path))}")
 
-    def from_dataframe(self, df: Any, rows: str = "dict",
-                       timestamp_column: Optional[str] = None) -> DataStream:
+    def from_dataframe(self, df: Any, rows: str = "dict", timestamp_column: Optional[str] = None,
+                       columnar: bool = False) -> Any:
         """The rows of a pandas DataFrame, as dicts (default), tuples or Rows; with
-        ``timestamp_column`` each row carries that column as its event time."""
+        ``timestamp_column`` each row carries that column as its event time. With
+        ``columnar=True``, a :class:`ColumnarStream` of Arrow batches instead (the fast
+        path for windowed aggregates, see :mod:`nbstream.api.columnar`)."""
+        if columnar:
+            return self.from_arrow(df, timestamp_column=timestamp_column)
         return self._source(S.DataFrameSource(df, rows, timestamp_column), "Source: DataFrame")
+
+    def from_arrow(self, data: Any, timestamp_column: Optional[str] = None,
+                   batch_rows: int = DEFAULT_BATCH_ROWS) -> "ColumnarStream":
+        """A columnar stream of a ``pyarrow.Table``, a ``RecordBatchReader`` (read once),
+        a pandas or a polars DataFrame, in batches of at most ``batch_rows`` rows.
+        ``timestamp_column``: event time, int milliseconds or an Arrow timestamp."""
+        return columnar_source(self, ArrowSource.of(data, batch_rows), "Arrow",
+                               timestamp_column)
+
+    def from_polars(self, df: Any, timestamp_column: Optional[str] = None,
+                    batch_rows: int = DEFAULT_BATCH_ROWS) -> "ColumnarStream":
+        """A columnar stream of a polars DataFrame (see :meth:`from_arrow`)."""
+        return self.from_arrow(df, timestamp_column, batch_rows)
+
+    def read_parquet(self, path: str, timestamp_column: Optional[str] = None,
+                     columns: Optional[List[str]] = None,
+                     batch_rows: int = DEFAULT_BATCH_ROWS) -> "ColumnarStream":
+        """A columnar stream of a Parquet file, or of the Parquet files of a folder in
+        name order, read one batch at a time (only ``columns``, if given)."""
+        return columnar_source(self, ArrowSource.parquet(path, columns, batch_rows), "Parquet",
+                               timestamp_column)
+
+    def read_csv(self, path: str, timestamp_column: Optional[str] = None,
+                 batch_rows: int = DEFAULT_BATCH_ROWS, **convert_options: Any) -> "ColumnarStream":
+        """A columnar stream of a CSV file with a header line, read one block at a time
+        (``convert_options`` go to ``pyarrow.csv.ConvertOptions``, e.g. ``column_types``)."""
+        return columnar_source(self, ArrowSource.csv(path, batch_rows, **convert_options), "CSV",
+                               timestamp_column)
 
     def socket_text_stream(self, hostname: str, port: int, delimiter: str = "\n",
                            max_retry: int = 0) -> DataStream:

@@ -56,7 +56,8 @@ class Partitioning:
     """How records move along an edge.
 
     kind: ``forward``, ``rebalance``, ``rescale``, ``shuffle``, ``broadcast``, ``global``,
-    ``hash`` (by ``key_selector`` into key groups) or ``custom`` (``partitioner(key, n)``).
+    ``hash`` (by ``key_selector`` into key groups), ``custom`` (``partitioner(key, n)``)
+    or ``columns`` (columnar batches split by a hash of the key ``columns``).
     ``key_type``: the keys' declared type, if any (``key_by(f, key_type)``).
     """
 
@@ -64,11 +65,13 @@ class Partitioning:
     key_selector: Optional[UserFn] = None
     partitioner: Optional[UserFn] = None
     key_type: Any = None
+    columns: Tuple[str, ...] = ()
 
     @property
     def ship_strategy(self) -> str:
         """Flink's name for this strategy, as shown in execution plans."""
-        return {"hash": "HASH", "custom": "CUSTOM"}.get(self.kind, self.kind.upper())
+        names = {"hash": "HASH", "custom": "CUSTOM", "columns": "HASH"}
+        return names.get(self.kind, self.kind.upper())
 
 
 @dataclass(frozen=True, eq=False)

@@ -206,6 +206,10 @@ def make_partitioner(partitioning: Any, n: int, sender: int, target_max_parallel
         return RoundRobin(n, start=sender)
     if kind == "shuffle":
         return Shuffle(n)
+    if kind == "columns":
+        from .columnar import ColumnHash
+
+        return ColumnHash(n, partitioning.columns, target_max_parallelism)
     key_fn = partitioning.key_selector
     fn_name = describe_function(key_fn.owner or key_fn.call) if key_fn else "?"
     if kind == "hash":

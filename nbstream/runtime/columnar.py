@@ -1,0 +1,456 @@
+"""The columnar fast path: operators whose records are Arrow record batches.
+
+A columnar stream moves ``pyarrow.RecordBatch`` objects; each is one value of a
+runtime :class:`~nbstream.runtime.records.Batch`, so channels, chains, workers and
+watermarks work unchanged. The operators here work on whole columns:
+
+* ``columnar_watermarks``: feeds a batch's largest timestamp to the watermark
+  generator and emits its watermark after the batch (watermarks advance per batch);
+* ``columnar_window``: keyed tumbling and sliding event-time windows with count, sum,
+  mean, min and max: each batch is assigned to windows and aggregated with
+  ``pyarrow`` group-by into partial results, partials are merged and emitted as one
+  batch when the watermark passes the windows' end;
+* ``columnar_map``: a function from batch to batch, or a filter expression;
+* ``to_rows``: the one place where a columnar stream becomes records (dicts).
+
+Between tasks, :class:`ColumnHash` splits batches by a hash of the key columns.
+
+>>> import pyarrow as pa
+>>> batch = pa.record_batch({"ts": pa.array([0, 1500], pa.timestamp("ms"))})
+>>> timestamps_ms(batch, ("ts", 0)).tolist()
+[0, 1500]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .operators import Operator
+from .partitioners import Partitioner, Route
+from .records import Batch
+from .registry import register
+from .watermarks import TimestampsAndWatermarksOperator
+
+__all__ = ["timestamps_ms", "ColumnHash", "ColumnarWindowOperator", "COLUMNAR_FUNCTIONS",
+           "TimeSpec"]
+
+#: the window aggregates that run on columns (others take the row path)
+COLUMNAR_FUNCTIONS = ("count", "sum", "mean", "min", "max")
+
+#: where a batch's event time is: (column, milliseconds to add); None: no event time
+TimeSpec = Optional[Tuple[str, int]]
+
+_PER_MS = {"s": (1000, 1), "ms": (1, 1), "us": (1, 1000), "ns": (1, 1_000_000)}
+
+
+def timestamps_ms(batch: Any, time: Tuple[str, int]) -> Any:
+    """The event time of each row of ``batch`` as a numpy array of int epoch
+    milliseconds, from an integer column (milliseconds) or an Arrow timestamp column
+    of any unit (rounded down to the millisecond)."""
+    import numpy as np
+    import pyarrow as pa
+
+    name, delta = time
+    index = batch.schema.get_field_index(name)
+    if index < 0:
+        raise KeyError(f"no timestamp column {name!r} (columns: {batch.schema.names})")
+    col = batch.column(index)
+    if col.null_count:
+        row = col.is_null().to_numpy(zero_copy_only=False).argmax()
+        raise ValueError(f"timestamp column {name!r} is null in row {row} of the batch")
+    kind = col.type
+    if pa.types.is_timestamp(kind):
+        mul, div = _PER_MS[kind.unit]
+        ms = col.cast(pa.int64()).to_numpy()
+        ms = ms * mul if mul != 1 else (np.floor_divide(ms, div) if div != 1 else ms)
+    elif pa.types.is_integer(kind):
+        ms = col.to_numpy().astype(np.int64, copy=False)
+    else:
+        raise TypeError(f"timestamp column {name!r} has type {kind}; use int milliseconds "
+                        "or a timestamp type")
+    return ms + delta if delta else ms
+
+
+class ColumnHash(Partitioner):
+    """Splits each batch over ``n`` channels by a hash of its key columns: rows with
+    equal keys always go to the same channel."""
+
+    def __init__(self, n: int, columns: Sequence[str], max_parallelism: int) -> None:
+        super().__init__(n)
+        self.columns = list(columns)
+        self.max_parallelism = max_parallelism
+
+    def channels(self, batch: Any) -> Any:
+        import numpy as np
+        from pandas.util import hash_array
+
+        h = np.zeros(batch.num_rows, dtype=np.uint64)
+        for name in self.columns:
+            values = batch.column(name).to_numpy(zero_copy_only=False)
+            h = h * np.uint64(1_000_003) + hash_array(values)
+        groups = (h % np.uint64(self.max_parallelism)).astype(np.int64)
+        return groups * self.n // self.max_parallelism
+
+    def route(self, batch: Batch) -> Route:
+        if self.n == 1:
+            return [(0, batch)]
+        import pyarrow as pa
+
+        parts: List[List[Any]] = [[] for _ in range(self.n)]
+        for rb in batch.values:
+            channels = self.channels(rb)
+            for ch in range(self.n):
+                mask = channels == ch
+                if mask.all():
+                    parts[ch].append(rb)
+                elif mask.any():
+                    parts[ch].append(rb.filter(pa.array(mask)))
+        return [(ch, Batch(p)) for ch, p in enumerate(parts) if p]
+
+
+class _ColumnarOperator(Operator):
+    """Errors of a columnar step name the step and the batch's columns."""
+
+    def fail(self, exc: BaseException, batch: Any) -> Exception:
+        shown = f"a batch of {batch.num_rows} rows, columns {batch.schema.names}"
+        return self.error(exc, shown)
+
+
+@register("columnar_watermarks")
+class ColumnarWatermarksOperator(TimestampsAndWatermarksOperator):
+    """Watermarks for a columnar stream: the generator sees each batch once, with the
+    batch's largest timestamp, and its watermark follows the batch."""
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        time = self.params["time"]
+        for rb in batch.values:
+            if rb.num_rows == 0:
+                continue
+            try:
+                top = int(timestamps_ms(rb, time).max())
+            except (KeyError, TypeError, ValueError) as exc:
+                raise _ColumnarOperator.fail(self, exc, rb) from exc  # type: ignore[arg-type]
+            self.output.emit(Batch([rb]))
+            try:
+                self.generator.on_event(rb, top, self.out)
+                self.generator.on_periodic_emit(self.out)
+            except Exception as exc:
+                self.fn_name = type(self.generator).__qualname__
+                raise self.error(exc, None, has_record=False, phase="on_event") from exc
+            self._flush_watermark()
+
+
+@register("columnar_map")
+class ColumnarMapOperator(_ColumnarOperator):
+    """``map_batches(fn)`` (pandas DataFrame or Arrow batch in and out) or
+    ``filter(expression)`` (a ``pyarrow.compute`` expression)."""
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        out = []
+        for rb in batch.values:
+            try:
+                result = self._apply(rb)
+            except Exception as exc:
+                raise self.fail(exc, rb) from exc
+            if result.num_rows:
+                out.append(result)
+        self.output.emit(Batch(out))
+
+    def _apply(self, rb: Any) -> Any:
+        import pyarrow as pa
+
+        expression = self.params.get("expression")
+        if expression is not None:
+            table = pa.Table.from_batches([rb]).filter(expression)
+            return table.combine_chunks().to_batches()[0] if table.num_rows else rb.slice(0, 0)
+        pandas = self.params["format"] == "pandas"
+        result = self.fn.call(rb.to_pandas() if pandas else rb)
+        if pandas and hasattr(result, "columns"):
+            return pa.RecordBatch.from_pandas(result, preserve_index=False)
+        if isinstance(result, pa.Table):
+            return result.combine_chunks().to_batches()[0] if result.num_rows \
+                else pa.RecordBatch.from_pylist([], schema=result.schema)
+        if isinstance(result, pa.RecordBatch):
+            return result
+        raise TypeError(f"{self.fn_name} returned {type(result).__name__}; return a "
+                        f"{'pandas DataFrame' if pandas else 'pyarrow RecordBatch or Table'}")
+
+
+@register("to_rows")
+class ToRowsOperator(_ColumnarOperator):
+    """Turns batches into records: a dict per row (or a tuple), with the event time of
+    the stream's time column as the record's timestamp. The key columns of a window
+    result become one ``"key"`` field, as on the row path."""
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        time, keys = self.params["time"], self.params.get("key_columns") or ()
+        tuples = self.params.get("rows") == "tuple"
+        for rb in batch.values:
+            try:
+                tss = timestamps_ms(rb, time).tolist() if time is not None else None
+            except (KeyError, TypeError, ValueError) as exc:
+                raise self.fail(exc, rb) from exc
+            if tuples:
+                rows: List[Any] = list(zip(*(c.to_pylist() for c in rb.columns)))
+            else:
+                rows = rb.to_pylist()
+                if len(keys) > 1:
+                    rows = [_with_tuple_key(r, keys) for r in rows]
+            self.output.emit(Batch(rows, tss))
+
+
+def _with_tuple_key(row: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:
+    out = {"key": tuple(row.pop(k) for k in keys)}
+    out.update(row)
+    return out
+
+
+@register("columnar_window")
+class ColumnarWindowOperator(_ColumnarOperator):
+    """Keyed tumbling or sliding event-time windows over batches (see the module text).
+
+    State: ``pending``, tables of partial aggregates per (key, window start) not yet
+    fired; with allowed lateness, ``retained`` keeps fired windows (as row-path
+    accumulators) until the watermark passes their end plus the lateness, and rows that
+    arrive for them update and fire them one by one, exactly as the row path does.
+    """
+
+    def open(self) -> None:
+        super().open()
+        p = self.params
+        self.keys: List[str] = list(p["keys"])
+        self.size, self.slide, self.offset = p["size"], p["slide"], p["offset"]
+        self.lateness: int = p["lateness"]
+        self.specs: List[Tuple[str, Optional[str], str]] = list(p["specs"])
+        self.pending: List[Any] = []
+        self.min_start: Optional[int] = None
+        self.retained: Dict[Tuple[Any, int], List[Any]] = {}
+        self.late = 0
+        self.schema: Any = None
+
+    def extra_metrics(self) -> Dict[str, Any]:
+        return {"late_records": self.late}
+
+    # -- records -----------------------------------------------------------------------------
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        for rb in batch.values:
+            if rb.num_rows:
+                try:
+                    self._add(rb)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise self.fail(exc, rb) from exc
+
+    def _add(self, rb: Any) -> None:
+        import numpy as np
+
+        ts = timestamps_ms(rb, self.params["time"])
+        wm, size, slide, lateness = self.current_watermark, self.size, self.slide, self.lateness
+        last_start = ts - np.mod(ts - self.offset + slide, slide)
+        accepted = np.zeros(len(ts), dtype=bool)
+        fresh: List[Tuple[Any, Any]] = []
+        refire: List[Tuple[int, int, int]] = []  # (row, window index, start)
+        for j in range(-(-size // slide)):
+            start = last_start - j * slide
+            valid = start > ts - size
+            end_m1 = start + (size - 1)
+            alive = valid & (end_m1 + lateness > wm) if wm > -(1 << 62) else valid
+            accepted |= alive
+            fired = alive & (end_m1 <= wm) if wm > -(1 << 62) else None
+            if fired is not None and fired.any():
+                refire.extend((int(i), j, int(start[i])) for i in np.flatnonzero(fired))
+                alive = alive & ~fired
+            if alive.any():
+                fresh.append((alive, start))
+        if fresh:
+            self._aggregate(rb, fresh)
+        if refire:
+            self._refire(rb, sorted(refire))
+        if not accepted.all():
+            self._late(rb, ~accepted)
+
+    def _aggregate(self, rb: Any, fresh: List[Tuple[Any, Any]]) -> None:
+        import pyarrow as pa
+
+        values = {c for _, c, f in self.specs if f != "count"} - set(self.keys)
+        columns = self.keys + sorted(values)
+        tables = []
+        for mask, start in fresh:
+            whole = bool(mask.all())
+            cols = [rb.column(c) for c in columns]
+            if not whole:
+                m = pa.array(mask)
+                cols = [c.filter(m) for c in cols]
+                start = start[mask]
+            tables.append(pa.table(cols + [pa.array(start)], names=columns + ["__start"]))
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        partial = table.group_by(self.keys + ["__start"]).aggregate(self._partial_aggs())
+        self.pending.append(partial)
+        low = int(min(s[m].min() for m, s in fresh))
+        self.min_start = low if self.min_start is None else min(self.min_start, low)
+
+    def _partial_aggs(self) -> List[Any]:
+        aggs: List[Any] = [([], "count_all")]
+        for name, column, fn in self.specs:
+            if fn in ("sum", "mean"):
+                aggs.append((column, "sum"))
+            if fn == "mean":
+                aggs.append((column, "count"))
+            if fn in ("min", "max"):
+                aggs.append((column, fn))
+        return _unique(aggs)
+
+    # -- firing ------------------------------------------------------------------------------
+    def process_watermark(self, timestamp: int) -> None:
+        if timestamp > self.current_watermark:
+            self.current_watermark = timestamp
+            self._fire(timestamp)
+        self.output.emit_watermark(timestamp)
+
+    def _fire(self, wm: int) -> None:
+        import pyarrow.compute as pc
+
+        if self.retained:
+            horizon = wm - self.lateness - self.size + 1
+            for k in [k for k in self.retained if k[1] <= horizon]:
+                del self.retained[k]
+        if self.min_start is None or self.min_start + self.size - 1 > wm:
+            return
+        merged = self._merged()
+        ready = pc.less_equal(merged["__start"], wm - self.size + 1)
+        out = merged.filter(ready).sort_by("__start")
+        rest = merged.filter(pc.invert(ready))
+        self.pending = [rest] if rest.num_rows else []
+        self.min_start = pc.min(rest["__start"]).as_py() if rest.num_rows else None
+        if out.num_rows:
+            result = self._results(out)
+            if self.lateness:
+                self._retain(out, wm)
+            self.output.emit(Batch(result.to_batches()))
+
+    def _merged(self) -> Any:
+        """The pending partials merged into one row per (key, window start)."""
+        import pyarrow as pa
+
+        if len(self.pending) == 1:
+            return self.pending[0]
+        table = pa.concat_tables(self.pending, promote_options="default")
+        group = self.keys + ["__start"]
+        parts = [c for c in table.column_names if c not in group]
+        how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
+        merged = table.group_by(group).aggregate(how)
+        return pa.table([merged[k] for k in group] + [merged[f"{c}_{h}"] for c, h in how],
+                        names=group + parts)
+
+    def _results(self, out: Any) -> Any:
+        """The documented window rows (key, window_start, window_end, aggregates)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        start = out["__start"]
+        keys = [out[k] for k in self.keys]
+        names = ["key"] if len(self.keys) == 1 else list(self.keys)
+        columns = keys + [start, pc.add(start, self.size)]
+        names += ["window_start", "window_end"]
+        for name, column, fn in self.specs:
+            if fn == "count":
+                columns.append(out["count_all"])
+            elif fn == "mean":
+                total = pc.cast(out[f"{column}_sum"], pa.float64())
+                count = out[f"{column}_count"]
+                nonzero = pc.greater(count, 0)
+                columns.append(pc.if_else(nonzero, pc.divide(total, pc.cast(count, pa.float64())),
+                                          pa.scalar(None, pa.float64())))
+            else:
+                columns.append(out[f"{column}_{fn}"])
+            names.append(name)
+        table = pa.table(columns, names=names)
+        if self.schema is None:
+            self.schema = table.schema
+        return table
+
+    # -- allowed lateness: fired windows kept, late rows applied one by one ------------------
+    def _retain(self, out: Any, wm: int) -> None:
+        """Keep the windows just fired (as plain accumulators) while they may still take
+        rows: until the watermark passes their end plus the allowed lateness."""
+        horizon = wm - self.lateness - self.size + 1
+        for row in out.to_pylist():
+            if row["__start"] > horizon:
+                acc = []
+                for _name, column, fn in self.specs:
+                    if fn == "count":
+                        acc.append(row["count_all"])
+                    elif fn == "mean":
+                        acc.append([row[f"{column}_sum"] or 0, row[f"{column}_count"]])
+                    else:
+                        acc.append(row[f"{column}_{'sum' if fn == 'sum' else fn}"])
+                self.retained[(_key_of(row, self.keys), row["__start"])] = acc
+
+    def _refire(self, rb: Any, hits: List[Tuple[int, int, int]]) -> None:
+        """Rows for windows that already fired: each updates its window and fires it
+        again at once, as Flink's event-time trigger does within the allowed lateness."""
+        import pyarrow as pa
+
+        rows = rb.to_pylist()
+        emitted = []
+        for i, _j, start in hits:
+            key = _key_of(rows[i], self.keys)
+            acc = self.retained.get((key, start))
+            if acc is None:
+                acc = self.retained[(key, start)] = [
+                    0 if fn == "count" else [0, 0] if fn == "mean" else None
+                    for _, _, fn in self.specs]
+            self._add_row(acc, rows[i])
+            emitted.append(self._row_result(key, start, acc))
+        self.output.emit(Batch([pa.RecordBatch.from_pylist(emitted, schema=self.schema)]))
+
+    def _add_row(self, acc: List[Any], row: Dict[str, Any]) -> None:
+        for i, (_name, column, fn) in enumerate(self.specs):
+            if fn == "count":
+                acc[i] += 1
+                continue
+            value = row[column]
+            if value is None:  # nulls are skipped, as Arrow's aggregates skip them
+                continue
+            old = acc[i]
+            if fn == "mean":
+                acc[i] = [old[0] + value, old[1] + 1]
+            elif old is None:
+                acc[i] = value
+            elif fn == "sum":
+                acc[i] = old + value
+            elif fn == "min":
+                acc[i] = value if value < old else old
+            else:
+                acc[i] = value if value > old else old
+
+    def _row_result(self, key: Any, start: int, acc: List[Any]) -> Dict[str, Any]:
+        row: Dict[str, Any] = {"key": key} if len(self.keys) == 1 else dict(zip(self.keys, key))
+        row["window_start"], row["window_end"] = start, start + self.size
+        for (name, _, fn), value in zip(self.specs, acc):
+            row[name] = (value[0] / value[1] if value[1] else None) if fn == "mean" else value
+        return row
+
+    def _late(self, rb: Any, mask: Any) -> None:
+        import pyarrow as pa
+
+        self.late += int(mask.sum())
+        tag = self.params.get("late_tag")
+        if tag is not None:
+            self.output.emit_side(tag.tag_id, Batch([rb.filter(pa.array(mask))]))
+
+
+_MERGE = {"all": "sum", "count": "sum", "sum": "sum", "min": "min", "max": "max"}
+
+
+def _key_of(row: Dict[str, Any], keys: Sequence[str]) -> Any:
+    return row[keys[0]] if len(keys) == 1 else tuple(row[k] for k in keys)
+
+
+def _unique(items: List[Any]) -> List[Any]:
+    seen, out = set(), []
+    for item in items:
+        marker = (tuple(item[0]) if isinstance(item[0], list) else item[0], item[1])
+        if marker not in seen:
+            seen.add(marker)
+            out.append(item)
+    return out

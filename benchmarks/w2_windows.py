@@ -1,12 +1,18 @@
 """W2: 1,000,000 events (key = i % 100, timestamp = i ms, value = i % 97) -> event-time
 timestamps -> key_by key -> tumbling 10 s windows -> count and sum per key and window.
 
-Prints records/s of nbstream (thread mode, parallelism 1 and 2) with its ratio to a
-hand-written incremental Python loop and to a vectorized pandas groupby over the same
-data, measured in the same run (medians of --runs runs), then a one-line summary.
+Prints records/s of nbstream's row path (records as tuples) and its columnar path (the
+same events as a DataFrame, ``from_dataframe(..., columnar=True)``), per execution mode at
+parallelism 1 and 2, with the ratio to a hand-written incremental Python loop and to a
+vectorized pandas groupby over the same data, measured in the same run (medians of
+--runs runs), then a one-line summary. ``--parquet`` also writes the events to a
+Parquet file and reports the peak RSS of a fresh process that streams it through the
+columnar window (the issue's bound: 10 M events in under 1 GB).
 
     python benchmarks/w2_windows.py            # 1,000,000 events, 5 runs
     python benchmarks/w2_windows.py --quick    # 100,000 events, 3 runs
+    python benchmarks/w2_windows.py --records 10000000 --columnar-only --parquet --runs 3
+    python benchmarks/w2_windows.py --modes thread,process
 """
 
 from __future__ import annotations
@@ -96,6 +102,40 @@ def nbstream_w2(data, parallelism: int, mode: str = "thread"):
     return {(r["key"], r["window_start"]): (r["count"], r["total"]) for r in sink.rows()}
 
 
+def nbstream_columnar(source, parallelism: int, mode: str = "thread"):
+    """The columnar path: ``source`` is a DataFrame or a Parquet file's path."""
+    from nbstream import StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(parallelism).set_execution_mode(mode)
+    stream = env.read_parquet(source, "ts") if isinstance(source, str) \
+        else env.from_dataframe(source, timestamp_column="ts", columnar=True)
+    out = (stream.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps())
+           .key_by("key").window(TumblingEventTimeWindows.of("10s"))
+           .agg(count="count", total=("value", "sum")).to_arrow("W2 columnar"))
+    slots = zip(out["key"].to_pylist(), out["window_start"].to_pylist())
+    return dict(zip(slots, zip(out["count"].to_pylist(), out["total"].to_pylist())))
+
+
+def parquet_peak_rss(frame) -> str:
+    """Peak RSS (MB) of a fresh process streaming the events from a Parquet file."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "w2.parquet")
+        frame.to_parquet(path, row_group_size=1 << 20)
+        del frame
+        code = ("import resource, sys; sys.path.insert(0, sys.argv[2]); "
+                "from benchmarks.w2_windows import nbstream_columnar; "
+                "n = len(nbstream_columnar(sys.argv[1], 1)); "
+                "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+        out = subprocess.run([sys.executable, "-c", code, path, os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__)))], capture_output=True, text=True,
+            check=True).stdout.split()
+        return f"{int(out[1])} MB peak RSS ({out[0]} windows, file {os.path.getsize(path) >> 20} MB)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,29 +143,50 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="100,000 events, 3 runs")
     parser.add_argument("--modes", default="thread", help="comma-separated execution modes")
+    parser.add_argument("--columnar-only", action="store_true",
+                        help="skip nbstream's row path (slow at 10 M events)")
+    parser.add_argument("--parquet", action="store_true",
+                        help="also report the peak RSS of streaming the events from Parquet")
     args = parser.parse_args()
     n = args.records or (100_000 if args.quick else 1_000_000)
     runs = args.runs or (3 if args.quick else 5)
+    import numpy as np
     import pandas as pd
 
     data = events(n)
-    frame = pd.DataFrame(data, columns=["key", "ts", "value"])
+    i = np.arange(n, dtype=np.int64)
+    frame = pd.DataFrame({"key": i % KEYS, "ts": i, "value": i % 97})
     want = expected(n)
     ok = want.__eq__
     print(f"W2 tumbling-window count+sum, {n:,} events, {KEYS} keys, 10 s windows, "
           f"median of {runs} runs; {machine()}")
     rows = [{"name": "hand-written loop", "records": n,
              "seconds": median_seconds(lambda: hand_loop(data), runs, ok)},
-            {"name": "hand-written loop + the 2 lambdas", "records": n,
-             "seconds": median_seconds(lambda: hand_loop_with_functions(data), runs, ok)},
             {"name": "pandas groupby (vectorized)", "records": n,
              "seconds": median_seconds(lambda: pandas_groupby(frame), runs, ok)}]
+    if not args.columnar_only:
+        rows.insert(1, {"name": "hand-written loop + the 2 lambdas", "records": n,
+                        "seconds": median_seconds(lambda: hand_loop_with_functions(data), runs, ok)})
+    del data
     for mode in args.modes.split(","):
         for p in (1, 2):
-            secs = median_seconds(lambda: nbstream_w2(data, p, mode), runs, ok)
-            rows.append({"name": f"nbstream {mode} p={p}", "records": n, "seconds": secs})
+            if not args.columnar_only:
+                secs = median_seconds(lambda: nbstream_w2(events(n), p, mode), runs, ok)
+                rows.append({"name": f"nbstream rows {mode} p={p}", "records": n, "seconds": secs})
+            secs = median_seconds(lambda: nbstream_columnar(frame, p, mode), runs, ok)
+            rows.append({"name": f"nbstream columnar {mode} p={p}", "records": n, "seconds": secs})
     print(table(rows, "hand-written loop"))
     rate = {r["name"]: r["records"] / r["seconds"] for r in rows}
+    pandas_rate = rate["pandas groupby (vectorized)"]
+    for name in [r for r in rate if r.startswith("nbstream columnar")]:
+        rows_name = name.replace("columnar", "rows")
+        vs_rows = f", {rate[name] / rate[rows_name]:.1f}x the row path" if rows_name in rate else ""
+        print(f"{name}: {rate[name] / pandas_rate:.2f}x pandas groupby{vs_rows}")
+    if "nbstream columnar process p=2" in rate and "nbstream columnar thread p=1" in rate:
+        print(f"columnar process p=2 / thread p=1: "
+              f"{rate['nbstream columnar process p=2'] / rate['nbstream columnar thread p=1']:.2f}x")
+    if args.parquet:
+        print(f"Parquet, {n:,} events, columnar thread p=1: {parquet_peak_rss(frame)}")
     best = max((name for name in rate if name.startswith("nbstream")), key=rate.get)
     print(f"summary: W2 {best} {rate[best]:,.0f} events/s = "
           f"{rate[best] / rate['hand-written loop']:.2f}x the hand-written loop, "

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from nbstream import (EventTimeSessionWindows, OutputTag, PlanError, SlidingEventTimeWindows,
                       StreamExecutionEnvironment, TumblingEventTimeWindows, UserFunctionError,
                       WatermarkGenerator, WatermarkStrategy)
-from tests.window_helpers import run_all
+from tests.window_helpers import result_metric, run_all, run_job
 
 MIN = -(1 << 63)
 AGGS = dict(n="count", s=("v", "sum"), lo=("v", "min"), hi=("v", "max"), m=("v", "mean"))
@@ -112,15 +112,22 @@ def assigner(kind: str, size: int, slide: int) -> Any:
 
 
 def columnar_run(mode: str, p: int, rows: List[Tuple[str, int, int]], batch: int, kind: str,
-                 size: int, slide: int, bound: int, lateness: int) -> Tuple[Counter, int]:
+                 size: int, slide: int, bound: int, lateness: int,
+                 with_tag: bool = True) -> Tuple[Counter, int]:
     env = make_env(mode, p)
     table = pa.table({"k": [r[0] for r in rows], "ts": [r[1] for r in rows],
                       "v": [r[2] for r in rows]})
-    tag = OutputTag("late")
-    windows = (env.from_arrow(table, timestamp_column="ts", batch_rows=batch)
+    tag = OutputTag("late") if with_tag else None
+    # one reader, as the row path's collection: with several, each has its own watermark
+    # and which rows are late depends on their timing (as in Flink)
+    windows = (env.from_arrow(table, timestamp_column="ts", batch_rows=batch).set_parallelism(1)
                .assign_timestamps_and_watermarks(WatermarkStrategy.for_bounded_out_of_orderness(bound))
-               .key_by("k").window(assigner(kind, size, slide))
-               .allowed_lateness(lateness).side_output_late_data(tag).agg(**AGGS))
+               .key_by("k").window(assigner(kind, size, slide)).allowed_lateness(lateness))
+    if tag is None:  # no row needs to be seen alone: pre-aggregated before the shuffle
+        windows = windows.agg(**AGGS)
+        (out,), result = run_job(env, windows)
+        return as_tuples(out), result_metric(result, "Columnar: Window", "late_records")
+    windows = windows.side_output_late_data(tag).agg(**AGGS)
     assert "Columnar: Window" in env.explain()
     out, late = run_all(env, windows, windows.get_side_output(tag))
     return as_tuples(out), len(late)
@@ -162,21 +169,39 @@ def split(rows: List[Any], batch: int) -> List[List[Any]]:
     return [rows[i:i + batch] for i in range(0, len(rows), batch)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=cases(), p=st.sampled_from([1, 2, 4]))
-def test_columnar_equals_row_path_and_reference_in_thread_mode(case: Tuple, p: int) -> None:
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(), p=st.sampled_from([1, 2, 4]), with_tag=st.booleans())
+def test_columnar_equals_row_path_and_reference_in_thread_mode(case: Tuple, p: int,
+                                                               with_tag: bool) -> None:
     rows, batch, kind, size, slide, bound, lateness = case
     expected, late = reference(split(rows, batch), size, slide, bound, lateness)
-    assert columnar_run("thread", p, *case) == (expected, late)
+    assert columnar_run("thread", p, *case, with_tag=with_tag or lateness > 0) == (expected, late)
     assert row_run("thread", p, *case) == (expected, late)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=cases(), p=st.sampled_from([1, 2]))
-def test_columnar_equals_reference_in_process_mode(case: Tuple, p: int) -> None:
+@given(case=cases(), p=st.sampled_from([1, 2]), with_tag=st.booleans())
+def test_columnar_equals_reference_in_process_mode(case: Tuple, p: int, with_tag: bool) -> None:
     rows, batch, kind, size, slide, bound, lateness = case
     expected = reference(split(rows, batch), size, slide, bound, lateness)
-    assert columnar_run("process", p, *case) == expected
+    assert columnar_run("process", p, *case, with_tag=with_tag or lateness > 0) == expected
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(), p=st.sampled_from([2, 3]), mode=st.sampled_from(["thread", "process"]))
+def test_parallel_readers_with_disorder_within_the_bound_equal_the_reference(
+        case: Tuple, p: int, mode: str) -> None:
+    rows, batch, kind, size, slide, bound, _ = case
+    rows = sorted(rows, key=lambda r: r[1])  # no row is late for any reader
+    expected, late = reference(split(rows, batch), size, slide, bound, 0)
+    env = make_env(mode, p)
+    table = pa.table({"k": [r[0] for r in rows], "ts": [r[1] for r in rows],
+                      "v": [r[2] for r in rows]})
+    out = (env.from_arrow(table, timestamp_column="ts", batch_rows=batch)
+           .assign_timestamps_and_watermarks(WatermarkStrategy.for_bounded_out_of_orderness(bound))
+           .key_by("k").window(assigner(kind, size, slide)).agg(**AGGS))
+    assert "Columnar: PartialWindow" in env.explain()
+    assert as_tuples(out.execute_and_collect()) == expected and late == 0
 
 
 def test_late_rows_reach_the_side_output_as_batches() -> None:

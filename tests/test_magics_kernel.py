@@ -316,3 +316,22 @@ def test_a_failing_function_under_blocking_shows_the_users_frames_only(kernel, e
     internal = [line for line in shown.splitlines()
                 if "nbstream/" in line and "nbstream/notebook/magics.py" not in line]
     assert internal == []
+
+
+COLUMNAR = '''import pandas as pd
+frame = pd.DataFrame({"page": [i % 3 for i in range(30000)], "ts": list(range(30000)),
+                      "v": [1] * 30000})
+(env.from_dataframe(frame, timestamp_column="ts", columnar=True)
+    .assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps())
+    .key_by("page").window(TumblingEventTimeWindows.of(1000))
+    .agg(n="count", total=("v", "sum")))'''
+
+
+def test_a_columnar_window_cell_shows_its_window_rows_live(kernel):
+    cell = stream_cell(kernel, "--name col1 --to col1", body=COLUMNAR)
+    [comm_id] = cell.widget_ids()
+    final = state_when(kernel, comm_id, lambda s: s["status"] == "finished")
+    assert final["columns"] == ["key", "window_start", "window_end", "n", "total"]
+    counted = kernel.execute("df = col1.to_pandas(); print(len(df), df['n'].sum(), "
+                             "sorted(set(df['key'])))")
+    assert counted.stdout.split(maxsplit=2) == ["90", "30000", "[0, 1, 2]\n"]

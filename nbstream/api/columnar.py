@@ -270,14 +270,24 @@ class ColumnarWindowedStream:
         a = self._assigner
         described = ", ".join(n if fn == "count" else f"{n}={fn}({field})"
                               for n, field, fn in specs)
-        source = self._keyed._stream
-        stream = source._stream._add(
-            "columnar_window", f"Columnar: Window({a!r}, {described})", None, None,
-            keys=self._keyed._columns, time=source._time, size=a.size,
-            slide=getattr(a, "slide", a.size), offset=a.offset, lateness=self._lateness,
-            late_tag=self._late_tag, specs=tuple(specs))
-        out = ColumnarStream(stream, ("window_end", -1), key_columns=self._keyed._columns)
-        out._late_time = source._time
+        keyed = self._keyed
+        window = dict(keys=keyed._columns, time=keyed._stream._time, size=a.size,
+                      slide=getattr(a, "slide", a.size), offset=a.offset,
+                      lateness=self._lateness, late_tag=self._late_tag, specs=tuple(specs))
+        name = f"Window({a!r}, {described})"
+        if self._lateness or self._late_tag is not None:  # each row must be seen alone
+            shuffled = keyed._stream._stream
+            stream = shuffled._add("columnar_window", f"Columnar: {name}", None, None,
+                                   phase="whole", **window)
+        else:  # pre-aggregate before the shuffle, in parallel with the source
+            partial = keyed._parent._stream._add("columnar_window", f"Columnar: Partial{name}",
+                                                 None, None, phase="partial", **window)
+            keyed._parent._inherit_parallelism(partial)
+            shuffled = partial._partition("columns", columns=keyed._columns)
+            stream = shuffled._add("columnar_window", f"Columnar: {name}", None, None,
+                                   phase="final", **window)
+        out = ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns)
+        out._late_time = keyed._stream._time
         return out
 
     def count(self) -> ColumnarStream:

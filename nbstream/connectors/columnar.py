@@ -21,7 +21,7 @@ from .sources import SourceSpec, _Reader
 
 __all__ = ["ArrowSource", "DEFAULT_BATCH_ROWS", "arrow_table"]
 
-DEFAULT_BATCH_ROWS = 65_536
+DEFAULT_BATCH_ROWS = 262_144
 
 
 def arrow_table(data: Any) -> Any:
@@ -52,6 +52,10 @@ class ArrowSource(SourceSpec):
         self.batch_rows = whole_number(batch_rows, "batch_rows", 1)
         self.schema, self.description = schema, description
         self.user_code = kind == "reader"  # a live reader cannot travel to a worker
+        self.in_memory = kind == "table"  # read where it is: in the kernel
+        # a table's batches and a Parquet file's row groups are dealt out to the parallel
+        # instances in turn; a reader and a CSV file are read by one
+        self.non_parallel = kind in ("reader", "csv")
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -89,27 +93,35 @@ class ArrowSource(SourceSpec):
         return cls("csv", (path, convert), batch_rows, None, f"CSV {path}")
 
     # -- reading -----------------------------------------------------------------------------
-    def batches(self) -> Iterator[Any]:
-        """The batches, in order, each of at most ``batch_rows`` rows."""
+    def batches(self, subtask: int = 0, parallelism: int = 1) -> Iterator[Any]:
+        """The batches of one parallel instance, in order, each of at most
+        ``batch_rows`` rows: every ``parallelism``-th batch (or Parquet row group) from
+        the ``subtask``-th on."""
         if self.kind == "table":
-            yield from self.data.to_batches(max_chunksize=self.batch_rows)
+            batches = self.data.to_batches(max_chunksize=self.batch_rows)
+            yield from batches[subtask::parallelism]
         elif self.kind == "reader":
             for rb in self.data:
                 yield from _chunks(rb, self.batch_rows)
         elif self.kind == "parquet":
-            yield from self._parquet()
+            yield from self._parquet(subtask, parallelism)
         else:
             yield from self._csv()
 
-    def _parquet(self) -> Iterator[Any]:
+    def _parquet(self, subtask: int, parallelism: int) -> Iterator[Any]:
         import pyarrow.parquet as pq
 
         files, columns = self.data
+        unit = 0
         for path in files:
             try:
                 reader = pq.ParquetFile(path)
-                for rb in reader.iter_batches(batch_size=self.batch_rows, columns=columns):
-                    yield rb
+                for group in range(reader.num_row_groups):
+                    unit += 1
+                    if (unit - 1) % parallelism != subtask:
+                        continue
+                    yield from reader.iter_batches(batch_size=self.batch_rows, columns=columns,
+                                                   row_groups=[group])
             except (OSError, ValueError) as exc:
                 raise ValueError(f"cannot read Parquet file {path}: {exc}") from None
 
@@ -133,7 +145,7 @@ class ArrowSource(SourceSpec):
             cancelled = False
 
             def run(self, ctx: Any) -> None:
-                for rb in spec.batches():
+                for rb in spec.batches(subtask, parallelism):
                     if self.cancelled:
                         return
                     if rb.num_rows:

@@ -273,12 +273,15 @@ class StreamMagics(Magics):
         __tracebackhide__ = True  # noqa: F841
         import nbstream
 
+        from ..api.columnar import ColumnarStream
         from ..api.datastream import DataStream
 
         def show(stream: Any, *, chart: str = "auto", y: Optional[str] = None,
                  label: Optional[str] = None) -> Any:
             """Show ``stream`` live under this cell (chart: auto, line, bar or none;
             y: the column to chart)."""
+            if isinstance(stream, ColumnarStream):  # the live view shows rows
+                stream = stream.to_rows(reason="the live view")
             if not isinstance(stream, DataStream):
                 raise TypeError(f"show() takes a stream, not {type(stream).__name__}")
             if chart not in ("auto", "line", "bar", "none"):
@@ -368,8 +371,11 @@ class StreamMagics(Magics):
     @staticmethod
     def _streams(env: Any, last: Any, shown: List[Tuple[Any, Dict[str, Any]]]
                  ) -> List[Tuple[Any, Dict[str, Any]]]:
+        from ..api.columnar import ColumnarStream
         from ..api.datastream import DataStream
 
+        if isinstance(last, ColumnarStream):  # the live view shows rows
+            last = last.to_rows(reason="the live view")
         if shown:
             streams = shown
         elif isinstance(last, DataStream):

@@ -256,6 +256,9 @@ def _node_mode(node: Node, keyed: bool, default: str) -> Tuple[str, str]:
     elif default == "process" and getattr(node.params.get("source"), "user_code", False):
         # a generator or SourceFunction often reaches objects of the kernel
         return "thread", "process mode: a source running your code stays in the kernel"
+    elif default == "process" and getattr(node.params.get("source"), "in_memory", False):
+        # shipping a large table to a worker would copy it whole before the first batch
+        return "thread", "process mode: a table in the kernel's memory is read there"
     else:
         mode, why = default, "the job's mode"
     if mode != "auto":

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .operators import Operator
 from .partitioners import Partitioner, Route
-from .records import Batch
+from .records import MIN_TIMESTAMP, Batch
 from .registry import register
 from .watermarks import TimestampsAndWatermarksOperator
 
@@ -209,15 +209,25 @@ def _with_tuple_key(row: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:
 class ColumnarWindowOperator(_ColumnarOperator):
     """Keyed tumbling or sliding event-time windows over batches (see the module text).
 
+    ``phase`` splits the work in two where no row has to be seen alone (no allowed
+    lateness, no late-data output): ``"partial"`` runs before the shuffle, in parallel
+    with the source, and pre-aggregates each batch by (key, window), sending a window's
+    partial results on once its own watermark passes the window's end; ``"final"`` merges
+    the partials of every input and fires with the combined watermark, dropping (and
+    counting the rows of) partials for windows already fired. ``"whole"`` does it all.
+
     State: ``pending``, tables of partial aggregates per (key, window start) not yet
-    fired; with allowed lateness, ``retained`` keeps fired windows (as row-path
+    fired; with allowed lateness, ``retained`` keeps fired windows (as plain
     accumulators) until the watermark passes their end plus the lateness, and rows that
     arrive for them update and fire them one by one, exactly as the row path does.
     """
 
+    late = 0  # rows too late for every window (a metric, read before open() too)
+
     def open(self) -> None:
         super().open()
         p = self.params
+        self.phase: str = p.get("phase", "whole")
         self.keys: List[str] = list(p["keys"])
         self.size, self.slide, self.offset = p["size"], p["slide"], p["offset"]
         self.lateness: int = p["lateness"]
@@ -225,7 +235,6 @@ class ColumnarWindowOperator(_ColumnarOperator):
         self.pending: List[Any] = []
         self.min_start: Optional[int] = None
         self.retained: Dict[Tuple[Any, int], List[Any]] = {}
-        self.late = 0
         self.schema: Any = None
 
     def extra_metrics(self) -> Dict[str, Any]:
@@ -233,18 +242,39 @@ class ColumnarWindowOperator(_ColumnarOperator):
 
     # -- records -----------------------------------------------------------------------------
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        add = self._add_partials if self.phase == "final" else self._add
         for rb in batch.values:
             if rb.num_rows:
                 try:
-                    self._add(rb)
+                    add(rb)
                 except (KeyError, TypeError, ValueError) as exc:
                     raise self.fail(exc, rb) from exc
+
+    def _add_partials(self, rb: Any) -> None:
+        """Partial results from the partial phase: merged later, unless their window
+        has already fired."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        wm = self.current_watermark
+        late = pc.less_equal(rb["__start"], wm - self.size + 1) if wm != MIN_TIMESTAMP else None
+        if late is not None and pc.any(late).as_py():
+            rows = rb["__last_sum" if "__last_sum" in rb.schema.names else "count_all"]
+            self.late += pc.sum(rows.filter(late)).as_py()
+            rb = rb.filter(pc.invert(late))
+            if not rb.num_rows:
+                return
+        self.pending.append(pa.Table.from_batches([rb]))
+        low = pc.min(rb["__start"]).as_py()
+        self.min_start = low if self.min_start is None else min(self.min_start, low)
 
     def _add(self, rb: Any) -> None:
         import numpy as np
 
         ts = timestamps_ms(rb, self.params["time"])
         wm, size, slide, lateness = self.current_watermark, self.size, self.slide, self.lateness
+        if self.phase == "partial":  # lateness is decided after the shuffle
+            wm = MIN_TIMESTAMP
         last_start = ts - np.mod(ts - self.offset + slide, slide)
         accepted = np.zeros(len(ts), dtype=bool)
         fresh: List[Tuple[Any, Any]] = []
@@ -260,7 +290,7 @@ class ColumnarWindowOperator(_ColumnarOperator):
                 refire.extend((int(i), j, int(start[i])) for i in np.flatnonzero(fired))
                 alive = alive & ~fired
             if alive.any():
-                fresh.append((alive, start))
+                fresh.append((alive, start, j))
         if fresh:
             self._aggregate(rb, fresh)
         if refire:
@@ -268,24 +298,31 @@ class ColumnarWindowOperator(_ColumnarOperator):
         if not accepted.all():
             self._late(rb, ~accepted)
 
-    def _aggregate(self, rb: Any, fresh: List[Tuple[Any, Any]]) -> None:
+    def _aggregate(self, rb: Any, fresh: List[Tuple[Any, Any, int]]) -> None:
+        import numpy as np
         import pyarrow as pa
 
         values = {c for _, c, f in self.specs if f != "count"} - set(self.keys)
         columns = self.keys + sorted(values)
+        # sliding partials count the rows whose last window they are: after the shuffle
+        # a row is late when that window is (its earlier ones may be late alone)
+        last = self.phase == "partial" and self.slide != self.size
         tables = []
-        for mask, start in fresh:
+        for mask, start, j in fresh:
             whole = bool(mask.all())
             cols = [rb.column(c) for c in columns]
             if not whole:
                 m = pa.array(mask)
                 cols = [c.filter(m) for c in cols]
                 start = start[mask]
-            tables.append(pa.table(cols + [pa.array(start)], names=columns + ["__start"]))
+            extra = [pa.array(np.full(len(start), j == 0, dtype=np.int64))] if last else []
+            tables.append(pa.table(cols + [pa.array(start)] + extra,
+                                   names=columns + ["__start"] + (["__last"] if last else [])))
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        partial = table.group_by(self.keys + ["__start"]).aggregate(self._partial_aggs())
+        aggs = self._partial_aggs() + ([("__last", "sum")] if last else [])
+        partial = table.group_by(self.keys + ["__start"]).aggregate(aggs)
         self.pending.append(partial)
-        low = int(min(s[m].min() for m, s in fresh))
+        low = int(min(s[m].min() for m, s, _ in fresh))
         self.min_start = low if self.min_start is None else min(self.min_start, low)
 
     def _partial_aggs(self) -> List[Any]:
@@ -321,7 +358,9 @@ class ColumnarWindowOperator(_ColumnarOperator):
         rest = merged.filter(pc.invert(ready))
         self.pending = [rest] if rest.num_rows else []
         self.min_start = pc.min(rest["__start"]).as_py() if rest.num_rows else None
-        if out.num_rows:
+        if out.num_rows and self.phase == "partial":
+            self.output.emit(Batch(out.combine_chunks().to_batches()))
+        elif out.num_rows:
             result = self._results(out)
             if self.lateness:
                 self._retain(out, wm)

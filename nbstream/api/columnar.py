@@ -275,7 +275,8 @@ class ColumnarWindowedStream:
                       slide=getattr(a, "slide", a.size), offset=a.offset,
                       lateness=self._lateness, late_tag=self._late_tag, specs=tuple(specs))
         name = f"Window({a!r}, {described})"
-        if self._lateness or self._late_tag is not None:  # each row must be seen alone
+        if self._lateness or self._late_tag is not None or not _parallel(keyed._parent):
+            # each row must be seen alone, or nothing would run in parallel
             shuffled = keyed._stream._stream
             stream = shuffled._add("columnar_window", f"Columnar: {name}", None, None,
                                    phase="whole", **window)
@@ -329,6 +330,15 @@ class _TupleKey:
 
     def __repr__(self) -> str:
         return f"columns {list(self.columns)}"
+
+
+def _parallel(stream: ColumnarStream) -> bool:
+    """Whether the stream or a window after it runs with parallelism above 1 (as
+    planned now; a later ``set_parallelism`` changes speed, not results)."""
+    env = stream._stream._env
+    node = stream._stream._node
+    mine = 1 if node.params.get("non_parallel") else node.parallelism
+    return max(mine or env._default_parallelism(), env._default_parallelism()) > 1
 
 
 def _column_names(selector: Any) -> Optional[Tuple[str, ...]]:

@@ -367,12 +367,31 @@ class ColumnarWindowOperator(_ColumnarOperator):
             self.output.emit(Batch(result.to_batches()))
 
     def _merged(self) -> Any:
-        """The pending partials merged into one row per (key, window start)."""
+        """The pending partials merged into one row per (key, window start). Each
+        pending table has one row per (key, window start) already, so only the windows
+        found in several tables are grouped again."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        tables = self.pending
+        if len(tables) == 1:
+            return tables[0]
+        seen = pc.value_counts(pa.chunked_array([pc.unique(t["__start"]) for t in tables]))
+        shared = seen.field("values").filter(pc.greater(seen.field("counts"), 1))
+        if not len(shared):
+            return pa.concat_tables(tables, promote_options="default")
+        alone, overlap = [], []
+        for t in tables:
+            mask = pc.is_in(t["__start"], value_set=shared)
+            overlap.append(t.filter(mask))
+            alone.append(t.filter(pc.invert(mask)))
+        regrouped = self._regroup(pa.concat_tables(overlap, promote_options="default"))
+        return pa.concat_tables(alone + [regrouped.select(tables[0].column_names)],
+                                promote_options="default")
+
+    def _regroup(self, table: Any) -> Any:
         import pyarrow as pa
 
-        if len(self.pending) == 1:
-            return self.pending[0]
-        table = pa.concat_tables(self.pending, promote_options="default")
         group = self.keys + ["__start"]
         parts = [c for c in table.column_names if c not in group]
         how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]

@@ -14,6 +14,7 @@
 
 from .api.async_io import AsyncDataStream, AsyncFunction, AsyncRetryPredicate, AsyncRetryStrategy
 from .api.broadcast import BroadcastConnectedStream, BroadcastStream
+from .api.columnar import ColumnarStream
 from .api.datastream import ConnectedStreams, DataStream, DataStreamSink, KeyedStream
 from .api.environment import ExecutionConfig, RuntimeExecutionMode, StreamExecutionEnvironment
 from .api.functions import (AggregateFunction, AllWindowFunction, BroadcastProcessFunction,
@@ -62,7 +63,7 @@ __version__ = "0.1.0"
 __all__ = [
     # environment and streams
     "StreamExecutionEnvironment", "RuntimeExecutionMode", "ExecutionConfig",
-    "DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink",
+    "DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink", "ColumnarStream",
     "WindowedStream", "AllWindowedStream", "BroadcastStream", "BroadcastConnectedStream",
     "JoinedStreams", "CoGroupedStreams", "IntervalJoin", "IterativeStream",
     # async I/O

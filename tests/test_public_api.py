@@ -8,7 +8,7 @@ import nbstream
 
 EXPECTED = sorted([
     "StreamExecutionEnvironment", "RuntimeExecutionMode", "ExecutionConfig",
-    "DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink",
+    "DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink", "ColumnarStream",
     "Function", "MapFunction", "FlatMapFunction", "FilterFunction", "KeySelector",
     "ReduceFunction", "ProcessFunction", "KeyedProcessFunction", "CoMapFunction",
     "CoFlatMapFunction", "CoProcessFunction", "KeyedCoProcessFunction", "SinkFunction",

@@ -204,6 +204,75 @@ def test_parallel_readers_with_disorder_within_the_bound_equal_the_reference(
     assert as_tuples(out.execute_and_collect()) == expected and late == 0
 
 
+def session_reference(batches: List[List[Tuple[str, int, int]]], gap: int,
+                      bound: int) -> Tuple[Counter, int]:
+    """Flink's session windows row by row: a row's window [ts, ts + gap) merges with the
+    key's open sessions it touches; it is late only if it touches none and is late
+    itself; sessions fire when the watermark (after each batch) passes their end."""
+    wm, top = MIN, MIN
+    sessions: Dict[str, List[List[Any]]] = defaultdict(list)
+    out: Counter = Counter()
+    late = 0
+
+    def advance(new: int) -> None:
+        for k in sessions:
+            for s in [s for s in sessions[k] if s[1] - 1 <= new]:
+                out[summary(k, s[0], s[1] - s[0], s[2])] += 1
+                sessions[k].remove(s)
+
+    for batch in batches:
+        for k, ts, v in batch:
+            start, end, values = ts, ts + gap, [v]
+            touching = [s for s in sessions[k] if s[0] <= end and s[1] >= start]
+            if not touching and end - 1 <= wm:
+                late += 1
+                continue
+            for s in touching:
+                start, end, values = min(start, s[0]), max(end, s[1]), s[2] + values
+                sessions[k].remove(s)
+            sessions[k].append([start, end, values])
+            top = max(top, ts)
+        if batch and top - bound - 1 > wm:
+            wm = top - bound - 1
+            advance(wm)
+    advance((1 << 63) - 1)
+    return out, late
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(), gap=st.sampled_from([3, 10, 40]), p=st.sampled_from([1, 2]),
+       mode=st.sampled_from(["thread", "thread", "process"]))
+def test_session_windows_equal_the_row_path_and_reference(case: Tuple, gap: int, p: int,
+                                                          mode: str) -> None:
+    rows, batch, _kind, _size, _slide, bound, _lateness = case
+    expected, late = session_reference(split(rows, batch), gap, bound)
+    results = []
+    for columnar in (True, False):
+        env = make_env(mode, p)
+        tag = OutputTag("late")
+        if columnar:
+            table = pa.table({"k": [r[0] for r in rows], "ts": [r[1] for r in rows],
+                              "v": [r[2] for r in rows]})
+            timed = (env.from_arrow(table, timestamp_column="ts", batch_rows=batch)
+                     .set_parallelism(1)
+                     .assign_timestamps_and_watermarks(
+                         WatermarkStrategy.for_bounded_out_of_orderness(bound)))
+            keyed = timed.key_by("k")
+        else:
+            strategy = WatermarkStrategy.for_generator(
+                lambda ctx: EveryBatch(batch, len(rows), bound)) \
+                .with_timestamp_assigner(lambda r, _: r["ts"])
+            keyed = (env.from_collection([{"k": k, "ts": t, "v": v} for k, t, v in rows])
+                     .assign_timestamps_and_watermarks(strategy).key_by(lambda r: r["k"]))
+        windows = keyed.window(EventTimeSessionWindows.with_gap(gap)) \
+            .side_output_late_data(tag).agg(**AGGS)
+        assert ("Columnar: Window(EventTimeSessionWindows" in env.explain()) == columnar
+        out, late_rows = run_all(env, windows, windows.get_side_output(tag))
+        results.append((as_tuples(out), len(late_rows)))
+    assert results[0] == (expected, late)
+    assert results[1] == (expected, late)
+
+
 def test_late_rows_reach_the_side_output_as_batches() -> None:
     env = make_env("thread", 1)
     table = pa.table({"k": ["a", "a", "a"], "ts": [100, 5000, 200], "v": [1, 2, 3]})
@@ -330,11 +399,13 @@ def test_other_windows_and_aggregates_take_the_row_path_with_the_same_answer() -
     df = events(200)
     stream = env.from_dataframe(df, timestamp_column="ts", columnar=True) \
         .assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps())
-    sessions = stream.key_by("key").window(EventTimeSessionWindows.with_gap(100)).count()
+    sessions = stream.key_by("key").window(EventTimeSessionWindows.with_gap(100)) \
+        .allowed_lateness(50).count()
     firsts = stream.key_by("key").window(TumblingEventTimeWindows.of(1000)) \
         .agg(first=("value", "first"))
     got_sessions, got_firsts = run_all(env, sessions, firsts)
     assert sum(r["count"] for r in got_sessions) == 200 and len(got_sessions) == 7
+    assert "ToRows (for session windows with allowed lateness)" in env.explain()
     want = df.assign(w=df.ts // 1000).groupby(["key", "w"]).value.first()
     assert sorted(r["first"] for r in got_firsts) == sorted(want.tolist())
     assert "ToRows (for a timestamp assigner)" not in env.explain()

@@ -209,11 +209,14 @@ class ColumnarKeyedStream:
         return getattr(self._rows(f"{name}()"), name)
 
     def window(self, window_assigner: Any) -> Any:
-        """Tumbling and sliding event-time windows run columnar; other assigners take
-        the row path."""
-        from ..runtime.windows import SlidingEventTimeWindows, TumblingEventTimeWindows
+        """Tumbling, sliding and (fixed-gap) session event-time windows run columnar;
+        other assigners take the row path."""
+        from ..runtime.windows import (EventTimeSessionWindows, SlidingEventTimeWindows,
+                                       TumblingEventTimeWindows)
 
-        if type(window_assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows):
+        if type(window_assigner) in (TumblingEventTimeWindows, SlidingEventTimeWindows,
+                                     EventTimeSessionWindows) \
+                and getattr(window_assigner, "gap_ms", 1) is not None:  # not a dynamic gap
             if self._stream._time is None:
                 raise PlanError("an event-time window needs a time column: give the source "
                                 "timestamp_column=...")
@@ -271,6 +274,8 @@ class ColumnarWindowedStream:
         described = ", ".join(n if fn == "count" else f"{n}={fn}({field})"
                               for n, field, fn in specs)
         keyed = self._keyed
+        if hasattr(a, "gap_ms"):
+            return self._sessions(specs, described)
         window = dict(keys=keyed._columns, time=keyed._stream._time, size=a.size,
                       slide=getattr(a, "slide", a.size), offset=a.offset,
                       lateness=self._lateness, late_tag=self._late_tag, specs=tuple(specs))
@@ -287,6 +292,19 @@ class ColumnarWindowedStream:
             shuffled = partial._partition("columns", columns=keyed._columns)
             stream = shuffled._add("columnar_window", f"Columnar: {name}", None, None,
                                    phase="final", **window)
+        out = ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns)
+        out._late_time = keyed._stream._time
+        return out
+
+    def _sessions(self, specs: List[Tuple[str, Any, Any]], described: str) -> Any:
+        if self._lateness:  # a merged session re-fired by late rows: the row path's
+            windowed = self._row_windowed("session windows with allowed lateness")
+            return windowed.agg(**{n: (f, fn) if f is not None else fn for n, f, fn in specs})
+        keyed = self._keyed
+        stream = keyed._stream._stream._add(
+            "columnar_session", f"Columnar: Window({self._assigner!r}, {described})", None,
+            None, keys=keyed._columns, time=keyed._stream._time, gap=self._assigner.gap_ms,
+            late_tag=self._late_tag, specs=tuple(specs))
         out = ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns)
         out._late_time = keyed._stream._time
         return out

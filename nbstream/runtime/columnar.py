@@ -296,7 +296,7 @@ class ColumnarWindowOperator(_ColumnarOperator):
         if refire:
             self._refire(rb, sorted(refire))
         if not accepted.all():
-            self._late(rb, ~accepted)
+            emit_late(self, rb, np.flatnonzero(~accepted))
 
     def _aggregate(self, rb: Any, fresh: List[Tuple[Any, Any, int]]) -> None:
         import numpy as np
@@ -334,7 +334,7 @@ class ColumnarWindowOperator(_ColumnarOperator):
                 aggs.append((column, "count"))
             if fn in ("min", "max"):
                 aggs.append((column, fn))
-        return _unique(aggs)
+        return distinct(aggs)
 
     # -- firing ------------------------------------------------------------------------------
     def process_watermark(self, timestamp: int) -> None:
@@ -454,57 +454,78 @@ class ColumnarWindowOperator(_ColumnarOperator):
             key = _key_of(rows[i], self.keys)
             acc = self.retained.get((key, start))
             if acc is None:
-                acc = self.retained[(key, start)] = [
-                    0 if fn == "count" else [0, 0] if fn == "mean" else None
-                    for _, _, fn in self.specs]
-            self._add_row(acc, rows[i])
+                acc = self.retained[(key, start)] = empty_accumulator(self.specs)
+            accumulate(acc, self.specs, rows[i])
             emitted.append(self._row_result(key, start, acc))
         self.output.emit(Batch([pa.RecordBatch.from_pylist(emitted, schema=self.schema)]))
-
-    def _add_row(self, acc: List[Any], row: Dict[str, Any]) -> None:
-        for i, (_name, column, fn) in enumerate(self.specs):
-            if fn == "count":
-                acc[i] += 1
-                continue
-            value = row[column]
-            if value is None:  # nulls are skipped, as Arrow's aggregates skip them
-                continue
-            old = acc[i]
-            if fn == "mean":
-                acc[i] = [old[0] + value, old[1] + 1]
-            elif old is None:
-                acc[i] = value
-            elif fn == "sum":
-                acc[i] = old + value
-            elif fn == "min":
-                acc[i] = value if value < old else old
-            else:
-                acc[i] = value if value > old else old
 
     def _row_result(self, key: Any, start: int, acc: List[Any]) -> Dict[str, Any]:
         row: Dict[str, Any] = {"key": key} if len(self.keys) == 1 else dict(zip(self.keys, key))
         row["window_start"], row["window_end"] = start, start + self.size
-        for (name, _, fn), value in zip(self.specs, acc):
-            row[name] = (value[0] / value[1] if value[1] else None) if fn == "mean" else value
+        row.update(zip([n for n, _, _ in self.specs], results(self.specs, acc)))
         return row
 
-    def _late(self, rb: Any, mask: Any) -> None:
-        import pyarrow as pa
-
-        self.late += int(mask.sum())
-        tag = self.params.get("late_tag")
-        if tag is not None:
-            self.output.emit_side(tag.tag_id, Batch([rb.filter(pa.array(mask))]))
 
 
 _MERGE = {"all": "sum", "count": "sum", "sum": "sum", "min": "min", "max": "max"}
+
+Spec = Tuple[str, Optional[str], str]  # (result name, column, function)
+
+
+# -- plain accumulators, for the rows that must be seen one by one -----------------------------
+def empty_accumulator(specs: Sequence[Spec]) -> List[Any]:
+    """count: rows; mean: [sum, non-null values]; sum, min, max: None until a value."""
+    return [0 if fn == "count" else [0, 0] if fn == "mean" else None for _, _, fn in specs]
+
+
+def accumulate(acc: List[Any], specs: Sequence[Spec], row: Dict[str, Any]) -> None:
+    """Add one row (a dict); nulls are skipped, as Arrow's aggregates skip them."""
+    for i, (_name, column, fn) in enumerate(specs):
+        if fn == "count":
+            acc[i] += 1
+            continue
+        value = row[column]
+        if value is not None:
+            acc[i] = _combine(fn, acc[i], [value, 1] if fn == "mean" else value)
+
+
+def merge_accumulators(specs: Sequence[Spec], a: List[Any], b: List[Any]) -> List[Any]:
+    return [x + y if fn == "count" else _combine(fn, x, y) if y is not None else x
+            for (_, _, fn), x, y in zip(specs, a, b)]
+
+
+def _combine(fn: str, old: Any, new: Any) -> Any:
+    if fn == "mean":
+        return [old[0] + new[0], old[1] + new[1]]
+    if old is None:
+        return new
+    if fn == "sum":
+        return old + new
+    return min(old, new) if fn == "min" else max(old, new)
+
+
+def results(specs: Sequence[Spec], acc: List[Any]) -> List[Any]:
+    return [(x[0] / x[1] if x[1] else None) if fn == "mean" else x
+            for (_, _, fn), x in zip(specs, acc)]
 
 
 def _key_of(row: Dict[str, Any], keys: Sequence[str]) -> Any:
     return row[keys[0]] if len(keys) == 1 else tuple(row[k] for k in keys)
 
 
-def _unique(items: List[Any]) -> List[Any]:
+def emit_late(op: Operator, rb: Any, rows: Sequence[int]) -> None:
+    """Count the rows of ``rb`` at ``rows`` as too late for any window, and send them to
+    the late-data output if the step has one."""
+    import pyarrow as pa
+
+    op.late += len(rows)  # type: ignore[attr-defined]
+    tag = op.params.get("late_tag")
+    if tag is not None:
+        op.output.emit_side(tag.tag_id, Batch([rb.take(pa.array(rows, pa.int64()))]))
+
+
+def distinct(items: List[Any]) -> List[Any]:
+    """Aggregations without repeats (``[(column, function), ...]``), in order."""
     seen, out = set(), []
     for item in items:
         marker = (tuple(item[0]) if isinstance(item[0], list) else item[0], item[1])

@@ -22,7 +22,8 @@ __all__ = ["register", "build_operator", "kinds", "OPERATOR_MODULES"]
 Builder = Callable[["Node"], "Operator"]
 
 #: the modules (of ``nbstream.runtime``) whose operators register themselves on import
-OPERATOR_MODULES: Tuple[str, ...] = ("adapters", "async_io", "broadcast", "columnar", "iterate",
+OPERATOR_MODULES: Tuple[str, ...] = ("adapters", "async_io", "broadcast", "columnar",
+                                     "columnar_sessions", "iterate",
                                      "joins", "watermarks", "windows")
 
 _BUILDERS: Dict[str, Builder] = {}

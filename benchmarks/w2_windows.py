@@ -126,10 +126,12 @@ def parquet_peak_rss(frame) -> str:
         path = os.path.join(tmp, "w2.parquet")
         frame.to_parquet(path, row_group_size=1 << 20)
         del frame
-        code = ("import resource, sys; sys.path.insert(0, sys.argv[2]); "
+        # VmHWM, not ru_maxrss: the latter keeps the forking parent's pages counted
+        code = ("import sys; sys.path.insert(0, sys.argv[2]); "
                 "from benchmarks.w2_windows import nbstream_columnar; "
                 "n = len(nbstream_columnar(sys.argv[1], 1)); "
-                "print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+                "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
+                "print(n, int(hwm.split()[1]) // 1024)")
         out = subprocess.run([sys.executable, "-c", code, path, os.path.dirname(
             os.path.dirname(os.path.abspath(__file__)))], capture_output=True, text=True,
             check=True).stdout.split()

@@ -169,7 +169,7 @@ def main() -> None:
     if not args.columnar_only:
         rows.insert(1, {"name": "hand-written loop + the 2 lambdas", "records": n,
                         "seconds": median_seconds(lambda: hand_loop_with_functions(data), runs, ok)})
-    del data
+    data = None  # the tuples are not needed any more: free them before the nbstream runs
     for mode in args.modes.split(","):
         for p in (1, 2):
             if not args.columnar_only:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Union
 
-from ..connectors.sinks import (CollectSink, DataFrameSink, FunctionSink, PrintSink, SinkSpec,
+from ..connectors.sinks import (CollectSink, FunctionSink, PrintSink, SinkSpec,
                                 SocketSink, TextFileSink, WriteMode)
 from ..errors import PlanError, whole_number
 from ..plan.logical import Node, Partitioning, UserFn

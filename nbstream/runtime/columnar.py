@@ -116,6 +116,36 @@ class _ColumnarOperator(Operator):
         return self.error(exc, shown)
 
 
+class _ColumnarWindows(_ColumnarOperator):
+    """Shared by the columnar window operators: rows in with ``_add_batch``, windows
+    out with ``_fire`` when the watermark moves, late rows counted."""
+
+    late = 0  # rows too late for every window (a metric, read before open() too)
+
+    def extra_metrics(self) -> Dict[str, Any]:
+        return {"late_records": self.late}
+
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        for rb in batch.values:
+            if rb.num_rows:
+                try:
+                    self._add_batch(rb)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise self.fail(exc, rb) from exc
+
+    def process_watermark(self, timestamp: int) -> None:
+        if timestamp > self.current_watermark:
+            self.current_watermark = timestamp
+            self._fire(timestamp)
+        self.output.emit_watermark(timestamp)
+
+    def _add_batch(self, rb: Any) -> None:
+        raise NotImplementedError
+
+    def _fire(self, wm: int) -> None:
+        raise NotImplementedError
+
+
 @register("columnar_watermarks")
 class ColumnarWatermarksOperator(TimestampsAndWatermarksOperator):
     """Watermarks for a columnar stream: the generator sees each batch once, with the
@@ -206,7 +236,7 @@ def _with_tuple_key(row: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:
 
 
 @register("columnar_window")
-class ColumnarWindowOperator(_ColumnarOperator):
+class ColumnarWindowOperator(_ColumnarWindows):
     """Keyed tumbling or sliding event-time windows over batches (see the module text).
 
     ``phase`` splits the work in two where no row has to be seen alone (no allowed
@@ -222,8 +252,6 @@ class ColumnarWindowOperator(_ColumnarOperator):
     arrive for them update and fire them one by one, exactly as the row path does.
     """
 
-    late = 0  # rows too late for every window (a metric, read before open() too)
-
     def open(self) -> None:
         super().open()
         p = self.params
@@ -237,18 +265,12 @@ class ColumnarWindowOperator(_ColumnarOperator):
         self.retained: Dict[Tuple[Any, int], List[Any]] = {}
         self.schema: Any = None
 
-    def extra_metrics(self) -> Dict[str, Any]:
-        return {"late_records": self.late}
-
     # -- records -----------------------------------------------------------------------------
-    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
-        add = self._add_partials if self.phase == "final" else self._add
-        for rb in batch.values:
-            if rb.num_rows:
-                try:
-                    add(rb)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise self.fail(exc, rb) from exc
+    def _add_batch(self, rb: Any) -> None:
+        if self.phase == "final":
+            self._add_partials(rb)
+        else:
+            self._add(rb)
 
     def _add_partials(self, rb: Any) -> None:
         """Partial results from the partial phase: merged later, unless their window
@@ -337,12 +359,6 @@ class ColumnarWindowOperator(_ColumnarOperator):
         return distinct(aggs)
 
     # -- firing ------------------------------------------------------------------------------
-    def process_watermark(self, timestamp: int) -> None:
-        if timestamp > self.current_watermark:
-            self.current_watermark = timestamp
-            self._fire(timestamp)
-        self.output.emit_watermark(timestamp)
-
     def _fire(self, wm: int) -> None:
         import pyarrow.compute as pc
 
@@ -433,14 +449,7 @@ class ColumnarWindowOperator(_ColumnarOperator):
         horizon = wm - self.lateness - self.size + 1
         for row in out.to_pylist():
             if row["__start"] > horizon:
-                acc = []
-                for _name, column, fn in self.specs:
-                    if fn == "count":
-                        acc.append(row["count_all"])
-                    elif fn == "mean":
-                        acc.append([row[f"{column}_sum"] or 0, row[f"{column}_count"]])
-                    else:
-                        acc.append(row[f"{column}_{'sum' if fn == 'sum' else fn}"])
+                acc = accumulator_of(self.specs, row)
                 self.retained[(_key_of(row, self.keys), row["__start"])] = acc
 
     def _refire(self, rb: Any, hits: List[Tuple[int, int, int]]) -> None:
@@ -487,6 +496,20 @@ def accumulate(acc: List[Any], specs: Sequence[Spec], row: Dict[str, Any]) -> No
         value = row[column]
         if value is not None:
             acc[i] = _combine(fn, acc[i], [value, 1] if fn == "mean" else value)
+
+
+def accumulator_of(specs: Sequence[Spec], partial: Dict[str, Any]) -> List[Any]:
+    """The plain accumulator of one row of Arrow partial aggregates (``count_all``,
+    ``<column>_sum``, ``<column>_count``, ``<column>_min``, ``<column>_max``)."""
+    acc: List[Any] = []
+    for _name, column, fn in specs:
+        if fn == "count":
+            acc.append(partial["count_all"])
+        elif fn == "mean":
+            acc.append([partial[f"{column}_sum"] or 0, partial[f"{column}_count"]])
+        else:
+            acc.append(partial[f"{column}_{fn}"])
+    return acc
 
 
 def merge_accumulators(specs: Sequence[Spec], a: List[Any], b: List[Any]) -> List[Any]:

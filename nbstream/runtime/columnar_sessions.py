@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .columnar import (Spec, _ColumnarOperator, accumulate, distinct, emit_late,
+from .columnar import (Spec, _ColumnarWindows, accumulate, accumulator_of, distinct, emit_late,
                        empty_accumulator, merge_accumulators, results, timestamps_ms)
 from .records import MIN_TIMESTAMP, Batch
 from .registry import register
@@ -45,10 +45,8 @@ def _merge_into(sessions: Dict[Any, List[Session]], key: Any, start: int, end: i
 
 
 @register("columnar_session")
-class ColumnarSessionOperator(_ColumnarOperator):
+class ColumnarSessionOperator(_ColumnarWindows):
     """Session windows with a fixed gap, count/sum/mean/min/max per session."""
-
-    late = 0
 
     def open(self) -> None:
         super().open()
@@ -59,18 +57,7 @@ class ColumnarSessionOperator(_ColumnarOperator):
         self.sessions: Dict[Any, List[Session]] = {}
         self.schema: Any = None
 
-    def extra_metrics(self) -> Dict[str, Any]:
-        return {"late_records": self.late}
-
-    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
-        for rb in batch.values:
-            if rb.num_rows:
-                try:
-                    self._add(rb)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise self.fail(exc, rb) from exc
-
-    def _add(self, rb: Any) -> None:
+    def _add_batch(self, rb: Any) -> None:
         ts = timestamps_ms(rb, self.params["time"])
         wm = self.current_watermark
         if wm != MIN_TIMESTAMP and bool((ts + (self.gap - 1) <= wm).any()):
@@ -109,16 +96,8 @@ class ColumnarSessionOperator(_ColumnarOperator):
                     aggs.append((column, "count"))
         local = table.group_by(["__sid"] + self.keys).aggregate(distinct(aggs)).to_pylist()
         for row in local:
-            acc = []
-            for _name, column, fn in self.specs:
-                if fn == "count":
-                    acc.append(row["count_all"])
-                elif fn == "mean":
-                    acc.append([row[f"{column}_sum"] or 0, row[f"{column}_count"]])
-                else:
-                    acc.append(row[f"{column}_{fn}"])
             _merge_into(self.sessions, self._key(row), row["__ts_min"],
-                        row["__ts_max"] + self.gap, acc, self.specs)
+                        row["__ts_max"] + self.gap, accumulator_of(self.specs, row), self.specs)
 
     def _one_by_one(self, rb: Any, ts: List[int]) -> None:
         wm, gap = self.current_watermark, self.gap
@@ -134,12 +113,6 @@ class ColumnarSessionOperator(_ColumnarOperator):
             _merge_into(self.sessions, key, start, end, acc, self.specs)
         if late:
             emit_late(self, rb, late)
-
-    def process_watermark(self, timestamp: int) -> None:
-        if timestamp > self.current_watermark:
-            self.current_watermark = timestamp
-            self._fire(timestamp)
-        self.output.emit_watermark(timestamp)
 
     def _fire(self, wm: int) -> None:
         import pyarrow as pa

@@ -81,7 +81,13 @@ class _Windowed:
 
     # -- configuration --------------------------------------------------------------------------
     def trigger(self, trigger: Any) -> Any:
-        """Replace the assigner's default trigger (e.g. ``CountTrigger.of(100)``)."""
+        """Replace the assigner's default trigger (e.g. ``CountTrigger.of(100)``).
+
+        >>> words = env.from_collection(["a", "a", "a"])
+        >>> (words.key_by(lambda w: w).window(GlobalWindows.create()).trigger(CountTrigger.of(2))
+        ...     .count().execute_and_collect(limit=1))
+        [{'key': 'a', 'window_start': None, 'window_end': None, 'count': 2}]
+        """
         for method in ("on_element", "on_event_time", "on_processing_time", "clear"):
             if not hasattr(trigger, method):
                 raise TypeError(f"trigger() needs a Trigger (missing {method}())")
@@ -92,7 +98,14 @@ class _Windowed:
         return self
 
     def evictor(self, evictor: Any) -> Any:
-        """Remove elements before/after the window function (``CountEvictor.of(n)`` ...)."""
+        """Remove elements before/after the window function (``CountEvictor.of(n)`` ...).
+
+        >>> nums = env.from_collection([1, 2, 3, 4])
+        >>> (nums.window_all(GlobalWindows.create()).trigger(CountTrigger.of(4))
+        ...     .evictor(CountEvictor.of(2)).apply(lambda window, values: [list(values)])
+        ...     .execute_and_collect(limit=1))
+        [[3, 4]]
+        """
         if not (hasattr(evictor, "evict_before") and hasattr(evictor, "evict_after")):
             raise TypeError(f"evictor() needs an Evictor, not {type(evictor).__name__}")
         self._evictor = evictor
@@ -100,7 +113,21 @@ class _Windowed:
 
     def allowed_lateness(self, time_ms: DurationLike) -> Any:
         """Keep windows ``time_ms`` after their end (event time): late records within it
-        update the window and fire it again."""
+        update the window and fire it again.
+
+        >>> class EveryEvent(WatermarkGenerator):  # a watermark after each record
+        ...     def on_event(self, event, timestamp, output):
+        ...         output.emit_watermark(timestamp - 1)
+        ...     def on_periodic_emit(self, output):
+        ...         pass
+        >>> strategy = WatermarkStrategy.for_generator(EveryEvent).with_timestamp_assigner(
+        ...     lambda e, _: e)
+        >>> stamps = env.from_collection([100, 1500, 200]).assign_timestamps_and_watermarks(strategy)
+        >>> (stamps.window_all(TumblingEventTimeWindows.of("1s")).allowed_lateness("5s").count()
+        ...     .execute_and_collect(limit=2))  # doctest: +NORMALIZE_WHITESPACE
+        [{'window_start': 0, 'window_end': 1000, 'count': 1},
+         {'window_start': 0, 'window_end': 1000, 'count': 2}]
+        """
         lateness = to_millis(time_ms, "allowed_lateness")
         if lateness < 0:
             raise PlanError("allowed_lateness must not be negative")
@@ -109,7 +136,21 @@ class _Windowed:
 
     def side_output_late_data(self, output_tag: OutputTag) -> Any:
         """Send records too late for any window to ``output_tag`` instead of dropping them
-        (read them with ``result.get_side_output(output_tag)``)."""
+        (read them with ``result.get_side_output(output_tag)``).
+
+        >>> class EveryEvent(WatermarkGenerator):  # a watermark after each record
+        ...     def on_event(self, event, timestamp, output):
+        ...         output.emit_watermark(timestamp - 1)
+        ...     def on_periodic_emit(self, output):
+        ...         pass
+        >>> strategy = WatermarkStrategy.for_generator(EveryEvent).with_timestamp_assigner(
+        ...     lambda e, _: e)
+        >>> late = OutputTag("late")
+        >>> counts = (env.from_collection([1000, 2500, 10]).assign_timestamps_and_watermarks(strategy)
+        ...           .window_all(TumblingEventTimeWindows.of("1s")).side_output_late_data(late).count())
+        >>> counts.get_side_output(late).execute_and_collect(limit=1)
+        [10]
+        """
         if not isinstance(output_tag, OutputTag):
             raise TypeError("side_output_late_data() takes an OutputTag")
         self._late_tag = output_tag
@@ -155,7 +196,15 @@ class _Windowed:
     def reduce(self, reduce_function: Any, window_function: Any = None,
                output_type: Any = None) -> "DataStream":
         """Fold each window's records with ``reduce_function(a, b)`` as they arrive;
-        emit the result, or hand it to ``window_function`` (Process/WindowFunction)."""
+        emit the result, or hand it to ``window_function`` (Process/WindowFunction).
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> (timed.key_by(lambda c: c[0]).window(TumblingEventTimeWindows.of("2s"))
+        ...     .reduce(lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2])).execute_and_collect(limit=2))
+        [('home', 1800, 8), ('cart', 1500, 1)]
+        """
         if isinstance(reduce_function, F.ReduceFunction):
             reduce = reduce_function.reduce
         elif callable(reduce_function):
@@ -174,7 +223,20 @@ class _Windowed:
     def aggregate(self, aggregate_function: Any, window_function: Any = None,
                   accumulator_type: Any = None, output_type: Any = None) -> "DataStream":
         """Add each record into an accumulator of an AggregateFunction as it arrives; emit
-        ``get_result``, or hand it to ``window_function``."""
+        ``get_result``, or hand it to ``window_function``.
+
+        >>> class Mean(AggregateFunction):
+        ...     def create_accumulator(self): return [0, 0]
+        ...     def add(self, value, acc): return [acc[0] + value[2], acc[1] + 1]
+        ...     def get_result(self, acc): return acc[0] / acc[1]
+        ...     def merge(self, a, b): return [a[0] + b[0], a[1] + b[1]]
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> (timed.key_by(lambda c: c[0]).window(TumblingEventTimeWindows.of("2s")).aggregate(Mean())
+        ...     .execute_and_collect(limit=2))
+        [4.0, 1.0]
+        """
         for method in ("create_accumulator", "add", "get_result"):
             if not hasattr(aggregate_function, method):
                 raise TypeError(f"aggregate() needs an AggregateFunction (missing {method}()), "
@@ -188,7 +250,16 @@ class _Windowed:
 
     def apply(self, window_function: Any, output_type: Any = None) -> "DataStream":
         """Call ``apply(key, window, inputs)`` (a WindowFunction or a callable; no key
-        after ``window_all``) with all records of each window."""
+        after ``window_all``) with all records of each window.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> (timed.key_by(lambda c: c[0]).window(TumblingEventTimeWindows.of("2s"))
+        ...     .apply(lambda key, window, items: [(key, window.end, len(list(items)))])
+        ...     .execute_and_collect(limit=2))
+        [('home', 2000, 2), ('cart', 2000, 1)]
+        """
         function, style = self._window_function(window_function, "apply")
         spec = WindowFunctionSpec("list", function=function, style=style, keyed=self._keyed,
                                   owners=[function])
@@ -196,7 +267,16 @@ class _Windowed:
 
     def process(self, process_window_function: Any, output_type: Any = None) -> "DataStream":
         """Call ``process(key, context, elements)`` (a ProcessWindowFunction or a callable;
-        no key after ``window_all``) with all records of each window."""
+        no key after ``window_all``) with all records of each window.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> (timed.window_all(TumblingEventTimeWindows.of("1s"))
+        ...     .process(lambda ctx, items: [(ctx.window().start, sorted(i[0] for i in items))])
+        ...     .execute_and_collect(limit=2))
+        [(0, ['home']), (1000, ['cart', 'home'])]
+        """
         function, style = self._window_function(process_window_function, "process")
         spec = WindowFunctionSpec("list", function=function, style=style, keyed=self._keyed,
                                   owners=[function])
@@ -215,29 +295,75 @@ class _Windowed:
         return self._build(spec, repr(agg), None)
 
     def count(self) -> "DataStream":
-        """Records per window: ``{"key", "window_start", "window_end", "count"}``."""
+        """Records per window: ``{"key", "window_start", "window_end", "count"}``.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> (timed.key_by(lambda c: c[0]).window(TumblingEventTimeWindows.of("2s")).count()
+        ...     .execute_and_collect(limit=2))  # doctest: +NORMALIZE_WHITESPACE
+        [{'key': 'home', 'window_start': 0, 'window_end': 2000, 'count': 2},
+         {'key': 'cart', 'window_start': 0, 'window_end': 2000, 'count': 1}]
+        """
         return self._summary([("count", None, "count")])
 
     def sum(self, field: Any = None) -> "DataStream":
-        """Sum of ``field`` (position or name; None: the record) per window, as ``"sum"``."""
+        """Sum of ``field`` (position or name; None: the record) per window, as ``"sum"``.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> timed.window_all(TumblingEventTimeWindows.of("2s")).sum(2).execute_and_collect(limit=1)
+        [{'window_start': 0, 'window_end': 2000, 'sum': 9}]
+        """
         return self._summary([("sum", field, "sum")])
 
     def mean(self, field: Any = None) -> "DataStream":
-        """Mean of ``field`` per window, as ``"mean"``."""
+        """Mean of ``field`` per window, as ``"mean"``.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> timed.window_all(TumblingEventTimeWindows.of("2s")).mean(2).execute_and_collect(limit=1)
+        [{'window_start': 0, 'window_end': 2000, 'mean': 3.0}]
+        """
         return self._summary([("mean", field, "mean")])
 
     def min(self, field: Any = None) -> "DataStream":
-        """Smallest ``field`` per window, as ``"min"``."""
+        """Smallest ``field`` per window, as ``"min"``.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> timed.window_all(TumblingEventTimeWindows.of("2s")).min(2).execute_and_collect(limit=1)
+        [{'window_start': 0, 'window_end': 2000, 'min': 1}]
+        """
         return self._summary([("min", field, "min")])
 
     def max(self, field: Any = None) -> "DataStream":
-        """Largest ``field`` per window, as ``"max"``."""
+        """Largest ``field`` per window, as ``"max"``.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> timed.window_all(TumblingEventTimeWindows.of("2s")).max(2).execute_and_collect(limit=1)
+        [{'window_start': 0, 'window_end': 2000, 'max': 5}]
+        """
         return self._summary([("max", field, "max")])
 
     def agg(self, **aggregates: Any) -> "DataStream":
         """Several named aggregates per window, in order: ``agg(n="count",
         total=("v", "sum"), top=("v", "max"), p90=("v", my_function))``; functions are
-        count, sum, mean, min, max, first, last or a callable over the field's values."""
+        count, sum, mean, min, max, first, last or a callable over the field's values.
+
+        >>> clicks = env.from_collection([("home", 100, 3), ("cart", 1500, 1), ("home", 1800, 5)])
+        >>> timed = clicks.assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+        ...     .with_timestamp_assigner(lambda c, _: c[1]))
+        >>> (timed.window_all(TumblingEventTimeWindows.of("2s"))
+        ...     .agg(n="count", pages=(0, lambda pages: sorted(set(pages))), last=(2, "last"))
+        ...     .execute_and_collect(limit=1))
+        [{'window_start': 0, 'window_end': 2000, 'n': 3, 'pages': ['cart', 'home'], 'last': 5}]
+        """
         if not aggregates:
             raise PlanError("agg() needs at least one aggregate, e.g. agg(n='count')")
         return self._summary([parse_spec(n, s) for n, s in aggregates.items()])
@@ -247,6 +373,11 @@ class WindowedStream(_Windowed):
     """A keyed stream cut into windows (``key_by(...).window(assigner)``)."""
 
     def get_execution_environment(self) -> Any:
+        """The environment of the windowed stream.
+
+        >>> env.from_collection([1]).key_by(lambda x: x).count_window(2).get_execution_environment() is env
+        True
+        """
         return self._input.get_execution_environment()
 
 

@@ -5,23 +5,30 @@ installs it with ``pip install -e '.[test,flink]'``. Without it they fail, namin
 missing module: nothing is left out silently.
 """
 
+import pytest
+
 # PyFlink and old-Flink (Jython) programs that the tests run as scripts: data, not test modules
 collect_ignore_glob = ["tests/pyflink_programs/*", "tests/jython_programs/*"]
 
 
-import pytest  # noqa: E402
+_CELL_LIKE_EXAMPLES = ("nbstream.api.datastream.", "nbstream.api.windowed.")
 
 
 @pytest.fixture(autouse=True)
 def _doctest_names(request):
-    """Docstring examples of the stream API run as a notebook cell would: with nbstream's
-    names imported and ``env`` a fresh StreamExecutionEnvironment."""
-    if type(request.node).__name__ != "DoctestItem":
+    """Docstring examples of the stream classes run as a notebook cell would: with
+    nbstream's names imported and ``env`` a fresh StreamExecutionEnvironment (only
+    there: other modules' examples keep their own names)."""
+    if type(request.node).__name__ != "DoctestItem" or not request.node.name.startswith(
+            _CELL_LIKE_EXAMPLES):
         yield
         return
     import nbstream
 
-    names = request.getfixturevalue("doctest_namespace")
+    names = request.getfixturevalue("doctest_namespace")  # one for the whole session
+    saved = dict(names)
     names.update({n: getattr(nbstream, n) for n in nbstream.__all__})
     names["env"] = nbstream.StreamExecutionEnvironment.get_execution_environment()
     yield
+    names.clear()
+    names.update(saved)

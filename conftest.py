@@ -1,4 +1,5 @@
-"""Collection rules for the whole repository (fixtures live in tests/conftest.py).
+"""Collection rules for the whole repository, and the names the stream classes' doctests
+get (the tests' fixtures live in tests/conftest.py).
 
 The flink-mode tests need PyFlink; ``scripts/test`` (the README's test command, and CI)
 installs it with ``pip install -e '.[test,flink]'``. Without it they fail, naming the

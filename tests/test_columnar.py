@@ -459,3 +459,13 @@ def test_truncated_parquet_and_bad_csv_name_the_file(tmp_path: Any) -> None:
     with pytest.raises(PlanError, match="no such file"):
         env.read_csv(str(tmp_path / "missing.csv"))
     assert not os.path.exists(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("lateness", [0, 5])
+def test_an_unknown_key_column_names_the_step_and_the_batch(lateness: int) -> None:
+    env = make_env("thread", 2)
+    stream = (env.from_arrow(pa.table({"k": [1, 2], "ts": [1, 2]}), "ts").key_by("nope")
+              .window(TumblingEventTimeWindows.of(10)).allowed_lateness(lateness).count())
+    with pytest.raises(UserFunctionError, match=r"(?s)Window\(Tumbling.*a batch of 2 rows, "
+                                                r"columns \['k', 'ts'\].*\"nope\" does not exist"):
+        stream.to_pandas()

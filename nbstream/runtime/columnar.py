@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..errors import UserFunctionError
 from .operators import Operator
 from .partitioners import Partitioner, Route
 from .records import MIN_TIMESTAMP, Batch
@@ -75,10 +76,12 @@ class ColumnHash(Partitioner):
     """Splits each batch over ``n`` channels by a hash of its key columns: rows with
     equal keys always go to the same channel."""
 
-    def __init__(self, n: int, columns: Sequence[str], max_parallelism: int) -> None:
+    def __init__(self, n: int, columns: Sequence[str], max_parallelism: int,
+                 step: str = "key_by") -> None:
         super().__init__(n)
         self.columns = list(columns)
         self.max_parallelism = max_parallelism
+        self.step = step
 
     def channels(self, batch: Any) -> Any:
         import numpy as np
@@ -98,7 +101,11 @@ class ColumnHash(Partitioner):
 
         parts: List[List[Any]] = [[] for _ in range(self.n)]
         for rb in batch.values:
-            channels = self.channels(rb)
+            try:
+                channels = self.channels(rb)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UserFunctionError(self.step, f"key columns {self.columns}",
+                                        _shown(rb), exc, phase="key selector") from exc
             for ch in range(self.n):
                 mask = channels == ch
                 if mask.all():
@@ -112,8 +119,12 @@ class _ColumnarOperator(Operator):
     """Errors of a columnar step name the step and the batch's columns."""
 
     def fail(self, exc: BaseException, batch: Any) -> Exception:
-        shown = f"a batch of {batch.num_rows} rows, columns {batch.schema.names}"
-        return self.error(exc, shown)
+        return self.error(exc, _shown(batch))
+
+
+def _shown(batch: Any) -> str:
+    """How errors show a batch in place of a record."""
+    return f"a batch of {batch.num_rows} rows, columns {batch.schema.names}"
 
 
 class _ColumnarWindows(_ColumnarOperator):

@@ -209,7 +209,7 @@ def make_partitioner(partitioning: Any, n: int, sender: int, target_max_parallel
     if kind == "columns":
         from .columnar import ColumnHash
 
-        return ColumnHash(n, partitioning.columns, target_max_parallelism)
+        return ColumnHash(n, partitioning.columns, target_max_parallelism, step)
     key_fn = partitioning.key_selector
     fn_name = describe_function(key_fn.owner or key_fn.call) if key_fn else "?"
     if kind == "hash":

@@ -38,7 +38,7 @@ class _Signal:
         return self.name
 
 
-_STEP_OF = {"hash": "key_by", "custom": "partition_custom"}
+_STEP_OF = {"hash": "key_by", "custom": "partition_custom", "columns": "key_by"}
 
 _MANUAL_CLOCK_POLL_S = 0.01
 _READER_GRACE_S = 0.2  # how long a failed or cancelled source task waits for its reader

@@ -99,6 +99,16 @@ class StatefulFunction:
     def __reduce__(self) -> Any:  # the storage class is rebuilt on the other side
         return (StatefulFunction, (self.typename, self.fun, self.specs))
 
+    def invoke(self, id: Union[str, SdkAddress], state: Mapping[str, Optional[TypedValue]],
+               invocations: Iterable["Invocation"]) -> "BatchResult":
+        """Run one batch for the address ``id`` (see :func:`run_batch`)."""
+        return run_batch(self, id, state, invocations)
+
+    async def invoke_async(self, id: Union[str, SdkAddress], state: Mapping[str, Optional[TypedValue]],
+                           invocations: Iterable["Invocation"]) -> "BatchResult":
+        """:meth:`invoke`, awaiting an ``async def`` function in the running loop."""
+        return await run_batch_async(self, id, state, invocations)
+
 
 def _positional_parameters(fun: Callable[..., Any]) -> List[str]:
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

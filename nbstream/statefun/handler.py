@@ -25,8 +25,7 @@ import asyncio
 from typing import Any, List, Optional, Tuple, Union
 
 from .core import SdkAddress, ValueSpec, parse_typename
-from .functions import BatchResult, Invocation, StatefulFunction, StatefulFunctions, run_batch
-from .functions import run_batch_async
+from .functions import BatchResult, Invocation, StatefulFunction, StatefulFunctions
 from .types import TypedValue
 
 __all__ = ["RequestReplyHandler", "parse_request", "encode_result"]
@@ -151,8 +150,4 @@ class RequestReplyHandler:
     async def handle_async(self, request_bytes: Union[bytes, bytearray, str]) -> bytes:
         """The reply to one request, awaiting ``async def`` functions in the running loop."""
         fn, (target, state, invocations) = self._target(request_bytes)
-        if fn.is_async:
-            batch = await run_batch_async(fn, target, state, invocations)
-        else:
-            batch = run_batch(fn, target, state, invocations)
-        return encode_result(batch)
+        return encode_result(await fn.invoke_async(target, state, invocations))

@@ -21,6 +21,8 @@ The protocol handler (``RequestReplyHandler``) and the 2.x API need protobuf:
 """
 
 from .core import SdkAddress, ValueSpec
+from .datastream import (RoutableMessage, StatefulFunctionDataStreamBuilder,
+                         StatefulFunctionEgressStreams, egress_value)
 from .errors import (FunctionInvocationError, ProtobufMissingError, StatefulFunctionError,
                      UnknownFunctionTypeError)
 from .functions import Context, StatefulFunctions
@@ -36,6 +38,9 @@ __all__ = [
     "egress_message_builder", "kafka_egress_message", "kinesis_egress_message",
     "RequestReplyHandler", "SdkAddress", "Type", "TypeSerializer", "simple_type", "make_json_type",
     "make_protobuf_type", "BoolType", "IntType", "FloatType", "DoubleType", "LongType", "StringType",
+    # running functions in a DataStream job
+    "StatefulFunctionDataStreamBuilder", "StatefulFunctionEgressStreams", "RoutableMessage",
+    "egress_value",
     # nbstream's errors
     "StatefulFunctionError", "FunctionInvocationError", "UnknownFunctionTypeError",
     "ProtobufMissingError",

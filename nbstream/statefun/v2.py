@@ -345,6 +345,9 @@ class StatefulFunctions:
         except KeyError:
             raise UnknownFunctionTypeError(typename, self.functions) from None
 
+    def typenames(self) -> List[str]:
+        return list(self.functions)
+
     def __contains__(self, typename: object) -> bool:
         return typename in self.functions
 

@@ -135,6 +135,16 @@ def _spec_for(path_or_name: str):
     return spec
 
 
+def _ship_by_value(module: types.ModuleType) -> None:
+    """Worker processes cannot import a module loaded from a path: cloudpickle sends its
+    functions by value instead."""
+    import cloudpickle
+    try:
+        cloudpickle.register_pickle_by_value(module)
+    except AttributeError:  # pragma: no cover - cloudpickle < 2.0
+        pass
+
+
 def load_module(path_or_name: str, api: Optional[int] = None) -> types.ModuleType:
     """Import a module written for the ``statefun`` SDK (a ``.py`` path or a module name) with
     ``import statefun`` resolving to nbstream's; its registries are then nbstream's."""
@@ -145,6 +155,7 @@ def load_module(path_or_name: str, api: Optional[int] = None) -> types.ModuleTyp
     module = importlib.util.module_from_spec(spec)
     with activated(api):
         sys.modules[spec.name] = module
+        _ship_by_value(module)
         try:
             spec.loader.exec_module(module)
         except BaseException:

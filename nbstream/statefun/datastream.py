@@ -1,0 +1,267 @@
+"""Stateful functions embedded in a DataStream job, shaped after StateFun's
+``StatefulFunctionDataStreamBuilder``.
+
+Ingress records (:class:`RoutableMessage` or SDK :class:`Message`) enter a feedback loop; a
+keyed process operator, keyed by address (function type, id), runs the functions: one call
+at a time per address, in parallel across key groups. Messages between functions travel the
+loop's feedback edge; delayed messages wait on processing-time timers of the sender's
+address (so a ``ManualClock`` drives them); egress records leave as side outputs, one
+DataStream per egress id.
+
+>>> from nbstream import StreamExecutionEnvironment
+>>> from nbstream.statefun import *
+>>> functions = StatefulFunctions()
+>>> @functions.bind("example/greeter", [ValueSpec("seen", IntType)])
+... def greeter(context, message):
+...     seen = context.storage.seen = (context.storage.seen or 0) + 1
+...     context.send_egress(egress_message_builder(
+...         "example/greets", f"Hello {context.address.id} #{seen}", StringType))
+>>> env = StreamExecutionEnvironment.get_execution_environment()
+>>> requests = env.from_collection([RoutableMessage("example/greeter", name, "hi")
+...                                 for name in ["Ann", "Bob", "Ann"]])
+>>> out = (StatefulFunctionDataStreamBuilder.builder("greeter")
+...        .with_data_stream_as_ingress(requests)
+...        .with_functions(functions)
+...        .with_egress_id("example/greets")
+...        .with_feedback_timeout(100)
+...        .build(env))
+>>> greets = out.get_data_stream_for_egress_id("example/greets")
+>>> sorted(egress_value(e, StringType) for e in greets.execute_and_collect())
+['Hello Ann #1', 'Hello Ann #2', 'Hello Bob #1']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+from ..api.functions import KeyedProcessFunction
+from ..api.state import ValueStateDescriptor
+from ..runtime.records import OutputTag
+from .core import SdkAddress, ValueSpec, parse_typename
+from .errors import StatefulFunctionError
+from .functions import BatchResult, StatefulFunction
+from .messages import EgressMessage, Message, from_typed_value, to_typed_value
+from .types import (BoolType, FloatType, IntType, StringType, Type, TypedValue)
+
+__all__ = ["RoutableMessage", "StatefulFunctionDataStreamBuilder", "StatefulFunctionEgressStreams",
+           "egress_value"]
+
+_PY_TYPES = {bool: BoolType, int: IntType, float: FloatType, str: StringType}
+
+
+@dataclass(frozen=True)
+class RoutableMessage:
+    """An ingress record: ``value`` for the function (``target_typename``, ``target_id``),
+    serialized by ``value_type`` (default: by the Python type of bool, int, float and str)."""
+
+    target_typename: str
+    target_id: str
+    value: Any
+    value_type: Optional[Type] = None
+
+
+class Envelope(NamedTuple):
+    """A message inside the loop: its target, value and caller (None from an ingress)."""
+
+    typename: str
+    id: str
+    value: Optional[TypedValue]
+    caller: Optional[SdkAddress] = None
+
+
+def _envelope(record: Any) -> Envelope:
+    if isinstance(record, Message):
+        return Envelope(record.target_typename, record.target_id, record.typed_value)
+    if isinstance(record, RoutableMessage):
+        tpe = record.value_type or _PY_TYPES.get(type(record.value))
+        if tpe is None:
+            raise TypeError(f"no value_type for a {type(record.value).__name__} value to "
+                            f"{record.target_typename}; give RoutableMessage(..., value_type=...)")
+        parse_typename(record.target_typename)
+        return Envelope(record.target_typename, record.target_id, to_typed_value(tpe, record.value))
+    raise TypeError(f"a StateFun ingress takes RoutableMessage or Message records, not "
+                    f"{type(record).__name__}")
+
+
+def _address_key(envelope: Envelope) -> Tuple[str, str]:
+    return (envelope.typename, envelope.id)
+
+
+def egress_value(message: EgressMessage, value_type: Type) -> Any:
+    """The value of an egress record read as ``value_type``."""
+    return from_typed_value(value_type, message.typed_value)
+
+
+# -- the operator ---------------------------------------------------------------------------
+
+def _expired(spec: ValueSpec, written: int, last_call: Optional[int], now: int) -> bool:
+    if spec.after_write:
+        return now - written >= spec.duration
+    if spec.after_call:
+        return now - (last_call if last_call is not None else written) >= spec.duration
+    return False
+
+
+class _Dispatcher(KeyedProcessFunction):
+    """Runs the function of the current address for each message, applies its effects."""
+
+    def __init__(self, functions: Dict[str, StatefulFunction], egress: Dict[str, OutputTag],
+                 keepalive_ms: int) -> None:
+        self.functions, self.egress, self.keepalive_ms = functions, egress, keepalive_ms
+
+    def open(self, runtime_context: Any) -> None:
+        get = runtime_context.get_state
+        self.values = get(ValueStateDescriptor("statefun.values"))   # name -> (TypedValue, written)
+        self.last_call = get(ValueStateDescriptor("statefun.last_call"))
+        self.delayed = get(ValueStateDescriptor("statefun.delayed"))  # ts -> [(token, Envelope)]
+
+    def _function(self, typename: str) -> StatefulFunction:
+        fn = self.functions.get(typename)
+        if fn is None:
+            raise StatefulFunctionError(f"a message for the function type {typename}, which no "
+                                        f"registry binds (bound: {', '.join(sorted(self.functions))})")
+        return fn
+
+    def _state(self, fn: StatefulFunction, now: int) -> Dict[str, Optional[TypedValue]]:
+        stored: Dict[str, Tuple[TypedValue, int]] = self.values.value() or {}
+        last_call = self.last_call.value()
+        specs = {spec.name: spec for spec in fn.specs}
+        state: Dict[str, Optional[TypedValue]] = {name: None for name in specs}
+        for name, (value, written) in stored.items():
+            spec = specs.get(name)
+            if spec is None or not _expired(spec, written, last_call, now):
+                state[name] = value
+        return state
+
+    def process_element(self, envelope: Envelope, ctx: Any) -> Iterator[Any]:
+        if envelope.value is None:
+            return  # a keep-alive of the feedback loop
+        fn = self._function(envelope.typename)
+        now = ctx.timer_service().current_processing_time()
+        address = SdkAddress(*parse_typename(envelope.typename), envelope.id, envelope.typename)
+        result = fn.invoke(address, self._state(fn, now), [(envelope.caller, envelope.value)])
+        yield from self._apply(result, address, ctx, now)
+
+    def _apply(self, result: BatchResult, address: SdkAddress, ctx: Any, now: int) -> Iterator[Any]:
+        for message in result.messages:
+            yield Envelope(message.target_typename, message.target_id, message.typed_value, address)
+        if result.delayed:
+            self._schedule(result, address, ctx, now)
+        for egress in result.egress:
+            tag = self.egress.get(egress.typename)
+            if tag is None:
+                raise StatefulFunctionError(f"{address.typename} (id {address.id!r}) sent to the egress "
+                                            f"{egress.typename}, which is not declared (with_egress_id); "
+                                            f"declared: {', '.join(sorted(self.egress)) or 'none'}")
+            yield (tag, egress)
+        self._write(result, now)
+
+    def _schedule(self, result: BatchResult, address: SdkAddress, ctx: Any, now: int) -> None:
+        pending: Dict[int, List[Tuple[str, Envelope]]] = dict(self.delayed.value() or {})
+        timers = ctx.timer_service()
+        for delayed in result.delayed:
+            if delayed.is_cancellation:
+                token = delayed.cancellation_token
+                pending = {ts: [(t, e) for t, e in items if t != token]
+                           for ts, items in pending.items()}
+                continue
+            message = delayed.message
+            due = now + max(0, delayed.delay_ms)
+            pending.setdefault(due, []).append((delayed.cancellation_token, Envelope(
+                message.target_typename, message.target_id, message.typed_value, address)))
+            timers.register_processing_time_timer(due)
+        pending = {ts: items for ts, items in pending.items() if items}
+        if pending:
+            timers.register_processing_time_timer(now + self.keepalive_ms)
+        self.delayed.update(pending or None)
+
+    def _write(self, result: BatchResult, now: int) -> None:
+        stored = dict(self.values.value() or {})
+        for name, value in result.mutations:
+            if value is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = (value, now)
+        self.values.update(stored or None)
+        self.last_call.update(now)
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
+        pending: Dict[int, List[Tuple[str, Envelope]]] = dict(self.delayed.value() or {})
+        for ts in sorted(ts for ts in pending if ts <= timestamp):
+            for _, envelope in pending.pop(ts):
+                yield envelope
+        self.delayed.update(pending or None)
+        if pending:  # keep the feedback loop open while delayed messages wait
+            key = ctx.get_current_key()
+            yield Envelope(key[0], key[1], None)
+            ctx.timer_service().register_processing_time_timer(timestamp + self.keepalive_ms)
+
+
+# -- the builder ------------------------------------------------------------------------------
+
+class StatefulFunctionEgressStreams:
+    """The egress streams of a built StateFun job, by egress id."""
+
+    def __init__(self, streams: Dict[str, Any]) -> None:
+        self._streams = streams
+
+    def get_data_stream_for_egress_id(self, egress_id: str) -> Any:
+        """The DataStream of :class:`EgressMessage` sent to ``egress_id``."""
+        try:
+            return self._streams[egress_id]
+        except KeyError:
+            raise StatefulFunctionError(f"no egress {egress_id} was declared (declared: "
+                                        f"{', '.join(sorted(self._streams)) or 'none'})") from None
+
+
+class StatefulFunctionDataStreamBuilder:
+    """Builds a StateFun job on a DataStream ingress (see the module's example)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._ingress: List[Any] = []
+        self._functions: Dict[str, StatefulFunction] = {}
+        self._egress: List[str] = []
+        self._feedback_ms = 500
+
+    @staticmethod
+    def builder(name: str) -> "StatefulFunctionDataStreamBuilder":
+        return StatefulFunctionDataStreamBuilder(name)
+
+    def with_data_stream_as_ingress(self, stream: Any) -> "StatefulFunctionDataStreamBuilder":
+        """Route the records of ``stream`` (RoutableMessage or Message) to their functions."""
+        self._ingress.append(stream)
+        return self
+
+    def with_functions(self, functions: Any) -> "StatefulFunctionDataStreamBuilder":
+        """Run the functions of a registry (3.x or 2.x) in the job; later bindings win."""
+        for typename in functions.typenames():
+            self._functions[typename] = functions.for_typename(typename)
+        return self
+
+    def with_egress_id(self, egress_id: str) -> "StatefulFunctionDataStreamBuilder":
+        parse_typename(egress_id)
+        self._egress.append(egress_id)
+        return self
+
+    def with_feedback_timeout(self, millis: int) -> "StatefulFunctionDataStreamBuilder":
+        """How long the loop waits for in-flight messages once the ingress has ended
+        (delayed messages keep it open until they are delivered). Default 500 ms."""
+        self._feedback_ms = int(millis)
+        return self
+
+    def build(self, env: Any) -> StatefulFunctionEgressStreams:
+        if not self._ingress or not self._functions:
+            raise StatefulFunctionError("a StateFun job needs an ingress "
+                                        "(with_data_stream_as_ingress) and functions (with_functions)")
+        parallelism = env.get_parallelism()
+        ingress = self._ingress[0].union(*self._ingress[1:]) if len(self._ingress) > 1 else self._ingress[0]
+        envelopes = ingress.map(_envelope).name(f"{self.name}: ingress").set_parallelism(parallelism)
+        loop = envelopes.iterate(max_wait_time_ms=self._feedback_ms)
+        tags = {egress_id: OutputTag(f"{self.name}: {egress_id}") for egress_id in self._egress}
+        dispatcher = _Dispatcher(dict(self._functions), tags, max(1, self._feedback_ms // 2))
+        functions = loop.key_by(_address_key).process(dispatcher).name(f"{self.name}: functions")
+        loop.close_with(functions)
+        return StatefulFunctionEgressStreams({egress_id: functions.get_side_output(tag)
+                                              for egress_id, tag in tags.items()})

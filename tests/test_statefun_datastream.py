@@ -90,3 +90,86 @@ def test_unknown_types_and_undeclared_egress_are_clear_errors(env):
         (StatefulFunctionDataStreamBuilder.builder("x").with_data_stream_as_ingress(
             env.from_collection([1])).with_functions(functions).with_egress_id("example/out")
          .build(env).get_data_stream_for_egress_id("example/other"))
+
+
+# -- delayed messages and state expiry on a manual clock ------------------------------------
+
+def clocked_job(make_env, functions):
+    from nbstream import DataFrameSink
+    from tests.window_helpers import QueueSource
+    clock = ManualClock(0)
+    env = make_env(2).set_processing_time_clock(clock)
+    source, sink = QueueSource(), DataFrameSink()
+    out = (StatefulFunctionDataStreamBuilder.builder("clocked")
+           .with_data_stream_as_ingress(env.add_source(source))
+           .with_functions(functions).with_egress_id("example/out").with_feedback_timeout(100).build(env))
+    out.get_data_stream_for_egress_id("example/out").map(
+        lambda e: IntType.serializer().deserialize(e.raw_value())).add_sink(sink)
+    return clock, source, sink, env.execute_async()
+
+
+def test_delayed_messages_wait_for_the_clock_and_cancel_by_token(make_env):
+    from datetime import timedelta
+    from tests.window_helpers import wait_until
+    functions = StatefulFunctions()
+
+    @functions.bind("example/timer")
+    def timer(context, message):
+        n = message.as_int()
+        if n >= 100:  # a delivered delayed message
+            context.send_egress(egress_message_builder("example/out", n, IntType))
+        elif n == 0:
+            context.cancel_delayed_message("second")
+            context.send_egress(egress_message_builder("example/out", -100, IntType))  # an ack
+        else:
+            context.send_egress(egress_message_builder("example/out", -n, IntType))  # an ack
+            context.send_after(timedelta(milliseconds=1000 * n),
+                               message_builder("example/timer", context.address.id, int_value=100 + n),
+                               "second" if n == 2 else "")
+
+    clock, source, sink, job = clocked_job(make_env, functions)
+    try:
+        for n in (1, 2, 3):
+            source.push(message_builder("example/timer", "a", int_value=n))
+        source.push(message_builder("example/timer", "b", int_value=1))
+        delivered = lambda: sorted(n for n in sink.rows() if n > 0)  # noqa: E731
+        wait_until(lambda: len(sink.rows()) == 4, what="the four sends scheduled at time 0")
+        clock.advance(999)
+        source.push(message_builder("example/timer", "a", int_value=0))  # cancels a's n=2
+        wait_until(lambda: len(sink.rows()) == 5, what="the cancellation")
+        assert delivered() == []
+        clock.advance(1)
+        wait_until(lambda: delivered() == [101, 101], what="the two 1-second messages")
+        clock.advance(2000)
+        wait_until(lambda: delivered() == [101, 101, 103], what="the 3-second message")
+        source.end()
+        job.result(20)
+    finally:
+        job.cancel()
+        job.wait(10)
+    assert delivered() == [101, 101, 103]  # 102 was cancelled
+
+
+def test_state_expires_after_write_on_the_clock(make_env):
+    from datetime import timedelta
+    from tests.window_helpers import wait_until
+    functions = StatefulFunctions()
+
+    @functions.bind("example/ttl", [ValueSpec("n", IntType, expire_after_write=timedelta(milliseconds=500))])
+    def ttl(context, message):
+        context.storage.n = n = (context.storage.n or 0) + 1
+        context.send_egress(egress_message_builder("example/out", n, IntType))
+
+    clock, source, sink, job = clocked_job(make_env, functions)
+    try:
+        for advance in (0, 400, 499, 500):
+            clock.advance(advance)
+            source.push(message_builder("example/ttl", "k", int_value=1))
+            count = len(sink.rows()) + 1
+            wait_until(lambda: len(sink.rows()) == count)
+        source.end()
+        job.result(20)
+    finally:
+        job.cancel()
+        job.wait(10)
+    assert sink.rows() == [1, 2, 3, 1]  # written at 400, read at 899: kept; at 1399: expired

@@ -42,6 +42,7 @@ from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import StatefulFunctionError
 from .functions import BatchResult, StatefulFunction
 from .messages import EgressMessage, Message, from_typed_value, to_typed_value
+from .remote import RemoteEndpoint, RemoteFunction
 from .types import (BoolType, FloatType, IntType, StringType, Type, TypedValue)
 
 __all__ = ["RoutableMessage", "StatefulFunctionDataStreamBuilder", "StatefulFunctionEgressStreams",
@@ -107,8 +108,9 @@ class _Dispatcher(KeyedProcessFunction):
     """Runs the function of the current address for each message, applies its effects."""
 
     def __init__(self, functions: Dict[str, StatefulFunction], egress: Dict[str, OutputTag],
-                 keepalive_ms: int) -> None:
+                 keepalive_ms: int, remote: Optional[List[RemoteEndpoint]] = None) -> None:
         self.functions, self.egress, self.keepalive_ms = functions, egress, keepalive_ms
+        self.remote = remote or []
 
     def open(self, runtime_context: Any) -> None:
         get = runtime_context.get_state
@@ -116,14 +118,23 @@ class _Dispatcher(KeyedProcessFunction):
         self.last_call = get(ValueStateDescriptor("statefun.last_call"))
         self.delayed = get(ValueStateDescriptor("statefun.delayed"))  # ts -> [(token, Envelope)]
 
-    def _function(self, typename: str) -> StatefulFunction:
+    def _function(self, typename: str) -> Any:
         fn = self.functions.get(typename)
         if fn is None:
+            fn = self._remote_function(typename)
+        if fn is None:
             raise StatefulFunctionError(f"a message for the function type {typename}, which no "
-                                        f"registry binds (bound: {', '.join(sorted(self.functions))})")
+                                        f"registry binds and no remote endpoint serves (bound: {', '.join(sorted(self.functions))})")
         return fn
 
-    def _state(self, fn: StatefulFunction, now: int) -> Dict[str, Optional[TypedValue]]:
+    def _remote_function(self, typename: str) -> Optional[RemoteFunction]:
+        endpoint = next((e for e in self.remote if e.matches(typename)), None)
+        if endpoint is None:
+            return None
+        fn = self.functions[typename] = RemoteFunction(typename, endpoint)  # learns its state
+        return fn
+
+    def _state(self, fn: Any, now: int) -> Dict[str, Optional[TypedValue]]:
         stored: Dict[str, Tuple[TypedValue, int]] = self.values.value() or {}
         last_call = self.last_call.value()
         specs = {spec.name: spec for spec in fn.specs}
@@ -224,6 +235,7 @@ class StatefulFunctionDataStreamBuilder:
         self._functions: Dict[str, StatefulFunction] = {}
         self._egress: List[str] = []
         self._feedback_ms = 500
+        self._remote: List[RemoteEndpoint] = []
 
     @staticmethod
     def builder(name: str) -> "StatefulFunctionDataStreamBuilder":
@@ -240,6 +252,13 @@ class StatefulFunctionDataStreamBuilder:
             self._functions[typename] = functions.for_typename(typename)
         return self
 
+    def with_request_reply_remote_function(self, pattern: str, url: str, timeout: float = 10.0,
+                                           retries: int = 3) -> "StatefulFunctionDataStreamBuilder":
+        """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
+        request-reply endpoint at ``url`` (``{function.name}`` is filled in)."""
+        self._remote.append(RemoteEndpoint(pattern, url, timeout, retries))
+        return self
+
     def with_egress_id(self, egress_id: str) -> "StatefulFunctionDataStreamBuilder":
         parse_typename(egress_id)
         self._egress.append(egress_id)
@@ -252,15 +271,16 @@ class StatefulFunctionDataStreamBuilder:
         return self
 
     def build(self, env: Any) -> StatefulFunctionEgressStreams:
-        if not self._ingress or not self._functions:
-            raise StatefulFunctionError("a StateFun job needs an ingress "
-                                        "(with_data_stream_as_ingress) and functions (with_functions)")
+        if not self._ingress or not (self._functions or self._remote):
+            raise StatefulFunctionError("a StateFun job needs an ingress (with_data_stream_as_ingress) "
+                                        "and functions (with_functions or with_request_reply_remote_function)")
         parallelism = env.get_parallelism()
         ingress = self._ingress[0].union(*self._ingress[1:]) if len(self._ingress) > 1 else self._ingress[0]
         envelopes = ingress.map(_envelope).name(f"{self.name}: ingress").set_parallelism(parallelism)
         loop = envelopes.iterate(max_wait_time_ms=self._feedback_ms)
         tags = {egress_id: OutputTag(f"{self.name}: {egress_id}") for egress_id in self._egress}
-        dispatcher = _Dispatcher(dict(self._functions), tags, max(1, self._feedback_ms // 2))
+        dispatcher = _Dispatcher(dict(self._functions), tags, max(1, self._feedback_ms // 2),
+                                 list(self._remote))
         functions = loop.key_by(_address_key).process(dispatcher).name(f"{self.name}: functions")
         loop.close_with(functions)
         return StatefulFunctionEgressStreams({egress_id: functions.get_side_output(tag)

@@ -65,6 +65,13 @@ class Message:
     def __reduce__(self) -> Any:
         return (Message, (self.target_typename, self.target_id, self.typed_value))
 
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Message) and other.target_typename == self.target_typename
+                and other.target_id == self.target_id and other.typed_value == self.typed_value)
+
+    def __hash__(self) -> int:
+        return hash((self.target_typename, self.target_id, self.typed_value))
+
     def is_type(self, tpe: Type) -> bool:
         """Whether the value's typename is ``tpe``'s."""
         return self.typed_value.typename == tpe.typename

@@ -1,0 +1,90 @@
+"""Remote functions: nbstream's runtime drives request-reply endpoints over HTTP on loopback,
+one served by nbstream's handler and one by the real SDK, with the embedded run's egress."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from nbstream.statefun import RoutableMessage, StatefulFunctionDataStreamBuilder, message_builder
+from nbstream.statefun.functions import address_of
+from nbstream.statefun.handler import encode_result
+from nbstream.statefun.protocol import KafkaProducerRecord
+from nbstream.statefun.remote import RemoteFunction, RemoteFunctionError, RemoteEndpoint, decode_result
+from statefun_peer import PROGRAMS, ROOT, sdk_python
+from test_statefun_datastream import GREETER, VISITS, greets
+
+SCRIPT = PROGRAMS / "greeter.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(command):
+    port = free_port()
+    process = subprocess.Popen(command + [str(SCRIPT), str(port)], stdout=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert process.stdout.readline().strip() == b"serving"
+    return process, f"http://127.0.0.1:{port}/statefun/{{function.name}}"
+
+
+@pytest.fixture(scope="module", params=["nbstream", "sdk"])
+def endpoint(request):
+    command = ([sys.executable, "-m", "nbstream.compat.statefun"] if request.param == "nbstream"
+               else [str(sdk_python())])
+    process, url = serve(command)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def remote_greets(env, url):
+    requests = env.from_collection([RoutableMessage("example/person", name, {"at": i},
+                                                    value_type=GREETER.VISIT)
+                                    for i, name in enumerate(VISITS)])
+    out = (StatefulFunctionDataStreamBuilder.builder("remote-greeter")
+           .with_data_stream_as_ingress(requests)
+           .with_request_reply_remote_function("example/*", url)
+           .with_egress_id(GREETER.GREETS)
+           .with_feedback_timeout(150)
+           .build(env))
+    records = out.get_data_stream_for_egress_id(GREETER.GREETS).execute_and_collect()
+    return [(r.key, r.value_bytes.decode()) for r in
+            (KafkaProducerRecord.FromString(e.raw_value()) for e in records)]
+
+
+def test_remote_endpoints_give_the_embedded_egress(make_env, endpoint):
+    embedded = greets(make_env(2))
+    remote = remote_greets(make_env(2), endpoint)
+    assert Counter(remote) == Counter(embedded) and len(remote) == 9
+    assert [t for k, t in remote if k == "Ann"] == ["Hello Ann!", "Hello again Ann, #2", "Hello again Ann, #3"]
+
+
+def test_the_handshake_is_learned_once_and_replies_decode_back(endpoint):
+    fn = RemoteFunction("example/person", RemoteEndpoint("example/*", endpoint))
+    embedded = GREETER.functions.for_typename("example/person")
+    visit = message_builder("example/person", "Zed", value={"at": 0}, value_type=GREETER.VISIT)
+    result = fn.invoke(address_of("example/person", "Zed"), {}, [(None, visit.typed_value)])
+    assert [spec.name for spec in fn.specs] == ["visits", "last_greeting"]
+    assert [m.target_typename for m in result.messages] == ["example/greeter"]
+    assert result.mutations[0][0] == "visits" and len(result.delayed) == 1
+    # the SDK-served reply decodes to what the embedded function gives
+    local = embedded.invoke(address_of("example/person", "Zed"), {"visits": None, "last_greeting": None},
+                           [(None, visit.typed_value)])
+    assert decode_result(encode_result(local)) == result
+
+
+def test_a_failing_endpoint_is_a_clear_error_after_retries():
+    closed = f"http://127.0.0.1:{free_port()}/statefun"
+    fn = RemoteFunction("example/f", RemoteEndpoint("example/f", closed, timeout=1, retries=2, backoff_s=0.01))
+    with pytest.raises(RemoteFunctionError, match=r"remote function example/f \(id 'a'\) at .* failed 3 times"):
+        fn.invoke(address_of("example/f", "a"), {}, [(None, message_builder("example/f", "a",
+                                                                             int_value=1).typed_value)])

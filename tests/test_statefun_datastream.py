@@ -12,7 +12,7 @@ from nbstream import ManualClock
 from nbstream.compat.statefun import load_module
 from nbstream.statefun import (IntType, RoutableMessage, StatefulFunctionDataStreamBuilder,
                                StatefulFunctionError, StatefulFunctions, ValueSpec,
-                               egress_message_builder, message_builder)
+                               egress_message_builder, make_protobuf_type, message_builder)
 from nbstream.statefun.protocol import KafkaProducerRecord
 from statefun_peer import PROGRAMS
 
@@ -173,3 +173,23 @@ def test_state_expires_after_write_on_the_clock(make_env):
         job.cancel()
         job.wait(10)
     assert sink.rows() == [1, 2, 3, 1]  # written at 400, read at 899: kept; at 1399: expired
+
+
+def test_a_2x_program_runs_embedded_in_every_mode(make_env):
+    from google.protobuf.wrappers_pb2 import StringValue
+    v2 = load_module(str(PROGRAMS / "greeter_v2.py"))
+    assert v2.functions.__class__.__module__ == "nbstream.statefun.v2"
+    visit = make_protobuf_type(StringValue)
+    env = make_env(2)
+    requests = env.from_collection([RoutableMessage("example/person", name, StringValue(value=f"visit {i}"),
+                                                    value_type=visit) for i, name in enumerate(VISITS)])
+    out = (StatefulFunctionDataStreamBuilder.builder("greeter-v2").with_data_stream_as_ingress(requests)
+           .with_functions(v2.functions).with_egress_id(v2.GREETS).with_feedback_timeout(150).build(env))
+    rows = [(r.key, StringValue.FromString(r.value_bytes).value) for r in
+            (KafkaProducerRecord.FromString(e.raw_value())
+             for e in out.get_data_stream_for_egress_id(v2.GREETS).execute_and_collect())]
+    # the 2.x greeter sends a reminder to every first-time visitor (it cancels none)
+    assert Counter(rows) == Counter([
+        ("Ann", "Hello Ann!"), ("Ann", "Hello again Ann, #2"), ("Ann", "Hello again Ann, #3"),
+        ("Bob", "Hello Bob!"), ("Bob", "Hello again Bob, #2"), ("Cid", "Hello Cid!"), ("Dee", "Hello Dee!")]
+        + [(name, f"Come back soon, {name}!") for name in ("Ann", "Bob", "Cid", "Dee")])

@@ -40,7 +40,7 @@ from ..api.state import ValueStateDescriptor
 from ..runtime.records import OutputTag
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import StatefulFunctionError
-from .functions import BatchResult, StatefulFunction
+from .functions import BatchResult, StatefulFunction, address_of
 from .messages import EgressMessage, Message, from_typed_value, to_typed_value
 from .remote import RemoteEndpoint, RemoteFunction
 from .types import (BoolType, FloatType, IntType, StringType, Type, TypedValue)
@@ -113,18 +113,18 @@ class _Dispatcher(KeyedProcessFunction):
         self.remote = remote or []
 
     def open(self, runtime_context: Any) -> None:
-        get = runtime_context.get_state
-        self.values = get(ValueStateDescriptor("statefun.values"))   # name -> (TypedValue, written)
-        self.last_call = get(ValueStateDescriptor("statefun.last_call"))
-        self.delayed = get(ValueStateDescriptor("statefun.delayed"))  # ts -> [(token, Envelope)]
+        # per address: (values {name: (TypedValue, written at)}, last call, delayed {due: [(token, Envelope)]})
+        self.slot = runtime_context.get_state(ValueStateDescriptor("statefun.address"))
+        self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec]]] = {}
 
     def _function(self, typename: str) -> Any:
         fn = self.functions.get(typename)
         if fn is None:
             fn = self._remote_function(typename)
         if fn is None:
-            raise StatefulFunctionError(f"a message for the function type {typename}, which no "
-                                        f"registry binds and no remote endpoint serves (bound: {', '.join(sorted(self.functions))})")
+            raise StatefulFunctionError(
+                f"a message for the function type {typename}, which no registry binds and no remote "
+                f"endpoint serves (bound: {', '.join(sorted(self.functions))})")
         return fn
 
     def _remote_function(self, typename: str) -> Optional[RemoteFunction]:
@@ -134,79 +134,97 @@ class _Dispatcher(KeyedProcessFunction):
         fn = self.functions[typename] = RemoteFunction(typename, endpoint)  # learns its state
         return fn
 
-    def _state(self, fn: Any, now: int) -> Dict[str, Optional[TypedValue]]:
-        stored: Dict[str, Tuple[TypedValue, int]] = self.values.value() or {}
-        last_call = self.last_call.value()
-        specs = {spec.name: spec for spec in fn.specs}
-        state: Dict[str, Optional[TypedValue]] = {name: None for name in specs}
-        for name, (value, written) in stored.items():
+    def _spec_index(self, fn: Any) -> Dict[str, ValueSpec]:
+        cached = self._specs.get(fn.typename)
+        if cached is None or cached[0] != len(fn.specs):  # a remote function learns its specs
+            cached = self._specs[fn.typename] = (len(fn.specs), {spec.name: spec for spec in fn.specs})
+        return cached[1]
+
+    def _state(self, fn: Any, values: Optional[Dict[str, Tuple[TypedValue, int]]],
+               last_call: Optional[int], now: int) -> Dict[str, Optional[TypedValue]]:
+        specs = self._spec_index(fn)
+        state: Dict[str, Optional[TypedValue]] = dict.fromkeys(specs)
+        for name, (value, written) in (values or {}).items():
             spec = specs.get(name)
             if spec is None or not _expired(spec, written, last_call, now):
                 state[name] = value
         return state
 
-    def process_element(self, envelope: Envelope, ctx: Any) -> Iterator[Any]:
+    def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
         if envelope.value is None:
-            return  # a keep-alive of the feedback loop
+            return []  # a keep-alive of the feedback loop
         fn = self._function(envelope.typename)
         now = ctx.timer_service().current_processing_time()
-        address = SdkAddress(*parse_typename(envelope.typename), envelope.id, envelope.typename)
-        result = fn.invoke(address, self._state(fn, now), [(envelope.caller, envelope.value)])
-        yield from self._apply(result, address, ctx, now)
-
-    def _apply(self, result: BatchResult, address: SdkAddress, ctx: Any, now: int) -> Iterator[Any]:
-        for message in result.messages:
-            yield Envelope(message.target_typename, message.target_id, message.typed_value, address)
+        address = address_of(envelope.typename, envelope.id)
+        values, last_call, delayed = self.slot.value() or (None, None, None)
+        result = fn.invoke(address, self._state(fn, values, last_call, now),
+                           [(envelope.caller, envelope.value)])
+        out = self._outputs(result, address)
         if result.delayed:
-            self._schedule(result, address, ctx, now)
+            delayed = self._schedule(result.delayed, address, ctx, now, delayed)
+        self.slot.update((_written(values, result.mutations, now), now, delayed))
+        return out
+
+    def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
+        out: List[Any] = [Envelope(m.target_typename, m.target_id, m.typed_value, address)
+                          for m in result.messages]
         for egress in result.egress:
             tag = self.egress.get(egress.typename)
             if tag is None:
                 raise StatefulFunctionError(f"{address.typename} (id {address.id!r}) sent to the egress "
                                             f"{egress.typename}, which is not declared (with_egress_id); "
                                             f"declared: {', '.join(sorted(self.egress)) or 'none'}")
-            yield (tag, egress)
-        self._write(result, now)
+            out.append((tag, egress))
+        return out
 
-    def _schedule(self, result: BatchResult, address: SdkAddress, ctx: Any, now: int) -> None:
-        pending: Dict[int, List[Tuple[str, Envelope]]] = dict(self.delayed.value() or {})
+    def _schedule(self, requests: List[Any], address: SdkAddress, ctx: Any, now: int,
+                  delayed: Optional[Dict[int, List[Tuple[str, Envelope]]]]
+                  ) -> Optional[Dict[int, List[Tuple[str, Envelope]]]]:
+        pending = dict(delayed or {})
         timers = ctx.timer_service()
-        for delayed in result.delayed:
-            if delayed.is_cancellation:
-                token = delayed.cancellation_token
-                pending = {ts: [(t, e) for t, e in items if t != token]
-                           for ts, items in pending.items()}
+        for request in requests:
+            if request.is_cancellation:  # tokens are scoped to the sending address
+                token = request.cancellation_token
+                pending = {ts: [(t, e) for t, e in items if t != token] for ts, items in pending.items()}
                 continue
-            message = delayed.message
-            due = now + max(0, delayed.delay_ms)
-            pending.setdefault(due, []).append((delayed.cancellation_token, Envelope(
+            message = request.message
+            due = now + max(0, request.delay_ms)
+            pending.setdefault(due, []).append((request.cancellation_token, Envelope(
                 message.target_typename, message.target_id, message.typed_value, address)))
             timers.register_processing_time_timer(due)
         pending = {ts: items for ts, items in pending.items() if items}
         if pending:
             timers.register_processing_time_timer(now + self.keepalive_ms)
-        self.delayed.update(pending or None)
-
-    def _write(self, result: BatchResult, now: int) -> None:
-        stored = dict(self.values.value() or {})
-        for name, value in result.mutations:
-            if value is None:
-                stored.pop(name, None)
-            else:
-                stored[name] = (value, now)
-        self.values.update(stored or None)
-        self.last_call.update(now)
+        return pending or None
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
-        pending: Dict[int, List[Tuple[str, Envelope]]] = dict(self.delayed.value() or {})
+        values, last_call, delayed = self.slot.value() or (None, None, None)
+        pending = dict(delayed or {})
         for ts in sorted(ts for ts in pending if ts <= timestamp):
             for _, envelope in pending.pop(ts):
                 yield envelope
-        self.delayed.update(pending or None)
+        if values is None and last_call is None and not pending:
+            self.slot.clear()
+        else:
+            self.slot.update((values, last_call, pending or None))
         if pending:  # keep the feedback loop open while delayed messages wait
             key = ctx.get_current_key()
             yield Envelope(key[0], key[1], None)
             ctx.timer_service().register_processing_time_timer(timestamp + self.keepalive_ms)
+
+
+def _written(values: Optional[Dict[str, Tuple[TypedValue, int]]],
+             mutations: List[Tuple[str, Optional[TypedValue]]], now: int
+             ) -> Optional[Dict[str, Tuple[TypedValue, int]]]:
+    if not mutations:
+        return values
+    stored = dict(values or {})
+    for name, value in mutations:
+        if value is None:
+            stored.pop(name, None)
+        else:
+            stored[name] = (value, now)
+    return stored or None
 
 
 # -- the builder ------------------------------------------------------------------------------

@@ -244,9 +244,15 @@ class BatchResult:
     mutations: List[Tuple[str, Optional[TypedValue]]] = field(default_factory=list)
 
 
+_PARSED: Dict[str, Tuple[str, str]] = {}
+
+
 def address_of(typename: str, id: str) -> SdkAddress:
-    namespace, name = parse_typename(typename)
-    return SdkAddress(namespace, name, id, typename)
+    """The address of ``id`` of the function type ``typename``."""
+    parsed = _PARSED.get(typename)
+    if parsed is None:
+        parsed = _PARSED[typename] = parse_typename(typename)
+    return SdkAddress(parsed[0], parsed[1], id, typename)
 
 
 def _prepare(fn: StatefulFunction, id: Union[str, SdkAddress],

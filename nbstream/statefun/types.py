@@ -163,20 +163,26 @@ def make_protobuf_type(cls: Any, namespace: Optional[str] = None) -> Type:
 class _WrapperSerializer(TypeSerializer):
     """One scalar in field 1 of a message; proto3, so a default value writes no bytes."""
 
-    __slots__ = ("_check", "_encode", "_decode", "_wire_type", "_default")
+    __slots__ = ("_check", "_encode", "_decode", "_wire_type", "_default", "_tag", "_size")
 
     def __init__(self, check: Callable[[Any], Any], wire_type: int, encode: Callable[[Any], bytes],
                  decode: Callable[[Any], Any], default: Any) -> None:
         self._check, self._wire_type = check, wire_type
         self._encode, self._decode, self._default = encode, decode, default
+        self._tag = bytes([1 << 3 | wire_type])
+        self._size = {FIXED32: 5, FIXED64: 9}.get(wire_type, 0)  # the whole message, fixed types
 
     def serialize(self, value: Any) -> bytes:
         value = self._check(value)
         if not value:
             return b""
+        if self._size:
+            return self._tag + self._encode(value)
         return encode_fields([(1, self._wire_type, self._encode(value))])
 
     def deserialize(self, byte: bytes) -> Any:
+        if self._size and len(byte) == self._size and byte[0] == self._tag[0]:
+            return self._decode(byte[1:])  # the common case: just field 1
         field = decode_fields(byte).get(1)
         if field is None or field[0] != self._wire_type:
             return self._default

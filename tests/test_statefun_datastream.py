@@ -193,3 +193,19 @@ def test_a_2x_program_runs_embedded_in_every_mode(make_env):
         ("Ann", "Hello Ann!"), ("Ann", "Hello again Ann, #2"), ("Ann", "Hello again Ann, #3"),
         ("Bob", "Hello Bob!"), ("Bob", "Hello again Bob, #2"), ("Cid", "Hello Cid!"), ("Dee", "Hello Dee!")]
         + [(name, f"Come back soon, {name}!") for name in ("Ann", "Bob", "Cid", "Dee")])
+
+
+def test_async_functions_run_embedded(make_env):
+    import asyncio
+    functions = StatefulFunctions()
+
+    @functions.bind("example/slow", [ValueSpec("n", IntType)])
+    async def slow(context, message):
+        await asyncio.sleep(0)
+        context.storage.n = n = (context.storage.n or 0) + message.as_int()
+        context.send_egress(egress_message_builder("example/out", n, IntType))
+
+    messages = [message_builder("example/slow", "a" if i % 2 else "b", int_value=i) for i in range(1, 7)]
+    rows = [IntType.serializer().deserialize(e.raw_value())
+            for e in counting_job(make_env(2), functions, messages).execute_and_collect()]
+    assert sorted(rows) == sorted([1, 1 + 3, 1 + 3 + 5, 2, 2 + 4, 2 + 4 + 6])

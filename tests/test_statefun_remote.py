@@ -88,3 +88,60 @@ def test_a_failing_endpoint_is_a_clear_error_after_retries():
     with pytest.raises(RemoteFunctionError, match=r"remote function example/f \(id 'a'\) at .* failed 3 times"):
         fn.invoke(address_of("example/f", "a"), {}, [(None, message_builder("example/f", "a",
                                                                              int_value=1).typed_value)])
+
+
+@pytest.fixture
+def bad_endpoint():
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls = []
+
+    class Bad(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.path)
+            if self.path == "/slow":
+                time.sleep(1.0)
+            status, body = (500, b"boom") if self.path == "/fail" else (200, b"\xff\xff\xff")
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Bad)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", calls
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("path, error", [
+    ("/fail", r"failed 2 times: HTTPError: HTTP Error 500"),
+    ("/garbage", r"replied with 3 bytes that are not a FromFunction"),
+    ("/slow", r"failed 2 times: (TimeoutError|URLError|socket.timeout)"),
+])
+def test_a_bad_endpoint_fails_clearly_and_does_not_hang(bad_endpoint, path, error):
+    base, calls = bad_endpoint
+    fn = RemoteFunction("example/f", RemoteEndpoint("example/f", base + path, timeout=0.3, retries=1,
+                                                    backoff_s=0.01))
+    argument = message_builder("example/f", "a", int_value=1).typed_value
+    with pytest.raises(RemoteFunctionError, match=error):
+        fn.invoke(address_of("example/f", "a"), {}, [(None, argument)])
+    assert calls == [path] * (1 if path == "/garbage" else 2)  # garbage is not retried
+
+
+def test_a_bad_endpoint_fails_the_job_naming_it(env, bad_endpoint):
+    base, _ = bad_endpoint
+    out = (StatefulFunctionDataStreamBuilder.builder("bad")
+           .with_data_stream_as_ingress(env.from_collection([RoutableMessage("example/f", "a", 1)]))
+           .with_request_reply_remote_function("example/*", base + "/fail", timeout=1, retries=0)
+           .with_egress_id("example/out").with_feedback_timeout(50).build(env))
+    with pytest.raises(Exception, match=r"remote function example/f \(id 'a'\) at .*/fail failed 1 times"):
+        list(out.get_data_stream_for_egress_id("example/out").execute_and_collect())

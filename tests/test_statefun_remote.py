@@ -28,9 +28,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(command):
+def serve(command, script=SCRIPT):
+    """Start ``command SCRIPT PORT``; (the process, the URL template of its endpoint)."""
     port = free_port()
-    process = subprocess.Popen(command + [str(SCRIPT), str(port)], stdout=subprocess.PIPE,
+    process = subprocess.Popen(command + [str(script), str(port)], stdout=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert process.stdout.readline().strip() == b"serving"
     return process, f"http://127.0.0.1:{port}/statefun/{{function.name}}"

@@ -41,26 +41,9 @@ def greeter(context: Context, message: Message):
 
 handler = RequestReplyHandler(functions)
 
+INGRESS = [("example/person", name, {"at": i}, VISIT)
+           for i, name in enumerate(["Ann", "Bob", "Ann", "Cid", "Ann", "Dee", "Bob"])]
+
 if __name__ == "__main__":  # serve the functions: python greeter.py PORT
-    import sys
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Endpoint(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            try:
-                reply, status = handler.handle_sync(body), 200
-            except Exception as exc:
-                reply, status = str(exc).encode(), 500
-            self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Endpoint)
-    print("serving", flush=True)
-    server.serve_forever()
+    from serve_http import serve
+    serve(handler)

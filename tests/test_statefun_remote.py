@@ -146,3 +146,39 @@ def test_a_bad_endpoint_fails_the_job_naming_it(env, bad_endpoint):
            .with_egress_id("example/out").with_feedback_timeout(50).build(env))
     with pytest.raises(Exception, match=r"remote function example/f \(id 'a'\) at .*/fail failed 1 times"):
         list(out.get_data_stream_for_egress_id("example/out").execute_and_collect())
+
+
+def test_a_module_yaml_configures_the_endpoint_and_the_egress(make_env, endpoint, tmp_path):
+    module_yaml = tmp_path / "module.yaml"
+    module_yaml.write_text(f"""
+kind: io.statefun.endpoints.v2/http
+spec:
+  functions: example/*
+  urlPathTemplate: {endpoint}
+  transport:
+    type: io.statefun.transports.v1/async
+    timeouts:
+      call: 30 s
+---
+kind: io.statefun.kafka.v1/egress
+spec:
+  id: {GREETER.GREETS}
+  address: kafka:9092
+""")
+    env = make_env(2)
+    requests = env.from_collection([RoutableMessage(*row) for row in GREETER.INGRESS])
+    out = (StatefulFunctionDataStreamBuilder.builder("yaml").with_data_stream_as_ingress(requests)
+           .with_module_yaml(str(module_yaml)).with_feedback_timeout(150).build(env))
+    rows = [KafkaProducerRecord.FromString(e.raw_value())
+            for e in out.get_data_stream_for_egress_id(GREETER.GREETS).execute_and_collect()]
+    assert Counter((r.key, r.value_bytes.decode()) for r in rows) == Counter(greets(make_env(2)))
+
+
+def test_module_yaml_errors_name_the_problem():
+    from nbstream.statefun import StatefulFunctionError
+    from nbstream.statefun.remote import read_module_yaml
+    with pytest.raises(StatefulFunctionError, match="kind io.statefun.flink.v1/whatever is not supported"):
+        read_module_yaml("kind: io.statefun.flink.v1/whatever\nspec: {}\n")
+    with pytest.raises(ValueError, match="not a duration: 'soon'"):
+        read_module_yaml("kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n"
+                         "  urlPathTemplate: http://x\n  transport:\n    timeouts:\n      call: soon\n")

@@ -42,7 +42,7 @@ from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import StatefulFunctionError
 from .functions import BatchResult, StatefulFunction, address_of
 from .messages import EgressMessage, Message, from_typed_value, to_typed_value
-from .remote import RemoteEndpoint, RemoteFunction
+from .remote import RemoteEndpoint, RemoteFunction, read_module_yaml
 from .types import (BoolType, FloatType, IntType, StringType, Type, TypedValue)
 
 __all__ = ["RoutableMessage", "StatefulFunctionDataStreamBuilder", "StatefulFunctionEgressStreams",
@@ -275,6 +275,18 @@ class StatefulFunctionDataStreamBuilder:
         """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
         request-reply endpoint at ``url`` (``{function.name}`` is filled in)."""
         self._remote.append(RemoteEndpoint(pattern, url, timeout, retries))
+        return self
+
+    def with_module_yaml(self, path_or_text: str) -> "StatefulFunctionDataStreamBuilder":
+        """Add the remote endpoints and egress ids of a StateFun ``module.yaml`` (a path or its text)."""
+        import os
+        text = path_or_text
+        if "\n" not in path_or_text and os.path.isfile(path_or_text):
+            with open(path_or_text, encoding="utf-8") as f:
+                text = f.read()
+        endpoints, egress = read_module_yaml(text)
+        self._remote += endpoints
+        self._egress += [e for e in egress if e not in self._egress]
         return self
 
     def with_egress_id(self, egress_id: str) -> "StatefulFunctionDataStreamBuilder":

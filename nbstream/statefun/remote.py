@@ -26,7 +26,8 @@ from .handler import _proto, _set_typed, _typed
 from .messages import EgressMessage, Message
 from .types import TypedValue, simple_type
 
-__all__ = ["RemoteEndpoint", "RemoteFunction", "RemoteFunctionError", "encode_request", "decode_result"]
+__all__ = ["RemoteEndpoint", "RemoteFunction", "RemoteFunctionError", "encode_request", "decode_result",
+           "read_module_yaml"]
 
 
 class RemoteFunctionError(StatefulFunctionError):
@@ -156,3 +157,61 @@ class RemoteFunction:
                            invocations: Iterable[Invocation]) -> BatchResult:
         return self.invoke(address, state, invocations)
 
+
+
+_UNITS = {"ms": 0.001, "milli": 0.001, "millis": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
+          "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+          "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "m": 60.0,
+          "h": 3600.0, "hour": 3600.0, "hours": 3600.0}
+
+
+def _seconds(text: Any) -> float:
+    """A Flink duration (``1 min``, ``10s``, ``500 ms``) in seconds."""
+    import re
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", str(text).lower())
+    if not match or match.group(2) not in _UNITS and match.group(2):
+        raise ValueError(f"not a duration: {text!r} (e.g. '1 min', '10 s', '500 ms')")
+    return float(match.group(1)) * _UNITS.get(match.group(2) or "ms", 0.001)
+
+
+def read_module_yaml(text: str) -> tuple:
+    """The remote endpoints (``kind: io.statefun.endpoints.v2/http``) and the egress ids
+    (``io.statefun.kafka.v1/egress``, ``io.statefun.kinesis.v1/egress``) of a StateFun
+    ``module.yaml``'s documents: ``(endpoints, egress_ids)``.
+
+    >>> endpoints, egress = read_module_yaml('''
+    ... kind: io.statefun.endpoints.v2/http
+    ... spec:
+    ...   functions: example/*
+    ...   urlPathTemplate: http://127.0.0.1:8000/{function.name}
+    ...   transport:
+    ...     timeouts:
+    ...       call: 2 min
+    ... ---
+    ... kind: io.statefun.kafka.v1/egress
+    ... spec:
+    ...   id: example/greets
+    ... ''')
+    >>> [(e.pattern, e.url, e.timeout) for e in endpoints], egress
+    ([('example/*', 'http://127.0.0.1:8000/{function.name}', 120.0)], ['example/greets'])
+    """
+    try:
+        import yaml
+    except ImportError as exc:  # pragma: no cover - pyyaml comes with Jupyter
+        raise StatefulFunctionError("reading a module.yaml needs PyYAML: pip install pyyaml") from exc
+    endpoints, egress = [], []
+    for document in yaml.safe_load_all(text):
+        if not document:
+            continue
+        kind, spec = str(document.get("kind", "")), document.get("spec") or {}
+        if kind.startswith("io.statefun.endpoints.") and kind.endswith("/http"):
+            timeouts = (spec.get("transport") or {}).get("timeouts") or {}
+            timeout = _seconds(timeouts["call"]) if "call" in timeouts else 60.0
+            patterns = spec["functions"] if isinstance(spec["functions"], list) else [spec["functions"]]
+            endpoints += [RemoteEndpoint(p, spec["urlPathTemplate"], timeout) for p in patterns]
+        elif kind.endswith("/egress") and "id" in spec:
+            egress.append(spec["id"])
+        elif kind:
+            raise StatefulFunctionError(f"module.yaml: kind {kind} is not supported here (supported: "
+                                        f"io.statefun.endpoints.v2/http and Kafka/Kinesis egress ids)")
+    return endpoints, egress

@@ -106,11 +106,12 @@ def serve(python: List[str], script: str) -> Any:
 
 
 def served_script() -> str:
-    greeter = os.path.join(os.path.dirname(HERE), "tests", "statefun_programs", "greeter.py")
-    serving = open(greeter).read().split("if __name__ == \"__main__\":", 1)[1]
-    path = os.path.join(tempfile.mkdtemp(), "counter_served.py")
+    import shutil
+    folder = tempfile.mkdtemp()
+    shutil.copy(os.path.join(os.path.dirname(HERE), "tests", "statefun_programs", "serve_http.py"), folder)
+    path = os.path.join(folder, "counter_served.py")
     with open(path, "w") as f:
-        f.write(COUNTER_MODULE + "\nif __name__ == \"__main__\":" + serving)
+        f.write(COUNTER_MODULE + "\nif __name__ == \"__main__\":\n    from serve_http import serve\n    serve(handler)\n")
     return path
 
 

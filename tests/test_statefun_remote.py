@@ -14,7 +14,7 @@ import pytest
 from nbstream.statefun import RoutableMessage, StatefulFunctionDataStreamBuilder, message_builder
 from nbstream.statefun.functions import address_of
 from nbstream.statefun.handler import encode_result
-from nbstream.statefun.protocol import KafkaProducerRecord
+from nbstream.statefun.protocol import FromFunction, KafkaProducerRecord
 from nbstream.statefun.remote import RemoteFunction, RemoteFunctionError, RemoteEndpoint, decode_result
 from statefun_peer import PROGRAMS, ROOT, sdk_python
 from test_statefun_datastream import GREETER, VISITS, greets
@@ -182,3 +182,63 @@ def test_module_yaml_errors_name_the_problem():
     with pytest.raises(ValueError, match="not a duration: 'soon'"):
         read_module_yaml("kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n"
                          "  urlPathTemplate: http://x\n  transport:\n    timeouts:\n      call: soon\n")
+
+
+def test_one_request_in_flight_per_address_and_the_backlog_goes_as_one_batch(env):
+    """A slow endpoint: messages for an address queue while its call is out and go together."""
+    import threading
+    import time as clock
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from nbstream.statefun import IntType, RequestReplyHandler, StatefulFunctions, ValueSpec
+    from nbstream.statefun import egress_message_builder
+    from nbstream.statefun.handler import parse_request
+
+    functions = StatefulFunctions()
+
+    @functions.bind("example/sum", [ValueSpec("total", IntType)])
+    def total(context, message):
+        context.storage.total = t = (context.storage.total or 0) + message.as_int()
+        context.send_egress(egress_message_builder("example/out", t, IntType))
+
+    handler, batches, inflight, lock = RequestReplyHandler(functions), [], Counter(), threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            target, _, invocations = parse_request(body)
+            with lock:
+                inflight[target.id] += 1
+                assert inflight[target.id] == 1, "two requests in flight for one address"
+            clock.sleep(0.02)
+            reply = handler.handle_sync(body)
+            handshake = FromFunction.FromString(reply).HasField("incomplete_invocation_context")
+            with lock:
+                inflight[target.id] -= 1
+                if not handshake:  # a handshake is answered, then the same batch comes again
+                    batches.append((target.id, len(invocations)))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        messages = [message_builder("example/sum", f"k{i % 3}", int_value=1) for i in range(300)]
+        out = (StatefulFunctionDataStreamBuilder.builder("batched")
+               .with_data_stream_as_ingress(env.from_collection(messages))
+               .with_request_reply_remote_function("example/*", f"http://127.0.0.1:{server.server_address[1]}")
+               .with_egress_id("example/out").with_feedback_timeout(100).build(env))
+        totals = sorted(IntType.serializer().deserialize(e.raw_value())
+                        for e in out.get_data_stream_for_egress_id("example/out").execute_and_collect())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert totals == sorted(list(range(1, 101)) * 3)  # every message once, in order per address
+    assert sum(n for _, n in batches) == 300 and len(batches) < 100 and max(n for _, n in batches) > 5

@@ -113,9 +113,17 @@ class _Dispatcher(KeyedProcessFunction):
         self.remote = remote or []
 
     def open(self, runtime_context: Any) -> None:
-        # per address: (values {name: (TypedValue, written at)}, last call, delayed {due: [(token, Envelope)]})
+        # per address: (values {name: (TypedValue, written at)}, last call,
+        #               delayed {due: [(token, Envelope)]}, backlog [(caller, TypedValue)])
         self.slot = runtime_context.get_state(ValueStateDescriptor("statefun.address"))
         self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec]]] = {}
+        self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
+        self._keepalive_at: Dict[Tuple[str, str], int] = {}  # address -> next keep-alive (delayed)
+        self._pool: Any = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _function(self, typename: str) -> Any:
         fn = self.functions.get(typename)
@@ -150,19 +158,76 @@ class _Dispatcher(KeyedProcessFunction):
                 state[name] = value
         return state
 
+    def _slot(self) -> List[Any]:
+        return list(self.slot.value() or (None, None, None, None))
+
     def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
         if envelope.value is None:
             return []  # a keep-alive of the feedback loop
         fn = self._function(envelope.typename)
         now = ctx.timer_service().current_processing_time()
         address = address_of(envelope.typename, envelope.id)
-        values, last_call, delayed = self.slot.value() or (None, None, None)
-        result = fn.invoke(address, self._state(fn, values, last_call, now),
-                           [(envelope.caller, envelope.value)])
+        invocation = (envelope.caller, envelope.value)
+        if isinstance(fn, RemoteFunction):
+            return self._remote_message(fn, address, invocation, ctx, now)
+        slot = self._slot()
+        result = fn.invoke(address, self._state(fn, slot[0], slot[1], now), [invocation])
+        return self._apply(result, address, slot, ctx, now)
+
+    def _apply(self, result: BatchResult, address: SdkAddress, slot: List[Any], ctx: Any,
+               now: int) -> List[Any]:
+        """The outputs of a batch's result; its delayed messages and state go into ``slot``."""
         out = self._outputs(result, address)
         if result.delayed:
-            delayed = self._schedule(result.delayed, address, ctx, now, delayed)
-        self.slot.update((_written(values, result.mutations, now), now, delayed))
+            slot[2] = self._schedule(result.delayed, address, ctx, now, slot[2])
+        slot[0], slot[1] = _written(slot[0], result.mutations, now), now
+        self.slot.update(tuple(slot))
+        return out
+
+    # remote functions: one request in flight per address, the backlog goes as the next batch
+
+    def _remote_message(self, fn: RemoteFunction, address: SdkAddress, invocation: Any, ctx: Any,
+                        now: int) -> List[Any]:
+        key, slot, out = (address.typename, address.id), self._slot(), []
+        if key in self._inflight:
+            backlog = slot[3] = (slot[3] or []) + [invocation]
+            self.slot.update(tuple(slot))
+            if len(backlog) < fn.endpoint.max_backlog:
+                return []
+            return self._complete(fn, address, ctx, now, wait=True)  # backpressure; sends the backlog
+        slot[3] = [invocation]
+        self._send(fn, address, slot, ctx, now)
+        return out
+
+    def _send(self, fn: RemoteFunction, address: SdkAddress, slot: List[Any], ctx: Any, now: int) -> None:
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="statefun-remote")
+        batch, slot[3] = slot[3], None
+        self.slot.update(tuple(slot))
+        future = self._pool.submit(fn.invoke, address, self._state(fn, slot[0], slot[1], now), batch)
+        self._inflight[address.typename, address.id] = (future, now, 1)
+        ctx.timer_service().register_processing_time_timer(now + 1)  # poll, backing off to 16 ms
+
+    def _complete(self, fn: RemoteFunction, address: SdkAddress, ctx: Any, now: int,
+                  wait: bool = False) -> List[Any]:
+        """Apply the in-flight batch's result (if done, or ``wait``) and send the backlog."""
+        key = (address.typename, address.id)
+        future, alive, poll = self._inflight[key]
+        if not (wait or future.done()):
+            out = []
+            if now - alive >= self.keepalive_ms:  # a long call keeps the feedback loop open
+                out.append(Envelope(key[0], key[1], None))
+                alive = now
+            poll = min(poll * 2, 16)
+            self._inflight[key] = (future, alive, poll)
+            ctx.timer_service().register_processing_time_timer(now + poll)
+            return out
+        del self._inflight[key]
+        slot = self._slot()
+        out = self._apply(future.result(), address, slot, ctx, now)
+        if slot[3]:
+            self._send(fn, address, slot, ctx, now)
         return out
 
     def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
@@ -193,24 +258,36 @@ class _Dispatcher(KeyedProcessFunction):
                 message.target_typename, message.target_id, message.typed_value, address)))
             timers.register_processing_time_timer(due)
         pending = {ts: items for ts, items in pending.items() if items}
-        if pending:
+        key = (address.typename, address.id)
+        if pending and key not in self._keepalive_at:
+            self._keepalive_at[key] = now + self.keepalive_ms
             timers.register_processing_time_timer(now + self.keepalive_ms)
         return pending or None
 
-    def on_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
-        values, last_call, delayed = self.slot.value() or (None, None, None)
-        pending = dict(delayed or {})
-        for ts in sorted(ts for ts in pending if ts <= timestamp):
-            for _, envelope in pending.pop(ts):
-                yield envelope
-        if values is None and last_call is None and not pending:
-            self.slot.clear()
-        else:
-            self.slot.update((values, last_call, pending or None))
-        if pending:  # keep the feedback loop open while delayed messages wait
-            key = ctx.get_current_key()
-            yield Envelope(key[0], key[1], None)
+    def on_timer(self, timestamp: int, ctx: Any) -> List[Any]:
+        key = ctx.get_current_key()
+        out: List[Any] = []
+        if key in self._inflight:
+            now = ctx.timer_service().current_processing_time()
+            out += self._complete(self.functions[key[0]], address_of(*key), ctx, now)
+        slot = self._slot()
+        pending = dict(slot[2] or {})
+        due = [ts for ts in sorted(pending) if ts <= timestamp]
+        for ts in due:
+            out += [envelope for _, envelope in pending.pop(ts)]
+        if due:
+            slot[2] = pending or None
+            if any(part is not None for part in slot):
+                self.slot.update(tuple(slot))
+            else:
+                self.slot.clear()
+        if not pending:
+            self._keepalive_at.pop(key, None)
+        elif timestamp >= self._keepalive_at.get(key, 0):  # keep the loop open while messages wait
+            out.append(Envelope(key[0], key[1], None))
+            self._keepalive_at[key] = timestamp + self.keepalive_ms
             ctx.timer_service().register_processing_time_timer(timestamp + self.keepalive_ms)
+        return out
 
 
 def _written(values: Optional[Dict[str, Tuple[TypedValue, int]]],
@@ -271,10 +348,13 @@ class StatefulFunctionDataStreamBuilder:
         return self
 
     def with_request_reply_remote_function(self, pattern: str, url: str, timeout: float = 10.0,
-                                           retries: int = 3) -> "StatefulFunctionDataStreamBuilder":
+                                           retries: int = 3, max_backlog: int = 1000
+                                           ) -> "StatefulFunctionDataStreamBuilder":
         """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
-        request-reply endpoint at ``url`` (``{function.name}`` is filled in)."""
-        self._remote.append(RemoteEndpoint(pattern, url, timeout, retries))
+        request-reply endpoint at ``url`` (``{function.name}`` is filled in). Each address has
+        one request in flight; messages arriving meanwhile go together as its next batch, and
+        a backlog of ``max_backlog`` messages waits for the call (backpressure)."""
+        self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_backlog=max_backlog))
         return self
 
     def with_module_yaml(self, path_or_text: str) -> "StatefulFunctionDataStreamBuilder":

@@ -22,6 +22,7 @@ def serve(handler, port=None):
         def log_message(self, *args):
             pass
 
+    ThreadingHTTPServer.request_queue_size = 256  # callers send one request per address at once
     server = ThreadingHTTPServer(("127.0.0.1", int(port or sys.argv[1])), Endpoint)
     print("serving", flush=True)
     server.serve_forever()

@@ -188,33 +188,30 @@ class _Dispatcher(KeyedProcessFunction):
 
     def _remote_message(self, fn: RemoteFunction, address: SdkAddress, invocation: Any, ctx: Any,
                         now: int) -> List[Any]:
-        key, slot, out = (address.typename, address.id), self._slot(), []
-        if key in self._inflight:
-            backlog = slot[3] = (slot[3] or []) + [invocation]
-            self.slot.update(tuple(slot))
-            if len(backlog) < fn.endpoint.max_backlog:
-                return []
-            return self._complete(fn, address, ctx, now, wait=True)  # backpressure; sends the backlog
-        slot[3] = [invocation]
-        self._send(fn, address, slot, ctx, now)
-        return out
+        slot = self._slot()
+        slot[3] = (slot[3] or []) + [invocation]
+        if (address.typename, address.id) in self._inflight:
+            self.slot.update(tuple(slot))  # goes with the next batch
+        else:
+            self._send(fn, address, slot, ctx, now)
+        return []
 
     def _send(self, fn: RemoteFunction, address: SdkAddress, slot: List[Any], ctx: Any, now: int) -> None:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="statefun-remote")
-        batch, slot[3] = slot[3], None
+        size = fn.endpoint.max_batch
+        batch, slot[3] = slot[3][:size], slot[3][size:] or None
         self.slot.update(tuple(slot))
         future = self._pool.submit(fn.invoke, address, self._state(fn, slot[0], slot[1], now), batch)
         self._inflight[address.typename, address.id] = (future, now, 1)
         ctx.timer_service().register_processing_time_timer(now + 1)  # poll, backing off to 16 ms
 
-    def _complete(self, fn: RemoteFunction, address: SdkAddress, ctx: Any, now: int,
-                  wait: bool = False) -> List[Any]:
-        """Apply the in-flight batch's result (if done, or ``wait``) and send the backlog."""
+    def _complete(self, fn: RemoteFunction, address: SdkAddress, ctx: Any, now: int) -> List[Any]:
+        """Apply the in-flight batch's result if it is done, then send the backlog."""
         key = (address.typename, address.id)
         future, alive, poll = self._inflight[key]
-        if not (wait or future.done()):
+        if not future.done():
             out = []
             if now - alive >= self.keepalive_ms:  # a long call keeps the feedback loop open
                 out.append(Envelope(key[0], key[1], None))
@@ -228,6 +225,7 @@ class _Dispatcher(KeyedProcessFunction):
         out = self._apply(future.result(), address, slot, ctx, now)
         if slot[3]:
             self._send(fn, address, slot, ctx, now)
+            out.append(Envelope(key[0], key[1], None))  # the loop is busy: keep it open
         return out
 
     def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
@@ -348,13 +346,13 @@ class StatefulFunctionDataStreamBuilder:
         return self
 
     def with_request_reply_remote_function(self, pattern: str, url: str, timeout: float = 10.0,
-                                           retries: int = 3, max_backlog: int = 1000
+                                           retries: int = 3, max_batch: int = 1000
                                            ) -> "StatefulFunctionDataStreamBuilder":
         """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
         request-reply endpoint at ``url`` (``{function.name}`` is filled in). Each address has
-        one request in flight; messages arriving meanwhile go together as its next batch, and
-        a backlog of ``max_backlog`` messages waits for the call (backpressure)."""
-        self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_backlog=max_backlog))
+        one request in flight; messages arriving meanwhile wait and go as its next batches,
+        ``max_batch`` invocations at most per request."""
+        self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_batch=max_batch))
         return self
 
     def with_module_yaml(self, path_or_text: str) -> "StatefulFunctionDataStreamBuilder":

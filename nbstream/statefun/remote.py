@@ -94,10 +94,10 @@ class RemoteEndpoint:
     ``url`` (``{function.namespace}`` and ``{function.name}`` are filled in)."""
 
     def __init__(self, pattern: str, url: str, timeout: Union[float, timedelta] = 10.0,
-                 retries: int = 3, backoff_s: float = 0.05, max_backlog: int = 1000) -> None:
+                 retries: int = 3, backoff_s: float = 0.05, max_batch: int = 1000) -> None:
         parse_typename(pattern)
         self.pattern, self.url, self.retries, self.backoff_s = pattern, url, retries, backoff_s
-        self.max_backlog = max(1, int(max_backlog))
+        self.max_batch = max(1, int(max_batch))
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
 
     def matches(self, typename: str) -> bool:

@@ -68,7 +68,8 @@ def messages(n: int) -> List[Any]:
 def hand_loop(msgs: List[Any]) -> Dict[str, int]:
     counts: Dict[str, int] = {}
     for m in msgs:
-        counts[m.target_id] = counts.get(m.target_id, 0) + IntType.serializer().deserialize(m.typed_value.value)
+        value = IntType.serializer().deserialize(m.typed_value.value)
+        counts[m.target_id] = counts.get(m.target_id, 0) + value
     return counts
 
 
@@ -111,7 +112,8 @@ def served_script() -> str:
     shutil.copy(os.path.join(os.path.dirname(HERE), "tests", "statefun_programs", "serve_http.py"), folder)
     path = os.path.join(folder, "counter_served.py")
     with open(path, "w") as f:
-        f.write(COUNTER_MODULE + "\nif __name__ == \"__main__\":\n    from serve_http import serve\n    serve(handler)\n")
+        f.write(COUNTER_MODULE + '\nif __name__ == "__main__":\n'
+                '    from serve_http import serve\n    serve(handler)\n')
     return path
 
 
@@ -128,7 +130,8 @@ def round_trip_latency(hops: int = 500) -> float:
 
     env = StreamExecutionEnvironment.get_execution_environment()
     out = (StatefulFunctionDataStreamBuilder.builder("hops")
-           .with_data_stream_as_ingress(env.from_collection([message_builder("bench/hop", "x", int_value=hops)]))
+           .with_data_stream_as_ingress(env.from_collection([message_builder("bench/hop", "x",
+                                                                             int_value=hops)]))
            .with_functions(functions).with_egress_id("bench/out").with_feedback_timeout(50).build(env))
     start = time.perf_counter()
     it = out.get_data_stream_for_egress_id("bench/out").execute_and_collect()
@@ -154,7 +157,7 @@ def main() -> None:
     ]
     for p in (1, 4):
         rows.append({"name": f"embedded job, thread, p={p}", "records": len(msgs),
-                     "seconds": median_seconds(lambda: job(msgs, p), args.runs)})
+                     "seconds": median_seconds(lambda p=p: job(msgs, p), args.runs)})
     script = served_script()
     from statefun_peer import sdk_python
     for name, python in [("nbstream", [sys.executable, "-m", "nbstream.compat.statefun"]),
@@ -162,7 +165,8 @@ def main() -> None:
         process, url = serve(python, script)
         try:
             rows.append({"name": f"remote HTTP, {name} endpoint", "records": len(remote_msgs),
-                         "seconds": median_seconds(lambda: job(remote_msgs, 4, remote=url), args.runs)})
+                         "seconds": median_seconds(lambda url=url: job(remote_msgs, 4, remote=url),
+                                               args.runs)})
         finally:
             process.terminate()
             process.wait(10)

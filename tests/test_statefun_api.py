@@ -138,7 +138,7 @@ def test_storage_rejects_none_undeclared_names_and_deletes():
         with pytest.raises(ValueError, match="To delete a value, please use del"):
             context.storage.v = None
         with pytest.raises(AttributeError) as info:
-            context.storage.other
+            _ = context.storage.other
         seen["error"] = str(info.value)
         del context.storage.v
         seen["after_delete"] = context.storage.v

@@ -138,7 +138,8 @@ def test_the_runner_serves_the_modules_main_over_http(tmp_path):
         _, err = server.communicate(timeout=10)
     local = load_module(str(script)).handler
     assert served == local.handle_sync(greeter_request())
-    assert FromFunction.FromString(missing).incomplete_invocation_context.missing_values[0].state_name == "seen"
+    [spec] = FromFunction.FromString(missing).incomplete_invocation_context.missing_values
+    assert spec.state_name == "seen"
     assert b"Traceback" not in err
 
 

@@ -125,7 +125,8 @@ def test_bad_requests_raise_clear_errors():
     functions.register("example/boom", lambda c, m: 1 / 0)
     with pytest.raises(FunctionInvocationError, match=r"example/boom \(id 'z'\) raised .*ZeroDivisionError"):
         RequestReplyHandler(functions).handle_sync(request("example/boom", "z", {}, [tv(int_value=1)]))
-    with pytest.raises(Exception):  # not a protobuf message at all
+    from google.protobuf.message import DecodeError
+    with pytest.raises(DecodeError):  # not a protobuf message at all
         handler.handle_sync(b"\xff\xff\xff")
 
 

@@ -66,7 +66,8 @@ def test_remote_endpoints_give_the_embedded_egress(make_env, endpoint):
     embedded = greets(make_env(2))
     remote = remote_greets(make_env(2), endpoint)
     assert Counter(remote) == Counter(embedded) and len(remote) == 9
-    assert [t for k, t in remote if k == "Ann"] == ["Hello Ann!", "Hello again Ann, #2", "Hello again Ann, #3"]
+    ann = ["Hello Ann!", "Hello again Ann, #2", "Hello again Ann, #3"]
+    assert [t for k, t in remote if k == "Ann"] == ann
 
 
 def test_the_handshake_is_learned_once_and_replies_decode_back(endpoint):
@@ -85,8 +86,9 @@ def test_the_handshake_is_learned_once_and_replies_decode_back(endpoint):
 
 def test_a_failing_endpoint_is_a_clear_error_after_retries():
     closed = f"http://127.0.0.1:{free_port()}/statefun"
-    fn = RemoteFunction("example/f", RemoteEndpoint("example/f", closed, timeout=1, retries=2, backoff_s=0.01))
-    with pytest.raises(RemoteFunctionError, match=r"remote function example/f \(id 'a'\) at .* failed 3 times"):
+    fn = RemoteFunction("example/f", RemoteEndpoint("example/f", closed, timeout=1, retries=2,
+                                                    backoff_s=0.01))
+    with pytest.raises(RemoteFunctionError, match=r"example/f \(id 'a'\) at .* failed 3 times"):
         fn.invoke(address_of("example/f", "a"), {}, [(None, message_builder("example/f", "a",
                                                                              int_value=1).typed_value)])
 

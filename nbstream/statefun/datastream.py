@@ -33,7 +33,7 @@ DataStream per egress id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..api.functions import KeyedProcessFunction
 from ..api.state import ValueStateDescriptor
@@ -380,8 +380,9 @@ class StatefulFunctionDataStreamBuilder:
 
     def build(self, env: Any) -> StatefulFunctionEgressStreams:
         if not self._ingress or not (self._functions or self._remote):
-            raise StatefulFunctionError("a StateFun job needs an ingress (with_data_stream_as_ingress) "
-                                        "and functions (with_functions or with_request_reply_remote_function)")
+            raise StatefulFunctionError(
+                "a StateFun job needs an ingress (with_data_stream_as_ingress) and functions "
+                "(with_functions or with_request_reply_remote_function)")
         parallelism = env.get_parallelism()
         ingress = self._ingress[0].union(*self._ingress[1:]) if len(self._ingress) > 1 else self._ingress[0]
         envelopes = ingress.map(_envelope).name(f"{self.name}: ingress").set_parallelism(parallelism)

@@ -69,6 +69,10 @@ def _spec(pb: Any) -> ValueSpec:
     return spec
 
 
+def _message(target: Any, argument: Any) -> Message:
+    return Message(_typename(target), target.id, _typed(argument))
+
+
 def decode_result(data: bytes) -> BatchResult:
     """The :class:`BatchResult` of ``FromFunction`` bytes (the inverse of ``encode_result``)."""
     reply = _proto().FromFunction.FromString(data)
@@ -76,12 +80,11 @@ def decode_result(data: bytes) -> BatchResult:
         return BatchResult(missing=[_spec(pb) for pb in reply.incomplete_invocation_context.missing_values])
     result = reply.invocation_result
     delayed = [DelayedMessage(True, cancellation_token=pb.cancellation_token) if pb.is_cancellation_request
-               else DelayedMessage(False, pb.delay_in_ms, Message(_typename(pb.target), pb.target.id,
-                                                                   _typed(pb.argument)), pb.cancellation_token)
+               else DelayedMessage(False, pb.delay_in_ms, _message(pb.target, pb.argument),
+                                   pb.cancellation_token)
                for pb in result.delayed_invocations]
     return BatchResult(
-        messages=[Message(_typename(pb.target), pb.target.id, _typed(pb.argument))
-                  for pb in result.outgoing_messages],
+        messages=[_message(pb.target, pb.argument) for pb in result.outgoing_messages],
         delayed=delayed,
         egress=[EgressMessage(f"{pb.egress_namespace}/{pb.egress_type}", _typed(pb.argument))
                 for pb in result.outgoing_egresses],

@@ -48,8 +48,8 @@ def merchant(context: Context, message: Message):
 @functions.bind("fraud/alert")
 def alert(context: Context, message: Message):
     event = "escalated" if message.is_string() else f"{message.as_int()} in a window"
-    context.send_egress(egress_message_builder(
-        ALERTS, {"account": context.address.id, "event": event, "from": context.caller.typename}, TRANSACTION))
+    alert = {"account": context.address.id, "event": event, "from": context.caller.typename}
+    context.send_egress(egress_message_builder(ALERTS, alert, TRANSACTION))
 
 
 handler = RequestReplyHandler(functions)

@@ -26,7 +26,8 @@ def profile(context: Context, message: Message):
 @functions.bind("types/name", [ValueSpec("name", NAME)])
 def name(context: Context, message: Message):
     value = message.as_type(NAME)
-    assert message.is_type(NAME) and message.value_typename() == "type.googleapis.com/google.protobuf.StringValue"
+    assert message.is_type(NAME)
+    assert message.value_typename() == "type.googleapis.com/google.protobuf.StringValue"
     first = context.storage.name is None
     context.storage.name = value
     if first:

@@ -99,3 +99,20 @@ def test_a_program_gives_the_same_egress_on_every_path(program, endpoints):
     assert EXPECTED[program](readable(results["thread"])), readable(results["thread"])
     for path in PATHS[1:]:
         assert results[path] == results["thread"], (path, readable(results[path]))
+
+
+def test_egress_rows_for_tables(env):
+    fraud = load_module(str(PROGRAMS / "fraud.py"))
+    requests = env.from_collection([RoutableMessage(*row) for row in fraud.INGRESS])
+    out = (StatefulFunctionDataStreamBuilder.builder("rows").with_data_stream_as_ingress(requests)
+           .with_functions(fraud.functions).with_egress_id(fraud.ALERTS).with_feedback_timeout(150)
+           .build(env))
+    rows = list(out.get_rows_for_egress_id(fraud.ALERTS, json_types=(fraud.TRANSACTION,))
+                .execute_and_collect())
+    kafka = sorted((r["topic"], r["key"], r["value"]) for r in rows if r["type"] == "kafka")
+    assert kafka == [("large", "m1", b"\0\0\x07\xd0"), ("large", "m2", b"\0\0\x13\x88")]
+    json_rows = [r["value"] for r in rows if r["type"] == "fraud/transaction"]
+    assert {"account": "a1", "event": "quiet"} in json_rows and len(json_rows) == 4
+    import pandas as pd
+    frame = pd.DataFrame(rows)
+    assert set(frame.columns) >= {"egress", "type", "topic", "key", "value"} and len(frame) == 6

@@ -22,7 +22,7 @@ The protocol handler (``RequestReplyHandler``) and the 2.x API need protobuf:
 
 from .core import SdkAddress, ValueSpec
 from .datastream import (RoutableMessage, StatefulFunctionDataStreamBuilder,
-                         StatefulFunctionEgressStreams, egress_value)
+                         StatefulFunctionEgressStreams, egress_row, egress_value)
 from .errors import (FunctionInvocationError, ProtobufMissingError, StatefulFunctionError,
                      UnknownFunctionTypeError)
 from .functions import Context, StatefulFunctions
@@ -40,7 +40,7 @@ __all__ = [
     "make_protobuf_type", "BoolType", "IntType", "FloatType", "DoubleType", "LongType", "StringType",
     # running functions in a DataStream job
     "StatefulFunctionDataStreamBuilder", "StatefulFunctionEgressStreams", "RoutableMessage",
-    "egress_value",
+    "egress_value", "egress_row",
     # nbstream's errors
     "StatefulFunctionError", "FunctionInvocationError", "UnknownFunctionTypeError",
     "ProtobufMissingError",

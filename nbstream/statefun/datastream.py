@@ -32,6 +32,7 @@ DataStream per egress id.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -41,12 +42,14 @@ from ..runtime.records import OutputTag
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import StatefulFunctionError
 from .functions import BatchResult, StatefulFunction, address_of
-from .messages import EgressMessage, Message, from_typed_value, to_typed_value
+from .messages import (KAFKA_RECORD_TYPENAME, KINESIS_RECORD_TYPENAME, EgressMessage, Message,
+                       from_typed_value, to_typed_value)
 from .remote import RemoteEndpoint, RemoteFunction, read_module_yaml
-from .types import (BoolType, FloatType, IntType, StringType, Type, TypedValue)
+from ._wire import decode_fields
+from .types import (BoolType, DoubleType, FloatType, IntType, LongType, StringType, Type, TypedValue)
 
 __all__ = ["RoutableMessage", "StatefulFunctionDataStreamBuilder", "StatefulFunctionEgressStreams",
-           "egress_value"]
+           "egress_value", "egress_row"]
 
 _PY_TYPES = {bool: BoolType, int: IntType, float: FloatType, str: StringType}
 
@@ -92,6 +95,45 @@ def _address_key(envelope: Envelope) -> Tuple[str, str]:
 def egress_value(message: EgressMessage, value_type: Type) -> Any:
     """The value of an egress record read as ``value_type``."""
     return from_typed_value(value_type, message.typed_value)
+
+
+_BUILT_IN = {t.typename: t for t in (BoolType, IntType, FloatType, StringType, LongType, DoubleType)}
+_RECORDS = {KAFKA_RECORD_TYPENAME: ("kafka", ("key", "value", "topic")),
+            KINESIS_RECORD_TYPENAME: ("kinesis", ("partition_key", "value", "stream", "explicit_hash_key"))}
+
+
+def _text(data: bytes) -> Any:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+def egress_row(message: EgressMessage, json_types: tuple = ()) -> Dict[str, Any]:
+    """An egress record as a table row: ``egress``, ``type`` and ``value`` (a built-in type's
+    value, JSON for a typename in ``json_types``, else UTF-8 text or bytes); a Kafka record gives
+    ``topic``, ``key`` and ``value``, a Kinesis one ``stream``, ``partition_key`` and ``value``.
+
+    >>> from nbstream.statefun import kafka_egress_message
+    >>> egress_row(kafka_egress_message("example/out", topic="greets", key="Bob", value="hi"))
+    {'egress': 'example/out', 'type': 'kafka', 'key': 'Bob', 'value': 'hi', 'topic': 'greets'}
+    """
+    typename, raw = message.value_typename(), message.raw_value() or b""
+    row: Dict[str, Any] = {"egress": message.typename}
+    if typename in _RECORDS:
+        kind, names = _RECORDS[typename]
+        fields = decode_fields(raw)
+        row["type"] = kind
+        row.update({name: _text(fields[i + 1][1]) if i + 1 in fields else "" for i, name in enumerate(names)})
+        return row
+    row["type"] = typename
+    if typename in _BUILT_IN:
+        row["value"] = _BUILT_IN[typename].serializer().deserialize(raw)
+    elif typename in json_types:
+        row["value"] = json.loads(raw)
+    else:
+        row["value"] = _text(raw)
+    return row
 
 
 # -- the operator ---------------------------------------------------------------------------
@@ -317,6 +359,12 @@ class StatefulFunctionEgressStreams:
         except KeyError:
             raise StatefulFunctionError(f"no egress {egress_id} was declared (declared: "
                                         f"{', '.join(sorted(self._streams)) or 'none'})") from None
+
+    def get_rows_for_egress_id(self, egress_id: str, json_types: tuple = ()) -> Any:
+        """The egress records of ``egress_id`` as dict rows (:func:`egress_row`), for tables and
+        live views; ``json_types`` names the typenames to read as JSON."""
+        names = tuple(t.typename if isinstance(t, Type) else t for t in json_types)
+        return self.get_data_stream_for_egress_id(egress_id).map(lambda e: egress_row(e, names))
 
 
 class StatefulFunctionDataStreamBuilder:

@@ -147,3 +147,27 @@ def test_the_runner_reports_a_missing_file():
     out = subprocess.run([sys.executable, "-m", "nbstream.compat.statefun", "nope.py"],
                          capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert out.returncode == 2 and "no such module file: nope.py" in out.stderr
+
+
+def test_a_2x_module_is_served_by_the_runner_and_driven_remotely(env):
+    from google.protobuf.wrappers_pb2 import StringValue
+
+    from nbstream.statefun import RoutableMessage, StatefulFunctionDataStreamBuilder, make_protobuf_type
+    from nbstream.statefun.protocol import KafkaProducerRecord
+    from test_statefun_remote import serve
+
+    process, url = serve([sys.executable, "-m", "nbstream.compat.statefun"],
+                         ROOT / "tests" / "statefun_programs" / "greeter_v2.py")
+    try:
+        visit = make_protobuf_type(StringValue)
+        requests = env.from_collection([RoutableMessage("example/person", name, StringValue(value="visit"),
+                                                        value_type=visit) for name in ["Ann", "Ann"]])
+        out = (StatefulFunctionDataStreamBuilder.builder("v2-remote").with_data_stream_as_ingress(requests)
+               .with_request_reply_remote_function("example/*", url).with_egress_id("example/greets")
+               .with_feedback_timeout(150).build(env))
+        rows = [StringValue.FromString(KafkaProducerRecord.FromString(e.raw_value()).value_bytes).value
+                for e in out.get_data_stream_for_egress_id("example/greets").execute_and_collect()]
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert sorted(rows) == ["Come back soon, Ann!", "Hello Ann!", "Hello again Ann, #2"]

@@ -38,3 +38,7 @@ def greeter(context, visits: Int64Value):
 
 
 handler = RequestReplyHandler(functions)
+
+if __name__ == "__main__":  # a 2.x handler is called with the bytes; serve_http wants handle_sync
+    from serve_http import serve
+    serve(handler)

@@ -88,8 +88,14 @@ def _envelope(record: Any) -> Envelope:
                     f"{type(record).__name__}")
 
 
-def _address_key(envelope: Envelope) -> Tuple[str, str]:
-    return (envelope.typename, envelope.id)
+def _address_key(envelope: Envelope) -> str:
+    """The key of an address: ``typename NUL id`` (a string hashes faster than a tuple)."""
+    return envelope.typename + "\x00" + envelope.id
+
+
+def _address_of_key(key: str) -> Tuple[str, str]:
+    typename, _, id = key.partition("\x00")
+    return typename, id
 
 
 def egress_value(message: EgressMessage, value_type: Type) -> Any:
@@ -305,7 +311,7 @@ class _Dispatcher(KeyedProcessFunction):
         return pending or None
 
     def on_timer(self, timestamp: int, ctx: Any) -> List[Any]:
-        key = ctx.get_current_key()
+        key = _address_of_key(ctx.get_current_key())
         out: List[Any] = []
         if key in self._inflight:
             now = ctx.timer_service().current_processing_time()

@@ -253,7 +253,7 @@ class _Dispatcher(KeyedProcessFunction):
         self.slot.update(tuple(slot))
         future = self._pool.submit(fn.invoke, address, self._state(fn, slot[0], slot[1], now), batch)
         self._inflight[address.typename, address.id] = (future, now, 1)
-        ctx.timer_service().register_processing_time_timer(now + 1)  # poll, backing off to 16 ms
+        ctx.timer_service().register_processing_time_timer(now + 1)  # poll, backing off
 
     def _complete(self, fn: RemoteFunction, address: SdkAddress, ctx: Any, now: int) -> List[Any]:
         """Apply the in-flight batch's result if it is done, then send the backlog."""
@@ -264,7 +264,7 @@ class _Dispatcher(KeyedProcessFunction):
             if now - alive >= self.keepalive_ms:  # a long call keeps the feedback loop open
                 out.append(Envelope(key[0], key[1], None))
                 alive = now
-            poll = min(poll * 2, 16)
+            poll = min(poll * 2, 128, self.keepalive_ms)  # a poll also keeps the loop open
             self._inflight[key] = (future, alive, poll)
             ctx.timer_service().register_processing_time_timer(now + poll)
             return out

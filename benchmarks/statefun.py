@@ -1,0 +1,178 @@
+"""Stateful Functions: messages/s of a counter function (one int state, 10,000 addresses).
+
+    python benchmarks/statefun.py                       # 100,000 messages, 3 rounds
+    python benchmarks/statefun.py --messages 200000 --runs 5
+
+Variants, in each round one after the other:
+
+* a hand-written Python loop: a dict of ints per address (the reference);
+* the function called directly through nbstream's batch runner (no job: the SDK layer's cost);
+* embedded in a job (``StatefulFunctionDataStreamBuilder``), thread mode, parallelism 1 and 4;
+* remote over HTTP on loopback (``--remote-messages``, default 2,000): the same function served
+  by nbstream's handler and by the real SDK 3.3.0 (its virtualenv from the tests' helper),
+  both behind the standard library's HTTP server, driven by nbstream's runtime;
+* the latency of a ``send_after(0)`` round trip: a chain of 500 hops of a function sending
+  itself a delayed message of 0 ms, divided by 500.
+
+Nothing is asserted; the egress of each run is checked (the per-address totals).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from typing import Any, Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+from benchmarks.common import machine, median_seconds, table  # noqa: E402
+from nbstream import StreamExecutionEnvironment  # noqa: E402
+from nbstream.statefun import (IntType, StatefulFunctionDataStreamBuilder, StatefulFunctions,  # noqa: E402
+                               ValueSpec, egress_message_builder, message_builder)
+from nbstream.statefun.functions import address_of  # noqa: E402
+
+ADDRESSES = 10_000
+COUNTER_MODULE = '''
+from statefun import *
+functions = StatefulFunctions()
+
+@functions.bind("bench/counter", [ValueSpec("count", IntType)])
+def counter(context, message):
+    context.storage.count = (context.storage.count or 0) + message.as_int()
+
+handler = RequestReplyHandler(functions)
+'''
+
+
+def counter_functions(egress: bool = False) -> StatefulFunctions:
+    functions = StatefulFunctions()
+
+    @functions.bind("bench/counter", [ValueSpec("count", IntType)])
+    def counter(context, message):
+        context.storage.count = (context.storage.count or 0) + message.as_int()
+
+    return functions
+
+
+def messages(n: int) -> List[Any]:
+    return [message_builder("bench/counter", str(i % ADDRESSES), int_value=1) for i in range(n)]
+
+
+def hand_loop(msgs: List[Any]) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for m in msgs:
+        value = IntType.serializer().deserialize(m.typed_value.value)
+        counts[m.target_id] = counts.get(m.target_id, 0) + value
+    return counts
+
+
+def direct(msgs: List[Any]) -> int:
+    fn = counter_functions().for_typename("bench/counter")
+    state: Dict[str, Any] = {}
+    for m in msgs:
+        result = fn.invoke(address_of("bench/counter", m.target_id),
+                           {"count": state.get(m.target_id)}, [(None, m.typed_value)])
+        state[m.target_id] = result.mutations[0][1]
+    return len(state)
+
+
+def job(msgs: List[Any], parallelism: int, functions: Any = None, remote: str = "") -> int:
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(parallelism)
+    builder = (StatefulFunctionDataStreamBuilder.builder("bench")
+               .with_data_stream_as_ingress(env.from_collection(msgs))
+               .with_egress_id("bench/out").with_feedback_timeout(50))
+    builder = builder.with_request_reply_remote_function("bench/*", remote) if remote else \
+        builder.with_functions(functions or counter_functions())
+    out = builder.build(env).get_data_stream_for_egress_id("bench/out")
+    return len(list(out.execute_and_collect()))  # the counter emits nothing: the job's end is the measure
+
+
+def serve(python: List[str], script: str) -> Any:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(python + [script, str(port)], stdout=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": os.path.dirname(HERE)})
+    process.stdout.readline()
+    return process, f"http://127.0.0.1:{port}/statefun"
+
+
+def served_script() -> str:
+    import shutil
+    folder = tempfile.mkdtemp()
+    shutil.copy(os.path.join(os.path.dirname(HERE), "tests", "statefun_programs", "serve_http.py"), folder)
+    path = os.path.join(folder, "counter_served.py")
+    with open(path, "w") as f:
+        f.write(COUNTER_MODULE + '\nif __name__ == "__main__":\n'
+                '    from serve_http import serve\n    serve(handler)\n')
+    return path
+
+
+def round_trip_latency(hops: int = 500) -> float:
+    functions = StatefulFunctions()
+
+    @functions.bind("bench/hop")
+    def hop(context, message):
+        n = message.as_int()
+        if n:
+            context.send_after(timedelta(0), message_builder("bench/hop", "x", int_value=n - 1))
+        else:
+            context.send_egress(egress_message_builder("bench/out", 0, IntType))
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    out = (StatefulFunctionDataStreamBuilder.builder("hops")
+           .with_data_stream_as_ingress(env.from_collection([message_builder("bench/hop", "x",
+                                                                             int_value=hops)]))
+           .with_functions(functions).with_egress_id("bench/out").with_feedback_timeout(50).build(env))
+    start = time.perf_counter()
+    it = out.get_data_stream_for_egress_id("bench/out").execute_and_collect()
+    next(it)
+    elapsed = time.perf_counter() - start
+    list(it)
+    return elapsed / hops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--remote-messages", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(machine())
+    msgs, remote_msgs = messages(args.messages), messages(args.remote_messages)
+    rows = [
+        {"name": "hand-written loop", "records": len(msgs),
+         "seconds": median_seconds(lambda: hand_loop(msgs), args.runs)},
+        {"name": "batch runner, direct", "records": len(msgs),
+         "seconds": median_seconds(lambda: direct(msgs), args.runs)},
+    ]
+    for p in (1, 4):
+        rows.append({"name": f"embedded job, thread, p={p}", "records": len(msgs),
+                     "seconds": median_seconds(lambda p=p: job(msgs, p), args.runs)})
+    script = served_script()
+    from statefun_peer import sdk_python
+    for name, python in [("nbstream", [sys.executable, "-m", "nbstream.compat.statefun"]),
+                         ("real SDK 3.3.0", [str(sdk_python())])]:
+        process, url = serve(python, script)
+        try:
+            rows.append({"name": f"remote HTTP, {name} endpoint", "records": len(remote_msgs),
+                         "seconds": median_seconds(lambda url=url: job(remote_msgs, 4, remote=url),
+                                               args.runs)})
+        finally:
+            process.terminate()
+            process.wait(10)
+    print(table(rows, "hand-written loop"))
+    print(f"send_after(0) round trip: {round_trip_latency() * 1000:.2f} ms per hop")
+
+
+if __name__ == "__main__":
+    main()

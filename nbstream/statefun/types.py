@@ -1,0 +1,265 @@
+"""Value types of Stateful Functions: a typename plus a serializer, as in the ``statefun`` SDK.
+
+Every value that crosses a function boundary (message, state, egress) travels as a
+:class:`TypedValue`: its type's typename and its bytes. The built-in types encode as the
+SDK's protobuf wrapper messages (one field, number 1), so the bytes match the SDK's.
+
+>>> IntType.serializer().serialize(2).hex(' ')
+'0d 02 00 00 00'
+>>> StringType.serializer().deserialize(bytes.fromhex("0a 04 74 69 63 6b"))
+'tick'
+>>> point = make_json_type("example/point")
+>>> point.serializer().deserialize(point.serializer().serialize({"x": 1}))
+{'x': 1}
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+import struct
+from typing import Any, Callable, Optional
+
+from ._wire import FIXED32, FIXED64, LENGTH, VARINT, decode_fields, encode_fields, varint
+
+__all__ = ["TypeSerializer", "Type", "TypedValue", "simple_type", "make_json_type",
+           "make_protobuf_type", "BoolType", "IntType", "FloatType", "DoubleType", "LongType",
+           "StringType"]
+
+
+class TypedValue:
+    """A value on the wire: ``typename``, ``has_value`` and the serialized ``value`` bytes.
+
+    Field for field the SDK's protobuf ``TypedValue``, as a plain object (no protobuf needed).
+    """
+
+    __slots__ = ("typename", "has_value", "value")
+
+    def __init__(self, typename: str = "", has_value: bool = False, value: bytes = b"") -> None:
+        self.typename = typename
+        self.has_value = has_value
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, TypedValue) and self.typename == other.typename
+                and self.has_value == other.has_value and self.value == other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.typename, self.has_value, self.value))
+
+    def __repr__(self) -> str:
+        return f"TypedValue({self.typename!r}, has_value={self.has_value}, value={self.value!r})"
+
+    def __reduce__(self) -> Any:
+        return (TypedValue, (self.typename, self.has_value, self.value))
+
+
+class TypeSerializer(metaclass=abc.ABCMeta):
+    """Turns values of one type into bytes and back."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def serialize(self, value: Any) -> bytes:
+        """The bytes of ``value``."""
+
+    @abc.abstractmethod
+    def deserialize(self, byte: bytes) -> Any:
+        """The value the bytes stand for."""
+
+
+class Type(metaclass=abc.ABCMeta):
+    """A value type: a typename of the form ``<namespace>/<name>`` and a serializer."""
+
+    __slots__ = ("typename",)
+
+    def __init__(self, typename: str) -> None:
+        if not typename:
+            raise ValueError("typename can not be missing")
+        self.typename = typename
+
+    @abc.abstractmethod
+    def serializer(self) -> TypeSerializer:
+        """The serializer of this type's values."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.typename}>"
+
+
+class _FunctionSerializer(TypeSerializer):
+    __slots__ = ("serialize_fn", "deserialize_fn")
+
+    def __init__(self, serialize_fn: Callable[[Any], bytes], deserialize_fn: Callable[[bytes], Any]):
+        self.serialize_fn = serialize_fn
+        self.deserialize_fn = deserialize_fn
+
+    def serialize(self, value: Any) -> bytes:
+        return self.serialize_fn(value)
+
+    def deserialize(self, byte: bytes) -> Any:
+        return self.deserialize_fn(byte)
+
+
+class SimpleType(Type):
+    """A type made of two functions (see :func:`simple_type`)."""
+
+    __slots__ = ("_serializer",)
+
+    def __init__(self, typename: str, serialize_fn: Optional[Callable[[Any], bytes]],
+                 deserialize_fn: Optional[Callable[[bytes], Any]]) -> None:
+        super().__init__(typename)
+        if not serialize_fn:
+            raise ValueError("serialize_fn is missing")
+        if not deserialize_fn:
+            raise ValueError("deserialize_fn is missing")
+        self._serializer = _FunctionSerializer(serialize_fn, deserialize_fn)
+
+    def serializer(self) -> TypeSerializer:
+        return self._serializer
+
+
+def simple_type(typename: Optional[str] = None, serialize_fn: Optional[Callable[[Any], bytes]] = None,
+                deserialize_fn: Optional[Callable[[bytes], Any]] = None) -> Type:
+    """A type named ``typename`` whose values ``serialize_fn`` turns into bytes and
+    ``deserialize_fn`` back.
+
+    >>> upper = simple_type("example/upper", lambda s: s.upper().encode(), bytes.decode)
+    >>> upper.typename, upper.serializer().serialize("hi")
+    ('example/upper', b'HI')
+    """
+    return SimpleType(typename or "", serialize_fn, deserialize_fn)
+
+
+def _json_utf8(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def make_json_type(typename: str) -> Type:
+    """A type whose values are JSON documents, as UTF-8 bytes."""
+    return simple_type(typename, _json_utf8, json.loads)
+
+
+def make_protobuf_type(cls: Any, namespace: Optional[str] = None) -> Type:
+    """A type for a protobuf message class, named ``type.googleapis.com/<full name>``
+    (or ``<namespace>/<full name>``)."""
+    if not cls:
+        raise ValueError("The Protobuf generated class is missing.")
+    name = cls().DESCRIPTOR.full_name
+    if not name:
+        raise TypeError("Unable to deduce the Protobuf Message full name.")
+
+    def parse(data: bytes) -> Any:
+        message = cls()
+        message.ParseFromString(data)
+        return message
+
+    return simple_type(f"{namespace or 'type.googleapis.com'}/{name}",
+                       lambda message: message.SerializeToString(), parse)
+
+
+# -- the built-in types: protobuf wrapper messages with one field, number 1 ------------------
+
+class _WrapperSerializer(TypeSerializer):
+    """One scalar in field 1 of a message; proto3, so a default value writes no bytes."""
+
+    __slots__ = ("_check", "_encode", "_decode", "_wire_type", "_default", "_tag", "_size")
+
+    def __init__(self, check: Callable[[Any], Any], wire_type: int, encode: Callable[[Any], bytes],
+                 decode: Callable[[Any], Any], default: Any) -> None:
+        self._check, self._wire_type = check, wire_type
+        self._encode, self._decode, self._default = encode, decode, default
+        self._tag = bytes([1 << 3 | wire_type])
+        self._size = {FIXED32: 5, FIXED64: 9}.get(wire_type, 0)  # the whole message, fixed types
+
+    def serialize(self, value: Any) -> bytes:
+        value = self._check(value)
+        if not value:
+            return b""
+        if self._size:
+            return self._tag + self._encode(value)
+        return encode_fields([(1, self._wire_type, self._encode(value))])
+
+    def deserialize(self, byte: bytes) -> Any:
+        if self._size and len(byte) == self._size and byte[0] == self._tag[0]:
+            return self._decode(byte[1:])  # the common case: just field 1
+        field = decode_fields(byte).get(1)
+        if field is None or field[0] != self._wire_type:
+            return self._default
+        return self._decode(field[1])
+
+
+class _WrapperType(Type):
+    __slots__ = ("_serializer",)
+
+    def __init__(self, typename: str, serializer: _WrapperSerializer) -> None:
+        super().__init__(typename)
+        self._serializer = serializer
+
+    def serializer(self) -> TypeSerializer:
+        return self._serializer
+
+
+def _integer(bits: int) -> Callable[[Any], int]:
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: int")
+        if not low <= value <= high:
+            raise ValueError(f"Value out of range: {value}")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, (bool, int)):
+        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: bool, int")
+    return bool(value)
+
+
+def _real(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: int, float")
+    return float(value)
+
+
+_FLOAT32_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
+
+
+def _float32(value: Any) -> float:
+    value = _real(value)
+    if value > _FLOAT32_MAX:
+        return math.inf
+    if value < -_FLOAT32_MAX:
+        return -math.inf
+    return struct.unpack("<f", struct.pack("<f", value))[0] if math.isfinite(value) else value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: str")
+    return value
+
+
+def _fixed(fmt: str) -> Callable[[Any], bytes]:
+    return lambda value: struct.pack(fmt, value)
+
+
+def _unfixed(fmt: str) -> Callable[[Any], Any]:
+    return lambda data: struct.unpack(fmt, data)[0]
+
+
+BoolType: Type = _WrapperType("io.statefun.types/bool", _WrapperSerializer(
+    _boolean, VARINT, lambda value: varint(1), lambda n: bool(n), False))
+IntType: Type = _WrapperType("io.statefun.types/int", _WrapperSerializer(
+    _integer(32), FIXED32, _fixed("<i"), _unfixed("<i"), 0))
+LongType: Type = _WrapperType("io.statefun.types/long", _WrapperSerializer(
+    _integer(64), FIXED64, _fixed("<q"), _unfixed("<q"), 0))
+FloatType: Type = _WrapperType("io.statefun.types/float", _WrapperSerializer(
+    _float32, FIXED32, _fixed("<f"), _unfixed("<f"), 0.0))
+DoubleType: Type = _WrapperType("io.statefun.types/double", _WrapperSerializer(
+    _real, FIXED64, _fixed("<d"), _unfixed("<d"), 0.0))
+StringType: Type = _WrapperType("io.statefun.types/string", _WrapperSerializer(
+    _string, LENGTH, lambda value: value.encode("utf-8"), lambda data: data.decode("utf-8"), ""))

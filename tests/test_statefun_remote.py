@@ -1,0 +1,251 @@
+"""Remote functions: nbstream's runtime drives request-reply endpoints over HTTP on loopback,
+one served by nbstream's handler and one by the real SDK, with the embedded run's egress."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from nbstream.statefun import RoutableMessage, StatefulFunctionDataStreamBuilder, message_builder
+from nbstream.statefun.functions import address_of
+from nbstream.statefun.handler import encode_result
+from nbstream.statefun.protocol import FromFunction, KafkaProducerRecord
+from nbstream.statefun.remote import RemoteFunction, RemoteFunctionError, RemoteEndpoint, decode_result
+from statefun_peer import PROGRAMS, ROOT, sdk_python
+from test_statefun_datastream import GREETER, VISITS, greets
+
+SCRIPT = PROGRAMS / "greeter.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(command, script=SCRIPT):
+    """Start ``command SCRIPT PORT``; (the process, the URL template of its endpoint)."""
+    port = free_port()
+    process = subprocess.Popen(command + [str(script), str(port)], stdout=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert process.stdout.readline().strip() == b"serving"
+    return process, f"http://127.0.0.1:{port}/statefun/{{function.name}}"
+
+
+@pytest.fixture(scope="module", params=["nbstream", "sdk"])
+def endpoint(request):
+    command = ([sys.executable, "-m", "nbstream.compat.statefun"] if request.param == "nbstream"
+               else [str(sdk_python())])
+    process, url = serve(command)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def remote_greets(env, url):
+    requests = env.from_collection([RoutableMessage("example/person", name, {"at": i},
+                                                    value_type=GREETER.VISIT)
+                                    for i, name in enumerate(VISITS)])
+    out = (StatefulFunctionDataStreamBuilder.builder("remote-greeter")
+           .with_data_stream_as_ingress(requests)
+           .with_request_reply_remote_function("example/*", url)
+           .with_egress_id(GREETER.GREETS)
+           .with_feedback_timeout(150)
+           .build(env))
+    records = out.get_data_stream_for_egress_id(GREETER.GREETS).execute_and_collect()
+    return [(r.key, r.value_bytes.decode()) for r in
+            (KafkaProducerRecord.FromString(e.raw_value()) for e in records)]
+
+
+def test_remote_endpoints_give_the_embedded_egress(make_env, endpoint):
+    embedded = greets(make_env(2))
+    remote = remote_greets(make_env(2), endpoint)
+    assert Counter(remote) == Counter(embedded) and len(remote) == 9
+    ann = ["Hello Ann!", "Hello again Ann, #2", "Hello again Ann, #3"]
+    assert [t for k, t in remote if k == "Ann"] == ann
+
+
+def test_the_handshake_is_learned_once_and_replies_decode_back(endpoint):
+    fn = RemoteFunction("example/person", RemoteEndpoint("example/*", endpoint))
+    embedded = GREETER.functions.for_typename("example/person")
+    visit = message_builder("example/person", "Zed", value={"at": 0}, value_type=GREETER.VISIT)
+    result = fn.invoke(address_of("example/person", "Zed"), {}, [(None, visit.typed_value)])
+    assert [spec.name for spec in fn.specs] == ["visits", "last_greeting"]
+    assert [m.target_typename for m in result.messages] == ["example/greeter"]
+    assert result.mutations[0][0] == "visits" and len(result.delayed) == 1
+    # the SDK-served reply decodes to what the embedded function gives
+    local = embedded.invoke(address_of("example/person", "Zed"), {"visits": None, "last_greeting": None},
+                           [(None, visit.typed_value)])
+    assert decode_result(encode_result(local)) == result
+
+
+def test_a_failing_endpoint_is_a_clear_error_after_retries():
+    closed = f"http://127.0.0.1:{free_port()}/statefun"
+    fn = RemoteFunction("example/f", RemoteEndpoint("example/f", closed, timeout=1, retries=2,
+                                                    backoff_s=0.01))
+    with pytest.raises(RemoteFunctionError, match=r"example/f \(id 'a'\) at .* failed 3 times"):
+        fn.invoke(address_of("example/f", "a"), {}, [(None, message_builder("example/f", "a",
+                                                                             int_value=1).typed_value)])
+
+
+@pytest.fixture
+def bad_endpoint():
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls = []
+
+    class Bad(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.path)
+            if self.path == "/slow":
+                time.sleep(1.0)
+            status, body = (500, b"boom") if self.path == "/fail" else (200, b"\xff\xff\xff")
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Bad)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", calls
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("path, error", [
+    ("/fail", r"failed 2 times: HTTPError: HTTP Error 500"),
+    ("/garbage", r"replied with 3 bytes that are not a FromFunction"),
+    ("/slow", r"failed 2 times: (TimeoutError|URLError|socket.timeout)"),
+])
+def test_a_bad_endpoint_fails_clearly_and_does_not_hang(bad_endpoint, path, error):
+    base, calls = bad_endpoint
+    fn = RemoteFunction("example/f", RemoteEndpoint("example/f", base + path, timeout=0.3, retries=1,
+                                                    backoff_s=0.01))
+    argument = message_builder("example/f", "a", int_value=1).typed_value
+    with pytest.raises(RemoteFunctionError, match=error):
+        fn.invoke(address_of("example/f", "a"), {}, [(None, argument)])
+    assert calls == [path] * (1 if path == "/garbage" else 2)  # garbage is not retried
+
+
+def test_a_bad_endpoint_fails_the_job_naming_it(env, bad_endpoint):
+    base, _ = bad_endpoint
+    out = (StatefulFunctionDataStreamBuilder.builder("bad")
+           .with_data_stream_as_ingress(env.from_collection([RoutableMessage("example/f", "a", 1)]))
+           .with_request_reply_remote_function("example/*", base + "/fail", timeout=1, retries=0)
+           .with_egress_id("example/out").with_feedback_timeout(50).build(env))
+    with pytest.raises(Exception, match=r"remote function example/f \(id 'a'\) at .*/fail failed 1 times"):
+        list(out.get_data_stream_for_egress_id("example/out").execute_and_collect())
+
+
+def test_a_module_yaml_configures_the_endpoint_and_the_egress(make_env, endpoint, tmp_path):
+    module_yaml = tmp_path / "module.yaml"
+    module_yaml.write_text(f"""
+kind: io.statefun.endpoints.v2/http
+spec:
+  functions: example/*
+  urlPathTemplate: {endpoint}
+  transport:
+    type: io.statefun.transports.v1/async
+    timeouts:
+      call: 30 s
+---
+kind: io.statefun.kafka.v1/egress
+spec:
+  id: {GREETER.GREETS}
+  address: kafka:9092
+""")
+    env = make_env(2)
+    requests = env.from_collection([RoutableMessage(*row) for row in GREETER.INGRESS])
+    out = (StatefulFunctionDataStreamBuilder.builder("yaml").with_data_stream_as_ingress(requests)
+           .with_module_yaml(str(module_yaml)).with_feedback_timeout(150).build(env))
+    rows = [KafkaProducerRecord.FromString(e.raw_value())
+            for e in out.get_data_stream_for_egress_id(GREETER.GREETS).execute_and_collect()]
+    assert Counter((r.key, r.value_bytes.decode()) for r in rows) == Counter(greets(make_env(2)))
+
+
+def test_module_yaml_errors_name_the_problem():
+    from nbstream.statefun import StatefulFunctionError
+    from nbstream.statefun.remote import read_module_yaml
+    with pytest.raises(StatefulFunctionError, match="kind io.statefun.flink.v1/whatever is not supported"):
+        read_module_yaml("kind: io.statefun.flink.v1/whatever\nspec: {}\n")
+    with pytest.raises(ValueError, match="not a duration: 'soon'"):
+        read_module_yaml("kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n"
+                         "  urlPathTemplate: http://x\n  transport:\n    timeouts:\n      call: soon\n")
+
+
+@pytest.mark.parametrize("max_batch", [1000, 3])
+def test_one_request_in_flight_per_address_and_the_backlog_goes_as_one_batch(env, max_batch):
+    """A slow endpoint: messages for an address queue while its call is out and go together,
+    ``max_batch`` at most per request."""
+    import threading
+    import time as clock
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from nbstream.statefun import IntType, RequestReplyHandler, StatefulFunctions, ValueSpec
+    from nbstream.statefun import egress_message_builder
+    from nbstream.statefun.handler import parse_request
+
+    functions = StatefulFunctions()
+
+    @functions.bind("example/sum", [ValueSpec("total", IntType)])
+    def total(context, message):
+        context.storage.total = t = (context.storage.total or 0) + message.as_int()
+        context.send_egress(egress_message_builder("example/out", t, IntType))
+
+    handler, batches, inflight, lock = RequestReplyHandler(functions), [], Counter(), threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            target, _, invocations = parse_request(body)
+            with lock:
+                inflight[target.id] += 1
+                assert inflight[target.id] == 1, "two requests in flight for one address"
+            clock.sleep(0.02)
+            reply = handler.handle_sync(body)
+            handshake = FromFunction.FromString(reply).HasField("incomplete_invocation_context")
+            with lock:
+                inflight[target.id] -= 1
+                if not handshake:  # a handshake is answered, then the same batch comes again
+                    batches.append((target.id, len(invocations)))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        messages = [message_builder("example/sum", f"k{i % 3}", int_value=1) for i in range(300)]
+        out = (StatefulFunctionDataStreamBuilder.builder("batched")
+               .with_data_stream_as_ingress(env.from_collection(messages))
+               .with_request_reply_remote_function("example/*", f"http://127.0.0.1:{server.server_address[1]}",
+                                                   max_batch=max_batch)
+               .with_egress_id("example/out").with_feedback_timeout(100).build(env))
+        totals = sorted(IntType.serializer().deserialize(e.raw_value())
+                        for e in out.get_data_stream_for_egress_id("example/out").execute_and_collect())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert totals == sorted(list(range(1, 101)) * 3)  # every message once, in order per address
+    largest = max(n for _, n in batches)
+    assert sum(n for _, n in batches) == 300 and len(batches) < 150
+    assert largest > 5 if max_batch == 1000 else largest == max_batch

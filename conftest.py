@@ -8,8 +8,9 @@ missing module: nothing is left out silently.
 
 import pytest
 
-# PyFlink and old-Flink (Jython) programs that the tests run as scripts: data, not test modules
-collect_ignore_glob = ["tests/pyflink_programs/*", "tests/jython_programs/*"]
+# PyFlink, old-Flink (Jython) and StateFun SDK programs that the tests run as scripts or
+# modules: data, not test modules
+collect_ignore_glob = ["tests/pyflink_programs/*", "tests/jython_programs/*", "tests/statefun_programs/*"]
 
 
 _CELL_LIKE_EXAMPLES = ("nbstream.api.datastream.", "nbstream.api.windowed.")

@@ -322,6 +322,16 @@ def test_parquet_csv_arrow_and_dataframe_sources_agree_with_pandas(tmp_path: Any
         assert by_window(windowed(stream).to_pandas()) == expected
 
 
+def test_a_polars_frame_streams_as_arrow() -> None:
+    import polars as pl
+
+    df = events(2000)
+    env = make_env("thread", 2)
+    frame = pl.from_pandas(df).with_columns(pl.col("ts").cast(pl.Datetime("ms")))
+    assert by_window(windowed(env.from_polars(frame, "ts", batch_rows=300)).to_pandas()) \
+        == pandas_answer(df)
+
+
 def test_parquet_folder_is_read_in_name_order_one_batch_at_a_time(tmp_path: Any) -> None:
     df = events(2000)
     for i in range(4):

@@ -299,11 +299,11 @@ def run_batch(fn: StatefulFunction, id: Union[str, SdkAddress],
     context = _prepare(fn, id, state)
     if isinstance(context, list):
         return BatchResult(missing=context)
-    fun, typename = fn.fun, context.address.typename
+    fun, typename, target_id = fn.fun, context._address.typename, context._address.id
     for caller, argument in invocations:
         context._caller = caller
         try:
-            fun(context, Message(typename, context.address.id, argument))
+            fun(context, Message(typename, target_id, argument))
         except Exception as exc:
             raise _failed(fn, context, argument, exc) from exc
     return _collect(context)
@@ -316,11 +316,11 @@ async def run_batch_async(fn: StatefulFunction, id: Union[str, SdkAddress],
     context = _prepare(fn, id, state)
     if isinstance(context, list):
         return BatchResult(missing=context)
-    fun, typename = fn.fun, context.address.typename
+    fun, typename, target_id = fn.fun, context._address.typename, context._address.id
     for caller, argument in invocations:
         context._caller = caller
         try:
-            outcome = fun(context, Message(typename, context.address.id, argument))
+            outcome = fun(context, Message(typename, target_id, argument))
             if fn.is_async:
                 await outcome
         except Exception as exc:

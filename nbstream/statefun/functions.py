@@ -262,7 +262,11 @@ def address_of(typename: str, id: str) -> SdkAddress:
     parsed = _PARSED.get(typename)
     if parsed is None:
         parsed = _PARSED[typename] = parse_typename(typename)
-    return SdkAddress(parsed[0], parsed[1], id, typename)
+    # SdkAddress(namespace, name, id, typename) without the frozen dataclass's four
+    # object.__setattr__ calls (the runner makes one address per message): the same object
+    address = object.__new__(SdkAddress)
+    address.__dict__.update(namespace=parsed[0], name=parsed[1], id=id, typename=typename)
+    return address
 
 
 def _prepare(fn: StatefulFunction, id: Union[str, SdkAddress],

@@ -144,6 +144,9 @@ def egress_row(message: EgressMessage, json_types: tuple = ()) -> Dict[str, Any]
 
 # -- the operator ---------------------------------------------------------------------------
 
+_EMPTY_SLOT = (None, None, None, None)
+
+
 def _expired(spec: ValueSpec, written: int, last_call: Optional[int], now: int) -> bool:
     if spec.after_write:
         return now - written >= spec.duration
@@ -164,7 +167,7 @@ class _Dispatcher(KeyedProcessFunction):
         # per address: (values {name: (TypedValue, written at)}, last call,
         #               delayed {due: [(token, Envelope)]}, backlog [(caller, TypedValue)])
         self.slot = runtime_context.get_state(ValueStateDescriptor("statefun.address"))
-        self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec]]] = {}
+        self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec], bool]] = {}
         self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
         self._keepalive_at: Dict[Tuple[str, str], int] = {}  # address -> next keep-alive (delayed)
         self._pool: Any = None
@@ -190,24 +193,28 @@ class _Dispatcher(KeyedProcessFunction):
         fn = self.functions[typename] = RemoteFunction(typename, endpoint)  # learns its state
         return fn
 
-    def _spec_index(self, fn: Any) -> Dict[str, ValueSpec]:
+    def _spec_index(self, fn: Any) -> Tuple[Dict[str, ValueSpec], bool]:
+        """The specs of ``fn`` by name, and whether any of them expires."""
         cached = self._specs.get(fn.typename)
         if cached is None or cached[0] != len(fn.specs):  # a remote function learns its specs
-            cached = self._specs[fn.typename] = (len(fn.specs), {spec.name: spec for spec in fn.specs})
-        return cached[1]
+            expiring = any(spec.after_call or spec.after_write for spec in fn.specs)
+            cached = self._specs[fn.typename] = (len(fn.specs), {spec.name: spec for spec in fn.specs},
+                                                 expiring)
+        return cached[1], cached[2]
 
     def _state(self, fn: Any, values: Optional[Dict[str, Tuple[TypedValue, int]]],
                last_call: Optional[int], now: int) -> Dict[str, Optional[TypedValue]]:
-        specs = self._spec_index(fn)
+        specs, expiring = self._spec_index(fn)
         state: Dict[str, Optional[TypedValue]] = dict.fromkeys(specs)
-        for name, (value, written) in (values or {}).items():
-            spec = specs.get(name)
-            if spec is None or not _expired(spec, written, last_call, now):
-                state[name] = value
+        if values:
+            for name, (value, written) in values.items():
+                spec = specs.get(name) if expiring else None
+                if spec is None or not _expired(spec, written, last_call, now):
+                    state[name] = value
         return state
 
     def _slot(self) -> List[Any]:
-        return list(self.slot.value() or (None, None, None, None))
+        return list(self.slot.value() or _EMPTY_SLOT)
 
     def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
         if envelope.value is None:
@@ -277,6 +284,8 @@ class _Dispatcher(KeyedProcessFunction):
         return out
 
     def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
+        if not result.messages and not result.egress:
+            return []
         out: List[Any] = [Envelope(m.target_typename, m.target_id, m.typed_value, address)
                           for m in result.messages]
         for egress in result.egress:

@@ -23,7 +23,7 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequ
 
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import FunctionInvocationError, UnknownFunctionTypeError
-from .messages import EgressMessage, Message, from_typed_value, to_typed_value
+from .messages import EgressMessage, Message
 from .types import Type, TypedValue
 
 __all__ = ["StatefulFunctions", "StatefulFunction", "Context", "DelayedMessage", "BatchResult",
@@ -33,18 +33,28 @@ __all__ = ["StatefulFunctions", "StatefulFunction", "Context", "DelayedMessage",
 # -- storage -----------------------------------------------------------------------------------
 
 class _Cell:
-    __slots__ = ("type", "typed_value", "dirty")
+    """One persisted value of a call: its type's typename and serializer (looked up once, not
+    per access), the TypedValue and whether the call changed it."""
+
+    __slots__ = ("typename", "serializer", "typed_value", "dirty")
 
     def __init__(self, tpe: Type, typed_value: Optional[TypedValue]) -> None:
-        self.type, self.typed_value, self.dirty = tpe, typed_value, False
+        self.typename, self.serializer = tpe.typename, tpe.serializer()
+        self.typed_value, self.dirty = typed_value, False
 
-    def get(self) -> Any:
-        return from_typed_value(self.type, self.typed_value)
+    def get(self) -> Any:  # from_typed_value, inlined
+        typed_value = self.typed_value
+        if typed_value is None or not typed_value.has_value:
+            return None
+        if typed_value.typename != self.typename:
+            raise TypeError(f"Type mismatch: type {typed_value.typename} (remote), yet it is "
+                            f"specified locally as {self.typename} ")
+        return self.serializer.deserialize(typed_value.value)
 
     def set(self, value: Any) -> None:
         if value is None:
             raise ValueError("provided value must not be None. To delete a value, please use del.")
-        self.typed_value = to_typed_value(self.type, value)
+        self.typed_value = TypedValue(self.typename, True, self.serializer.serialize(value))
         self.dirty = True
 
     def delete(self) -> None:
@@ -252,7 +262,11 @@ def address_of(typename: str, id: str) -> SdkAddress:
     parsed = _PARSED.get(typename)
     if parsed is None:
         parsed = _PARSED[typename] = parse_typename(typename)
-    return SdkAddress(parsed[0], parsed[1], id, typename)
+    # SdkAddress(namespace, name, id, typename) without the frozen dataclass's four
+    # object.__setattr__ calls (the runner makes one address per message): the same object
+    address = object.__new__(SdkAddress)
+    address.__dict__.update(namespace=parsed[0], name=parsed[1], id=id, typename=typename)
+    return address
 
 
 def _prepare(fn: StatefulFunction, id: Union[str, SdkAddress],
@@ -289,11 +303,11 @@ def run_batch(fn: StatefulFunction, id: Union[str, SdkAddress],
     context = _prepare(fn, id, state)
     if isinstance(context, list):
         return BatchResult(missing=context)
-    fun, typename = fn.fun, context.address.typename
+    fun, typename, target_id = fn.fun, context._address.typename, context._address.id
     for caller, argument in invocations:
         context._caller = caller
         try:
-            fun(context, Message(typename, context.address.id, argument))
+            fun(context, Message(typename, target_id, argument))
         except Exception as exc:
             raise _failed(fn, context, argument, exc) from exc
     return _collect(context)
@@ -306,11 +320,11 @@ async def run_batch_async(fn: StatefulFunction, id: Union[str, SdkAddress],
     context = _prepare(fn, id, state)
     if isinstance(context, list):
         return BatchResult(missing=context)
-    fun, typename = fn.fun, context.address.typename
+    fun, typename, target_id = fn.fun, context._address.typename, context._address.id
     for caller, argument in invocations:
         context._caller = caller
         try:
-            outcome = fun(context, Message(typename, context.address.id, argument))
+            outcome = fun(context, Message(typename, target_id, argument))
             if fn.is_async:
                 await outcome
         except Exception as exc:

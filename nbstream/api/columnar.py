@@ -81,11 +81,7 @@ class ColumnarStream:
         return self._rows[rows]
 
     def _inherit_parallelism(self, stream: "DataStream") -> None:
-        node = self._stream._node
-        if not node.is_virtual:
-            inherited = 1 if node.params.get("non_parallel") else node.parallelism
-            if inherited is not None:
-                stream._update(parallelism=inherited)
+        stream._inherit_parallelism(self._stream)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -268,8 +264,7 @@ class ColumnarWindowedStream:
                 raise PlanError(f"an aggregate cannot be called {n!r} (a column of the result)")
         if any(fn not in COLUMNAR_FUNCTIONS or (fn != "count" and not isinstance(field, str))
                for _, field, fn in specs):
-            windowed = self._row_windowed("an aggregate with no columnar form")
-            return windowed.agg(**{n: (f, fn) if f is not None else fn for n, f, fn in specs})
+            return _row_agg(self._row_windowed("an aggregate with no columnar form"), specs)
         a = self._assigner
         described = ", ".join(n if fn == "count" else f"{n}={fn}({field})"
                               for n, field, fn in specs)
@@ -298,8 +293,7 @@ class ColumnarWindowedStream:
 
     def _sessions(self, specs: List[Tuple[str, Any, Any]], described: str) -> Any:
         if self._lateness:  # a merged session re-fired by late rows: the row path's
-            windowed = self._row_windowed("session windows with allowed lateness")
-            return windowed.agg(**{n: (f, fn) if f is not None else fn for n, f, fn in specs})
+            return _row_agg(self._row_windowed("session windows with allowed lateness"), specs)
         keyed = self._keyed
         stream = keyed._stream._stream._add(
             "columnar_session", f"Columnar: Window({self._assigner!r}, {described})", None,
@@ -348,6 +342,11 @@ class _TupleKey:
 
     def __repr__(self) -> str:
         return f"columns {list(self.columns)}"
+
+
+def _row_agg(windowed: "WindowedStream", specs: List[Tuple[str, Any, Any]]) -> "DataStream":
+    """The same aggregates on the row path."""
+    return windowed.agg(**{n: (f, fn) if f is not None else fn for n, f, fn in specs})
 
 
 def _parallel(stream: ColumnarStream) -> bool:

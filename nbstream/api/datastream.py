@@ -290,14 +290,20 @@ class DataStream:
         stream = self._add("timestamps_watermarks", "Timestamps/Watermarks", None,
                            self._declared_type(), strategy=watermark_strategy)
         # as Flink, the step takes its input's parallelism (and so chains with it)
-        node = self._node
+        return stream._inherit_parallelism(self)
+
+    def _inherit_parallelism(self, source: "DataStream") -> "DataStream":
+        """Give this step the parallelism of ``source``'s step (through side outputs), so
+        that the two chain; a virtual step or one with no parallelism of its own gives
+        nothing."""
+        node = source._node
         while node.kind == "side_output":
             node = self._env._graph.nodes[node.inputs[0]]
         if not node.is_virtual:
             inherited = 1 if node.params.get("non_parallel") else node.parallelism
             if inherited is not None:
-                stream._update(parallelism=inherited)
-        return stream
+                self._update(parallelism=inherited)
+        return self
 
     def window_all(self, window_assigner: Any) -> Any:
         """Windows over the whole stream (not keyed); one parallel instance sees every record.

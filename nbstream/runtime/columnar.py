@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..errors import UserFunctionError
+from ..errors import USER_ERRORS, UserFunctionError
 from .operators import Operator
 from .partitioners import Partitioner, Route
 from .records import MIN_TIMESTAMP, Batch
@@ -170,12 +170,12 @@ class ColumnarWatermarksOperator(TimestampsAndWatermarksOperator):
             try:
                 top = int(timestamps_ms(rb, time).max())
             except (KeyError, TypeError, ValueError) as exc:
-                raise _ColumnarOperator.fail(self, exc, rb) from exc  # type: ignore[arg-type]
+                raise self.error(exc, _shown(rb)) from exc
             self.output.emit(Batch([rb]))
             try:
                 self.generator.on_event(rb, top, self.out)
                 self.generator.on_periodic_emit(self.out)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 self.fn_name = type(self.generator).__qualname__
                 raise self.error(exc, None, has_record=False, phase="on_event") from exc
             self._flush_watermark()
@@ -191,7 +191,7 @@ class ColumnarMapOperator(_ColumnarOperator):
         for rb in batch.values:
             try:
                 result = self._apply(rb)
-            except Exception as exc:
+            except USER_ERRORS as exc:
                 raise self.fail(exc, rb) from exc
             if result.num_rows:
                 out.append(result)
@@ -306,22 +306,26 @@ class ColumnarWindowOperator(_ColumnarWindows):
 
         ts = timestamps_ms(rb, self.params["time"])
         wm, size, slide, lateness = self.current_watermark, self.size, self.slide, self.lateness
-        if self.phase == "partial":  # lateness is decided after the shuffle
-            wm = MIN_TIMESTAMP
+        # before the first watermark nothing is late; in the partial phase lateness is
+        # decided after the shuffle
+        started = wm != MIN_TIMESTAMP and self.phase != "partial"
         last_start = ts - np.mod(ts - self.offset + slide, slide)
         accepted = np.zeros(len(ts), dtype=bool)
-        fresh: List[Tuple[Any, Any]] = []
+        fresh: List[Tuple[Any, Any, int]] = []  # (rows, their window starts, window index)
         refire: List[Tuple[int, int, int]] = []  # (row, window index, start)
         for j in range(-(-size // slide)):
             start = last_start - j * slide
-            valid = start > ts - size
-            end_m1 = start + (size - 1)
-            alive = valid & (end_m1 + lateness > wm) if wm > -(1 << 62) else valid
-            accepted |= alive
-            fired = alive & (end_m1 <= wm) if wm > -(1 << 62) else None
-            if fired is not None and fired.any():
-                refire.extend((int(i), j, int(start[i])) for i in np.flatnonzero(fired))
-                alive = alive & ~fired
+            alive = start > ts - size  # the row is in this window
+            if started:
+                end_m1 = start + (size - 1)
+                alive &= end_m1 + lateness > wm
+                fired = alive & (end_m1 <= wm)
+                if fired.any():
+                    refire.extend((int(i), j, int(start[i])) for i in np.flatnonzero(fired))
+                    alive &= ~fired
+                accepted |= alive | fired
+            else:
+                accepted |= alive
             if alive.any():
                 fresh.append((alive, start, j))
         if fresh:
@@ -360,7 +364,7 @@ class ColumnarWindowOperator(_ColumnarWindows):
 
     def _partial_aggs(self) -> List[Any]:
         aggs: List[Any] = [([], "count_all")]
-        for name, column, fn in self.specs:
+        for _name, column, fn in self.specs:
             if fn in ("sum", "mean"):
                 aggs.append((column, "sum"))
             if fn == "mean":

@@ -54,10 +54,11 @@ class ColumnarStream:
     columnar form of are those of :class:`DataStream`, after one ``to_rows()``."""
 
     def __init__(self, stream: "DataStream", time: TimeSpec = None,
-                 key_columns: Tuple[str, ...] = ()) -> None:
+                 key_columns: Tuple[str, ...] = (), late_time: TimeSpec = None) -> None:
         self._stream = stream
         self._time = time
         self._key_columns = key_columns
+        self._late_time = late_time  # the time column of late rows (after a window)
         self._rows: Dict[str, "DataStream"] = {}
 
     def _next(self, stream: "DataStream", time: TimeSpec = None, **kw: Any) -> "ColumnarStream":
@@ -77,11 +78,8 @@ class ColumnarStream:
             self._rows[rows] = self._stream._add(
                 "to_rows", f"ToRows (for {reason})", None, None,
                 time=self._time, key_columns=self._key_columns, rows=rows)
-            self._inherit_parallelism(self._rows[rows])
+            self._rows[rows]._inherit_parallelism(self._stream)
         return self._rows[rows]
-
-    def _inherit_parallelism(self, stream: "DataStream") -> None:
-        stream._inherit_parallelism(self._stream)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -108,7 +106,7 @@ class ColumnarStream:
                             "timestamp_column=... (int milliseconds or an Arrow timestamp)")
         stream = self._stream._add("columnar_watermarks", "Columnar: Timestamps/Watermarks",
                                    None, None, strategy=watermark_strategy, time=self._time)
-        self._inherit_parallelism(stream)
+        stream._inherit_parallelism(self._stream)
         return self._next(stream)
 
     def key_by(self, key_selector: Any, key_type: Any = None) -> Any:
@@ -132,7 +130,7 @@ class ColumnarStream:
         fn = UserFn((func,), owner=None, name=describe_function(func))
         stream = self._stream._add("columnar_map", f"Columnar: MapBatches({fn.name})", fn, None,
                                    format=format)
-        self._inherit_parallelism(stream)
+        stream._inherit_parallelism(self._stream)
         return self._next(stream)
 
     def filter(self, func: Any) -> Any:
@@ -144,14 +142,12 @@ class ColumnarStream:
             return self.to_rows(reason="a row filter").filter(func)
         stream = self._stream._add("columnar_map", f"Columnar: Filter({func})", None, None,
                                    expression=func)
-        self._inherit_parallelism(stream)
+        stream._inherit_parallelism(self._stream)
         return self._next(stream)
 
     def get_side_output(self, output_tag: OutputTag) -> "ColumnarStream":
         """Late rows of a columnar window (``side_output_late_data``), as batches."""
         return self._next(self._stream.get_side_output(output_tag), time=self._late_time)
-
-    _late_time: TimeSpec = None
 
     # -- plan properties --------------------------------------------------------------------------
     def name(self, name: str) -> "ColumnarStream":
@@ -283,13 +279,12 @@ class ColumnarWindowedStream:
         else:  # pre-aggregate before the shuffle, in parallel with the source
             partial = keyed._parent._stream._add("columnar_window", f"Columnar: Partial{name}",
                                                  None, None, phase="partial", **window)
-            keyed._parent._inherit_parallelism(partial)
+            partial._inherit_parallelism(keyed._parent._stream)
             shuffled = partial._partition("columns", columns=keyed._columns)
             stream = shuffled._add("columnar_window", f"Columnar: {name}", None, None,
                                    phase="final", **window)
-        out = ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns)
-        out._late_time = keyed._stream._time
-        return out
+        return ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns,
+                              late_time=keyed._stream._time)
 
     def _sessions(self, specs: List[Tuple[str, Any, Any]], described: str) -> Any:
         if self._lateness:  # a merged session re-fired by late rows: the row path's
@@ -299,9 +294,8 @@ class ColumnarWindowedStream:
             "columnar_session", f"Columnar: Window({self._assigner!r}, {described})", None,
             None, keys=keyed._columns, time=keyed._stream._time, gap=self._assigner.gap_ms,
             late_tag=self._late_tag, specs=tuple(specs))
-        out = ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns)
-        out._late_time = keyed._stream._time
-        return out
+        return ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns,
+                              late_time=keyed._stream._time)
 
     def count(self) -> ColumnarStream:
         """Rows per key and window, as ``count``."""

@@ -14,6 +14,9 @@
 
 from .api.async_io import AsyncDataStream, AsyncFunction, AsyncRetryPredicate, AsyncRetryStrategy
 from .api.broadcast import BroadcastConnectedStream, BroadcastStream
+from .api.checkpointing import (CheckpointConfig, CheckpointingMode, ExternalizedCheckpointCleanup,
+                                ExternalizedCheckpointRetention, FileSystemCheckpointStorage,
+                                RestartStrategies, RestartStrategyConfiguration)
 from .api.columnar import ColumnarStream
 from .api.datastream import ConnectedStreams, DataStream, DataStreamSink, KeyedStream
 from .api.environment import ExecutionConfig, RuntimeExecutionMode, StreamExecutionEnvironment
@@ -36,6 +39,7 @@ from .api.windowed import AllWindowedStream, WindowedStream
 from .connectors.sinks import DataFrameSink, WriteMode
 from .errors import (JobCancelledError, JobFailedError, NbstreamError, NotAvailableError,
                      PlanError, UserFunctionError)
+from .runtime.checkpoints import CheckpointError
 from .runtime.clock import ManualClock
 from .runtime.durations import Duration, Time
 from .runtime.collect import CloseableIterator
@@ -98,6 +102,10 @@ __all__ = [
     "DataFrameSink", "WriteMode",
     # jobs
     "JobClient", "JobExecutionResult", "JobStatus", "CloseableIterator", "ManualClock",
+    # fault tolerance
+    "CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
+    "ExternalizedCheckpointCleanup", "FileSystemCheckpointStorage", "RestartStrategies",
+    "RestartStrategyConfiguration", "CheckpointError",
     # errors
     "NbstreamError", "PlanError", "JobFailedError", "UserFunctionError", "JobCancelledError",
     "NotAvailableError",

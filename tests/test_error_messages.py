@@ -175,13 +175,12 @@ def test_a_text_file_with_bad_utf8_names_the_file_line_and_bytes(make_env, tmp_p
             "at byte 4 of the line (b'\\xe9' in b'caf\\xe9 au lait')") in message
 
 
-@pytest.mark.parametrize("method", ["enable_checkpointing", "get_checkpoint_config",
-                                    "set_restart_strategy", "set_state_backend"])
+@pytest.mark.parametrize("method", ["enable_changelog_state_backend", "set_state_backend"])
 def test_pyflink_environment_methods_not_built_yet_say_so(method):
     from nbstream import NotAvailableError
     env = _env()
     with pytest.raises(NotAvailableError, match=rf"StreamExecutionEnvironment\.{method}\(\) is not "
-                                                r"available in nbstream yet: checkpoints"):
+                                                r"available in nbstream yet: state backends"):
         getattr(env, method)
     with pytest.raises(AttributeError, match="has no attribute 'enable_teleport'"):
         env.enable_teleport
@@ -190,5 +189,5 @@ def test_pyflink_environment_methods_not_built_yet_say_so(method):
 def test_the_pyflink_compat_layer_raises_the_same_error_on_its_environment():
     from nbstream import NotAvailableError
     from nbstream.compat.pyflink.datastream import StreamExecutionEnvironment as PyFlinkEnv
-    with pytest.raises(NotAvailableError, match="enable_checkpointing"):
-        PyFlinkEnv.get_execution_environment().enable_checkpointing(1000)
+    with pytest.raises(NotAvailableError, match="set_state_backend"):
+        PyFlinkEnv.get_execution_environment().set_state_backend(None)

@@ -39,6 +39,10 @@ EXPECTED = sorted([
     "ReducingStateDescriptor", "AggregatingStateDescriptor", "StateTtlConfig",
     # async I/O (issue 13)
     "AsyncDataStream", "AsyncFunction", "AsyncRetryStrategy", "AsyncRetryPredicate",
+    # fault tolerance (issue 10)
+    "CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
+    "ExternalizedCheckpointCleanup", "FileSystemCheckpointStorage", "RestartStrategies",
+    "RestartStrategyConfiguration", "CheckpointError",
 ])
 
 

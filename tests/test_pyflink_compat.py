@@ -120,8 +120,8 @@ def test_connectors_of_the_jvm_name_the_class_that_is_missing():
             exec("from pyflink.datastream.connectors.jdbc import JdbcSink", {})
         with pytest.raises(NotAvailableError, match="Table API"):
             importlib.import_module("pyflink.table")
-        with pytest.raises(NotAvailableError, match="RestartStrategies"):
-            exec("from pyflink.common import RestartStrategies", {})
+        with pytest.raises(NotAvailableError, match="JobID"):
+            exec("from pyflink.common import JobID", {})
 
 
 def test_activation_is_undone_and_restores_what_was_there():

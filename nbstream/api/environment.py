@@ -25,6 +25,8 @@ from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig
 from ..runtime.durations import to_millis
 from ..runtime.executors import check_mode, executor_for, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
+from .checkpointing import (CheckpointConfig, CheckpointingMode, RestartStrategyConfiguration,
+                            arm_job, configure_checkpoints)
 from .columnar import ColumnarStream, columnar_source
 from .datastream import DataStream
 from .types import TypeInformation
@@ -102,6 +104,10 @@ class StreamExecutionEnvironment:
         self._config = ExecutionConfig()
         self._clock: Clock = SystemClock()
         self._settings: Dict[str, Any] = {}
+        self._checkpoint_config = CheckpointConfig()
+        self._restart_strategy: Optional[RestartStrategyConfiguration] = None
+        self._savepoint_path: Optional[str] = None
+        self._allow_non_restored = False
         if configuration:
             self.configure(configuration)
 
@@ -136,6 +142,7 @@ class StreamExecutionEnvironment:
             handler = handlers.get(key)
             if handler is not None:
                 handler(value)
+        configure_checkpoints(self, configuration)
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -329,7 +336,11 @@ class StreamExecutionEnvironment:
                          batch_mode=self._runtime_mode is RuntimeExecutionMode.BATCH,
                          batch_key_order=self._batch_key_order,
                          job_parameters=cfg.get_global_job_parameters(),
-                         settings=dict(self._settings))
+                         settings=dict(self._settings),
+                         checkpoints=self._checkpoint_config.settings(),
+                         restart=self._effective_restart(),
+                         restore_from=self._savepoint_path,
+                         allow_non_restored_state=self._allow_non_restored)
 
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
         graph = self._graph
@@ -372,8 +383,51 @@ class StreamExecutionEnvironment:
             node = plan.nodes[nid]
             plan.nodes[nid] = node.replace(params={**node.params, "source": spec})  # type: ignore[index]
 
-    def execute_async(self, job_name: Optional[str] = None) -> JobClient:
-        """Start the job made of every sink added since the last run; return its handle."""
+    # -- fault tolerance ---------------------------------------------------------------------
+    def enable_checkpointing(self, interval: int,
+                             mode: Optional[CheckpointingMode] = None) -> "StreamExecutionEnvironment":
+        """Checkpoint every ``interval`` ms (see :mod:`nbstream.api.checkpointing`); with
+        it, a failed job restarts from its last checkpoint (Flink's default strategy:
+        fixed delay, 1 s apart) and exactly-once sinks hold results back until the
+        checkpoint after them completes."""
+        self._checkpoint_config.set_checkpoint_interval(interval)
+        if mode is not None:
+            self._checkpoint_config.set_checkpointing_mode(mode)
+        return self
+
+    def get_checkpoint_config(self) -> CheckpointConfig:
+        return self._checkpoint_config
+
+    def get_checkpoint_interval(self) -> int:
+        return self._checkpoint_config.get_checkpoint_interval()
+
+    def get_checkpointing_mode(self) -> CheckpointingMode:
+        return self._checkpoint_config.get_checkpointing_mode()
+
+    def set_restart_strategy(self, strategy: RestartStrategyConfiguration) -> None:
+        """What a failed job does (``RestartStrategies.fixed_delay_restart(3, 1000)``...)."""
+        if not isinstance(strategy, RestartStrategyConfiguration):
+            raise PlanError(f"set_restart_strategy takes a RestartStrategies.*() value, "
+                            f"not {strategy!r}")
+        self._restart_strategy = strategy
+
+    def get_restart_strategy(self) -> Optional[RestartStrategyConfiguration]:
+        return self._restart_strategy
+
+    def _effective_restart(self) -> Any:
+        from .checkpointing import effective_restart
+        return effective_restart(self._restart_strategy,
+                                 self._checkpoint_config.is_checkpointing_enabled())
+
+    def execute_async(self, job_name: Optional[str] = None,
+                      savepoint_path: Optional[str] = None,
+                      allow_non_restored_state: bool = False) -> JobClient:
+        """Start the job made of every sink added since the last run; return its handle.
+        ``savepoint_path``: start from that savepoint or checkpoint (as the
+        ``execution.savepoint.path`` setting)."""
+        if savepoint_path is not None:
+            self._savepoint_path = os.fspath(savepoint_path)
+            self._allow_non_restored = allow_non_restored_state
         if not self._graph.sinks:
             raise PlanError("No sinks defined: add one (print(), add_sink(), write_as_text(), "
                             "execute_and_collect()) before executing")
@@ -389,15 +443,25 @@ class StreamExecutionEnvironment:
                     node.params["source"].prepare(job)
                 elif node.is_sink:
                     node.params["sink"].prepare(job, plan.parallelism[nid])
+            arm_job(job, plan, executor, self._clock)
         finally:
             self._graph.sinks = []
-        executor.start(plan, job, self._clock)
+            if savepoint_path is not None:
+                self._savepoint_path, self._allow_non_restored = None, False
+        try:
+            executor.start(plan, job, self._clock)
+        except BaseException:
+            if job.checkpoints is not None:  # the job never ran: nothing to keep
+                job.checkpoints.stop()
+                job.checkpoints.storage.discard()
+            raise
         return job
 
-    def execute(self, job_name: Optional[str] = None) -> JobExecutionResult:
+    def execute(self, job_name: Optional[str] = None, savepoint_path: Optional[str] = None,
+                allow_non_restored_state: bool = False) -> JobExecutionResult:
         """Run the job to its end and return its result (raises its error if it fails).
         An interrupt (Ctrl-C, or the notebook's stop button) cancels the job."""
-        job = self.execute_async(job_name)
+        job = self.execute_async(job_name, savepoint_path, allow_non_restored_state)
         try:
             return job.result()
         except KeyboardInterrupt:
@@ -406,12 +470,9 @@ class StreamExecutionEnvironment:
             raise
 
 
-_CHECKPOINTS = ("checkpoints, restarts and state backends are not built yet: a failed job "
-                "stops, and its state is lost")
+_CHECKPOINTS = ("state backends other than the in-memory one are not built yet")
 #: PyFlink's environment methods that nbstream does not have yet, and why.
 _NOT_YET = {name: _CHECKPOINTS for name in (
-    "enable_checkpointing", "get_checkpoint_config", "get_checkpoint_interval",
-    "get_checkpointing_mode", "set_restart_strategy", "get_restart_strategy",
     "set_state_backend", "get_state_backend", "enable_changelog_state_backend",
     "is_changelog_state_backend_enabled", "set_default_savepoint_directory",
     "get_default_savepoint_directory")}

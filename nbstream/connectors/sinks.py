@@ -260,6 +260,65 @@ class FunctionSink(SinkSpec):
 
 # -- results in the driver ----------------------------------------------------------------------
 
+class _HeldUntilCheckpoint(_Writer):
+    """A writer whose records appear exactly once when checkpoints are on: what arrives
+    between two barriers is held back and delivered when the checkpoint after it
+    completes (or when the job ends), as Flink's two-phase-commit sinks do. The held
+    epochs are part of the checkpoint, so a restore delivers those whose completion
+    was not heard of; the spec remembers what it delivered, so nothing comes twice."""
+
+    def __init__(self, spec: Any, deliver: Callable[[List[Any]], None]) -> None:
+        self.spec = spec
+        self.deliver = deliver
+        self.pending: List[List[Any]] = []
+        self.sealed: List[Any] = []  # (instance, checkpoint id, [values, ...])
+        self.held = False
+
+    def open(self, op: Any) -> None:
+        super().open(op)
+        cp = op.task.config.checkpoints
+        self.held = cp is not None and cp.exactly_once
+        self.instance = op.task.subtask
+
+    def write(self, batch: Any) -> None:
+        if self.held:
+            self.pending.append(batch.values)
+        else:
+            self.deliver(batch.values)
+
+    def seal(self, checkpoint_id: int) -> List[Any]:
+        if self.pending:
+            self.sealed.append((self.instance, checkpoint_id, self.pending))
+            self.pending = []
+        return list(self.sealed)
+
+    def commit(self, checkpoint_id: Optional[int]) -> None:
+        keep = []
+        for entry in self.sealed:
+            if checkpoint_id is None or entry[1] <= checkpoint_id:
+                self._deliver_once(entry)
+            else:
+                keep.append(entry)
+        self.sealed = keep
+        if checkpoint_id is None:  # the job is over: nothing will be replayed
+            for values in self.pending:
+                self.deliver(values)
+            self.pending = []
+
+    def restore(self, sealed: List[Any]) -> None:
+        for entry in sealed:  # they belong to a completed checkpoint
+            self._deliver_once(entry)
+
+    def _deliver_once(self, entry: Any) -> None:
+        instance, checkpoint_id, parts = entry
+        with self.spec.commit_lock:
+            if (instance, checkpoint_id) in self.spec.committed:
+                return
+            self.spec.committed.add((instance, checkpoint_id))
+        for values in parts:
+            self.deliver(values)
+
+
 class CollectSink(SinkSpec):
     """Hands results to the driver through a bounded channel (``execute_and_collect``)."""
 
@@ -267,17 +326,14 @@ class CollectSink(SinkSpec):
 
     def __init__(self, capacity: int = 16) -> None:
         self.channel = ResultChannel(capacity)
+        self.committed: set = set()
+        self.commit_lock = threading.Lock()
 
     def prepare(self, job: Any, parallelism: int) -> None:
         self.channel.bind(job)
 
     def create_writer(self) -> _Writer:
-        channel = self.channel
-
-        class Writer(_Writer):
-            def write(self, batch: Any) -> None:
-                channel.put(batch.values)
-        return Writer()
+        return _HeldUntilCheckpoint(self, self.channel.put)
 
 
 class DataFrameSink(SinkSpec):
@@ -304,6 +360,8 @@ class DataFrameSink(SinkSpec):
         self._rows: Deque[Any] = collections.deque(maxlen=max_rows)
         self._lock = threading.Lock()
         self.received = 0
+        self.committed: set = set()
+        self.commit_lock = threading.Lock()
 
     @property
     def dropped(self) -> int:
@@ -328,11 +386,9 @@ class DataFrameSink(SinkSpec):
         return pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
 
     def create_writer(self) -> _Writer:
-        spec = self
+        return _HeldUntilCheckpoint(self, self._add)
 
-        class Writer(_Writer):
-            def write(self, batch: Any) -> None:
-                with spec._lock:
-                    spec._rows.extend(batch.values)
-                    spec.received += len(batch.values)
-        return Writer()
+    def _add(self, values: List[Any]) -> None:
+        with self._lock:
+            self._rows.extend(values)
+            self.received += len(values)

@@ -33,8 +33,19 @@ class SourceSpec:
 
 
 class _Reader:
+    """A source instance's reader. Checkpoints store how many records it emitted; a
+    reader that can start at record ``n`` says so with ``seek(n)`` (called before
+    ``run``), any other is run again and its first ``n`` records are dropped."""
+
+    start = 0
+
     def cancel(self) -> None:
         pass
+
+
+class _Seekable(_Reader):
+    def seek(self, position: int) -> None:
+        self.start = position
 
 
 def _emit_chunks(ctx: Any, values: List[Any], convert: Optional[Callable[[Any], Any]] = None) -> None:
@@ -54,10 +65,10 @@ class CollectionSource(SourceSpec):
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         spec = self
 
-        class Reader(_Reader):
+        class Reader(_Seekable):
             def run(self, ctx: Any) -> None:
                 convert = getattr(spec.type_info, "from_value", None)
-                _emit_chunks(ctx, spec.values, convert)
+                _emit_chunks(ctx, spec.values[self.start:], convert)
         return Reader()
 
 
@@ -78,10 +89,10 @@ class SequenceSource(SourceSpec):
         lo = self.start + total * subtask // parallelism
         hi = self.start + total * (subtask + 1) // parallelism
 
-        class Reader(_Reader):
+        class Reader(_Seekable):
             def run(self, ctx: Any) -> None:
                 size = ctx.batch_size
-                for a in range(lo, hi, size):
+                for a in range(lo + self.start, hi, size):
                     ctx.emit_batch(list(range(a, min(a + size, hi))))
         return Reader()
 
@@ -91,6 +102,13 @@ class IterableSource(SourceSpec):
 
     A generator function (or any zero-argument callable returning an iterator) starts
     afresh on every run; a generator object can be consumed by one run only.
+
+    After a restore from a checkpoint: a generator function with a ``start`` parameter
+    is called with the position to resume at (``start=n``: skip the first ``n``
+    records); one without is run again and its first ``n`` records are dropped (exactly
+    once if it yields the same records every time); a list or other re-iterable
+    likewise; a generator object goes on from where it is (records it had handed over
+    after the checkpoint are lost: at most once).
     """
 
     user_code = True
@@ -111,14 +129,23 @@ class IterableSource(SourceSpec):
                                 "so every run starts afresh")
             self._used = True
 
-    def _iterator(self) -> Iterator[Any]:
+    def _iterator(self, start: int = 0) -> Iterator[Any]:
         src = self.source
         if hasattr(src, "__iter__"):
             return iter(src)
-        it = src()
+        it = src(start=start) if start else src()
         if not hasattr(it, "__next__"):
             it = iter(it)
         return it
+
+    @property
+    def replay(self) -> str:
+        """How a restore replays this source: ``start``, ``rerun`` or ``continue``."""
+        if self.single_use:
+            return "continue"
+        if not hasattr(self.source, "__iter__") and _accepts_start(self.source):
+            return "start"
+        return "rerun"
 
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         spec = self
@@ -127,16 +154,31 @@ class IterableSource(SourceSpec):
             threaded = True  # a generator may block: run it on a thread of its own
 
             def run(self, ctx: Any) -> None:
-                it = spec._iterator()
+                it = spec._iterator(self.start)
                 collect = ctx.collect
                 try:
                     for value in it:
                         collect(value)
                 finally:
                     close = getattr(it, "close", None)
-                    if close is not None:
+                    if close is not None and not spec.single_use:
                         close()
+
+        replay = spec.replay
+        if replay == "start":
+            Reader.seek = _Seekable.seek  # type: ignore[attr-defined]
+        elif replay == "continue":
+            Reader.seek = lambda self, position: None  # type: ignore[attr-defined]
         return Reader()
+
+
+def _accepts_start(fn: Any) -> bool:
+    import inspect
+
+    try:
+        return "start" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class TextFileSource(SourceSpec):
@@ -153,10 +195,13 @@ class TextFileSource(SourceSpec):
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         spec = self
 
-        class Reader(_Reader):
+        class Reader(_Seekable):
             def run(self, ctx: Any) -> None:
-                done = 0
+                done = self.start
                 with open(spec.path, encoding=spec.encoding) as f:
+                    if done:
+                        for _ in islice(f, done):
+                            pass
                     while True:
                         try:
                             lines = list(islice(f, ctx.batch_size))
@@ -233,10 +278,10 @@ class DataFrameSource(SourceSpec):
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         spec = self
 
-        class Reader(_Reader):
+        class Reader(_Seekable):
             def run(self, ctx: Any) -> None:
                 df, size = spec.df, ctx.batch_size
-                for start in range(0, len(df), size):
+                for start in range(self.start, len(df), size):
                     part = df.iloc[start:start + size]
                     ctx.emit_batch(spec._values(part), spec._timestamps(part))
         return Reader()

@@ -3,11 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
-__all__ = ["JobConfig", "DEFAULT_MAX_PARALLELISM"]
+__all__ = ["JobConfig", "DEFAULT_MAX_PARALLELISM", "CheckpointSettings", "RestartSettings"]
 
 DEFAULT_MAX_PARALLELISM = 128
+
+
+@dataclass(frozen=True)
+class CheckpointSettings:
+    """How a job checkpoints (``env.enable_checkpointing`` and the checkpoint config).
+
+    interval_ms: time between the start of two checkpoints.
+    exactly_once: align barriers (exactly-once) or not (at-least-once).
+    directory: where completed checkpoints go (one folder per checkpoint).
+    min_pause_ms, timeout_ms, tolerable_failures, retained: as Flink's checkpoint config.
+    keep_on_cancel: keep the checkpoints of a cancelled job (externalized retention).
+    """
+
+    interval_ms: int
+    exactly_once: bool = True
+    directory: str = ""
+    min_pause_ms: int = 0
+    timeout_ms: int = 600_000
+    tolerable_failures: int = 0
+    retained: int = 1
+    keep_on_cancel: bool = False
+
+
+@dataclass(frozen=True)
+class RestartSettings:
+    """What a job does after a failure: ``kind`` is ``none``, ``fixed-delay``,
+    ``failure-rate`` or ``exponential-delay``; the other fields belong to those kinds."""
+
+    kind: str = "none"
+    attempts: int = 0
+    delay_ms: int = 0
+    failure_interval_ms: int = 0
+    max_delay_ms: int = 0
+    multiplier: float = 2.0
+    reset_after_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -34,3 +69,7 @@ class JobConfig:
     batch_key_order: str = "arrival"
     job_parameters: Mapping[str, Any] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    checkpoints: Optional[CheckpointSettings] = None
+    restart: RestartSettings = field(default_factory=RestartSettings)
+    restore_from: Optional[str] = None
+    allow_non_restored_state: bool = False

@@ -105,6 +105,8 @@ class ReduceOperator(OneInputOperator):
     """Keyed rolling reduce: emits the new accumulated value per record (STREAMING)
     or only the final value per key at the end (BATCH)."""
 
+    keyed_fields = {"acc": lambda key: key}
+
     def open(self) -> None:
         super().open()
         self.acc: Dict[Any, Any] = {}

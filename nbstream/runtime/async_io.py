@@ -56,6 +56,8 @@ class _Segment:
 
 @register("async_wait")
 class AsyncWaitOperator(OneInputOperator):
+    checkpoint_refusal = "async I/O does not snapshot its in-flight requests yet"
+
     def __init__(self, node: Any) -> None:
         super().__init__(node)
         p = self.params

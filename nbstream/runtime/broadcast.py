@@ -110,6 +110,8 @@ class _BroadcastContext(ProcessContext):
 
 @register("broadcast_process")
 class BroadcastProcessOperator(TwoInputOperator):
+    checkpoint_refusal = "broadcast state is not part of checkpoints yet"
+
     def open(self) -> None:
         owner = self.fn.owner
         self.fns = (owner.process_element, owner.process_broadcast_element)

@@ -131,6 +131,8 @@ class _ColumnarWindows(_ColumnarOperator):
     """Shared by the columnar window operators: rows in with ``_add_batch``, windows
     out with ``_fire`` when the watermark moves, late rows counted."""
 
+    checkpoint_refusal = "columnar windows keep their partial aggregates outside keyed state"
+
     late = 0  # rows too late for every window (a metric, read before open() too)
 
     def extra_metrics(self) -> Dict[str, Any]:

@@ -20,6 +20,8 @@ __all__ = ["IterationHeadOperator"]
 
 @register("iterate")
 class IterationHeadOperator(TwoInputOperator):
+    checkpoint_refusal = "iterations cannot be checkpointed, as in Flink"
+
     def __init__(self, node: Any) -> None:
         super().__init__(node)
         wait = int(self.params.get("max_wait_ms", 0))

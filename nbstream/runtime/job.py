@@ -30,6 +30,7 @@ class JobStatus(Enum):
     CREATED = "CREATED"
     RUNNING = "RUNNING"
     CANCELLING = "CANCELLING"
+    RESTARTING = "RESTARTING"
     FINISHED = "FINISHED"
     FAILED = "FAILED"
     CANCELED = "CANCELED"
@@ -94,6 +95,13 @@ class JobClient:
         self._ended: Optional[float] = None
         self.warnings: List[str] = []
         self.cancelled = False  # read on the hot path by tasks: a plain attribute
+        # fault tolerance: the checkpoint coordinator (tasks read it), the restart policy
+        # and how to start the tasks again (set by whoever submits the job)
+        self.checkpoints: Any = None
+        self.restart_policy: Any = None
+        self._restarter: Optional[Callable[[], None]] = None
+        self.restarts = 0
+        self.last_failure: Optional[str] = None
 
     # -- state for the public -------------------------------------------------------------
     @property
@@ -200,8 +208,16 @@ class JobClient:
     def _start(self, metrics_source: Callable[[], List[Dict[str, Any]]]) -> None:
         self._metrics_source = metrics_source
         with self._lock:
-            if self._status is JobStatus.CREATED:
+            if self._status in (JobStatus.CREATED, JobStatus.RESTARTING):
                 self._status = JobStatus.RUNNING
+
+    def checkpoint_info(self) -> Dict[str, Any]:
+        """Fault tolerance at a glance: restarts, the last failure, and the checkpoints
+        (completed, the last one's id, size in bytes, duration, alignment time, path)."""
+        info: Dict[str, Any] = {"restarts": self.restarts, "last_failure": self.last_failure}
+        if self.checkpoints is not None:
+            info.update(self.checkpoints.metrics())
+        return info
 
     def add_waker(self, wake: Callable[[], None]) -> None:
         """Called on cancel to wake blocked tasks."""
@@ -231,7 +247,10 @@ class JobClient:
                 pass
 
     def _finish(self) -> None:
-        """Every task has stopped: settle the final status and notify."""
+        """Every task has stopped: restart if the policy says so, else settle the final
+        status and notify."""
+        if self._should_restart():
+            return
         with self._lock:
             self._ended = time.monotonic()
             if self._error is not None:
@@ -247,6 +266,42 @@ class JobClient:
                 cb(self)
             except Exception as exc:  # report, never mask the job's own outcome
                 self.warnings.append(f"on_done callback failed: {exc!r}")
+
+
+    # -- restarts -------------------------------------------------------------------------
+    def _should_restart(self) -> bool:
+        with self._lock:
+            error = self._error
+            if error is None or self._cancel_requested or self._restarter is None \
+                    or self.restart_policy is None:
+                return False
+            delay = self.restart_policy.next_delay_s()
+            if delay is None:
+                if self.restarts:
+                    self.warnings.append(f"no restart left after {self.restarts} restart(s)")
+                return False
+            self._status = JobStatus.RESTARTING
+            self.restarts += 1
+            self.last_failure = f"{type(error).__name__}: {error}"
+            self._error = None
+        timer = threading.Timer(delay, self._restart)
+        timer.daemon = True
+        timer.start()
+        return True
+
+    def _restart(self) -> None:
+        if self._cancel_requested:
+            self._restarter = None
+            self._finish()
+            return
+        self._wakers = []
+        self.cancelled = False
+        try:
+            self._restarter()  # type: ignore[misc]
+        except BaseException as exc:  # noqa: BLE001 - the job fails with it
+            self._error = as_job_error(exc)
+            self._restarter = None
+            self._finish()
 
 
 def as_job_error(exc: BaseException) -> NbstreamError:

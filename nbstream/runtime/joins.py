@@ -37,6 +37,8 @@ class _JoinContext:
 
 @register("interval_join")
 class IntervalJoinOperator(TwoInputOperator):
+    checkpoint_refusal = "interval joins keep their buffers outside keyed state"
+
     def __init__(self, node: Any) -> None:
         super().__init__(node)
         self.late_records = 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
 from .context import ProcessContext, StreamingRuntimeContext, TaskInfo
@@ -130,7 +130,18 @@ class Collector:
 
 
 class Operator:
-    """Shared machinery: name, user function lifecycle, metrics, keyed state, timers, errors."""
+    """Shared machinery: name, user function lifecycle, metrics, keyed state, timers, errors.
+
+    Checkpoints take keyed state, timers and the watermark of every operator; a subclass
+    that keeps more names it: ``keyed_fields`` (dicts whose entries belong to a key: the
+    function gives the key of an entry's dict key) and ``instance_fields`` (anything else
+    of this parallel instance). One that cannot be checkpointed yet says why in
+    ``checkpoint_refusal``.
+    """
+
+    keyed_fields: Dict[str, Callable[[Any], Any]] = {}
+    instance_fields: Tuple[str, ...] = ()
+    checkpoint_refusal: Optional[str] = None
 
     def __init__(self, node: "Node") -> None:
         self.node_id = node.id
@@ -197,6 +208,47 @@ class Operator:
 
     def end_input(self) -> None:
         """All input has arrived (after the final watermark)."""
+
+    # checkpoints ------------------------------------------------------------------------------
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        """This instance's state at a barrier (the task serializes it at once)."""
+        snap: Dict[str, Any] = {"watermark": self.current_watermark}
+        if self.state is not None:
+            snap["keyed"] = self.state.snapshot()
+        if self.timers is not None:
+            snap["timers"] = self.timers.snapshot()
+        for name in (*self.keyed_fields, *self.instance_fields):
+            snap[name] = getattr(self, name)
+        return snap
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
+                      same_instance: bool) -> None:
+        """Take the state of :meth:`snapshot_state` back: one snapshot of this instance,
+        or (another parallelism) all of them with ``owns(key)`` saying which keys are ours."""
+        mine = (lambda key: True) if owns is None else owns
+        for snap in snaps:
+            self.current_watermark = snap["watermark"] if same_instance else min(
+                self.current_watermark if self.current_watermark != MIN_TIMESTAMP
+                else snap["watermark"], snap["watermark"])
+            if self.state is not None and "keyed" in snap:
+                self.state.restore(_filtered(snap["keyed"], lambda slot: mine(slot)))
+            if self.timers is not None and "timers" in snap:
+                event, proc = snap["timers"]
+                self.timers.restore([t for t in event if mine(t[1])],
+                                    [t for t in proc if mine(t[1])])
+            for name, key_of in self.keyed_fields.items():
+                getattr(self, name).update(
+                    {k: v for k, v in snap[name].items() if mine(key_of(k))})
+            if same_instance:
+                for name in self.instance_fields:
+                    setattr(self, name, snap[name])
+
+    def notify_checkpoint_complete(self, checkpoint_id: Optional[int]) -> None:
+        """Checkpoint ``checkpoint_id`` is complete (None: the job is over)."""
+        owner = self.fn.owner if self.fn is not None else None
+        notify = getattr(owner, "notify_checkpoint_complete", None)
+        if notify is not None and checkpoint_id is not None:
+            notify(checkpoint_id)
 
     def run_process(self, fn: Callable[[Any, Any], Any], batch: Batch) -> None:
         """Call ``fn(value, ctx)`` per record, collecting what it yields."""
@@ -292,7 +344,15 @@ class TwoInputOperator(Operator):
 
 
 class SourceOperator(Operator):
-    """Runs a source reader in its task, emitting through its output."""
+    """Runs a source reader in its task, emitting through its output.
+
+    Its checkpointed state is its position: how many records it has emitted. After a
+    restore, a reader with ``seek(n)`` starts at record ``n``; any other is run again and
+    its first ``n`` records are dropped (``skip``).
+    """
+
+    instance_fields = ("records_in",)
+    skip = 0
 
     def open(self) -> None:
         task = self.task
@@ -303,6 +363,25 @@ class SourceOperator(Operator):
                 open_reader(self.runtime_context())
             except USER_ERRORS as exc:
                 raise self.error(exc, None, has_record=False, phase="open()") from exc
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
+                      same_instance: bool) -> None:
+        if not same_instance:
+            raise RuntimeError(f"source '{self.name}' cannot be restored at another parallelism")
+        position = snaps[0]["records_in"]
+        seek = getattr(self.reader, "seek", None)
+        if seek is not None:
+            seek(position)
+        else:
+            self.skip = position
+        self.records_in = position
+        self.current_watermark = snaps[0]["watermark"]
+
+    def admit(self, values: List[Any], timestamps: Optional[List[Any]]) -> Any:
+        """Drop what a restored reader emits again before its checkpointed position."""
+        n = min(self.skip, len(values))
+        self.skip -= n
+        return values[n:], (timestamps[n:] if timestamps is not None else None), n
 
     def run(self, ctx: Any) -> None:
         try:
@@ -346,10 +425,37 @@ class SinkOperator(Operator):
         if finish is not None:
             finish()
 
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        snap = super().snapshot_state(checkpoint_id)
+        seal = getattr(self.writer, "seal", None)
+        if seal is not None:  # a sink that commits on completed checkpoints
+            snap["writer"] = seal(checkpoint_id)
+        return snap
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
+                      same_instance: bool) -> None:
+        super().restore_state(snaps, owns, same_instance)
+        restore = getattr(self.writer, "restore", None)
+        if restore is not None:
+            for snap in snaps:
+                if snap.get("writer"):
+                    restore(snap["writer"])
+
+    def notify_checkpoint_complete(self, checkpoint_id: Optional[int]) -> None:
+        commit = getattr(self.writer, "commit", None)
+        if commit is not None:
+            commit(checkpoint_id)
+        super().notify_checkpoint_complete(checkpoint_id)
+
     def close(self) -> None:
         writer = getattr(self, "writer", None)
         if writer is not None:
             writer.close()
+
+
+def _filtered(keyed: Dict[str, Any], mine: Callable[[Any], bool]) -> Dict[str, Any]:
+    return {name: (kind, {slot: v for slot, v in data.items() if mine(slot)})
+            for name, (kind, data) in keyed.items()}
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -3,7 +3,8 @@
 A :class:`Batch` holds parallel lists: the values, optionally their event-time
 timestamps (int epoch milliseconds, ``None`` for a record without one) and,
 after a key-by edge, their keys. Batches are never mutated once emitted.
-Control events (:class:`Watermark`, :class:`WatermarkStatus`, ``END_OF_INPUT``)
+Control events (:class:`Watermark`, :class:`WatermarkStatus`, :class:`Barrier`,
+``END_OF_INPUT``)
 travel in the same channels, in order.
 """
 
@@ -46,6 +47,12 @@ class WatermarkStatus(NamedTuple):
     """An input became idle (excluded from the watermark minimum) or active again."""
 
     idle: bool
+
+
+class Barrier(NamedTuple):
+    """Checkpoint ``checkpoint_id``: everything before this in the channel belongs to it."""
+
+    checkpoint_id: int
 
 
 class _EndOfInput:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from .pacer import Pacer
 from .records import Batch, TaskCancelled
@@ -36,8 +36,10 @@ class SourceContext:
     has passed since the last flush.
     """
 
-    def __init__(self, op: Any, control: Any) -> None:
+    def __init__(self, op: Any, control: Any,
+                 between_batches: Optional[Callable[[], None]] = None) -> None:
         cfg = op.task.config
+        self._between = between_batches
         self._op = op
         self._output = op.output
         self._control = control
@@ -77,7 +79,10 @@ class SourceContext:
     def emit_batch(self, values: List[Any], timestamps: Optional[List[Any]] = None) -> None:
         """Emit many records at once (bulk sources)."""
         self.flush()
-        self._op.records_in += len(values)
+        op = self._op
+        if op.skip:
+            values, timestamps, _ = op.admit(values, timestamps)
+        op.records_in += len(values)
         self._pacer.feed(self._output.emit, Batch(values, timestamps))
         self._after_flush()
 
@@ -96,7 +101,10 @@ class SourceContext:
         if self._values:
             values, self._values = self._values, []
             timestamps, self._timestamps = self._timestamps, None
-            self._op.records_in += len(values)
+            op = self._op
+            if op.skip:
+                values, timestamps, _ = op.admit(values, timestamps)
+            op.records_in += len(values)
             self._pacer.feed(self._output.emit, Batch(values, timestamps))
         self._after_flush()
 
@@ -104,6 +112,8 @@ class SourceContext:
         self._last_flush = time.monotonic()
         if self._time._heap:
             self._time.fire_due()
+        if self._between is not None:
+            self._between()
 
     def get_checkpoint_lock(self) -> Any:  # old Flink API: nothing to lock here
         return _NoLock()

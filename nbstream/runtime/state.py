@@ -40,6 +40,23 @@ class KeyedStateBackend:
         self.namespace: Any = None
         self.now_ms = now_ms if now_ms is not None else _system_now_ms
         self._states: Dict[str, "_State"] = {}
+        self._restored: Dict[str, Dict[Any, Any]] = {}
+
+    def snapshot(self) -> Dict[str, Tuple[str, Dict[Any, Any]]]:
+        """Every state's entries by name: ``{name: (kind, {slot: value})}`` (not copied:
+        the caller serializes at once)."""
+        out = {name: (type(st).kind, st._data) for name, st in self._states.items()}
+        for name, data in self._restored.items():  # restored but not used since
+            out.setdefault(name, ("", data))
+        return out
+
+    def restore(self, snapshot: Dict[str, Tuple[str, Dict[Any, Any]]]) -> None:
+        """Take entries from :meth:`snapshot`; each state gets them when first used."""
+        for name, (_kind, data) in snapshot.items():
+            self._restored.setdefault(name, {}).update(data)
+            state = self._states.get(name)
+            if state is not None:
+                state._data.update(self._restored.pop(name))
 
     def slot(self) -> Any:
         ns = self.namespace
@@ -56,6 +73,10 @@ class KeyedStateBackend:
             if cls is None:
                 raise TypeError(f"{type(descriptor).__name__} is not a state descriptor")
             state = self._states[name] = cls(self, descriptor)
+            if self._restored:
+                restored = self._restored.pop(name, None)
+                if restored is not None:
+                    state._data.update(restored)
         elif type(state).kind != getattr(descriptor, "state_kind", None):
             raise TypeError(f"state '{name}' was declared as {type(state).kind} state before")
         return state

@@ -13,19 +13,21 @@ import contextvars
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
+from .checkpoints import FINISHED, AligningInbox, CheckpointError, dump_state
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
 from .pacer import Pacer
 from .partitioners import make_partitioner
-from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Batch, TaskCancelled, Watermark,
-                      WatermarkStatus)
+from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Barrier, Batch, TaskCancelled,
+                      Watermark, WatermarkStatus)
 from .registry import build_operator
 from .source_context import Handoff, SourceContext
 
-__all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "TICK", "CANCEL"]
+__all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "TICK", "CANCEL", "MAIL"]
 
 
 class _Signal:
@@ -45,6 +47,7 @@ _READER_GRACE_S = 0.2  # how long a failed or cancelled source task waits for it
 
 TICK = _Signal("TICK")      # wake up: processing time moved (manual clock)
 CANCEL = _Signal("CANCEL")  # wake up: the job is being cancelled
+MAIL = _Signal("MAIL")      # wake up: the task's mailbox has a message (checkpoints)
 
 
 class NetworkTarget:
@@ -77,6 +80,11 @@ class NetworkTarget:
     def end(self) -> None:
         for w in self.writers:
             w.put(END_OF_INPUT)
+
+    def barrier(self, checkpoint_id: int) -> None:
+        mark = Barrier(checkpoint_id)
+        for w in self.writers:
+            w.put(mark)
 
 
 class InputWatermarks:
@@ -147,6 +155,91 @@ class Task:
             op.setup(info, keyed=self.keyed and nid == self.chain.head)
         self.network: List[NetworkTarget] = []
         self._wire(make_writer)
+        self.is_source = isinstance(self.head, SourceOperator)
+        self.mailbox: Deque[Tuple[str, Any]] = deque()
+        self.wake: Optional[Callable[[], None]] = None  # the executor's: wake a waiting task
+        self._mail = threading.Event()
+        self._over = False
+        self._alignment_s = 0.0
+        self.coordinator = getattr(control, "checkpoints", None)
+        self._restore: Optional[Dict[Any, Any]] = None
+        if self.coordinator is not None:
+            self._join_checkpoints()
+
+    def _join_checkpoints(self) -> None:
+        for nid, op in self.ops.items():
+            if op.checkpoint_refusal:
+                raise CheckpointError(f"checkpointing: step '{op.name}' cannot be checkpointed "
+                                      f"yet ({op.checkpoint_refusal}); run this job without "
+                                      "enable_checkpointing()")
+        if any(edge.feedback for edge, _ in self.inputs):
+            raise CheckpointError("checkpointing: iterations (iterate() and its feedback edge) "
+                                  "cannot be checkpointed, as in Flink; run this job without "
+                                  "enable_checkpointing()")
+        key = (self.chain.id, self.subtask)
+        self.coordinator.attach(key, self)
+        self._restore = self.coordinator.restored_state(*key)
+
+    # checkpoints ----------------------------------------------------------------------------------
+    def post(self, message: Tuple[str, Any]) -> None:
+        """From the coordinator: ``("barrier", id)`` (sources), ``("complete", id)``, ``("final", None)``."""
+        self.mailbox.append(message)
+        self._mail.set()
+        if self.wake is not None:
+            self.wake()
+
+    def _handle_mail(self) -> None:
+        while self.mailbox:
+            kind, arg = self.mailbox.popleft()
+            if kind == "barrier":
+                self._checkpoint(arg)
+            elif kind == "complete":
+                for op in self.ops.values():
+                    op.notify_checkpoint_complete(arg)
+            elif kind == "final":
+                for op in self.ops.values():
+                    op.notify_checkpoint_complete(None)
+                self._over = True
+
+    def _snapshot(self, checkpoint_id: Optional[int], finished: bool) -> Dict[str, Any]:
+        uids = self.coordinator.uids
+        return {uids[nid]: {"finished": finished,
+                            "state": dump_state(op.snapshot_state(checkpoint_id or 0), op.name)}
+                for nid, op in self.ops.items()}
+
+    def _checkpoint(self, checkpoint_id: int) -> None:
+        """The barrier has come in on every input (or, at a source, was asked for): take
+        the chain's state, send the barrier on, acknowledge."""
+        states = self._snapshot(checkpoint_id, False)
+        for target in self.network:
+            target.barrier(checkpoint_id)
+        self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
+                                     self._alignment_s)
+
+    def _restore_ops(self) -> bool:
+        """Give the operators their checkpointed state; True if the task had finished."""
+        restore = self._restore
+        if not restore:
+            return False
+        for nid, op in self.ops.items():
+            entry = restore.get(nid)
+            if entry is not None:
+                snaps, owns, same = entry
+                op.restore_state(snaps, owns, same)
+        return FINISHED in restore
+
+    def _finished(self) -> None:
+        """The input is over: the last state goes to the coordinator; the task stays until
+        every task is over, to commit what its sinks held back."""
+        coordinator = self.coordinator
+        coordinator.finished((self.chain.id, self.subtask), self._snapshot(None, True))
+        while not self._over:
+            self._mail.wait(0.05)
+            self._mail.clear()
+            if self.mailbox:
+                self._handle_mail()
+            if self.control.cancelled:
+                raise TaskCancelled()
 
     @property
     def display_name(self) -> str:
@@ -180,14 +273,19 @@ class Task:
             for op in reversed(list(self.ops.values())):  # downstream first, as Flink
                 op.open()
                 opened.append(op)
-            if isinstance(self.head, SourceOperator):
-                self._run_source()
+            if self._restore_ops():
+                self._ending()
             else:
-                self._run_inputs()
-            for op in self.ops.values():
-                op.end_input()
+                if self.is_source:
+                    self._run_source()
+                else:
+                    self._run_inputs()
+                for op in self.ops.values():
+                    op.end_input()
             for target in self.network:
                 target.end()
+            if self.coordinator is not None:
+                self._finished()
         finally:
             self._close(opened)
 
@@ -214,11 +312,16 @@ class Task:
         if getattr(head.reader, "threaded", False):
             self._run_threaded_source(head)
         else:
-            ctx = SourceContext(head, self.control)
+            ctx = SourceContext(head, self.control,
+                                self._between_batches if self.coordinator is not None else None)
             head.run(ctx)
             ctx.flush()
         self._ending()
         head.output.emit_watermark(MAX_TIMESTAMP)
+
+    def _between_batches(self) -> None:
+        if self.mailbox:
+            self._handle_mail()
 
     def _ending(self) -> None:
         """The input is over: the final watermark need not cross the network (the end of
@@ -248,15 +351,21 @@ class Task:
         reader.start()
         output, time_service = head.output, self.time_service
         pacer = Pacer(cfg.buffer_timeout_ms / 1000.0, self.control)
+        mailbox = self.mailbox
+        checkpoints = self.coordinator is not None
         try:
             finished = False
             while not finished:
                 wait = time_service.wait_seconds()
                 if wait is None and time_service._heap:
                     wait = _MANUAL_CLOCK_POLL_S  # a manual clock cannot wake the hand-off
+                if checkpoints:  # barriers are asked for in the mailbox: look often
+                    wait = _MANUAL_CLOCK_POLL_S if wait is None else min(wait, _MANUAL_CLOCK_POLL_S)
                 items, finished = handoff.take(wait)
                 for kind, a, b in items:
                     if kind == "batch":
+                        if head.skip:
+                            a, b, _ = head.admit(a, b)
                         head.records_in += len(a)
                         pacer.feed(output.emit, Batch(a, b))
                     elif kind == "watermark":
@@ -267,6 +376,8 @@ class Task:
                     raise TaskCancelled()
                 if time_service._heap:
                     time_service.fire_due()
+                if mailbox:
+                    self._handle_mail()
         except BaseException:
             # the chain failed or the job is cancelled: the reader must learn that nobody
             # takes its batches any more. It stops at its next emit; user code blocked
@@ -289,6 +400,13 @@ class Task:
         feed = Pacer(self.plan.config.buffer_timeout_ms / 1000.0, control).feed
         process = head.process_batch
         get = self.inbox.get
+        mailbox = self.mailbox
+        if self.coordinator is not None:
+            aligner = AligningInbox(self.inbox, len(inputs), feedback,
+                                    self.plan.config.checkpoints is None
+                                    or self.plan.config.checkpoints.exactly_once)
+            get = aligner.get
+            marks.current = head.current_watermark  # restored: never go back
         open_channels = feedback.count(False)
         while open_channels:
             wait = time_service.wait_seconds()
@@ -321,10 +439,15 @@ class Task:
                 if new is not None:
                     head.process_watermark(new)
                 head.process_status(marks.all_idle())
+            elif kind is Barrier:
+                self._alignment_s = aligner.alignment_s
+                self._checkpoint(msg.checkpoint_id)
             if control.cancelled:
                 raise TaskCancelled()
             if time_service._heap:
                 time_service.fire_due()
+            if mailbox:
+                self._handle_mail()
         if any(feedback):
             self._drain_feedback(inputs)
 

@@ -59,6 +59,10 @@ class _Queue:
         return len(self.live)
 
 
+def _order(entry: Tuple[int, Any, Any]) -> int:
+    return entry[0]
+
+
 class Timers:
     """Both timer queues of one operator instance; ``fire(due, domain)`` handles due timers."""
 
@@ -95,6 +99,16 @@ class Timers:
         if nxt is not None and (self._scheduled is None or nxt < self._scheduled):
             self._scheduled = nxt
             self._time.schedule(nxt, self._on_processing_time)
+
+    def snapshot(self) -> Tuple[List[Tuple[int, Any, Any]], List[Tuple[int, Any, Any]]]:
+        """The registered timers: (event-time, processing-time) lists of (ts, key, ns)."""
+        return sorted(self._event.live, key=_order), sorted(self._proc.live, key=_order)
+
+    def restore(self, event: List[Tuple[int, Any, Any]], proc: List[Tuple[int, Any, Any]]) -> None:
+        for ts, key, ns in event:
+            self.register_event(ts, key, ns)
+        for ts, key, ns in proc:
+            self.register_processing(ts, key, ns)
 
     def pending(self) -> int:
         return len(self._event) + len(self._proc)

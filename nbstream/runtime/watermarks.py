@@ -10,7 +10,7 @@ a bounded input. In BATCH runtime mode only that final watermark is emitted.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ..errors import USER_ERRORS, describe_function
 from .registry import register
@@ -64,8 +64,42 @@ class _Output:
         self.op._set_idle(False)
 
 
+_PLAIN = (int, float, str, bool, bytes, type(None))
+
+
+def _plain_fields(obj: Any, depth: int = 3) -> Dict[str, Any]:
+    """A generator's progress for checkpoints: its plain attributes (the largest
+    timestamp seen...), those of generators it wraps, not its callbacks."""
+    out: Dict[str, Any] = {}
+    for name, value in getattr(obj, "__dict__", {}).items():
+        if isinstance(value, _PLAIN):
+            out[name] = value
+        elif depth and hasattr(value, "on_event"):
+            out[name] = ("generator", _plain_fields(value, depth - 1))
+    return out
+
+
+def _set_plain_fields(obj: Any, fields: Dict[str, Any]) -> None:
+    for name, value in fields.items():
+        if isinstance(value, tuple) and len(value) == 2 and value[0] == "generator":
+            _set_plain_fields(getattr(obj, name), value[1])
+        else:
+            setattr(obj, name, value)
+
+
 @register("timestamps_watermarks")
 class TimestampsAndWatermarksOperator(OneInputOperator):
+    instance_fields = ("idle", "done")
+
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        snap = super().snapshot_state(checkpoint_id)
+        snap["generator"] = _plain_fields(self.generator)
+        return snap
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Any, same_instance: bool) -> None:
+        super().restore_state(snaps, owns, same_instance)
+        if same_instance:
+            _set_plain_fields(self.generator, snaps[0]["generator"])
     def open(self) -> None:
         Operator.open(self)
         strategy = self.params["strategy"]

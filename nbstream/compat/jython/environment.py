@@ -19,7 +19,6 @@ iterative) have the old API's method names and take its Java-style function clas
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any, Dict, Iterable, Optional
 
 from ...api.datastream import DataStream
@@ -123,10 +122,12 @@ class PythonStreamExecutionEnvironment:
 
     def enable_checkpointing(self, interval: int, mode: Any = None
                              ) -> "PythonStreamExecutionEnvironment":
-        """Accepted so that old programs run, with a warning: nbstream does not checkpoint
-        yet, so the job runs without checkpoints."""
-        warnings.warn("enable_checkpointing(): nbstream does not checkpoint yet; the job runs "
-                      "without checkpoints (a failure stops it)", stacklevel=2)
+        """Checkpoint every ``interval`` ms (the old API's ``CheckpointingMode`` values
+        are taken by name)."""
+        from ...api.checkpointing import CheckpointingMode
+
+        name = getattr(mode, "name", None) or (str(mode).rsplit(".", 1)[-1] if mode else None)
+        self._env.enable_checkpointing(interval, CheckpointingMode[name] if name else None)
         return self
 
     def execute(self, *args: Any, local: Optional[bool] = None, job_name: Optional[str] = None

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..job import JobClient, as_job_error
 from ..records import TaskCancelled
-from ..task import CANCEL, TICK, Task
+from ..task import CANCEL, MAIL, TICK, Task
 from . import Executor, chain_label
 
 __all__ = ["ThreadExecutor", "QueueWriter", "FeedbackWriter", "run_task"]
@@ -63,6 +63,13 @@ class FeedbackWriter(QueueWriter):
             inbox.queue.append((self.channel, message))
             inbox.unfinished_tasks += 1
             inbox.not_empty.notify()
+
+
+def _poke(inbox: "queue.Queue[Any]", signal: Any) -> None:
+    try:
+        inbox.put_nowait((-1, signal))
+    except queue.Full:  # busy: it looks at its mailbox after each message
+        pass
 
 
 def run_task(task: Task, job: JobClient) -> None:
@@ -138,6 +145,10 @@ class ThreadExecutor(Executor):
                 t.cancel()
 
         job.add_waker(wake_for_cancel)
+        for t in tasks:  # checkpoint messages wake a task waiting on its inbox
+            inbox = inboxes.get((t.chain.id, t.subtask))
+            if inbox is not None:
+                t.wake = lambda inbox=inbox: _poke(inbox, MAIL)
         if clock.manual:
             tick = lambda: poke(TICK)  # noqa: E731
             clock.subscribe(tick)

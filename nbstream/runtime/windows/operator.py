@@ -269,6 +269,25 @@ class WindowOperator(OneInputOperator):
         self.window_cache: Dict[int, Any] = {}
         Operator.open(self)
 
+    # Checkpoints: contents by (key, window), merging window sets by key, the window-scoped
+    # trigger state (slots are (window, key)), and the late-record counters.
+    keyed_fields = {"contents": lambda slot: slot[0], "merging_sets": lambda key: key}
+    instance_fields = ("late_records", "late_records_dropped")
+
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        snap = super().snapshot_state(checkpoint_id)
+        snap["window_state"] = self.wstate.snapshot()
+        return snap
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Any, same_instance: bool) -> None:
+        super().restore_state(snaps, owns, same_instance)
+        for snap in snaps:
+            self.wstate.restore({name: (kind, {slot: v for slot, v in data.items()
+                                              if owns is None or owns(slot[1])})
+                                 for name, (kind, data) in snap["window_state"].items()})
+        for mset in self.merging_sets.values():
+            mset.assigner = self.assigner
+
     def extra_metrics(self) -> Dict[str, int]:
         return {"late_records": self.late_records,
                 "late_records_dropped": self.late_records_dropped}

@@ -17,7 +17,7 @@ __all__, __getattr__ = exports(__name__, {
     "Time": "nbstream",
     "Encoder": "nbstream.compat.pyflink.common.serialization",
     "SimpleStringSchema": "nbstream.compat.pyflink.common.serialization",
+    "RestartStrategies": "nbstream", "RestartStrategyConfiguration": "nbstream",
 }, unavailable=["ConfigOption", "ConfigOptions", "TypeSerializer", "SerializationSchema",
                 "DeserializationSchema", "ByteArraySchema", "CompletableFuture",
-                "InputDependencyConstraint", "JobID", "RestartStrategies",
-                "RestartStrategyConfiguration", "Instant", "AssignerWithPeriodicWatermarksWrapper"])
+                "InputDependencyConstraint", "JobID", "Instant", "AssignerWithPeriodicWatermarksWrapper"])

@@ -24,8 +24,9 @@ __all__, __getattr__ = exports(__name__, {
     **{name: f"{_HERE}.window" for name in (
         "Window", "TimeWindow", "CountWindow", "GlobalWindow", "WindowAssigner",
         "MergingWindowAssigner", "TriggerResult", "Trigger")},
-}, unavailable=["CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
-                "StateBackend", "HashMapStateBackend", "EmbeddedRocksDBStateBackend",
+    "CheckpointingMode": "nbstream", "CheckpointConfig": "nbstream",
+    "ExternalizedCheckpointRetention": "nbstream", "FileSystemCheckpointStorage": "nbstream",
+}, unavailable=["StateBackend", "HashMapStateBackend", "EmbeddedRocksDBStateBackend",
                 "CustomStateBackend", "PredefinedOptions", "CheckpointStorage",
-                "JobManagerCheckpointStorage", "FileSystemCheckpointStorage",
+                "JobManagerCheckpointStorage",
                 "CustomCheckpointStorage", "SlotSharingGroup", "MemorySize"])

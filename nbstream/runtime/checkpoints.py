@@ -1,0 +1,408 @@
+"""Checkpoints: Flink's asynchronous barrier snapshots on the embedded runtime.
+
+The :class:`CheckpointCoordinator` of a job asks every running source task for a
+checkpoint (a ``("barrier", id)`` in the task's mailbox). A source task snapshots its
+chain between two batches and sends a :class:`~nbstream.runtime.records.Barrier` down
+every channel, in order with its records. A task with inputs snapshots once the barrier
+has come in on all of them (exactly-once: a channel that delivered it is held back until
+then, see :class:`AligningInbox`), then sends it on. Each task acknowledges with its
+operators' states, serialized on the task's own thread; a writer thread stores the
+checkpoint (:mod:`nbstream.runtime.checkpoint_storage`) and, once it is on disk,
+every task is told (``("complete", id)``) so sinks can commit what they held back.
+
+A failed job with restarts left is restarted from the last completed checkpoint
+(:class:`RestartPolicy` decides when, as Flink's restart strategies).
+"""
+
+from __future__ import annotations
+
+import pickle
+import queue
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+
+from ..errors import NbstreamError
+from .checkpoint_storage import CheckpointStorage, CompletedCheckpoint
+from .keygroups import subtask_for_key
+from .records import END_OF_INPUT, Barrier
+
+__all__ = ["CheckpointCoordinator", "CheckpointError", "AligningInbox", "RestartPolicy",
+           "TaskKey", "dump_state", "operator_uid", "FINISHED"]
+
+TaskKey = Tuple[int, int]  # (chain id, subtask)
+FINISHED = "finished"      # restored_state's mark of a task that had ended
+
+
+class CheckpointError(NbstreamError):
+    """A checkpoint could not be taken, stored or restored."""
+
+
+def operator_uid(node: Any, plan: Any) -> str:
+    """How checkpoints and savepoints name a step: its ``uid(...)``, or (without one) its
+    name and its rank among the steps of that name in plan order, e.g. ``Map#1``."""
+    if node.uid:
+        return str(node.uid)
+    same = [n for n in sorted(plan.nodes) if plan.nodes[n].name == node.name]
+    return f"{node.name}#{same.index(node.id) + 1}"
+
+
+def dump_state(state: Any, step: str) -> bytes:
+    """Serialize one operator's snapshot (on the task thread: this is the copy)."""
+    try:
+        return pickle.dumps(state, protocol=5)
+    except Exception:
+        pass
+    try:
+        import cloudpickle  # lambdas and classes of the notebook (imported on demand)
+
+        return cloudpickle.dumps(state, protocol=5)
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint failed: the state of step '{step}' cannot be serialized "
+            f"({type(exc).__name__}: {exc}); keep picklable values in state") from exc
+
+
+class AligningInbox:
+    """A task's inbox as the task loop reads it when checkpoints are on.
+
+    Barriers do not reach the loop one by one: once a checkpoint's barrier has come in
+    on every open channel, ``get`` returns ``(-1, Barrier(id))`` once. With ``aligned``
+    (exactly-once), messages from a channel that already delivered the barrier wait in
+    a buffer until then; without (at-least-once) they flow on.
+    """
+
+    def __init__(self, inbox: Any, channels: int, feedback: List[bool], aligned: bool) -> None:
+        self._inbox = inbox
+        self._aligned = aligned
+        self._open = {ch for ch in range(channels) if not feedback[ch]}
+        self._seen: Set[int] = set()
+        self._current: Optional[int] = None
+        self._held: Deque[Tuple[int, Any]] = deque()
+        self._replay: Deque[Tuple[int, Any]] = deque()
+        self.alignment_s = 0.0
+        self._align_start = 0.0
+
+    def get(self, timeout: Optional[float] = None) -> Tuple[int, Any]:
+        while True:
+            if self._replay:
+                ch, msg = self._replay.popleft()
+            else:
+                ch, msg = self._inbox.get() if timeout is None else self._inbox.get(timeout=timeout)
+            if ch < 0:
+                return ch, msg
+            if self._current is not None and ch in self._seen and self._aligned:
+                self._held.append((ch, msg))
+                continue
+            if type(msg) is Barrier:
+                done = self._barrier(ch, msg.checkpoint_id)
+                if done is not None:
+                    return -1, done
+                continue
+            if msg is END_OF_INPUT:
+                self._open.discard(ch)
+                if self._current is not None and self._seen >= self._open:
+                    self._replay.appendleft((-1, self._complete()))
+            return ch, msg
+
+    def _barrier(self, ch: int, checkpoint_id: int) -> Optional[Barrier]:
+        if self._current is None:
+            self._current = checkpoint_id
+            self._align_start = time.monotonic()
+        elif checkpoint_id != self._current:  # a newer one while aligning: the old was aborted
+            self._current = checkpoint_id
+            self._seen.clear()
+        self._seen.add(ch)
+        if self._seen >= self._open:
+            return self._complete()
+        return None
+
+    def _complete(self) -> Barrier:
+        barrier = Barrier(self._current)  # type: ignore[arg-type]
+        self.alignment_s = time.monotonic() - self._align_start
+        self._current = None
+        self._seen.clear()
+        self._replay.extend(self._held)
+        self._held.clear()
+        return barrier
+
+
+class RestartPolicy:
+    """Flink's restart strategies: whether to restart after a failure, and after how long."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.restarts = 0
+        self._failures: Deque[float] = deque()
+        self._delay_ms = float(settings.delay_ms)
+        self._last_failure = 0.0
+
+    def next_delay_s(self) -> Optional[float]:
+        """Called on a failure: the delay before restarting, or None to give up."""
+        s, now = self.settings, time.monotonic()
+        if s.kind == "fixed-delay":
+            if self.restarts >= s.attempts:
+                return None
+            delay = s.delay_ms
+        elif s.kind == "failure-rate":
+            self._failures.append(now)
+            while self._failures and now - self._failures[0] > s.failure_interval_ms / 1000:
+                self._failures.popleft()
+            if len(self._failures) > s.attempts:
+                return None
+            delay = s.delay_ms
+        elif s.kind == "exponential-delay":
+            if self._last_failure and now - self._last_failure > s.reset_after_ms / 1000:
+                self._delay_ms = float(s.delay_ms)
+            delay = self._delay_ms
+            self._delay_ms = min(self._delay_ms * s.multiplier, float(s.max_delay_ms))
+        else:
+            return None
+        self._last_failure = now
+        self.restarts += 1
+        return delay / 1000.0
+
+
+class _Pending:
+    def __init__(self, checkpoint_id: int, expected: Set[TaskKey]) -> None:
+        self.id = checkpoint_id
+        self.expected = set(expected)
+        self.states: Dict[TaskKey, Dict[str, Any]] = {}
+        self.started = time.monotonic()
+        self.alignment_s = 0.0
+
+
+class CheckpointCoordinator:
+    """Triggers, collects and completes the checkpoints of one job (across restarts).
+
+    Tasks call :meth:`attach` when they are made, :meth:`acknowledge` with their chain's
+    states, :meth:`finished` when their input has ended; the executor calls
+    :meth:`begin_attempt` before it starts the tasks of an attempt.
+    """
+
+    def __init__(self, plan: Any, settings: Any, storage: CheckpointStorage,
+                 restore: Optional[CompletedCheckpoint] = None,
+                 allow_non_restored: bool = False) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.storage = storage
+        self.latest: Optional[CompletedCheckpoint] = restore
+        self.resumed_from = restore.path if restore is not None else None
+        self.allow_non_restored = allow_non_restored
+        self.uids = {nid: operator_uid(node, plan) for nid, node in plan.nodes.items()}
+        self._lock = threading.Lock()
+        self._tasks: Dict[TaskKey, Any] = {}
+        self._finished: Dict[TaskKey, Dict[str, Any]] = {}
+        self._pending: Optional[_Pending] = None
+        self._next_id = (restore.checkpoint_id + 1) if restore is not None else 1
+        self._last_end = 0.0
+        self._writes: "queue.Queue[Any]" = queue.Queue()
+        self._stopped = threading.Event()
+        self._attempt = 0
+        self.failures = 0
+        self.completed = 0
+        self.last: Dict[str, Any] = {}
+        self.job: Any = None
+        self._threads: List[threading.Thread] = []
+        if restore is not None:
+            self._check_restorable(restore)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self, job: Any) -> None:
+        self.job = job
+        for target, name in ((self._trigger_loop, "checkpoint timer"),
+                             (self._write_loop, "checkpoint writer")):
+            t = threading.Thread(target=target, daemon=True,
+                                 name=f"nbstream[{job.job_name}] {name}")
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._writes.put(None)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(5)
+
+    def begin_attempt(self) -> None:
+        """A new set of tasks is about to start (the first run, or a restart)."""
+        with self._lock:
+            self._attempt += 1
+            self._tasks.clear()
+            self._finished.clear()
+            self._pending = None
+
+    # -- tasks ------------------------------------------------------------------------------------
+    def attach(self, key: TaskKey, task: Any) -> None:
+        with self._lock:
+            self._tasks[key] = task
+
+    def restored_state(self, chain_id: int, subtask: int) -> Optional[Dict[int, Any]]:
+        """The states to restore for the operators of a task, by node id (each a list of
+        snapshots with a key filter), or None to start afresh; FINISHED if it had ended."""
+        cp = self.latest
+        if cp is None:
+            return None
+        chain = self.plan.chain(chain_id)
+        out: Dict[int, Any] = {}
+        finished = []
+        for nid in chain.nodes:
+            entry = cp.operators.get(self.uids[nid])
+            if entry is None:
+                continue
+            parts = entry["subtasks"]
+            if entry["parallelism"] == chain.parallelism:
+                snaps = [parts[subtask]]
+                owns = None
+            else:  # rescaled: every old instance's keyed state, filtered by key group
+                snaps = list(parts.values())
+                owns = _key_filter(chain.max_parallelism, chain.parallelism, subtask)
+            finished.append(all(s["finished"] for s in snaps))
+            out[nid] = ([pickle.loads(s["state"]) for s in snaps], owns,
+                        entry["parallelism"] == chain.parallelism)
+        if finished and all(finished) and len(finished) == len(chain.nodes):
+            out[FINISHED] = True
+        return out
+
+    def acknowledge(self, key: TaskKey, checkpoint_id: int, states: Dict[str, Any],
+                    alignment_s: float = 0.0) -> None:
+        complete = None
+        with self._lock:
+            p = self._pending
+            if p is None or p.id != checkpoint_id or key not in p.expected:
+                return  # aborted, or from an attempt that is over
+            p.states[key] = states
+            p.alignment_s = max(p.alignment_s, alignment_s)
+            if len(p.states) == len(p.expected):
+                complete, self._pending = p, None
+        if complete is not None:
+            self._writes.put(complete)
+
+    def finished(self, key: TaskKey, states: Dict[str, Any]) -> None:
+        """A task's input has ended (``states``: its chain's last states); it stays to
+        hear of completed checkpoints until every task has ended."""
+        complete = None
+        with self._lock:
+            self._finished[key] = states
+            p = self._pending
+            if p is not None and key in p.expected and key not in p.states:
+                p.states[key] = states
+                if len(p.states) == len(p.expected):
+                    complete, self._pending = p, None
+            everything = bool(self._tasks) and set(self._finished) >= set(self._tasks)
+        if complete is not None:
+            self._writes.put(complete)
+        if everything:
+            self._post_all(("final", None))
+
+    # -- triggering -------------------------------------------------------------------------------
+    def _trigger_loop(self) -> None:
+        s = self.settings
+        interval = s.interval_ms / 1000.0
+        next_at = time.monotonic() + interval
+        while not self._stopped.wait(max(0.0, next_at - time.monotonic())):
+            now = time.monotonic()
+            pause_until = self._last_end + s.min_pause_ms / 1000.0
+            if now < pause_until:
+                next_at = pause_until
+                continue
+            self._expire(now)
+            if self._pending is None:
+                self.trigger()
+            next_at = max(now + interval, time.monotonic())
+
+    def trigger(self) -> Optional[int]:
+        """Start a checkpoint now (None if one is running or no task runs)."""
+        with self._lock:
+            if self._pending is not None or not self._tasks or self.job is None \
+                    or self.job.cancelled:
+                return None
+            cid = self._next_id
+            self._next_id += 1
+            p = self._pending = _Pending(cid, set(self._tasks))
+            p.states.update(self._finished)
+            sources = [t for k, t in self._tasks.items()
+                       if k not in self._finished and t.is_source]
+        for task in sources:
+            task.post(("barrier", cid))
+        return cid
+
+    def _expire(self, now: float) -> None:
+        with self._lock:
+            p = self._pending
+            if p is None or now - p.started < self.settings.timeout_ms / 1000.0:
+                return
+            self._pending = None
+        self._failed(f"checkpoint {p.id} expired after {self.settings.timeout_ms} ms "
+                     f"before every task acknowledged it")
+
+    def _failed(self, why: str) -> None:
+        self.failures += 1
+        self.last["failure"] = why
+        if self.job is not None:
+            self.job.warnings.append(why)
+            if self.failures > self.settings.tolerable_failures:
+                self.failures = 0
+                self.job.fail(CheckpointError(
+                    f"{why}; more checkpoint failures than tolerated "
+                    f"({self.settings.tolerable_failures})"))
+
+    # -- completing -------------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while True:
+            p = self._writes.get()
+            if p is None:
+                return
+            try:
+                cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name)
+            except Exception as exc:  # noqa: BLE001 - a failed write is a failed checkpoint
+                self._last_end = time.monotonic()
+                self._failed(f"checkpoint {p.id} could not be written: {exc}")
+                continue
+            self._last_end = time.monotonic()
+            with self._lock:
+                self.latest = cp
+                self.completed += 1
+                self.failures = 0
+                self.last.update(id=p.id, size=cp.size, path=cp.path,
+                                 duration_s=self._last_end - p.started,
+                                 alignment_s=p.alignment_s)
+            self._post_all(("complete", p.id))
+
+    def _by_operator(self, p: _Pending) -> Dict[str, Dict[str, Any]]:
+        ops: Dict[str, Dict[str, Any]] = {}
+        for (chain_id, sub), states in p.states.items():
+            chain = self.plan.chain(chain_id)
+            for nid in chain.nodes:
+                uid = self.uids[nid]
+                entry = ops.setdefault(uid, {"parallelism": chain.parallelism,
+                                             "max_parallelism": chain.max_parallelism,
+                                             "name": self.plan.nodes[nid].name,
+                                             "subtasks": {}})
+                entry["subtasks"][sub] = states[uid]
+        return ops
+
+    def _post_all(self, message: Tuple[str, Any]) -> None:
+        with self._lock:
+            tasks = list(self._tasks.values())
+        for task in tasks:
+            task.post(message)
+
+    def _check_restorable(self, cp: CompletedCheckpoint) -> None:
+        known = set(self.uids.values())
+        unknown = sorted(uid for uid in cp.operators if uid not in known)
+        if unknown and not self.allow_non_restored:
+            raise CheckpointError(
+                f"{cp.path}: holds state for steps this job does not have: {unknown} "
+                f"(steps of this job: {sorted(known)}); give the steps the same uid(...) as "
+                "before, or allow_non_restored_state=True to drop that state")
+
+    def metrics(self) -> Dict[str, Any]:
+        return {"completed": self.completed, "restored_from": self.resumed_from, **self.last}
+
+
+def _key_filter(max_parallelism: int, parallelism: int, subtask: int) -> Callable[[Any], bool]:
+    def owns(key: Any) -> bool:
+        return subtask_for_key(key, max_parallelism, parallelism) == subtask
+    return owns

@@ -1,0 +1,249 @@
+"""Checkpoints and recovery: a job that fails and restarts from its last checkpoint gives
+the same results as one that never failed (exactly-once), in every execution mode.
+
+Failures are injected by a step that raises once at a chosen record; "once" is a marker
+file, so it holds across restarts and across worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nbstream import (CheckpointingMode, Duration, EventTimeSessionWindows, JobStatus,
+                      KeyedProcessFunction, RestartStrategies, SlidingEventTimeWindows,
+                      StreamExecutionEnvironment, TumblingEventTimeWindows, ValueStateDescriptor,
+                      WatermarkStrategy, CheckpointError, Types)
+from nbstream.runtime.checkpoint_storage import latest_checkpoint, read_checkpoint
+
+EXAMPLES = int(os.environ.get("NBSTREAM_EXAMPLES", "40")) // 5 or 1
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+
+
+class FailOnce:
+    """A map step: slow enough that checkpoints complete during the job, and raising
+    once when it sees record number ``at`` (counted per marker file)."""
+
+    def __init__(self, marker: str, at: int, delay_s: float = 0.0003) -> None:
+        self.marker, self.at, self.delay_s = marker, at, delay_s
+
+    def __call__(self, event):
+        time.sleep(self.delay_s)
+        if event[3] == self.at and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            raise RuntimeError(f"injected failure at record {self.at}")
+        return event
+
+
+class CountWithTimer(KeyedProcessFunction):
+    """Keyed state and event-time timers: counts per key, emits the count 5 ms after
+    each record's time."""
+
+    def open(self, ctx):
+        self.count = ctx.get_state(ValueStateDescriptor("count", Types.INT()))
+
+    def process_element(self, value, ctx):
+        self.count.update((self.count.value() or 0) + 1)
+        ctx.timer_service().register_event_time_timer(value[2] + 5)
+        yield value[0], self.count.value()
+
+    def on_timer(self, ts, ctx):
+        yield (ctx.get_current_key(), ts)
+
+
+def events(n: int, keys: int, seed: int, disorder: int = 7):
+    """(key, value, timestamp, index): timestamps mostly rising, some ``disorder`` ms
+    behind (late, beyond the watermark's 3 ms bound, when more than 3)."""
+    out = []
+    for i in range(n):
+        ts = i * 2 - (disorder * ((i * 31 + seed) % 5 == 0))
+        out.append((f"k{(i * 7 + seed) % keys}", (i * 13 + seed) % 100, max(ts, 0), i))
+    return out
+
+
+def pipeline(env, data, shape, marker=None, at=-1):
+    strategy = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(3))
+                .with_timestamp_assigner(lambda e, ts: e[2]))
+    # keyed all the way: every key's records keep their order at any parallelism, so
+    # the results of a run without failure are deterministic
+    ds = env.from_collection(data).assign_timestamps_and_watermarks(strategy)
+    ds = ds.key_by(lambda e: e[0]).map(FailOnce(marker or "/nonexistent/never", at))
+    keyed = ds.key_by(lambda e: e[0])
+    if shape == "reduce":
+        out = keyed.map(lambda e: (e[0], e[1])).key_by(lambda t: t[0]) \
+            .reduce(lambda a, b: (a[0], a[1] + b[1]))
+    elif shape == "tumbling":
+        out = keyed.window(TumblingEventTimeWindows.of(Duration.of_millis(20))) \
+            .allowed_lateness(4).reduce(lambda a, b: (a[0], a[1] + b[1], max(a[2], b[2]), 0))
+    elif shape == "sliding":
+        out = keyed.window(SlidingEventTimeWindows.of(Duration.of_millis(30), Duration.of_millis(10))) \
+            .reduce(lambda a, b: (a[0], a[1] + b[1], max(a[2], b[2]), 0))
+    elif shape == "session":
+        out = keyed.window(EventTimeSessionWindows.with_gap(Duration.of_millis(6))) \
+            .reduce(lambda a, b: (a[0], a[1] + b[1], max(a[2], b[2]), 0))
+    else:
+        out = keyed.process(CountWithTimer())
+    return out
+
+
+def run(mode, parallelism, data, shape, tmp_path, at=-1, interval=20, restarts=3):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode(mode)
+    env.set_parallelism(parallelism)
+    env.enable_checkpointing(interval, CheckpointingMode.EXACTLY_ONCE)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(restarts, 0))
+    marker = str(tmp_path / f"failed-{time.monotonic_ns()}")
+    it = pipeline(env, data, shape, marker, at).execute_and_collect()
+    results = list(it)
+    return results, it.job
+
+
+def plain(parallelism, data, shape):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_parallelism(parallelism)
+    return list(pipeline(env, data, shape).execute_and_collect())
+
+
+SHAPES = ["reduce", "tumbling", "sliding", "session", "process"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@given(seed=st.integers(0, 1000), at=st.integers(100, 1100), parallelism=st.sampled_from([1, 2]))
+@SETTINGS
+def test_thread_mode_recovers_exactly_once(tmp_path, shape, seed, at, parallelism):
+    # late records are late whatever the interleaving of channels only at parallelism 1
+    data = events(1200, 5, seed, disorder=7 if parallelism == 1 else 2)
+    expected = Counter(plain(parallelism, data, shape))
+    got, job = run("thread", parallelism, data, shape, tmp_path, at=at)
+    assert job.status is JobStatus.FINISHED
+    assert job.restarts == 1 and "injected failure" in job.last_failure
+    assert Counter(got) == expected
+
+
+def test_a_job_restarts_from_a_completed_checkpoint_not_from_the_start(tmp_path):
+    data = events(3000, 4, 1)
+    got, job = run("thread", 1, data, "reduce", tmp_path, at=2500)
+    info = job.checkpoint_info()
+    assert info["restarts"] == 1 and info["completed"] >= 2
+    assert Counter(got) == Counter(plain(1, data, "reduce"))
+    # the restored source resumed at its checkpointed position: its position ends at the
+    # number of records, while the last attempt emitted only those after the checkpoint
+    source = next(m for name, m in job.metrics().items() if "Collection" in name)
+    assert source["records_in"] == len(data)
+    assert 0 < source["records_out"] < len(data)
+
+
+def test_without_restarts_left_the_job_fails_with_the_last_error(tmp_path):
+    data = events(600, 3, 2)
+
+    class AlwaysFails:
+        def __call__(self, e):
+            if e[3] == 300:
+                raise ValueError("always at 300")
+            return e
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
+    job = env.from_collection(data).map(AlwaysFails()).add_sink(lambda v: None) \
+        and env.execute_async()
+    job.wait(30)
+    assert job.status is JobStatus.FAILED and job.restarts == 2
+    assert "always at 300" in str(job.error)
+
+
+def test_checkpoints_are_folders_with_a_manifest_and_the_last_n_are_kept(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 20})
+    env.enable_checkpointing(20)
+    cfg = env.get_checkpoint_config()
+    cfg.set_checkpoint_storage_dir(str(tmp_path)).set_num_retained_checkpoints(2)
+    cfg.set_externalized_checkpoint_retention(
+        __import__("nbstream").ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION)
+    ds = env.from_sequence(1, 10**7).map(lambda x: (x % 3, 1)).key_by(lambda t: t[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1]))
+    job = ds.add_sink(lambda v: None) and env.execute_async()
+    deadline = time.monotonic() + 20
+    while job.checkpoint_info().get("completed", 0) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    job.cancel()
+    job.wait(10)
+    root = next(p for p in tmp_path.iterdir())
+    kept = sorted(p.name for p in root.iterdir())
+    assert len(kept) == 2 and all(name.startswith("chk-") for name in kept), kept
+    cp = latest_checkpoint(str(root))
+    reduce_state = next(v for uid, v in cp.operators.items() if uid.startswith("Reduce"))
+    assert reduce_state["parallelism"] == env.get_parallelism()
+
+
+def test_a_corrupt_checkpoint_is_skipped_with_a_warning_naming_it(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 20})
+    env.enable_checkpointing(20)
+    cfg = env.get_checkpoint_config()
+    cfg.set_checkpoint_storage_dir(str(tmp_path)).set_num_retained_checkpoints(3)
+    cfg.set_externalized_checkpoint_retention(
+        __import__("nbstream").ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION)
+    job = env.from_sequence(1, 10**7).map(lambda x: x).add_sink(lambda v: None) \
+        and env.execute_async()
+    deadline = time.monotonic() + 20
+    while job.checkpoint_info().get("completed", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    job.cancel()
+    job.wait(10)
+    root = next(p for p in tmp_path.iterdir())
+    newest = sorted(root.iterdir(), key=lambda p: int(p.name.split("-")[1]))[-1]
+    victim = next(p for p in newest.iterdir() if p.suffix == ".state")
+    victim.write_bytes(victim.read_bytes()[:-3])
+    with pytest.warns(UserWarning, match=f"skipping checkpoint {newest}.*corrupt"):
+        cp = latest_checkpoint(str(root))
+    assert cp is not None and cp.path != str(newest)
+    with pytest.raises(Exception, match="corrupt"):
+        read_checkpoint(str(newest))
+
+
+def test_steps_that_cannot_be_checkpointed_yet_are_refused_by_name(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.enable_checkpointing(100)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    a = env.from_collection([(1, 1)])
+    b = env.from_collection([(1, 2)])
+    joined = a.key_by(lambda t: t[0]).interval_join(b.key_by(lambda t: t[0])) \
+        .between(Duration.of_millis(-1), Duration.of_millis(1))
+    class Pair(__import__("nbstream").ProcessJoinFunction):
+        def process_element(self, left, right, ctx):
+            yield left, right
+
+    joined.process(Pair()).name("Pairs").add_sink(lambda v: None)
+    with pytest.raises(CheckpointError, match="step 'Pairs' cannot be checkpointed yet "
+                                              r"\(interval joins"):
+        env.execute()
+
+
+def test_a_state_value_that_cannot_be_pickled_fails_the_checkpoint_naming_the_step(tmp_path):
+    import threading
+
+    class Holds(KeyedProcessFunction):
+        def open(self, ctx):
+            self.s = ctx.get_state(ValueStateDescriptor("lock", Types.PICKLED_BYTE_ARRAY()))
+
+        def process_element(self, value, ctx):
+            self.s.update(threading.Lock())
+            time.sleep(0.001)
+            yield value
+
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 10})
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    env.set_restart_strategy(RestartStrategies.no_restart())
+    env.from_sequence(1, 5000).key_by(lambda x: x % 2).process(Holds()).name("Holder") \
+        .add_sink(lambda v: None)
+    with pytest.raises(CheckpointError, match="state of step 'Holder' cannot be serialized"):
+        env.execute()

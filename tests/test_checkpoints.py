@@ -247,3 +247,50 @@ def test_a_state_value_that_cannot_be_pickled_fails_the_checkpoint_naming_the_st
         .add_sink(lambda v: None)
     with pytest.raises(CheckpointError, match="state of step 'Holder' cannot be serialized"):
         env.execute()
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@given(seed=st.integers(0, 1000), at=st.integers(100, 1100), parallelism=st.sampled_from([1, 2]))
+@settings(SETTINGS, max_examples=max(1, EXAMPLES // 2))
+def test_process_mode_recovers_exactly_once(tmp_path, shape, seed, at, parallelism):
+    data = events(1200, 5, seed, disorder=7 if parallelism == 1 else 2)
+    expected = Counter(plain(parallelism, data, shape))
+    got, job = run("process", parallelism, data, shape, tmp_path, at=at)
+    assert job.status is JobStatus.FINISHED and job.restarts == 1
+    assert Counter(got) == expected
+
+
+class Slow:
+    def __call__(self, e):
+        time.sleep(0.0005)
+        return e
+
+
+@pytest.mark.parametrize("shape", ["reduce", "tumbling"])
+def test_a_killed_worker_is_replaced_and_the_job_recovers_exactly_once(tmp_path, shape):
+    import signal
+
+    from nbstream.runtime.executors.pool import get_pool
+
+    data = events(6000, 6, 5, disorder=2)
+    expected = Counter(plain(2, data, shape))
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode("process")
+    env.set_parallelism(2)
+    env.enable_checkpointing(50)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
+    it = pipeline(env, data, shape).execute_and_collect()
+    job = it.job
+    got = []
+    victim = None
+    for record in it:
+        got.append(record)
+        if victim is None and job.checkpoint_info().get("completed", 0) >= 2:
+            victim = next(iter(get_pool().workers.values()))
+            os.kill(victim.pid, signal.SIGKILL)
+    assert victim is not None, "the job ended before two checkpoints completed"
+    assert job.status is JobStatus.FINISHED and job.restarts == 1
+    assert "SIGKILL" in job.last_failure
+    assert Counter(got) == expected
+    assert victim.pid not in {w.pid for w in get_pool().workers.values()}

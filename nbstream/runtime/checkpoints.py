@@ -29,7 +29,7 @@ from .keygroups import subtask_for_key
 from .records import END_OF_INPUT, Barrier
 
 __all__ = ["CheckpointCoordinator", "CheckpointError", "AligningInbox", "RestartPolicy",
-           "TaskKey", "dump_state", "operator_uid", "FINISHED"]
+           "TaskKey", "dump_state", "load_state", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
 
 TaskKey = Tuple[int, int]  # (chain id, subtask)
 FINISHED = "finished"      # restored_state's mark of a task that had ended
@@ -62,6 +62,11 @@ def dump_state(state: Any, step: str) -> bytes:
         raise CheckpointError(
             f"checkpoint failed: the state of step '{step}' cannot be serialized "
             f"({type(exc).__name__}: {exc}); keep picklable values in state") from exc
+
+
+def load_state(blob: bytes) -> Any:
+    """The inverse of :func:`dump_state` (either pickler's output loads with pickle)."""
+    return pickle.loads(blob)
 
 
 class AligningInbox:
@@ -259,7 +264,7 @@ class CheckpointCoordinator:
                 snaps = list(parts.values())
                 owns = _key_filter(chain.max_parallelism, chain.parallelism, subtask)
             finished.append(all(s["finished"] for s in snaps))
-            out[nid] = ([pickle.loads(s["state"]) for s in snaps], owns,
+            out[nid] = ([s["state"] for s in snaps], owns,  # bytes: the task unpickles
                         entry["parallelism"] == chain.parallelism)
         if finished and all(finished) and len(finished) == len(chain.nodes):
             out[FINISHED] = True
@@ -398,11 +403,71 @@ class CheckpointCoordinator:
                 f"(steps of this job: {sorted(known)}); give the steps the same uid(...) as "
                 "before, or allow_non_restored_state=True to drop that state")
 
+    def report(self, key: TaskKey, report: Tuple[Any, ...]) -> None:
+        """An acknowledgement that came over the wire (see :class:`WorkerCoordinator`)."""
+        kind, checkpoint_id, states, alignment_s = report
+        if kind == "ack":
+            self.acknowledge(key, checkpoint_id, states, alignment_s)
+        else:
+            self.finished(key, states)
+
     def metrics(self) -> Dict[str, Any]:
         return {"completed": self.completed, "restored_from": self.resumed_from, **self.last}
 
 
+class _KeyFilter:
+    """Which keys a parallel instance owns after a rescale (picklable, for workers)."""
+
+    __slots__ = ("max_parallelism", "parallelism", "subtask")
+
+    def __init__(self, max_parallelism: int, parallelism: int, subtask: int) -> None:
+        self.max_parallelism, self.parallelism, self.subtask = max_parallelism, parallelism, subtask
+
+    def __call__(self, key: Any) -> bool:
+        return subtask_for_key(key, self.max_parallelism, self.parallelism) == self.subtask
+
+    def __reduce__(self):
+        return (_KeyFilter, (self.max_parallelism, self.parallelism, self.subtask))
+
+
 def _key_filter(max_parallelism: int, parallelism: int, subtask: int) -> Callable[[Any], bool]:
-    def owns(key: Any) -> bool:
-        return subtask_for_key(key, max_parallelism, parallelism) == subtask
-    return owns
+    return _KeyFilter(max_parallelism, parallelism, subtask)
+
+
+class RemoteTask:
+    """The coordinator's handle on a task in a worker process: messages for its mailbox
+    travel there (``send(message)`` is the executor's)."""
+
+    __slots__ = ("is_source", "send")
+
+    def __init__(self, is_source: bool, send: Callable[[Tuple[str, Any]], None]) -> None:
+        self.is_source = is_source
+        self.send = send
+
+    def post(self, message: Tuple[str, Any]) -> None:
+        self.send(message)
+
+
+class WorkerCoordinator:
+    """A worker's stand-in for the kernel's coordinator: the states to restore came with
+    the job; acknowledgements go back over the wire (``send(tid, report)``)."""
+
+    def __init__(self, uids: Dict[int, str], restore: Dict[TaskKey, Any], tid_of: Dict[TaskKey, int],
+                 send: Callable[[int, Tuple[Any, ...]], None]) -> None:
+        self.uids = uids
+        self._restore = restore
+        self._tid_of = tid_of
+        self._send = send
+
+    def attach(self, key: TaskKey, task: Any) -> None:
+        pass
+
+    def restored_state(self, chain_id: int, subtask: int) -> Optional[Dict[Any, Any]]:
+        return self._restore.get((chain_id, subtask))
+
+    def acknowledge(self, key: TaskKey, checkpoint_id: int, states: Dict[str, Any],
+                    alignment_s: float = 0.0) -> None:
+        self._send(self._tid_of[key], ("ack", checkpoint_id, states, alignment_s))
+
+    def finished(self, key: TaskKey, states: Dict[str, Any]) -> None:
+        self._send(self._tid_of[key], ("finished", None, states, 0.0))

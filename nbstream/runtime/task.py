@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
-from .checkpoints import FINISHED, AligningInbox, CheckpointError, dump_state
+from .checkpoints import FINISHED, AligningInbox, CheckpointError, dump_state, load_state
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
@@ -224,8 +224,8 @@ class Task:
         for nid, op in self.ops.items():
             entry = restore.get(nid)
             if entry is not None:
-                snaps, owns, same = entry
-                op.restore_state(snaps, owns, same)
+                blobs, owns, same = entry
+                op.restore_state([load_state(b) for b in blobs], owns, same)
         return FINISHED in restore
 
     def _finished(self) -> None:

@@ -32,14 +32,15 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 from ...errors import JobFailedError, PlanError
 from ...plan.logical import Partitioning
 from ..job import JobClient, as_job_error
-from ..task import CANCEL, TICK, Task, TaskCancelled
+from ..checkpoints import RemoteTask
+from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from . import Executor, chain_label
 from .channels import JobChannels, Layout, message
 from .pool import Worker, get_pool
 from .thread import STOP_GRACE_S
-from .wire import (CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
-                   LOG, METRICS, OFFLOAD_REPLY, OUT, RUN, START, check_picklable, decode,
-                   dumps, encode)
+from .wire import (ACK, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
+                   LOG, MAILBOX, METRICS, OFFLOAD_REPLY, OUT, RUN, START, check_picklable,
+                   decode, dumps, encode)
 
 __all__ = ["ProcessExecutor", "KernelJob", "RemoteTraceback", "remote_error", "ship"]
 
@@ -223,6 +224,7 @@ class KernelJob:
             for tid, node in enumerate(self.node_of):
                 if node == 0:
                     self.local[tid] = self.make_local_task(tid)
+            self._join_checkpoints()
             self._describe_placement()
             self.install(list(self.workers.values()))
         except BaseException:
@@ -239,6 +241,33 @@ class KernelJob:
         # in Jupyter, output (the workers' too) goes to the cell that started the job
         threading.Thread(target=contextvars.copy_context().run, args=(self._supervise,),
                          daemon=True, name=f"nbstream[{self.job.job_name}] supervisor").start()
+
+    def _join_checkpoints(self) -> None:
+        """With checkpoints: the coordinator gets a handle on every remote task, and local
+        tasks waiting on their inbox are woken for their mailbox."""
+        coordinator = self.job.checkpoints
+        if coordinator is None:
+            return
+        for tid in self.remote_tids:
+            chain, sub = self.layout.tasks[tid]
+            is_source = self.plan.nodes[self.plan.chain(chain).head].is_source
+            coordinator.attach((chain, sub), RemoteTask(
+                is_source, lambda msg, tid=tid: self._mail(tid, msg)))
+        for task in self.local.values():
+            if task.inbox is not None:
+                task.wake = lambda: self.channels.poke(MAIL)
+
+    def _mail(self, tid: int, msg: Any) -> None:
+        first, rest = message(MAILBOX, self.job_no, tid, frames=encode(msg))
+        self._send(self.node_of[tid], first, rest)
+
+    def _checkpoint_spec(self, run: Sequence[int]) -> Optional[Dict[str, Any]]:
+        coordinator = self.job.checkpoints
+        if coordinator is None:
+            return None
+        keys = {self.layout.tasks[t]: t for t in run}
+        return {"uids": coordinator.uids, "tid_of": keys,
+                "restore": {key: coordinator.restored_state(*key) for key in keys}}
 
     def ship(self) -> Optional[Dict[str, Any]]:
         chains = self.chains_to_ship()
@@ -271,7 +300,7 @@ class KernelJob:
                                if plan.chain_of[source_of[i]] in chains},
                         name=self.job.job_name, node_of=self.node_of, run=run,
                         clock=self.clock.now_ms() if self.clock.manual else None,
-                        log_levels=_log_levels(),
+                        log_levels=_log_levels(), checkpoints=self._checkpoint_spec(run),
                         sys_path=[p for p in sys.path if isinstance(p, str)], cwd=os.getcwd())
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
             w.send(first, rest)
@@ -412,6 +441,9 @@ class KernelJob:
                 flush()
         elif kind == LOG:
             self._log(decode(body, rest))
+        elif kind == ACK:
+            if job.checkpoints is not None:
+                job.checkpoints.report(self.layout.tasks[a], decode(body, rest))
         elif kind == METRICS:
             for tid, metrics in decode(body, rest).items():
                 if tid in self.pending:

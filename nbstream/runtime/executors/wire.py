@@ -54,6 +54,9 @@ OFFLOAD_CLOSE = 15  # kernel -> worker: a = task
 OFFLOAD_REPLY = 16  # worker -> kernel: a = task, b = what it answers (OPEN, CALL, CLOSE)
 SHUTDOWN = 17      # kernel -> worker: exit
 RUN = 18           # kernel -> worker: start the tasks of the job (every worker has it now)
+MAILBOX = 19       # kernel -> worker: a = task; payload: a checkpoint message for its mailbox
+ACK = 20           # worker -> kernel: a = task; payload: ("ack", id, states, alignment s)
+#                    or ("finished", None, states, 0) (see runtime.checkpoints)
 
 Frames = List[Any]  # bytes-like objects: the pickle, then its out-of-band buffers
 

@@ -32,10 +32,11 @@ from ...errors import JobFailedError, UserFunctionError
 from ..clock import ManualClock, SystemClock
 from ..job import as_job_error
 from ..partitioners import Forward
-from ..task import CANCEL, TICK, Task, TaskCancelled
+from ..checkpoints import WorkerCoordinator
+from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from .channels import JobChannels, Layout, message
-from .wire import (CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
-                   LOG, METRICS, OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, OFFLOAD_REPLY, OUT,
+from .wire import (ACK, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
+                   LOG, MAILBOX, METRICS, OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, OFFLOAD_REPLY, OUT,
                    READY, RUN, SHUTDOWN, START, decode, dumps, encode)
 
 __all__ = ["main", "failure_frames"]
@@ -44,10 +45,11 @@ REPORT_EVERY_S = 0.25
 
 
 class _Control:
-    __slots__ = ("cancelled",)
+    __slots__ = ("cancelled", "checkpoints")
 
     def __init__(self) -> None:
         self.cancelled = False
+        self.checkpoints: Any = None  # a WorkerCoordinator when the job checkpoints
 
 
 def failure_frames(exc: BaseException, where: str) -> List[Any]:
@@ -176,6 +178,11 @@ class WorkerJob:
         self.layout = Layout(self.plan)
         self.channels = JobChannels(self.plan, self.layout, spec["node_of"], worker.id, no,
                                     self.control, worker.send_raw)
+        cp = spec.get("checkpoints")
+        if cp is not None:
+            self.control.checkpoints = WorkerCoordinator(
+                cp["uids"], cp["restore"], cp["tid_of"],
+                lambda tid, report: worker.send(ACK, no, tid, frames=encode(report)))
 
     @staticmethod
     def _load(spec: Dict[str, Any]) -> Any:
@@ -213,6 +220,13 @@ class WorkerJob:
                 self.worker.send(DONE, self.no, tid, frames=encode([]))
                 continue
             self.tasks[tid] = self.running[tid] = task
+            if task.coordinator is not None and task.inbox is not None:
+                task.wake = lambda: self.channels.poke(MAIL)
+
+    def mail(self, tid: int, msg: Any) -> None:
+        task = self.tasks.get(tid)
+        if task is not None:
+            task.post(msg)
 
     def run_tasks(self) -> None:
         for tid, task in list(self.tasks.items()):
@@ -502,6 +516,8 @@ class WorkerProcess:
                 job.cancel()
             elif kind == CLOCK:
                 job.set_clock(decode(body))
+            elif kind == MAILBOX:
+                job.mail(a, decode(body, rest))
             elif kind == END_JOB:
                 job.end()
                 self.links.ended_job(job_no)

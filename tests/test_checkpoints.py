@@ -64,7 +64,7 @@ def events(n: int, keys: int, seed: int, disorder: int = 7):
     out = []
     for i in range(n):
         ts = i * 2 - (disorder * ((i * 31 + seed) % 5 == 0))
-        out.append((f"k{(i * 7 + seed) % keys}", (i * 13 + seed) % 100, max(ts, 0), i))
+        out.append((f"k{(i * 11 + seed) % keys}", (i * 13 + seed) % 100, max(ts, 0), i))
     return out
 
 
@@ -294,3 +294,117 @@ def test_a_killed_worker_is_replaced_and_the_job_recovers_exactly_once(tmp_path,
     assert "SIGKILL" in job.last_failure
     assert Counter(got) == expected
     assert victim.pid not in {w.pid for w in get_pool().workers.values()}
+
+
+# -- savepoints ------------------------------------------------------------------------------------
+
+def savepoint_env(tmp_path, parallelism, mode="thread"):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode(mode)
+    env.set_parallelism(parallelism)
+    env.enable_checkpointing(30)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    return env
+
+
+def counting(env, data, extra_step=False, window=False):
+    ds = env.from_collection(data).set_parallelism(1)
+    if extra_step:  # an edit of the pipeline: a new stateless step
+        ds = ds.filter(lambda e: True).name("Added filter")
+    ds = ds.map(Slow()).uid("slow")
+    keyed = ds.key_by(lambda e: e[0])
+    if window:
+        strategy = (WatermarkStrategy.for_monotonous_timestamps()
+                    .with_timestamp_assigner(lambda e, ts: e[3]))
+        return ds.assign_timestamps_and_watermarks(strategy).uid("ts") \
+            .key_by(lambda e: e[0]).window(TumblingEventTimeWindows.of(Duration.of_millis(50))) \
+            .reduce(lambda a, b: (a[0], a[1] + b[1], 0, max(a[3], b[3]))).uid("windows")
+    return keyed.map(lambda e: (e[0], 1)).key_by(lambda t: t[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).uid("counts")
+
+
+def stop_then_resume(tmp_path, data, p_before, p_after, **pipeline_edits):
+    env = savepoint_env(tmp_path, p_before)
+    it = counting(env, data, window=pipeline_edits.get("window", False)).execute_and_collect()
+    first = []
+    path = None
+    for record in it:
+        first.append(record)
+        if it.job.checkpoint_info().get("completed", 0) >= 2 and path is None:
+            path = it.job.stop_with_savepoint(str(tmp_path / "sp"))
+            break
+    first.extend(it)  # what was committed before the stop
+    assert path is not None and it.job.status is JobStatus.FINISHED
+    env2 = savepoint_env(tmp_path, p_after)
+    env2.configure({"execution.savepoint.path": path})  # PyFlink's way to resume
+    second = counting(env2, data, **pipeline_edits) \
+        .execute_and_collect(job_execution_name="resumed")
+    second = list(second)
+    return first, second
+
+
+@pytest.mark.parametrize("before, after", [(1, 1), (1, 3), (3, 1), (2, 2)])
+def test_stop_with_savepoint_then_resume_counts_as_one_run(tmp_path, before, after):
+    data = events(6000, 7, 9)
+    whole = Counter(plain_counts(data))
+    first, second = stop_then_resume(tmp_path, data, before, after, extra_step=True)
+    assert first and second, "the savepoint fell at an end"
+    assert Counter(first) + Counter(second) == whole
+
+
+def plain_counts(data):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    return list(counting(env, data).execute_and_collect())
+
+
+def test_open_windows_continue_after_a_resume_at_another_parallelism(tmp_path):
+    data = [(f"k{i % 5}", 1, 0, i) for i in range(3000)]
+    env = StreamExecutionEnvironment.get_execution_environment()
+    whole = Counter(counting(env, data, window=True).execute_and_collect())
+    first, second = stop_then_resume(tmp_path, data, 2, 3, window=True)
+    assert Counter(first) + Counter(second) == whole
+
+
+def test_a_savepoint_with_state_for_an_unknown_step_is_refused_by_name(tmp_path):
+    data = events(2000, 3, 1)
+    env = savepoint_env(tmp_path, 1)
+    it = counting(env, data).execute_and_collect()
+    next(it)
+    path = it.job.stop_with_savepoint(str(tmp_path / "sp"))
+    it.close()
+    env2 = savepoint_env(tmp_path, 1)
+    ds = env2.from_collection(data).map(lambda e: (e[0], 1)).key_by(lambda t: t[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).uid("renamed")
+    ds.add_sink(lambda v: None)
+    with pytest.raises(CheckpointError, match=r"holds state for steps this job does not have: "
+                                              r"\[.*'counts'"):
+        env2.execute(savepoint_path=path)
+    ds2 = env2.from_collection(data[:10]).map(lambda e: (e[0], 1)).key_by(lambda t: t[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).uid("renamed")
+    ds2.add_sink(lambda v: None)
+    env2.execute(savepoint_path=path, allow_non_restored_state=True)
+
+
+def test_savepoint_errors_name_the_file(tmp_path):
+    env = savepoint_env(tmp_path, 1)
+    env.from_collection([1]).add_sink(lambda v: None)
+    with pytest.raises(Exception, match=f"no checkpoint or savepoint at {tmp_path / 'nope'}"):
+        env.execute(savepoint_path=str(tmp_path / "nope"))
+    bad = tmp_path / "old"
+    bad.mkdir()
+    (bad / "_metadata.json").write_text('{"format": 99, "operators": {}}')
+    env.from_collection([1]).add_sink(lambda v: None)
+    with pytest.raises(Exception, match=f"{bad}: format version 99"):
+        env.execute(savepoint_path=str(bad))
+
+
+def test_savepoints_need_checkpointing(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.from_sequence(1, 10**9).add_sink(lambda v: None)
+    job = env.execute_async()
+    try:
+        with pytest.raises(CheckpointError, match="savepoints need checkpointing"):
+            job.trigger_savepoint(str(tmp_path / "sp"))
+    finally:
+        job.cancel()
+        job.wait(10)

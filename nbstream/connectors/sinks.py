@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 import threading
+import uuid
 from enum import Enum
 from typing import Any, Callable, Deque, List, Optional
 
@@ -265,11 +266,15 @@ class _HeldUntilCheckpoint(_Writer):
     between two barriers is held back and delivered when the checkpoint after it
     completes (or when the job ends), as Flink's two-phase-commit sinks do. The held
     epochs are part of the checkpoint, so a restore delivers those whose completion
-    was not heard of; the spec remembers what it delivered, so nothing comes twice."""
+    was not heard of; the spec remembers what it delivered, so nothing comes twice.
+    Epochs held by another job's sink (a job resumed from a savepoint) are not
+    delivered again: that job committed them before it stopped."""
 
-    def __init__(self, spec: Any, deliver: Callable[[List[Any]], None]) -> None:
+    def __init__(self, spec: Any, deliver: Callable[[List[Any]], None],
+                 deliver_committed: Optional[Callable[[List[Any]], None]] = None) -> None:
         self.spec = spec
         self.deliver = deliver
+        self.deliver_committed = deliver_committed or deliver
         self.pending: List[List[Any]] = []
         self.sealed: List[Any] = []  # (instance, checkpoint id, [values, ...])
         self.held = False
@@ -288,35 +293,36 @@ class _HeldUntilCheckpoint(_Writer):
 
     def seal(self, checkpoint_id: int) -> List[Any]:
         if self.pending:
-            self.sealed.append((self.instance, checkpoint_id, self.pending))
+            self.sealed.append((self.spec.token, self.instance, checkpoint_id, self.pending))
             self.pending = []
         return list(self.sealed)
 
     def commit(self, checkpoint_id: Optional[int]) -> None:
         keep = []
         for entry in self.sealed:
-            if checkpoint_id is None or entry[1] <= checkpoint_id:
+            if checkpoint_id is None or entry[2] <= checkpoint_id:
                 self._deliver_once(entry)
             else:
                 keep.append(entry)
         self.sealed = keep
         if checkpoint_id is None:  # the job is over: nothing will be replayed
             for values in self.pending:
-                self.deliver(values)
+                self.deliver_committed(values)
             self.pending = []
 
     def restore(self, sealed: List[Any]) -> None:
         for entry in sealed:  # they belong to a completed checkpoint
-            self._deliver_once(entry)
+            if entry[0] == self.spec.token:
+                self._deliver_once(entry)
 
     def _deliver_once(self, entry: Any) -> None:
-        instance, checkpoint_id, parts = entry
+        _token, instance, checkpoint_id, parts = entry
         with self.spec.commit_lock:
             if (instance, checkpoint_id) in self.spec.committed:
                 return
             self.spec.committed.add((instance, checkpoint_id))
         for values in parts:
-            self.deliver(values)
+            self.deliver_committed(values)
 
 
 class CollectSink(SinkSpec):
@@ -328,12 +334,13 @@ class CollectSink(SinkSpec):
         self.channel = ResultChannel(capacity)
         self.committed: set = set()
         self.commit_lock = threading.Lock()
+        self.token = uuid.uuid4().hex
 
     def prepare(self, job: Any, parallelism: int) -> None:
         self.channel.bind(job)
 
     def create_writer(self) -> _Writer:
-        return _HeldUntilCheckpoint(self, self.channel.put)
+        return _HeldUntilCheckpoint(self, self.channel.put, self.channel.put_committed)
 
 
 class DataFrameSink(SinkSpec):
@@ -362,6 +369,7 @@ class DataFrameSink(SinkSpec):
         self.received = 0
         self.committed: set = set()
         self.commit_lock = threading.Lock()
+        self.token = uuid.uuid4().hex
 
     @property
     def dropped(self) -> int:

@@ -169,6 +169,14 @@ class RestartPolicy:
         return delay / 1000.0
 
 
+class _Savepoint:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.done = threading.Event()
+        self.error: Optional[BaseException] = None
+        self.result: Optional[CompletedCheckpoint] = None
+
+
 class _Pending:
     def __init__(self, checkpoint_id: int, expected: Set[TaskKey]) -> None:
         self.id = checkpoint_id
@@ -210,6 +218,7 @@ class CheckpointCoordinator:
         self.last: Dict[str, Any] = {}
         self.job: Any = None
         self._threads: List[threading.Thread] = []
+        self._savepoints: Dict[int, "_Savepoint"] = {}
         if restore is not None:
             self._check_restorable(restore)
 
@@ -304,6 +313,8 @@ class CheckpointCoordinator:
     # -- triggering -------------------------------------------------------------------------------
     def _trigger_loop(self) -> None:
         s = self.settings
+        if s is None:  # restored without checkpointing: savepoints only
+            return
         interval = s.interval_ms / 1000.0
         next_at = time.monotonic() + interval
         while not self._stopped.wait(max(0.0, next_at - time.monotonic())):
@@ -317,8 +328,9 @@ class CheckpointCoordinator:
                 self.trigger()
             next_at = max(now + interval, time.monotonic())
 
-    def trigger(self) -> Optional[int]:
-        """Start a checkpoint now (None if one is running or no task runs)."""
+    def trigger(self, savepoint: Optional["_Savepoint"] = None) -> Optional[int]:
+        """Start a checkpoint now (None if one is running or no task runs); with
+        ``savepoint``, the checkpoint is written to its folder and kept."""
         with self._lock:
             if self._pending is not None or not self._tasks or self.job is None \
                     or self.job.cancelled:
@@ -326,12 +338,41 @@ class CheckpointCoordinator:
             cid = self._next_id
             self._next_id += 1
             p = self._pending = _Pending(cid, set(self._tasks))
+            if savepoint is not None:
+                self._savepoints[cid] = savepoint
+            # tasks that have ended count with their last state; a task whose inputs have
+            # all ended acknowledges when it ends too (their end of input aligns it)
             p.states.update(self._finished)
             sources = [t for k, t in self._tasks.items()
                        if k not in self._finished and t.is_source]
+            complete = None
+            if len(p.states) == len(p.expected):
+                complete, self._pending = p, None
+        if complete is not None:
+            self._writes.put(complete)
+            return cid
         for task in sources:
             task.post(("barrier", cid))
         return cid
+
+    def savepoint(self, path: str, timeout_s: float = 60.0) -> CompletedCheckpoint:
+        """Take a savepoint into ``path`` as soon as no checkpoint is running; wait for it."""
+        sp = _Savepoint(path)
+        deadline = time.monotonic() + timeout_s
+        while self.trigger(sp) is None:
+            if self.job is None or self.job.cancelled or self.job.done:
+                raise CheckpointError("no savepoint: the job is not running")
+            if time.monotonic() > deadline:
+                raise CheckpointError(f"no savepoint within {timeout_s} s: a checkpoint "
+                                      "before it did not end")
+            time.sleep(0.005)
+        if not sp.done.wait(max(0.0, deadline - time.monotonic())):
+            raise CheckpointError(f"the savepoint to {path} did not complete within "
+                                  f"{timeout_s} s")
+        if sp.error is not None:
+            raise CheckpointError(f"the savepoint to {path} failed: {sp.error}")
+        assert sp.result is not None
+        return sp.result
 
     def _expire(self, now: float) -> None:
         with self._lock:
@@ -359,11 +400,17 @@ class CheckpointCoordinator:
             p = self._writes.get()
             if p is None:
                 return
+            sp = self._savepoints.pop(p.id, None)
             try:
-                cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name)
+                cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name,
+                                        folder=sp.path if sp is not None else None)
             except Exception as exc:  # noqa: BLE001 - a failed write is a failed checkpoint
                 self._last_end = time.monotonic()
-                self._failed(f"checkpoint {p.id} could not be written: {exc}")
+                if sp is not None:
+                    sp.error = exc
+                    sp.done.set()
+                else:
+                    self._failed(f"checkpoint {p.id} could not be written: {exc}")
                 continue
             self._last_end = time.monotonic()
             with self._lock:
@@ -374,6 +421,9 @@ class CheckpointCoordinator:
                                  duration_s=self._last_end - p.started,
                                  alignment_s=p.alignment_s)
             self._post_all(("complete", p.id))
+            if sp is not None:
+                sp.result = cp
+                sp.done.set()
 
     def _by_operator(self, p: _Pending) -> Dict[str, Dict[str, Any]]:
         ops: Dict[str, Dict[str, Any]] = {}
@@ -387,6 +437,11 @@ class CheckpointCoordinator:
                                              "subtasks": {}})
                 entry["subtasks"][sub] = states[uid]
         return ops
+
+    def stop_tasks(self) -> None:
+        """Stop every task once it has heard of the completed checkpoints (stop with a
+        savepoint: sinks commit what the savepoint covers, then stop)."""
+        self._post_all(("stop", None))
 
     def _post_all(self, message: Tuple[str, Any]) -> None:
         with self._lock:
@@ -402,6 +457,15 @@ class CheckpointCoordinator:
                 f"{cp.path}: holds state for steps this job does not have: {unknown} "
                 f"(steps of this job: {sorted(known)}); give the steps the same uid(...) as "
                 "before, or allow_non_restored_state=True to drop that state")
+
+    def uid_warnings(self) -> List[str]:
+        """Stateful steps without ``uid(...)``: their state is found again only if the
+        pipeline keeps their names and order (see :func:`operator_uid`)."""
+        stateful = ("reduce", "window", "process", "co_process", "timestamps_watermarks")
+        return [f"step '{node.name}' has no uid(...): a savepoint names its state "
+                f"'{self.uids[nid]}'; give it a uid so that edits of the pipeline keep it"
+                for nid, node in sorted(self.plan.nodes.items())
+                if node.kind in stateful and not node.uid]
 
     def report(self, key: TaskKey, report: Tuple[Any, ...]) -> None:
         """An acknowledgement that came over the wire (see :class:`WorkerCoordinator`)."""

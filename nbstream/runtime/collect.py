@@ -44,6 +44,16 @@ class ResultChannel:
             except queue.Full:
                 continue
 
+    def put_committed(self, values: List[Any]) -> None:
+        """Results of a completed checkpoint: they were held in memory already, so they go
+        in without waiting for room (a reader busy stopping the job must not block the
+        commit, and with it the job)."""
+        q = self._queue
+        with q.mutex:
+            q.queue.append(values)
+            q.unfinished_tasks += 1
+            q.not_empty.notify()
+
     def _close(self) -> None:
         """The job has stopped: no more batches will come. Never drops a batch."""
         self._closed = True

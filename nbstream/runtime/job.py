@@ -8,6 +8,7 @@ and :meth:`JobClient._finish` once every task has stopped.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from ..errors import JobCancelledError, JobFailedError, NbstreamError
 __all__ = ["JobStatus", "JobClient", "JobExecutionResult", "as_job_error"]
 
 
+STOP_WITH_SAVEPOINT_GRACE_S = 5.0
 _BASE_METRICS = frozenset({"id", "name", "records_in", "records_out", "watermark"})
 
 
@@ -102,6 +104,7 @@ class JobClient:
         self._restarter: Optional[Callable[[], None]] = None
         self.restarts = 0
         self.last_failure: Optional[str] = None
+        self.stopped_with_savepoint: Optional[str] = None
 
     # -- state for the public -------------------------------------------------------------
     @property
@@ -154,6 +157,36 @@ class JobClient:
         self._stop_tasks()
 
     stop = cancel
+
+    # -- savepoints -------------------------------------------------------------------------
+    def trigger_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
+        """Take a savepoint (a checkpoint that is kept) into folder ``path`` (default: a
+        new folder under the checkpoint directory's ``savepoints``); returns its path.
+        Start a job from it with ``env.execute(savepoint_path=...)``."""
+        coordinator = self.checkpoints
+        if coordinator is None or coordinator.settings is None:
+            from .checkpoints import CheckpointError
+            raise CheckpointError("savepoints need checkpointing: call env.enable_checkpointing"
+                                  "(interval) before starting the job")
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = os.path.join(coordinator.settings.directory, "savepoints",
+                                f"savepoint-{self.job_id[:8]}-{stamp}-{time.monotonic_ns() % 10**6}")
+        self.warnings.extend(coordinator.uid_warnings())
+        return coordinator.savepoint(os.path.abspath(os.path.expanduser(path)), timeout).path
+
+    def stop_with_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
+        """Take a savepoint, then stop the job (its status becomes FINISHED); what the
+        sinks had not committed by then comes again when a job resumes from it."""
+        saved = self.trigger_savepoint(path, timeout)
+        with self._lock:
+            self.stopped_with_savepoint = saved
+            self._cancel_requested = True
+        self.checkpoints.stop_tasks()  # each task commits, then stops
+        if not self.wait(STOP_WITH_SAVEPOINT_GRACE_S):
+            self._stop_tasks()  # a task that does not look at its mailbox (blocked source)
+            self.wait(timeout)
+        return saved
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the job has stopped; True if it has. Interruptible (Ctrl-C)."""
@@ -255,7 +288,7 @@ class JobClient:
             self._ended = time.monotonic()
             if self._error is not None:
                 self._status = JobStatus.FAILED
-            elif self._cancel_requested:
+            elif self._cancel_requested and self.stopped_with_savepoint is None:
                 self._status = JobStatus.CANCELED
             else:
                 self._status = JobStatus.FINISHED

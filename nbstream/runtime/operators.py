@@ -367,7 +367,10 @@ class SourceOperator(Operator):
     def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
                       same_instance: bool) -> None:
         if not same_instance:
-            raise RuntimeError(f"source '{self.name}' cannot be restored at another parallelism")
+            from .checkpoints import CheckpointError
+            raise CheckpointError(f"source '{self.name}' cannot be restored at another "
+                                  "parallelism than it had in the checkpoint: keep its "
+                                  "parallelism (set_parallelism on the source)")
         position = snaps[0]["records_in"]
         seek = getattr(self.reader, "seek", None)
         if seek is not None:

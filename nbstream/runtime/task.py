@@ -182,7 +182,8 @@ class Task:
 
     # checkpoints ----------------------------------------------------------------------------------
     def post(self, message: Tuple[str, Any]) -> None:
-        """From the coordinator: ``("barrier", id)`` (sources), ``("complete", id)``, ``("final", None)``."""
+        """From the coordinator: ``("barrier", id)`` (sources), ``("complete", id)``,
+        ``("final", None)`` (every task is over), ``("stop", None)`` (stop with a savepoint)."""
         self.mailbox.append(message)
         self._mail.set()
         if self.wake is not None:
@@ -200,6 +201,8 @@ class Task:
                 for op in self.ops.values():
                     op.notify_checkpoint_complete(None)
                 self._over = True
+            elif kind == "stop":  # stop with a savepoint: its completion came before this
+                raise TaskCancelled()
 
     def _snapshot(self, checkpoint_id: Optional[int], finished: bool) -> Dict[str, Any]:
         uids = self.coordinator.uids

@@ -408,3 +408,159 @@ def test_savepoints_need_checkpointing(tmp_path):
     finally:
         job.cancel()
         job.wait(10)
+
+
+# -- failures of every kind ----------------------------------------------------------------------
+
+class FailAt:
+    """Raises once at each of the given record numbers (markers in a folder)."""
+
+    def __init__(self, folder: str, at) -> None:
+        self.folder, self.at = folder, set(at)
+
+    def __call__(self, event):
+        time.sleep(0.0002)
+        if event[3] in self.at:
+            marker = os.path.join(self.folder, str(event[3]))
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                raise RuntimeError(f"injected failure at record {event[3]}")
+        return event
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_twenty_failures_in_one_job_still_give_exactly_once_results(tmp_path, mode):
+    import random
+
+    data = events(4000, 6, 4, disorder=2)
+    at = sorted(random.Random(7).sample(range(50, 4000), 20))
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode(mode)
+    env.set_parallelism(2)
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(25, 0))
+    (tmp_path / "markers").mkdir()
+    # the failing step runs as one instance, so that each failure is one restart
+    ds = env.from_collection(data).map(FailAt(str(tmp_path / "markers"), at)) \
+        .set_parallelism(1).key_by(lambda e: e[0]) \
+        .map(lambda e: (e[0], e[1])).key_by(lambda t: t[0]).reduce(lambda a, b: (a[0], a[1] + b[1]))
+    it = ds.execute_and_collect()
+    got = list(it)
+    assert it.job.restarts == 20 and it.job.status is JobStatus.FINISHED
+    assert len(list((tmp_path / "markers").iterdir())) == 20
+    env2 = StreamExecutionEnvironment.get_execution_environment()
+    expected = env2.from_collection(data).map(lambda e: (e[0], e[1])).key_by(lambda t: t[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).execute_and_collect()
+    assert Counter(got) == Counter(expected)
+
+
+def test_a_crash_while_writing_a_checkpoint_restarts_from_the_one_before(tmp_path):
+    data = events(3000, 5, 8)
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
+    it = pipeline(env, data, "reduce").execute_and_collect()
+    got = []
+    crashed = False
+    for record in it:
+        got.append(record)
+        if not crashed and it.job.checkpoint_info().get("completed", 0) >= 2:
+            it.job.checkpoints.storage.fail_next_writes = 1
+            crashed = True
+    assert crashed
+    assert it.job.restarts == 1 and "could not be written" in it.job.last_failure
+    assert Counter(got) == Counter(plain(1, data, "reduce"))
+
+
+def test_tolerated_checkpoint_failures_do_not_restart_the_job(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 20})
+    env.enable_checkpointing(20)
+    cfg = env.get_checkpoint_config()
+    cfg.set_checkpoint_storage_dir(str(tmp_path)).set_tolerable_checkpoint_failure_number(5)
+    env.from_sequence(1, 6000).map(Slow()).add_sink(lambda v: None)
+    job = env.execute_async()
+    job.checkpoints.storage.fail_next_writes = 3
+    assert job.wait(60) and job.status is JobStatus.FINISHED
+    assert job.restarts == 0 and sum("could not be written" in w for w in job.warnings) == 3
+
+
+# -- CheckpointedFunction: operator state of user functions ----------------------------------------
+
+class OffsetSource(__import__("nbstream").SourceFunction):
+    """A source that remembers its own offset (Flink's CheckpointedFunction pattern)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.offset = 0
+        self.running = True
+
+    def initialize_state(self, context):
+        from nbstream import ListStateDescriptor
+        self.state = context.get_operator_state_store().get_list_state(
+            ListStateDescriptor("offset", Types.LONG()))
+        restored = self.state.get()
+        self.offset = restored[0] if restored else 0
+        self.restored = context.is_restored()
+
+    def snapshot_state(self, context):
+        self.state.update([self.offset])
+
+    def run(self, ctx):
+        while self.running and self.offset < self.n:
+            with ctx.get_checkpoint_lock():
+                ctx.collect(self.offset)
+                self.offset += 1
+
+    def cancel(self):
+        self.running = False
+
+
+class CountingMap(__import__("nbstream").MapFunction):
+    """Counts the records its instance saw, in operator (union) state; raises once."""
+
+    def __init__(self, marker: str, at: int) -> None:
+        self.marker, self.at = marker, at
+
+    def initialize_state(self, context):
+        from nbstream import ListStateDescriptor
+        self.seen = context.get_operator_state_store().get_union_list_state(
+            ListStateDescriptor("seen", Types.LONG()))
+        self.count = sum(self.seen.get())
+
+    def snapshot_state(self, context):
+        self.seen.update([self.count])
+
+    def map(self, value):
+        time.sleep(0.0002)
+        if value == self.at and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            raise RuntimeError("once")
+        self.count += 1
+        return self.count
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_checkpointed_functions_keep_their_own_state_across_a_restart(tmp_path, mode):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 25})
+    env.set_execution_mode(mode)
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(1, 0))
+    ds = env.add_source(OffsetSource(3000)).map(CountingMap(str(tmp_path / "m"), 2100)) \
+        .set_parallelism(1)
+    it = ds.execute_and_collect()
+    got = list(it)
+    assert it.job.restarts == 1
+    # the source's offset and the map's count both came back: 1..3000, each once
+    assert sorted(got) == list(range(1, 3001))
+
+
+def test_operator_list_state_is_dealt_out_when_the_parallelism_changes():
+    from nbstream.runtime.operator_state import redistribute
+    old = [{"a": ("split", [1, 2, 3]), "u": ("union", ["x"])},
+           {"a": ("split", [4, 5]), "u": ("union", ["y"])}]
+    parts = [redistribute(old, i, 3) for i in range(3)]
+    assert sorted(v for p in parts for v in p["a"][1]) == [1, 2, 3, 4, 5]
+    assert all(p["u"][1] == ["x", "y"] for p in parts)

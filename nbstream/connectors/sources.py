@@ -6,6 +6,7 @@ creates a reader: ``reader.run(ctx)`` emits through the source context
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import threading
@@ -20,7 +21,11 @@ __all__ = ["CollectionSource", "SequenceSource", "IterableSource", "TextFileSour
 
 
 class SourceSpec:
+    """A source in the plan. ``after_restore`` says what a restore from a checkpoint
+    gives (``explain()`` shows it when the job checkpoints)."""
+
     non_parallel = True
+    after_restore = "replayed from its position (exactly once)"
     # runs the user's code (a generator, a SourceFunction), which often reaches objects of
     # the kernel: in process mode such a source stays in the kernel unless pinned
     user_code = False
@@ -137,6 +142,14 @@ class IterableSource(SourceSpec):
         if not hasattr(it, "__next__"):
             it = iter(it)
         return it
+
+    @property
+    def after_restore(self) -> str:  # type: ignore[override]
+        return {"start": "called again with start=<position> (exactly once)",
+                "rerun": "run again, records before its position dropped (exactly once if "
+                         "it yields the same records every run)",
+                "continue": "goes on from where the generator is (at most once: records "
+                            "handed over after the checkpoint are lost)"}[self.replay]
 
     @property
     def replay(self) -> str:
@@ -294,6 +307,8 @@ class SocketTextSource(SourceSpec):
     stream, -1: forever), waiting ``retry_wait_s`` between attempts.
     """
 
+    after_restore = "reconnects and reads on (at most once)"
+
     def __init__(self, host: str, port: int, delimiter: str = "\n", max_retry: int = 0,
                  retry_wait_s: float = 0.5, encoding: str = "utf-8") -> None:
         if not delimiter:
@@ -307,6 +322,9 @@ class SocketTextSource(SourceSpec):
         spec = self
 
         class Reader(_Reader):
+            def seek(self, position: int) -> None:
+                pass  # a socket cannot rewind: read on from the new connection
+
             def __init__(self) -> None:
                 self.stopped = threading.Event()
 
@@ -350,9 +368,21 @@ class SocketTextSource(SourceSpec):
 
 
 class FunctionSource(SourceSpec):
-    """A user :class:`~nbstream.SourceFunction`: ``run(ctx)`` until done or cancelled."""
+    """A user :class:`~nbstream.SourceFunction`: ``run(ctx)`` until done or cancelled.
+
+    After a restore, a function with ``snapshot_state``/``initialize_state`` (Flink's
+    CheckpointedFunction) gets its own state back and goes on from it (emit under
+    ``ctx.get_checkpoint_lock()`` for exactly once); any other is run again and the
+    records before its position are dropped."""
 
     user_code = True
+
+    @property
+    def after_restore(self) -> str:  # type: ignore[override]
+        if hasattr(self.function, "snapshot_state"):
+            return "restores its own state (CheckpointedFunction: exactly once)"
+        return ("run again, records before its position dropped (exactly once if it emits "
+                "the same records every run)")
 
     def __init__(self, function: Any) -> None:
         if not hasattr(function, "run"):
@@ -360,11 +390,25 @@ class FunctionSource(SourceSpec):
                             f"not {type(function).__name__}")
         self.function = function
 
+    def prepare(self, job: Any) -> None:
+        self._made: set = set()
+        try:  # a restart runs a fresh copy, as Flink deserializes one per attempt
+            self._pristine = copy.deepcopy(self.function)
+        except Exception:
+            self._pristine = None
+
+    def _function_for(self, subtask: int) -> Any:
+        made = getattr(self, "_made", set())
+        fresh = subtask in made and getattr(self, "_pristine", None) is not None
+        made.add(subtask)
+        return copy.deepcopy(self._pristine) if fresh else self.function
+
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
-        fn = self.function
+        fn = self._function_for(subtask)
 
         class Reader(_Reader):
             threaded = True  # user code may block: run it on a thread of its own
+            function = fn
 
             def open(self, runtime_context: Any) -> None:
                 if hasattr(fn, "open"):

@@ -197,6 +197,9 @@ class PhysicalPlan:
             for nid in c.nodes:
                 node = self.nodes[nid]
                 extra = f"  mode={node.execution_mode}" if node.execution_mode else ""
+                if self.config.checkpoints is not None and node.is_source:
+                    replay = getattr(node.params.get("source"), "after_restore", "")
+                    extra += f"  (after a restore: {replay})" if replay else ""
                 lines.append(f"  [{nid}] {node.name}{extra}")
         return "\n".join(lines)
 

@@ -59,7 +59,7 @@ class CheckpointStorage:
     def __init__(self, directory: str, job_folder: str, retained: int = 1) -> None:
         self.root = os.path.join(os.path.abspath(os.path.expanduser(directory)), job_folder)
         self.retained = max(1, retained)
-        self.crash_before_rename = False  # tests: a crash in the middle of a write
+        self.fail_next_writes = 0  # tests: the next writes crash half way (before the rename)
 
     def write(self, checkpoint_id: int, operators: Dict[str, Dict[str, Any]], job_name: str,
               folder: Optional[str] = None) -> CompletedCheckpoint:
@@ -86,7 +86,8 @@ class CheckpointStorage:
             manifest["operators"][uid]["files"] = files
         with open(os.path.join(tmp, MANIFEST), "w") as f:
             json.dump(manifest, f, indent=1)
-        if self.crash_before_rename:
+        if self.fail_next_writes > 0:
+            self.fail_next_writes -= 1
             raise OSError(f"simulated crash while writing checkpoint {checkpoint_id}")
         if os.path.exists(final):
             shutil.rmtree(final)

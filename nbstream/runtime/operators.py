@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
 from .context import ProcessContext, StreamingRuntimeContext, TaskInfo
 from .records import MIN_TIMESTAMP, Batch, OutputTag
+from .operator_state import (FunctionInitializationContext, FunctionSnapshotContext,
+                             OperatorStateStore, redistribute)
 from .state import KeyedStateBackend
 from .timers import TimeDomain, Timers
 
@@ -142,6 +144,8 @@ class Operator:
     keyed_fields: Dict[str, Callable[[Any], Any]] = {}
     instance_fields: Tuple[str, ...] = ()
     checkpoint_refusal: Optional[str] = None
+    operator_state: Optional[OperatorStateStore] = None
+    _operator_restore: Any = None
 
     def __init__(self, node: "Node") -> None:
         self.node_id = node.id
@@ -219,7 +223,35 @@ class Operator:
             snap["timers"] = self.timers.snapshot()
         for name in (*self.keyed_fields, *self.instance_fields):
             snap[name] = getattr(self, name)
+        fn = self.checkpointed_function()
+        if fn is not None and self.operator_state is not None:
+            try:
+                fn.snapshot_state(FunctionSnapshotContext(checkpoint_id))
+            except USER_ERRORS as exc:
+                raise self.error(exc, None, has_record=False, phase="snapshot_state()") from exc
+            snap["operator_state"] = self.operator_state.snapshot()
         return snap
+
+    def checkpointed_function(self) -> Any:
+        """The user's function if it keeps operator state (Flink's CheckpointedFunction)."""
+        owner = self.fn.owner if self.fn is not None else None
+        return owner if hasattr(owner, "snapshot_state") else None
+
+    def initialize_function_state(self) -> None:
+        """Give a CheckpointedFunction its operator state (restored, or empty)."""
+        fn = self.checkpointed_function()
+        if fn is None:
+            return
+        restored = self._operator_restore
+        self.operator_state = OperatorStateStore(restored)
+        init = getattr(fn, "initialize_state", None)
+        if init is not None:
+            context = FunctionInitializationContext(self.operator_state, self.runtime_context(),
+                                                    restored is not None)
+            try:
+                init(context)
+            except USER_ERRORS as exc:
+                raise self.error(exc, None, has_record=False, phase="initialize_state()") from exc
 
     def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
                       same_instance: bool) -> None:
@@ -242,6 +274,11 @@ class Operator:
             if same_instance:
                 for name in self.instance_fields:
                     setattr(self, name, snap[name])
+        parts = [snap["operator_state"] for snap in snaps if "operator_state" in snap]
+        if parts:
+            task = self.task
+            self._operator_restore = parts[0] if same_instance else \
+                redistribute(parts, task.subtask, task.parallelism)
 
     def notify_checkpoint_complete(self, checkpoint_id: Optional[int]) -> None:
         """Checkpoint ``checkpoint_id`` is complete (None: the job is over)."""
@@ -371,14 +408,21 @@ class SourceOperator(Operator):
             raise CheckpointError(f"source '{self.name}' cannot be restored at another "
                                   "parallelism than it had in the checkpoint: keep its "
                                   "parallelism (set_parallelism on the source)")
+        super().restore_state(snaps, owns, same_instance)
         position = snaps[0]["records_in"]
         seek = getattr(self.reader, "seek", None)
-        if seek is not None:
+        if self.checkpointed_function() is not None:
+            pass  # it goes on from its own restored state
+        elif seek is not None:
             seek(position)
         else:
             self.skip = position
         self.records_in = position
         self.current_watermark = snaps[0]["watermark"]
+
+    def checkpointed_function(self) -> Any:
+        fn = getattr(getattr(self, "reader", None), "function", None)
+        return fn if hasattr(fn, "snapshot_state") else None
 
     def admit(self, values: List[Any], timestamps: Optional[List[Any]]) -> Any:
         """Drop what a restored reader emits again before its checkpointed position."""

@@ -119,6 +119,37 @@ class SourceContext:
         return _NoLock()
 
 
+class _CheckpointLock:
+    """The lock a SourceFunction emits under (``ctx.get_checkpoint_lock()``). A waiting
+    checkpoint goes first: the reader's next ``with`` waits until it is taken, so a
+    reader that takes the lock in a tight loop cannot starve it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._turn = threading.Condition()
+        self._checkpoint_waiting = False
+
+    def __enter__(self) -> None:
+        with self._turn:
+            while self._checkpoint_waiting:
+                self._turn.wait(0.05)
+        self._lock.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+    def acquire_for_checkpoint(self, timeout: float) -> bool:
+        with self._turn:
+            self._checkpoint_waiting = True
+        return self._lock.acquire(timeout=timeout)
+
+    def release_after_checkpoint(self) -> None:
+        self._lock.release()
+        with self._turn:
+            self._checkpoint_waiting = False
+            self._turn.notify_all()
+
+
 def _ts_of(watermark: Any) -> int:
     return watermark.timestamp if hasattr(watermark, "timestamp") else int(watermark)
 
@@ -145,6 +176,7 @@ class Handoff:
         self._sealed: List[Item] = []
         self.finished = False
         self._closed = False  # the task side is gone: the reader must stop at its next emit
+        self.checkpoint_lock = _CheckpointLock()
 
     # -- reader side: the SourceContext protocol --------------------------------------------
     @property
@@ -207,7 +239,8 @@ class Handoff:
             self._cond.notify()
 
     def get_checkpoint_lock(self) -> Any:
-        return _NoLock()
+        """Held by the task while it takes a checkpoint of a CheckpointedFunction source."""
+        return self.checkpoint_lock
 
     def _control_item(self, item: Item) -> None:
         with self._cond:
@@ -235,6 +268,14 @@ class Handoff:
             self._closed = True
             self._values, self._timestamps, self._sealed = [], None, []
             self._cond.notify_all()
+
+    def drain(self) -> List[Item]:
+        """Everything handed over so far, at once (for a checkpoint)."""
+        with self._cond:
+            self._seal()
+            items, self._sealed = self._sealed, []
+            self._cond.notify_all()
+            return items
 
     def take(self, max_wait_s: Optional[float]) -> Tuple[List[Item], bool]:
         """Wait for a full batch, a batch whose first record is ``timeout`` old, a control

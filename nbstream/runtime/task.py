@@ -213,11 +213,29 @@ class Task:
     def _checkpoint(self, checkpoint_id: int) -> None:
         """The barrier has come in on every input (or, at a source, was asked for): take
         the chain's state, send the barrier on, acknowledge."""
-        states = self._snapshot(checkpoint_id, False)
+        handoff = getattr(self, "_handoff", None)
+        if handoff is not None and self.head.checkpointed_function() is not None:
+            states = self._snapshot_under_lock(handoff, checkpoint_id)
+        else:
+            states = self._snapshot(checkpoint_id, False)
         for target in self.network:
             target.barrier(checkpoint_id)
         self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
                                      self._alignment_s)
+
+    def _snapshot_under_lock(self, handoff: Handoff, checkpoint_id: int) -> Dict[str, Any]:
+        """A SourceFunction with state of its own: hold its checkpoint lock (it emits and
+        updates its state under it), so its state and the records handed over agree.
+        While waiting for the lock, keep taking records: the reader may hold the lock
+        while it waits for room."""
+        lock = handoff.checkpoint_lock
+        while not lock.acquire_for_checkpoint(timeout=0.01):
+            self._feed(handoff.drain())
+        try:
+            self._feed(handoff.drain())
+            return self._snapshot(checkpoint_id, False)
+        finally:
+            lock.release_after_checkpoint()
 
     def _restore_ops(self) -> bool:
         """Give the operators their checkpointed state; True if the task had finished."""
@@ -276,7 +294,10 @@ class Task:
             for op in reversed(list(self.ops.values())):  # downstream first, as Flink
                 op.open()
                 opened.append(op)
-            if self._restore_ops():
+            finished = self._restore_ops()
+            for op in self.ops.values():
+                op.initialize_function_state()
+            if finished:
                 self._ending()
             else:
                 if self.is_source:
@@ -352,8 +373,9 @@ class Task:
         reader = threading.Thread(target=contextvars.copy_context().run, args=(read,), daemon=True,
                                   name=f"nbstream[{self.plan.job_name}] {self.display_name} reader")
         reader.start()
-        output, time_service = head.output, self.time_service
-        pacer = Pacer(cfg.buffer_timeout_ms / 1000.0, self.control)
+        time_service = self.time_service
+        self._pacer = Pacer(cfg.buffer_timeout_ms / 1000.0, self.control)
+        self._handoff = handoff
         mailbox = self.mailbox
         checkpoints = self.coordinator is not None
         try:
@@ -365,16 +387,7 @@ class Task:
                 if checkpoints:  # barriers are asked for in the mailbox: look often
                     wait = _MANUAL_CLOCK_POLL_S if wait is None else min(wait, _MANUAL_CLOCK_POLL_S)
                 items, finished = handoff.take(wait)
-                for kind, a, b in items:
-                    if kind == "batch":
-                        if head.skip:
-                            a, b, _ = head.admit(a, b)
-                        head.records_in += len(a)
-                        pacer.feed(output.emit, Batch(a, b))
-                    elif kind == "watermark":
-                        output.emit_watermark(a)
-                    else:
-                        output.emit_status(True)
+                self._feed(items)
                 if self.control.cancelled:
                     raise TaskCancelled()
                 if time_service._heap:
@@ -391,6 +404,21 @@ class Task:
         reader.join()  # finished: the reader is past its user code
         if failure:
             raise failure[0]
+
+    def _feed(self, items: List[Any]) -> None:
+        """Move what a threaded source's reader handed over into the chain."""
+        head = self.head
+        output = head.output
+        for kind, a, b in items:
+            if kind == "batch":
+                if head.skip:
+                    a, b, _ = head.admit(a, b)
+                head.records_in += len(a)
+                self._pacer.feed(output.emit, Batch(a, b))
+            elif kind == "watermark":
+                output.emit_watermark(a)
+            else:
+                output.emit_status(True)
 
     def _run_inputs(self) -> None:
         head, control, time_service = self.head, self.control, self.time_service

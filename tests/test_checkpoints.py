@@ -88,6 +88,11 @@ def pipeline(env, data, shape, marker=None, at=-1):
     elif shape == "session":
         out = keyed.window(EventTimeSessionWindows.with_gap(Duration.of_millis(6))) \
             .reduce(lambda a, b: (a[0], a[1] + b[1], max(a[2], b[2]), 0))
+    elif shape == "join":  # a window join with a second source (both replayed)
+        other = env.from_collection(data[::3]).assign_timestamps_and_watermarks(strategy)
+        out = ds.join(other).where(lambda e: e[0]).equal_to(lambda e: e[0]) \
+            .window(TumblingEventTimeWindows.of(Duration.of_millis(20))) \
+            .apply(lambda left, right: (left[3], right[3]))
     else:
         out = keyed.process(CountWithTimer())
     return out
@@ -112,7 +117,7 @@ def plain(parallelism, data, shape):
     return list(pipeline(env, data, shape).execute_and_collect())
 
 
-SHAPES = ["reduce", "tumbling", "sliding", "session", "process"]
+SHAPES = ["reduce", "tumbling", "sliding", "session", "process", "join"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -120,7 +125,7 @@ SHAPES = ["reduce", "tumbling", "sliding", "session", "process"]
 @SETTINGS
 def test_thread_mode_recovers_exactly_once(tmp_path, shape, seed, at, parallelism):
     # late records are late whatever the interleaving of channels only at parallelism 1
-    data = events(1200, 5, seed, disorder=7 if parallelism == 1 else 2)
+    data = events(1200, 5, seed, disorder=7 if parallelism == 1 and shape != "join" else 2)
     expected = Counter(plain(parallelism, data, shape))
     got, job = run("thread", parallelism, data, shape, tmp_path, at=at)
     assert job.status is JobStatus.FINISHED
@@ -133,6 +138,8 @@ def test_a_job_restarts_from_a_completed_checkpoint_not_from_the_start(tmp_path)
     got, job = run("thread", 1, data, "reduce", tmp_path, at=2500)
     info = job.checkpoint_info()
     assert info["restarts"] == 1 and info["completed"] >= 2
+    assert info["sources_after_restore"] == {
+        "Source: Collection Source": "replayed from its position (exactly once)"}
     assert Counter(got) == Counter(plain(1, data, "reduce"))
     # the restored source resumed at its checkpointed position: its position ends at the
     # number of records, while the last attempt emitted only those after the checkpoint
@@ -253,7 +260,7 @@ def test_a_state_value_that_cannot_be_pickled_fails_the_checkpoint_naming_the_st
 @given(seed=st.integers(0, 1000), at=st.integers(100, 1100), parallelism=st.sampled_from([1, 2]))
 @settings(SETTINGS, max_examples=max(1, EXAMPLES // 2))
 def test_process_mode_recovers_exactly_once(tmp_path, shape, seed, at, parallelism):
-    data = events(1200, 5, seed, disorder=7 if parallelism == 1 else 2)
+    data = events(1200, 5, seed, disorder=7 if parallelism == 1 and shape != "join" else 2)
     expected = Counter(plain(parallelism, data, shape))
     got, job = run("process", parallelism, data, shape, tmp_path, at=at)
     assert job.status is JobStatus.FINISHED and job.restarts == 1
@@ -564,3 +571,44 @@ def test_operator_list_state_is_dealt_out_when_the_parallelism_changes():
     parts = [redistribute(old, i, 3) for i in range(3)]
     assert sorted(v for p in parts for v in p["a"][1]) == [1, 2, 3, 4, 5]
     assert all(p["u"][1] == ["x", "y"] for p in parts)
+
+
+def test_explain_says_what_each_source_gives_after_a_restore(tmp_path):
+    import socket
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.enable_checkpointing(1000)
+
+    def numbers(start=0):
+        yield from range(start, 10)
+
+    def gen():
+        yield 1
+
+    env.from_iterable(numbers).union(env.from_iterable(gen()), env.from_iterable(gen),
+                                     env.socket_text_stream("127.0.0.1", 9).map(int)) \
+        .add_sink(lambda v: None)
+    text = env.explain()
+    assert "called again with start=<position> (exactly once)" in text
+    assert "goes on from where the generator is (at most once" in text
+    assert "run again, records before its position dropped" in text
+    assert "reconnects and reads on (at most once)" in text
+
+
+def test_a_generator_function_with_a_start_parameter_resumes_at_its_position(tmp_path):
+    calls = []
+
+    def numbers(start=0):
+        calls.append(start)
+        for i in range(start, 3000):
+            yield ("k", 1, i, i)
+
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 30})
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(1, 0))
+    ds = env.from_iterable(numbers).map(FailOnce(str(tmp_path / "m"), 2000)) \
+        .map(lambda e: e[3])
+    got = list(ds.execute_and_collect())
+    assert sorted(got) == list(range(3000))
+    assert calls[0] == 0 and len(calls) == 2 and 0 < calls[1] <= 2000

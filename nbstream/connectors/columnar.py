@@ -58,6 +58,12 @@ class ArrowSource(SourceSpec):
         self.non_parallel = kind in ("reader", "csv")
 
     # -- construction ----------------------------------------------------------------------
+    @property
+    def after_restore(self) -> str:
+        if self.kind == "reader":
+            return "goes on from where the reader is (at most once)"
+        return "read again from its position, in batches (exactly once)"
+
     @classmethod
     def of(cls, data: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> "ArrowSource":
         import pyarrow as pa
@@ -153,6 +159,9 @@ class ArrowSource(SourceSpec):
 
             def cancel(self) -> None:
                 self.cancelled = True
+
+        if spec.kind == "reader":  # a stream read once: after a restore, read on
+            Reader.seek = lambda self, position: None  # type: ignore[attr-defined]
         return Reader()
 
 

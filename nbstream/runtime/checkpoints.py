@@ -476,7 +476,10 @@ class CheckpointCoordinator:
             self.finished(key, states)
 
     def metrics(self) -> Dict[str, Any]:
-        return {"completed": self.completed, "restored_from": self.resumed_from, **self.last}
+        sources = {node.name: getattr(node.params.get("source"), "after_restore", "")
+                   for node in self.plan.nodes.values() if node.is_source}
+        return {"completed": self.completed, "restored_from": self.resumed_from,
+                "sources_after_restore": sources, **self.last}
 
 
 class _KeyFilter:

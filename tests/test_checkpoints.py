@@ -612,3 +612,85 @@ def test_a_generator_function_with_a_start_parameter_resumes_at_its_position(tmp
     got = list(ds.execute_and_collect())
     assert sorted(got) == list(range(3000))
     assert calls[0] == 0 and len(calls) == 2 and 0 < calls[1] <= 2000
+
+
+# -- loops: the feedback in flight is part of the checkpoint ---------------------------------------
+
+class LoopStep:
+    def __init__(self, marker: str, at) -> None:
+        self.marker, self.at = marker, at
+
+    def __call__(self, t):
+        time.sleep(0.0002)
+        if t == self.at and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            raise RuntimeError("once, inside the loop")
+        return t[0], t[1] + 1
+
+
+def looping(env, n, marker="/nonexistent/never", at=None):
+    it = env.from_collection([(i, 0) for i in range(n)]).iterate(max_wait_time_ms=300)
+    body = it.map(LoopStep(marker, at))
+    it.close_with(body.filter(lambda t: t[1] < 4))
+    return body.filter(lambda t: t[1] >= 4)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+@given(at=st.integers(300, 1400), rounds=st.integers(1, 3))
+@settings(SETTINGS, max_examples=max(1, EXAMPLES // 2))
+def test_a_loop_recovers_exactly_once_with_its_feedback_in_flight(tmp_path, mode, at, rounds):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 20})
+    env.set_execution_mode(mode)
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(1, 0))
+    marker = str(tmp_path / f"m{time.monotonic_ns()}")
+    it = looping(env, 1500, marker, (at, rounds)).execute_and_collect()
+    got = sorted(it)
+    assert it.job.restarts == 1
+    assert got == [(i, 4) for i in range(1500)]
+
+
+def test_stateful_functions_recover_exactly_once(tmp_path):
+    from nbstream.statefun import (IntType, StatefulFunctionDataStreamBuilder, StatefulFunctions,
+                                   ValueSpec, egress_message_builder, message_builder)
+
+    functions = StatefulFunctions()
+    marker = str(tmp_path / "failed")
+
+    @functions.bind("example/counter", [ValueSpec("n", IntType)])
+    def counter(context, message):
+        time.sleep(0.0003)
+        value = message.as_int()
+        if value == 1700 and not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("the function failed once")
+        context.storage.n = n = (context.storage.n or 0) + 1
+        if value % 2 == 0:  # half of the messages go on to a second function
+            context.send(message_builder("example/echo", context.address.id, int_value=n))
+        context.send_egress(egress_message_builder("example/out", n, IntType))
+
+    @functions.bind("example/echo")
+    def echo(context, message):
+        context.send_egress(egress_message_builder("example/out", -message.as_int(), IntType))
+
+    def job(env):
+        messages = [message_builder("example/counter", str(i % 7), int_value=i)
+                    for i in range(2500)]
+        out = (StatefulFunctionDataStreamBuilder.builder("count")
+               .with_data_stream_as_ingress(env.from_collection(messages))
+               .with_functions(functions).with_egress_id("example/out")
+               .with_feedback_timeout(2000).build(env))
+        return [IntType.serializer().deserialize(e.raw_value()) for e in
+                out.get_data_stream_for_egress_id("example/out").execute_and_collect()]
+
+    open(marker, "w").close()  # no failure in the run to compare with
+    expected = Counter(job(StreamExecutionEnvironment.get_execution_environment()
+                           .set_parallelism(2)))
+    os.remove(marker)
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 25})
+    env.set_parallelism(2)
+    env.enable_checkpointing(30)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(1, 0))
+    assert Counter(job(env)) == expected and os.path.exists(marker)

@@ -29,10 +29,12 @@ from .keygroups import subtask_for_key
 from .records import END_OF_INPUT, Barrier
 
 __all__ = ["CheckpointCoordinator", "CheckpointError", "AligningInbox", "RestartPolicy",
-           "TaskKey", "dump_state", "load_state", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
+           "TaskKey", "dump_state", "load_state", "LOOP_CLOSED", "FEEDBACK_LOG", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
 
 TaskKey = Tuple[int, int]  # (chain id, subtask)
 FINISHED = "finished"      # restored_state's mark of a task that had ended
+LOOP_CLOSED = -2           # AligningInbox's channel for a barrier back on a feedback edge
+FEEDBACK_LOG = "feedback"  # the key of a loop head's logged feedback in a task's states
 
 
 class CheckpointError(NbstreamError):
@@ -81,6 +83,7 @@ class AligningInbox:
     def __init__(self, inbox: Any, channels: int, feedback: List[bool], aligned: bool) -> None:
         self._inbox = inbox
         self._aligned = aligned
+        self._feedback = feedback
         self._open = {ch for ch in range(channels) if not feedback[ch]}
         self._seen: Set[int] = set()
         self._current: Optional[int] = None
@@ -96,6 +99,10 @@ class AligningInbox:
             else:
                 ch, msg = self._inbox.get() if timeout is None else self._inbox.get(timeout=timeout)
             if ch < 0:
+                return ch, msg
+            if self._feedback[ch]:
+                if type(msg) is Barrier:  # the barrier came back around the loop on ``ch``
+                    return LOOP_CLOSED, (ch, msg.checkpoint_id)
                 return ch, msg
             if self._current is not None and ch in self._seen and self._aligned:
                 self._held.append((ch, msg))
@@ -277,6 +284,11 @@ class CheckpointCoordinator:
                         entry["parallelism"] == chain.parallelism)
         if finished and all(finished) and len(finished) == len(chain.nodes):
             out[FINISHED] = True
+        log = cp.operators.get(f"{self.uids[chain.head]}/{FEEDBACK_LOG}")
+        if log is not None:  # records that were going around the loop
+            out[FEEDBACK_LOG] = [p["state"] for p in log["subtasks"].values()
+                                 if not p["finished"]] if log["parallelism"] != chain.parallelism \
+                else [log["subtasks"][subtask]["state"]]
         return out
 
     def acknowledge(self, key: TaskKey, checkpoint_id: int, states: Dict[str, Any],
@@ -429,6 +441,12 @@ class CheckpointCoordinator:
         ops: Dict[str, Dict[str, Any]] = {}
         for (chain_id, sub), states in p.states.items():
             chain = self.plan.chain(chain_id)
+            if FEEDBACK_LOG in states:
+                uid = f"{self.uids[chain.head]}/{FEEDBACK_LOG}"
+                ops.setdefault(uid, {"parallelism": chain.parallelism,
+                                     "max_parallelism": chain.max_parallelism,
+                                     "name": "feedback in flight", "subtasks": {}})
+                ops[uid]["subtasks"][sub] = states[FEEDBACK_LOG]
             for nid in chain.nodes:
                 uid = self.uids[nid]
                 entry = ops.setdefault(uid, {"parallelism": chain.parallelism,
@@ -451,6 +469,7 @@ class CheckpointCoordinator:
 
     def _check_restorable(self, cp: CompletedCheckpoint) -> None:
         known = set(self.uids.values())
+        known |= {f"{uid}/{FEEDBACK_LOG}" for uid in self.uids.values()}
         unknown = sorted(uid for uid in cp.operators if uid not in known)
         if unknown and not self.allow_non_restored:
             raise CheckpointError(

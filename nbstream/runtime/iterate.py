@@ -5,6 +5,11 @@ The task treats the feedback channel specially (see ``Task._run_inputs``): it do
 wait for its end, ignores its watermarks, and once the real inputs have ended keeps
 reading feedback until none has come for ``max_wait_ms``. The head passes records on
 unchanged and holds back the final watermark until the loop has ended.
+
+Checkpoints of a loop (as Flink's iterations and Stateful Functions do): the head
+snapshots when the barrier has come in on its real inputs, then logs the records that
+come back on the feedback edge until the barrier itself comes back around the loop;
+the log is part of the checkpoint and is fed again after a restore.
 """
 
 from __future__ import annotations
@@ -20,8 +25,6 @@ __all__ = ["IterationHeadOperator"]
 
 @register("iterate")
 class IterationHeadOperator(TwoInputOperator):
-    checkpoint_refusal = "iterations cannot be checkpointed, as in Flink"
-
     def __init__(self, node: Any) -> None:
         super().__init__(node)
         wait = int(self.params.get("max_wait_ms", 0))

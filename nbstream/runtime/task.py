@@ -16,7 +16,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
-from .checkpoints import FINISHED, AligningInbox, CheckpointError, dump_state, load_state
+from .checkpoints import (FEEDBACK_LOG, FINISHED, LOOP_CLOSED, AligningInbox, CheckpointError,
+                          dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
@@ -161,6 +162,9 @@ class Task:
         self._mail = threading.Event()
         self._over = False
         self._alignment_s = 0.0
+        # a loop head between its snapshot and the barrier's return on every feedback
+        # channel: (checkpoint id, states, logged batches, feedback channels still open)
+        self._loop_log: Optional[Tuple[int, Dict[str, Any], List[Any], set]] = None
         self.coordinator = getattr(control, "checkpoints", None)
         self._restore: Optional[Dict[Any, Any]] = None
         if self.coordinator is not None:
@@ -172,10 +176,6 @@ class Task:
                 raise CheckpointError(f"checkpointing: step '{op.name}' cannot be checkpointed "
                                       f"yet ({op.checkpoint_refusal}); run this job without "
                                       "enable_checkpointing()")
-        if any(edge.feedback for edge, _ in self.inputs):
-            raise CheckpointError("checkpointing: iterations (iterate() and its feedback edge) "
-                                  "cannot be checkpointed, as in Flink; run this job without "
-                                  "enable_checkpointing()")
         key = (self.chain.id, self.subtask)
         self.coordinator.attach(key, self)
         self._restore = self.coordinator.restored_state(*key)
@@ -220,6 +220,25 @@ class Task:
             states = self._snapshot(checkpoint_id, False)
         for target in self.network:
             target.barrier(checkpoint_id)
+        loop = {ch for ch, (edge, _) in enumerate(self.inputs) if edge.feedback}
+        if loop:  # a loop's head: log the feedback until the barrier is back on every channel
+            self._loop_log = (checkpoint_id, states, [], loop)
+            return
+        self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
+                                     self._alignment_s)
+
+    def _loop_closed(self, channel: int, checkpoint_id: int) -> None:
+        """The barrier came back on a feedback channel; once on all of them, what came
+        back before it is part of the checkpoint."""
+        log = self._loop_log
+        if log is None or log[0] != checkpoint_id:
+            return
+        log[3].discard(channel)
+        if log[3]:
+            return
+        self._loop_log = None
+        states = dict(log[1])
+        states[FEEDBACK_LOG] = {"finished": False, "state": dump_state(log[2], "feedback")}
         self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
                                      self._alignment_s)
 
@@ -438,6 +457,7 @@ class Task:
                                     or self.plan.config.checkpoints.exactly_once)
             get = aligner.get
             marks.current = head.current_watermark  # restored: never go back
+            self._replay_feedback(inputs, feedback)
         open_channels = feedback.count(False)
         while open_channels:
             wait = time_service.wait_seconds()
@@ -451,6 +471,8 @@ class Task:
                 if strip_keys and msg.keys is not None:
                     msg = Batch(msg.values, msg.timestamps)
                 head.records_in += len(msg.values)
+                if self._loop_log is not None and ch in self._loop_log[3]:
+                    self._loop_log[2].append(msg)
                 feed(process, msg, inputs[ch])
             elif ch >= 0 and feedback[ch]:
                 pass  # control events of a feedback edge do not count
@@ -473,6 +495,8 @@ class Task:
             elif kind is Barrier:
                 self._alignment_s = aligner.alignment_s
                 self._checkpoint(msg.checkpoint_id)
+            elif ch == LOOP_CLOSED:
+                self._loop_closed(*msg)
             if control.cancelled:
                 raise TaskCancelled()
             if time_service._heap:
@@ -481,6 +505,16 @@ class Task:
                 self._handle_mail()
         if any(feedback):
             self._drain_feedback(inputs)
+
+    def _replay_feedback(self, inputs: List[int], feedback: List[bool]) -> None:
+        """After a restore: the records that were going around the loop come first."""
+        if not self._restore or FEEDBACK_LOG not in self._restore or True not in feedback:
+            return
+        index = inputs[feedback.index(True)]
+        for blob in self._restore[FEEDBACK_LOG]:
+            for batch in load_state(blob):
+                self.head.records_in += len(batch.values)
+                self.head.process_batch(Batch(batch.values, batch.timestamps), index)
 
     def _drain_feedback(self, inputs: List[int]) -> None:
         """The loop's input has ended: keep feeding records back until none arrives

@@ -38,6 +38,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..api.functions import KeyedProcessFunction
 from ..api.state import ValueStateDescriptor
+from ..plan.config import DEFAULT_MAX_PARALLELISM
+from ..runtime.keygroups import subtask_for_key
 from ..runtime.records import OutputTag
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import StatefulFunctionError
@@ -86,6 +88,10 @@ def _envelope(record: Any) -> Envelope:
         return Envelope(record.target_typename, record.target_id, to_typed_value(tpe, record.value))
     raise TypeError(f"a StateFun ingress takes RoutableMessage or Message records, not "
                     f"{type(record).__name__}")
+
+
+def _by_address(key: str, partitions: int) -> int:
+    return subtask_for_key(key, DEFAULT_MAX_PARALLELISM, partitions)
 
 
 def _address_key(envelope: Envelope) -> str:
@@ -448,8 +454,15 @@ class StatefulFunctionDataStreamBuilder:
                 "(with_functions or with_request_reply_remote_function)")
         parallelism = env.get_parallelism()
         ingress = self._ingress[0].union(*self._ingress[1:]) if len(self._ingress) > 1 else self._ingress[0]
-        envelopes = ingress.map(_envelope).name(f"{self.name}: ingress").set_parallelism(parallelism)
-        loop = envelopes.iterate(max_wait_time_ms=self._feedback_ms)
+        # the envelopes are made where the ingress runs and reach the loop partitioned by
+        # address (no rebalance): the messages of one ingress partition reach each
+        # address in their order, as in StateFun
+        envelopes = ingress.map(_envelope).name(f"{self.name}: ingress")
+        envelopes._inherit_parallelism(ingress)
+        if envelopes._node.parallelism is None:
+            envelopes.set_parallelism(parallelism)
+        loop = envelopes.partition_custom(_by_address, _address_key) \
+            .iterate(max_wait_time_ms=self._feedback_ms)
         tags = {egress_id: OutputTag(f"{self.name}: {egress_id}") for egress_id in self._egress}
         dispatcher = _Dispatcher(dict(self._functions), tags, max(1, self._feedback_ms // 2),
                                  list(self._remote))

@@ -29,12 +29,13 @@ from .keygroups import subtask_for_key
 from .records import END_OF_INPUT, Barrier
 
 __all__ = ["CheckpointCoordinator", "CheckpointError", "AligningInbox", "RestartPolicy",
-           "TaskKey", "dump_state", "load_state", "LOOP_CLOSED", "FEEDBACK_LOG", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
+           "TaskKey", "dump_state", "load_state", "LOOP_CLOSED", "FEEDBACK_LOG", "CHECKPOINT_ID", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
 
 TaskKey = Tuple[int, int]  # (chain id, subtask)
 FINISHED = "finished"      # restored_state's mark of a task that had ended
 LOOP_CLOSED = -2           # AligningInbox's channel for a barrier back on a feedback edge
 FEEDBACK_LOG = "feedback"  # the key of a loop head's logged feedback in a task's states
+CHECKPOINT_ID = "checkpoint id"  # restored_state's key: the id of the restored checkpoint
 
 
 class CheckpointError(NbstreamError):
@@ -266,7 +267,7 @@ class CheckpointCoordinator:
         if cp is None:
             return None
         chain = self.plan.chain(chain_id)
-        out: Dict[int, Any] = {}
+        out: Dict[Any, Any] = {CHECKPOINT_ID: cp.checkpoint_id}
         finished = []
         for nid in chain.nodes:
             entry = cp.operators.get(self.uids[nid])

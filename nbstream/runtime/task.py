@@ -16,8 +16,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
-from .checkpoints import (FEEDBACK_LOG, FINISHED, LOOP_CLOSED, AligningInbox, CheckpointError,
-                          dump_state, load_state)
+from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, AligningInbox,
+                          CheckpointError, dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
@@ -162,6 +162,7 @@ class Task:
         self._mail = threading.Event()
         self._over = False
         self._alignment_s = 0.0
+        self._last_checkpoint = 0  # the newest checkpoint this task snapshotted or restored
         # a loop head between its snapshot and the barrier's return on every feedback
         # channel: (checkpoint id, states, logged batches, feedback channels still open)
         self._loop_log: Optional[Tuple[int, Dict[str, Any], List[Any], set]] = None
@@ -205,9 +206,16 @@ class Task:
                 raise TaskCancelled()
 
     def _snapshot(self, checkpoint_id: Optional[int], finished: bool) -> Dict[str, Any]:
+        """The chain's states. The last one (``checkpoint_id`` None, the input is over)
+        belongs to the first checkpoint this task has not acknowledged: what sinks seal
+        then is committed with that checkpoint, not with one taken before it."""
         uids = self.coordinator.uids
+        if checkpoint_id is None:
+            checkpoint_id = self._last_checkpoint + 1
+        else:
+            self._last_checkpoint = checkpoint_id
         return {uids[nid]: {"finished": finished,
-                            "state": dump_state(op.snapshot_state(checkpoint_id or 0), op.name)}
+                            "state": dump_state(op.snapshot_state(checkpoint_id), op.name)}
                 for nid, op in self.ops.items()}
 
     def _checkpoint(self, checkpoint_id: int) -> None:
@@ -261,6 +269,7 @@ class Task:
         restore = self._restore
         if not restore:
             return False
+        self._last_checkpoint = restore.get(CHECKPOINT_ID, 0)
         for nid, op in self.ops.items():
             entry = restore.get(nid)
             if entry is not None:

@@ -297,3 +297,11 @@ def test_pyflink_names_import_from_the_compat_layer():
             .build())
     assert sink.output_file_config.get_part_prefix() == "p"
     assert sink.rolling_policy.part_size == 10
+
+
+def test_date_time_buckets_follow_javas_pattern_letters():
+    ms = 1714568400000  # 2024-05-01 13:00:00 UTC
+    assert BucketAssigner.date_time_bucket_assigner(timezone_id="UTC").bucket(ms) == "2024-05-01--13"
+    assert BucketAssigner.date_time_bucket_assigner("yyyy/MM/dd/HHmm", "UTC").bucket(ms) \
+        == "2024/05/01/1300"
+    assert BucketAssigner.base_path_bucket_assigner().bucket(ms) == ""

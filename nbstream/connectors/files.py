@@ -122,8 +122,9 @@ class OnCheckpointRollingPolicy(RollingPolicy):
         return "RollingPolicy.on_checkpoint_rolling_policy()"
 
 
-_JAVA_DATE = [("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"),
-              ("mm", "%M"), ("ss", "%S")]
+_JAVA_DATE = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M",
+              "ss": "%S"}
+_JAVA_LETTERS = re.compile("|".join(_JAVA_DATE))
 
 
 class BucketAssigner:
@@ -137,10 +138,8 @@ class BucketAssigner:
         self.timezone_id = timezone_id
         self._pattern = None
         if format_str is not None:
-            pattern = format_str.replace("%", "%%")
-            for java, py in _JAVA_DATE:
-                pattern = pattern.replace(java, py)
-            self._pattern = pattern
+            self._pattern = _JAVA_LETTERS.sub(lambda m: _JAVA_DATE[m.group()],
+                                              format_str.replace("%", "%%"))
         self._zone = None
         if timezone_id is not None:
             from zoneinfo import ZoneInfo
@@ -349,6 +348,8 @@ class _PartFileWriter(_Writer):
 
     # -- writing -------------------------------------------------------------------------
     def write(self, batch: Any) -> None:
+        if not len(batch.values):
+            return
         if not self.cleaned:
             self._clean()
         now_ms = self._now_ms()
@@ -357,24 +358,21 @@ class _PartFileWriter(_Writer):
         part = self.parts.get(bucket)
         limit = self.spec.policy.part_size
         encoding = self.encoding
-        if limit is None:  # no size limit: the batch at once
-            data = "".join(f"{v}\n" for v in batch.values).encode(encoding)
-            if part is None:
-                part = self._new_part(bucket, now_ms)
+        lines = [f"{v}\n".encode(encoding) for v in batch.values]
+        if part is None:
+            part = self._new_part(bucket, now_ms)
+        if limit is None or part.size + sum(map(len, lines)) - len(lines[-1]) <= limit:
+            data = b"".join(lines)  # no roll inside this batch: at once
             part.file.write(data)
             part.size += len(data)
-        else:
-            for v in batch.values:
-                if part is not None and part.size > limit:
+        else:  # Flink's check: roll before a record when the file is over the size
+            for data in lines:
+                if part.size > limit:
                     self._roll(part)
-                    part = None
-                if part is None:
                     part = self._new_part(bucket, now_ms)
-                data = f"{v}\n".encode(encoding)
                 part.file.write(data)
                 part.size += len(data)
-        if part is not None:
-            part.written_ms = now_ms
+        part.written_ms = now_ms
 
     def finish(self) -> None:
         if not self.cleaned:

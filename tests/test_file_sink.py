@@ -305,3 +305,32 @@ def test_date_time_buckets_follow_javas_pattern_letters():
     assert BucketAssigner.date_time_bucket_assigner("yyyy/MM/dd/HHmm", "UTC").bucket(ms) \
         == "2024/05/01/1300"
     assert BucketAssigner.base_path_bucket_assigner().bucket(ms) == ""
+
+
+def test_a_killed_worker_leaves_no_duplicate_or_lost_line(tmp_path):
+    import signal
+
+    from nbstream.runtime.executors.pool import get_pool
+
+    out = tmp_path / "out"
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode("process")
+    env.set_parallelism(2)
+    env.enable_checkpointing(30)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
+    sink = (FileSink.for_row_format(str(out))
+            .with_rolling_policy(RollingPolicy.default_rolling_policy(part_size=3000)).build())
+    env.from_collection(list(range(N))).map(FailOnce("/nonexistent/never", -1, 0.0006)) \
+        .sink_to(sink)
+    job = env.execute_async()
+    deadline = time.monotonic() + 60
+    while job.checkpoint_info().get("completed", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not job.done, "the job ended before two checkpoints completed"
+    victim = next(iter(get_pool().workers.values()))
+    os.kill(victim.pid, signal.SIGKILL)
+    job.result(timeout=120)
+    assert job.restarts == 1 and "SIGKILL" in job.last_failure
+    assert hidden_files(out) == []
+    assert_exactly_the_input(lines_of(part_files(out)))

@@ -334,3 +334,10 @@ def test_a_killed_worker_leaves_no_duplicate_or_lost_line(tmp_path):
     assert job.restarts == 1 and "SIGKILL" in job.last_failure
     assert hidden_files(out) == []
     assert_exactly_the_input(lines_of(part_files(out)))
+
+
+def test_bulk_formats_say_they_are_not_available():
+    from nbstream.errors import NotAvailableError
+
+    with pytest.raises(NotAvailableError, match="for_bulk_format.*for_row_format"):
+        FileSink.for_bulk_format("/tmp/x", None)

@@ -27,7 +27,7 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import PlanError
+from ..errors import NotAvailableError, PlanError
 from .sinks import SinkSpec, _Writer
 
 __all__ = ["FileSink", "OutputFileConfig", "RollingPolicy", "DefaultRollingPolicy",
@@ -206,6 +206,13 @@ class FileSink:
         """``encoder``: PyFlink's ``Encoder.simple_string_encoder(charset)`` (the default:
         each record's text and a newline, UTF-8)."""
         return FileSink.RowFormatBuilder(FileSink(base_path, encoder))
+
+    @staticmethod
+    def for_bulk_format(base_path: str, writer_factory: Any) -> Any:
+        raise NotAvailableError(
+            "FileSink.for_bulk_format (pyflink.datastream.connectors.file_system) is not "
+            "available in nbstream: it writes text rows only; use "
+            "FileSink.for_row_format(path, Encoder.simple_string_encoder())")
 
     class RowFormatBuilder:
         def __init__(self, sink: "FileSink") -> None:

@@ -341,3 +341,30 @@ def test_bulk_formats_say_they_are_not_available():
 
     with pytest.raises(NotAvailableError, match="for_bulk_format.*for_row_format"):
         FileSink.for_bulk_format("/tmp/x", None)
+
+
+@pytest.mark.parametrize("before, after", [(2, 2), (2, 1), (1, 2)])
+def test_stop_with_savepoint_then_resume_writes_every_line_once(tmp_path, before, after):
+    """The open in-progress files at the savepoint are finished by the resumed job."""
+    out = tmp_path / "out"
+
+    def job_at(parallelism):
+        env = make_env("thread", parallelism, tmp_path)
+        sink = (FileSink.for_row_format(str(out))  # no roll in this job: files stay open
+                .with_rolling_policy(RollingPolicy.default_rolling_policy()).build())
+        env.from_collection(list(range(N))).set_parallelism(1).uid("numbers") \
+            .map(FailOnce("/nonexistent/never", -1, 0.0003)).uid("slow") \
+            .sink_to(sink).uid("files")
+        return env
+
+    job = job_at(before).execute_async()
+    deadline = time.monotonic() + 60
+    while job.checkpoint_info().get("completed", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    path = job.stop_with_savepoint(str(tmp_path / "sp"))
+    assert part_files(out) == []  # nothing rolled yet: the data is in in-progress files
+    assert hidden_files(out)
+    resumed = job_at(after).execute_async(savepoint_path=path)
+    resumed.result(timeout=120)
+    assert hidden_files(out) == []
+    assert_exactly_the_input(lines_of(part_files(out)))

@@ -457,8 +457,9 @@ class _PartFileWriter(_Writer):
         self.cleaned = True
         if not self.checkpointing:
             return
-        mine = re.compile(r"\.%s-(%s)-(\d+)-\d+.*\.inprogress\.(\w+)$" % (
-            re.escape(self.spec.config.part_prefix), "|".join(re.escape(u) for u in self.uids)))
+        prefix = re.escape(self.spec.config.part_prefix)
+        uids = "|".join(re.escape(u) for u in sorted(self.uids))
+        mine = re.compile(rf"\.{prefix}-({uids})-(\d+)-\d+.*\.inprogress\.(\w+)$")
         for folder, _dirs, files in os.walk(self.spec.base_path):
             for name in files:
                 m = mine.match(name)

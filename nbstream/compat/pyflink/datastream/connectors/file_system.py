@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 from typing import Any, List
 
-from nbstream.connectors.files import (BucketAssigner, DefaultRollingPolicy, FileSink,
-                                       OnCheckpointRollingPolicy, OutputFileConfig,
+from nbstream.connectors.files import (BucketAssigner, FileSink, OutputFileConfig,
                                        RollingPolicy)
+# PyFlink's return types of the two policies, importable from here as there
+from nbstream.connectors.files import DefaultRollingPolicy, OnCheckpointRollingPolicy  # noqa: F401
 from nbstream.errors import PlanError
 from ..._exports import exports
 

@@ -91,7 +91,11 @@ class PrintSink(SinkSpec):
 
 
 class TextFileSink(SinkSpec):
-    """Lines into a file; with parallelism > 1, a directory of files ``1``, ``2``, ... (as Flink)."""
+    """Lines into a file; with parallelism > 1, a directory of files ``1``, ``2``, ... (as Flink).
+
+    With checkpointing the lines are committed exactly once: they reach the file when the
+    checkpoint after them completes (see :class:`~nbstream.connectors.files.StagedTextWriter`);
+    hidden ``.<name>.chunk-*`` and ``.<name>.commit`` files next to it exist while the job runs."""
 
     def __init__(self, path: str, write_mode: WriteMode = WriteMode.NO_OVERWRITE) -> None:
         if not isinstance(write_mode, WriteMode):
@@ -99,6 +103,7 @@ class TextFileSink(SinkSpec):
         self.path = os.fspath(path)
         self.write_mode = write_mode
         self.parallelism = 1
+        self.token = uuid.uuid4().hex  # tells this job's commit sidecars from others'
 
     def prepare(self, job: Any, parallelism: int) -> None:
         if os.path.exists(self.path):
@@ -117,22 +122,8 @@ class TextFileSink(SinkSpec):
             os.makedirs(self.path)
 
     def create_writer(self) -> _Writer:
-        spec = self
-
-        class Writer(_Writer):
-            def open(self, op: Any) -> None:
-                super().open(op)
-                path = spec.path
-                if op.task.parallelism > 1:
-                    path = os.path.join(spec.path, str(op.task.subtask + 1))
-                self.file = open(path, "w", encoding="utf-8")
-
-            def write(self, batch: Any) -> None:
-                self.file.write("".join(f"{v}\n" for v in batch.values))
-
-            def close(self) -> None:
-                self.file.close()
-        return Writer()
+        from .files import StagedTextWriter  # exactly once with checkpointing
+        return StagedTextWriter(self)
 
 
 class SocketSink(SinkSpec):

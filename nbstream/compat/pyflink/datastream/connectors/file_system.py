@@ -1,6 +1,7 @@
 """``pyflink.datastream.connectors.file_system`` on nbstream: text lines from files, and
 rows written as text into part files laid out as Flink's FileSink lays them out
-(``base/2024-05-01--13/part-<uuid>-<subtask>-0``).
+(``base/2024-05-01--13/part-<uuid>-<subtask>-<n>``), with its rolling policies and,
+with checkpointing, its two-phase commit (see :mod:`nbstream.connectors.files`).
 
 >>> import tempfile, pathlib
 >>> from nbstream.compat.pyflink.common import Encoder
@@ -20,11 +21,12 @@ rows written as text into part files laid out as Flink's FileSink lays them out
 from __future__ import annotations
 
 import os
-import time
-import uuid
-from typing import Any, List, Optional
+from typing import Any, List
 
-from nbstream.connectors.sinks import SinkSpec, _Writer
+from nbstream.connectors.files import (BucketAssigner, FileSink, OutputFileConfig,
+                                       RollingPolicy)
+# PyFlink's return types of the two policies, importable from here as there
+from nbstream.connectors.files import DefaultRollingPolicy, OnCheckpointRollingPolicy  # noqa: F401
 from nbstream.errors import PlanError
 from ..._exports import exports
 
@@ -88,146 +90,7 @@ class FileSourceBuilder:
         return self._source
 
 
-class OutputFileConfig:
-    """Prefix and suffix of part files (``part`` and none by default)."""
-
-    def __init__(self, part_prefix: str = "part", part_suffix: str = "") -> None:
-        self.part_prefix, self.part_suffix = part_prefix, part_suffix
-
-    @staticmethod
-    def builder() -> "OutputFileConfig.OutputFileConfigBuilder":
-        return OutputFileConfig.OutputFileConfigBuilder()
-
-    class OutputFileConfigBuilder:
-        def __init__(self) -> None:
-            self._config = OutputFileConfig()
-
-        def with_part_prefix(self, prefix: str) -> "OutputFileConfig.OutputFileConfigBuilder":
-            self._config.part_prefix = prefix
-            return self
-
-        def with_part_suffix(self, suffix: str) -> "OutputFileConfig.OutputFileConfigBuilder":
-            self._config.part_suffix = suffix
-            return self
-
-        def build(self) -> "OutputFileConfig":
-            return self._config
-
-
-class RollingPolicy:
-    """When part files roll over. nbstream writes one part file per subtask and bucket,
-    so every policy is accepted and behaves as "roll at the end"."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    @staticmethod
-    def default_rolling_policy(part_size: int = 1024 * 1024 * 128, rollover_interval: int = 60_000,
-                               inactivity_interval: int = 60_000) -> "RollingPolicy":
-        return RollingPolicy("default")
-
-    @staticmethod
-    def on_checkpoint_rolling_policy() -> "RollingPolicy":
-        return RollingPolicy("on-checkpoint")
-
-
-class BucketAssigner:
-    """Which directory under the base path a record goes to: by the hour it was written
-    (``date_time_bucket_assigner``, Flink's default) or the base path itself."""
-
-    def __init__(self, format_str: Optional[str]) -> None:
-        self.format = format_str
-
-    @staticmethod
-    def base_path_bucket_assigner() -> "BucketAssigner":
-        return BucketAssigner(None)
-
-    @staticmethod
-    def date_time_bucket_assigner(format_str: str = "yyyy-MM-dd--HH",
-                                  timezone_id: Optional[str] = None) -> "BucketAssigner":
-        return BucketAssigner(format_str)
-
-    def bucket(self) -> str:
-        if self.format is None:
-            return ""
-        pattern = (self.format.replace("yyyy", "%Y").replace("MM", "%m").replace("dd", "%d")
-                   .replace("HH", "%H").replace("mm", "%M").replace("ss", "%S"))
-        return time.strftime(pattern)
-
-
-class _FileSinkSpec(SinkSpec):
-    def __init__(self, base_path: str, config: OutputFileConfig, buckets: BucketAssigner,
-                 charset: str) -> None:
-        self.base_path, self.config, self.buckets, self.charset = base_path, config, buckets, charset
-        self.uid = uuid.uuid4()
-
-    def prepare(self, job: Any, parallelism: int) -> None:
-        os.makedirs(self.base_path, exist_ok=True)
-
-    def create_writer(self) -> _Writer:
-        spec = self
-
-        class Writer(_Writer):
-            def open(self, op: Any) -> None:
-                super().open(op)
-                folder = os.path.join(spec.base_path, spec.buckets.bucket())
-                os.makedirs(folder, exist_ok=True)
-                name = (f"{spec.config.part_prefix}-{spec.uid}-{op.task.subtask}-0"
-                        f"{spec.config.part_suffix}")
-                self.file = open(os.path.join(folder, name), "w", encoding=spec.charset)
-
-            def write(self, batch: Any) -> None:
-                self.file.write("".join(f"{v}\n" for v in batch.values))
-
-            def close(self) -> None:
-                self.file.close()
-        return Writer()
-
-
-class FileSink:
-    """Rows written as text lines (``for_row_format(path, Encoder.simple_string_encoder())``)."""
-
-    def __init__(self, base_path: str, encoder: Any) -> None:
-        self.base_path = os.fspath(base_path)
-        self.encoder = encoder
-        self.output_file_config = OutputFileConfig()
-        self.bucket_assigner = BucketAssigner.date_time_bucket_assigner()
-        self.rolling_policy = RollingPolicy.default_rolling_policy()
-
-    @staticmethod
-    def for_row_format(base_path: str, encoder: Any) -> "FileSink.RowFormatBuilder":
-        return FileSink.RowFormatBuilder(FileSink(base_path, encoder))
-
-    @staticmethod
-    def for_bulk_format(base_path: str, writer_factory: Any) -> Any:
-        raise exports_error("FileSink.for_bulk_format")
-
-    class RowFormatBuilder:
-        def __init__(self, sink: "FileSink") -> None:
-            self._sink = sink
-
-        def with_output_file_config(self, config: OutputFileConfig) -> "FileSink.RowFormatBuilder":
-            self._sink.output_file_config = config
-            return self
-
-        def with_rolling_policy(self, policy: RollingPolicy) -> "FileSink.RowFormatBuilder":
-            self._sink.rolling_policy = policy
-            return self
-
-        def with_bucket_assigner(self, assigner: BucketAssigner) -> "FileSink.RowFormatBuilder":
-            self._sink.bucket_assigner = assigner
-            return self
-
-        def with_bucket_check_interval(self, interval: int) -> "FileSink.RowFormatBuilder":
-            return self
-
-        def build(self) -> "FileSink":
-            return self._sink
-
-    def _nbstream_sink(self, stream: Any) -> Any:
-        spec = _FileSinkSpec(self.base_path, self.output_file_config, self.bucket_assigner,
-                             getattr(self.encoder, "charset", "UTF-8"))
-        return stream._as_text()._sink(spec, f"Sink: FileSink {self.base_path}")
+# the sink lives in nbstream.connectors.files (exactly once with checkpointing)
 
 
 def exports_error(what: str) -> Exception:

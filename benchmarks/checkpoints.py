@@ -9,7 +9,9 @@
       in thread and process mode, with exactly-once checkpoints every --interval-ms (1 s)
       and without, one after the other in every run so that both share the machine's
       noise: records/s (median of --runs) and the ratio with/without (goal >= 0.9), plus
-      the hand-written Python loop of W1 so that figures compare with the other benchmarks.
+      the hand-written Python loop of W1 so that figures compare with the other benchmarks,
+      and the ratio of CPU seconds used (kernel and pool workers), which other programs on
+      a busy machine disturb less than wall time.
       Records end in a plain ``add_sink(function)`` that counts them: a function sink
       does not hold records back until the next checkpoint (collect and DataFrame sinks
       do, see ``_HeldUntilCheckpoint``), so the figures are the pipeline's own.
@@ -44,6 +46,7 @@ from typing import Any, Callable, Dict, List, Optional
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import machine, table  # noqa: E402
+from benchmarks.modes import cpu_seconds  # noqa: E402
 from benchmarks.w1_wordcount import expected as w1_expected  # noqa: E402
 from benchmarks.w1_wordcount import hand_loop, make_functions  # noqa: E402
 from benchmarks.w2_windows import events as w2_events  # noqa: E402
@@ -83,16 +86,17 @@ class Counter:
 def run_job(env, name: str) -> Dict[str, Any]:
     """Execute asynchronously; poll the checkpoint metrics until the end. Returns the wall
     time and the distinct checkpoints seen (their duration, size and alignment)."""
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(), time.perf_counter()
     job = env.execute_async(name)
     seen: Dict[int, Dict[str, Any]] = {}
     while not job.wait(0.02):
         note_checkpoint(job, seen)
     took = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu
     note_checkpoint(job, seen)
     if job.error is not None:
         raise RuntimeError(f"{name} failed: {job.error}")
-    return {"seconds": took, "checkpoints": list(seen.values()), "job": job}
+    return {"seconds": took, "cpu": cpu, "checkpoints": list(seen.values()), "job": job}
 
 
 def note_checkpoint(job, seen: Dict[int, Dict[str, Any]]) -> None:
@@ -279,6 +283,7 @@ def measure(args, n: int, runs: int, modes: List[str], only: set, interval: int,
     if "W2" in only:
         workloads["W2"] = w2
     times: Dict[str, List[float]] = {}
+    cpus: Dict[str, List[float]] = {}
     cps: Dict[str, List[Dict[str, Any]]] = {}
     per_run: Dict[str, List[int]] = {}
     for run in range(runs + 1):  # run 0 (a tenth of the records) warms up, not counted
@@ -301,11 +306,12 @@ def measure(args, n: int, runs: int, modes: List[str], only: set, interval: int,
                     if not run:
                         continue
                     times.setdefault(name, []).append(out["seconds"])
+                    cpus.setdefault(name, []).append(out["cpu"])
                     if with_cp:
                         cps.setdefault(f"{wl} {mode}", []).extend(out["checkpoints"])
                         per_run.setdefault(f"{wl} {mode}", []).append(len(out["checkpoints"]))
                     print(f"  run {run}: {name:<32} {out['seconds']:7.3f} s  "
-                          f"({len(out['checkpoints'])} checkpoints; load average "
+                          f"{out['cpu']:7.2f} s of CPU ({len(out['checkpoints'])} checkpoints; load average "
                           f"{os.getloadavg()[0]:.2f})", flush=True)
     medians = {k: med(v) for k, v in times.items()}
     for wl in workloads:
@@ -317,8 +323,11 @@ def measure(args, n: int, runs: int, modes: List[str], only: set, interval: int,
         for mode in modes:
             without = medians[f"{wl} {mode} p={PARALLELISM} none"]
             with_ = medians[f"{wl} {mode} p={PARALLELISM} checkpoints"]
+            cpu_without = med(cpus[f"{wl} {mode} p={PARALLELISM} none"])
+            cpu_with = med(cpus[f"{wl} {mode} p={PARALLELISM} checkpoints"])
             print(f"{wl} {mode} p={PARALLELISM}: throughput with/without checkpoints "
-                  f"{without / with_:.2f} (goal >= 0.9)")
+                  f"{without / with_:.2f} (goal >= 0.9); CPU seconds with/without "
+                  f"{cpu_with / cpu_without:.2f} (less sensitive to other programs)")
     if cps:
         print(f"\ncheckpoints of those runs (median over all; max in brackets):")
         print(f"{'':<16}{'per run':>8}{'duration ms':>18}{'size KB':>14}{'alignment ms':>20}")

@@ -694,3 +694,12 @@ def test_stateful_functions_recover_exactly_once(tmp_path):
     env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
     env.set_restart_strategy(RestartStrategies.fixed_delay_restart(1, 0))
     assert Counter(job(env)) == expected and os.path.exists(marker)
+
+
+def test_a_finished_jobs_checkpoints_are_gone_when_execute_returns(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 20})
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    env.from_sequence(1, 3000).map(Slow()).add_sink(lambda v: None)
+    env.execute()
+    assert list(tmp_path.iterdir()) == []

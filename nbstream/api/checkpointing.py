@@ -331,7 +331,7 @@ def arm_job(job: Any, plan: Any, executor: Any, clock: Any) -> None:
         status = done.status.value
         if status == "FINISHED" or (status == "CANCELED" and not settings.keep_on_cancel):
             storage.discard()
-    job.on_done(cleanup)
+    job._before_done.append(cleanup)
 
 
 def _policy(settings: RestartSettings) -> Any:

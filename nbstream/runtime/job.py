@@ -92,6 +92,7 @@ class JobClient:
         self._lock = threading.Lock()
         self._wakers: List[Callable[[], None]] = []
         self._on_done: List[Callable[["JobClient"], None]] = []
+        self._before_done: List[Callable[["JobClient"], None]] = []  # run before wait() returns
         self._metrics_source: Callable[[], List[Dict[str, Any]]] = lambda: []
         self._started = time.monotonic()
         self._ended: Optional[float] = None
@@ -292,6 +293,13 @@ class JobClient:
                 self._status = JobStatus.CANCELED
             else:
                 self._status = JobStatus.FINISHED
+            before, self._before_done = self._before_done, []
+        for cb in before:  # e.g. removing a finished job's checkpoints: done once wait() returns
+            try:
+                cb(self)
+            except Exception as exc:
+                self.warnings.append(f"clean-up failed: {exc!r}")
+        with self._lock:
             callbacks, self._on_done = self._on_done, []
             self._done.set()
         for cb in callbacks:

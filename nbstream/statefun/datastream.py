@@ -444,7 +444,13 @@ class StatefulFunctionDataStreamBuilder:
         return self
 
     def with_functions(self, functions: Any) -> "StatefulFunctionDataStreamBuilder":
-        """Run the functions of a registry (3.x or 2.x) in the job; later bindings win."""
+        """Run the functions of a registry (3.x or 2.x) in the job; later bindings win. A
+        registry built with the real ``statefun`` SDK (or its ``RequestReplyHandler``) is run
+        in-process through the SDK's own ``handle_async`` (see :mod:`nbstream.statefun.hosted`)."""
+        from .hosted import hosted_functions, is_sdk_registry
+        if is_sdk_registry(functions):
+            self._functions.update(hosted_functions(functions))
+            return self
         for typename in functions.typenames():
             self._functions[typename] = functions.for_typename(typename)
         return self

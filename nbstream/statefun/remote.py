@@ -29,7 +29,7 @@ from .messages import EgressMessage, Message
 from .types import TypedValue, simple_type
 
 __all__ = ["RemoteEndpoint", "RemoteFunction", "RemoteFunctionError", "encode_request", "decode_result",
-           "read_module_yaml", "HttpClient"]
+           "read_module_yaml", "HttpClient", "ProtocolFunction"]
 
 
 class RemoteFunctionError(StatefulFunctionError):
@@ -222,27 +222,18 @@ class RemoteEndpoint:
         return self.url.replace("{function.namespace}", namespace).replace("{function.name}", name)
 
 
-class RemoteFunction:
-    """One remote function type; quacks like an embedded ``StatefulFunction`` for the runtime."""
+class ProtocolFunction:
+    """A function type reached through the request-reply protocol (``_post`` sends the
+    ``ToFunction`` bytes and gives back the ``FromFunction`` bytes); it learns its state
+    through the handshake and quacks like an embedded ``StatefulFunction`` for the runtime."""
 
     is_async = False
+    typename: str
+    url: str
+    specs: List[ValueSpec]
 
-    def __init__(self, typename: str, endpoint: RemoteEndpoint) -> None:
-        self.typename, self.endpoint = typename, endpoint
-        self.url = endpoint.url_for(typename)
-        self.specs: List[ValueSpec] = []  # learned from the endpoint's handshakes
-
-    def _post(self, body: bytes, address: SdkAddress) -> bytes:
-        endpoint, error = self.endpoint, None
-        for attempt in range(endpoint.retries + 1):
-            if attempt:
-                time.sleep(endpoint.backoff_s * 2 ** (attempt - 1))
-            try:
-                return http_client().post(self.url, body, endpoint.timeout)
-            except (OSError, http.client.HTTPException) as exc:  # HTTP errors, refused, timeouts
-                error = exc
-        raise RemoteFunctionError(f"remote function {self.typename} (id {address.id!r}) at {self.url} "
-                                  f"failed {endpoint.retries + 1} times: {type(error).__name__}: {error}")
+    def _post(self, body: bytes, address: SdkAddress) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def invoke(self, address: SdkAddress, state: Mapping[str, Optional[TypedValue]],
                invocations: Iterable[Invocation]) -> BatchResult:
@@ -266,6 +257,27 @@ class RemoteFunction:
     async def invoke_async(self, address: SdkAddress, state: Mapping[str, Optional[TypedValue]],
                            invocations: Iterable[Invocation]) -> BatchResult:
         return self.invoke(address, state, invocations)
+
+
+class RemoteFunction(ProtocolFunction):
+    """One remote function type, served over HTTP by ``endpoint``."""
+
+    def __init__(self, typename: str, endpoint: RemoteEndpoint) -> None:
+        self.typename, self.endpoint = typename, endpoint
+        self.url = endpoint.url_for(typename)
+        self.specs: List[ValueSpec] = []  # learned from the endpoint's handshakes
+
+    def _post(self, body: bytes, address: SdkAddress) -> bytes:
+        endpoint, error = self.endpoint, None
+        for attempt in range(endpoint.retries + 1):
+            if attempt:
+                time.sleep(endpoint.backoff_s * 2 ** (attempt - 1))
+            try:
+                return http_client().post(self.url, body, endpoint.timeout)
+            except (OSError, http.client.HTTPException) as exc:  # HTTP errors, refused, timeouts
+                error = exc
+        raise RemoteFunctionError(f"remote function {self.typename} (id {address.id!r}) at {self.url} "
+                                  f"failed {endpoint.retries + 1} times: {type(error).__name__}: {error}")
 
 
 

@@ -211,8 +211,8 @@ def summing_endpoint(delay_s, drop_after_reply=False):
     log = {"batches": [], "connections": 0, "overlaps": 0}
 
     class Slow(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        wbufsize = -1  # headers and body in one write (no Nagle/delayed-ACK stall on a kept-alive connection)
+        protocol_version = "HTTP/1.1"  # keep-alive: a caller reuses its connection
+        wbufsize = -1  # headers and body in one write: no Nagle/delayed-ACK stall on a kept-alive one
 
         def setup(self):
             super().setup()

@@ -10,7 +10,8 @@ Variants, in each round one after the other:
 * embedded in a job (``StatefulFunctionDataStreamBuilder``), thread mode, parallelism 1 and 4;
 * remote over HTTP on loopback (``--remote-messages``, default 2,000): the same function served
   by nbstream's handler and by the real SDK 3.3.0 (its virtualenv from the tests' helper),
-  both behind the standard library's HTTP server, driven by nbstream's runtime;
+  both behind the standard library's HTTP/1.1 server (kept-alive connections), driven by
+  nbstream's runtime (``--remote-only`` runs just these);
 * the latency of a ``send_after(0)`` round trip: a chain of 500 hops of a function sending
   itself a delayed message of 0 ms, divided by 500.
 
@@ -146,16 +147,17 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--remote-messages", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--remote-only", action="store_true", help="only the remote HTTP variants")
     args = parser.parse_args()
     print(machine())
     msgs, remote_msgs = messages(args.messages), messages(args.remote_messages)
-    rows = [
+    rows = [] if args.remote_only else [
         {"name": "hand-written loop", "records": len(msgs),
          "seconds": median_seconds(lambda: hand_loop(msgs), args.runs)},
         {"name": "batch runner, direct", "records": len(msgs),
          "seconds": median_seconds(lambda: direct(msgs), args.runs)},
     ]
-    for p in (1, 4):
+    for p in (() if args.remote_only else (1, 4)):
         rows.append({"name": f"embedded job, thread, p={p}", "records": len(msgs),
                      "seconds": median_seconds(lambda p=p: job(msgs, p), args.runs)})
     script = served_script()
@@ -170,8 +172,9 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(10)
-    print(table(rows, "hand-written loop"))
-    print(f"send_after(0) round trip: {round_trip_latency() * 1000:.2f} ms per hop")
+    print(table(rows, "remote HTTP, real SDK 3.3.0 endpoint" if args.remote_only else "hand-written loop"))
+    if not args.remote_only:
+        print(f"send_after(0) round trip: {round_trip_latency() * 1000:.2f} ms per hop")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ one served by nbstream's handler and one by the real SDK, with the embedded run'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -186,10 +187,11 @@ def test_module_yaml_errors_name_the_problem():
                          "  urlPathTemplate: http://x\n  transport:\n    timeouts:\n      call: soon\n")
 
 
-@pytest.mark.parametrize("max_batch", [1000, 3])
-def test_one_request_in_flight_per_address_and_the_backlog_goes_as_one_batch(env, max_batch):
-    """A slow endpoint: messages for an address queue while its call is out and go together,
-    ``max_batch`` at most per request."""
+@contextlib.contextmanager
+def summing_endpoint(delay_s, drop_after_reply=False):
+    """A ``example/sum`` endpoint (nbstream's handler behind the standard library's HTTP/1.1
+    server) that takes ``delay_s`` per request, checks that no address has two requests in
+    flight, and records each batch as (id, invocations) and each TCP connection it accepts."""
     import threading
     import time as clock
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -205,26 +207,36 @@ def test_one_request_in_flight_per_address_and_the_backlog_goes_as_one_batch(env
         context.storage.total = t = (context.storage.total or 0) + message.as_int()
         context.send_egress(egress_message_builder("example/out", t, IntType))
 
-    handler, batches, inflight, lock = RequestReplyHandler(functions), [], Counter(), threading.Lock()
+    handler, inflight, lock = RequestReplyHandler(functions), Counter(), threading.Lock()
+    log = {"batches": [], "connections": 0, "overlaps": 0}
 
     class Slow(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: a caller reuses its connection
+        wbufsize = -1  # headers and body in one write: no Nagle/delayed-ACK stall on a kept-alive one
+
+        def setup(self):
+            super().setup()
+            with lock:
+                log["connections"] += 1
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             target, _, invocations = parse_request(body)
             with lock:
                 inflight[target.id] += 1
-                assert inflight[target.id] == 1, "two requests in flight for one address"
-            clock.sleep(0.02)
+                log["overlaps"] += inflight[target.id] > 1
+            clock.sleep(delay_s)
             reply = handler.handle_sync(body)
             handshake = FromFunction.FromString(reply).HasField("incomplete_invocation_context")
             with lock:
                 inflight[target.id] -= 1
                 if not handshake:  # a handshake is answered, then the same batch comes again
-                    batches.append((target.id, len(invocations)))
+                    log["batches"].append((target.id, len(invocations)))
             self.send_response(200)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
+            self.close_connection = drop_after_reply  # without a Connection: close header
 
         def log_message(self, *args):
             pass
@@ -233,19 +245,81 @@ def test_one_request_in_flight_per_address_and_the_backlog_goes_as_one_batch(env
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        messages = [message_builder("example/sum", f"k{i % 3}", int_value=1) for i in range(300)]
-        out = (StatefulFunctionDataStreamBuilder.builder("batched")
-               .with_data_stream_as_ingress(env.from_collection(messages))
-               .with_request_reply_remote_function("example/*", f"http://127.0.0.1:{server.server_address[1]}",
-                                                   max_batch=max_batch)
-               .with_egress_id("example/out").with_feedback_timeout(100).build(env))
-        totals = sorted(IntType.serializer().deserialize(e.raw_value())
-                        for e in out.get_data_stream_for_egress_id("example/out").execute_and_collect())
+        yield f"http://127.0.0.1:{server.server_address[1]}", log
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def run_sums(env, url, n, ids, feedback_ms=100, **options):
+    from nbstream.statefun import IntType
+    messages = [message_builder("example/sum", f"k{i % ids}", int_value=1) for i in range(n)]
+    out = (StatefulFunctionDataStreamBuilder.builder("batched")
+           .with_data_stream_as_ingress(env.from_collection(messages))
+           .with_request_reply_remote_function("example/*", url, **options)
+           .with_egress_id("example/out").with_feedback_timeout(feedback_ms).build(env))
+    return sorted(IntType.serializer().deserialize(e.raw_value())
+                  for e in out.get_data_stream_for_egress_id("example/out").execute_and_collect())
+
+
+@pytest.mark.parametrize("max_batch", [1000, 3])
+def test_one_request_in_flight_per_address_and_the_backlog_goes_as_one_batch(env, max_batch):
+    """A slow endpoint: messages for an address queue while its call is out and go together,
+    ``max_batch`` at most per request."""
+    with summing_endpoint(0.02) as (url, log):
+        totals = run_sums(env, url, 300, 3, max_batch=max_batch)
     assert totals == sorted(list(range(1, 101)) * 3)  # every message once, in order per address
+    batches = log["batches"]
     largest = max(n for _, n in batches)
+    assert log["overlaps"] == 0, "two requests in flight for one address"
     assert sum(n for _, n in batches) == 300 and len(batches) < 150
     assert largest > 5 if max_batch == 1000 else largest == max_batch
+
+
+def test_a_full_backlog_holds_the_ingress_back_instead_of_growing(env):
+    """``max_backlog=4``: an address never has more than 4 messages waiting (a batch is its
+    backlog), however far ahead of the endpoint the ingress is; every message arrives once."""
+    with summing_endpoint(0.005) as (url, log):
+        totals = run_sums(env, url, 400, 2, feedback_ms=2000, max_backlog=4)
+    assert totals == sorted(list(range(1, 201)) * 2)
+    assert log["overlaps"] == 0
+    sizes = [n for _, n in log["batches"]]
+    assert sum(sizes) == 400 and max(sizes) == 4  # full backlogs, never past the bound
+
+
+def test_an_endpoint_slower_than_the_keep_alive_period_is_waited_for_without_losing_messages(env):
+    """Each call takes 0.25 s, longer than the loop's keep-alive period (feedback timeout 100 ms,
+    so waits of 50 ms): the backlog wait gives up and keeps the loop open; nothing is lost,
+    nothing hangs."""
+    with summing_endpoint(0.25) as (url, log):
+        totals = run_sums(env, url, 12, 1, max_backlog=2)
+    assert totals == list(range(1, 13))
+    assert log["overlaps"] == 0 and sum(n for _, n in log["batches"]) == 12
+
+
+def test_calls_reuse_kept_alive_connections(env):
+    """200 messages over 20 addresses make more than 20 requests; far fewer TCP connections."""
+    with summing_endpoint(0.0) as (url, log):
+        totals = run_sums(env, url, 200, 20, max_batch=1)
+    assert totals == sorted(list(range(1, 11)) * 20)
+    requests = len(log["batches"]) + 20  # and one handshake per address
+    assert requests >= 220 and log["connections"] <= 40
+
+
+def test_the_http_client_replaces_a_connection_the_server_closed_while_idle():
+    """The server closes each connection after its reply without saying so (as an idle
+    timeout does): the next request on it fails, and is sent again on a new connection
+    without counting as a failed attempt."""
+    from nbstream.statefun.remote import HttpClient, encode_request
+    client = HttpClient()
+    request = message_builder("example/sum", "a", int_value=1)
+    data = encode_request(address_of("example/sum", "a"), {"total": None}, [(None, request.typed_value)])
+    with summing_endpoint(0.0, drop_after_reply=True) as (url, log):
+        assert decode_result(client.post(url, data, 5)).egress
+        assert client.connections_opened == 1 and sum(map(len, client._idle.values())) == 1
+        import time
+        time.sleep(0.1)  # the server has closed its end by now
+        assert decode_result(client.post(url, data, 5)).egress
+        assert client.connections_opened == 2 and log["connections"] == 2
+    client.close()

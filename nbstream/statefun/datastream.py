@@ -33,6 +33,8 @@ DataStream per egress id.
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -177,6 +179,10 @@ class _Dispatcher(KeyedProcessFunction):
         self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
         self._keepalive_at: Dict[Tuple[str, str], int] = {}  # address -> next keep-alive (delayed)
         self._pool: Any = None
+        self.backpressure_waits = 0     # records that found their address's backlog full
+        self.backpressure_s = 0.0       # time spent waiting for those addresses' calls
+        self.backlog_overflows = 0      # ... that still found it full after the wait
+        self._blocked_s = 0.0           # waited in the current input batch
 
     def close(self) -> None:
         if self._pool is not None:
@@ -249,13 +255,47 @@ class _Dispatcher(KeyedProcessFunction):
 
     def _remote_message(self, fn: RemoteFunction, address: SdkAddress, invocation: Any, ctx: Any,
                         now: int) -> List[Any]:
+        key, out = (address.typename, address.id), []
+        if (invocation[0] is None and key in self._inflight  # only the ingress is held back
+                and len((self.slot.value() or _EMPTY_SLOT)[3] or ()) >= fn.endpoint.max_backlog):
+            out = self._backpressure(fn, address, ctx)
         slot = self._slot()
         slot[3] = (slot[3] or []) + [invocation]
-        if (address.typename, address.id) in self._inflight:
+        if key in self._inflight:
             self.slot.update(tuple(slot))  # goes with the next batch
         else:
             self._send(fn, address, slot, ctx, now)
-        return []
+        return out
+
+    def _backpressure(self, fn: RemoteFunction, address: SdkAddress, ctx: Any) -> List[Any]:
+        """An ingress message finds its address's backlog full: wait here for the address's
+        call to finish and apply it. The operator stops taking records meanwhile, so the
+        bounded channels slow the ingress down. (Messages between functions are never held
+        back: the feedback edge must not block, as in StateFun.)
+
+        The outputs of an input batch leave when the whole batch is done, and a loop whose
+        ingress has ended stops when no feedback has come for the feedback timeout. So the
+        waits of one batch (reset by the timers that run between batches) stop at half the
+        keep-alive period; past it a message joins the backlog over its bound, with a
+        keep-alive for the loop."""
+        key = (address.typename, address.id)
+        future = self._inflight[key][0]
+        started = time.monotonic()
+        budget = self.keepalive_ms / 2000.0 - self._blocked_s
+        if budget > 0:
+            try:
+                future.exception(timeout=budget)
+            except FutureTimeout:
+                pass
+        waited = time.monotonic() - started
+        self._blocked_s += waited
+        self.backpressure_s += waited
+        self.backpressure_waits += 1
+        if future.done():
+            now = ctx.timer_service().current_processing_time()
+            return self._complete(fn, address, ctx, now)
+        self.backlog_overflows += 1
+        return [Envelope(key[0], key[1], None)]
 
     def _send(self, fn: RemoteFunction, address: SdkAddress, slot: List[Any], ctx: Any, now: int) -> None:
         if self._pool is None:
@@ -326,6 +366,7 @@ class _Dispatcher(KeyedProcessFunction):
         return pending or None
 
     def on_timer(self, timestamp: int, ctx: Any) -> List[Any]:
+        self._blocked_s = 0.0  # timers run between input batches
         key = _address_of_key(ctx.get_current_key())
         out: List[Any] = []
         if key in self._inflight:
@@ -409,19 +450,29 @@ class StatefulFunctionDataStreamBuilder:
         return self
 
     def with_functions(self, functions: Any) -> "StatefulFunctionDataStreamBuilder":
-        """Run the functions of a registry (3.x or 2.x) in the job; later bindings win."""
+        """Run the functions of a registry (3.x or 2.x) in the job; later bindings win. A
+        registry built with the real ``statefun`` SDK (or its ``RequestReplyHandler``) is run
+        in-process through the SDK's own ``handle_async`` (see :mod:`nbstream.statefun.hosted`)."""
+        from .hosted import hosted_functions, is_sdk_registry
+        if is_sdk_registry(functions):
+            self._functions.update(hosted_functions(functions))
+            return self
         for typename in functions.typenames():
             self._functions[typename] = functions.for_typename(typename)
         return self
 
     def with_request_reply_remote_function(self, pattern: str, url: str, timeout: float = 10.0,
-                                           retries: int = 3, max_batch: int = 1000
+                                           retries: int = 3, max_batch: int = 1000,
+                                           max_backlog: int = 1000
                                            ) -> "StatefulFunctionDataStreamBuilder":
         """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
         request-reply endpoint at ``url`` (``{function.name}`` is filled in). Each address has
         one request in flight; messages arriving meanwhile wait and go as its next batches,
-        ``max_batch`` invocations at most per request."""
-        self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_batch=max_batch))
+        ``max_batch`` invocations at most per request. An address holds at most ``max_backlog``
+        waiting messages: the next one waits for the address's call (backpressure on the
+        ingress) rather than growing the backlog."""
+        self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_batch=max_batch,
+                                           max_backlog=max_backlog))
         return self
 
     def with_module_yaml(self, path_or_text: str) -> "StatefulFunctionDataStreamBuilder":

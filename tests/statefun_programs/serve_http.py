@@ -7,6 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def serve(handler, port=None):
     class Endpoint(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: a caller reuses its connection
+        wbufsize = -1  # headers and body in one write: no Nagle/delayed-ACK stall on a kept-alive one
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             try:

@@ -211,3 +211,26 @@ def test_async_functions_run_embedded(make_env):
     # the ingress is parallel, so a key's messages may come in any order: check the totals
     finals = {key: max(n for k, n in rows if k == key) for key in ("a", "b")}
     assert len(rows) == 6 and finals == {"a": 1 + 3 + 5, "b": 2 + 4 + 6}
+
+
+def test_job_metrics_count_per_function_type(make_env):
+    functions = StatefulFunctions()
+
+    @functions.bind("example/counter", [ValueSpec("n", IntType)])
+    def counter(context, message):
+        context.storage.n = n = (context.storage.n or 0) + 1
+        context.send(message_builder("example/echo", context.address.id, int_value=n))
+
+    @functions.bind("example/echo")
+    def echo(context, message):
+        context.send_egress(egress_message_builder("example/out", message.as_int(), IntType))
+
+    messages = [message_builder("example/counter", str(i % 3), int_value=i) for i in range(30)]
+    it = counting_job(make_env(2), functions, messages).execute_and_collect()
+    assert len(list(it)) == 30
+    [metrics] = [m for name, m in it.job.metrics().items() if name.endswith("count: functions")]
+    assert metrics["example/counter: messages in"] == 30
+    assert metrics["example/counter: invocations"] == 30
+    assert metrics["example/counter: messages out"] == 30
+    assert metrics["example/echo: egress"] == 30
+    assert "example/counter: egress" not in metrics

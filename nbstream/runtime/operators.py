@@ -169,8 +169,11 @@ class Operator:
         return self.output.count
 
     def extra_metrics(self) -> Dict[str, Any]:
-        """Operator-specific counters reported with the job's metrics (e.g. late records)."""
-        return {}
+        """Operator-specific counters reported with the job's metrics (e.g. late records);
+        a user function object may add its own with an ``extra_metrics()`` method."""
+        owner = self.fn.owner if self.fn is not None else None
+        report = getattr(owner, "extra_metrics", None)
+        return dict(report()) if report is not None else {}
 
     # lifecycle ------------------------------------------------------------------------------
     def setup(self, task: TaskInfo, keyed: bool) -> None:

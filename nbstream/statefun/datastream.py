@@ -178,6 +178,7 @@ class _Dispatcher(KeyedProcessFunction):
         self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec], bool]] = {}
         self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
         self._keepalive_at: Dict[Tuple[str, str], int] = {}  # address -> next keep-alive (delayed)
+        self._counts: Dict[str, int] = {}  # "<function type>: <what>" -> count, for job.metrics()
         self._pool: Any = None
         self.backpressure_waits = 0     # records that found their address's backlog full
         self.backpressure_s = 0.0       # time spent waiting for those addresses' calls
@@ -232,6 +233,7 @@ class _Dispatcher(KeyedProcessFunction):
         if envelope.value is None:
             return []  # a keep-alive of the feedback loop
         fn = self._function(envelope.typename)
+        self._count(envelope.typename, "messages in", 1)
         now = ctx.timer_service().current_processing_time()
         address = address_of(envelope.typename, envelope.id)
         invocation = (envelope.caller, envelope.value)
@@ -245,6 +247,11 @@ class _Dispatcher(KeyedProcessFunction):
                now: int) -> List[Any]:
         """The outputs of a batch's result; its delayed messages and state go into ``slot``."""
         out = self._outputs(result, address)
+        typename = address.typename
+        self._count(typename, "invocations", 1)
+        self._count(typename, "messages out", len(result.messages))
+        self._count(typename, "egress", len(result.egress))
+        self._count(typename, "delayed", len(result.delayed or ()))
         if result.delayed:
             slot[2] = self._schedule(result.delayed, address, ctx, now, slot[2])
         slot[0], slot[1] = _written(slot[0], result.mutations, now), now
@@ -328,6 +335,16 @@ class _Dispatcher(KeyedProcessFunction):
             self._send(fn, address, slot, ctx, now)
             out.append(Envelope(key[0], key[1], None))  # the loop is busy: keep it open
         return out
+
+    def _count(self, typename: str, what: str, n: int) -> None:
+        if n:
+            key = f"{typename}: {what}"
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def extra_metrics(self) -> Dict[str, int]:
+        """Per function type: messages in, invocations, messages out, egress records and
+        delayed messages sent (summed over the instances in ``job.metrics()``)."""
+        return dict(self._counts)
 
     def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
         if not result.messages and not result.egress:

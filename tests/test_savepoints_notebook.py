@@ -34,12 +34,17 @@ def slow(x):
 # the values themselves (an append stream: a duplicate or a loss would show there)
 PIPELINE = f'''
 env.get_config().set_batch_size(50)  # a checkpoint barrier comes between two batches
-values = env.from_sequence(1, {N}).map(slow).name("slow").uid("slow")
+# (a sequence source keeps its parallelism across a resume: the edited cell runs at 2)
+values = env.from_sequence(1, {N}).set_parallelism(1).map(slow).name("slow").uid("slow")
 counts = (values.map(lambda x: (x % 3, 1)).key_by(lambda t: t[0]).sum(1)
           .name("counts").uid("counts"))
 show(values, label="values", chart="none")
 show(counts, label="counts")
 '''
+
+# the cell edited before the resume: a step added, another parallelism
+EDITED = PIPELINE.replace(".map(lambda x: (x % 3, 1))",
+                          ".filter(lambda x: x > 0).name('edit').map(lambda x: (x % 3, 1))")
 
 
 # -- terminal IPython: the errors --------------------------------------------------------------
@@ -127,8 +132,15 @@ def test_stop_with_a_savepoint_then_resume_in_the_same_shell(shell, dirs, capsys
     assert "there is a savepoint named 's1' already" in text
     before = first.rows("values")
     assert 0 < len(before) < N
+    # a pipeline without the counts' uid: refused, naming the step, unless told to drop it
+    renamed = EDITED.replace('uid("counts")', 'uid("totals")')
+    text = usage_error(shell, "%%stream --resume s1 --name counts\n" + renamed)
+    assert text.startswith("%%stream --resume s1: ") and "'counts'" in text
+    assert "add --allow-non-restored-state to drop that state" in text
+    assert usage_error(shell, "%%stream --allow-non-restored-state\nenv.from_sequence(1, 3)"
+                       ).startswith("%%stream: --allow-non-restored-state goes with --resume")
     assert shell.run_cell("%%stream --resume s1 --checkpoint 50 --rows 5000 --name counts "
-                          "--to second --blocking\n" + PIPELINE).success
+                          "--parallelism 2 --to second --blocking\n" + EDITED).success
     second = shell.user_ns["second"]
     assert second.fault_tolerance()["resumed_from"] == "s1"
     assert "resumed from s1" in second.summary()

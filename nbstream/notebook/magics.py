@@ -151,6 +151,9 @@ STREAM.add_argument("--resume", metavar="SAVEPOINT",
                          "steps are matched by uid(...), else by name and position. "
                          "Combine with --checkpoint to keep checkpointing. Savepoints live "
                          f"in {SAVEPOINTS_WHERE}")
+STREAM.add_argument("--allow-non-restored-state", action="store_true",
+                    help="with --resume: drop the savepoint's state of steps this pipeline "
+                         "no longer has (by default that is an error naming them)")
 STREAM.add_argument("--jython", action="store_true",
                     help="the cell is a program of Flink's old (Jython) Python streaming API: "
                          "its `org.apache.flink` imports resolve to nbstream and its "
@@ -302,6 +305,8 @@ class StreamMagics(Magics):
         if args.jython:
             return self._run_jython(cell, args)
         resume = _savepoint_path(STREAM, "--resume", args.resume) if args.resume else None
+        if args.allow_non_restored_state and resume is None:
+            raise _usage(STREAM, "--allow-non-restored-state goes with --resume SAVEPOINT")
         env = self._environment(args)
         self._record_or_replay(env, args)
         self._check_to(args)
@@ -332,10 +337,21 @@ class StreamMagics(Magics):
                 args: argparse.Namespace, name: str, resume: Optional[Path] = None) -> LiveJob:
         """Start ``env``'s job, showing ``streams`` live under the cell (from savepoint
         folder ``resume`` if given)."""
-        job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
-                    labels=[opts.get("label") or s.get_name() for s, opts in streams],
-                    savepoint_path=str(resume) if resume is not None else None,
-                    resumed_from=resume.name if resume is not None else None)
+        from ..runtime.checkpoints import CheckpointError
+
+        try:
+            job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
+                        labels=[opts.get("label") or s.get_name() for s, opts in streams],
+                        savepoint_path=str(resume) if resume is not None else None,
+                        resumed_from=resume.name if resume is not None else None,
+                        allow_non_restored_state=getattr(args, "allow_non_restored_state",
+                                                         False))
+        except CheckpointError as exc:
+            if resume is None:
+                raise
+            hint = (" (keep the steps' uid(...), or add --allow-non-restored-state to drop "
+                    "that state)" if "does not have" in str(exc) else "")
+            raise UsageError(f"%%stream --resume {resume.name}: {exc}{hint}") from None
         if args.to is not None:
             self.shell.user_ns[args.to] = job
         pumps = self._display(job, streams, args)

@@ -630,21 +630,24 @@ class StreamMagics(Magics):
     @line_magic
     def stream_jobs(self, line: str) -> Any:
         """``%stream_jobs``: a table of this kernel's jobs (name, mode, status, records
-        in/out, records/s, watermark, uptime, error)."""
+        in/out, records/s, watermark, uptime, restarts, last checkpoint id, error)."""
         _parse(JOBS, line)
         import pandas as pd
 
         rows = []
         for name, job in list(self.session.jobs.items()):
             s = job.stats()
+            ft = job.fault_tolerance()
             rows.append({"name": name, "mode": job.mode, "status": job.status,
                          "records_in": s["records_in"], "records_out": s["records_out"],
                          "records_per_s": round(s["rate"], 1),
                          "watermark": format_watermark(s["watermark"]),
                          "uptime_s": round(s["elapsed_s"], 1),
+                         "restarts": ft.get("restarts", 0),
+                         "checkpoint": "" if ft.get("id") is None else ft["id"],
                          "error": "" if job.error is None else str(job.error)})
         columns = ["name", "mode", "status", "records_in", "records_out", "records_per_s",
-                   "watermark", "uptime_s", "error"]
+                   "watermark", "uptime_s", "restarts", "checkpoint", "error"]
         return pd.DataFrame(rows, columns=columns)
 
     @line_magic

@@ -116,8 +116,10 @@ def test_checkpoint_option_errors(shell, dirs):
         "%%stream: --checkpoint and --resume are for nbstream pipelines, not --pyflink programs")
 
 
-def test_stop_with_a_savepoint_then_resume_in_the_same_shell(shell, dirs, capsys):
-    cell = "%%stream --checkpoint 50 --rows 5000 --name counts --to first\n" + PIPELINE
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_stop_with_a_savepoint_then_resume_in_the_same_shell(shell, dirs, capsys, mode):
+    cell = f"%%stream --checkpoint 50 --rows 5000 --name counts --mode {mode} --to first\n" \
+        + PIPELINE
     assert shell.run_cell(cell).success
     first = shell.user_ns["first"]
     deadline = time.monotonic() + 30
@@ -139,8 +141,9 @@ def test_stop_with_a_savepoint_then_resume_in_the_same_shell(shell, dirs, capsys
     assert "add --allow-non-restored-state to drop that state" in text
     assert usage_error(shell, "%%stream --allow-non-restored-state\nenv.from_sequence(1, 3)"
                        ).startswith("%%stream: --allow-non-restored-state goes with --resume")
-    assert shell.run_cell("%%stream --resume s1 --checkpoint 50 --rows 5000 --name counts "
-                          "--parallelism 2 --to second --blocking\n" + EDITED).success
+    assert shell.run_cell(f"%%stream --resume s1 --checkpoint 50 --rows 5000 --name counts "
+                          f"--mode {mode} --parallelism 2 --to second --blocking\n"
+                          + EDITED).success
     second = shell.user_ns["second"]
     assert second.fault_tolerance()["resumed_from"] == "s1"
     assert "resumed from s1" in second.summary()

@@ -222,6 +222,7 @@ function render({ model, el: root }) {
   const stop = el("button", "nbs-stop", "Stop");
   stop.title = "Stop the job";
   head.append(title, badge, stats, stop);
+  const fault = el("div", "nbs-ft");
   const error = el("div", "nbs-error");
   const chartBox = el("div", "nbs-chart");
   const chartBar = el("div", "nbs-chartbar");
@@ -238,7 +239,7 @@ function render({ model, el: root }) {
   table.append(thead, tbody);
   tableBox.append(table);
   const foot = el("div", "nbs-foot");
-  box.append(head, error, chartBox, tableBox, foot);
+  box.append(head, fault, error, chartBox, tableBox, foot);
   root.append(box);
 
   // The table is virtual: it holds every kept row (newest first) but only the rows in
@@ -354,7 +355,12 @@ function render({ model, el: root }) {
     stats.textContent = `in ${fmtNumber(s.records_in || 0)} · out ${fmtNumber(s.records_out || 0)}`
       + ` · ${fmtNumber(rate)} rec/s · watermark ${fmtWatermark(s.watermark)}`
       + ` · ${(s.elapsed_s || 0).toFixed(1)} s`;
-    const running = status === "running";
+    const ft = model.get("checkpoints") || {};
+    // checkpoints, restarts, "resumed from NAME" (the text is made by the kernel)
+    fault.style.display = ft.text ? "" : "none";
+    fault.textContent = ft.text || "";
+    fault.title = ft.last_failure ? `last failure: ${ft.last_failure}` : "";
+    const running = status === "running" || status === "restarting";
     stop.disabled = !running;
     if (!running && status !== "stopping") stop.textContent = "Stop";
     if (status === "stopping") stop.textContent = "Stopping…";
@@ -409,6 +415,7 @@ function render({ model, el: root }) {
   model.on("change:stats", onHeader);
   model.on("change:status", onHeader);
   model.on("change:error", onHeader);
+  model.on("change:checkpoints", onHeader);
   model.on("change:chart", onHeader);
   model.on("change:columns", onColumns);
   stop.addEventListener("click", () => {
@@ -428,6 +435,7 @@ function render({ model, el: root }) {
     model.off("change:stats", onHeader);
     model.off("change:status", onHeader);
     model.off("change:error", onHeader);
+    model.off("change:checkpoints", onHeader);
     model.off("change:chart", onHeader);
     model.off("change:columns", onColumns);
     model.send({ type: "view", open: false, id: viewId });

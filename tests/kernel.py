@@ -132,6 +132,12 @@ class Kernel:
     def interrupt(self) -> None:
         self.km.interrupt_kernel()
 
+    def restart(self, timeout: float = 60) -> None:
+        """Restart the kernel (same environment and folder, a fresh process), as a
+        notebook's Restart Kernel does; the recorded messages are kept."""
+        self.km.restart_kernel(now=True)
+        self.kc.wait_for_ready(timeout=timeout)
+
     def close(self) -> None:
         self._stop = True
         self._reader.join(2)

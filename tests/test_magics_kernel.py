@@ -169,7 +169,8 @@ def test_stream_stop_and_jobs(kernel):
                            "['mode', 'status']].values.tolist(), list(_t.columns))")
     assert table.stdout.strip() == (
         "[['thread', 'stopped'], ['thread', 'stopped']] ['name', 'mode', 'status', "
-        "'records_in', 'records_out', 'records_per_s', 'watermark', 'uptime_s', 'error']")
+        "'records_in', 'records_out', 'records_per_s', 'watermark', 'uptime_s', 'restarts', "
+        "'checkpoint', 'error']")
 
 
 def test_set_mode_and_parallelism(kernel):

@@ -48,4 +48,4 @@ def test_usage_errors_are_one_reason_and_the_usage(shell, capsys):
     assert type(result.error_in_exec).__name__ == "UsageError"
     assert str(result.error_in_exec).splitlines() == [
         "%stream_stop: give a job name or --all (not both)",
-        "usage: %stream_stop [--all] [name]"]
+        "usage: %stream_stop [--all] [--savepoint SAVEPOINT] [name]"]

@@ -31,26 +31,31 @@ from ..runtime.job import JobClient, JobStatus
 from ..runtime.records import MAX_TIMESTAMP, MIN_TIMESTAMP
 from .results import LiveResults, LiveSink, keyed_rolling_key
 
-__all__ = ["LiveJob", "start", "status_word", "error_info", "format_watermark"]
+__all__ = ["LiveJob", "start", "status_word", "error_info", "format_watermark", "format_bytes"]
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 _WORDS = {JobStatus.CREATED: "running", JobStatus.RUNNING: "running",
-          JobStatus.CANCELLING: "stopping", JobStatus.FINISHED: "finished",
-          JobStatus.FAILED: "failed", JobStatus.CANCELED: "stopped"}
+          JobStatus.RESTARTING: "restarting", JobStatus.CANCELLING: "stopping",
+          JobStatus.FINISHED: "finished", JobStatus.FAILED: "failed",
+          JobStatus.CANCELED: "stopped"}
 
 
 def status_word(status: JobStatus) -> str:
-    """running, stopping, finished, failed or stopped."""
-    return _WORDS[status]
+    """running, restarting, stopping, finished, failed or stopped (a status added to the
+    runtime later shows as its own name, lower case)."""
+    word = _WORDS.get(status)
+    return word if word is not None else str(getattr(status, "value", status)).lower()
 
 
 class LiveJob:
     """A submitted job and the live results of the streams it shows."""
 
     def __init__(self, client: JobClient, results: Sequence[LiveResults], labels: Sequence[str],
-                 sources: Sequence[int], sinks: Sequence[int]) -> None:
+                 sources: Sequence[int], sinks: Sequence[int],
+                 resumed_from: Optional[str] = None) -> None:
         self.client = client
+        self.resumed_from = resumed_from  # the savepoint's name, if it started from one
         self.results: List[LiveResults] = list(results)
         self.labels: List[str] = list(labels)
         self._sources = {str(s) for s in sources}
@@ -69,8 +74,14 @@ class LiveJob:
 
     @property
     def status(self) -> str:
-        """running, stopping, finished, failed or stopped."""
+        """running, restarting, stopping, finished, failed or stopped."""
         return status_word(self.client.status)
+
+    @property
+    def checkpointing(self) -> bool:
+        """True if the job takes checkpoints (so it can stop with a savepoint)."""
+        coordinator = getattr(self.client, "checkpoints", None)
+        return coordinator is not None and getattr(coordinator, "settings", None) is not None
 
     @property
     def done(self) -> bool:
@@ -163,15 +174,44 @@ class LiveJob:
             return records_in / elapsed if elapsed > 0 else 0.0
         return (records_in - n0) / (now - t0)
 
+    def fault_tolerance(self) -> Dict[str, Any]:
+        """What the views show of checkpoints and restarts, JSON-ready: ``checkpointing``,
+        ``restarts``, ``last_failure``, ``completed`` checkpoints, the last one's ``id``,
+        ``size`` (bytes) and ``duration_s``, and ``resumed_from`` (the savepoint's name).
+        Empty for a job that neither checkpoints nor started from a savepoint and never
+        restarted."""
+        info = getattr(self.client, "checkpoint_info", dict)()
+        restarts = int(info.get("restarts") or 0)
+        restored = info.get("restored_from")
+        resumed = self.resumed_from or (Path(restored).name if restored else None)
+        checkpointing = self.checkpointing
+        if not checkpointing and not restarts and resumed is None:
+            return {}
+        duration = info.get("duration_s")
+        return {"checkpointing": checkpointing, "restarts": restarts,
+                "last_failure": info.get("last_failure"),
+                "completed": int(info.get("completed") or 0), "id": info.get("id"),
+                "size": info.get("size"),
+                "duration_s": round(duration, 4) if isinstance(duration, (int, float)) else None,
+                "resumed_from": resumed}
+
     def summary(self) -> str:
-        """One line: name, mode, status, records, rate, watermark, elapsed."""
+        """One line: name, mode, status, records, rate, watermark, elapsed (and, for a
+        job that checkpoints, restarts or resumed, :meth:`fault_summary`)."""
         s = self.stats()
         line = (f"nbstream job '{self.name}' [{self.mode}] {self.status}: "
                 f"{s['records_in']:,} in, {s['records_out']:,} out, {s['rate']:,.0f} records/s, "
                 f"watermark {format_watermark(s['watermark'])}, {s['elapsed_s']:.1f} s")
         if s["dropped"]:
             line += f" ({s['dropped']:,} older rows dropped)"
+        fault = self.fault_summary()
+        if fault:
+            line += f"; {fault}"
         return line
+
+    def fault_summary(self) -> str:
+        """Checkpoints, restarts and the savepoint resumed from, in a few words."""
+        return fault_text(self.fault_tolerance())
 
     def report(self, max_rows: int = 20) -> str:
         """The summary, the error if the job failed, and the newest rows as a text table."""
@@ -179,6 +219,9 @@ class LiveJob:
         if self.error is not None:
             info = error_info(self.error)
             parts.append(info["traceback"].rstrip() if info["traceback"] else info["summary"])
+        fault = self.fault_tolerance()
+        if fault.get("restarts") and fault.get("last_failure"):
+            parts.append(f"last failure (restarted from a checkpoint): {fault['last_failure']}")
         for label, results in zip(self.labels, self.results):
             if len(self.results) > 1:
                 parts.append(f"-- {label}")
@@ -207,6 +250,37 @@ def text_table(results: LiveResults, max_rows: int = 20) -> str:
     if len(rows) > len(shown):
         table += f"\n... newest {len(shown)} of {len(rows):,} rows kept"
     return table
+
+
+def fault_text(info: Dict[str, Any]) -> str:
+    """``checkpoint 7 (3.2 KiB, 12 ms), 1 restart, resumed from s1`` (empty if ``info`` is)."""
+    if not info:
+        return ""
+    parts = []
+    if info.get("checkpointing"):
+        if info.get("id") is not None:
+            took = info.get("duration_s")
+            took_text = f", {took * 1000:,.0f} ms" if isinstance(took, (int, float)) else ""
+            parts.append(f"checkpoint {info['id']} ({format_bytes(info.get('size') or 0)}"
+                         f"{took_text})")
+        else:
+            parts.append("no checkpoint yet")
+    restarts = info.get("restarts") or 0
+    if restarts:
+        parts.append(f"{restarts} restart{'s' if restarts != 1 else ''}")
+    if info.get("resumed_from"):
+        parts.append(f"resumed from {info['resumed_from']}")
+    return ", ".join(parts)
+
+
+def format_bytes(size: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
 
 
 def format_watermark(watermark: Optional[int]) -> str:
@@ -247,9 +321,13 @@ def error_info(error: BaseException) -> Dict[str, Any]:
 
 
 def start(env: Any, streams: Sequence[Any], name: Optional[str] = None,
-          rows: int = 1000, labels: Optional[Sequence[str]] = None) -> LiveJob:
+          rows: int = 1000, labels: Optional[Sequence[str]] = None,
+          savepoint_path: Optional[str] = None, resumed_from: Optional[str] = None,
+          allow_non_restored_state: bool = False) -> LiveJob:
     """Attach live results to ``streams``, submit the job of ``env`` and return its
-    :class:`LiveJob`. Sinks added to ``env`` before (``print()`` ...) run in the same job."""
+    :class:`LiveJob`. Sinks added to ``env`` before (``print()`` ...) run in the same job.
+    ``savepoint_path``: start from that savepoint (``resumed_from``: the name to show;
+    ``allow_non_restored_state``: drop its state of steps the job does not have)."""
     results: List[LiveResults] = []
     for stream in streams:
         live = LiveResults(rows, key_fn=keyed_rolling_key(stream))
@@ -259,9 +337,10 @@ def start(env: Any, streams: Sequence[Any], name: Optional[str] = None,
     ancestors = graph.ancestors(graph.sinks) if graph.sinks else {}
     sources = [nid for nid, node in ancestors.items() if node.is_source]
     sinks = list(graph.sinks)
-    client = env.execute_async(name)
+    client = env.execute_async(name, savepoint_path=savepoint_path,
+                               allow_non_restored_state=allow_non_restored_state)
     names = list(labels) if labels is not None else [s.get_name() for s in streams]
-    return LiveJob(client, results, names, sources, sinks)
+    return LiveJob(client, results, names, sources, sinks, resumed_from=resumed_from)
 
 
 async def wait_async(job: LiveJob) -> None:

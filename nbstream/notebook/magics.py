@@ -1,10 +1,16 @@
 """The IPython magics: ``%%stream``, ``%set_mode``, ``%set_parallelism``, ``%stream_jobs``,
-``%stream_stop``. Loaded with ``%load_ext nbstream``.
+``%stream_stop``, ``%stream_recordings``, ``%stream_savepoints``. Loaded with
+``%load_ext nbstream``.
 
 A ``%%stream`` cell is Python with ``env`` (a fresh environment in the current mode and
 parallelism), ``show`` and the nbstream API in scope. It builds a pipeline; the stream
 its last expression evaluates to (or every stream passed to ``show()``) runs as one job
 in the background and is shown live under the cell.
+
+Savepoints: ``%%stream --checkpoint MS`` checkpoints the cell's job every MS ms;
+``%stream_stop NAME --savepoint SP`` stops it with savepoint SP, and ``%%stream --resume SP``
+starts the (possibly edited) pipeline from it. Named savepoints live in one folder that
+outlives the kernel (:func:`savepoints_dir`).
 """
 
 from __future__ import annotations
@@ -13,13 +19,18 @@ import argparse
 import ast
 import asyncio
 import contextlib
+import json
 import keyword
+import os
+import re
+import shutil
 import shlex
 import signal
 import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from IPython.core.error import UsageError
@@ -28,10 +39,53 @@ from IPython.display import display, update_display
 
 from .live import LiveJob, format_watermark, start, wait_async
 
-__all__ = ["StreamMagics", "NotebookSession"]
+__all__ = ["StreamMagics", "NotebookSession", "savepoints_dir", "list_savepoints"]
 
 STOP_WAIT_S = 5.0
 KEEP_FINISHED = 50
+SAVEPOINT_TIMEOUT_S = 60.0
+SAVEPOINT_MANIFEST = "_metadata.json"
+_SAVEPOINT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+SAVEPOINTS_WHERE = ("$NBSTREAM_SAVEPOINT_DIR, else ./.nbstream/savepoints in the kernel's "
+                    "working directory (the notebook's folder)")
+CHECKPOINTS_WHERE = ("$NBSTREAM_CHECKPOINT_DIR, else ~/.cache/nbstream/checkpoints "
+                     "($XDG_CACHE_HOME respected)")
+
+
+def savepoints_dir() -> Path:
+    """Where named savepoints live: ``$NBSTREAM_SAVEPOINT_DIR``, else
+    ``./.nbstream/savepoints`` relative to the kernel's working directory (a notebook's
+    kernel starts in the notebook's folder). Read at each use."""
+    env = os.environ.get("NBSTREAM_SAVEPOINT_DIR")
+    return Path(env).expanduser() if env else Path.cwd() / ".nbstream" / "savepoints"
+
+
+def list_savepoints() -> List[Dict[str, Any]]:
+    """The named savepoints, oldest first: name, created (epoch seconds), job, checkpoint
+    id, bytes and path. A folder without a readable manifest is left out."""
+    root = savepoints_dir()
+    found = []
+    if not root.is_dir():
+        return found
+    for folder in root.iterdir():
+        manifest = folder / SAVEPOINT_MANIFEST
+        if folder.name.startswith(".") or not manifest.is_file():
+            continue
+        try:
+            meta = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        found.append({"name": folder.name, "created": meta.get("created") or manifest.stat().st_mtime,
+                      "job": meta.get("job", ""), "checkpoint_id": meta.get("checkpoint_id"),
+                      "bytes": size, "path": str(folder)})
+    return sorted(found, key=lambda r: (r["created"], r["name"]))
+
+
+def _known_savepoints() -> str:
+    names = [r["name"] for r in list_savepoints()]
+    return (f"savepoints in {savepoints_dir()}: {', '.join(names)}" if names
+            else f"there is no savepoint in {savepoints_dir()} yet")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,6 +138,22 @@ STREAM.add_argument("--replay", metavar="NAME",
                     help="run the pipeline on recording NAME instead of its live sources")
 STREAM.add_argument("--speed", default="1", metavar="X",
                     help="replay X times faster than recorded, or 'max' (default 1)")
+STREAM.add_argument("--checkpoint", type=_positive(), metavar="MS",
+                    help="checkpoint the job every MS milliseconds (at least 10): a failed "
+                         "job restarts from its last checkpoint, the live view shows each "
+                         "row exactly once (rows appear as checkpoints complete), and "
+                         "%%stream_stop NAME --savepoint SP can stop it with a savepoint. "
+                         f"Checkpoints go to {CHECKPOINTS_WHERE}")
+STREAM.add_argument("--resume", metavar="SAVEPOINT",
+                    help="start the cell's pipeline from named savepoint SAVEPOINT (made "
+                         "by %%stream_stop NAME --savepoint SAVEPOINT; list them with "
+                         "%%stream_savepoints): keyed state and open windows continue, "
+                         "steps are matched by uid(...), else by name and position. "
+                         "Combine with --checkpoint to keep checkpointing. Savepoints live "
+                         f"in {SAVEPOINTS_WHERE}")
+STREAM.add_argument("--allow-non-restored-state", action="store_true",
+                    help="with --resume: drop the savepoint's state of steps this pipeline "
+                         "no longer has (by default that is an error naming them)")
 STREAM.add_argument("--jython", action="store_true",
                     help="the cell is a program of Flink's old (Jython) Python streaming API: "
                          "its `org.apache.flink` imports resolve to nbstream and its "
@@ -102,10 +172,19 @@ SET_PARALLELISM.add_argument("parallelism", nargs="?", type=_positive(), metavar
 STOP = _parser("%stream_stop", "Stop a running job by name, or every job with --all.")
 STOP.add_argument("name", nargs="?")
 STOP.add_argument("--all", action="store_true", help="stop every running job")
+STOP.add_argument("--savepoint", metavar="SAVEPOINT",
+                  help="stop the job with a savepoint named SAVEPOINT (the job must run "
+                       "with %%%%stream --checkpoint MS); resume with %%%%stream --resume "
+                       f"SAVEPOINT, even after a kernel restart. Savepoints live in "
+                       f"{SAVEPOINTS_WHERE}")
 JOBS = _parser("%stream_jobs", "List the jobs of this kernel.")
 RECORDINGS = _parser("%stream_recordings", "List the recordings of %%stream --record (they "
                      "outlive the kernel), or delete one with --clear NAME.")
 RECORDINGS.add_argument("--clear", metavar="NAME", help="delete recording NAME")
+SAVEPOINTS = _parser("%stream_savepoints", "List the named savepoints of %stream_stop "
+                     f"--savepoint (they outlive the kernel; they live in {SAVEPOINTS_WHERE}), "
+                     "or delete one with --clear NAME.")
+SAVEPOINTS.add_argument("--clear", metavar="NAME", help="delete savepoint NAME")
 
 
 def _parse(parser: _Parser, line: str) -> argparse.Namespace:
@@ -215,11 +294,19 @@ class StreamMagics(Magics):
             raise _usage(STREAM, "unrecognized arguments: " + " ".join(args.params)
                          + (" (a --jython program's parameters follow a lone -)"
                             if args.jython else ""))
+        if (args.checkpoint or args.resume) and (args.pyflink or args.jython):
+            which = "--pyflink" if args.pyflink else "--jython"
+            raise _usage(STREAM, f"--checkpoint and --resume are for nbstream pipelines, not "
+                                 f"{which} programs (a program enables checkpointing in its "
+                                 "own env: env.enable_checkpointing(ms))")
         if args.pyflink:
             self._run_pyflink(cell, args)
             return None
         if args.jython:
             return self._run_jython(cell, args)
+        resume = _savepoint_path(STREAM, "--resume", args.resume) if args.resume else None
+        if args.allow_non_restored_state and resume is None:
+            raise _usage(STREAM, "--allow-non-restored-state goes with --resume SAVEPOINT")
         env = self._environment(args)
         self._record_or_replay(env, args)
         self._check_to(args)
@@ -228,7 +315,7 @@ class StreamMagics(Magics):
         name = self._job_name(args)
         shown: List[Tuple[Any, Dict[str, Any]]] = []
         last = self._run_cell_code(cell, env, shown)
-        job = self._launch(env, self._streams(env, last, shown), args, name)
+        job = self._launch(env, self._streams(env, last, shown), args, name, resume)
         return job if args.blocking else None
 
     @staticmethod
@@ -247,10 +334,24 @@ class StreamMagics(Magics):
         return name
 
     def _launch(self, env: Any, streams: List[Tuple[Any, Dict[str, Any]]],
-                args: argparse.Namespace, name: str) -> LiveJob:
-        """Start ``env``'s job, showing ``streams`` live under the cell."""
-        job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
-                    labels=[opts.get("label") or s.get_name() for s, opts in streams])
+                args: argparse.Namespace, name: str, resume: Optional[Path] = None) -> LiveJob:
+        """Start ``env``'s job, showing ``streams`` live under the cell (from savepoint
+        folder ``resume`` if given)."""
+        from ..runtime.checkpoints import CheckpointError
+
+        try:
+            job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
+                        labels=[opts.get("label") or s.get_name() for s, opts in streams],
+                        savepoint_path=str(resume) if resume is not None else None,
+                        resumed_from=resume.name if resume is not None else None,
+                        allow_non_restored_state=getattr(args, "allow_non_restored_state",
+                                                         False))
+        except CheckpointError as exc:
+            if resume is None:
+                raise
+            hint = (" (keep the steps' uid(...), or add --allow-non-restored-state to drop "
+                    "that state)" if "does not have" in str(exc) else "")
+            raise UsageError(f"%%stream --resume {resume.name}: {exc}{hint}") from None
         if args.to is not None:
             self.shell.user_ns[args.to] = job
         pumps = self._display(job, streams, args)
@@ -266,6 +367,11 @@ class StreamMagics(Magics):
         except ValueError as exc:
             raise _usage(STREAM, f"--mode: {exc}")
         env.set_parallelism(args.parallelism or self.session.parallelism)
+        if getattr(args, "checkpoint", None):
+            try:
+                env.enable_checkpointing(args.checkpoint)
+            except Exception as exc:  # PlanError: below the minimum interval
+                raise _usage(STREAM, f"--checkpoint: {exc}")
         return env
 
     def _run_cell_code(self, cell: str, env: Any, shown: List[Tuple[Any, Dict[str, Any]]]) -> Any:
@@ -524,29 +630,38 @@ class StreamMagics(Magics):
     @line_magic
     def stream_jobs(self, line: str) -> Any:
         """``%stream_jobs``: a table of this kernel's jobs (name, mode, status, records
-        in/out, records/s, watermark, uptime, error)."""
+        in/out, records/s, watermark, uptime, restarts, last checkpoint id, error)."""
         _parse(JOBS, line)
         import pandas as pd
 
         rows = []
         for name, job in list(self.session.jobs.items()):
             s = job.stats()
+            ft = job.fault_tolerance()
             rows.append({"name": name, "mode": job.mode, "status": job.status,
                          "records_in": s["records_in"], "records_out": s["records_out"],
                          "records_per_s": round(s["rate"], 1),
                          "watermark": format_watermark(s["watermark"]),
                          "uptime_s": round(s["elapsed_s"], 1),
+                         "restarts": ft.get("restarts", 0),
+                         "checkpoint": "" if ft.get("id") is None else ft["id"],
                          "error": "" if job.error is None else str(job.error)})
         columns = ["name", "mode", "status", "records_in", "records_out", "records_per_s",
-                   "watermark", "uptime_s", "error"]
+                   "watermark", "uptime_s", "restarts", "checkpoint", "error"]
         return pd.DataFrame(rows, columns=columns)
 
     @line_magic
     def stream_stop(self, line: str) -> None:
-        """``%stream_stop NAME`` stops a job; ``%stream_stop --all`` stops every job."""
+        """``%stream_stop NAME`` stops a job; ``%stream_stop --all`` stops every job;
+        ``%stream_stop NAME --savepoint SP`` stops a job that checkpoints
+        (``%%stream --checkpoint MS``) with savepoint SP, which ``%%stream --resume SP``
+        starts from, in this kernel or a later one. Savepoints live in
+        ``$NBSTREAM_SAVEPOINT_DIR``, else ``./.nbstream/savepoints``."""
         args = _parse(STOP, line)
         if args.all == (args.name is not None):
             raise _usage(STOP, "give a job name or --all (not both)")
+        if args.all and args.savepoint is not None:
+            raise _usage(STOP, "--savepoint stops one job: give its name instead of --all")
         if args.all:
             running = [n for n, j in self.session.jobs.items() if not j.done]
             for name in running:
@@ -560,10 +675,83 @@ class StreamMagics(Magics):
         if job is None:
             known = ", ".join(self.session.jobs) or "none yet"
             raise _usage(STOP, f"no job named {args.name!r} (jobs: {known})")
+        if args.savepoint is not None:
+            self._stop_with_savepoint(job, args.savepoint)
+            return
         if not self.session.stop(args.name):
             print(f"job '{args.name}' is not running ({job.status})")
             return
         print(f"stopped '{args.name}' ({job.status})")
+
+    def _stop_with_savepoint(self, job: LiveJob, savepoint: str) -> None:
+        folder = _savepoint_folder(STOP, savepoint)
+        if folder.exists():
+            raise _usage(STOP, f"there is a savepoint named {savepoint!r} already: choose "
+                               f"another name, or delete it with %stream_savepoints --clear "
+                               f"{savepoint}")
+        if job.done:
+            raise _usage(STOP, f"job '{job.name}' is not running ({job.status}): a savepoint "
+                               "is taken from a running job")
+        if not job.checkpointing:
+            raise _usage(STOP, f"job '{job.name}' does not checkpoint, so it cannot stop with "
+                               "a savepoint: start it with %%stream --checkpoint MS (e.g. "
+                               "--checkpoint 1000), then %stream_stop "
+                               f"{job.name} --savepoint {savepoint}")
+        from ..runtime.checkpoints import CheckpointError
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path = job.client.stop_with_savepoint(str(folder), timeout=SAVEPOINT_TIMEOUT_S)
+        except CheckpointError as exc:
+            raise UsageError(f"%stream_stop: job '{job.name}': no savepoint taken: {exc}"
+                             ) from None
+        for pump in self.session.pumps.get(job.name, []):
+            pump.thread.join(STOP_WAIT_S)  # the views show the final rows and status
+        print(f"stopped '{job.name}' ({job.status}) with savepoint '{savepoint}' ({path}); "
+              f"resume it with %%stream --resume {savepoint}")
+        notes = job.client.checkpoints.uid_warnings() if job.client.checkpoints else []
+        for note in notes:
+            print(f"note: {note}")
+
+    @line_magic
+    def stream_savepoints(self, line: str) -> Any:
+        """``%stream_savepoints``: a table of the named savepoints (name, time, job,
+        checkpoint, bytes), oldest first; ``%stream_savepoints --clear NAME`` deletes one.
+        They live in ``$NBSTREAM_SAVEPOINT_DIR``, else ``./.nbstream/savepoints``."""
+        args = _parse(SAVEPOINTS, line)
+        if args.clear:
+            folder = _savepoint_path(SAVEPOINTS, "--clear", args.clear)
+            shutil.rmtree(folder)
+            print(f"deleted savepoint '{args.clear}'")
+            return None
+        import pandas as pd
+
+        rows = [{"name": r["name"],
+                 "time": pd.Timestamp(r["created"], unit="s").floor("s"),
+                 "job": r["job"], "checkpoint": r["checkpoint_id"], "bytes": r["bytes"]}
+                for r in list_savepoints()]
+        if not rows:
+            print(f"no savepoint yet in {savepoints_dir()} (make one with "
+                  "%stream_stop NAME --savepoint SP)")
+        return pd.DataFrame(rows, columns=["name", "time", "job", "checkpoint", "bytes"])
+
+
+def _savepoint_folder(parser: _Parser, name: str) -> Path:
+    """The folder of savepoint ``name`` (which must be a plain file name)."""
+    if not _SAVEPOINT_NAME.fullmatch(name) or name in (".", ".."):
+        raise _usage(parser, f"a savepoint name is letters, digits, '_', '-' and '.', not "
+                             f"{name!r}")
+    return savepoints_dir() / name
+
+
+def _savepoint_path(parser: _Parser, option: str, name: str) -> Path:
+    """The folder of an existing savepoint ``name``; a UsageError naming the ones there
+    are if there is none of that name."""
+    folder = _savepoint_folder(parser, name)
+    if not (folder / SAVEPOINT_MANIFEST).is_file():
+        raise _usage(parser, f"{option}: there is no savepoint named {name!r} "
+                             f"({_known_savepoints()})")
+    return folder
 
 
 BLOCKING_ENTRY = "__nbstream_blocking__"

@@ -35,10 +35,11 @@ import datetime
 import itertools
 import math
 import threading
+import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..connectors.frames import row_columns, rows_to_pandas
-from ..connectors.sinks import SinkSpec, _Writer
+from ..connectors.sinks import SinkSpec, _HeldUntilCheckpoint, _Writer
 from ..errors import short_repr
 from ..runtime.row import Row
 
@@ -227,20 +228,26 @@ def _hashable(key: Any) -> Any:
 
 
 class LiveSink(SinkSpec):
-    """A sink that feeds a :class:`LiveResults` (its writers run in the driver)."""
+    """A sink that feeds a :class:`LiveResults` (its writers run in the driver).
+
+    Exactly once when the job checkpoints (``%%stream --checkpoint MS``): what arrives
+    between two checkpoint barriers is held back and added when the checkpoint after it
+    completes, so a restart (or a resume from a savepoint) never shows a row twice; the
+    view then moves once per checkpoint. Without checkpointing rows are added as they come.
+    """
 
     driver_only = True
 
     def __init__(self, results: LiveResults) -> None:
         self.results = results
+        # what _HeldUntilCheckpoint needs: the epochs already delivered, and this sink's
+        # token (epochs held by another job's sink, before a savepoint, are not ours)
+        self.committed: set = set()
+        self.commit_lock = threading.Lock()
+        self.token = uuid.uuid4().hex
 
     def create_writer(self) -> _Writer:
-        add = self.results.add
-
-        class Writer(_Writer):
-            def write(self, batch: Any) -> None:
-                add(batch.values)
-        return Writer()
+        return _HeldUntilCheckpoint(self, self.results.add)
 
 
 def keyed_rolling_key(stream: Any) -> Optional[Callable[[Any], Any]]:

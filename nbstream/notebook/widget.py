@@ -5,6 +5,9 @@ context of the cell that owns the job, so every message carries that cell's pare
 header) moves the job's progress into them:
 
 * ``stats``/``status``/``error``: the header (records, rate, watermark, elapsed);
+* ``checkpoints``: for a job that checkpoints, restarted or resumed from a savepoint,
+  :meth:`LiveJob.fault_tolerance` (restarts, last failure, the last checkpoint's id,
+  size and duration, ``resumed_from``) and ``text``, the line the front end shows;
 * ``delta``: the rows touched since the previous update, ``{"from", "to", "rows"}``,
   where ``rows`` holds ``[row id, cells, key label]`` oldest first. The front end keeps
   the newest ``limit`` rows, upserting by row id; if it sees a gap in ``from``/``to``
@@ -31,7 +34,7 @@ import anywidget
 import traitlets as t
 
 from ..runtime.records import MAX_TIMESTAMP
-from .live import LiveJob, error_info
+from .live import LiveJob, error_info, fault_text
 from .results import LiveResults
 
 __all__ = ["StreamView", "Pump", "chart_spec", "MIN_INTERVAL", "HEADER_PERIOD"]
@@ -59,6 +62,7 @@ class StreamView(anywidget.AnyWidget):
     delta = t.Dict({"from": 0, "to": 0, "rows": []}).tag(sync=True)
     chart = t.Dict({"kind": "none"}).tag(sync=True)
     error = t.Dict().tag(sync=True)
+    checkpoints = t.Dict().tag(sync=True)
     limit = t.Int(1000).tag(sync=True)
     has_table = t.Bool(True).tag(sync=True)
 
@@ -174,6 +178,11 @@ class Pump:
             if stats["watermark"] is not None and stats["watermark"] >= MAX_TIMESTAMP:
                 stats["watermark"] = "end of input"
             view.stats = stats
+            fault = job.fault_tolerance()
+            if fault:
+                fault["text"] = fault_text(fault)
+            if fault != view.checkpoints:
+                view.checkpoints = fault
             if self.results is not None and (not self.paused or final):
                 version, rows, columns = self.results.changes_since(self._version, self.limit)
                 if rows or version != self._version:

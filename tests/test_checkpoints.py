@@ -703,3 +703,30 @@ def test_a_finished_jobs_checkpoints_are_gone_when_execute_returns(tmp_path):
     env.from_sequence(1, 3000).map(Slow()).add_sink(lambda v: None)
     env.execute()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resuming_a_source_at_another_parallelism_is_refused_up_front(tmp_path):
+    env = savepoint_env(tmp_path, 2)
+    job = env.from_sequence(1, 10**8).map(Slow()).add_sink(lambda v: None) and env.execute_async()
+    path = job.stop_with_savepoint(str(tmp_path / "sp"))
+    env2 = savepoint_env(tmp_path, 3)
+    env2.from_sequence(1, 10**8).map(Slow()).add_sink(lambda v: None)
+    with pytest.raises(CheckpointError, match="source 'Source: Sequence Source' ran at "
+                                              "parallelism 2, this job runs it at 3"):
+        env2.execute(savepoint_path=path)
+
+
+def test_state_that_does_not_fit_the_step_fails_the_job_once_without_restarts(tmp_path):
+    data = events(3000, 3, 1)
+    env = savepoint_env(tmp_path, 1)
+    it = counting(env, data).execute_and_collect()
+    next(it)
+    path = it.job.stop_with_savepoint(str(tmp_path / "sp"))
+    it.close()
+    env2 = savepoint_env(tmp_path, 1)  # checkpointing on: the default strategy restarts forever
+    env2.from_collection(data).map(Slow()).uid("slow").key_by(lambda e: e[0]) \
+        .window(TumblingEventTimeWindows.of(Duration.of_millis(5))) \
+        .reduce(lambda a, b: a).uid("counts").add_sink(lambda v: None)
+    job = env2.execute_async(savepoint_path=path, allow_non_restored_state=True)
+    assert job.wait(30) and job.status is JobStatus.FAILED and job.restarts == 0
+    assert "step 'Window" in str(job.error) and "could not take back its state" in str(job.error)

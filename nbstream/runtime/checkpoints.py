@@ -28,7 +28,7 @@ from .checkpoint_storage import CheckpointStorage, CompletedCheckpoint
 from .keygroups import subtask_for_key
 from .records import END_OF_INPUT, Barrier
 
-__all__ = ["CheckpointCoordinator", "CheckpointError", "AligningInbox", "RestartPolicy",
+__all__ = ["CheckpointCoordinator", "CheckpointError", "RestoreError", "AligningInbox", "RestartPolicy",
            "TaskKey", "dump_state", "load_state", "LOOP_CLOSED", "FEEDBACK_LOG", "CHECKPOINT_ID", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
 
 TaskKey = Tuple[int, int]  # (chain id, subtask)
@@ -40,6 +40,12 @@ CHECKPOINT_ID = "checkpoint id"  # restored_state's key: the id of the restored 
 
 class CheckpointError(NbstreamError):
     """A checkpoint could not be taken, stored or restored."""
+
+
+class RestoreError(CheckpointError):
+    """A task could not take its state back: restarting would fail the same way."""
+
+    no_restart = True
 
 
 def operator_uid(node: Any, plan: Any) -> str:
@@ -469,6 +475,14 @@ class CheckpointCoordinator:
             task.post(message)
 
     def _check_restorable(self, cp: CompletedCheckpoint) -> None:
+        for nid, node in self.plan.nodes.items():
+            entry = cp.operators.get(self.uids[nid])
+            if node.is_source and entry is not None \
+                    and entry["parallelism"] != self.plan.parallelism[nid]:
+                raise CheckpointError(
+                    f"{cp.path}: source '{node.name}' ran at parallelism {entry['parallelism']}, "
+                    f"this job runs it at {self.plan.parallelism[nid]}: a source's position "
+                    "belongs to its instances, so keep its parallelism (set_parallelism on it)")
         known = set(self.uids.values())
         known |= {f"{uid}/{FEEDBACK_LOG}" for uid in self.uids.values()}
         unknown = sorted(uid for uid in cp.operators if uid not in known)

@@ -314,7 +314,7 @@ class JobClient:
         with self._lock:
             error = self._error
             if error is None or self._cancel_requested or self._restarter is None \
-                    or self.restart_policy is None:
+                    or self.restart_policy is None or getattr(error, "no_restart", False):
                 return False
             delay = self.restart_policy.next_delay_s()
             if delay is None:

@@ -17,7 +17,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, AligningInbox,
-                          CheckpointError, dump_state, load_state)
+                          CheckpointError, RestoreError, dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
@@ -274,7 +274,11 @@ class Task:
             entry = restore.get(nid)
             if entry is not None:
                 blobs, owns, same = entry
-                op.restore_state([load_state(b) for b in blobs], owns, same)
+                try:
+                    op.restore_state([load_state(b) for b in blobs], owns, same)
+                except Exception as exc:
+                    raise RestoreError(f"step '{op.name}' could not take back its state from "
+                                       f"the checkpoint: {type(exc).__name__}: {exc}") from exc
         return FINISHED in restore
 
     def _finished(self) -> None:

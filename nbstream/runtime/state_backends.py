@@ -1,0 +1,291 @@
+"""Where keyed state lives: in dicts (the hash-map backend, the default) or in RocksDB.
+
+:func:`keyed_state_backend` makes the :class:`~nbstream.runtime.state.KeyedStateBackend`
+of an operator instance from the job's :class:`~nbstream.plan.config.StateBackendSettings`.
+With ``kind == "rocksdb"`` each state keeps its entries in a :class:`RocksDBMap`: a column
+family of one RocksDB database per operator instance (through the ``rocksdict`` binding,
+the ``rocksdb`` extra), in a temporary folder under the configured root that is removed
+when the operator closes (or, at the latest, when it is garbage collected or the
+interpreter exits).
+
+Slots and values are pickled (protocol 5; slots without the memo, so that equal slots
+give equal bytes). A small write-back cache sits in front of the database: the states
+mutate what they read in place (a list state appends to its list), so entries read or
+written since the last flush are written back when the cache is full and before any
+iteration; only a bounded number of entries is ever held in Python.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import shutil
+import tempfile
+import weakref
+from collections.abc import MutableMapping
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+from .state import KeyedStateBackend
+
+__all__ = ["keyed_state_backend", "RocksDBStore", "RocksDBMap", "rocksdb_available"]
+
+#: entries a RocksDBMap holds in Python before it writes them back
+CACHE_ENTRIES = 4096
+#: values of these types cannot change in place: written back only when set
+_IMMUTABLE = frozenset((int, float, str, bytes, bool, type(None), complex))
+
+
+def rocksdb_available() -> bool:
+    try:
+        import rocksdict  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def keyed_state_backend(op: Any, scope: str = "") -> KeyedStateBackend:
+    """The keyed state backend of operator instance ``op`` (after ``op.task`` is set),
+    as its job's config asks. ``scope`` keeps apart two backends of one operator (a
+    window operator's user state and its window state) that share its database."""
+    task = op.task
+    settings = getattr(task.config, "state_backend", None)
+    if settings is None or settings.kind == "hashmap":
+        return KeyedStateBackend(task.time_service.now_ms)
+    store = getattr(op, "_rocksdb_store", None)
+    if store is None:
+        store = op._rocksdb_store = RocksDBStore(settings.directory or None,
+                                                 f"{task.task_name[:40]}-{task.subtask}")
+        _close_with(op, store)
+    return KeyedStateBackend(task.time_service.now_ms, store=store.scoped(scope))
+
+
+def _close_with(op: Any, store: "RocksDBStore") -> None:
+    """Dispose of ``store`` after the operator's own ``close()`` (success or not)."""
+    close = op.close
+
+    def close_and_dispose() -> None:
+        try:
+            close()
+        finally:
+            store.dispose()
+
+    op.close = close_and_dispose
+
+
+def _dump_slot(slot: Any) -> bytes:
+    t = type(slot)
+    if t is str or t is int or t is bytes:
+        return pickle.dumps(slot, 5)
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, 5)
+    p.fast = True  # no memo: equal slots pickle to equal bytes
+    p.dump(slot)
+    return buf.getvalue()
+
+
+def _dump_value(value: Any) -> bytes:
+    try:
+        return pickle.dumps(value, 5)
+    except Exception:  # classes and lambdas of the notebook (in a worker process)
+        import cloudpickle
+
+        return cloudpickle.dumps(value, 5)
+
+
+_loads = pickle.loads
+
+
+def _rmtree(path: str, db: Any) -> None:
+    try:
+        db.close()
+    except Exception:
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class RocksDBStore:
+    """One RocksDB database in a fresh temporary folder; a column family per state."""
+
+    def __init__(self, root: Optional[str] = None, label: str = "") -> None:
+        try:
+            from rocksdict import (BlockBasedOptions, Cache, Options, Rdict, WriteBatch,
+                                   WriteOptions)
+        except ImportError as exc:  # pragma: no cover - the extra is missing
+            raise ImportError("EmbeddedRocksDBStateBackend needs the rocksdict package: "
+                              "pip install 'nbstream[rocksdb]'") from exc
+        if root:
+            os.makedirs(root, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+        self.path = tempfile.mkdtemp(prefix=f"nbstream-rocksdb-{safe}-", dir=root)
+        self._WriteBatch = WriteBatch
+        self._options = self._make_options(Options, BlockBasedOptions, Cache)
+        self.db = Rdict(self.path, self._options)
+        wo = WriteOptions()
+        wo.disable_wal = True  # the folder is scratch space: checkpoints hold the state
+        self.db.set_write_options(wo)
+        self._maps: Dict[str, RocksDBMap] = {}
+        self._finalizer = weakref.finalize(self, _rmtree, self.path, self.db)
+
+    @staticmethod
+    def _make_options(Options: Any, BlockBasedOptions: Any, Cache: Any) -> Any:
+        opt = Options(raw_mode=True)
+        opt.create_if_missing(True)
+        opt.set_write_buffer_size(16 << 20)
+        opt.set_max_write_buffer_number(2)
+        opt.set_db_write_buffer_size(64 << 20)  # all memtables of all states together
+        table = BlockBasedOptions()
+        table.set_block_cache(Cache(32 << 20))
+        opt.set_block_based_table_factory(table)
+        return opt
+
+    def scoped(self, scope: str) -> "_ScopedStore":
+        return _ScopedStore(self, scope)
+
+    def mapping(self, name: str) -> "RocksDBMap":
+        """The entries of state ``name`` (a column family, created on first use)."""
+        m = self._maps.get(name)
+        if m is None:
+            cf = self.db.create_column_family(name, self._options)
+            m = self._maps[name] = RocksDBMap(self, cf, self.db.get_column_family_handle(name))
+        return m
+
+    def flush(self) -> None:
+        for m in self._maps.values():
+            m.flush()
+
+    @property
+    def disposed(self) -> bool:
+        return not self._finalizer.alive
+
+    def dispose(self) -> None:
+        """Close the database and remove its folder (twice is fine)."""
+        self._maps.clear()
+        self._finalizer()
+
+
+class _ScopedStore:
+    """What a :class:`KeyedStateBackend` is given: state name -> mapping, within a scope."""
+
+    __slots__ = ("store", "scope")
+
+    def __init__(self, store: RocksDBStore, scope: str) -> None:
+        self.store = store
+        self.scope = scope
+
+    def mapping(self, name: str) -> "RocksDBMap":
+        return self.store.mapping(f"{self.scope}/{name}" if self.scope else name)
+
+
+class RocksDBMap(MutableMapping):
+    """A state's ``slot -> value`` entries in one column family, behind a write-back cache."""
+
+    def __init__(self, store: RocksDBStore, cf: Any, handle: Any) -> None:
+        self._store = store
+        self._cf = cf
+        self._handle = handle
+        self._cache: Dict[Any, Any] = {}  # slot -> value, read or written since the last flush
+        self._dirty: set = set()  # slots set since the last flush
+
+    # the cache ---------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write back what changed (and what may have changed in place) since the last flush."""
+        cache, dirty = self._cache, self._dirty
+        if not cache:
+            return
+        batch = self._store._WriteBatch(raw_mode=True)
+        batch.set_default_column_family(self._handle)
+        n = 0
+        for slot, value in cache.items():
+            if slot in dirty or type(value) not in _IMMUTABLE:
+                batch.put(_dump_slot(slot), _dump_value(value))
+                n += 1
+        if n:
+            self._store.db.write(batch)
+        cache.clear()
+        dirty.clear()
+
+    def _remember(self, slot: Any, value: Any) -> None:
+        cache = self._cache
+        if len(cache) >= CACHE_ENTRIES and slot not in cache:
+            self.flush()
+        cache[slot] = value
+
+    _MISSING = object()
+
+    def _load(self, slot: Any) -> Any:
+        value = self._cache.get(slot, self._MISSING)
+        if value is self._MISSING:
+            raw = self._cf.get(_dump_slot(slot))
+            if raw is None:
+                return self._MISSING
+            value = _loads(raw)
+            self._remember(slot, value)
+        return value
+
+    # the mapping -------------------------------------------------------------------------------
+    def get(self, slot: Any, default: Any = None) -> Any:
+        value = self._load(slot)
+        return default if value is self._MISSING else value
+
+    def __getitem__(self, slot: Any) -> Any:
+        value = self._load(slot)
+        if value is self._MISSING:
+            raise KeyError(slot)
+        return value
+
+    def __contains__(self, slot: Any) -> bool:
+        return self._load(slot) is not self._MISSING
+
+    def __setitem__(self, slot: Any, value: Any) -> None:
+        self._remember(slot, value)
+        self._dirty.add(slot)
+
+    def __delitem__(self, slot: Any) -> None:
+        if self._load(slot) is self._MISSING:
+            raise KeyError(slot)
+        self._cache.pop(slot, None)
+        self._dirty.discard(slot)
+        self._cf.delete(_dump_slot(slot))
+
+    def pop(self, slot: Any, *default: Any) -> Any:
+        value = self._load(slot)
+        if value is self._MISSING:
+            if default:
+                return default[0]
+            raise KeyError(slot)
+        del self[slot]
+        return value
+
+    def setdefault(self, slot: Any, default: Any = None) -> Any:
+        value = self._load(slot)
+        if value is self._MISSING:
+            self[slot] = value = default
+        return value
+
+    def __iter__(self) -> Iterator[Any]:
+        self.flush()
+        return (_loads(k) for k in list(self._cf.keys()))
+
+    def items(self) -> Iterator[Tuple[Any, Any]]:  # type: ignore[override]
+        """Every entry (read from the database in key order, one at a time)."""
+        self.flush()
+        return ((_loads(k), _loads(v)) for k, v in self._cf.items())
+
+    def __len__(self) -> int:
+        self.flush()
+        return sum(1 for _ in self._cf.keys())
+
+    def __bool__(self) -> bool:
+        if self._cache:
+            return True
+        return next(iter(self._cf.keys()), None) is not None
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self._dirty.clear()
+        for k in list(self._cf.keys()):
+            self._cf.delete(k)
+
+    def __repr__(self) -> str:
+        return f"<RocksDBMap at {self._store.path}>"

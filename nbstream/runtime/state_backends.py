@@ -2,8 +2,8 @@
 
 :func:`keyed_state_backend` makes the :class:`~nbstream.runtime.state.KeyedStateBackend`
 of an operator instance from the job's :class:`~nbstream.plan.config.StateBackendSettings`.
-With ``kind == "rocksdb"`` each state keeps its entries in a :class:`RocksDBMap`: a column
-family of one RocksDB database per operator instance (through the ``rocksdict`` binding,
+With ``kind == "rocksdb"`` each state keeps its entries in a :class:`RocksDBMap`: the keys
+under a two-byte prefix of its own in one RocksDB database per operator instance (through the ``rocksdict`` binding,
 the ``rocksdb`` extra), in a temporary folder under the configured root that is removed
 when the operator closes (or, at the latest, when it is garbage collected or the
 interpreter exits).
@@ -105,7 +105,8 @@ def _rmtree(path: str, db: Any) -> None:
 
 
 class RocksDBStore:
-    """One RocksDB database in a fresh temporary folder; a column family per state."""
+    """One RocksDB database in a fresh temporary folder; a key prefix per state (column
+    families cost a synced manifest write each to create)."""
 
     def __init__(self, root: Optional[str] = None, label: str = "") -> None:
         try:
@@ -143,11 +144,10 @@ class RocksDBStore:
         return _ScopedStore(self, scope)
 
     def mapping(self, name: str) -> "RocksDBMap":
-        """The entries of state ``name`` (a column family, created on first use)."""
+        """The entries of state ``name`` (a prefix of its own, given on first use)."""
         m = self._maps.get(name)
         if m is None:
-            cf = self.db.create_column_family(name, self._options)
-            m = self._maps[name] = RocksDBMap(self, cf, self.db.get_column_family_handle(name))
+            m = self._maps[name] = RocksDBMap(self, len(self._maps).to_bytes(2, "big"))
         return m
 
     def flush(self) -> None:
@@ -176,14 +176,17 @@ class _ScopedStore:
     def mapping(self, name: str) -> "RocksDBMap":
         return self.store.mapping(f"{self.scope}/{name}" if self.scope else name)
 
+    def flush(self) -> None:
+        self.store.flush()
+
 
 class RocksDBMap(MutableMapping):
-    """A state's ``slot -> value`` entries in one column family, behind a write-back cache."""
+    """A state's ``slot -> value`` entries under one key prefix, behind a write-back cache."""
 
-    def __init__(self, store: RocksDBStore, cf: Any, handle: Any) -> None:
+    def __init__(self, store: RocksDBStore, prefix: bytes) -> None:
         self._store = store
-        self._cf = cf
-        self._handle = handle
+        self._db = store.db
+        self._prefix = prefix
         self._cache: Dict[Any, Any] = {}  # slot -> value, read or written since the last flush
         self._dirty: set = set()  # slots set since the last flush
 
@@ -194,14 +197,13 @@ class RocksDBMap(MutableMapping):
         if not cache:
             return
         batch = self._store._WriteBatch(raw_mode=True)
-        batch.set_default_column_family(self._handle)
-        n = 0
+        prefix, n = self._prefix, 0
         for slot, value in cache.items():
             if slot in dirty or type(value) not in _IMMUTABLE:
-                batch.put(_dump_slot(slot), _dump_value(value))
+                batch.put(prefix + _dump_slot(slot), _dump_value(value))
                 n += 1
         if n:
-            self._store.db.write(batch)
+            self._db.write(batch)
         cache.clear()
         dirty.clear()
 
@@ -216,7 +218,7 @@ class RocksDBMap(MutableMapping):
     def _load(self, slot: Any) -> Any:
         value = self._cache.get(slot, self._MISSING)
         if value is self._MISSING:
-            raw = self._cf.get(_dump_slot(slot))
+            raw = self._db.get(self._prefix + _dump_slot(slot))
             if raw is None:
                 return self._MISSING
             value = _loads(raw)
@@ -246,7 +248,7 @@ class RocksDBMap(MutableMapping):
             raise KeyError(slot)
         self._cache.pop(slot, None)
         self._dirty.discard(slot)
-        self._cf.delete(_dump_slot(slot))
+        self._db.delete(self._prefix + _dump_slot(slot))
 
     def pop(self, slot: Any, *default: Any) -> Any:
         value = self._load(slot)
@@ -263,29 +265,36 @@ class RocksDBMap(MutableMapping):
             self[slot] = value = default
         return value
 
+    def _raw_items(self) -> Iterator[Tuple[bytes, bytes]]:
+        prefix = self._prefix
+        for k, v in self._db.items(from_key=prefix):
+            if not k.startswith(prefix):
+                return
+            yield k, v
+
     def __iter__(self) -> Iterator[Any]:
         self.flush()
-        return (_loads(k) for k in list(self._cf.keys()))
+        n = len(self._prefix)
+        return iter([_loads(k[n:]) for k, _ in self._raw_items()])
 
     def items(self) -> Iterator[Tuple[Any, Any]]:  # type: ignore[override]
         """Every entry (read from the database in key order, one at a time)."""
         self.flush()
-        return ((_loads(k), _loads(v)) for k, v in self._cf.items())
+        n = len(self._prefix)
+        return ((_loads(k[n:]), _loads(v)) for k, v in self._raw_items())
 
     def __len__(self) -> int:
         self.flush()
-        return sum(1 for _ in self._cf.keys())
+        return sum(1 for _ in self._raw_items())
 
     def __bool__(self) -> bool:
-        if self._cache:
-            return True
-        return next(iter(self._cf.keys()), None) is not None
+        return bool(self._cache) or next(self._raw_items(), None) is not None
 
     def clear(self) -> None:
         self._cache.clear()
         self._dirty.clear()
-        for k in list(self._cf.keys()):
-            self._cf.delete(k)
+        end = (int.from_bytes(self._prefix, "big") + 1).to_bytes(2, "big")
+        self._db.delete_range(self._prefix, end)
 
     def __repr__(self) -> str:
         return f"<RocksDBMap at {self._store.path}>"

@@ -399,3 +399,29 @@ def test_the_pyflink_names_are_these():
                                                     HashMapStateBackend as H, StateBackend)
     assert R is EmbeddedRocksDBStateBackend and H is HashMapStateBackend
     assert isinstance(R(), StateBackend)
+
+
+# -- checkpoints and recovery on RocksDB --------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+@pytest.mark.parametrize("shape", ["process", "session"])
+def test_a_job_on_rocksdb_recovers_exactly_once_from_its_checkpoints(tmp_path, mode, shape):
+    from collections import Counter
+
+    from nbstream import CheckpointingMode, JobStatus, RestartStrategies
+    from tests.test_checkpoints import events, pipeline, plain
+
+    data = events(1200, 5, seed=7, disorder=2)
+    expected = Counter(plain(2, data, shape))
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode(mode)
+    env.set_parallelism(2)
+    env.set_state_backend(_rocks(tmp_path / "db"))
+    env.enable_checkpointing(20, CheckpointingMode.EXACTLY_ONCE)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(3, 0))
+    it = pipeline(env, data, shape, str(tmp_path / "failed"), at=700).execute_and_collect()
+    got = list(it)
+    assert it.job.status is JobStatus.FINISHED and it.job.restarts == 1
+    assert Counter(got) == expected
+    assert os.listdir(tmp_path / "db") == []

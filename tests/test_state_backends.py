@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbstream import (AggregateFunction, AggregatingStateDescriptor, CountTrigger,
-                      EmbeddedRocksDBStateBackend, EventTimeSessionWindows, HashMapStateBackend,
+from nbstream import (AggregateFunction, AggregatingStateDescriptor, CountEvictor, CountTrigger,
+                      EmbeddedRocksDBStateBackend, EventTimeSessionWindows, GlobalWindows,
+                      HashMapStateBackend,
                       KeyedProcessFunction, ListStateDescriptor, ManualClock, MapStateDescriptor,
                       PlanError, ReducingStateDescriptor, StateTtlConfig,
                       StreamExecutionEnvironment, TumblingEventTimeWindows, UserFunctionError,
@@ -282,6 +283,43 @@ def tumbling_counted(env, data):
                    .reduce(lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2])))
 
 
+def _listed(key, window, elements):
+    yield key, window.start, tuple(sorted(e[2] for e in elements))
+
+
+def tumbling_listed(env, data):  # the window's contents are a list, appended to in place
+    return collect(_timed(env, data).key_by(lambda t: t[0])
+                   .window(TumblingEventTimeWindows.of(10)).apply(_listed))
+
+
+def sessions_averaged(env, data):
+    return collect(_timed(env, data).key_by(lambda t: t[0])
+                   .window(EventTimeSessionWindows.with_gap(3))
+                   .aggregate(WindowMean()))
+
+
+def global_evicting(env, data):
+    return collect(_timed(env, data).key_by(lambda t: t[0]).window(GlobalWindows.create())
+                   .trigger(CountTrigger.of(3)).evictor(CountEvictor.of(2))
+                   .reduce(lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2])))
+
+
+class WindowMean(AggregateFunction):
+    def create_accumulator(self):
+        return [0, 0]
+
+    def add(self, value, acc):
+        acc[0] += value[2]
+        acc[1] += 1
+        return acc
+
+    def get_result(self, acc):
+        return acc[0] / acc[1]
+
+    def merge(self, a, b):
+        return [a[0] + b[0], a[1] + b[1]]
+
+
 class TtlLast(KeyedProcessFunction):
     def open(self, ctx):
         desc = ValueStateDescriptor("last")
@@ -304,7 +342,8 @@ def ttl_state(env, data):
 
 PIPELINES = {"keyed_process": keyed_process, "sessions": sessions,
              "sessions_counted": sessions_counted, "tumbling_counted": tumbling_counted,
-             "ttl": ttl_state}
+             "ttl": ttl_state, "tumbling_listed": tumbling_listed,
+             "sessions_averaged": sessions_averaged, "global_evicting": global_evicting}
 RECORDS = st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 60), st.integers(-5, 20)),
                    max_size=60)
 
@@ -330,7 +369,7 @@ def test_pipelines_give_the_same_results_on_both_backends_thread(tmp_path, pipel
     _differential(tmp_path, "thread", pipeline, data, parallelism)
 
 
-@pytest.mark.parametrize("pipeline", ["keyed_process", "sessions_counted"])
+@pytest.mark.parametrize("pipeline", ["keyed_process", "sessions_counted", "tumbling_listed"])
 @settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=RECORDS, parallelism=st.integers(1, 2))

@@ -74,6 +74,11 @@ class KeyedStateBackend:
             if state is not None:
                 state._data.update(self._restored.pop(name))
 
+    def entries(self, name: str) -> Any:
+        """A dict for an operator's own keyed entries (a window operator's contents),
+        or with a store, a mapping of the store's (so those entries leave memory too)."""
+        return {} if self.store is None else self.store.mapping(f"#{name}")
+
     def slot(self) -> Any:
         ns = self.namespace
         return self.current_key if ns is None else (ns, self.current_key)

@@ -296,5 +296,8 @@ class RocksDBMap(MutableMapping):
         end = (int.from_bytes(self._prefix, "big") + 1).to_bytes(2, "big")
         self._db.delete_range(self._prefix, end)
 
+    def __reduce__(self) -> Any:  # a snapshot of the entries: a plain dict
+        return (dict, (list(self.items()),))
+
     def __repr__(self) -> str:
         return f"<RocksDBMap at {self._store.path}>"

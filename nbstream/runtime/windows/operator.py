@@ -253,7 +253,7 @@ class WindowOperator(OneInputOperator):
                 f"({self.assigner!r}): its can_merge() is False"), None, has_record=False,
                 phase="open()")
         self.wstate = keyed_state_backend(self, "window")
-        self.contents: Dict[Tuple[Any, Any], Any] = {}
+        self.contents: Dict[Tuple[Any, Any], Any] = self.wstate.entries("contents")
         self.merging_sets: Dict[Any, MergingWindowSet] = {}
         self.actx = _AssignerContext(self)
         self.tctx = _TriggerContext(self)

@@ -464,3 +464,21 @@ def test_a_job_on_rocksdb_recovers_exactly_once_from_its_checkpoints(tmp_path, m
     assert it.job.status is JobStatus.FINISHED and it.job.restarts == 1
     assert Counter(got) == expected
     assert os.listdir(tmp_path / "db") == []
+
+
+def test_folders_of_processes_that_are_gone_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    orphan = tmp_path / f"nbstream-rocksdb-{gone}-a_task-0-xyz"
+    (orphan / "inside").mkdir(parents=True)
+    mine = tmp_path / f"nbstream-rocksdb-{os.getpid()}-another-0-xyz"
+    mine.mkdir()
+    SB._swept.discard(str(tmp_path))
+    store = SB.RocksDBStore(str(tmp_path), "t")
+    try:
+        assert not orphan.exists() and mine.exists()
+    finally:
+        store.dispose()

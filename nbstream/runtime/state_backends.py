@@ -96,6 +96,34 @@ def _dump_value(value: Any) -> bytes:
 _loads = pickle.loads
 
 
+_PREFIX = "nbstream-rocksdb-"
+_swept: set = set()
+
+
+def _remove_orphans(root: str) -> None:
+    """Remove the database folders of processes that are gone (a killed worker cannot
+    remove its own), once per folder and process."""
+    if root in _swept:
+        return
+    _swept.add(root)
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_PREFIX):
+            continue
+        pid = name[len(_PREFIX):].partition("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except OSError:
+            pass  # alive (or not ours)
+
+
 def _rmtree(path: str, db: Any) -> None:
     try:
         db.close()
@@ -117,8 +145,9 @@ class RocksDBStore:
                               "pip install 'nbstream[rocksdb]'") from exc
         if root:
             os.makedirs(root, exist_ok=True)
+        _remove_orphans(root or tempfile.gettempdir())
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
-        self.path = tempfile.mkdtemp(prefix=f"nbstream-rocksdb-{safe}-", dir=root)
+        self.path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{safe}-", dir=root)
         self._WriteBatch = WriteBatch
         self._options = self._make_options(Options, BlockBasedOptions, Cache)
         self.db = Rdict(self.path, self._options)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nbstream import (AggregateFunction, AggregatingStateDescriptor, CountEvictor, CountTrigger,
@@ -122,6 +122,8 @@ def run_calls(backend, clock, calls, ttl):
        st.sampled_from([None, (U.OnCreateAndWrite, V.NeverReturnExpired),
                         (U.OnReadAndWrite, V.ReturnExpiredIfNotCleanedUp)]),
        st.sampled_from([1, 2, SB.CACHE_ENTRIES]))
+@example(calls=[("l.add", 0, None, 1), ("flush", 0, None, 0), ("l.add", 0, None, 2),
+                ("flush", 0, None, 0), ("l.get", 0, None, 0)], ttl=None, cache_entries=4096)
 def test_every_state_call_gives_the_same_result_on_both_backends(calls, ttl, cache_entries):
     clock1, clock2 = ManualClock(0), ManualClock(0)
     store = SB.RocksDBStore()

@@ -166,6 +166,7 @@ class RocksDBStore:
         opt.set_db_write_buffer_size(64 << 20)  # all memtables of all states together
         table = BlockBasedOptions()
         table.set_block_cache(Cache(32 << 20))
+        table.set_bloom_filter(10, False)  # misses (new keys) skip the files without a read
         opt.set_block_based_table_factory(table)
         return opt
 

@@ -484,3 +484,35 @@ def test_folders_of_processes_that_are_gone_are_removed(tmp_path):
         assert not orphan.exists() and mine.exists()
     finally:
         store.dispose()
+
+
+def test_native_checkpoints_share_the_files_written_before(tmp_path):
+    """RocksDB's own checkpoints, the building block of incremental checkpoints."""
+    store = SB.RocksDBStore(str(tmp_path / "db"))
+    stores = [store]
+    try:
+        backend = _filled(KeyedStateBackend(store=store.scoped("s")))
+        first = store.native_checkpoint(str(tmp_path / "cp1"))
+        expected = _plain(backend.snapshot())
+        values = backend.get(ValueStateDescriptor("v"))
+        for i in range(100):
+            backend.current_key = f"new{i}"
+            values.update(i)
+        second = store.native_checkpoint(str(tmp_path / "cp2"))
+        tables = [{f for f in m["files"] if f.endswith(".sst")} for m in (first, second)]
+        assert tables[0] and tables[0] < tables[1]  # the second adds files, shares the rest
+        shared = next(iter(tables[0]))
+        assert os.path.samefile(tmp_path / "cp1" / shared, tmp_path / "cp2" / shared)
+        restored = SB.RocksDBStore.from_native_checkpoint(str(tmp_path / "cp1"),
+                                                          str(tmp_path / "db"))
+        stores.append(restored)
+        again = KeyedStateBackend(store=restored.scoped("s"))
+        again.current_key = "k3"
+        assert again.get(ValueStateDescriptor("v")).value() == 45
+        assert _plain(again.snapshot()) == expected
+        again.current_key = "new1"
+        assert again.get(ValueStateDescriptor("v")).value() is None
+    finally:
+        for s in stores:
+            s.dispose()
+    assert os.listdir(tmp_path / "db") == []

@@ -54,6 +54,9 @@ class KeyedStateBackend:
             out = {name: (type(st).kind, dict(st._data.items())) for name, st in self._states.items()}
             for name, data in self._restored.items():
                 out.setdefault(name, ("", dict(data.items())))
+            for name in self.store.names():  # in the store (a native checkpoint), not used yet
+                if name not in out:
+                    out[name] = ("", dict(self.store.mapping(name).items()))
             return out
         out = {name: (type(st).kind, st._data) for name, st in self._states.items()}
         for name, data in self._restored.items():  # restored but not used since

@@ -18,13 +18,14 @@ iteration; only a bounded number of entries is ever held in Python.
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import shutil
 import tempfile
 import weakref
 from collections.abc import MutableMapping
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .state import KeyedStateBackend
 
@@ -97,6 +98,14 @@ _loads = pickle.loads
 
 
 _PREFIX = "nbstream-rocksdb-"
+NATIVE_MANIFEST = "nbstream-states.json"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 _swept: set = set()
 
 
@@ -136,7 +145,8 @@ class RocksDBStore:
     """One RocksDB database in a fresh temporary folder; a key prefix per state (column
     families cost a synced manifest write each to create)."""
 
-    def __init__(self, root: Optional[str] = None, label: str = "") -> None:
+    def __init__(self, root: Optional[str] = None, label: str = "",
+                 source: Optional[str] = None) -> None:
         try:
             from rocksdict import (BlockBasedOptions, Cache, Options, Rdict, WriteBatch,
                                    WriteOptions)
@@ -148,13 +158,20 @@ class RocksDBStore:
         _remove_orphans(root or tempfile.gettempdir())
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
         self.path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{safe}-", dir=root)
+        states: Dict[str, str] = {}
+        if source is not None:  # a native checkpoint: its files, linked where possible
+            with open(os.path.join(source, NATIVE_MANIFEST)) as f:
+                states = json.load(f)["states"]
+            shutil.rmtree(self.path)
+            shutil.copytree(source, self.path, copy_function=_link_or_copy)
         self._WriteBatch = WriteBatch
         self._options = self._make_options(Options, BlockBasedOptions, Cache)
         self.db = Rdict(self.path, self._options)
         wo = WriteOptions()
         wo.disable_wal = True  # the folder is scratch space: checkpoints hold the state
         self.db.set_write_options(wo)
-        self._maps: Dict[str, RocksDBMap] = {}
+        self._maps: Dict[str, RocksDBMap] = {name: RocksDBMap(self, bytes.fromhex(prefix))
+                                              for name, prefix in states.items()}
         self._finalizer = weakref.finalize(self, _rmtree, self.path, self.db)
 
     @staticmethod
@@ -184,6 +201,30 @@ class RocksDBStore:
         for m in self._maps.values():
             m.flush()
 
+    def native_checkpoint(self, path: str) -> Dict[str, Any]:
+        """Write RocksDB's own checkpoint of every state into the new folder ``path``
+        (table files hard-linked where the file system allows) with a manifest naming
+        each state's prefix and the files; :meth:`from_native_checkpoint` opens it.
+
+        The building block of incremental checkpoints: table files never change, so two
+        checkpoints share every file but those written in between (compare ``files``)."""
+        from rocksdict import Checkpoint
+
+        self.flush()
+        Checkpoint(self.db).create_checkpoint(path)
+        manifest = {"format": 1, "states": {n: m._prefix.hex() for n, m in self._maps.items()},
+                    "files": sorted(os.listdir(path))}
+        with open(os.path.join(path, NATIVE_MANIFEST), "w") as f:
+            json.dump(manifest, f)
+        return manifest
+
+    @classmethod
+    def from_native_checkpoint(cls, path: str, root: Optional[str] = None,
+                               label: str = "") -> "RocksDBStore":
+        """A new store (in a temporary folder of its own) holding the state of
+        :meth:`native_checkpoint`'s folder ``path``, which stays as it is."""
+        return cls(root, label, source=path)
+
     @property
     def disposed(self) -> bool:
         return not self._finalizer.alive
@@ -208,6 +249,13 @@ class _ScopedStore:
 
     def flush(self) -> None:
         self.store.flush()
+
+    def names(self) -> List[str]:
+        """The states of this scope in the store (not an operator's own ``#`` entries)."""
+        start = f"{self.scope}/" if self.scope else ""
+        return [n[len(start):] for n in self.store._maps
+                if n.startswith(start) and not n[len(start):].startswith("#")
+                and (start or "/" not in n)]
 
 
 class RocksDBMap(MutableMapping):

@@ -3,10 +3,11 @@
 :func:`keyed_state_backend` makes the :class:`~nbstream.runtime.state.KeyedStateBackend`
 of an operator instance from the job's :class:`~nbstream.plan.config.StateBackendSettings`.
 With ``kind == "rocksdb"`` each state keeps its entries in a :class:`RocksDBMap`: the keys
-under a two-byte prefix of its own in one RocksDB database per operator instance (through the ``rocksdict`` binding,
-the ``rocksdb`` extra), in a temporary folder under the configured root that is removed
-when the operator closes (or, at the latest, when it is garbage collected or the
-interpreter exits).
+under a two-byte prefix of its own in one RocksDB database per operator instance (through
+the ``rocksdict`` binding, the ``rocksdb`` extra), in a temporary folder under the
+configured root that is removed when the operator closes (or, at the latest, when it is
+garbage collected or the interpreter exits; a later store removes the folders of
+processes that are gone, such as a killed worker's).
 
 Slots and values are pickled (protocol 5; slots without the memo, so that equal slots
 give equal bytes). A small write-back cache sits in front of the database: the states

@@ -30,6 +30,7 @@ from .api.functions import (AggregateFunction, AllWindowFunction, BroadcastProce
                             SourceFunction, WindowFunction)
 from .api.iterate import IterativeStream
 from .api.joins import CoGroupedStreams, IntervalJoin, JoinedStreams
+from .api.state_backends import EmbeddedRocksDBStateBackend, HashMapStateBackend
 from .api.state import (AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
                         ReducingStateDescriptor, StateTtlConfig, ValueStateDescriptor)
 from .api.types import Row, RowKind, TypeInformation, Types
@@ -106,6 +107,7 @@ __all__ = [
     "CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
     "ExternalizedCheckpointCleanup", "FileSystemCheckpointStorage", "RestartStrategies",
     "RestartStrategyConfiguration", "CheckpointError",
+    "HashMapStateBackend", "EmbeddedRocksDBStateBackend",
     # errors
     "NbstreamError", "PlanError", "JobFailedError", "UserFunctionError", "JobCancelledError",
     "NotAvailableError",

@@ -175,7 +175,8 @@ def test_a_text_file_with_bad_utf8_names_the_file_line_and_bytes(make_env, tmp_p
             "at byte 4 of the line (b'\\xe9' in b'caf\\xe9 au lait')") in message
 
 
-@pytest.mark.parametrize("method", ["enable_changelog_state_backend", "set_state_backend"])
+@pytest.mark.parametrize("method", ["enable_changelog_state_backend",
+                                    "is_changelog_state_backend_enabled"])
 def test_pyflink_environment_methods_not_built_yet_say_so(method):
     from nbstream import NotAvailableError
     env = _env()
@@ -189,5 +190,5 @@ def test_pyflink_environment_methods_not_built_yet_say_so(method):
 def test_the_pyflink_compat_layer_raises_the_same_error_on_its_environment():
     from nbstream import NotAvailableError
     from nbstream.compat.pyflink.datastream import StreamExecutionEnvironment as PyFlinkEnv
-    with pytest.raises(NotAvailableError, match="set_state_backend"):
-        PyFlinkEnv.get_execution_environment().set_state_backend(None)
+    with pytest.raises(NotAvailableError, match="enable_changelog_state_backend"):
+        PyFlinkEnv.get_execution_environment().enable_changelog_state_backend()

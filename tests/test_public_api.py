@@ -43,6 +43,7 @@ EXPECTED = sorted([
     "CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointRetention",
     "ExternalizedCheckpointCleanup", "FileSystemCheckpointStorage", "RestartStrategies",
     "RestartStrategyConfiguration", "CheckpointError",
+    "HashMapStateBackend", "EmbeddedRocksDBStateBackend",
 ])
 
 

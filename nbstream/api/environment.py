@@ -29,6 +29,8 @@ from .checkpointing import (CheckpointConfig, CheckpointingMode, RestartStrategy
                             arm_job, configure_checkpoints)
 from .columnar import ColumnarStream, columnar_source
 from .datastream import DataStream
+from .state_backends import (HashMapStateBackend, StateBackend, check_state_backend,
+                             configure_state_backend)
 from .types import TypeInformation
 
 __all__ = ["StreamExecutionEnvironment", "RuntimeExecutionMode", "ExecutionConfig"]
@@ -105,6 +107,7 @@ class StreamExecutionEnvironment:
         self._clock: Clock = SystemClock()
         self._settings: Dict[str, Any] = {}
         self._checkpoint_config = CheckpointConfig()
+        self._state_backend: StateBackend = HashMapStateBackend()
         self._restart_strategy: Optional[RestartStrategyConfiguration] = None
         self._savepoint_path: Optional[str] = None
         self._allow_non_restored = False
@@ -143,6 +146,7 @@ class StreamExecutionEnvironment:
             if handler is not None:
                 handler(value)
         configure_checkpoints(self, configuration)
+        configure_state_backend(self, configuration)
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -340,7 +344,8 @@ class StreamExecutionEnvironment:
                          checkpoints=self._checkpoint_config.settings(),
                          restart=self._effective_restart(),
                          restore_from=self._savepoint_path,
-                         allow_non_restored_state=self._allow_non_restored)
+                         allow_non_restored_state=self._allow_non_restored,
+                         state_backend=self._state_backend._settings())
 
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
         graph = self._graph
@@ -414,6 +419,15 @@ class StreamExecutionEnvironment:
     def get_restart_strategy(self) -> Optional[RestartStrategyConfiguration]:
         return self._restart_strategy
 
+    def set_state_backend(self, state_backend: StateBackend) -> "StreamExecutionEnvironment":
+        """Where keyed state lives: ``HashMapStateBackend()`` (the default) or
+        ``EmbeddedRocksDBStateBackend()`` (see :mod:`nbstream.api.state_backends`)."""
+        self._state_backend = check_state_backend(state_backend)
+        return self
+
+    def get_state_backend(self) -> StateBackend:
+        return self._state_backend
+
     def _effective_restart(self) -> Any:
         from .checkpointing import effective_restart
         return effective_restart(self._restart_strategy,
@@ -470,10 +484,11 @@ class StreamExecutionEnvironment:
             raise
 
 
-_CHECKPOINTS = ("state backends other than the in-memory one are not built yet")
+_CHECKPOINTS = ("state backends other than HashMapStateBackend and EmbeddedRocksDBStateBackend "
+                "(the changelog one) and a default savepoint directory are not built yet")
 #: PyFlink's environment methods that nbstream does not have yet, and why.
 _NOT_YET = {name: _CHECKPOINTS for name in (
-    "set_state_backend", "get_state_backend", "enable_changelog_state_backend",
+    "enable_changelog_state_backend",
     "is_changelog_state_backend_enabled", "set_default_savepoint_directory",
     "get_default_savepoint_directory")}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-__all__ = ["JobConfig", "DEFAULT_MAX_PARALLELISM", "CheckpointSettings", "RestartSettings"]
+__all__ = ["JobConfig", "DEFAULT_MAX_PARALLELISM", "CheckpointSettings", "RestartSettings",
+           "StateBackendSettings"]
 
 DEFAULT_MAX_PARALLELISM = 128
 
@@ -46,6 +47,22 @@ class RestartSettings:
 
 
 @dataclass(frozen=True)
+class StateBackendSettings:
+    """Where keyed state lives (``env.set_state_backend``).
+
+    kind: ``hashmap`` (dicts in memory, the default) or ``rocksdb`` (an embedded RocksDB
+    per operator instance, for keyed state larger than memory).
+    directory: the folder under which RocksDB instances make their temporary folders
+    ("" for the system's temporary folder).
+    incremental: incremental checkpoints asked for (RocksDB).
+    """
+
+    kind: str = "hashmap"
+    directory: str = ""
+    incremental: bool = False
+
+
+@dataclass(frozen=True)
 class JobConfig:
     """Runtime settings of one job.
 
@@ -73,3 +90,4 @@ class JobConfig:
     restart: RestartSettings = field(default_factory=RestartSettings)
     restore_from: Optional[str] = None
     allow_non_restored_state: bool = False
+    state_backend: StateBackendSettings = field(default_factory=StateBackendSettings)

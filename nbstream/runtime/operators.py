@@ -22,6 +22,7 @@ from .records import MIN_TIMESTAMP, Batch, OutputTag
 from .operator_state import (FunctionInitializationContext, FunctionSnapshotContext,
                              OperatorStateStore, redistribute)
 from .state import KeyedStateBackend
+from .state_backends import keyed_state_backend
 from .timers import TimeDomain, Timers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -179,7 +180,7 @@ class Operator:
     def setup(self, task: TaskInfo, keyed: bool) -> None:
         self.task = task
         if keyed:
-            self.state = KeyedStateBackend(task.time_service.now_ms)
+            self.state = keyed_state_backend(self)
             self.timers = Timers(self.on_timers, task.time_service)
         self.ctx = ProcessContext(self)
 

@@ -2,7 +2,9 @@
 
 A :class:`KeyedStateBackend` belongs to one keyed operator instance; the operator
 sets ``current_key`` (and ``namespace``) before calling user code, and the state
-objects read and write plain dicts, so state access is a dict lookup.
+objects read and write plain dicts, so state access is a dict lookup. Given a ``store``
+(the RocksDB backend, :mod:`nbstream.runtime.state_backends`), each state's entries are
+a mutable mapping of the store's instead, and the state code is the same.
 
 A descriptor with a ``ttl_config`` gets a state whose entries expire in processing
 time, as Flink's TTL state (see :class:`nbstream.StateTtlConfig`).
@@ -35,28 +37,50 @@ class StateSpec:
 class KeyedStateBackend:
     """Holds every keyed state of one operator instance."""
 
-    def __init__(self, now_ms: Optional[Callable[[], int]] = None) -> None:
+    def __init__(self, now_ms: Optional[Callable[[], int]] = None, store: Any = None) -> None:
         self.current_key: Any = None
         self.namespace: Any = None
         self.now_ms = now_ms if now_ms is not None else _system_now_ms
         self._states: Dict[str, "_State"] = {}
-        self._restored: Dict[str, Dict[Any, Any]] = {}
+        self._restored: Dict[str, Any] = {}
+        # None: each state's entries in a dict. Else ``store.mapping(name)`` gives a
+        # state's entries as a mutable mapping (RocksDB: nbstream.runtime.state_backends).
+        self.store = store
 
     def snapshot(self) -> Dict[str, Tuple[str, Dict[Any, Any]]]:
-        """Every state's entries by name: ``{name: (kind, {slot: value})}`` (not copied:
-        the caller serializes at once)."""
+        """Every state's entries by name: ``{name: (kind, {slot: value})}`` (not copied
+        with the dict store: the caller serializes at once; read into a dict from a store)."""
+        if self.store is not None:
+            out = {name: (type(st).kind, dict(st._data.items())) for name, st in self._states.items()}
+            for name, data in self._restored.items():
+                out.setdefault(name, ("", dict(data.items())))
+            for name in self.store.names():  # in the store (a native checkpoint), not used yet
+                if name not in out:
+                    out[name] = ("", dict(self.store.mapping(name).items()))
+            return out
         out = {name: (type(st).kind, st._data) for name, st in self._states.items()}
         for name, data in self._restored.items():  # restored but not used since
             out.setdefault(name, ("", data))
         return out
 
     def restore(self, snapshot: Dict[str, Tuple[str, Dict[Any, Any]]]) -> None:
-        """Take entries from :meth:`snapshot`; each state gets them when first used."""
+        """Take entries from :meth:`snapshot`; each state gets them when first used
+        (with a store: written to the store at once)."""
+        store = self.store
         for name, (_kind, data) in snapshot.items():
+            if store is not None and name not in self._states:
+                self._restored[name] = store.mapping(name)
+                self._restored[name].update(data)
+                continue
             self._restored.setdefault(name, {}).update(data)
             state = self._states.get(name)
             if state is not None:
                 state._data.update(self._restored.pop(name))
+
+    def entries(self, name: str) -> Any:
+        """A dict for an operator's own keyed entries (a window operator's contents),
+        or with a store, a mapping of the store's (so those entries leave memory too)."""
+        return {} if self.store is None else self.store.mapping(f"#{name}")
 
     def slot(self) -> Any:
         ns = self.namespace
@@ -75,7 +99,7 @@ class KeyedStateBackend:
             state = self._states[name] = cls(self, descriptor)
             if self._restored:
                 restored = self._restored.pop(name, None)
-                if restored is not None:
+                if restored is not None and restored is not state._data:
                     state._data.update(restored)
         elif type(state).kind != getattr(descriptor, "state_kind", None):
             raise TypeError(f"state '{name}' was declared as {type(state).kind} state before")
@@ -112,7 +136,8 @@ class _State:
     def __init__(self, backend: KeyedStateBackend, descriptor: Any) -> None:
         self._backend = backend
         self._descriptor = descriptor
-        self._data: Dict[Any, Any] = {}
+        store = backend.store
+        self._data: Dict[Any, Any] = {} if store is None else store.mapping(descriptor.name)
         # a declared type that changes values (a FLOAT is 32-bit in PyFlink's state)
         info = getattr(descriptor, "type_info", None)
         self._typed: Any = info.from_value if getattr(info, "converts", False) else None

@@ -26,6 +26,7 @@ from ..operators import Collector, OneInputOperator, Operator
 from ..records import MAX_TIMESTAMP, Batch
 from ..registry import register
 from ..state import KeyedStateBackend
+from ..state_backends import keyed_state_backend
 from ..summaries import FieldsAggregate
 from ..timers import TimeDomain
 from .assigners import (NO_TIMESTAMP, MergingWindowAssigner, TumblingEventTimeWindows,
@@ -251,8 +252,8 @@ class WindowOperator(OneInputOperator):
                 f"the trigger {self.trigger!r} cannot be used with merging windows "
                 f"({self.assigner!r}): its can_merge() is False"), None, has_record=False,
                 phase="open()")
-        self.wstate = KeyedStateBackend(self.task.time_service.now_ms)
-        self.contents: Dict[Tuple[Any, Any], Any] = {}
+        self.wstate = keyed_state_backend(self, "window")
+        self.contents: Dict[Tuple[Any, Any], Any] = self.wstate.entries("contents")
         self.merging_sets: Dict[Any, MergingWindowSet] = {}
         self.actx = _AssignerContext(self)
         self.tctx = _TriggerContext(self)

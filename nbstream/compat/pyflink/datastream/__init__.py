@@ -26,7 +26,8 @@ __all__, __getattr__ = exports(__name__, {
         "MergingWindowAssigner", "TriggerResult", "Trigger")},
     "CheckpointingMode": "nbstream", "CheckpointConfig": "nbstream",
     "ExternalizedCheckpointRetention": "nbstream", "FileSystemCheckpointStorage": "nbstream",
-}, unavailable=["StateBackend", "HashMapStateBackend", "EmbeddedRocksDBStateBackend",
-                "CustomStateBackend", "PredefinedOptions", "CheckpointStorage",
+    "HashMapStateBackend": "nbstream", "EmbeddedRocksDBStateBackend": "nbstream",
+    "StateBackend": "nbstream.api.state_backends",
+}, unavailable=["CustomStateBackend", "PredefinedOptions", "CheckpointStorage",
                 "JobManagerCheckpointStorage",
                 "CustomCheckpointStorage", "SlotSharingGroup", "MemorySize"])

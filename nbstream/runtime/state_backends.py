@@ -1,0 +1,382 @@
+"""Where keyed state lives: in dicts (the hash-map backend, the default) or in RocksDB.
+
+:func:`keyed_state_backend` makes the :class:`~nbstream.runtime.state.KeyedStateBackend`
+of an operator instance from the job's :class:`~nbstream.plan.config.StateBackendSettings`.
+With ``kind == "rocksdb"`` each state keeps its entries in a :class:`RocksDBMap`: the keys
+under a two-byte prefix of its own in one RocksDB database per operator instance (through
+the ``rocksdict`` binding, the ``rocksdb`` extra), in a temporary folder under the
+configured root that is removed when the operator closes (or, at the latest, when it is
+garbage collected or the interpreter exits; a later store removes the folders of
+processes that are gone, such as a killed worker's).
+
+Slots and values are pickled (protocol 5; slots without the memo, so that equal slots
+give equal bytes). A small write-back cache sits in front of the database: the states
+mutate what they read in place (a list state appends to its list), so entries read or
+written since the last flush are written back when the cache is full and before any
+iteration; only a bounded number of entries is ever held in Python.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import weakref
+from collections.abc import MutableMapping
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from .state import KeyedStateBackend
+
+__all__ = ["keyed_state_backend", "RocksDBStore", "RocksDBMap", "rocksdb_available"]
+
+#: entries a RocksDBMap holds in Python before it writes them back
+CACHE_ENTRIES = 4096
+#: values of these types cannot change in place: written back only when set
+_IMMUTABLE = frozenset((int, float, str, bytes, bool, type(None), complex))
+
+
+def rocksdb_available() -> bool:
+    try:
+        import rocksdict  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def keyed_state_backend(op: Any, scope: str = "") -> KeyedStateBackend:
+    """The keyed state backend of operator instance ``op`` (after ``op.task`` is set),
+    as its job's config asks. ``scope`` keeps apart two backends of one operator (a
+    window operator's user state and its window state) that share its database."""
+    task = op.task
+    settings = getattr(task.config, "state_backend", None)
+    if settings is None or settings.kind == "hashmap":
+        return KeyedStateBackend(task.time_service.now_ms)
+    store = getattr(op, "_rocksdb_store", None)
+    if store is None:
+        store = op._rocksdb_store = RocksDBStore(settings.directory or None,
+                                                 f"{task.task_name[:40]}-{task.subtask}")
+        _close_with(op, store)
+    return KeyedStateBackend(task.time_service.now_ms, store=store.scoped(scope))
+
+
+def _close_with(op: Any, store: "RocksDBStore") -> None:
+    """Dispose of ``store`` after the operator's own ``close()`` (success or not)."""
+    close = op.close
+
+    def close_and_dispose() -> None:
+        try:
+            close()
+        finally:
+            store.dispose()
+
+    op.close = close_and_dispose
+
+
+def _dump_slot(slot: Any) -> bytes:
+    t = type(slot)
+    if t is str or t is int or t is bytes:
+        return pickle.dumps(slot, 5)
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, 5)
+    p.fast = True  # no memo: equal slots pickle to equal bytes
+    p.dump(slot)
+    return buf.getvalue()
+
+
+def _dump_value(value: Any) -> bytes:
+    try:
+        return pickle.dumps(value, 5)
+    except Exception:  # classes and lambdas of the notebook (in a worker process)
+        import cloudpickle
+
+        return cloudpickle.dumps(value, 5)
+
+
+_loads = pickle.loads
+
+
+_PREFIX = "nbstream-rocksdb-"
+NATIVE_MANIFEST = "nbstream-states.json"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+_swept: set = set()
+
+
+def _remove_orphans(root: str) -> None:
+    """Remove the database folders of processes that are gone (a killed worker cannot
+    remove its own), once per folder and process."""
+    if root in _swept:
+        return
+    _swept.add(root)
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(_PREFIX):
+            continue
+        pid = name[len(_PREFIX):].partition("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except OSError:
+            pass  # alive (or not ours)
+
+
+def _rmtree(path: str, db: Any) -> None:
+    try:
+        db.close()
+    except Exception:
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class RocksDBStore:
+    """One RocksDB database in a fresh temporary folder; a key prefix per state (column
+    families cost a synced manifest write each to create)."""
+
+    def __init__(self, root: Optional[str] = None, label: str = "",
+                 source: Optional[str] = None) -> None:
+        try:
+            from rocksdict import (BlockBasedOptions, Cache, Options, Rdict, WriteBatch,
+                                   WriteOptions)
+        except ImportError as exc:  # pragma: no cover - the extra is missing
+            raise ImportError("EmbeddedRocksDBStateBackend needs the rocksdict package: "
+                              "pip install 'nbstream[rocksdb]'") from exc
+        if root:
+            os.makedirs(root, exist_ok=True)
+        _remove_orphans(root or tempfile.gettempdir())
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+        self.path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{safe}-", dir=root)
+        states: Dict[str, str] = {}
+        if source is not None:  # a native checkpoint: its files, linked where possible
+            with open(os.path.join(source, NATIVE_MANIFEST)) as f:
+                states = json.load(f)["states"]
+            shutil.rmtree(self.path)
+            shutil.copytree(source, self.path, copy_function=_link_or_copy)
+        self._WriteBatch = WriteBatch
+        self._options = self._make_options(Options, BlockBasedOptions, Cache)
+        self.db = Rdict(self.path, self._options)
+        wo = WriteOptions()
+        wo.disable_wal = True  # the folder is scratch space: checkpoints hold the state
+        self.db.set_write_options(wo)
+        self._maps: Dict[str, RocksDBMap] = {name: RocksDBMap(self, bytes.fromhex(prefix))
+                                              for name, prefix in states.items()}
+        self._finalizer = weakref.finalize(self, _rmtree, self.path, self.db)
+
+    @staticmethod
+    def _make_options(Options: Any, BlockBasedOptions: Any, Cache: Any) -> Any:
+        opt = Options(raw_mode=True)
+        opt.create_if_missing(True)
+        opt.set_write_buffer_size(16 << 20)
+        opt.set_max_write_buffer_number(2)
+        opt.set_db_write_buffer_size(64 << 20)  # all memtables of all states together
+        table = BlockBasedOptions()
+        table.set_block_cache(Cache(32 << 20))
+        table.set_bloom_filter(10, False)  # misses (new keys) skip the files without a read
+        opt.set_block_based_table_factory(table)
+        return opt
+
+    def scoped(self, scope: str) -> "_ScopedStore":
+        return _ScopedStore(self, scope)
+
+    def mapping(self, name: str) -> "RocksDBMap":
+        """The entries of state ``name`` (a prefix of its own, given on first use)."""
+        m = self._maps.get(name)
+        if m is None:
+            m = self._maps[name] = RocksDBMap(self, len(self._maps).to_bytes(2, "big"))
+        return m
+
+    def flush(self) -> None:
+        for m in self._maps.values():
+            m.flush()
+
+    def native_checkpoint(self, path: str) -> Dict[str, Any]:
+        """Write RocksDB's own checkpoint of every state into the new folder ``path``
+        (table files hard-linked where the file system allows) with a manifest naming
+        each state's prefix and the files; :meth:`from_native_checkpoint` opens it.
+
+        The building block of incremental checkpoints: table files never change, so two
+        checkpoints share every file but those written in between (compare ``files``)."""
+        from rocksdict import Checkpoint
+
+        self.flush()
+        Checkpoint(self.db).create_checkpoint(path)
+        manifest = {"format": 1, "states": {n: m._prefix.hex() for n, m in self._maps.items()},
+                    "files": sorted(os.listdir(path))}
+        with open(os.path.join(path, NATIVE_MANIFEST), "w") as f:
+            json.dump(manifest, f)
+        return manifest
+
+    @classmethod
+    def from_native_checkpoint(cls, path: str, root: Optional[str] = None,
+                               label: str = "") -> "RocksDBStore":
+        """A new store (in a temporary folder of its own) holding the state of
+        :meth:`native_checkpoint`'s folder ``path``, which stays as it is."""
+        return cls(root, label, source=path)
+
+    @property
+    def disposed(self) -> bool:
+        return not self._finalizer.alive
+
+    def dispose(self) -> None:
+        """Close the database and remove its folder (twice is fine)."""
+        self._maps.clear()
+        self._finalizer()
+
+
+class _ScopedStore:
+    """What a :class:`KeyedStateBackend` is given: state name -> mapping, within a scope."""
+
+    __slots__ = ("store", "scope")
+
+    def __init__(self, store: RocksDBStore, scope: str) -> None:
+        self.store = store
+        self.scope = scope
+
+    def mapping(self, name: str) -> "RocksDBMap":
+        return self.store.mapping(f"{self.scope}/{name}" if self.scope else name)
+
+    def flush(self) -> None:
+        self.store.flush()
+
+    def names(self) -> List[str]:
+        """The states of this scope in the store (not an operator's own ``#`` entries)."""
+        start = f"{self.scope}/" if self.scope else ""
+        return [n[len(start):] for n in self.store._maps
+                if n.startswith(start) and not n[len(start):].startswith("#")
+                and (start or "/" not in n)]
+
+
+class RocksDBMap(MutableMapping):
+    """A state's ``slot -> value`` entries under one key prefix, behind a write-back cache."""
+
+    def __init__(self, store: RocksDBStore, prefix: bytes) -> None:
+        self._store = store
+        self._db = store.db
+        self._prefix = prefix
+        self._cache: Dict[Any, Any] = {}  # slot -> value, read or written since the last flush
+        self._dirty: set = set()  # slots set since the last flush
+
+    # the cache ---------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write back what changed (and what may have changed in place) since the last flush."""
+        cache, dirty = self._cache, self._dirty
+        if not cache:
+            return
+        batch = self._store._WriteBatch(raw_mode=True)
+        prefix, n = self._prefix, 0
+        for slot, value in cache.items():
+            if slot in dirty or type(value) not in _IMMUTABLE:
+                batch.put(prefix + _dump_slot(slot), _dump_value(value))
+                n += 1
+        if n:
+            self._db.write(batch)
+        cache.clear()
+        dirty.clear()
+
+    def _remember(self, slot: Any, value: Any) -> None:
+        cache = self._cache
+        if len(cache) >= CACHE_ENTRIES and slot not in cache:
+            self.flush()
+        cache[slot] = value
+
+    _MISSING = object()
+
+    def _load(self, slot: Any) -> Any:
+        value = self._cache.get(slot, self._MISSING)
+        if value is self._MISSING:
+            raw = self._db.get(self._prefix + _dump_slot(slot))
+            if raw is None:
+                return self._MISSING
+            value = _loads(raw)
+            self._remember(slot, value)
+        return value
+
+    # the mapping -------------------------------------------------------------------------------
+    def get(self, slot: Any, default: Any = None) -> Any:
+        value = self._load(slot)
+        return default if value is self._MISSING else value
+
+    def __getitem__(self, slot: Any) -> Any:
+        value = self._load(slot)
+        if value is self._MISSING:
+            raise KeyError(slot)
+        return value
+
+    def __contains__(self, slot: Any) -> bool:
+        return self._load(slot) is not self._MISSING
+
+    def __setitem__(self, slot: Any, value: Any) -> None:
+        self._remember(slot, value)
+        self._dirty.add(slot)
+
+    def __delitem__(self, slot: Any) -> None:
+        if self._load(slot) is self._MISSING:
+            raise KeyError(slot)
+        self._cache.pop(slot, None)
+        self._dirty.discard(slot)
+        self._db.delete(self._prefix + _dump_slot(slot))
+
+    def pop(self, slot: Any, *default: Any) -> Any:
+        value = self._load(slot)
+        if value is self._MISSING:
+            if default:
+                return default[0]
+            raise KeyError(slot)
+        del self[slot]
+        return value
+
+    def setdefault(self, slot: Any, default: Any = None) -> Any:
+        value = self._load(slot)
+        if value is self._MISSING:
+            self[slot] = value = default
+        return value
+
+    def _raw_items(self) -> Iterator[Tuple[bytes, bytes]]:
+        prefix = self._prefix
+        for k, v in self._db.items(from_key=prefix):
+            if not k.startswith(prefix):
+                return
+            yield k, v
+
+    def __iter__(self) -> Iterator[Any]:
+        self.flush()
+        n = len(self._prefix)
+        return iter([_loads(k[n:]) for k, _ in self._raw_items()])
+
+    def items(self) -> Iterator[Tuple[Any, Any]]:  # type: ignore[override]
+        """Every entry (read from the database in key order, one at a time)."""
+        self.flush()
+        n = len(self._prefix)
+        return ((_loads(k[n:]), _loads(v)) for k, v in self._raw_items())
+
+    def __len__(self) -> int:
+        self.flush()
+        return sum(1 for _ in self._raw_items())
+
+    def __bool__(self) -> bool:
+        return bool(self._cache) or next(self._raw_items(), None) is not None
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self._dirty.clear()
+        end = (int.from_bytes(self._prefix, "big") + 1).to_bytes(2, "big")
+        self._db.delete_range(self._prefix, end)
+
+    def __reduce__(self) -> Any:  # a snapshot of the entries: a plain dict
+        return (dict, (list(self.items()),))
+
+    def __repr__(self) -> str:
+        return f"<RocksDBMap at {self._store.path}>"

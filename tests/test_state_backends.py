@@ -1,0 +1,518 @@
+"""State backends: the hash-map backend (dicts) and the embedded RocksDB backend give the
+same results, at the level of single state calls (random call sequences over every state
+kind, TTL and merging included) and of whole keyed pipelines (hypothesis); snapshots
+move between them; RocksDB folders do not outlive their operators."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from nbstream import (AggregateFunction, AggregatingStateDescriptor, CountEvictor, CountTrigger,
+                      EmbeddedRocksDBStateBackend, EventTimeSessionWindows, GlobalWindows,
+                      HashMapStateBackend,
+                      KeyedProcessFunction, ListStateDescriptor, ManualClock, MapStateDescriptor,
+                      PlanError, ReducingStateDescriptor, StateTtlConfig,
+                      StreamExecutionEnvironment, TumblingEventTimeWindows, UserFunctionError,
+                      ValueStateDescriptor, WatermarkStrategy)
+from nbstream.runtime.state import KeyedStateBackend
+
+from tests.conftest import collect
+
+pytest.importorskip("rocksdict")
+
+from nbstream.runtime import state_backends as SB  # noqa: E402
+
+EXAMPLES = int(os.environ.get("NBSTREAM_EXAMPLES", "40"))
+
+
+class Mean(AggregateFunction):
+    def create_accumulator(self):
+        return [0, 0]  # a list: changed in place, as user accumulators often are
+
+    def add(self, value, acc):
+        acc[0] += value
+        acc[1] += 1
+        return acc
+
+    def get_result(self, acc):
+        return acc[0] / acc[1]
+
+    def merge(self, a, b):
+        return [a[0] + b[0], a[1] + b[1]]
+
+
+def _add(a, b):
+    return a + b
+
+
+# -- single state calls ---------------------------------------------------------------------------
+
+U, V = StateTtlConfig.UpdateType, StateTtlConfig.StateVisibility
+
+
+def descriptors(ttl):
+    descs = [ValueStateDescriptor("v"), ListStateDescriptor("l"), MapStateDescriptor("m"),
+             ReducingStateDescriptor("r", _add), AggregatingStateDescriptor("a", Mean())]
+    if ttl is not None:
+        update, visibility = ttl
+        config = (StateTtlConfig.new_builder("1s").set_update_type(update)
+                  .set_state_visibility(visibility).build())
+        for d in descs:
+            d.enable_time_to_live(config)
+    return descs
+
+
+CALL = st.tuples(
+    st.sampled_from(["v.update", "v.value", "v.clear", "l.add", "l.add_all", "l.update", "l.get",
+                     "l.clear", "m.put", "m.put_all", "m.get", "m.remove", "m.contains", "m.items",
+                     "m.is_empty", "r.add", "r.get", "a.add", "a.get", "merge", "tick", "keys",
+                     "flush"]),
+    st.integers(0, 2),  # key
+    st.sampled_from([None, None, "w1", "w2"]),  # namespace
+    st.integers(0, 9),  # value (a map key too)
+)
+
+
+def run_calls(backend, clock, calls, ttl):
+    states = {d.name: backend.get(d) for d in descriptors(ttl)}
+    out = []
+    for call, key, ns, value in calls:
+        backend.current_key, backend.namespace = key, ns
+        name, _, method = call.partition(".")
+        if call == "tick":
+            clock.advance(value * 150)
+            continue
+        if call == "flush":  # RocksDB: write the cache back (what a full cache does)
+            if backend.store is not None:
+                backend.store.flush()
+            continue
+        if call == "keys":
+            out.append(sorted(map(repr, states["l"].keys_with_state())))
+            continue
+        if call == "merge":
+            if ttl is None and ns is not None:
+                for d in descriptors(None):
+                    if d.name in ("l", "r", "a"):  # the kinds that merge
+                        backend.merge_namespaces(d, ns, ["w1" if ns == "w2" else "w2"])
+            continue
+        s = states[name]
+        if method in ("update", "add", "put"):
+            args = (value,) if name != "m" else (value % 4, value)
+            if name == "l" and method == "update":
+                args = ([value] * (value % 3),)
+        elif method == "add_all":
+            args = ([value, value + 1],)
+        elif method == "put_all":
+            args = ({value: value, value + 1: -value},)
+        elif name == "m" and method in ("get", "remove", "contains"):
+            args = (value % 4,)
+        else:
+            args = ()
+        result = getattr(s, method)(*args)
+        out.append((call, result))
+    return out
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(st.lists(CALL, max_size=80),
+       st.sampled_from([None, (U.OnCreateAndWrite, V.NeverReturnExpired),
+                        (U.OnReadAndWrite, V.ReturnExpiredIfNotCleanedUp)]),
+       st.sampled_from([1, 2, SB.CACHE_ENTRIES]))
+@example(calls=[("l.add", 0, None, 1), ("flush", 0, None, 0), ("l.add", 0, None, 2),
+                ("flush", 0, None, 0), ("l.get", 0, None, 0)], ttl=None, cache_entries=4096)
+def test_every_state_call_gives_the_same_result_on_both_backends(calls, ttl, cache_entries):
+    clock1, clock2 = ManualClock(0), ManualClock(0)
+    store = SB.RocksDBStore()
+    default, SB.CACHE_ENTRIES = SB.CACHE_ENTRIES, cache_entries  # small: flushes all the time
+    try:
+        heap = KeyedStateBackend(clock1.now_ms)
+        rocks = KeyedStateBackend(clock2.now_ms, store=store.scoped(""))
+        assert run_calls(heap, clock1, calls, ttl) == run_calls(rocks, clock2, calls, ttl)
+        assert _plain(heap.snapshot()) == _plain(rocks.snapshot())
+    finally:
+        SB.CACHE_ENTRIES = default
+        store.dispose()
+
+
+def test_a_small_cache_writes_back_what_was_changed_in_place(monkeypatch):
+    monkeypatch.setattr(SB, "CACHE_ENTRIES", 3)
+    store = SB.RocksDBStore()
+    try:
+        backend = KeyedStateBackend(store=store.scoped(""))
+        lists = backend.get(ListStateDescriptor("l"))
+        means = backend.get(AggregatingStateDescriptor("a", Mean()))
+        for i in range(200):
+            backend.current_key = i % 17
+            lists.add(i)
+            means.add(i)
+        backend.current_key = 3
+        assert lists.get() == list(range(3, 200, 17))
+        assert means.get() == sum(range(3, 200, 17)) / len(range(3, 200, 17))
+        assert len(store.mapping("l")) == 17
+    finally:
+        store.dispose()
+
+
+def test_equal_slots_are_one_entry_however_they_were_built():
+    store = SB.RocksDBStore()
+    try:
+        backend = KeyedStateBackend(store=store.scoped(""))
+        value = backend.get(ValueStateDescriptor("v"))
+        word = "ab"
+        backend.current_key = (word, word)  # one object twice: the pickle memo would differ
+        value.update(1)
+        store.flush()
+        backend.current_key = ("a" + "b".strip(), "".join(["a", "b"]))
+        assert value.value() == 1
+    finally:
+        store.dispose()
+
+
+# -- snapshots ----------------------------------------------------------------------------------------
+
+def _plain(snapshot):
+    return {name: dict(data) for name, (_kind, data) in snapshot.items() if data}
+
+
+def _filled(backend):
+    value = backend.get(ValueStateDescriptor("v"))
+    lists = backend.get(ListStateDescriptor("l"))
+    maps = backend.get(MapStateDescriptor("m"))
+    for i in range(50):
+        backend.current_key = f"k{i % 7}"
+        backend.namespace = None if i % 2 else ("w", i % 3)
+        value.update(i)
+        lists.add(i)
+        maps.put(i % 5, str(i))
+    backend.namespace = None
+    return backend
+
+
+@pytest.mark.parametrize("source,target", [("heap", "rocks"), ("rocks", "heap"),
+                                           ("rocks", "rocks")])
+def test_snapshots_restore_on_either_backend(source, target):
+    stores = []
+
+    def make(kind):
+        if kind == "heap":
+            return KeyedStateBackend()
+        stores.append(SB.RocksDBStore())
+        return KeyedStateBackend(store=stores[-1].scoped("s"))
+
+    try:
+        snap = _filled(make(source)).snapshot()
+        assert {n: k for n, (k, _) in snap.items()} == {"v": "value", "l": "list", "m": "map"}
+        restored = make(target)
+        restored.restore(snap)
+        assert _plain(restored.snapshot()) == _plain(snap)  # restored, not used yet
+        restored.current_key = "k3"
+        assert restored.get(ValueStateDescriptor("v")).value() == 45
+        assert restored.get(ListStateDescriptor("l")).get() == [3, 17, 31, 45]
+        assert _plain(restored.snapshot()) == _plain(snap)
+    finally:
+        for s in stores:
+            s.dispose()
+
+
+# -- whole pipelines ------------------------------------------------------------------------------
+
+class EveryState(KeyedProcessFunction):
+    def open(self, ctx):
+        self.count = ctx.get_state(ValueStateDescriptor("count"))
+        self.recent = ctx.get_list_state(ListStateDescriptor("recent"))
+        self.seen = ctx.get_map_state(MapStateDescriptor("seen"))
+        self.total = ctx.get_reducing_state(ReducingStateDescriptor("total", _add))
+        self.mean = ctx.get_aggregating_state(AggregatingStateDescriptor("mean", Mean()))
+
+    def process_element(self, value, ctx):
+        key, v = value
+        n = (self.count.value() or 0) + 1
+        self.count.update(n)
+        self.recent.add(v)
+        if n % 3 == 0:
+            self.recent.update(self.recent.get()[-2:])
+        self.seen.put(v % 5, (self.seen.get(v % 5) or 0) + 1)
+        if v % 7 == 0:
+            self.seen.remove(v % 5)
+        self.total.add(v)
+        self.mean.add(v)
+        yield (key, n, tuple(self.recent.get()), tuple(sorted(self.seen.items())),
+               self.total.get(), self.mean.get())
+
+
+def _env(mode, parallelism, backend):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_execution_mode(mode)
+    env.set_parallelism(parallelism)
+    env.set_state_backend(backend)
+    return env
+
+
+def _rocks(tmp_path):
+    backend = EmbeddedRocksDBStateBackend()
+    backend.set_db_storage_paths(str(tmp_path))
+    return backend
+
+
+def keyed_process(env, data):
+    return collect(env.from_collection(data).key_by(lambda t: t[0]).process(EveryState()))
+
+
+def _timed(env, data):
+    return env.from_collection(sorted(data, key=lambda t: t[1])).assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda t, _: t[1]))
+
+
+def sessions(env, data):
+    return collect(_timed(env, data).key_by(lambda t: t[0])
+                   .window(EventTimeSessionWindows.with_gap(4))
+                   .reduce(lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2])))
+
+
+def sessions_counted(env, data):  # CountTrigger's count is window state, merged on merges
+    return collect(_timed(env, data).key_by(lambda t: t[0])
+                   .window(EventTimeSessionWindows.with_gap(4)).trigger(CountTrigger.of(2))
+                   .reduce(lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2])))
+
+
+def tumbling_counted(env, data):
+    return collect(_timed(env, data).key_by(lambda t: t[0])
+                   .window(TumblingEventTimeWindows.of(10)).trigger(CountTrigger.of(3))
+                   .reduce(lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2])))
+
+
+def _listed(key, window, elements):
+    yield key, window.start, tuple(sorted(e[2] for e in elements))
+
+
+def tumbling_listed(env, data):  # the window's contents are a list, appended to in place
+    return collect(_timed(env, data).key_by(lambda t: t[0])
+                   .window(TumblingEventTimeWindows.of(10)).apply(_listed))
+
+
+def sessions_averaged(env, data):
+    return collect(_timed(env, data).key_by(lambda t: t[0])
+                   .window(EventTimeSessionWindows.with_gap(3))
+                   .aggregate(WindowMean()))
+
+
+def global_evicting(env, data):
+    return collect(_timed(env, data).key_by(lambda t: t[0]).window(GlobalWindows.create())
+                   .trigger(CountTrigger.of(3)).evictor(CountEvictor.of(2))
+                   .reduce(lambda a, b: (a[0], max(a[1], b[1]), a[2] + b[2])))
+
+
+class WindowMean(AggregateFunction):
+    def create_accumulator(self):
+        return [0, 0]
+
+    def add(self, value, acc):
+        acc[0] += value[2]
+        acc[1] += 1
+        return acc
+
+    def get_result(self, acc):
+        return acc[0] / acc[1]
+
+    def merge(self, a, b):
+        return [a[0] + b[0], a[1] + b[1]]
+
+
+class TtlLast(KeyedProcessFunction):
+    def open(self, ctx):
+        desc = ValueStateDescriptor("last")
+        desc.enable_time_to_live(StateTtlConfig.new_builder("1h").build())
+        self.last = ctx.get_state(desc)
+        items = MapStateDescriptor("items")
+        items.enable_time_to_live(StateTtlConfig.new_builder("1h").build())
+        self.items = ctx.get_map_state(items)
+
+    def process_element(self, value, ctx):
+        before = self.last.value()
+        self.last.update(value[1])
+        self.items.put(value[1] % 3, value[1])
+        yield value[0], before, tuple(sorted(self.items.items()))
+
+
+def ttl_state(env, data):
+    return collect(env.from_collection(data).key_by(lambda t: t[0]).process(TtlLast()))
+
+
+PIPELINES = {"keyed_process": keyed_process, "sessions": sessions,
+             "sessions_counted": sessions_counted, "tumbling_counted": tumbling_counted,
+             "ttl": ttl_state, "tumbling_listed": tumbling_listed,
+             "sessions_averaged": sessions_averaged, "global_evicting": global_evicting}
+RECORDS = st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 60), st.integers(-5, 20)),
+                   max_size=60)
+
+
+def _records(pipeline, data):
+    return [(k, v) for k, v, _ in data] if pipeline in ("keyed_process", "ttl") else data
+
+
+def _differential(tmp_path, mode, pipeline, data, parallelism):
+    records = _records(pipeline, data)
+    heap = PIPELINES[pipeline](_env(mode, parallelism, HashMapStateBackend()), records)
+    rocks = PIPELINES[pipeline](_env(mode, parallelism, _rocks(tmp_path)), records)
+    assert sorted(rocks, key=repr) == sorted(heap, key=repr)
+    assert os.listdir(tmp_path) == []  # every operator's database is gone
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+@settings(max_examples=max(EXAMPLES // 4, 3), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=RECORDS, parallelism=st.integers(1, 2))
+def test_pipelines_give_the_same_results_on_both_backends_thread(tmp_path, pipeline, data,
+                                                                 parallelism):
+    _differential(tmp_path, "thread", pipeline, data, parallelism)
+
+
+@pytest.mark.parametrize("pipeline", ["keyed_process", "sessions_counted", "tumbling_listed"])
+@settings(max_examples=3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=RECORDS, parallelism=st.integers(1, 2))
+def test_pipelines_give_the_same_results_on_both_backends_process(tmp_path, pipeline, data,
+                                                                  parallelism):
+    _differential(tmp_path, "process", pipeline, data, parallelism)
+
+
+def test_a_failed_job_removes_its_databases_too(tmp_path):
+    class Fails(KeyedProcessFunction):
+        def open(self, ctx):
+            self.n = ctx.get_state(ValueStateDescriptor("n"))
+
+        def process_element(self, value, ctx):
+            self.n.update((self.n.value() or 0) + 1)
+            if value == 30:
+                raise ValueError("boom")
+            yield value
+
+    env = _env("thread", 2, _rocks(tmp_path))
+    with pytest.raises(UserFunctionError, match="boom"):
+        collect(env.from_collection(list(range(50))).key_by(lambda v: v % 3).process(Fails()))
+    assert os.listdir(tmp_path) == []
+
+
+def test_many_keys_spill_to_disk(tmp_path):
+    data = [(f"k{i}", 1) for i in range(20_000)] * 2
+    rows = keyed_process(_env("thread", 1, _rocks(tmp_path)), data)
+    assert len(rows) == 40_000 and max(r[1] for r in rows) == 2
+    assert os.listdir(tmp_path) == []
+
+
+# -- the API ------------------------------------------------------------------------------------------
+
+def test_the_environment_keeps_the_backend_in_the_job_config(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    assert env.get_state_backend() == HashMapStateBackend()
+    assert env._job_config().state_backend.kind == "hashmap"
+    backend = EmbeddedRocksDBStateBackend(enable_incremental_checkpointing=True)
+    backend.set_db_storage_paths(str(tmp_path))
+    assert env.set_state_backend(backend) is env
+    assert env.get_state_backend() is backend and backend.is_incremental_checkpoints_enabled()
+    settings_ = env._job_config().state_backend
+    assert (settings_.kind, settings_.directory, settings_.incremental) == ("rocksdb", str(tmp_path),
+                                                                            True)
+    with pytest.raises(PlanError, match="set_state_backend takes"):
+        env.set_state_backend("rocksdb")
+
+
+def test_configuration_keys_choose_the_backend(tmp_path):
+    env = StreamExecutionEnvironment.get_execution_environment(
+        {"state.backend.type": "rocksdb", "state.backend.incremental": "true",
+         "state.backend.rocksdb.localdir": str(tmp_path)})
+    backend = env.get_state_backend()
+    assert isinstance(backend, EmbeddedRocksDBStateBackend)
+    assert backend.is_incremental_checkpoints_enabled()
+    assert backend.get_db_storage_paths() == [str(tmp_path)]
+    assert StreamExecutionEnvironment.get_execution_environment(
+        {"state.backend": "hashmap"}).get_state_backend() == HashMapStateBackend()
+    with pytest.raises(PlanError, match="unknown state backend 'leveldb'"):
+        StreamExecutionEnvironment.get_execution_environment({"state.backend.type": "leveldb"})
+
+
+def test_the_pyflink_names_are_these():
+    from nbstream.compat.pyflink.datastream import (EmbeddedRocksDBStateBackend as R,
+                                                    HashMapStateBackend as H, StateBackend)
+    assert R is EmbeddedRocksDBStateBackend and H is HashMapStateBackend
+    assert isinstance(R(), StateBackend)
+
+
+# -- checkpoints and recovery on RocksDB --------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+@pytest.mark.parametrize("shape", ["process", "session"])
+def test_a_job_on_rocksdb_recovers_exactly_once_from_its_checkpoints(tmp_path, mode, shape):
+    from collections import Counter
+
+    from nbstream import CheckpointingMode, JobStatus, RestartStrategies
+    from tests.test_checkpoints import events, pipeline, plain
+
+    data = events(1200, 5, seed=7, disorder=2)
+    expected = Counter(plain(2, data, shape))
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode(mode)
+    env.set_parallelism(2)
+    env.set_state_backend(_rocks(tmp_path / "db"))
+    env.enable_checkpointing(20, CheckpointingMode.EXACTLY_ONCE)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(3, 0))
+    it = pipeline(env, data, shape, str(tmp_path / "failed"), at=700).execute_and_collect()
+    got = list(it)
+    assert it.job.status is JobStatus.FINISHED and it.job.restarts == 1
+    assert Counter(got) == expected
+    assert os.listdir(tmp_path / "db") == []
+
+
+def test_folders_of_processes_that_are_gone_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    orphan = tmp_path / f"nbstream-rocksdb-{gone}-a_task-0-xyz"
+    (orphan / "inside").mkdir(parents=True)
+    mine = tmp_path / f"nbstream-rocksdb-{os.getpid()}-another-0-xyz"
+    mine.mkdir()
+    SB._swept.discard(str(tmp_path))
+    store = SB.RocksDBStore(str(tmp_path), "t")
+    try:
+        assert not orphan.exists() and mine.exists()
+    finally:
+        store.dispose()
+
+
+def test_native_checkpoints_share_the_files_written_before(tmp_path):
+    """RocksDB's own checkpoints, the building block of incremental checkpoints."""
+    store = SB.RocksDBStore(str(tmp_path / "db"))
+    stores = [store]
+    try:
+        backend = _filled(KeyedStateBackend(store=store.scoped("s")))
+        first = store.native_checkpoint(str(tmp_path / "cp1"))
+        expected = _plain(backend.snapshot())
+        values = backend.get(ValueStateDescriptor("v"))
+        for i in range(100):
+            backend.current_key = f"new{i}"
+            values.update(i)
+        second = store.native_checkpoint(str(tmp_path / "cp2"))
+        tables = [{f for f in m["files"] if f.endswith(".sst")} for m in (first, second)]
+        assert tables[0] and tables[0] < tables[1]  # the second adds files, shares the rest
+        shared = next(iter(tables[0]))
+        assert os.path.samefile(tmp_path / "cp1" / shared, tmp_path / "cp2" / shared)
+        restored = SB.RocksDBStore.from_native_checkpoint(str(tmp_path / "cp1"),
+                                                          str(tmp_path / "db"))
+        stores.append(restored)
+        again = KeyedStateBackend(store=restored.scoped("s"))
+        again.current_key = "k3"
+        assert again.get(ValueStateDescriptor("v")).value() == 45
+        assert _plain(again.snapshot()) == expected
+        again.current_key = "new1"
+        assert again.get(ValueStateDescriptor("v")).value() is None
+    finally:
+        for s in stores:
+            s.dispose()
+    assert os.listdir(tmp_path / "db") == []

@@ -101,6 +101,13 @@ class CheckpointStorage:
         for path in done[:-self.retained]:
             shutil.rmtree(path, ignore_errors=True)
 
+    def remove_partial(self) -> None:
+        """Remove folders of writes that did not end (a crash half way)."""
+        if os.path.isdir(self.root):
+            for name in os.listdir(self.root):
+                if name.startswith(".") and name.endswith(".tmp"):
+                    shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
     def discard(self) -> None:
         """Remove this job's checkpoints (a job that finished or was cancelled)."""
         shutil.rmtree(self.root, ignore_errors=True)

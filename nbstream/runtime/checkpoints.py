@@ -247,11 +247,13 @@ class CheckpointCoordinator:
             self._threads.append(t)
 
     def stop(self) -> None:
+        """Stop triggering; let a write under way end (its folder is whole or removed)."""
         self._stopped.set()
         self._writes.put(None)
         for t in self._threads:
             if t is not threading.current_thread():
-                t.join(5)
+                t.join(30)
+        self.storage.remove_partial()
 
     def begin_attempt(self) -> None:
         """A new set of tasks is about to start (the first run, or a restart)."""

@@ -730,3 +730,27 @@ def test_state_that_does_not_fit_the_step_fails_the_job_once_without_restarts(tm
     job = env2.execute_async(savepoint_path=path, allow_non_restored_state=True)
     assert job.wait(30) and job.status is JobStatus.FAILED and job.restarts == 0
     assert "step 'Window" in str(job.error) and "could not take back its state" in str(job.error)
+
+
+def test_auto_mode_recovers_exactly_once_and_keeps_chains_in_place(tmp_path):
+    data = events(3000, 5, 3, disorder=2)
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode("auto")
+    env.set_parallelism(2)
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(1, 0))
+    it = pipeline(env, data, "reduce", str(tmp_path / "m"), 2500).execute_and_collect()
+    got = list(it)
+    assert it.job.restarts == 1 and Counter(got) == Counter(plain(2, data, "reduce"))
+    assert all(where.startswith("thread") for where in it.job.placement.values())
+    env2 = StreamExecutionEnvironment.get_execution_environment()
+    env2.set_execution_mode("auto")
+    env2.set_parallelism(2)
+    env2.enable_checkpointing(1000)
+    env2.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp2"))
+    job = env2.from_sequence(1, 100).rebalance().map(lambda x: x * 2).add_sink(lambda v: None) \
+        and env2.execute_async()
+    job.wait(30)
+    assert any("the job checkpoints: chains are not moved" in where
+               for where in job.placement.values()), job.placement

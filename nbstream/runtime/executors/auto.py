@@ -306,6 +306,8 @@ class AutoJob(KernelJob):
                 self.calibrations[c.id] = _Calibration(chain_label(plan, c.id))
         self._installed: set = set()
         suffice = _threads_suffice(self.cores, gil_enabled())
+        if job.checkpoints is not None:  # a chain's state must stay where its barriers pass
+            suffice = "the job checkpoints: chains are not moved while it runs"
         for cid, calibration in self.calibrations.items():
             if suffice is not None:
                 calibration.settle("thread", suffice)

@@ -754,3 +754,55 @@ def test_auto_mode_recovers_exactly_once_and_keeps_chains_in_place(tmp_path):
     job.wait(30)
     assert any("the job checkpoints: chains are not moved" in where
                for where in job.placement.values()), job.placement
+
+
+def test_stateful_functions_survive_a_killed_worker_with_delayed_messages(tmp_path):
+    import signal
+    from datetime import timedelta
+
+    from nbstream.runtime.executors.pool import get_pool
+    from nbstream.statefun import (IntType, StatefulFunctionDataStreamBuilder, StatefulFunctions,
+                                   ValueSpec, egress_message_builder, message_builder)
+
+    functions = StatefulFunctions()
+
+    @functions.bind("example/counter", [ValueSpec("n", IntType)])
+    def counter(context, message):
+        time.sleep(0.0005)
+        context.storage.n = n = (context.storage.n or 0) + 1
+        if message.as_int() % 3 == 0:  # a delayed echo of every third message
+            context.send_after(timedelta(milliseconds=5),
+                               message_builder("example/echo", context.address.id, int_value=n))
+        context.send_egress(egress_message_builder("example/out", n, IntType))
+
+    @functions.bind("example/echo")
+    def echo(context, message):
+        context.send_egress(egress_message_builder("example/out", -message.as_int(), IntType))
+
+    def job(env):
+        messages = [message_builder("example/counter", str(i % 5), int_value=i)
+                    for i in range(3000)]
+        out = (StatefulFunctionDataStreamBuilder.builder("count")
+               .with_data_stream_as_ingress(env.from_collection(messages))
+               .with_functions(functions).with_egress_id("example/out")
+               .with_feedback_timeout(2000).build(env))
+        return out.get_data_stream_for_egress_id("example/out").execute_and_collect()
+
+    decode = IntType.serializer().deserialize
+    expected = Counter(decode(e.raw_value()) for e in job(
+        StreamExecutionEnvironment.get_execution_environment().set_parallelism(2)))
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 25})
+    env.set_execution_mode("process")
+    env.set_parallelism(2)
+    env.enable_checkpointing(30)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
+    it = job(env)
+    got, victim = [], None
+    for e in it:
+        got.append(decode(e.raw_value()))
+        if victim is None and it.job.checkpoint_info().get("completed", 0) >= 2:
+            victim = next(iter(get_pool().workers.values()))
+            os.kill(victim.pid, signal.SIGKILL)
+    assert victim is not None and it.job.restarts == 1 and "SIGKILL" in it.job.last_failure
+    assert Counter(got) == expected

@@ -143,8 +143,9 @@ class _CheckpointLock:
             self._checkpoint_waiting = True
         return self._lock.acquire(timeout=timeout)
 
-    def release_after_checkpoint(self) -> None:
-        self._lock.release()
+    def release_after_checkpoint(self, acquired: bool = True) -> None:
+        if acquired:
+            self._lock.release()
         with self._turn:
             self._checkpoint_waiting = False
             self._turn.notify_all()

@@ -256,13 +256,16 @@ class Task:
         While waiting for the lock, keep taking records: the reader may hold the lock
         while it waits for room."""
         lock = handoff.checkpoint_lock
-        while not lock.acquire_for_checkpoint(timeout=0.01):
-            self._feed(handoff.drain())
-        try:
+        acquired = False
+        try:  # feeding may fail (the chain's user code): the reader must not wait on
+            while not acquired:
+                acquired = lock.acquire_for_checkpoint(timeout=0.01)
+                if not acquired:
+                    self._feed(handoff.drain())
             self._feed(handoff.drain())
             return self._snapshot(checkpoint_id, False)
         finally:
-            lock.release_after_checkpoint()
+            lock.release_after_checkpoint(acquired)
 
     def _restore_ops(self) -> bool:
         """Give the operators their checkpointed state; True if the task had finished."""

@@ -574,8 +574,6 @@ def test_operator_list_state_is_dealt_out_when_the_parallelism_changes():
 
 
 def test_explain_says_what_each_source_gives_after_a_restore(tmp_path):
-    import socket
-
     env = StreamExecutionEnvironment.get_execution_environment()
     env.enable_checkpointing(1000)
 

@@ -240,3 +240,19 @@ def test_failing_source_fails_the_job(env):
         collect(env.add_source(Broken(), "sensors"))
     assert info.value.step == "Source: sensors"
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_a_source_function_that_only_flushes_stops_when_the_job_is_cancelled(env):
+    import time
+
+    class Idle:
+        def run(self, ctx):
+            while True:  # no cancel(), no records: only flushes, as an idle poller does
+                time.sleep(0.005)
+                ctx.flush()
+
+    env.add_source(Idle()).add_sink(lambda v: None)
+    job = env.execute_async()
+    time.sleep(0.2)
+    job.cancel()
+    assert job.wait(10)

@@ -236,6 +236,8 @@ class Handoff:
 
     def flush(self) -> None:
         with self._cond:
+            if self._closed or self._control.cancelled:  # a reader that only flushes stops too
+                raise TaskCancelled()
             self._seal()
             self._cond.notify()
 

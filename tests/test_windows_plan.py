@@ -60,3 +60,21 @@ def test_shapes_of_the_plan():
     head = plan.nodes[feedback[0].target]
     assert head.kind == "iterate" and not plan.is_chained(feedback[0])
     assert feedback[0].source > feedback[0].target  # the edge goes back
+
+
+def test_every_operator_reports_metrics_before_it_is_opened():
+    """Workers report metrics on a thread of their own, from the moment a task exists:
+    an operator must not need open() for that (an AttributeError ended the reports)."""
+    from nbstream.statefun import StatefulFunctionDataStreamBuilder, StatefulFunctions
+
+    env = StreamExecutionEnvironment.get_execution_environment().set_parallelism(2)
+    pipeline(env)
+    functions = StatefulFunctions()
+    functions.register("example/f", lambda context, message: None)
+    StatefulFunctionDataStreamBuilder.builder("sf").with_data_stream_as_ingress(
+        env.from_collection([1])).with_functions(functions).build(env)
+    plan = env._plan("plan", all_nodes=True)
+    for node in plan.nodes.values():
+        if not node.is_virtual:
+            op = build_operator(node)
+            assert isinstance(op.extra_metrics(), dict), node.kind

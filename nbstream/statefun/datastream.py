@@ -344,7 +344,7 @@ class _Dispatcher(KeyedProcessFunction):
     def extra_metrics(self) -> Dict[str, int]:
         """Per function type: messages in, invocations, messages out, egress records and
         delayed messages sent (summed over the instances in ``job.metrics()``)."""
-        return dict(self._counts)
+        return dict(getattr(self, "_counts", {}))  # asked before open() too
 
     def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
         if not result.messages and not result.egress:

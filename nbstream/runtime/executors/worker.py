@@ -559,9 +559,13 @@ class WorkerProcess:
             time.sleep(REPORT_EVERY_S)
             for job in list(self.jobs.values()):
                 running = dict(job.running)
-                if running:
-                    self.send(METRICS, job.no,
-                              frames=encode({tid: t.metrics() for tid, t in running.items()}))
+                if not running:
+                    continue
+                try:  # one bad round must not end the reports for the worker's life
+                    frames = encode({tid: t.metrics() for tid, t in running.items()})
+                except Exception:  # noqa: BLE001 - the next round tries again
+                    continue
+                self.send(METRICS, job.no, frames=frames)
 
 
 def main(fd: int, wid: int) -> None:

@@ -1,14 +1,16 @@
 """The API's operations as small adapters over the core operators.
 
-map, filter and flat_map are one-input operators with a tight loop instead of a
-generator per record; reduce (and sum/min/max/min_by/max_by through it) keeps one
-accumulator per key in a plain dict; co-map and co-flat-map are two-input operators.
+map, filter, flat_map and co-map share one batch loop (:func:`run_batch`: the keyed
+context, timestamps and the wrapping of user errors) and differ only in what they emit
+from its results; reduce (and sum/min/max/min_by/max_by through it) folds each record into one
+accumulator per key in a plain dict (``acc``); co-flat-map runs as a process function.
 Every operator module registers its kinds with :func:`~nbstream.runtime.registry.register`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from itertools import compress
+from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import USER_ERRORS
 from .operators import OneInputOperator, Operator, SinkOperator, SourceOperator, TwoInputOperator
@@ -17,88 +19,112 @@ from .records import Batch
 from .keyorder import sort_key_for
 from .registry import register
 
-__all__ = ["MapOperator", "FilterOperator", "FlatMapOperator", "ReduceOperator",
-           "CoMapOperator", "CoFlatMapOperator"]
+__all__ = ["run_batch", "MAP", "SELECT", "EXPAND", "MapOperator", "FilterOperator",
+           "FlatMapOperator", "ReduceOperator", "CoMapOperator", "CoFlatMapOperator"]
 
 _MISSING = object()
 
 
-class MapOperator(OneInputOperator):
-    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
-        f = self.process_element
-        out: list = []
-        append = out.append
-        keys = batch.keys
-        try:
-            if keys is None:
-                for v in batch.values:
-                    append(f(v))
-            else:
-                state = self.state
-                for k, v in zip(keys, batch.values):
-                    state.current_key = k
-                    append(f(v))
-        except USER_ERRORS as exc:
-            raise self.error(exc, v) from exc
-        self.output.emit(Batch(out, batch.timestamps))
+#: what a per-record adapter does with each result of its function (see :func:`run_batch`)
+MAP, SELECT, EXPAND = "map", "select", "expand"
 
 
-class FilterOperator(OneInputOperator):
-    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
-        f = self.process_element
-        values, tss, keys = batch.values, batch.timestamps, batch.keys
-        out: list = []
-        append = out.append
-        try:
-            if tss is None and keys is None:
-                for v in values:
-                    if f(v):
-                        append(v)
-                self.output.emit(Batch(out))
-                return
-            out_ts: list = []
-            state = self.state
-            for i, v in enumerate(values):
-                if keys is not None:
-                    state.current_key = keys[i]
-                if f(v):
-                    append(v)
-                    if tss is not None:
-                        out_ts.append(tss[i])
-        except USER_ERRORS as exc:
-            raise self.error(exc, v) from exc
-        self.output.emit(Batch(out, out_ts if tss is not None else None))
+def run_batch(op: Operator, f: Callable[[Any], Any], batch: Batch, how: str = MAP) -> Batch:
+    """The batch loop the per-record adapters share: ``f(value)`` for every record of
+    ``batch``, in order, with the record's key current in ``op``'s keyed state (on a keyed
+    stream); a user error raised as ``op``'s :class:`UserFunctionError` naming the record.
+    Returns what the adapter emits, with each output carrying its record's timestamp:
 
+    * ``MAP``: the results, one per record (map, co-map);
+    * ``SELECT``: the records whose result is true (filter);
+    * ``EXPAND``: the items of each result, an iterable (flat_map).
 
-class FlatMapOperator(OneInputOperator):
-    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
-        f = self.process_element
-        values, tss, keys = batch.values, batch.timestamps, batch.keys
-        out: list = []
-        extend = out.extend
-        out_ts: list = [] if tss is not None else None  # type: ignore[assignment]
-        state = self.state
-        try:
+    Each shape has its own tight loop for the common case (a Python call per record costs
+    as much as a cheap user function); the keyed context, the timestamps and the errors are
+    handled here and nowhere else.
+    """
+    values, tss, keys = batch.values, batch.timestamps, batch.keys
+    out: list = []
+    append = out.append
+    state = op.state
+    try:
+        if how is EXPAND:  # each result consumed at once: a generator reads its record's key
+            extend = out.extend
+            out_ts: Optional[list] = [] if tss is not None else None
             for i, v in enumerate(values):
                 if keys is not None:
                     state.current_key = keys[i]
                 results = f(v)
-                if results is None:
-                    raise TypeError(f"{self.fn_name} returned None; return an iterable or "
-                                    "yield values (return [] to emit nothing)")
                 before = len(out)
                 try:
                     extend(results)
                 except TypeError:
-                    if not hasattr(results, "__iter__"):
-                        raise TypeError(f"{self.fn_name} returned {type(results).__name__} "
-                                        f"{results!r}; flat_map must return an iterable") from None
-                    raise
+                    wrong = _not_iterable(op, results)
+                    if wrong is None:
+                        raise  # an error inside the iterable
+                    raise wrong from None
                 if out_ts is not None:
                     out_ts.extend([tss[i]] * (len(out) - before))
-        except USER_ERRORS as exc:
-            raise self.error(exc, v) from exc
-        self.output.emit(Batch(out, out_ts))
+            return Batch(out, out_ts)
+        if how is SELECT and keys is None and tss is None:
+            for v in values:
+                if f(v):
+                    append(v)
+            return Batch(out)
+        if keys is None:
+            for v in values:
+                append(f(v))
+        else:
+            for k, v in zip(keys, values):
+                state.current_key = k
+                append(f(v))
+    except USER_ERRORS as exc:
+        raise op.error(exc, v) from exc
+    if how is SELECT:  # keyed or timestamped: ``out`` holds the verdicts
+        return Batch(_kept(op, values, out, values),
+                     _kept(op, tss, out, values) if tss is not None else None)
+    return Batch(out, tss)
+
+
+def _not_iterable(op: Operator, results: Any) -> Optional[TypeError]:
+    """The error for a flat_map that returned no iterable; None if it did (then the
+    TypeError came from inside the iterable)."""
+    if results is None:
+        return TypeError(f"{op.fn_name} returned None; return an iterable or "
+                         "yield values (return [] to emit nothing)")
+    if not hasattr(results, "__iter__"):
+        return TypeError(f"{op.fn_name} returned {type(results).__name__} "
+                         f"{results!r}; flat_map must return an iterable")
+    return None
+
+
+def _kept(op: Operator, items: List[Any], verdicts: List[Any], values: List[Any]) -> List[Any]:
+    """The items whose verdict is true; a verdict whose truth cannot be told (a numpy array,
+    say) fails naming its record."""
+    try:
+        return list(compress(items, verdicts))
+    except USER_ERRORS as exc:
+        for v, verdict in zip(values, verdicts):
+            try:
+                bool(verdict)
+            except USER_ERRORS:
+                raise op.error(exc, v) from exc
+        raise
+
+
+class MapOperator(OneInputOperator):
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        self.output.emit(run_batch(self, self.process_element, batch))
+
+
+class FilterOperator(OneInputOperator):
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        self.output.emit(run_batch(self, self.process_element, batch, SELECT))
+
+
+class FlatMapOperator(OneInputOperator):
+    def process_batch(self, batch: Batch, input_index: int = 0) -> None:
+        self.output.emit(run_batch(self, self.process_element, batch, EXPAND))
 
 
 class ReduceOperator(OneInputOperator):
@@ -168,23 +194,13 @@ class CoMapOperator(TwoInputOperator):
     """``map1``/``map2`` per record; a None result is dropped, as in PyFlink."""
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
-        f = self.fn.calls[input_index]
-        values, tss, keys = batch.values, batch.timestamps, batch.keys
-        out: list = []
-        out_ts: list = []
-        state = self.state
-        try:
-            for i, v in enumerate(values):
-                if keys is not None:
-                    state.current_key = keys[i]
-                r = f(v)
-                if r is not None:
-                    out.append(r)
-                    if tss is not None:
-                        out_ts.append(tss[i])
-        except USER_ERRORS as exc:
-            raise self.error(exc, v) from exc
-        self.output.emit(Batch(out, out_ts if tss is not None else None))
+        mapped = run_batch(self, self.fn.calls[input_index], batch)
+        results, tss = mapped.values, mapped.timestamps
+        if tss is None:
+            self.output.emit(Batch([r for r in results if r is not None]))
+        else:
+            kept = [(r, t) for r, t in zip(results, tss) if r is not None]
+            self.output.emit(Batch([r for r, _ in kept], [t for _, t in kept]))
 
     def open(self) -> None:
         Operator.open(self)

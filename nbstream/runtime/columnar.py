@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import USER_ERRORS, UserFunctionError
-from .operators import Operator
+from .operators import OneInputOperator, Operator
 from .partitioners import Partitioner, Route
 from .records import MIN_TIMESTAMP, Batch
 from .registry import register
@@ -115,8 +115,9 @@ class ColumnHash(Partitioner):
         return [(ch, Batch(p)) for ch, p in enumerate(parts) if p]
 
 
-class _ColumnarOperator(Operator):
-    """Errors of a columnar step name the step and the batch's columns."""
+class _ColumnarOperator(OneInputOperator):
+    """A one-input adapter whose records are Arrow batches; errors of a columnar step name
+    the step and the batch's columns."""
 
     def fail(self, exc: BaseException, batch: Any) -> Exception:
         return self.error(exc, _shown(batch))

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..plan.logical import Node
     from .operators import Operator
 
-__all__ = ["register", "build_operator", "kinds", "OPERATOR_MODULES"]
+__all__ = ["register", "build_operator", "kinds", "builders", "OPERATOR_MODULES"]
 
 Builder = Callable[["Node"], "Operator"]
 
@@ -50,6 +50,12 @@ def kinds() -> Tuple[str, ...]:
     """Every node kind an operator is registered for."""
     _load()
     return tuple(_BUILDERS)
+
+
+def builders() -> Dict[str, Builder]:
+    """Every registered builder by node kind (the core-only test reads them)."""
+    _load()
+    return dict(_BUILDERS)
 
 
 def build_operator(node: "Node") -> "Operator":

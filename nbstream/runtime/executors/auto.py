@@ -40,7 +40,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ...errors import JobFailedError, PlanError
 from ..records import Batch
@@ -48,10 +48,11 @@ from ..task import Task, TaskCancelled
 from . import chain_label, gil_enabled
 from .channels import TaskStats, message
 from .pool import pool_size
-from .process import PROCESS_STOP_GRACE_S, KernelJob, ProcessExecutor, remote_error, ship
+from .process import (PROCESS_STOP_GRACE_S, KernelJob, ProcessExecutor, StaticPlacement,
+                      remote_error, ship)
 from .wire import OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, decode, encode
 
-__all__ = ["AutoExecutor", "choose", "CPU_BOUND_SHARE", "MIN_CPU_PER_RECORD_S",
+__all__ = ["AutoExecutor", "AutoPlacement", "choose", "CPU_BOUND_SHARE", "MIN_CPU_PER_RECORD_S",
            "CALIBRATION_S", "CALIBRATION_RECORDS"]
 
 CPU_BOUND_SHARE = 0.05
@@ -129,9 +130,9 @@ class _AutoHead:
     """Stands in for the head operator of an auto chain's task: processes batches in
     measured slices, then on the thread or through a worker process."""
 
-    def __init__(self, kjob: "AutoJob", tid: int, task: Task, calibration: _Calibration,
-                 stats: TaskStats) -> None:
-        self.kjob, self.tid, self.task = kjob, tid, task
+    def __init__(self, placement: "AutoPlacement", tid: int, task: Task,
+                 calibration: _Calibration, stats: TaskStats) -> None:
+        self.placement, self.kjob, self.tid, self.task = placement, placement.kjob, tid, task
         self.op = task.head
         self.ops = list(task.ops.values())
         self.calibration, self.stats = calibration, stats
@@ -139,7 +140,7 @@ class _AutoHead:
         self.worker: Any = None          # the worker of this task's offload, once asked
         self.service = "none"            # none -> opening -> open | refused
         self.replies: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
-        plan = kjob.plan
+        plan = self.kjob.plan
         edges = [e for nid in plan.chain(task.chain.id).nodes for e in plan.out_edges(nid)
                  if not plan.is_chained(e)]
         self.targets = {e.index: t for e, t in zip(edges, task.network)}
@@ -194,15 +195,15 @@ class _AutoHead:
         self.op.process_batch(part, input_index)
         cpu = time.thread_time() - cpu
         wall = time.perf_counter() - wall - (self.stats.blocked_s - blocked)
-        if self.calibration.add(len(part.values), cpu, wall, self.kjob.cores) is not None:
-            self.kjob.decided(self.calibration)
+        if self.calibration.add(len(part.values), cpu, wall, self.placement.cores) is not None:
+            self.placement.decided(self.calibration)
 
     # the worker side
     def _service_ready(self) -> bool:
         if self.service == "open":
             return True
         if self.service == "none":
-            worker = self.kjob.offload_worker(self.task.subtask)
+            worker = self.placement.offload_worker(self.task.subtask)
             if worker is None:
                 return False
             self.worker, self.service = worker, "opening"
@@ -217,10 +218,10 @@ class _AutoHead:
                 raise self._lost(body)
             if decode(body, rest) is None:
                 self.service = "open"
-                self.kjob.offloading(self.calibration, self.worker)
+                self.placement.offloading(self.calibration, self.worker)
             else:
                 self.service = "refused"
-                self.kjob.refused(self.calibration, remote_error(body, rest))
+                self.placement.refused(self.calibration, remote_error(body, rest))
         return self.service == "open"
 
     def _lost(self, what: str) -> JobFailedError:
@@ -289,22 +290,24 @@ class _AutoHead:
             raise remote_error(body, extra)
 
 
-class AutoJob(KernelJob):
-    """A job in the automatic mode (see the module documentation)."""
+class AutoPlacement(StaticPlacement):
+    """The automatic mode's placement (see the module documentation): chains pinned to a
+    mode stay where the plan put them; ``auto`` chains run on kernel threads, measured,
+    and those found CPU-bound are offloaded to workers."""
 
-    def __init__(self, plan: Any, job: Any, clock: Any) -> None:
-        super().__init__(plan, job, clock)
+    def bind(self, kjob: KernelJob) -> None:
+        super().bind(kjob)
+        plan = kjob.plan
         self.cores = pool_size()  # the processes it could use (NBSTREAM_WORKERS or the CPUs)
         self.calibrations: Dict[int, _Calibration] = {}
         self.heads: Dict[int, _AutoHead] = {}
-        self.candidates = set()
+        self.candidates: Set[int] = set()
         self._offload_workers: Optional[List[Any]] = None
         self._starting: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
         for c in plan.chains:
             if plan.chain_mode(c.id) == "auto":
                 self.calibrations[c.id] = _Calibration(chain_label(plan, c.id))
-        self._installed: set = set()
         suffice = _threads_suffice(self.cores, gil_enabled())
         if job.checkpoints is not None:  # a chain's state must stay where its barriers pass
             suffice = "the job checkpoints: chains are not moved while it runs"
@@ -319,35 +322,29 @@ class AutoJob(KernelJob):
                 continue
             self.candidates.add(cid)
 
-    def chains_to_ship(self) -> set:
-        return super().chains_to_ship() | self.candidates
-
-    def offload_chains(self) -> set:
+    def offloaded_chains(self) -> Set[int]:
         return set(self.candidates)
 
-    def mode_of(self, tid: int) -> str:
-        chain = self.layout.tasks[tid][0]
-        calibration = self.calibrations.get(chain)
+    def mode(self, tid: int) -> str:
+        calibration = self.calibrations.get(self.kjob.layout.tasks[tid][0])
         if calibration is None:
-            return super().mode_of(tid)
+            return super().mode(tid)
         return calibration.decision or "auto (measuring)"
 
-    def make_local_task(self, tid: int) -> Task:
-        chain, sub = self.layout.tasks[tid]
+    def kernel_task(self, tid: int) -> Task:
+        chain = self.kjob.layout.tasks[tid][0]
         calibration = self.calibrations.get(chain)
         if calibration is None or chain not in self.candidates:
-            return super().make_local_task(tid)
+            return super().kernel_task(tid)
         stats = TaskStats()
-        task = Task(self.plan, chain, sub, self.job, self.channels.inboxes.get(tid),
-                    self.channels.writer_factory(tid, stats), self.clock,
-                    {"stdout": self.job.stdout})
+        task = self.kjob.new_task(tid, stats)
         head = _AutoHead(self, tid, task, calibration, stats)
         task.head = head  # type: ignore[assignment]
         self.heads[tid] = head
         return task
 
-    def _describe_placement(self) -> None:
-        super()._describe_placement()
+    def describe(self) -> None:
+        super().describe()
         for calibration in self.calibrations.values():
             self._tell(calibration)
 
@@ -356,7 +353,7 @@ class AutoJob(KernelJob):
             text = "auto: measuring its first records"
         else:
             text = f"{calibration.decision}{where} (auto: {calibration.reason})"
-        self.job.placement[calibration.label] = text
+        self.kjob.job.placement[calibration.label] = text
 
     # -- decisions --------------------------------------------------------------------------------
     def decided(self, calibration: _Calibration) -> None:
@@ -364,16 +361,17 @@ class AutoJob(KernelJob):
         if calibration.decision == "process":
             with self._start_lock:
                 if self._starting is None:
-                    widest = max(self.plan.chain(c).parallelism for c in self.candidates)
+                    plan = self.kjob.plan
+                    widest = max(plan.chain(c).parallelism for c in self.candidates)
                     self._starting = threading.Thread(
                         target=self._start_workers, args=(widest,), daemon=True,
-                        name=f"nbstream[{self.job.job_name}] starting workers")
+                        name=f"nbstream[{self.kjob.job.job_name}] starting workers")
                     self._starting.start()
 
     def _start_workers(self, n: int) -> None:
         try:
-            workers = self.connect(n)
-            self.install(workers)
+            workers = self.kjob.connect(n)
+            self.kjob.install(workers)
         except BaseException as exc:  # noqa: BLE001 - no workers: stay on threads
             for calibration in self.calibrations.values():
                 if calibration.decision == "process":
@@ -383,11 +381,6 @@ class AutoJob(KernelJob):
             return
         self._offload_workers = workers
 
-    def install(self, workers: Sequence[Any]) -> None:
-        fresh = [w for w in workers if w.id not in self._installed]
-        self._installed |= {w.id for w in fresh}
-        super().install(fresh)
-
     def offload_worker(self, subtask: int) -> Any:
         workers = self._offload_workers
         if not workers:
@@ -395,10 +388,11 @@ class AutoJob(KernelJob):
         return workers[subtask % len(workers)]
 
     def offloading(self, calibration: _Calibration, worker: Any) -> None:
+        kjob = self.kjob
         chain = next(c for c, cal in self.calibrations.items() if cal is calibration)
         on = sorted({h.worker.id for t, h in self.heads.items()
-                     if self.layout.tasks[t][0] == chain and h.service == "open"})
-        names = ", ".join(str(self.workers[i]) for i in on if i in self.workers)
+                     if kjob.layout.tasks[t][0] == chain and h.service == "open"})
+        names = ", ".join(str(kjob.workers[i]) for i in on if i in kjob.workers)
         self._tell(calibration, f" on {names}")
 
     def refused(self, calibration: _Calibration, error: BaseException) -> None:
@@ -406,34 +400,37 @@ class AutoJob(KernelJob):
         self._tell(calibration)
 
     # -- messages and the end -------------------------------------------------------------------------
-    def on_offload_reply(self, tid: int, what: int, body: Any, rest: Sequence[Any]) -> None:
+    def on_reply(self, tid: int, what: int, body: Any, rest: Sequence[Any]) -> None:
         head = self.heads.get(tid)
         if head is not None:
             head.replies.put((what, body, rest))
 
     def on_worker_lost(self, worker: Any, what: str) -> None:
-        super().on_worker_lost(worker, what)
         for head in self.heads.values():
             if head.worker is worker:
                 head.replies.put(("lost", what, ()))
 
     def offloaded_on(self, worker_id: int) -> List[int]:
+        pending = self.kjob.pending
         return [t for t, h in self.heads.items()
-                if h.worker is not None and h.worker.id == worker_id and t in self.pending]
+                if h.worker is not None and h.worker.id == worker_id and t in pending]
 
-    def after_local_task(self, tid: int, task: Task) -> None:
+    def task_ended(self, tid: int) -> None:
         head = self.heads.get(tid)
         if head is not None:
             head.close()
 
-    def before_finish(self) -> None:
+    def finish(self) -> None:
         starting = self._starting
         if starting is not None:
             starting.join()
 
 
 class AutoExecutor(ProcessExecutor):
-    """Places each step by measuring it (see :mod:`nbstream.runtime.executors.auto`)."""
+    """The process executor with the automatic placement (see
+    :mod:`nbstream.runtime.executors.auto`)."""
 
     name = "auto"
-    job_class = AutoJob
+
+    def __init__(self) -> None:
+        super().__init__(AutoPlacement)

@@ -27,7 +27,7 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from ...errors import JobFailedError, PlanError
 from ...plan.logical import Partitioning
@@ -42,7 +42,7 @@ from .wire import (ACK, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB
                    LOG, MAILBOX, METRICS, OFFLOAD_REPLY, OUT, RUN, START, check_picklable,
                    decode, dumps, encode)
 
-__all__ = ["ProcessExecutor", "KernelJob", "RemoteTraceback", "remote_error", "ship"]
+__all__ = ["ProcessExecutor", "KernelJob", "StaticPlacement", "RemoteTraceback", "remote_error", "ship"]
 
 PROCESS_STOP_GRACE_S = 3.0
 
@@ -159,10 +159,75 @@ def _diagnose(node: Any) -> None:
     check_picklable(node.output_type, node.name, "its output type")
 
 
-class KernelJob:
-    """The kernel's side of one job run by the process (or auto) executor."""
+class StaticPlacement:
+    """Where a job's chains run, as the plan says: ``process`` chains as tasks in worker
+    processes, the others as tasks on threads in the kernel (process mode).
 
-    def __init__(self, plan: Any, job: JobClient, clock: Any) -> None:
+    The executor gives each :class:`KernelJob` a placement, which the job asks what the plan
+    alone does not say. A placement may *offload*: keep a chain's task in the kernel and
+    have a copy of its steps in a worker run (some of) its batches (``OFFLOAD_*`` messages);
+    :class:`~nbstream.runtime.executors.auto.AutoPlacement` does, after measuring.
+    This one offloads nothing.
+    """
+
+    kjob: "KernelJob"
+
+    def bind(self, kjob: "KernelJob") -> None:
+        """Take the job (its plan and layout are set, nothing has started)."""
+        self.kjob = kjob
+
+    def offloaded_chains(self) -> Set[int]:
+        """Chains whose steps every worker of the job gets, to run batches that kernel
+        tasks hand them (the plan's ``process`` chains travel anyway)."""
+        return set()
+
+    def kernel_task(self, tid: int) -> Task:
+        """The task ``tid`` that runs on a thread in the kernel."""
+        return self.kjob.new_task(tid)
+
+    def mode(self, tid: int) -> str:
+        """Where kernel task ``tid`` runs, as its metrics say."""
+        kjob = self.kjob
+        return kjob.plan.chain_mode(kjob.layout.tasks[tid][0])
+
+    def describe(self) -> None:
+        """Say in ``job.placement`` where each chain runs, and why."""
+        kjob = self.kjob
+        plan, layout = kjob.plan, kjob.layout
+        for c in plan.chains:
+            mode = plan.chain_mode(c.id)
+            if mode == "process":
+                ids = sorted({kjob.node_of[layout.tid[(c.id, s)]] for s in range(c.parallelism)})
+                where = ", ".join(str(kjob.workers[i]) for i in ids)
+                text = f"process on {where} ({plan.mode_reasons.get(c.id, '')})"
+            else:
+                text = f"{mode} ({plan.mode_reasons.get(c.id, '')})"
+            kjob.job.placement[chain_label(plan, c.id)] = text
+
+    # offloading: nothing to do when nothing is offloaded
+    def on_reply(self, tid: int, what: int, body: Any, rest: Sequence[Any]) -> None:
+        """A worker answered kernel task ``tid``'s offload (on the router thread: never block)."""
+
+    def on_worker_lost(self, worker: Worker, what: str) -> None:
+        """``worker`` died or was stopped (on the router thread)."""
+
+    def offloaded_on(self, worker_id: int) -> List[int]:
+        """Kernel tasks whose work runs on that worker."""
+        return []
+
+    def task_ended(self, tid: int) -> None:
+        """Kernel task ``tid`` stopped (on its thread); an error raised fails the job."""
+
+    def finish(self) -> None:
+        """Every task stopped; the job is about to end."""
+
+
+class KernelJob:
+    """The kernel's side of one job run by the process (or auto) executor; where its
+    chains run is its ``placement``'s business (:class:`StaticPlacement`)."""
+
+    def __init__(self, plan: Any, job: JobClient, clock: Any,
+                 placement: Optional[StaticPlacement] = None) -> None:
         self.plan, self.job, self.clock = plan, job, clock
         self.layout = Layout(plan)
         self.events: "queue.Queue[Any]" = queue.Queue()
@@ -179,37 +244,17 @@ class KernelJob:
         self.shipped: Optional[Dict[str, Any]] = None
         self.channels: Optional[JobChannels] = None
         self._tick: Any = None
+        self._installed: Set[int] = set()
+        self.placement = placement if placement is not None else StaticPlacement()
+        self.placement.bind(self)
 
-    # -- what goes where (the automatic mode refines these) ----------------------------------------
-    def chains_to_ship(self) -> Set[int]:
-        return {c.id for c in self.plan.chains if self.plan.chain_mode(c.id) == "process"}
-
-    def make_local_task(self, tid: int) -> Task:
+    def new_task(self, tid: int, stats: Any = None) -> Task:
+        """A kernel task ``tid`` wired to the job's channels (``stats``: its send statistics)."""
         chain, sub = self.layout.tasks[tid]
         assert self.channels is not None
         return Task(self.plan, chain, sub, self.job, self.channels.inboxes.get(tid),
-                    self.channels.writer_factory(tid), self.clock,
+                    self.channels.writer_factory(tid, stats), self.clock,
                     {"stdout": self.job.stdout})
-
-    def mode_of(self, tid: int) -> str:
-        return self.plan.chain_mode(self.layout.tasks[tid][0])
-
-    def on_offload_reply(self, tid: int, what: int, body: Any, rest: Sequence[Any]) -> None:
-        pass
-
-    def after_local_task(self, tid: int, task: Task) -> None:
-        pass
-
-    def offload_chains(self) -> Set[int]:
-        """Chains whose steps every worker of the job gets (the automatic mode's)."""
-        return set()
-
-    def offloaded_on(self, worker_id: int) -> List[int]:
-        """Kernel tasks whose work runs on that worker (the automatic mode's)."""
-        return []
-
-    def before_finish(self) -> None:
-        pass
 
     # -- starting ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -223,9 +268,9 @@ class KernelJob:
                                         self.job, self._send)
             for tid, node in enumerate(self.node_of):
                 if node == 0:
-                    self.local[tid] = self.make_local_task(tid)
+                    self.local[tid] = self.placement.kernel_task(tid)
             self._join_checkpoints()
-            self._describe_placement()
+            self.placement.describe()
             self.install(list(self.workers.values()))
         except BaseException:
             if self.pool is not None:
@@ -270,7 +315,8 @@ class KernelJob:
                 "restore": {key: coordinator.restored_state(*key) for key in keys}}
 
     def ship(self) -> Optional[Dict[str, Any]]:
-        chains = self.chains_to_ship()
+        chains = {c.id for c in self.plan.chains if self.plan.chain_mode(c.id) == "process"}
+        chains |= self.placement.offloaded_chains()
         return ship(self.plan, chains) if chains else None
 
     def connect(self, n: int) -> List[Worker]:
@@ -284,15 +330,18 @@ class KernelJob:
         return workers
 
     def install(self, workers: Sequence[Worker]) -> None:
-        """Send the job to ``workers`` with the tasks each of them runs, then (once all
-        have it) start those tasks."""
+        """Send the job to those of ``workers`` that do not have it yet, with the tasks
+        each of them runs, then (once all have it) start those tasks."""
+        workers = [w for w in workers if w.id not in self._installed]
+        self._installed |= {w.id for w in workers}
         if self.shipped is None:
             return
         plan, shipped = self.plan, self.shipped
         source_of = {e.index: e.source for e in plan.edges}
+        offloaded = self.placement.offloaded_chains()
         for w in workers:
             run = [t for t in self.remote_tids if self.node_of[t] == w.id]
-            chains = {self.layout.tasks[t][0] for t in run} | self.offload_chains()
+            chains = {self.layout.tasks[t][0] for t in run} | offloaded
             spec = dict(skeleton=shipped["skeleton"],
                         nodes={n: b for n, b in shipped["nodes"].items()
                                if plan.chain_of[n] in chains},
@@ -307,18 +356,6 @@ class KernelJob:
         first, rest = message(RUN, self.job_no)
         for w in workers:
             w.send(first, rest)
-
-    def _describe_placement(self) -> None:
-        for c in self.plan.chains:
-            mode = self.plan.chain_mode(c.id)
-            if mode == "process":
-                ids = sorted({self.node_of[self.layout.tid[(c.id, s)]]
-                              for s in range(c.parallelism)})
-                where = ", ".join(str(self.workers[i]) for i in ids)
-                text = f"process on {where} ({self.plan.mode_reasons.get(c.id, '')})"
-            else:
-                text = f"{mode} ({self.plan.mode_reasons.get(c.id, '')})"
-            self.job.placement[chain_label(self.plan, c.id)] = text
 
     # -- talking to workers ---------------------------------------------------------------------------
     def _send(self, node: int, first: Any, rest: Sequence[Any] = ()) -> None:
@@ -342,13 +379,14 @@ class KernelJob:
         elif kind == CREDIT:
             channels.credit(a)
         elif kind == OFFLOAD_REPLY:
-            self.on_offload_reply(a, b, memoryview(data)[HEADER.size:], rest)
+            self.placement.on_reply(a, b, memoryview(data)[HEADER.size:], rest)
         else:
             self.events.put((kind, worker, a, memoryview(data)[HEADER.size:], rest))
 
     def on_worker_lost(self, worker: Worker, what: str) -> None:
         if worker.id in self.workers:
             self.events.put(("lost", worker, 0, what, ()))
+        self.placement.on_worker_lost(worker, what)
 
     def on_router_error(self, exc: BaseException) -> None:
         self.job.fail(as_job_error(exc))
@@ -370,7 +408,7 @@ class KernelJob:
     def _metrics(self) -> List[Dict[str, Any]]:
         out = []
         for tid, task in list(self.local.items()):
-            mode = self.mode_of(tid)
+            mode = self.placement.mode(tid)
             out.extend(dict(m, mode=mode) for m in task.metrics())
         for tid, metrics in list(self.remote_metrics.items()):
             out.extend(dict(m, mode="process") for m in metrics)
@@ -391,7 +429,7 @@ class KernelJob:
             self.job.fail(as_job_error(exc))
         finally:
             try:
-                self.after_local_task(tid, task)
+                self.placement.task_ended(tid)
             except BaseException as exc:  # noqa: BLE001
                 self.job.fail(as_job_error(exc))
             self.events.put(("local done", None, tid, None, ()))
@@ -468,7 +506,7 @@ class KernelJob:
         self.pending.difference_update(lost)
         if worker.id in self.killed:
             return
-        running = ", ".join(self.task_name(t) for t in lost + self.offloaded_on(worker.id))
+        running = ", ".join(self.task_name(t) for t in lost + self.placement.offloaded_on(worker.id))
         running = running or "no task of this job any more"
         self.job.fail(JobFailedError(f"{worker} {what} while running {running}; the job was "
                                      "stopped (the pool starts a new worker for the next job)"))
@@ -494,7 +532,7 @@ class KernelJob:
                 self.pending.discard(tid)
 
     def _finish(self) -> None:
-        self.before_finish()
+        self.placement.finish()
         if self._tick is not None:
             self.clock.unsubscribe(self._tick)
         if self.pool is not None:
@@ -504,10 +542,13 @@ class KernelJob:
 
 
 class ProcessExecutor(Executor):
-    """Runs ``process`` chains in worker processes and ``thread`` chains in the kernel."""
+    """Runs ``process`` chains in worker processes and ``thread`` chains in the kernel;
+    ``placement`` makes each job's placement strategy (:class:`StaticPlacement`)."""
 
     name = "process"
-    job_class = KernelJob
+
+    def __init__(self, placement: Callable[[], StaticPlacement] = StaticPlacement) -> None:
+        self.placement = placement
 
     def start(self, plan: Any, job: JobClient, clock: Any) -> None:
-        self.job_class(plan, job, clock).start()
+        KernelJob(plan, job, clock, self.placement()).start()

@@ -309,7 +309,7 @@ class AutoPlacement(StaticPlacement):
             if plan.chain_mode(c.id) == "auto":
                 self.calibrations[c.id] = _Calibration(chain_label(plan, c.id))
         suffice = _threads_suffice(self.cores, gil_enabled())
-        if job.checkpoints is not None:  # a chain's state must stay where its barriers pass
+        if kjob.job.checkpoints is not None:  # a chain's state must stay where its barriers pass
             suffice = "the job checkpoints: chains are not moved while it runs"
         for cid, calibration in self.calibrations.items():
             if suffice is not None:

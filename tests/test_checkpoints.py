@@ -649,8 +649,35 @@ def test_a_loop_recovers_exactly_once_with_its_feedback_in_flight(tmp_path, mode
     assert got == [(i, 4) for i in range(1500)]
 
 
+def echo_negated(context, message):
+    """A StateFun function: sends the negated int it gets to the egress example/out."""
+    from nbstream.statefun import IntType, egress_message_builder
+    context.send_egress(egress_message_builder("example/out", -message.as_int(), IntType))
+
+
+class statefun_egress:
+    """The ints that a StateFun job sends to example/out, read as it runs: ``n`` messages
+    to example/counter over ``ids`` addresses (iterate it; ``.job`` is the job)."""
+
+    def __init__(self, env, functions, n: int, ids: int) -> None:
+        from nbstream.statefun import StatefulFunctionDataStreamBuilder, message_builder
+        messages = [message_builder("example/counter", str(i % ids), int_value=i)
+                    for i in range(n)]
+        out = (StatefulFunctionDataStreamBuilder.builder("count")
+               .with_data_stream_as_ingress(env.from_collection(messages))
+               .with_functions(functions).with_egress_id("example/out")
+               .with_feedback_timeout(2000).build(env))
+        self._it = out.get_data_stream_for_egress_id("example/out").execute_and_collect()
+        self.job = self._it.job
+
+    def __iter__(self):
+        from nbstream.statefun import IntType
+        decode = IntType.serializer().deserialize
+        return (decode(e.raw_value()) for e in self._it)
+
+
 def test_stateful_functions_recover_exactly_once(tmp_path):
-    from nbstream.statefun import (IntType, StatefulFunctionDataStreamBuilder, StatefulFunctions,
+    from nbstream.statefun import (IntType, StatefulFunctions,
                                    ValueSpec, egress_message_builder, message_builder)
 
     functions = StatefulFunctions()
@@ -668,19 +695,10 @@ def test_stateful_functions_recover_exactly_once(tmp_path):
             context.send(message_builder("example/echo", context.address.id, int_value=n))
         context.send_egress(egress_message_builder("example/out", n, IntType))
 
-    @functions.bind("example/echo")
-    def echo(context, message):
-        context.send_egress(egress_message_builder("example/out", -message.as_int(), IntType))
+    functions.register("example/echo", echo_negated)
 
     def job(env):
-        messages = [message_builder("example/counter", str(i % 7), int_value=i)
-                    for i in range(2500)]
-        out = (StatefulFunctionDataStreamBuilder.builder("count")
-               .with_data_stream_as_ingress(env.from_collection(messages))
-               .with_functions(functions).with_egress_id("example/out")
-               .with_feedback_timeout(2000).build(env))
-        return [IntType.serializer().deserialize(e.raw_value()) for e in
-                out.get_data_stream_for_egress_id("example/out").execute_and_collect()]
+        return list(statefun_egress(env, functions, 2500, 7))
 
     open(marker, "w").close()  # no failure in the run to compare with
     expected = Counter(job(StreamExecutionEnvironment.get_execution_environment()
@@ -759,7 +777,7 @@ def test_stateful_functions_survive_a_killed_worker_with_delayed_messages(tmp_pa
     from datetime import timedelta
 
     from nbstream.runtime.executors.pool import get_pool
-    from nbstream.statefun import (IntType, StatefulFunctionDataStreamBuilder, StatefulFunctions,
+    from nbstream.statefun import (IntType, StatefulFunctions,
                                    ValueSpec, egress_message_builder, message_builder)
 
     functions = StatefulFunctions()
@@ -773,22 +791,13 @@ def test_stateful_functions_survive_a_killed_worker_with_delayed_messages(tmp_pa
                                message_builder("example/echo", context.address.id, int_value=n))
         context.send_egress(egress_message_builder("example/out", n, IntType))
 
-    @functions.bind("example/echo")
-    def echo(context, message):
-        context.send_egress(egress_message_builder("example/out", -message.as_int(), IntType))
+    functions.register("example/echo", echo_negated)
 
     def job(env):
-        messages = [message_builder("example/counter", str(i % 5), int_value=i)
-                    for i in range(3000)]
-        out = (StatefulFunctionDataStreamBuilder.builder("count")
-               .with_data_stream_as_ingress(env.from_collection(messages))
-               .with_functions(functions).with_egress_id("example/out")
-               .with_feedback_timeout(2000).build(env))
-        return out.get_data_stream_for_egress_id("example/out").execute_and_collect()
+        return statefun_egress(env, functions, 3000, 5)
 
-    decode = IntType.serializer().deserialize
-    expected = Counter(decode(e.raw_value()) for e in job(
-        StreamExecutionEnvironment.get_execution_environment().set_parallelism(2)))
+    expected = Counter(job(StreamExecutionEnvironment.get_execution_environment()
+                           .set_parallelism(2)))
     env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 25})
     env.set_execution_mode("process")
     env.set_parallelism(2)
@@ -797,8 +806,8 @@ def test_stateful_functions_survive_a_killed_worker_with_delayed_messages(tmp_pa
     env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
     it = job(env)
     got, victim = [], None
-    for e in it:
-        got.append(decode(e.raw_value()))
+    for value in it:
+        got.append(value)
         if victim is None and it.job.checkpoint_info().get("completed", 0) >= 2:
             victim = next(iter(get_pool().workers.values()))
             os.kill(victim.pid, signal.SIGKILL)

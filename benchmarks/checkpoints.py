@@ -51,6 +51,7 @@ from benchmarks.w1_wordcount import expected as w1_expected  # noqa: E402
 from benchmarks.w1_wordcount import hand_loop, make_functions  # noqa: E402
 from benchmarks.w2_windows import events as w2_events  # noqa: E402
 from benchmarks.w2_windows import expected as w2_expected  # noqa: E402
+from benchmarks.w2_windows import w2_stream  # noqa: E402
 
 PARALLELISM = 2
 
@@ -131,19 +132,11 @@ def w2_input(n: int):
 
 
 def w2(n: int, mode: str, interval_ms: int, directory: Optional[str]) -> Dict[str, Any]:
-    from nbstream import TumblingEventTimeWindows, WatermarkStrategy
-
     data, want = w2_input(n)
 
     env = make_env(mode, interval_ms, directory)
     sink = Counter()
-    (env.from_collection(data)
-        .assign_timestamps_and_watermarks(
-            WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda e, _: e[1]))
-        .key_by(lambda e: e[0])
-        .window(TumblingEventTimeWindows.of("10s"))
-        .agg(count="count", total=(2, "sum"))
-        .add_sink(sink.keep))
+    w2_stream(env, data).add_sink(sink.keep)  # a function sink: it does not hold results back
     out = run_job(env, "W2")
     got = {(r["key"], r["window_start"]): (r["count"], r["total"]) for r in sink.values}
     if got != want:
@@ -329,7 +322,7 @@ def measure(args, n: int, runs: int, modes: List[str], only: set, interval: int,
                   f"{without / with_:.2f} (goal >= 0.9); CPU seconds with/without "
                   f"{cpu_with / cpu_without:.2f} (less sensitive to other programs)")
     if cps:
-        print(f"\ncheckpoints of those runs (median over all; max in brackets):")
+        print("\ncheckpoints of those runs (median over all; max in brackets):")
         print(f"{'':<16}{'per run':>8}{'duration ms':>18}{'size KB':>14}{'alignment ms':>20}")
         for name, items in cps.items():
             def col(key: str, scale: float, digits: int = 1) -> str:

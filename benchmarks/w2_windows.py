@@ -84,20 +84,25 @@ def pandas_groupby(frame):
             zip(g.index, g["count"].to_numpy(), g["sum"].to_numpy())}
 
 
+def w2_stream(env, data):
+    """W2's pipeline on the row path: counts and totals per key and 10 s window."""
+    from nbstream import TumblingEventTimeWindows, WatermarkStrategy
+
+    return (env.from_collection(data)
+            .assign_timestamps_and_watermarks(
+                WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda e, _: e[1]))
+            .key_by(lambda e: e[0])
+            .window(TumblingEventTimeWindows.of("10s"))
+            .agg(count="count", total=(2, "sum")))
+
+
 def nbstream_w2(data, parallelism: int, mode: str = "thread"):
-    from nbstream import (DataFrameSink, StreamExecutionEnvironment, TumblingEventTimeWindows,
-                          WatermarkStrategy)
+    from nbstream import DataFrameSink, StreamExecutionEnvironment
 
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism).set_execution_mode(mode)
     sink = DataFrameSink()
-    (env.from_collection(data)
-        .assign_timestamps_and_watermarks(
-            WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda e, _: e[1]))
-        .key_by(lambda e: e[0])
-        .window(TumblingEventTimeWindows.of("10s"))
-        .agg(count="count", total=(2, "sum"))
-        .add_sink(sink))
+    w2_stream(env, data).add_sink(sink)
     env.execute("W2")
     return {(r["key"], r["window_start"]): (r["count"], r["total"]) for r in sink.rows()}
 

@@ -161,6 +161,7 @@ class Operator:
         self.task: Optional[TaskInfo] = None
         self.ctx: Optional[ProcessContext] = None
         self.on_timer: Optional[Callable[[int, Any], Any]] = None
+        self.resources: List[Any] = []  # things with dispose(): released when the task ends
         self.fn_name = _function_name(self.fn)
         if getattr(node.output_type, "converts", False):  # declared rows, tuples, FLOATs...
             self.output.convert = node.output_type.from_value
@@ -200,6 +201,13 @@ class Operator:
                 self.fn.close()
             except USER_ERRORS as exc:
                 raise self.error(exc, None, has_record=False, phase="close()") from exc
+
+    def release(self) -> None:
+        """Dispose of this instance's resources (a state database): after ``close()``,
+        and also for an operator that was never opened."""
+        resources, self.resources = self.resources, []
+        for resource in resources:
+            resource.dispose()
 
     # data -----------------------------------------------------------------------------------
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:

@@ -58,21 +58,8 @@ def keyed_state_backend(op: Any, scope: str = "") -> KeyedStateBackend:
     if store is None:
         store = op._rocksdb_store = RocksDBStore(settings.directory or None,
                                                  f"{task.task_name[:40]}-{task.subtask}")
-        _close_with(op, store)
+        op.resources.append(store)  # disposed by the task after close(), or if open() failed
     return KeyedStateBackend(task.time_service.now_ms, store=store.scoped(scope))
-
-
-def _close_with(op: Any, store: "RocksDBStore") -> None:
-    """Dispose of ``store`` after the operator's own ``close()`` (success or not)."""
-    close = op.close
-
-    def close_and_dispose() -> None:
-        try:
-            close()
-        finally:
-            store.dispose()
-
-    op.close = close_and_dispose
 
 
 def _dump_slot(slot: Any) -> bytes:

@@ -169,7 +169,11 @@ class Task:
         self.coordinator = getattr(control, "checkpoints", None)
         self._restore: Optional[Dict[Any, Any]] = None
         if self.coordinator is not None:
-            self._join_checkpoints()
+            try:
+                self._join_checkpoints()
+            except BaseException:
+                self._release()  # the task never runs: nothing else would
+                raise
 
     def _join_checkpoints(self) -> None:
         for nid, op in self.ops.items():
@@ -355,8 +359,16 @@ class Task:
                 op.close()
             except BaseException as exc:  # keep closing the others
                 error = error or exc
+        self._release()
         if error is not None and not self.control.cancelled:
             raise error
+
+    def _release(self) -> None:
+        for op in self.ops.values():  # opened or not
+            try:
+                op.release()
+            except Exception:  # noqa: BLE001 - a resource that will not go must not hide the job's end
+                pass
 
     def cancel(self) -> None:
         """Sources stop reading; operators waiting on calls (async I/O) stop waiting."""

@@ -82,7 +82,7 @@ class Unbounded:
     def take(self, control: Any, stats: Optional[TaskStats]) -> None:
         pass
 
-    def give(self) -> None:
+    def give(self, n: int = 1) -> None:
         pass
 
 
@@ -104,8 +104,30 @@ class Credits:
         if stats is not None:
             stats.blocked_s += time.perf_counter() - start
 
-    def give(self) -> None:
-        self._sem.release()
+    def give(self, n: int = 1) -> None:
+        self._sem.release(n)
+
+
+class _CreditReturn:
+    """The receiver's side of a channel whose sender lives in another process: credit
+    goes back in groups (one CREDIT message per ``group`` messages taken, as Flink
+    announces credit), not one message back per message. It cannot deadlock: a sender
+    that waits holds no credit, and fewer than ``group`` <= capacity of its messages are
+    taken and not yet credited, so at least one is still on its way to the receiver,
+    whose next take returns the group."""
+
+    __slots__ = ("pending", "group", "send", "node", "job_no", "cid")
+
+    def __init__(self, group: int, send: Send, node: int, job_no: int, cid: int) -> None:
+        self.pending, self.group = 0, group
+        self.send, self.node, self.job_no, self.cid = send, node, job_no, cid
+
+    def __call__(self) -> None:
+        self.pending += 1
+        if self.pending >= self.group:
+            first, rest = message(CREDIT, self.job_no, self.cid, 0, self.pending)
+            self.pending = 0
+            self.send(self.node, first, rest)
 
 
 class Inbox:
@@ -195,6 +217,7 @@ class JobChannels:
         self.job_no, self.control, self.send = job_no, control, send
         self.names = {nid: node.name for nid, node in plan.nodes.items()}
         capacity = plan.config.channel_capacity
+        self.group = max(1, capacity // 2)
         self.credits: Dict[int, Any] = {
             cid: Unbounded() if layout.feedback[cid] else Credits(capacity)
             for cid, (sender, _r, _c) in enumerate(layout.channels) if node_of[sender] == here}
@@ -211,9 +234,7 @@ class JobChannels:
             return _nothing
         if self.node_of[sender] == self.here:
             return self.credits[cid].give
-        first, rest = message(CREDIT, self.job_no, cid)
-        node, send = self.node_of[sender], self.send
-        return lambda: send(node, first, rest)
+        return _CreditReturn(self.group, self.send, self.node_of[sender], self.job_no, cid)
 
     def writer_factory(self, tid: int, stats: Optional[TaskStats] = None) -> Callable[[Any, int], Any]:
         """``make_writer(edge, receiver)`` for the task ``tid`` (see :class:`~nbstream.runtime.task.Task`)."""
@@ -237,10 +258,10 @@ class JobChannels:
         if inbox is not None:
             inbox.put((channel, Encoded(body, buffers)))
 
-    def credit(self, cid: int) -> None:
+    def credit(self, cid: int, n: int) -> None:
         credits = self.credits.get(cid)
         if credits is not None:
-            credits.give()
+            credits.give(n)
 
     def poke(self, signal: Any) -> None:
         """Wake every local task (cancel, or the clock moved)."""

@@ -377,7 +377,7 @@ class KernelJob:
         if kind == DATA:
             channels.deliver(a, b, memoryview(data)[HEADER.size:], rest)
         elif kind == CREDIT:
-            channels.credit(a)
+            channels.credit(a, c)
         elif kind == OFFLOAD_REPLY:
             self.placement.on_reply(a, b, memoryview(data)[HEADER.size:], rest)
         else:

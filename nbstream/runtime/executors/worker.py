@@ -350,7 +350,7 @@ class _Links:
         self.worker, self.folder = worker, folder
         self.peers: Dict[int, Tuple[Connection, threading.Lock]] = {}
         self.lock = threading.Lock()
-        self.early: Dict[int, List[Tuple[int, int, int, Any, List[Any]]]] = {}
+        self.early: Dict[int, List[Tuple[int, int, int, int, Any, List[Any]]]] = {}
         self.ended: set = set()
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         server.bind(self.path(worker.id))
@@ -398,22 +398,22 @@ class _Links:
         recv = conn.recv_bytes
         while True:
             try:
-                data, (kind, job_no, a, b, _c), rest = _receive(recv)
+                data, (kind, job_no, a, b, c), rest = _receive(recv)
             except (EOFError, OSError):  # the peer is gone
                 return
             with self.lock:  # (handing over never blocks: an inbox put, a credit)
                 job = self.worker.jobs.get(job_no)
                 if job is not None:
-                    _deliver(job, kind, a, b, memoryview(data)[HEADER.size:], rest)
+                    _deliver(job, kind, a, b, c, memoryview(data)[HEADER.size:], rest)
                 elif job_no not in self.ended:
-                    self.early.setdefault(job_no, []).append((kind, a, b, data, rest))
+                    self.early.setdefault(job_no, []).append((kind, a, b, c, data, rest))
 
     def started(self, job: "WorkerJob") -> None:
         """``job`` is installed: register it and hand it what came before, in order."""
         with self.lock:
             self.worker.jobs[job.no] = job
-            for kind, a, b, data, rest in self.early.pop(job.no, []):
-                _deliver(job, kind, a, b, memoryview(data)[HEADER.size:], rest)
+            for kind, a, b, c, data, rest in self.early.pop(job.no, []):
+                _deliver(job, kind, a, b, c, memoryview(data)[HEADER.size:], rest)
 
     def ended_job(self, job_no: int) -> None:
         with self.lock:
@@ -428,11 +428,12 @@ def _receive(recv: Any) -> Tuple[Any, Tuple[int, int, int, int, int], List[Any]]
     return data, (kind, job_no, a, b, c), [recv() for _ in range(extra)]
 
 
-def _deliver(job: "WorkerJob", kind: int, a: int, b: int, body: Any, rest: Sequence[Any]) -> None:
+def _deliver(job: "WorkerJob", kind: int, a: int, b: int, c: int, body: Any,
+             rest: Sequence[Any]) -> None:
     if kind == DATA:
         job.channels.deliver(a, b, body, rest)
     elif kind == CREDIT:
-        job.channels.credit(a)
+        job.channels.credit(a, c)
 
 
 class WorkerProcess:
@@ -509,7 +510,7 @@ class WorkerProcess:
             if job is None:  # a late message for a job that ended here
                 continue
             if kind == DATA or kind == CREDIT:
-                _deliver(job, kind, a, b, body, rest)
+                _deliver(job, kind, a, b, c, body, rest)
             elif kind == RUN:
                 job.run_tasks()
             elif kind == CANCEL_MSG:

@@ -52,7 +52,7 @@ class ExecutionConfig:
     def __init__(self) -> None:
         self._auto_watermark_interval = 200
         self._job_parameters: Dict[str, Any] = {}
-        self._batch_size = 1024
+        self._batch_size = 2048
         self._channel_capacity = 8
 
     def set_auto_watermark_interval(self, interval_ms: int) -> "ExecutionConfig":
@@ -72,7 +72,7 @@ class ExecutionConfig:
         return dict(self._job_parameters)
 
     def set_batch_size(self, records: int) -> "ExecutionConfig":
-        """Most records a source puts into one batch (default 1024)."""
+        """Most records a source puts into one batch (default 2048)."""
         self._batch_size = whole_number(records, "the batch size", 1)
         return self
 

@@ -78,7 +78,7 @@ class JobConfig:
     ``flink`` hand them on).
     """
 
-    batch_size: int = 1024
+    batch_size: int = 2048
     buffer_timeout_ms: int = 50
     channel_capacity: int = 8
     auto_watermark_interval_ms: int = 200

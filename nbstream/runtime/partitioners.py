@@ -107,21 +107,30 @@ class _Keyed(Partitioner):
         if self.n == 1:
             return [(0, Batch(batch.values, batch.timestamps, keys))]
         cache = self.cache
-        get = cache.get
-        channels = []
+        try:
+            channels = list(map(cache.get, keys))  # known keys at C speed
+        except TypeError:
+            channels = []  # an unhashable key: found and named below
+        if None in channels or len(channels) < len(keys):
+            channels = self._channels(keys, batch.values)
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        return _group(self.n, channels, batch.values, batch.timestamps, keys)
+
+    def _channels(self, keys: List[Any], values: Sequence[Any]) -> List[int]:
+        cache = self.cache
+        channels: List[int] = []
         append = channels.append
         try:
             for k in keys:
-                ch = get(k)
+                ch = cache.get(k)
                 if ch is None:
                     ch = cache[k] = self.channel_of(k)
                 append(ch)
         except TypeError:
-            check_hashable(k, self.step, self.fn_name, batch.values[len(channels)])
+            check_hashable(k, self.step, self.fn_name, values[len(channels)])
             raise
-        if len(cache) > _CACHE_LIMIT:
-            cache.clear()
-        return _group(self.n, channels, batch.values, batch.timestamps, keys)
+        return channels
 
 
 class Hash(_Keyed):
@@ -167,18 +176,20 @@ class Custom(_Keyed):
 def _group(n: int, channels: Sequence[int], values: Sequence[Any],
            timestamps: Optional[Sequence[Any]], keys: Optional[Sequence[Any]]) -> Route:
     vals: List[List[Any]] = [[] for _ in range(n)]
-    for ch, v in zip(channels, values):
-        vals[ch].append(v)
-    tss = keys_out = None
+    tss: List[List[Any]] = [[] for _ in range(n)]
+    keys_out: List[List[Any]] = [[] for _ in range(n)]
+    if keys is not None:  # one pass: a value and its key
+        for ch, v, k in zip(channels, values, keys):
+            vals[ch].append(v)
+            keys_out[ch].append(k)
+    else:
+        for ch, v in zip(channels, values):
+            vals[ch].append(v)
     if timestamps is not None:
-        tss = [[] for _ in range(n)]
         for ch, t in zip(channels, timestamps):
             tss[ch].append(t)
-    if keys is not None:
-        keys_out = [[] for _ in range(n)]
-        for ch, k in zip(channels, keys):
-            keys_out[ch].append(k)
-    return [(ch, Batch(vals[ch], tss[ch] if tss else None, keys_out[ch] if keys_out else None))
+    return [(ch, Batch(vals[ch], tss[ch] if timestamps is not None else None,
+                       keys_out[ch] if keys is not None else None))
             for ch in range(n) if vals[ch]]
 
 

@@ -813,3 +813,48 @@ def test_stateful_functions_survive_a_killed_worker_with_delayed_messages(tmp_pa
             os.kill(victim.pid, signal.SIGKILL)
     assert victim is not None and it.job.restarts == 1 and "SIGKILL" in it.job.last_failure
     assert Counter(got) == expected
+
+
+# -- alignment keeps its buffer bounded --------------------------------------------------------
+
+def test_alignment_blocks_the_channel_that_delivered_its_barrier():
+    """While a task waits for a checkpoint's barrier on a slow channel, the messages of a
+    channel that already delivered it are held and keep their credit: that channel's
+    sender stops after `capacity` messages (no unbounded buffer), and after the
+    alignment every held message arrives, in order."""
+    import queue
+    import threading
+
+    from nbstream.runtime.checkpoints import AligningInbox
+    from nbstream.runtime.executors.channels import Credits, Inbox, _LocalWriter
+    from nbstream.runtime.records import Barrier, Batch
+
+    class Running:
+        cancelled = False
+
+    capacity, total = 3, 200
+    credits = [Credits(capacity), Credits(capacity)]
+    inbox = Inbox([c.give for c in credits])
+    fast_writer, slow_writer = (_LocalWriter(credits[ch], inbox, ch, Running(), None) for ch in (0, 1))
+    aligner = AligningInbox(inbox, 2, [False, False], aligned=True)
+    sent = []
+
+    def fast() -> None:  # its barrier at once, then as many messages as it may send
+        fast_writer.put(Barrier(1))
+        for i in range(total):
+            fast_writer.put(Batch([i]))
+            sent.append(i)
+
+    sender = threading.Thread(target=fast, daemon=True)
+    sender.start()
+    slow_writer.put(Batch(["slow"]))
+    ch, first = aligner.get(timeout=5)  # the fast channel's messages are held meanwhile
+    assert (ch, first.values) == (1, ["slow"])
+    with pytest.raises(queue.Empty):
+        aligner.get(timeout=0.3)
+    assert len(sent) == capacity  # blocked on credit, not buffered without bound
+    slow_writer.put(Barrier(1))
+    assert aligner.get(timeout=5) == (-1, Barrier(1))
+    received = [aligner.get(timeout=5)[1].values[0] for _ in range(total)]
+    sender.join(5)
+    assert received == list(range(total)) and len(sent) == total

@@ -84,7 +84,10 @@ class AligningInbox:
     Barriers do not reach the loop one by one: once a checkpoint's barrier has come in
     on every open channel, ``get`` returns ``(-1, Barrier(id))`` once. With ``aligned``
     (exactly-once), messages from a channel that already delivered the barrier wait in
-    a buffer until then; without (at-least-once) they flow on.
+    a buffer until then, and keep their channel's credit meanwhile: as in Flink, such a
+    channel is blocked (its sender stops after ``channel_capacity`` messages), so a fast
+    input cannot fill memory while a slow one brings its barrier. Without ``aligned``
+    (at-least-once) messages flow on.
     """
 
     def __init__(self, inbox: Any, channels: int, feedback: List[bool], aligned: bool) -> None:
@@ -100,20 +103,22 @@ class AligningInbox:
         self._align_start = 0.0
 
     def get(self, timeout: Optional[float] = None) -> Tuple[int, Any]:
+        inbox = self._inbox
         while True:
-            if self._replay:
+            if self._replay:  # held messages (their credit still out) come first
                 ch, msg = self._replay.popleft()
             else:
-                ch, msg = self._inbox.get() if timeout is None else self._inbox.get(timeout=timeout)
+                ch, msg = inbox.take() if timeout is None else inbox.take(timeout=timeout)
+            if self._current is not None and ch in self._seen and self._aligned:
+                self._held.append((ch, msg))  # its credit stays out: the channel blocks
+                continue
+            inbox.release(ch)
             if ch < 0:
                 return ch, msg
             if self._feedback[ch]:
                 if type(msg) is Barrier:  # the barrier came back around the loop on ``ch``
                     return LOOP_CLOSED, (ch, msg.checkpoint_id)
                 return ch, msg
-            if self._current is not None and ch in self._seen and self._aligned:
-                self._held.append((ch, msg))
-                continue
             if type(msg) is Barrier:
                 done = self._barrier(ch, msg.checkpoint_id)
                 if done is not None:

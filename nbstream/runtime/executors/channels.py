@@ -152,6 +152,19 @@ class Inbox:
                 msg = msg.decode()
         return ch, msg
 
+    def take(self, timeout: Optional[float] = None) -> Tuple[int, Any]:
+        """:meth:`get` keeping the channel's credit until :meth:`release`: a message held
+        back (barrier alignment) keeps its sender from sending more on that channel."""
+        ch, msg = self._queue.get(timeout=timeout)
+        if type(msg) is Encoded:
+            msg = msg.decode()
+        return ch, msg
+
+    def release(self, ch: int) -> None:
+        """Give back the credit of a message :meth:`take` returned from channel ``ch``."""
+        if ch >= 0:
+            self._give_back[ch]()
+
 
 def _nothing() -> None:
     pass

@@ -197,8 +197,9 @@ class _Savepoint:
 
 
 class _Pending:
-    def __init__(self, checkpoint_id: int, expected: Set[TaskKey]) -> None:
+    def __init__(self, checkpoint_id: int, expected: Set[TaskKey], attempt: int) -> None:
         self.id = checkpoint_id
+        self.attempt = attempt
         self.expected = set(expected)
         self.states: Dict[TaskKey, Dict[str, Any]] = {}
         self.started = time.monotonic()
@@ -220,6 +221,9 @@ class CheckpointCoordinator:
         self.settings = settings
         self.storage = storage
         self.latest: Optional[CompletedCheckpoint] = restore
+        # what the tasks of the current attempt restore: fixed when the attempt begins, so
+        # a checkpoint the writer completes while they are being made cannot mix in
+        self._restoring: Optional[CompletedCheckpoint] = restore
         self.resumed_from = restore.path if restore is not None else None
         self.allow_non_restored = allow_non_restored
         self.uids = {nid: operator_uid(node, plan) for nid, node in plan.nodes.items()}
@@ -264,6 +268,7 @@ class CheckpointCoordinator:
         """A new set of tasks is about to start (the first run, or a restart)."""
         with self._lock:
             self._attempt += 1
+            self._restoring = self.latest
             self._tasks.clear()
             self._finished.clear()
             self._pending = None
@@ -276,7 +281,7 @@ class CheckpointCoordinator:
     def restored_state(self, chain_id: int, subtask: int) -> Optional[Dict[int, Any]]:
         """The states to restore for the operators of a task, by node id (each a list of
         snapshots with a key filter), or None to start afresh; FINISHED if it had ended."""
-        cp = self.latest
+        cp = self._restoring
         if cp is None:
             return None
         chain = self.plan.chain(chain_id)
@@ -363,7 +368,7 @@ class CheckpointCoordinator:
                 return None
             cid = self._next_id
             self._next_id += 1
-            p = self._pending = _Pending(cid, set(self._tasks))
+            p = self._pending = _Pending(cid, set(self._tasks), self._attempt)
             if savepoint is not None:
                 self._savepoints[cid] = savepoint
             # tasks that have ended count with their last state; a task whose inputs have
@@ -446,7 +451,8 @@ class CheckpointCoordinator:
                 self.last.update(id=p.id, size=cp.size, path=cp.path,
                                  duration_s=self._last_end - p.started,
                                  alignment_s=p.alignment_s)
-            self._post_all(("complete", p.id))
+            if p.attempt == self._attempt:  # else its tasks are gone: nobody to commit
+                self._post_all(("complete", p.id))
             if sp is not None:
                 sp.result = cp
                 sp.done.set()

@@ -323,3 +323,46 @@ def test_the_http_client_replaces_a_connection_the_server_closed_while_idle():
         assert decode_result(client.post(url, data, 5)).egress
         assert client.connections_opened == 2 and log["connections"] == 2
     client.close()
+
+
+class FailAt:
+    """An ingress step: 1 ms per message, raising once at its ``at``-th (a marker file says
+    it did, so the restarted job goes through)."""
+
+    def __init__(self, marker: str, at: int) -> None:
+        self.marker, self.at, self.seen = marker, at, 0
+
+    def __call__(self, message):
+        import time
+        time.sleep(0.001)
+        self.seen += 1
+        if self.seen == self.at and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            raise RuntimeError(f"injected failure at message {self.at}")
+        return message
+
+
+def test_a_call_in_flight_at_a_checkpoint_is_sent_again_after_a_restore(make_env, tmp_path):
+    """Each call takes 40 ms and the job checkpoints every 20 ms, so calls are in flight at
+    its checkpoints. The ingress fails once: the job restarts from its last checkpoint, and the
+    batches in flight then are sent again (their replies were never applied): every message
+    counts once per address (totals 1..150), none is lost or applied twice."""
+    from nbstream import RestartStrategies
+    from nbstream.statefun import IntType
+    env = make_env(1, **{"nbstream.batch-size": 10})
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(1, 0))
+    messages = [message_builder("example/sum", f"k{i % 4}", int_value=1) for i in range(600)]
+    ingress = env.from_collection(messages).map(FailAt(str(tmp_path / "failed"), 400))
+    with summing_endpoint(0.04) as (url, log):
+        out = (StatefulFunctionDataStreamBuilder.builder("sums")
+               .with_data_stream_as_ingress(ingress)
+               .with_request_reply_remote_function("example/*", url)
+               .with_egress_id("example/out").with_feedback_timeout(2000).build(env))
+        it = out.get_data_stream_for_egress_id("example/out").execute_and_collect()
+        totals = sorted(IntType.serializer().deserialize(e.raw_value()) for e in it)
+    assert it.job.restarts == 1 and "injected failure" in it.job.last_failure
+    restored = it.job.checkpoint_info()["sources_after_restore"]
+    assert any("position" in how for how in restored.values()), restored  # not from scratch
+    assert totals == sorted(list(range(1, 151)) * 4)

@@ -152,7 +152,7 @@ def egress_row(message: EgressMessage, json_types: tuple = ()) -> Dict[str, Any]
 
 # -- the operator ---------------------------------------------------------------------------
 
-_EMPTY_SLOT = (None, None, None, None)
+_EMPTY_SLOT = (None, None, None, None, None)
 
 
 def _expired(spec: ValueSpec, written: int, last_call: Optional[int], now: int) -> bool:
@@ -173,7 +173,9 @@ class _Dispatcher(KeyedProcessFunction):
 
     def open(self, runtime_context: Any) -> None:
         # per address: (values {name: (TypedValue, written at)}, last call,
-        #               delayed {due: [(token, Envelope)]}, backlog [(caller, TypedValue)])
+        #               delayed {due: [(token, Envelope)]}, backlog [(caller, TypedValue)],
+        #               the batch of a remote call in flight: kept until its reply is
+        #               applied, so a checkpoint holds it and a restore sends it again)
         self.slot = runtime_context.get_state(ValueStateDescriptor("statefun.address"))
         self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec], bool]] = {}
         self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
@@ -227,7 +229,10 @@ class _Dispatcher(KeyedProcessFunction):
         return state
 
     def _slot(self) -> List[Any]:
-        return list(self.slot.value() or _EMPTY_SLOT)
+        slot = list(self.slot.value() or _EMPTY_SLOT)
+        if len(slot) < 5:  # a savepoint of a version without in-flight batches
+            slot += [None] * (5 - len(slot))
+        return slot
 
     def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
         if envelope.value is None:
@@ -309,7 +314,10 @@ class _Dispatcher(KeyedProcessFunction):
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="statefun-remote")
         size = fn.endpoint.max_batch
+        if slot[4]:  # restored with a call in flight: its batch goes (again) first
+            slot[3] = slot[4] + (slot[3] or [])
         batch, slot[3] = slot[3][:size], slot[3][size:] or None
+        slot[4] = batch
         self.slot.update(tuple(slot))
         future = self._pool.submit(fn.invoke, address, self._state(fn, slot[0], slot[1], now), batch)
         self._inflight[address.typename, address.id] = (future, now, 1)
@@ -330,11 +338,28 @@ class _Dispatcher(KeyedProcessFunction):
             return out
         del self._inflight[key]
         slot = self._slot()
+        slot[4] = None
         out = self._apply(future.result(), address, slot, ctx, now)
         if slot[3]:
             self._send(fn, address, slot, ctx, now)
             out.append(Envelope(key[0], key[1], None))  # the loop is busy: keep it open
         return out
+
+    # the notebook reads an address's state while the job runs (JobClient.statefun_state)
+
+    def serves(self, typename: str) -> bool:
+        """Whether messages for ``typename`` run here (bound, or served by a remote endpoint)."""
+        return typename in self.functions or any(e.matches(typename) for e in self.remote)
+
+    def read_address(self, key: str, now: int) -> Dict[str, Any]:
+        """The values of the address ``key`` (the current key) by name, as its function would
+        see them now (expired ones None), read as their specs' types; a remote function's
+        values of other than the built-in types stay bytes."""
+        fn = self._function(_address_of_key(key)[0])
+        values, last_call = (self.slot.value() or _EMPTY_SLOT)[:2]
+        specs, _ = self._spec_index(fn)
+        return {name: _read(specs.get(name), value)
+                for name, value in self._state(fn, values, last_call, now).items()}
 
     def _count(self, typename: str, what: str, n: int) -> None:
         if n:
@@ -390,6 +415,11 @@ class _Dispatcher(KeyedProcessFunction):
             now = ctx.timer_service().current_processing_time()
             out += self._complete(self.functions[key[0]], address_of(*key), ctx, now)
         slot = self._slot()
+        if slot[4] and key not in self._inflight:  # restored with a call in flight: resend
+            now = ctx.timer_service().current_processing_time()
+            self._send(self._function(key[0]), address_of(*key), slot, ctx, now)
+            out.append(Envelope(key[0], key[1], None))
+            slot = self._slot()
         pending = dict(slot[2] or {})
         due = [ts for ts in sorted(pending) if ts <= timestamp]
         for ts in due:
@@ -407,6 +437,15 @@ class _Dispatcher(KeyedProcessFunction):
             self._keepalive_at[key] = timestamp + self.keepalive_ms
             ctx.timer_service().register_processing_time_timer(timestamp + self.keepalive_ms)
         return out
+
+
+def _read(spec: Optional[ValueSpec], value: Optional[TypedValue]) -> Any:
+    if value is None or not value.has_value:
+        return None
+    tpe = _BUILT_IN.get(value.typename) or (spec.type if spec is not None else None)
+    if tpe is None or tpe.typename != value.typename:
+        return value.value
+    return tpe.serializer().deserialize(value.value)
 
 
 def _written(values: Optional[Dict[str, Tuple[TypedValue, int]]],

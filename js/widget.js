@@ -223,6 +223,7 @@ function render({ model, el: root }) {
   stop.title = "Stop the job";
   head.append(title, badge, stats, stop);
   const fault = el("div", "nbs-ft");
+  const functions = el("div", "nbs-ft nbs-fns");
   const error = el("div", "nbs-error");
   const chartBox = el("div", "nbs-chart");
   const chartBar = el("div", "nbs-chartbar");
@@ -239,7 +240,7 @@ function render({ model, el: root }) {
   table.append(thead, tbody);
   tableBox.append(table);
   const foot = el("div", "nbs-foot");
-  box.append(head, fault, error, chartBox, tableBox, foot);
+  box.append(head, fault, functions, error, chartBox, tableBox, foot);
   root.append(box);
 
   // The table is virtual: it holds every kept row (newest first) but only the rows in
@@ -360,6 +361,10 @@ function render({ model, el: root }) {
     fault.style.display = ft.text ? "" : "none";
     fault.textContent = ft.text || "";
     fault.title = ft.last_failure ? `last failure: ${ft.last_failure}` : "";
+    // a StateFun job: a line per function type (counts, latency; the text is the kernel's)
+    const fnLines = model.get("functions") || [];
+    functions.style.display = fnLines.length ? "" : "none";
+    functions.replaceChildren(...fnLines.map((line) => el("div", null, line)));
     const running = status === "running" || status === "restarting";
     stop.disabled = !running;
     if (!running && status !== "stopping") stop.textContent = "Stop";
@@ -416,6 +421,7 @@ function render({ model, el: root }) {
   model.on("change:status", onHeader);
   model.on("change:error", onHeader);
   model.on("change:checkpoints", onHeader);
+  model.on("change:functions", onHeader);
   model.on("change:chart", onHeader);
   model.on("change:columns", onColumns);
   stop.addEventListener("click", () => {
@@ -436,6 +442,7 @@ function render({ model, el: root }) {
     model.off("change:status", onHeader);
     model.off("change:error", onHeader);
     model.off("change:checkpoints", onHeader);
+    model.off("change:functions", onHeader);
     model.off("change:chart", onHeader);
     model.off("change:columns", onColumns);
     model.send({ type: "view", open: false, id: viewId });

@@ -229,6 +229,25 @@ def test_quickstart_table_fills_updates_and_stops(browser, lab):
     page.close()
 
 
+def test_a_stateful_functions_job_shows_its_egress_and_a_line_per_function_type(browser, lab):
+    page = open_notebook(browser, lab, "stateful_functions.ipynb")
+    run_cells(page, [1, 3, 5])  # %load_ext, the functions, %%stream
+    lines_of = f"() => [...({LAST_BOX})?.querySelectorAll('.nbs-fns div') || []].map(d => d.textContent)"
+    page.wait_for_function(f"() => ({lines_of})().length == 2", timeout=30_000)
+    page.wait_for_function(f"() => ({lines_of})().every(line => line.includes('p99 '))",
+                           timeout=30_000)
+    lines = page.evaluate(lines_of)
+    assert [line.split(":")[0] for line in lines] == ["example/person", "example/total"]
+    assert all(" in, " in line and " calls" in line for line in lines)
+    assert " egress" in lines[0]
+    greetings = [row for row in cells(page) if row[-1].startswith("Hello ")]
+    assert greetings, cells(page)  # the egress rows, in the table
+    page.click(".nbs-stop")
+    page.wait_for_function("() => document.querySelector('.nbs-status').textContent"
+                           ".startsWith('stopped')", timeout=15_000)
+    page.close()
+
+
 def test_measure_first_row_and_frame_time(browser, lab):
     page = open_notebook(browser, lab, "bench.ipynb")
     run_cells(page, [1])

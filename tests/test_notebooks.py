@@ -43,7 +43,7 @@ def text_of(cell) -> str:
 
 def test_there_are_notebooks():
     assert {p.name for p in NOTEBOOKS} >= {"quickstart.ipynb", "explore_windows.ipynb",
-                                           "execution_modes.ipynb"}
+                                           "execution_modes.ipynb", "stateful_functions.ipynb"}
 
 
 @pytest.mark.slow
@@ -65,6 +65,11 @@ def test_notebook_runs_without_error(path, tmp_path):
         assert "[thread] finished: 3 in, 11 out" in final
         assert [line.split() for line in final.splitlines() if line.split()[:1] == ["the"]] == [
             ["the", "3"]], final
+    if path.stem == "stateful_functions":
+        state = next(c for c in code if "statefun_state" in c.source)
+        assert "{'visits': " in text_of(state) and "{'count': " in text_of(state)
+        counts = next(c for c in code if "function_stats()" in c.source)
+        assert "'example/person'" in text_of(counts) and "'latency p99 ms'" in text_of(counts)
     if path.stem == "explore_windows":
         share = next(c for c in code if "share_5xx" in c.source)
         top = text_of(share).strip().splitlines()[1]

@@ -12,7 +12,8 @@ from nbstream import ManualClock
 from nbstream.compat.statefun import load_module
 from nbstream.statefun import (IntType, RoutableMessage, StatefulFunctionDataStreamBuilder,
                                StatefulFunctionError, StatefulFunctions, ValueSpec,
-                               egress_message_builder, make_protobuf_type, message_builder)
+                               egress_message_builder, make_json_type, make_protobuf_type,
+                               message_builder)
 from nbstream.statefun.protocol import KafkaProducerRecord
 from statefun_peer import PROGRAMS
 
@@ -175,6 +176,45 @@ def test_state_expires_after_write_on_the_clock(make_env):
     assert sink.rows() == [1, 2, 3, 1]  # written at 400, read at 899: kept; at 1399: expired
 
 
+def test_an_address_state_is_read_while_the_job_runs(make_env):
+    """``job.statefun_state(type, id)``: the values the function would see now, read by the
+    task that runs the address (a worker's in process mode); expiry applies to the read."""
+    from datetime import timedelta
+    from nbstream.runtime.queries import QueryError
+    from tests.window_helpers import wait_until
+    functions = StatefulFunctions()
+    Visit = make_json_type("example/Visit")
+
+    @functions.bind("example/visits", [
+        ValueSpec("n", IntType, expire_after_write=timedelta(milliseconds=500)),
+        ValueSpec("last", Visit)])
+    def visits(context, message):
+        context.storage.n = n = (context.storage.n or 0) + 1
+        context.storage.last = {"at": message.as_int()}
+        context.send_egress(egress_message_builder("example/out", n, IntType))
+
+    clock, source, sink, job = clocked_job(make_env, functions)
+    try:
+        for i, who in enumerate(["Ann", "Bob", "Ann", "Ann", "Bob"]):
+            source.push(message_builder("example/visits", who, int_value=i))
+        wait_until(lambda: len(sink.rows()) == 5, what="five visits")
+        assert job.statefun_state("example/visits", "Ann") == {"n": 3, "last": {"at": 3}}
+        assert job.statefun_state("example/visits", "Bob") == {"n": 2, "last": {"at": 4}}
+        assert job.statefun_state("example/visits", "Cid") == {"n": None, "last": None}
+        clock.advance(500)  # n was written at 0: expired now, for the read too
+        assert job.statefun_state("example/visits", "Ann") == {"n": None, "last": {"at": 3}}
+        with pytest.raises(QueryError, match="no stateful function of this job serves the "
+                                             "function type example/nobody"):
+            job.statefun_state("example/nobody", "Ann")
+        source.end()
+        job.result(20)
+    finally:
+        job.cancel()
+        job.wait(10)
+    with pytest.raises(QueryError, match=r"the job has stopped \(FINISHED\)"):
+        job.statefun_state("example/visits", "Ann")
+
+
 def test_a_2x_program_runs_embedded_in_every_mode(make_env):
     from google.protobuf.wrappers_pb2 import StringValue
     v2 = load_module(str(PROGRAMS / "greeter_v2.py"))
@@ -234,3 +274,31 @@ def test_job_metrics_count_per_function_type(make_env):
     assert metrics["example/counter: messages out"] == 30
     assert metrics["example/echo: egress"] == 30
     assert "example/counter: egress" not in metrics
+    for typename in ("example/counter", "example/echo"):  # merged over both instances
+        p50, p99 = (metrics[f"{typename}: latency p{q} ms"] for q in (50, 99))
+        assert 0 < p50 <= p99 < 1000
+
+
+def test_the_live_view_shows_a_line_per_function_type(make_env):
+    """A StateFun egress shown in the notebook: the job's live view counts each function
+    type's messages and calls and gives its latency."""
+    from nbstream.notebook.live import function_lines, start
+    functions = StatefulFunctions()
+
+    @functions.bind("example/counter", [ValueSpec("n", IntType)])
+    def counter(context, message):
+        context.storage.n = n = (context.storage.n or 0) + 1
+        context.send_egress(egress_message_builder("example/out", n, IntType))
+
+    env = make_env(2)
+    messages = [message_builder("example/counter", str(i % 4), int_value=i) for i in range(40)]
+    egress = counting_job(env, functions, messages)
+    job = start(env, [egress.map(lambda e: IntType.serializer().deserialize(e.raw_value()))],
+                name="counts")
+    job.result(30)
+    stats = job.function_stats()
+    assert list(stats) == ["example/counter"]
+    assert stats["example/counter"]["messages in"] == 40 == stats["example/counter"]["egress"]
+    [line] = function_lines(stats)
+    assert line.startswith("example/counter: 40 in, 40 calls, 40 egress, p50 ")
+    assert sorted(job.rows()) == sorted(n for n in range(1, 11) for _ in range(4))

@@ -366,3 +366,5 @@ def test_a_call_in_flight_at_a_checkpoint_is_sent_again_after_a_restore(make_env
     restored = it.job.checkpoint_info()["sources_after_restore"]
     assert any("position" in how for how in restored.values()), restored  # not from scratch
     assert totals == sorted(list(range(1, 151)) * 4)
+    [metrics] = [m for name, m in it.job.metrics().items() if name.endswith("sums: functions")]
+    assert metrics["example/sum: latency p50 ms"] >= 40  # the HTTP round trip: 40 ms a call

@@ -452,6 +452,7 @@ class StreamExecutionEnvironment:
             executor = get_executor(executor_for(plan.modes.values()))
             job = JobClient(name, mode=self._execution_mode, stdout=sys.stdout,
                             stderr=sys.stderr)
+            job.plan = plan
             for nid, node in plan.nodes.items():
                 if node.is_source:
                     node.params["source"].prepare(job)

@@ -8,6 +8,8 @@ header) moves the job's progress into them:
 * ``checkpoints``: for a job that checkpoints, restarted or resumed from a savepoint,
   :meth:`LiveJob.fault_tolerance` (restarts, last failure, the last checkpoint's id,
   size and duration, ``resumed_from``) and ``text``, the line the front end shows;
+* ``functions``: for a StateFun job, a line per function type (:func:`function_lines`:
+  messages in, calls, egress, latency p50/p99);
 * ``delta``: the rows touched since the previous update, ``{"from", "to", "rows"}``,
   where ``rows`` holds ``[row id, cells, key label]`` oldest first. The front end keeps
   the newest ``limit`` rows, upserting by row id; if it sees a gap in ``from``/``to``
@@ -34,7 +36,7 @@ import anywidget
 import traitlets as t
 
 from ..runtime.records import MAX_TIMESTAMP
-from .live import LiveJob, error_info, fault_text
+from .live import LiveJob, error_info, fault_text, function_lines
 from .results import LiveResults
 
 __all__ = ["StreamView", "Pump", "chart_spec", "MIN_INTERVAL", "HEADER_PERIOD"]
@@ -63,6 +65,7 @@ class StreamView(anywidget.AnyWidget):
     chart = t.Dict({"kind": "none"}).tag(sync=True)
     error = t.Dict().tag(sync=True)
     checkpoints = t.Dict().tag(sync=True)
+    functions = t.List().tag(sync=True)
     limit = t.Int(1000).tag(sync=True)
     has_table = t.Bool(True).tag(sync=True)
 
@@ -183,6 +186,9 @@ class Pump:
                 fault["text"] = fault_text(fault)
             if fault != view.checkpoints:
                 view.checkpoints = fault
+            functions = function_lines(job.function_stats())
+            if functions != view.functions:
+                view.functions = functions
             if self.results is not None and (not self.paused or final):
                 version, rows, columns = self.results.changes_since(self._version, self.limit)
                 if rows or version != self._version:

@@ -15,9 +15,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import JobCancelledError, JobFailedError, NbstreamError
+from .histogram import Histogram
+from .keygroups import subtask_for_key
+from .queries import QueryError, TaskQueries
 
 __all__ = ["JobStatus", "JobClient", "JobExecutionResult", "as_job_error"]
 
@@ -106,6 +109,10 @@ class JobClient:
         self.restarts = 0
         self.last_failure: Optional[str] = None
         self.stopped_with_savepoint: Optional[str] = None
+        # reading state while the job runs: the plan (set on submit), each task's mailbox
+        self.plan: Any = None
+        self.mailboxes: Dict[Tuple[int, int], Any] = {}
+        self.queries = TaskQueries()
 
     # -- state for the public -------------------------------------------------------------
     @property
@@ -127,8 +134,9 @@ class JobClient:
 
     def metrics(self) -> Dict[str, Dict[str, Any]]:
         """Records in and out per operator, summed over its parallel instances (live),
-        the lowest watermark, and operator counters such as ``late_records`` and
-        ``late_records_dropped`` of windows and interval joins."""
+        the lowest watermark, operator counters such as ``late_records`` and
+        ``late_records_dropped`` of windows and interval joins, and latencies an operator
+        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance)."""
         out: Dict[str, Dict[str, Any]] = {}
         for m in self._metrics_source():
             key = f"{m['id']}:{m['name']}"
@@ -145,7 +153,47 @@ class JobClient:
             for name, value in m.items():  # operator counters (late_records_dropped, ...)
                 if name not in _BASE_METRICS and isinstance(value, int):
                     entry[name] = entry.get(name, 0) + value
+                elif isinstance(value, Histogram):  # latencies: merged, then read as quantiles
+                    entry.setdefault(name, Histogram()).merge(value)
+        for entry in out.values():
+            for name in [n for n, v in entry.items() if isinstance(v, Histogram)]:
+                histogram = entry.pop(name)
+                entry[f"{name} p50 ms"] = round(histogram.quantile(0.5) * 1000, 3)
+                entry[f"{name} p99 ms"] = round(histogram.quantile(0.99) * 1000, 3)
         return out
+
+    # -- reading state while the job runs -----------------------------------------------------
+    def query_key(self, node_id: int, key: Any, method: str, timeout: float = 10.0) -> Any:
+        """``method(key)`` of keyed step ``node_id``'s function, called with ``key`` as the
+        current key by the task that owns ``key``, between two of its batches (see
+        :mod:`nbstream.runtime.queries`)."""
+        if self.done:
+            raise QueryError(f"the job has stopped ({self._status.value}): its state is gone")
+        plan = self.plan
+        if plan is None or node_id not in plan.nodes:
+            raise QueryError(f"this job has no step {node_id}")
+        chain = plan.chain_of[node_id]
+        subtask = subtask_for_key(key, plan.max_parallelism[node_id], plan.parallelism[node_id])
+        task = self.mailboxes.get((chain, subtask))
+        if task is None:
+            raise QueryError(f"the task of step '{plan.nodes[node_id].name}' that owns the key "
+                             f"{key!r} is not running yet")
+        return self.queries.ask(task.post, node_id, key, method, timeout)
+
+    def answer(self, query_id: int, ok: bool, value: Any) -> None:
+        """A task's answer to :meth:`query_key` (its control's ``answer``)."""
+        self.queries.answer(query_id, ok, value)
+
+    def statefun_state(self, typename: str, id: str, timeout: float = 10.0) -> Dict[str, Any]:
+        """The persisted values of the stateful function instance (``typename``, ``id``) in
+        this running job, by name (None: not set, or expired); read by the task that runs
+        the address between two invocations, so never half-applied (see
+        :mod:`nbstream.statefun.datastream`)."""
+        for nid, node in (self.plan.nodes.items() if self.plan is not None else ()):
+            serves = getattr(getattr(node.fn, "owner", None), "serves", None)
+            if serves is not None and serves(typename):
+                return self.query_key(nid, typename + "\x00" + id, "read_address", timeout)
+        raise QueryError(f"no stateful function of this job serves the function type {typename}")
 
     def cancel(self) -> None:
         """Stop the job; returns at once (``wait()`` to block until it has stopped)."""
@@ -299,6 +347,7 @@ class JobClient:
                 cb(self)
             except Exception as exc:
                 self.warnings.append(f"clean-up failed: {exc!r}")
+        self.queries.close(f"the job has stopped ({self._status.value})")
         with self._lock:
             callbacks, self._on_done = self._on_done, []
             self._done.set()

@@ -158,6 +158,9 @@ class Task:
         self._wire(make_writer)
         self.is_source = isinstance(self.head, SourceOperator)
         self.mailbox: Deque[Tuple[str, Any]] = deque()
+        mailboxes = getattr(control, "mailboxes", None)
+        if mailboxes is not None:  # the job's client posts questions here
+            mailboxes[(chain_id, subtask)] = self
         self.wake: Optional[Callable[[], None]] = None  # the executor's: wake a waiting task
         self._mail = threading.Event()
         self._over = False
@@ -188,7 +191,8 @@ class Task:
     # checkpoints ----------------------------------------------------------------------------------
     def post(self, message: Tuple[str, Any]) -> None:
         """From the coordinator: ``("barrier", id)`` (sources), ``("complete", id)``,
-        ``("final", None)`` (every task is over), ``("stop", None)`` (stop with a savepoint)."""
+        ``("final", None)`` (every task is over), ``("stop", None)`` (stop with a savepoint);
+        from the job's client: ``("query", (id, step, key, method))``."""
         self.mailbox.append(message)
         self._mail.set()
         if self.wake is not None:
@@ -208,6 +212,26 @@ class Task:
                 self._over = True
             elif kind == "stop":  # stop with a savepoint: its completion came before this
                 raise TaskCancelled()
+            elif kind == "query":
+                self._answer(*arg)
+
+    def _answer(self, query_id: int, node_id: int, key: Any, method: str) -> None:
+        """A question from the job's client (``JobClient.query_key``): call ``method(key,
+        now_ms)`` of step ``node_id``'s function with ``key`` as the current key, between
+        two batches (so on the task's own thread, as its state wants); send the answer back."""
+        op = self.ops.get(node_id)
+        try:
+            if op is None or op.state is None:
+                raise LookupError(f"this task ({self.display_name}) has no keyed step {node_id}")
+            state, before = op.state, op.state.current_key
+            state.current_key = key
+            try:
+                value, ok = getattr(op.fn.owner, method)(key, self.time_service.now_ms()), True
+            finally:
+                state.current_key = before
+        except Exception as exc:  # noqa: BLE001 - the asker gets it, the task goes on
+            value, ok = f"{type(exc).__name__}: {exc}", False
+        self.control.answer(query_id, ok, value)
 
     def _snapshot(self, checkpoint_id: Optional[int], finished: bool) -> Dict[str, Any]:
         """The chain's states. The last one (``checkpoint_id`` None, the input is over)
@@ -568,6 +592,8 @@ class Task:
                 raise TaskCancelled()
             if time_service._heap:
                 time_service.fire_due()
+            if self.mailbox:
+                self._handle_mail()
             if deadline is not None and time.monotonic() >= deadline:
                 return
 

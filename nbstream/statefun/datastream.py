@@ -41,6 +41,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 from ..api.functions import KeyedProcessFunction
 from ..api.state import ValueStateDescriptor
 from ..plan.config import DEFAULT_MAX_PARALLELISM
+from ..runtime.histogram import Histogram
 from ..runtime.keygroups import subtask_for_key
 from ..runtime.records import OutputTag
 from .core import SdkAddress, ValueSpec, parse_typename
@@ -181,6 +182,7 @@ class _Dispatcher(KeyedProcessFunction):
         self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
         self._keepalive_at: Dict[Tuple[str, str], int] = {}  # address -> next keep-alive (delayed)
         self._counts: Dict[str, int] = {}  # "<function type>: <what>" -> count, for job.metrics()
+        self._latencies: Dict[str, Histogram] = {}  # function type -> invocation latencies
         self._pool: Any = None
         self.backpressure_waits = 0     # records that found their address's backlog full
         self.backpressure_s = 0.0       # time spent waiting for those addresses' calls
@@ -245,7 +247,10 @@ class _Dispatcher(KeyedProcessFunction):
         if isinstance(fn, RemoteFunction):
             return self._remote_message(fn, address, invocation, ctx, now)
         slot = self._slot()
-        result = fn.invoke(address, self._state(fn, slot[0], slot[1], now), [invocation])
+        state = self._state(fn, slot[0], slot[1], now)
+        started = time.perf_counter()
+        result = fn.invoke(address, state, [invocation])
+        self._latency(envelope.typename, time.perf_counter() - started)
         return self._apply(result, address, slot, ctx, now)
 
     def _apply(self, result: BatchResult, address: SdkAddress, slot: List[Any], ctx: Any,
@@ -319,7 +324,8 @@ class _Dispatcher(KeyedProcessFunction):
         batch, slot[3] = slot[3][:size], slot[3][size:] or None
         slot[4] = batch
         self.slot.update(tuple(slot))
-        future = self._pool.submit(fn.invoke, address, self._state(fn, slot[0], slot[1], now), batch)
+        future = self._pool.submit(_timed, fn.invoke, address, self._state(fn, slot[0], slot[1], now),
+                                   batch)
         self._inflight[address.typename, address.id] = (future, now, 1)
         ctx.timer_service().register_processing_time_timer(now + 1)  # poll, backing off
 
@@ -339,7 +345,9 @@ class _Dispatcher(KeyedProcessFunction):
         del self._inflight[key]
         slot = self._slot()
         slot[4] = None
-        out = self._apply(future.result(), address, slot, ctx, now)
+        result, seconds = future.result()
+        self._latency(address.typename, seconds)
+        out = self._apply(result, address, slot, ctx, now)
         if slot[3]:
             self._send(fn, address, slot, ctx, now)
             out.append(Envelope(key[0], key[1], None))  # the loop is busy: keep it open
@@ -366,10 +374,22 @@ class _Dispatcher(KeyedProcessFunction):
             key = f"{typename}: {what}"
             self._counts[key] = self._counts.get(key, 0) + n
 
-    def extra_metrics(self) -> Dict[str, int]:
+    def _latency(self, typename: str, seconds: float) -> None:
+        histogram = self._latencies.get(typename)
+        if histogram is None:
+            histogram = self._latencies[typename] = Histogram()
+        histogram.add(seconds)
+
+    def extra_metrics(self) -> Dict[str, Any]:
         """Per function type: messages in, invocations, messages out, egress records and
-        delayed messages sent (summed over the instances in ``job.metrics()``)."""
-        return dict(getattr(self, "_counts", {}))  # asked before open() too
+        delayed messages sent (summed over the instances in ``job.metrics()``), and the
+        invocation latency (the call embedded, the HTTP round trip remote) as p50 and p99."""
+        if not hasattr(self, "_counts"):  # asked before open()
+            return {}
+        out: Dict[str, Any] = dict(self._counts)
+        for typename, histogram in list(self._latencies.items()):
+            out[f"{typename}: latency"] = histogram.copy()
+        return out
 
     def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
         if not result.messages and not result.egress:
@@ -437,6 +457,13 @@ class _Dispatcher(KeyedProcessFunction):
             self._keepalive_at[key] = timestamp + self.keepalive_ms
             ctx.timer_service().register_processing_time_timer(timestamp + self.keepalive_ms)
         return out
+
+
+def _timed(call: Any, *args: Any) -> Tuple[Any, float]:
+    """``call(*args)`` and how long it took (a remote call, on the pool's thread)."""
+    started = time.perf_counter()
+    result = call(*args)
+    return result, time.perf_counter() - started
 
 
 def _read(spec: Optional[ValueSpec], value: Optional[TypedValue]) -> Any:

@@ -38,7 +38,7 @@ from . import Executor, chain_label
 from .channels import JobChannels, Layout, message
 from .pool import Worker, get_pool
 from .thread import STOP_GRACE_S
-from .wire import (ACK, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
+from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, MAILBOX, METRICS, OFFLOAD_REPLY, OUT, RUN, START, check_picklable,
                    decode, dumps, encode)
 
@@ -269,7 +269,7 @@ class KernelJob:
             for tid, node in enumerate(self.node_of):
                 if node == 0:
                     self.local[tid] = self.placement.kernel_task(tid)
-            self._join_checkpoints()
+            self._join_mailboxes()
             self.placement.describe()
             self.install(list(self.workers.values()))
         except BaseException:
@@ -287,17 +287,17 @@ class KernelJob:
         threading.Thread(target=contextvars.copy_context().run, args=(self._supervise,),
                          daemon=True, name=f"nbstream[{self.job.job_name}] supervisor").start()
 
-    def _join_checkpoints(self) -> None:
-        """With checkpoints: the coordinator gets a handle on every remote task, and local
-        tasks waiting on their inbox are woken for their mailbox."""
+    def _join_mailboxes(self) -> None:
+        """The job's client (questions) and the checkpoint coordinator get a handle on every
+        remote task; local tasks waiting on their inbox are woken for their mailbox."""
         coordinator = self.job.checkpoints
-        if coordinator is None:
-            return
         for tid in self.remote_tids:
             chain, sub = self.layout.tasks[tid]
             is_source = self.plan.nodes[self.plan.chain(chain).head].is_source
-            coordinator.attach((chain, sub), RemoteTask(
-                is_source, lambda msg, tid=tid: self._mail(tid, msg)))
+            handle = RemoteTask(is_source, lambda msg, tid=tid: self._mail(tid, msg))
+            self.job.mailboxes[(chain, sub)] = handle
+            if coordinator is not None:
+                coordinator.attach((chain, sub), handle)
         for task in self.local.values():
             if task.inbox is not None:
                 task.wake = lambda: self.channels.poke(MAIL)
@@ -482,6 +482,8 @@ class KernelJob:
         elif kind == ACK:
             if job.checkpoints is not None:
                 job.checkpoints.report(self.layout.tasks[a], decode(body, rest))
+        elif kind == ANSWER:
+            job.answer(a, *decode(body, rest))
         elif kind == METRICS:
             for tid, metrics in decode(body, rest).items():
                 if tid in self.pending:

@@ -54,9 +54,10 @@ OFFLOAD_CLOSE = 15  # kernel -> worker: a = task
 OFFLOAD_REPLY = 16  # worker -> kernel: a = task, b = what it answers (OPEN, CALL, CLOSE)
 SHUTDOWN = 17      # kernel -> worker: exit
 RUN = 18           # kernel -> worker: start the tasks of the job (every worker has it now)
-MAILBOX = 19       # kernel -> worker: a = task; payload: a checkpoint message for its mailbox
+MAILBOX = 19       # kernel -> worker: a = task; payload: a message for its mailbox
 ACK = 20           # worker -> kernel: a = task; payload: ("ack", id, states, alignment s)
 #                    or ("finished", None, states, 0) (see runtime.checkpoints)
+ANSWER = 21        # worker -> kernel: a = question; payload: (ok, value) (see runtime.queries)
 
 Frames = List[Any]  # bytes-like objects: the pickle, then its out-of-band buffers
 

@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ...errors import JobFailedError, UserFunctionError
 from ..clock import ManualClock, SystemClock
@@ -35,7 +35,7 @@ from ..partitioners import Forward
 from ..checkpoints import WorkerCoordinator
 from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from .channels import JobChannels, Layout, message
-from .wire import (ACK, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
+from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, MAILBOX, METRICS, OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, OFFLOAD_REPLY, OUT,
                    READY, RUN, SHUTDOWN, START, decode, dumps, encode)
 
@@ -45,11 +45,22 @@ REPORT_EVERY_S = 0.25
 
 
 class _Control:
-    __slots__ = ("cancelled", "checkpoints")
+    __slots__ = ("cancelled", "checkpoints", "answer")
 
-    def __init__(self) -> None:
+    def __init__(self, answer: Callable[[int, bool, Any], None]) -> None:
         self.cancelled = False
         self.checkpoints: Any = None  # a WorkerCoordinator when the job checkpoints
+        self.answer = answer  # a task's answer to a question of the job's client
+
+
+def _answer(worker: Any, job_no: int) -> Callable[[int, bool, Any], None]:
+    def answer(query_id: int, ok: bool, value: Any) -> None:
+        try:
+            frames = encode((ok, value))
+        except Exception as exc:  # noqa: BLE001 - the asker gets the reason
+            frames = encode((False, f"the answer does not pickle: {exc!r}"))
+        worker.send(ANSWER, job_no, query_id, frames=frames)
+    return answer
 
 
 def failure_frames(exc: BaseException, where: str) -> List[Any]:
@@ -168,7 +179,7 @@ class WorkerJob:
 
     def __init__(self, worker: "WorkerProcess", no: int, spec: Dict[str, Any]) -> None:
         self.worker, self.no, self.name = worker, no, spec["name"]
-        self.control = _Control()
+        self.control = _Control(_answer(worker, no))
         self.clock: Any = ManualClock(spec["clock"]) if spec["clock"] is not None else SystemClock()
         self.streams = {1: _JobStream(worker, no, 1), 2: _JobStream(worker, no, 2)}
         self.tasks: Dict[int, Task] = {}
@@ -220,7 +231,7 @@ class WorkerJob:
                 self.worker.send(DONE, self.no, tid, frames=encode([]))
                 continue
             self.tasks[tid] = self.running[tid] = task
-            if task.coordinator is not None and task.inbox is not None:
+            if task.inbox is not None:  # woken for its mailbox (checkpoints, questions)
                 task.wake = lambda: self.channels.poke(MAIL)
 
     def mail(self, tid: int, msg: Any) -> None:

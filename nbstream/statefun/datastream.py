@@ -154,6 +154,7 @@ def egress_row(message: EgressMessage, json_types: tuple = ()) -> Dict[str, Any]
 # -- the operator ---------------------------------------------------------------------------
 
 _EMPTY_SLOT = (None, None, None, None, None)
+_STATS = ("messages in", "invocations", "messages out", "egress", "delayed")  # per function type
 
 
 def _expired(spec: ValueSpec, written: int, last_call: Optional[int], now: int) -> bool:
@@ -181,7 +182,7 @@ class _Dispatcher(KeyedProcessFunction):
         self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec], bool]] = {}
         self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
         self._keepalive_at: Dict[Tuple[str, str], int] = {}  # address -> next keep-alive (delayed)
-        self._counts: Dict[str, int] = {}  # "<function type>: <what>" -> count, for job.metrics()
+        self._stats: Dict[str, List[int]] = {}  # function type -> counts by _STATS, for job.metrics()
         self._latencies: Dict[str, Histogram] = {}  # function type -> invocation latencies
         self._pool: Any = None
         self.backpressure_waits = 0     # records that found their address's backlog full
@@ -239,10 +240,11 @@ class _Dispatcher(KeyedProcessFunction):
     def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
         if envelope.value is None:
             return []  # a keep-alive of the feedback loop
-        fn = self._function(envelope.typename)
-        self._count(envelope.typename, "messages in", 1)
+        typename = envelope.typename
+        fn = self._function(typename)
+        self._counts(typename)[0] += 1
         now = ctx.timer_service().current_processing_time()
-        address = address_of(envelope.typename, envelope.id)
+        address = address_of(typename, envelope.id)
         invocation = (envelope.caller, envelope.value)
         if isinstance(fn, RemoteFunction):
             return self._remote_message(fn, address, invocation, ctx, now)
@@ -250,18 +252,20 @@ class _Dispatcher(KeyedProcessFunction):
         state = self._state(fn, slot[0], slot[1], now)
         started = time.perf_counter()
         result = fn.invoke(address, state, [invocation])
-        self._latency(envelope.typename, time.perf_counter() - started)
+        self._latency(typename, time.perf_counter() - started)
         return self._apply(result, address, slot, ctx, now)
 
     def _apply(self, result: BatchResult, address: SdkAddress, slot: List[Any], ctx: Any,
                now: int) -> List[Any]:
         """The outputs of a batch's result; its delayed messages and state go into ``slot``."""
         out = self._outputs(result, address)
-        typename = address.typename
-        self._count(typename, "invocations", 1)
-        self._count(typename, "messages out", len(result.messages))
-        self._count(typename, "egress", len(result.egress))
-        self._count(typename, "delayed", len(result.delayed or ()))
+        counts = self._counts(address.typename)
+        counts[1] += 1
+        if out:
+            counts[2] += len(result.messages)
+            counts[3] += len(result.egress)
+        if result.delayed:
+            counts[4] += len(result.delayed)
         if result.delayed:
             slot[2] = self._schedule(result.delayed, address, ctx, now, slot[2])
         slot[0], slot[1] = _written(slot[0], result.mutations, now), now
@@ -369,10 +373,11 @@ class _Dispatcher(KeyedProcessFunction):
         return {name: _read(specs.get(name), value)
                 for name, value in self._state(fn, values, last_call, now).items()}
 
-    def _count(self, typename: str, what: str, n: int) -> None:
-        if n:
-            key = f"{typename}: {what}"
-            self._counts[key] = self._counts.get(key, 0) + n
+    def _counts(self, typename: str) -> List[int]:
+        counts = self._stats.get(typename)
+        if counts is None:
+            counts = self._stats[typename] = [0] * len(_STATS)
+        return counts
 
     def _latency(self, typename: str, seconds: float) -> None:
         histogram = self._latencies.get(typename)
@@ -384,9 +389,10 @@ class _Dispatcher(KeyedProcessFunction):
         """Per function type: messages in, invocations, messages out, egress records and
         delayed messages sent (summed over the instances in ``job.metrics()``), and the
         invocation latency (the call embedded, the HTTP round trip remote) as p50 and p99."""
-        if not hasattr(self, "_counts"):  # asked before open()
+        if not hasattr(self, "_stats"):  # asked before open()
             return {}
-        out: Dict[str, Any] = dict(self._counts)
+        out: Dict[str, Any] = {f"{typename}: {what}": n for typename, counts in list(self._stats.items())
+                               for what, n in zip(_STATS, counts) if n}
         for typename, histogram in list(self._latencies.items()):
             out[f"{typename}: latency"] = histogram.copy()
         return out

@@ -38,8 +38,8 @@ class _Cell:
 
     __slots__ = ("typename", "serializer", "typed_value", "dirty")
 
-    def __init__(self, tpe: Type, typed_value: Optional[TypedValue]) -> None:
-        self.typename, self.serializer = tpe.typename, tpe.serializer()
+    def __init__(self, typename: str, serializer: Any, typed_value: Optional[TypedValue]) -> None:
+        self.typename, self.serializer = typename, serializer
         self.typed_value, self.dirty = typed_value, False
 
     def get(self) -> Any:  # from_typed_value, inlined
@@ -94,12 +94,13 @@ def _storage_class(typename: str, specs: Sequence[ValueSpec]) -> type:
 class StatefulFunction:
     """A bound function: its code, its value specs and whether it is ``async def``."""
 
-    __slots__ = ("typename", "fun", "specs", "is_async", "_storage")
+    __slots__ = ("typename", "fun", "specs", "is_async", "_storage", "_cell_types")
 
     def __init__(self, typename: str, fun: Callable[..., Any], specs: Sequence[ValueSpec]) -> None:
         self.typename, self.fun, self.specs = typename, fun, list(specs)
         self.is_async = inspect.iscoroutinefunction(fun)
         self._storage = _storage_class(typename, self.specs)
+        self._cell_types = [(spec.name, spec.type.typename, spec.type.serializer()) for spec in self.specs]
 
     def new_storage(self, cells: Dict[str, _Cell]) -> Any:
         storage = self._storage()
@@ -274,7 +275,7 @@ def _prepare(fn: StatefulFunction, id: Union[str, SdkAddress],
     missing = [spec for spec in fn.specs if spec.name not in state]
     if missing:
         return missing
-    cells = {spec.name: _Cell(spec.type, state[spec.name]) for spec in fn.specs}
+    cells = {name: _Cell(typename, serializer, state[name]) for name, typename, serializer in fn._cell_types}
     address = id if isinstance(id, SdkAddress) else address_of(fn.typename, id)
     return Context(address, fn.new_storage(cells))
 

@@ -431,3 +431,56 @@ def test_open_failure_names_the_step():
     with pytest.raises(UserFunctionError, match="open") as info:
         collect(process_env().from_collection([1]).map(_Opens()).name("load model"))
     assert info.value.step == "load model"
+
+
+def _jobs_alive_in_workers(_: int) -> tuple:
+    """In a worker: its pid and how many jobs it still holds (this one included)."""
+    import gc
+    from nbstream.runtime.executors.worker import WorkerJob
+    gc.unfreeze()  # a job's plan is frozen while it runs: let get_objects see everything
+    gc.collect()
+    return os.getpid(), sum(1 for o in gc.get_objects() if isinstance(o, WorkerJob))
+
+
+def test_a_worker_keeps_nothing_of_an_ended_job():
+    _warm()
+    records = [(f"key{i % 50}", "x" * 100) for i in range(20_000)]
+    for _ in range(2):  # a keyed exchange between the two workers: their direct link carries it
+        assert len(collect(process_env(2).from_collection(records).key_by(lambda r: r[0])
+                           .map(lambda r: len(r[1])))) == 20_000
+    time.sleep(0.6)  # the metric reporters have run since
+    held = dict(collect(process_env(2).from_collection([0, 1]).rebalance()
+                        .map(_jobs_alive_in_workers)))
+    assert len(held) == 2
+    assert set(held.values()) == {1}  # the job asking, nothing older (was 2: the last job)
+
+
+def test_batches_of_objects_pickle_the_way_cloudpickle_does():
+    import copyreg
+    import enum
+    from collections import namedtuple
+    from nbstream.runtime.executors.wire import decode, encode
+
+    Pair = namedtuple("Pair", "a b")
+    Colour = enum.Enum("Colour", "RED GREEN")
+    Local = type("Local", (), {"__module__": "__main__", "__eq__": lambda s, o: vars(s) == vars(o)})
+    local = Local()
+    local.v = [1, 2]
+    batch = [Pair(1, "x"), Colour.GREEN, local, (lambda x: x + 1), Local, len, b"raw", {"k": Pair(2, 3)}]
+    for _ in range(2):  # the second time from the remembered types
+        frames = encode(batch)
+        got = decode(frames[0], frames[1:])
+        assert got[:3] == batch[:3] and got[3](1) == 2 and got[4].__name__ == "Local"
+        assert got[5] is len and got[6:] == batch[6:]
+
+    class Registered:
+        def __init__(self, n):
+            self.n = n
+
+    encode([Registered(1)])  # its type is remembered as reduced the standard way ...
+    copyreg.pickle(Registered, lambda r: (int, (r.n * 10,)))
+    try:  # ... yet a reducer registered afterwards is used
+        frames = encode([Registered(4)])
+        assert decode(frames[0], frames[1:]) == [40]
+    finally:
+        del copyreg.dispatch_table[Registered]

@@ -14,6 +14,7 @@ appear where the job's output goes.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import logging
 import os
@@ -418,6 +419,7 @@ class _Links:
                     _deliver(job, kind, a, b, c, memoryview(data)[HEADER.size:], rest)
                 elif job_no not in self.ended:
                     self.early.setdefault(job_no, []).append((kind, a, b, c, data, rest))
+                job = None  # an idle link must not keep an ended job alive
 
     def started(self, job: "WorkerJob") -> None:
         """``job`` is installed: register it and hand it what came before, in order."""
@@ -534,6 +536,16 @@ class WorkerProcess:
                 job.end()
                 self.links.ended_job(job_no)
                 del self.jobs[job_no]
+                if self.latest is job:
+                    self.latest = None
+                job = None
+                gc.unfreeze()
+                if not self.jobs:
+                    # a job's tasks, operators and contexts refer to each other: only a full
+                    # collection frees them. Done here, while the worker is idle, not by the
+                    # collector in the middle of the next job, whose every full collection
+                    # would walk them too (a StateFun job: 2.4 s -> 5.2 s over five runs)
+                    gc.collect()
             elif kind == OFFLOAD_OPEN:
                 job.offloads[a] = _Offload(job, a)
             elif kind == OFFLOAD_CALL:
@@ -554,6 +566,11 @@ class WorkerProcess:
                 os.chdir(spec["cwd"])
             except OSError:
                 pass
+        # the loaded plan (a source's collection too) lives as long as the job: loaded with
+        # the collector off (unpickling 100,000 records otherwise triggers ~10 full
+        # collections) and then kept out of its way until the job ends
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             job = WorkerJob(self, job_no, spec)
         except BaseException as exc:  # noqa: BLE001
@@ -562,6 +579,10 @@ class WorkerProcess:
             for tid in spec["run"]:
                 self.send(DONE, job_no, tid, frames=encode([]))
             return
+        finally:
+            if collecting:
+                gc.enable()
+        gc.freeze()
         self.latest = job
         self.links.started(job)
         job.build_tasks(spec["run"])
@@ -570,19 +591,26 @@ class WorkerProcess:
         while True:
             time.sleep(REPORT_EVERY_S)
             for job in list(self.jobs.values()):
-                running = dict(job.running)
-                if not running:
-                    continue
-                try:  # one bad round must not end the reports for the worker's life
-                    frames = encode({tid: t.metrics() for tid, t in running.items()})
-                except Exception:  # noqa: BLE001 - the next round tries again
-                    continue
-                self.send(METRICS, job.no, frames=frames)
+                self._report_job(job)
+            job = None  # a sleeping reporter must not keep an ended job alive
+
+    def _report_job(self, job: WorkerJob) -> None:
+        running = dict(job.running)
+        if not running:
+            return
+        try:  # one bad round must not end the reports for the worker's life
+            frames = encode({tid: t.metrics() for tid, t in running.items()})
+        except Exception:  # noqa: BLE001 - the next round tries again
+            return
+        self.send(METRICS, job.no, frames=frames)
 
 
 def main(fd: int, wid: int) -> None:
     """Entry point of a worker process (see :mod:`nbstream.runtime.executors.pool`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker makes and drops records by the million: a young collection every 10,000
+    # objects rather than 700 (a StateFun job at p=2: 1.8 -> 1.4-1.6 s)
+    gc.set_threshold(10_000, 10, 10)
     worker = WorkerProcess(Connection(fd), wid)
     sys.stdout = _ThreadStream(worker, 1, sys.__stdout__)
     sys.stderr = _ThreadStream(worker, 2, sys.__stderr__)

@@ -86,16 +86,43 @@ def dumps(obj: Any, buffer_callback: Any = None) -> bytes:
 
 @functools.lru_cache(maxsize=None)
 def _pickler() -> type:
+    """cloudpickle's pickler, made fast for batches of objects (records of user classes,
+    rows, StateFun envelopes): the C pickler calls ``reducer_override`` and looks the type up
+    in ``dispatch_table`` for every object that is not a plain int, str, tuple, list or dict.
+    cloudpickle answers both in Python (its table is a ``ChainMap``); here the table is a
+    dict and the types cloudpickle leaves to the standard reduction are remembered, so
+    their instances cost one set lookup (4.4 -> 1.3 us per StateFun envelope)."""
+    import copyreg
+
     import cloudpickle
 
+    table: List[Any] = [None, -1]  # a dict of cloudpickle's table, for copyreg's size
+
+    def dispatch_table() -> dict:
+        if table[1] != len(copyreg.dispatch_table):  # copyreg.pickle() added a reducer
+            table[:] = [dict(cloudpickle.CloudPickler.dispatch_table), len(copyreg.dispatch_table)]
+        return table[0]
+
+    standard: set = set()  # types whose instances cloudpickle reduces the standard way
+
     class KeepFileNames(cloudpickle.CloudPickler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.dispatch_table = dispatch_table()  # read by the C pickler's __init__
+            super().__init__(*args, **kwargs)
+
         def reducer_override(self, obj: Any) -> Any:
-            if type(obj) is types.CodeType:
+            kind = type(obj)
+            if kind in standard:
+                return NotImplemented
+            if kind is types.CodeType:
                 make, args = self.dispatch_table[types.CodeType](obj)
                 return make, tuple(obj.co_filename if a == "<dynamic-code>" else a for a in args)
-            if type(obj).__name__ in _ARROW and type(obj).__module__ == "pyarrow.lib":
-                return _read_arrow, (pickle.PickleBuffer(_arrow_ipc(obj)), type(obj).__name__)
-            return super().reducer_override(obj)
+            if kind.__name__ in _ARROW and kind.__module__ == "pyarrow.lib":
+                return _read_arrow, (pickle.PickleBuffer(_arrow_ipc(obj)), kind.__name__)
+            reduced = super().reducer_override(obj)
+            if reduced is NotImplemented and not issubclass(kind, (type, types.FunctionType)):
+                standard.add(kind)  # cloudpickle decides by the type: classes, functions
+            return reduced
 
     return KeepFileNames
 

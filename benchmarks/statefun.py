@@ -7,7 +7,8 @@ Variants, in each round one after the other:
 
 * a hand-written Python loop: a dict of ints per address (the reference);
 * the function called directly through nbstream's batch runner (no job: the SDK layer's cost);
-* embedded in a job (``StatefulFunctionDataStreamBuilder``), thread mode, parallelism 1 and 4;
+* embedded in a job (``StatefulFunctionDataStreamBuilder``), thread mode at parallelism 1 and 4,
+  process mode at 2 (the functions shipped to two worker processes);
 * remote over HTTP on loopback (``--remote-messages``, default 2,000): the same function served
   by nbstream's handler and by the real SDK 3.3.0 (its virtualenv from the tests' helper),
   both behind the standard library's HTTP/1.1 server (kept-alive connections), driven by
@@ -84,8 +85,9 @@ def direct(msgs: List[Any]) -> int:
     return len(state)
 
 
-def job(msgs: List[Any], parallelism: int, functions: Any = None, remote: str = "") -> int:
-    env = StreamExecutionEnvironment.get_execution_environment()
+def job(msgs: List[Any], parallelism: int, functions: Any = None, remote: str = "",
+        mode: str = "thread") -> int:
+    env = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": mode})
     env.set_parallelism(parallelism)
     builder = (StatefulFunctionDataStreamBuilder.builder("bench")
                .with_data_stream_as_ingress(env.from_collection(msgs))
@@ -157,9 +159,9 @@ def main() -> None:
         {"name": "batch runner, direct", "records": len(msgs),
          "seconds": median_seconds(lambda: direct(msgs), args.runs)},
     ]
-    for p in (() if args.remote_only else (1, 4)):
-        rows.append({"name": f"embedded job, thread, p={p}", "records": len(msgs),
-                     "seconds": median_seconds(lambda p=p: job(msgs, p), args.runs)})
+    for mode, p in (() if args.remote_only else (("thread", 1), ("thread", 4), ("process", 2))):
+        rows.append({"name": f"embedded job, {mode}, p={p}", "records": len(msgs),
+                     "seconds": median_seconds(lambda mode=mode, p=p: job(msgs, p, mode=mode), args.runs)})
     script = served_script()
     from statefun_peer import sdk_python
     for name, python in [("nbstream", [sys.executable, "-m", "nbstream.compat.statefun"]),

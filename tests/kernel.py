@@ -30,6 +30,9 @@ class Kernel:
         self.kc.wait_for_ready(timeout=60)
         self.messages: List[Dict[str, Any]] = []
         self._cond = threading.Condition()
+        self._start_reader()
+
+    def _start_reader(self) -> None:
         self._stop = False
         self._reader = threading.Thread(target=self._read, daemon=True, name="test iopub reader")
         self._reader.start()
@@ -135,8 +138,11 @@ class Kernel:
     def restart(self, timeout: float = 60) -> None:
         """Restart the kernel (same environment and folder, a fresh process), as a
         notebook's Restart Kernel does; the recorded messages are kept."""
+        self._stop = True  # wait_for_ready reads iopub too: two readers of one socket
+        self._reader.join(5)  # garble its messages (an empty one raised IndexError)
         self.km.restart_kernel(now=True)
         self.kc.wait_for_ready(timeout=timeout)
+        self._start_reader()
 
     def close(self) -> None:
         self._stop = True

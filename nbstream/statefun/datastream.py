@@ -261,12 +261,10 @@ class _Dispatcher(KeyedProcessFunction):
         out = self._outputs(result, address)
         counts = self._counts(address.typename)
         counts[1] += 1
-        if out:
-            counts[2] += len(result.messages)
-            counts[3] += len(result.egress)
+        counts[2] += len(result.messages)
+        counts[3] += len(result.egress)
         if result.delayed:
             counts[4] += len(result.delayed)
-        if result.delayed:
             slot[2] = self._schedule(result.delayed, address, ctx, now, slot[2])
         slot[0], slot[1] = _written(slot[0], result.mutations, now), now
         self.slot.update(tuple(slot))

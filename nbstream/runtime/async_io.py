@@ -11,6 +11,11 @@ are in flight, and at the end of input (which waits for every call).
 Ordered mode emits in input order. Unordered mode emits as calls complete, within
 *segments* separated by watermarks: a watermark goes out once every record before it has,
 and no record after it goes out before it (Flink's ``UnorderedStreamElementQueue``).
+
+A checkpoint takes the inputs of the queue: records whose calls are in flight or whose
+results wait to be emitted, with the watermarks between them, in order. A restore issues
+those calls again (as Flink's ``AsyncWaitOperator`` does); at another parallelism the
+records are dealt out round-robin and the watermarks left to come again from upstream.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import contextvars
 import inspect
 import threading
 from collections import deque
-from typing import Any, Deque, List, Optional, Set
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 
 from .operators import OneInputOperator
 from .records import Batch, TaskCancelled
@@ -44,19 +49,22 @@ class _Entry:
 
 
 class _Segment:
-    """Unordered mode: the records between two watermarks, and the watermark closing them."""
+    """Unordered mode: the records between two watermarks (in flight, in input order, and
+    completed but not emitted), and the watermark closing them."""
 
     __slots__ = ("pending", "completed", "mark")
 
     def __init__(self) -> None:
-        self.pending = 0
+        self.pending: Dict[_Entry, None] = {}
         self.completed: List[_Entry] = []
         self.mark: Optional[int] = None
+
+#: a snapshot of the queue: (record, timestamp) pairs, and an int watermark between them
+Queued = List[Union[Tuple[Any, Optional[int]], int]]
 
 
 @register("async_wait")
 class AsyncWaitOperator(OneInputOperator):
-    checkpoint_refusal = "async I/O does not snapshot its in-flight requests yet"
 
     def __init__(self, node: Any) -> None:
         super().__init__(node)
@@ -74,6 +82,8 @@ class AsyncWaitOperator(OneInputOperator):
         self.count = 0          # records in the queue (counts against capacity)
         self.failure: Optional[_Entry] = None
         self.retries = self.timeouts = 0
+        self.reissued = 0  # records of a checkpoint whose calls were issued again
+        self._restored: Queued = []
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.thread: Optional[threading.Thread] = None
         self.calls: Set["asyncio.Task[Any]"] = set()
@@ -82,7 +92,7 @@ class AsyncWaitOperator(OneInputOperator):
 
     def extra_metrics(self) -> dict:
         return {"async_retries": self.retries, "async_timeouts": self.timeouts,
-                "async_in_flight": self.count}
+                "async_in_flight": self.count, "async_reissued": self.reissued}
 
     # lifecycle: the loop thread, and the user's open/close on it ------------------------------
     def open(self) -> None:
@@ -165,6 +175,51 @@ class AsyncWaitOperator(OneInputOperator):
         if calls:
             await asyncio.gather(*calls, return_exceptions=True)
 
+    # checkpoints (task thread) ------------------------------------------------------------------
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        snap = super().snapshot_state(checkpoint_id)
+        with self.lock:
+            snap["queued"] = self._queued()
+        return snap
+
+    def _queued(self) -> Queued:
+        """What the queue holds, as inputs: every record not emitted yet, watermarks between."""
+        if self.ordered:
+            return [e.mark if e.mark is not None else (e.value, e.ts) for e in self.queue]
+        out: Queued = []
+        for seg in self.segments:
+            out.extend((e.value, e.ts) for e in seg.completed)
+            out.extend((e.value, e.ts) for e in seg.pending)
+            if seg.mark is not None:
+                out.append(seg.mark)
+        return out
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
+                      same_instance: bool) -> None:
+        super().restore_state(snaps, owns, same_instance)
+        if same_instance:
+            self._restored = list(snaps[0]["queued"])
+        else:  # records dealt out round-robin; watermarks come again from upstream
+            records = [item for snap in snaps for item in snap["queued"] if type(item) is tuple]
+            self._restored = records[self.task.subtask::self.task.parallelism]
+
+    def initialize_function_state(self) -> None:
+        """Issue the restored records' calls again (after every step of the chain has its
+        state back, so what they emit reaches restored steps)."""
+        super().initialize_function_state()
+        restored, self._restored = self._restored, []
+        records: List[_Entry] = []
+        for item in restored:
+            if type(item) is tuple:
+                records.append(_Entry(*item))
+                continue
+            self._enqueue(records)
+            records = []
+            self._mark(item)
+        self._enqueue(records)
+        self.reissued += sum(1 for item in restored if type(item) is tuple)
+        self._poll_later()
+
     # records and watermarks (task thread) -------------------------------------------------------
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
         values, tss = batch.values, batch.timestamps
@@ -172,30 +227,39 @@ class AsyncWaitOperator(OneInputOperator):
         while i < n:
             room = self._wait_room()
             j = min(n, i + room)
-            entries = [_Entry(values[k], tss[k] if tss is not None else None) for k in range(i, j)]
-            with self.lock:
-                if not self.ordered:
-                    seg = self.segments[-1]
-                    seg.pending += len(entries)
-                    for e in entries:
-                        e.segment = seg
-                else:
-                    self.queue.extend(entries)
-                self.count += len(entries)
-            self.loop.call_soon_threadsafe(self._start, entries)
+            self._enqueue([_Entry(values[k], tss[k] if tss is not None else None)
+                           for k in range(i, j)])
             i = j
         self._drain()
         self._poll_later()
 
+    def _enqueue(self, entries: List[_Entry]) -> None:
+        """Put records in the queue and start their calls on the loop."""
+        if not entries:
+            return
+        with self.lock:
+            if not self.ordered:
+                seg = self.segments[-1]
+                for e in entries:
+                    seg.pending[e] = None
+                    e.segment = seg
+            else:
+                self.queue.extend(entries)
+            self.count += len(entries)
+        self.loop.call_soon_threadsafe(self._start, entries)
+
     def process_watermark(self, timestamp: int) -> None:
         self.current_watermark = timestamp
+        self._mark(timestamp)
+        self._drain()
+
+    def _mark(self, timestamp: int) -> None:
         with self.lock:
             if self.ordered:
                 self.queue.append(_Entry(None, None, mark=timestamp))
             else:
                 self.segments[-1].mark = timestamp
                 self.segments.append(_Segment())
-        self._drain()
 
     def end_input(self) -> None:
         while True:
@@ -348,6 +412,6 @@ class AsyncWaitOperator(OneInputOperator):
             entry.results, entry.done = results, True
             seg = entry.segment
             if seg is not None and error is None:
-                seg.pending -= 1
+                del seg.pending[entry]
                 seg.completed.append(entry)
             self.lock.notify_all()

@@ -1,10 +1,14 @@
 """The broadcast process operator: input 0 is the (keyed or plain) data stream, input 1
 the broadcast stream. Each parallel instance keeps its own copy of the broadcast
-states; every instance receives every broadcast element, so the copies agree."""
+states; every instance receives every broadcast element, so the copies agree.
+
+Checkpoints take every instance's copy; a restore gives each instance one (at another
+parallelism, instance ``i`` takes the copy of old instance ``i mod old parallelism``, as
+Flink does), and keyed state of the data side as any keyed operator."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .registry import register
 from .context import ProcessContext
@@ -110,7 +114,6 @@ class _BroadcastContext(ProcessContext):
 
 @register("broadcast_process")
 class BroadcastProcessOperator(TwoInputOperator):
-    checkpoint_refusal = "broadcast state is not part of checkpoints yet"
 
     def open(self) -> None:
         owner = self.fn.owner
@@ -121,6 +124,20 @@ class BroadcastProcessOperator(TwoInputOperator):
         self.ctx = self.read_ctx = _BroadcastContext(self, writable=False)
         self.write_ctx = _BroadcastContext(self, writable=True)
         Operator.open(self)
+
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        snap = super().snapshot_state(checkpoint_id)
+        snap["broadcast_states"] = self.broadcast_states
+        return snap
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
+                      same_instance: bool) -> None:
+        super().restore_state(snaps, owns, same_instance)
+        copy = snaps[0] if same_instance else snaps[self.task.subtask % len(snaps)]
+        for name, data in copy["broadcast_states"].items():
+            mine = self.broadcast_states.setdefault(name, {})
+            mine.clear()
+            mine.update(data)
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
         if input_index == 0:

@@ -295,8 +295,8 @@ class CheckpointCoordinator:
             if entry["parallelism"] == chain.parallelism:
                 snaps = [parts[subtask]]
                 owns = None
-            else:  # rescaled: every old instance's keyed state, filtered by key group
-                snaps = list(parts.values())
+            else:  # rescaled: every old instance's state in instance order, keyed state
+                snaps = [parts[sub] for sub in sorted(parts)]  # filtered by key group
                 owns = _key_filter(chain.max_parallelism, chain.parallelism, subtask)
             finished.append(all(s["finished"] for s in snaps))
             out[nid] = ([s["state"] for s in snaps], owns,  # bytes: the task unpickles

@@ -130,11 +130,19 @@ def _shown(batch: Any) -> str:
 
 class _ColumnarWindows(_ColumnarOperator):
     """Shared by the columnar window operators: rows in with ``_add_batch``, windows
-    out with ``_fire`` when the watermark moves, late rows counted."""
+    out with ``_fire`` when the watermark moves, late rows counted.
 
-    checkpoint_refusal = "columnar windows keep their partial aggregates outside keyed state"
+    Checkpoints: a subclass gives its windows' state with ``_window_state`` (tables as
+    Arrow IPC bytes, plain values otherwise) and takes it back with ``_restore_windows``;
+    at another parallelism it keeps what ``_owned`` says belongs to this instance (the
+    hash of the key columns that :class:`ColumnHash` routes by, with the key columns'
+    Arrow types remembered from the first batch).
+    """
 
+    instance_fields = ("late",)
     late = 0  # rows too late for every window (a metric, read before open() too)
+    keys: List[str]
+    key_fields: Optional[List[Any]] = None  # the key columns' Arrow fields
 
     def extra_metrics(self) -> Dict[str, Any]:
         return {"late_records": self.late}
@@ -144,8 +152,54 @@ class _ColumnarWindows(_ColumnarOperator):
             if rb.num_rows:
                 try:
                     self._add_batch(rb)
+                    if self.key_fields is None:
+                        self.key_fields = [rb.schema.field(k) for k in self.keys]
                 except (KeyError, TypeError, ValueError) as exc:
                     raise self.fail(exc, rb) from exc
+
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        import pyarrow as pa
+
+        snap = super().snapshot_state(checkpoint_id)
+        snap["windows"] = self._window_state()
+        snap["key_schema"] = None if self.key_fields is None else \
+            pa.schema(self.key_fields).serialize().to_pybytes()
+        return snap
+
+    def restore_state(self, snaps: List[Dict[str, Any]], owns: Any, same_instance: bool) -> None:
+        import pyarrow as pa
+
+        super().restore_state(snaps, owns, same_instance)
+        for snap in snaps:
+            if self.key_fields is None and snap["key_schema"] is not None:
+                self.key_fields = list(pa.ipc.read_schema(pa.py_buffer(snap["key_schema"])))
+            self._restore_windows(snap["windows"], same_instance)
+
+    def _owned(self, columns: Any) -> Any:
+        """Which rows of ``columns`` (a table, or one list of values per key column) this
+        instance owns at its parallelism: a numpy bool mask."""
+        import pyarrow as pa
+
+        task = self.task
+        if isinstance(columns, list):
+            columns = pa.table([pa.array(c, f.type) for c, f in zip(columns, self.key_fields)],
+                               names=self.keys)
+        hash_ = ColumnHash(task.parallelism, self.keys, task.max_parallelism)
+        return hash_.channels(columns) == task.subtask
+
+    def _owned_keys(self, keys: List[Any]) -> List[bool]:
+        """``_owned`` for window keys as the operators keep them (a value, or a tuple of
+        the key columns' values)."""
+        if not keys:
+            return []
+        columns = [keys] if len(self.keys) == 1 else [list(c) for c in zip(*keys)]
+        return self._owned(columns).tolist()
+
+    def _window_state(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def _restore_windows(self, state: Dict[str, Any], same_instance: bool) -> None:
+        raise NotImplementedError
 
     def process_watermark(self, timestamp: int) -> None:
         if timestamp > self.current_watermark:
@@ -460,6 +514,37 @@ class ColumnarWindowOperator(_ColumnarWindows):
             self.schema = table.schema
         return table
 
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _window_state(self) -> Dict[str, Any]:
+        """The pending partials as one table (Arrow IPC), the retained windows' plain
+        accumulators, and the result schema."""
+        if self.pending:
+            self.pending = [self._merged()]
+        return {"pending": to_ipc(self.pending[0]) if self.pending else None,
+                "retained": [(key, start, acc) for (key, start), acc in self.retained.items()],
+                "schema": None if self.schema is None else self.schema.serialize().to_pybytes()}
+
+    def _restore_windows(self, state: Dict[str, Any], same_instance: bool) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if state["pending"] is not None:
+            table = from_ipc(state["pending"])
+            if not same_instance:
+                table = table.filter(pa.array(self._owned(table)))
+            if table.num_rows:
+                self.pending.append(table)
+                low = pc.min(table["__start"]).as_py()
+                self.min_start = low if self.min_start is None else min(self.min_start, low)
+        retained = state["retained"]
+        owned = [True] * len(retained) if same_instance else \
+            self._owned_keys([key for key, _, _ in retained])
+        for (key, start, acc), mine in zip(retained, owned):
+            if mine:
+                self.retained[(key, start)] = acc
+        if self.schema is None and state["schema"] is not None:
+            self.schema = pa.ipc.read_schema(pa.py_buffer(state["schema"]))
+
     # -- allowed lateness: fired windows kept, late rows applied one by one ------------------
     def _retain(self, out: Any, wm: int) -> None:
         """Keep the windows just fired (as plain accumulators) while they may still take
@@ -563,6 +648,23 @@ def emit_late(op: Operator, rb: Any, rows: Sequence[int]) -> None:
     tag = op.params.get("late_tag")
     if tag is not None:
         op.output.emit_side(tag.tag_id, Batch([rb.take(pa.array(rows, pa.int64()))]))
+
+
+def to_ipc(table: Any) -> bytes:
+    """A table as Arrow IPC stream bytes (how checkpoints keep tables: data, not code)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def from_ipc(data: bytes) -> Any:
+    """The table of :func:`to_ipc`'s bytes."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 def distinct(items: List[Any]) -> List[Any]:

@@ -114,6 +114,20 @@ class ColumnarSessionOperator(_ColumnarWindows):
         if late:
             emit_late(self, rb, late)
 
+    def _window_state(self) -> Dict[str, Any]:
+        return {"sessions": self.sessions,
+                "schema": None if self.schema is None else self.schema.serialize().to_pybytes()}
+
+    def _restore_windows(self, state: Dict[str, Any], same_instance: bool) -> None:
+        import pyarrow as pa
+
+        sessions = state["sessions"]
+        keys = list(sessions)
+        owned = [True] * len(keys) if same_instance else self._owned_keys(keys)
+        self.sessions.update((key, sessions[key]) for key, mine in zip(keys, owned) if mine)
+        if self.schema is None and state["schema"] is not None:
+            self.schema = pa.ipc.read_schema(pa.py_buffer(state["schema"]))
+
     def _fire(self, wm: int) -> None:
         import pyarrow as pa
 

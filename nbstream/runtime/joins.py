@@ -4,6 +4,10 @@ Both inputs are keyed by the same key. Each record is kept in its side's buffer
 (per key and timestamp) until the watermark shows no partner can still arrive, and is
 joined with every buffered record of the other side within the bounds. Records
 older than the watermark are late and dropped (counted in ``late_records_dropped``).
+
+Checkpoints take both buffers (entries by key, so a rescaled restore gives each instance
+the keys it owns) and their cleanup timers (keyed event-time timers, namespace ``left`` or
+``right``), as Flink's ``IntervalJoinOperator`` keeps both in keyed state.
 """
 
 from __future__ import annotations
@@ -35,9 +39,14 @@ class _JoinContext:
         return max(self.left_ts, self.right_ts)
 
 
+def _own_key(key: Any) -> Any:
+    return key
+
+
 @register("interval_join")
 class IntervalJoinOperator(TwoInputOperator):
-    checkpoint_refusal = "interval joins keep their buffers outside keyed state"
+    keyed_fields = {"left_buffer": _own_key, "right_buffer": _own_key}
+    instance_fields = ("late_records", "late_records_dropped")
 
     def __init__(self, node: Any) -> None:
         super().__init__(node)
@@ -48,8 +57,10 @@ class IntervalJoinOperator(TwoInputOperator):
         self.join = self.fn.call
         self.lower = int(self.params["lower"])
         self.upper = int(self.params["upper"])
-        # buffers[side][key][timestamp] -> records
-        self.buffers: List[Dict[Any, Dict[int, List[Any]]]] = [{}, {}]
+        # buffers[side][key][timestamp] -> records (restored in place: see keyed_fields)
+        self.left_buffer: Dict[Any, Dict[int, List[Any]]] = {}
+        self.right_buffer: Dict[Any, Dict[int, List[Any]]] = {}
+        self.buffers = [self.left_buffer, self.right_buffer]
         self.jctx = _JoinContext()
         Operator.open(self)
 

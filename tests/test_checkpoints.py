@@ -216,24 +216,6 @@ def test_a_corrupt_checkpoint_is_skipped_with_a_warning_naming_it(tmp_path):
         read_checkpoint(str(newest))
 
 
-def test_steps_that_cannot_be_checkpointed_yet_are_refused_by_name(tmp_path):
-    env = StreamExecutionEnvironment.get_execution_environment()
-    env.enable_checkpointing(100)
-    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
-    a = env.from_collection([(1, 1)])
-    b = env.from_collection([(1, 2)])
-    joined = a.key_by(lambda t: t[0]).interval_join(b.key_by(lambda t: t[0])) \
-        .between(Duration.of_millis(-1), Duration.of_millis(1))
-    class Pair(__import__("nbstream").ProcessJoinFunction):
-        def process_element(self, left, right, ctx):
-            yield left, right
-
-    joined.process(Pair()).name("Pairs").add_sink(lambda v: None)
-    with pytest.raises(CheckpointError, match="step 'Pairs' cannot be checkpointed yet "
-                                              r"\(interval joins"):
-        env.execute()
-
-
 def test_a_state_value_that_cannot_be_pickled_fails_the_checkpoint_naming_the_step(tmp_path):
     import threading
 

@@ -138,13 +138,11 @@ class Operator:
     Checkpoints take keyed state, timers and the watermark of every operator; a subclass
     that keeps more names it: ``keyed_fields`` (dicts whose entries belong to a key: the
     function gives the key of an entry's dict key) and ``instance_fields`` (anything else
-    of this parallel instance). One that cannot be checkpointed yet says why in
-    ``checkpoint_refusal``.
+    of this parallel instance), or overrides ``snapshot_state`` / ``restore_state``.
     """
 
     keyed_fields: Dict[str, Callable[[Any], Any]] = {}
     instance_fields: Tuple[str, ...] = ()
-    checkpoint_refusal: Optional[str] = None
     operator_state: Optional[OperatorStateStore] = None
     _operator_restore: Any = None
 

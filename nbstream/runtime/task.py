@@ -17,7 +17,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, AligningInbox,
-                          CheckpointError, RestoreError, dump_state, load_state)
+                          RestoreError, dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
@@ -179,11 +179,6 @@ class Task:
                 raise
 
     def _join_checkpoints(self) -> None:
-        for nid, op in self.ops.items():
-            if op.checkpoint_refusal:
-                raise CheckpointError(f"checkpointing: step '{op.name}' cannot be checkpointed "
-                                      f"yet ({op.checkpoint_refusal}); run this job without "
-                                      "enable_checkpointing()")
         key = (self.chain.id, self.subtask)
         self.coordinator.attach(key, self)
         self._restore = self.coordinator.restored_state(*key)

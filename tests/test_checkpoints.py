@@ -840,3 +840,36 @@ def test_alignment_blocks_the_channel_that_delivered_its_barrier():
     received = [aligner.get(timeout=5)[1].values[0] for _ in range(total)]
     sender.join(5)
     assert received == list(range(total)) and len(sent) == total
+
+
+def test_every_checkpoint_holds_the_state_of_every_task(tmp_path):
+    """A checkpoint is triggered only once every task of the attempt is there: one made
+    while the tasks were being made left out those made after it (restoring it would
+    have lost their state while the sources went on after their position)."""
+    import json
+
+    from nbstream import EmbeddedRocksDBStateBackend, ExternalizedCheckpointRetention
+
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 20})
+    env.set_parallelism(16)
+    rocks = EmbeddedRocksDBStateBackend()  # a database per task: slow to make
+    rocks.set_db_storage_paths(str(tmp_path / "db"))
+    env.set_state_backend(rocks)
+    env.enable_checkpointing(10)
+    cfg = env.get_checkpoint_config()
+    cfg.set_checkpoint_storage_dir(str(tmp_path / "cp")).set_num_retained_checkpoints(1000)
+    cfg.set_externalized_checkpoint_retention(ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION)
+    env.from_sequence(1, 10**7).map(lambda x: (x % 7, 1)).key_by(lambda t: t[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).add_sink(lambda v: None)
+    job = env.execute_async()
+    deadline = time.monotonic() + 20
+    while job.checkpoint_info().get("completed", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    job.cancel()
+    job.wait(10)
+    root = next((tmp_path / "cp").iterdir())
+    for chk in (p for p in root.iterdir() if p.name.startswith("chk-")):
+        operators = json.loads((chk / "_metadata.json").read_text())["operators"]
+        assert any(uid.startswith("Reduce") for uid in operators), chk.name
+        for uid, entry in operators.items():
+            assert len(entry["files"]) == entry["parallelism"], (chk.name, uid)

@@ -227,6 +227,7 @@ class CheckpointCoordinator:
         self.resumed_from = restore.path if restore is not None else None
         self.allow_non_restored = allow_non_restored
         self.uids = {nid: operator_uid(node, plan) for nid, node in plan.nodes.items()}
+        self._task_count = sum(chain.parallelism for chain in plan.chains)
         self._lock = threading.Lock()
         self._tasks: Dict[TaskKey, Any] = {}
         self._finished: Dict[TaskKey, Dict[str, Any]] = {}
@@ -363,8 +364,10 @@ class CheckpointCoordinator:
         """Start a checkpoint now (None if one is running or no task runs); with
         ``savepoint``, the checkpoint is written to its folder and kept."""
         with self._lock:
-            if self._pending is not None or not self._tasks or self.job is None \
-                    or self.job.cancelled:
+            # not before every task of the attempt is there: one that attaches later would
+            # not be expected, and its state would be missing from the checkpoint
+            if self._pending is not None or len(self._tasks) < self._task_count \
+                    or self.job is None or self.job.cancelled:
                 return None
             cid = self._next_id
             self._next_id += 1

@@ -507,3 +507,254 @@ def test_native_checkpoints_share_the_files_written_before(tmp_path):
         for s in stores:
             s.dispose()
     assert os.listdir(tmp_path / "db") == []
+
+
+# -- incremental checkpoints ----------------------------------------------------------------------
+
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.sampled_from("ab"), st.integers(0, 40), st.integers(0, 9)),
+    st.tuples(st.just("append"), st.sampled_from("ab"), st.integers(0, 40), st.integers(0, 9)),
+    st.tuples(st.just("delete"), st.sampled_from("ab"), st.integers(0, 40)),
+    st.tuples(st.just("clear"), st.sampled_from("ab")),
+    st.tuples(st.just("checkpoint"))), max_size=80)
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_incremental_checkpoints_restore_what_the_store_held(tmp_path_factory, monkeypatch,
+                                                              steps):
+    """Random writes, deletions (of entries and whole states), values changed in place and
+    checkpoints: loading any checkpoint's files (a base and its increments) into a fresh
+    store gives exactly the entries the store held when it was taken."""
+    monkeypatch.setattr(SB, "CACHE_ENTRIES", 4)  # write-backs between checkpoints
+    monkeypatch.setattr(SB, "MAX_INCREMENTS", 3)  # new bases on the way
+    tmp = tmp_path_factory.mktemp("inc")
+    shared = str(tmp / "shared")
+    store = SB.RocksDBStore(str(tmp), "s", incremental=True)
+    stores = [store]
+    taken = []
+    try:
+        for step in steps + [("checkpoint",)]:
+            if step[0] == "checkpoint":
+                handle = store.checkpoint(shared)
+                held = {n: dict(store.mapping(n).items()) for n in "ab"}
+                taken.append((handle, held))
+                continue
+            entries = store.mapping(step[1])
+            if step[0] == "put":
+                entries[step[2]] = [step[3]] if step[3] % 2 else step[3]
+            elif step[0] == "append" and isinstance(entries.get(step[2]), list):
+                entries.get(step[2]).append(step[3])  # in place: no __setitem__
+            elif step[0] == "delete":
+                entries.pop(step[2], None)
+            elif step[0] == "clear":
+                entries.clear()
+        for handle, held in taken:
+            again = SB.RocksDBStore(str(tmp), "r", incremental=True)
+            stores.append(again)
+            again.mapping("z")["made before the load"] = 1  # a state of the new job
+            again.mapping("z").clear()
+            again.load(shared, handle)
+            assert {n: dict(again.mapping(n).items()) for n in "ab"} == held
+            assert dict(again.mapping("z").items()) == {}
+    finally:
+        for s in stores:
+            s.dispose()
+
+
+def test_an_increment_holds_only_the_changed_keys(tmp_path):
+    store = SB.RocksDBStore(str(tmp_path), "s", incremental=True)
+    try:
+        counts = store.mapping("count")
+        for i in range(20_000):
+            counts[i] = i
+        shared = str(tmp_path / "shared")
+        first = store.checkpoint(shared)
+        for i in range(0, 20_000, 100):  # 1 %
+            counts[i] = -i
+        del counts[1]
+        second = store.checkpoint(shared)
+        assert second["chain"][:1] == first["chain"] and len(second["chain"]) == 2
+        base = SB._size(os.path.join(shared, first["chain"][0]))
+        increment = SB._size(os.path.join(shared, second["chain"][1]))
+        assert increment < base / 20, (increment, base)
+        assert store.checkpoint(shared)["chain"] == second["chain"]  # nothing changed
+    finally:
+        store.dispose()
+
+
+class CountPerKey(KeyedProcessFunction):
+    def open(self, ctx):
+        self.count = ctx.get_state(ValueStateDescriptor("count"))
+
+    def process_element(self, value, ctx):
+        n = (self.count.value() or 0) + 1
+        self.count.update(n)
+        yield value[0], n
+
+
+def _slow(e):
+    import time
+
+    time.sleep(0.0003)
+    return e
+
+
+def incremental_job(env, data, step=_slow):
+    """Counts per key; ``step`` runs in the source's task (a task blocked on a slow step
+    downstream would hold a stop with a savepoint back for its grace period)."""
+    return env.from_collection(data).set_parallelism(1).map(step).set_parallelism(1) \
+        .key_by(lambda e: e[0]).process(CountPerKey()).uid("counts")
+
+
+def _fast(e):
+    return e
+
+
+def incremental_env(tmp_path, mode, parallelism, retained=1):
+    from nbstream import CheckpointingMode, RestartStrategies
+
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode(mode)
+    env.set_parallelism(parallelism)
+    rocks = EmbeddedRocksDBStateBackend(True)
+    rocks.set_db_storage_paths(str(tmp_path / "db"))
+    env.set_state_backend(rocks)
+    env.enable_checkpointing(20, CheckpointingMode.EXACTLY_ONCE)
+    cfg = env.get_checkpoint_config()
+    cfg.set_checkpoint_storage_dir(str(tmp_path / "checkpoints")).set_num_retained_checkpoints(retained)
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(3, 0))
+    return env
+
+
+def _shared_folder(tmp_path):
+    folder = tmp_path / "checkpoints"
+    jobs = list(folder.iterdir()) if folder.exists() else []
+    return jobs[0] / "shared" if jobs else None
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_job_on_incremental_rocksdb_recovers_exactly_once_from_a_killed_worker(tmp_path, mode):
+    """Increments are written (a base, then SST files) and a restart restores from the
+    chain; thread mode fails a step, process mode kills a worker."""
+    import signal
+    from collections import Counter
+
+    from nbstream import JobStatus
+    from nbstream.runtime.executors.pool import get_pool
+
+    data = [(f"k{i % 300}", i) for i in range(4000)]
+    expected = Counter(incremental_job(StreamExecutionEnvironment.get_execution_environment(),
+                                       data, _fast).execute_and_collect())
+    env = incremental_env(tmp_path, mode, 2)
+
+    class FailOnce:
+        def __call__(self, e):
+            marker = tmp_path / "failed"
+            _slow(e)
+            if mode != "thread" or e[1] < 2500 or marker.exists():
+                return e
+            shared = _shared_folder(tmp_path)
+            if shared is not None and shared.exists() \
+                    and any(p.suffix == ".sst" for p in shared.iterdir()):
+                marker.touch()
+                raise RuntimeError("injected failure after an increment")
+            return e
+
+    it = incremental_job(env, data, FailOnce()).execute_and_collect()
+    got, increments, victim = [], set(), None
+    for record in it:
+        got.append(record)
+        shared = _shared_folder(tmp_path)
+        if shared is not None and shared.exists():
+            increments |= {p.name for p in shared.iterdir() if p.suffix == ".sst"}
+        if mode == "process" and victim is None and increments \
+                and it.job.checkpoint_info().get("completed", 0) >= 3:
+            victim = next(iter(get_pool().workers.values()))
+            os.kill(victim.pid, signal.SIGKILL)
+    assert it.job.status is JobStatus.FINISHED and it.job.restarts == 1, it.job.last_failure
+    assert increments, "no increment was written"
+    assert Counter(got) == expected
+    assert os.listdir(tmp_path / "db") == []
+
+
+def test_old_increments_go_and_every_retained_checkpoint_restores(tmp_path, monkeypatch):
+    """Three checkpoints kept, a new base every third checkpoint: the shared folder holds
+    exactly the files their manifests list (older increments and bases were deleted, as
+    were files of checkpoints that did not complete); a job resumes from each of them to
+    the same final counts."""
+    import json
+    import time
+
+    from nbstream import ExternalizedCheckpointRetention, JobStatus
+
+    data = [(f"k{i % 400}", i) for i in range(12_000)]
+    final = {}
+    for key, n in incremental_job(StreamExecutionEnvironment.get_execution_environment(),
+                                  data, _fast).execute_and_collect():
+        final[key] = max(final.get(key, 0), n)
+    monkeypatch.setattr(SB, "MAX_INCREMENTS", 1)  # thread mode: the tasks read it here
+    env = incremental_env(tmp_path, "thread", 2, retained=3)
+    env.get_checkpoint_config().set_externalized_checkpoint_retention(
+        ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION)
+    incremental_job(env, data).add_sink(lambda v: None)
+    job = env.execute_async()
+    deadline = time.monotonic() + 60
+    while job.checkpoint_info().get("completed", 0) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.cancel()
+    job.wait(30)
+    assert job.checkpoint_info()["completed"] >= 8
+    root = next((tmp_path / "checkpoints").iterdir())
+    kept = sorted((p for p in root.iterdir() if p.name.startswith("chk-")),
+                  key=lambda p: int(p.name[4:]))
+    assert len(kept) == 3
+    listed = set()
+    for chk in kept:
+        manifest = json.loads((chk / "_metadata.json").read_text())
+        for entry in manifest["operators"].values():
+            for meta in entry["files"].values():
+                listed.update(meta.get("shared", ()))
+    assert any(name.endswith(".sst") for name in listed)
+    assert {p.name for p in (root / "shared").iterdir()} == listed
+    # 8 or more checkpoints made 3 or more bases per instance: those of 3 kept are 2 at most
+    assert sum(name.endswith(".base") for name in listed) <= 4
+    for chk in kept:
+        env = incremental_env(tmp_path / chk.name, "thread", 2)
+        env.configure({"execution.savepoint.path": str(chk),  # the first job's sink differs
+                       "execution.savepoint.ignore-unclaimed-state": "true"})
+        resumed = {}
+        for key, n in incremental_job(env, data, _fast).execute_and_collect():
+            resumed[key] = max(resumed.get(key, 0), n)
+        assert resumed == {k: n for k, n in final.items() if k in resumed}
+        assert all(resumed.get(k) == n for k, n in final.items() if n > 25)  # keys seen late
+    assert job.status is JobStatus.CANCELED
+
+
+def test_a_savepoint_of_incremental_state_stands_alone_and_rescales(tmp_path):
+    """The savepoint copies the files it needs: the stopped job's folder is gone, and a
+    job at another parallelism resumes from it (each instance keeps its keys)."""
+    import threading
+    from collections import Counter
+
+    data = [(f"k{i % 300}", i) for i in range(6000)]
+    expected = Counter(incremental_job(StreamExecutionEnvironment.get_execution_environment(),
+                                       data, _fast).execute_and_collect())
+    it = incremental_job(incremental_env(tmp_path, "thread", 2), data).execute_and_collect()
+    first, saved = [], []
+    stopper = threading.Thread(target=lambda: saved.append(
+        it.job.stop_with_savepoint(str(tmp_path / "savepoint"))))
+    for record in it:
+        first.append(record)
+        if not stopper.is_alive() and not saved and \
+                it.job.checkpoint_info().get("completed", 0) >= 3:
+            stopper.start()
+    stopper.join(60)
+    assert saved and list((tmp_path / "checkpoints").iterdir()) == []  # discarded
+    assert any(p.suffix == ".sst" for p in (tmp_path / "savepoint" / "shared").iterdir())
+    env = incremental_env(tmp_path, "thread", 3)
+    env.configure({"execution.savepoint.path": saved[0]})
+    second = list(incremental_job(env, data, _fast).execute_and_collect())
+    assert first and second
+    assert Counter(first) + Counter(second) == expected

@@ -6,6 +6,16 @@ manifest: format version, job, checkpoint id, and per step its parallelism and o
 per parallel instance with its size and SHA-256) and ``<step>-<instance>.state`` files
 (the instance's serialized snapshot). A folder whose manifest or files do not check out
 is skipped with a warning naming it, and the one before is used.
+
+Incremental state (RocksDB, see ``state_backends``) is written by the tasks into the job
+folder's ``shared/`` folder; a manifest lists, per instance, the shared files its state
+needs (``"shared"``). A file is removed once no kept checkpoint lists it (when older
+checkpoints are pruned, and after a restart for files no completed checkpoint got), and
+not while it is pinned: the files of the checkpoint an attempt restores stay until that
+attempt completes a checkpoint, even if newer ones replaced it meanwhile. A
+savepoint is whole on its own: the files it needs are linked or copied into its
+``shared/``. A checkpoint's state is read from its own ``shared/`` if it has one, else
+from its job folder's.
 """
 
 from __future__ import annotations
@@ -16,19 +26,22 @@ import os
 import pickle
 import re
 import shutil
+import threading
 import time
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from ..errors import NbstreamError
+from .state_backends import link_tables
 
 __all__ = ["CheckpointStorage", "CompletedCheckpoint", "FORMAT_VERSION", "default_directory",
            "read_checkpoint", "latest_checkpoint"]
 
 FORMAT_VERSION = 1
 MANIFEST = "_metadata.json"
+SHARED = "shared"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -50,6 +63,7 @@ class CompletedCheckpoint:
     path: str
     operators: Dict[str, Dict[str, Any]]
     size: int = 0
+    shared_dir: Optional[str] = None  # where its instances' shared files are
 
 
 class CheckpointStorage:
@@ -59,6 +73,9 @@ class CheckpointStorage:
     def __init__(self, directory: str, job_folder: str, retained: int = 1) -> None:
         self.root = os.path.join(os.path.abspath(os.path.expanduser(directory)), job_folder)
         self.retained = max(1, retained)
+        self.shared_dir = os.path.join(self.root, SHARED)
+        self._lock = threading.Lock()  # pins against prune and sweep
+        self._pinned: Set[str] = set()
         self.fail_next_writes = 0  # tests: the next writes crash half way (before the rename)
 
     def write(self, checkpoint_id: int, operators: Dict[str, Dict[str, Any]], job_name: str,
@@ -81,6 +98,10 @@ class CheckpointStorage:
                     f.write(data)
                 files[str(sub)] = {"file": name, "size": len(data),
                                    "sha256": hashlib.sha256(data).hexdigest()}
+                if state.get("shared"):
+                    files[str(sub)]["shared"] = list(state["shared"])
+                    if folder is not None:  # a savepoint keeps its own copy
+                        _copy_shared(self.shared_dir, os.path.join(tmp, SHARED), state["shared"])
                 size += len(data)
             manifest["operators"][uid] = {k: v for k, v in entry.items() if k != "subtasks"}
             manifest["operators"][uid]["files"] = files
@@ -92,14 +113,38 @@ class CheckpointStorage:
         if os.path.exists(final):
             shutil.rmtree(final)
         os.rename(tmp, final)
-        if folder is None:
-            self._prune()
-        return CompletedCheckpoint(checkpoint_id, final, operators, size)
+        shared = os.path.join(final, SHARED) if folder is not None else self.shared_dir
+        return CompletedCheckpoint(checkpoint_id, final, operators, size, shared)
 
-    def _prune(self) -> None:
-        done = _checkpoint_folders(self.root)
-        for path in done[:-self.retained]:
-            shutil.rmtree(path, ignore_errors=True)
+    def prune(self, unpin: bool = False) -> None:
+        """Keep the last ``retained`` checkpoints, and the shared files they list; with
+        ``unpin``, the pinned files need not stay any more."""
+        with self._lock:
+            stale, self._pinned = (self._pinned, set()) if unpin else (set(), self._pinned)
+            done = _checkpoint_folders(self.root)
+            dropped, kept = done[:-self.retained], done[-self.retained:]
+            unused = (_shared_files(dropped) | stale) - _shared_files(kept) - self._pinned
+            for path in dropped:
+                shutil.rmtree(path, ignore_errors=True)
+            for name in unused:
+                _remove(os.path.join(self.shared_dir, name))
+
+    def pin(self, names: Set[str]) -> None:
+        """Keep these shared files (a restoring checkpoint's) until ``prune(unpin=True)``."""
+        with self._lock:
+            self._pinned = set(names)
+
+    def sweep_shared(self) -> None:
+        """Remove the shared files no checkpoint lists nor pin keeps (written for
+        checkpoints that did not complete); only while no task writes any (between two
+        attempts)."""
+        with self._lock:
+            if not os.path.isdir(self.shared_dir):
+                return
+            needed = _shared_files(_checkpoint_folders(self.root)) | self._pinned
+            for name in os.listdir(self.shared_dir):
+                if name not in needed:
+                    _remove(os.path.join(self.shared_dir, name))
 
     def remove_partial(self) -> None:
         """Remove folders of writes that did not end (a crash half way)."""
@@ -111,6 +156,44 @@ class CheckpointStorage:
     def discard(self) -> None:
         """Remove this job's checkpoints (a job that finished or was cancelled)."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _shared_files(folders: List[str]) -> Set[str]:
+    """The shared files the manifests of ``folders`` list."""
+    names: Set[str] = set()
+    for path in folders:
+        try:
+            with open(os.path.join(path, MANIFEST)) as f:
+                manifest = json.load(f)
+        except (OSError, ValueError):
+            continue
+        for entry in manifest.get("operators", {}).values():
+            for meta in entry.get("files", {}).values():
+                names.update(meta.get("shared", ()))
+    return names
+
+
+def _copy_shared(src: str, dst: str, names: List[str]) -> None:
+    os.makedirs(dst, mode=0o700, exist_ok=True)
+    for name in names:
+        target = os.path.join(dst, name)
+        if os.path.exists(target):
+            continue
+        source = os.path.join(src, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, target, copy_function=link_tables)
+        else:
+            link_tables(source, target)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
 
 def _checkpoint_folders(root: str) -> List[str]:
@@ -156,7 +239,9 @@ def read_checkpoint(path: str) -> CompletedCheckpoint:
             size += len(data)
         operators[uid] = {**{k: v for k, v in entry.items() if k != "files"},
                           "subtasks": subtasks}
-    return CompletedCheckpoint(int(manifest["checkpoint_id"]), path, operators, size)
+    own = os.path.join(path, SHARED)
+    shared = own if os.path.isdir(own) else os.path.join(os.path.dirname(path), SHARED)
+    return CompletedCheckpoint(int(manifest["checkpoint_id"]), path, operators, size, shared)
 
 
 def latest_checkpoint(root: str) -> Optional[CompletedCheckpoint]:

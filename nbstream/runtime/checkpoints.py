@@ -29,13 +29,15 @@ from .keygroups import subtask_for_key
 from .records import END_OF_INPUT, Barrier
 
 __all__ = ["CheckpointCoordinator", "CheckpointError", "RestoreError", "AligningInbox", "RestartPolicy",
-           "TaskKey", "dump_state", "load_state", "LOOP_CLOSED", "FEEDBACK_LOG", "CHECKPOINT_ID", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
+           "TaskKey", "dump_state", "load_state", "LOOP_CLOSED", "FEEDBACK_LOG", "CHECKPOINT_ID", "SHARED_DIR", "operator_uid", "FINISHED", "RemoteTask", "WorkerCoordinator"]
 
 TaskKey = Tuple[int, int]  # (chain id, subtask)
 FINISHED = "finished"      # restored_state's mark of a task that had ended
 LOOP_CLOSED = -2           # AligningInbox's channel for a barrier back on a feedback edge
 FEEDBACK_LOG = "feedback"  # the key of a loop head's logged feedback in a task's states
 CHECKPOINT_ID = "checkpoint id"  # restored_state's key: the id of the restored checkpoint
+SHARED_DIR = "shared dir"  # restored_state's key: the restored checkpoint's shared folder
+_SWEEP = "sweep"           # the writer's cue to remove shared files no checkpoint needs
 
 
 class CheckpointError(NbstreamError):
@@ -265,6 +267,11 @@ class CheckpointCoordinator:
                 t.join(30)
         self.storage.remove_partial()
 
+    @property
+    def shared_dir(self) -> str:
+        """Where tasks write the files of incremental state (see ``state_backends``)."""
+        return self.storage.shared_dir
+
     def begin_attempt(self) -> None:
         """A new set of tasks is about to start (the first run, or a restart)."""
         with self._lock:
@@ -273,6 +280,10 @@ class CheckpointCoordinator:
             self._tasks.clear()
             self._finished.clear()
             self._pending = None
+            if self.latest is not None:  # its shared files stay while the tasks restore
+                self.storage.pin(_shared_files_of(self.latest))
+        # after the checkpoints the last attempt completed: files it wrote for none go
+        self._writes.put(_SWEEP)
 
     # -- tasks ------------------------------------------------------------------------------------
     def attach(self, key: TaskKey, task: Any) -> None:
@@ -286,7 +297,7 @@ class CheckpointCoordinator:
         if cp is None:
             return None
         chain = self.plan.chain(chain_id)
-        out: Dict[Any, Any] = {CHECKPOINT_ID: cp.checkpoint_id}
+        out: Dict[Any, Any] = {CHECKPOINT_ID: cp.checkpoint_id, SHARED_DIR: cp.shared_dir}
         finished = []
         for nid in chain.nodes:
             entry = cp.operators.get(self.uids[nid])
@@ -434,6 +445,9 @@ class CheckpointCoordinator:
             p = self._writes.get()
             if p is None:
                 return
+            if p is _SWEEP:
+                self.storage.sweep_shared()
+                continue
             sp = self._savepoints.pop(p.id, None)
             try:
                 cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name,
@@ -449,12 +463,15 @@ class CheckpointCoordinator:
             self._last_end = time.monotonic()
             with self._lock:
                 self.latest = cp
+                current = p.attempt == self._attempt
                 self.completed += 1
                 self.failures = 0
                 self.last.update(id=p.id, size=cp.size, path=cp.path,
                                  duration_s=self._last_end - p.started,
                                  alignment_s=p.alignment_s)
-            if p.attempt == self._attempt:  # else its tasks are gone: nobody to commit
+            if sp is None:  # after `latest` moved on: a restart restores what is kept
+                self.storage.prune(unpin=current)  # this attempt's tasks have restored
+            if current:  # else its tasks are gone: nobody to commit
                 self._post_all(("complete", p.id))
             if sp is not None:
                 sp.result = cp
@@ -532,6 +549,12 @@ class CheckpointCoordinator:
                 "sources_after_restore": sources, **self.last}
 
 
+def _shared_files_of(cp: CompletedCheckpoint) -> Set[str]:
+    """The shared files the instances of checkpoint ``cp`` need."""
+    return {name for entry in cp.operators.values() for part in entry["subtasks"].values()
+            for name in part.get("shared", ())}
+
+
 class _KeyFilter:
     """Which keys a parallel instance owns after a rescale (picklable, for workers)."""
 
@@ -570,8 +593,10 @@ class WorkerCoordinator:
     the job; acknowledgements go back over the wire (``send(tid, report)``)."""
 
     def __init__(self, uids: Dict[int, str], restore: Dict[TaskKey, Any], tid_of: Dict[TaskKey, int],
-                 send: Callable[[int, Tuple[Any, ...]], None]) -> None:
+                 send: Callable[[int, Tuple[Any, ...]], None],
+                 shared_dir: Optional[str] = None) -> None:
         self.uids = uids
+        self.shared_dir = shared_dir
         self._restore = restore
         self._tid_of = tid_of
         self._send = send

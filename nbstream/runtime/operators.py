@@ -22,7 +22,7 @@ from .records import MIN_TIMESTAMP, Batch, OutputTag
 from .operator_state import (FunctionInitializationContext, FunctionSnapshotContext,
                              OperatorStateStore, redistribute)
 from .state import KeyedStateBackend
-from .state_backends import keyed_state_backend
+from .state_backends import SHARED_FILES, RocksDBMap, keyed_state_backend
 from .timers import TimeDomain, Timers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -232,7 +232,12 @@ class Operator:
         if self.timers is not None:
             snap["timers"] = self.timers.snapshot()
         for name in (*self.keyed_fields, *self.instance_fields):
-            snap[name] = getattr(self, name)
+            value = getattr(self, name)
+            snap[name] = value.snapshot() if type(value) is RocksDBMap else value
+        store = getattr(self, "_rocksdb_store", None)
+        if store is not None and store.incremental:  # the entries' files: see state_backends
+            snap["rocksdb"] = store.checkpoint(self.task.extras["shared_state_dir"])
+            snap[SHARED_FILES] = snap["rocksdb"]["chain"]
         fn = self.checkpointed_function()
         if fn is not None and self.operator_state is not None:
             try:

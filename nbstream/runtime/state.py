@@ -49,14 +49,15 @@ class KeyedStateBackend:
 
     def snapshot(self) -> Dict[str, Tuple[str, Dict[Any, Any]]]:
         """Every state's entries by name: ``{name: (kind, {slot: value})}`` (not copied
-        with the dict store: the caller serializes at once; read into a dict from a store)."""
-        if self.store is not None:
-            out = {name: (type(st).kind, dict(st._data.items())) for name, st in self._states.items()}
+        with the dict store: the caller serializes at once; read into a dict from a store,
+        or for an incremental RocksDB checkpoint a marker of where they are)."""
+        if self.store is not None:  # a store's mapping gives a dict, or says where it is
+            out = {name: (type(st).kind, st._data.snapshot()) for name, st in self._states.items()}
             for name, data in self._restored.items():
-                out.setdefault(name, ("", dict(data.items())))
+                out.setdefault(name, ("", data.snapshot()))
             for name in self.store.names():  # in the store (a native checkpoint), not used yet
                 if name not in out:
-                    out[name] = ("", dict(self.store.mapping(name).items()))
+                    out[name] = ("", self.store.mapping(name).snapshot())
             return out
         out = {name: (type(st).kind, st._data) for name, st in self._states.items()}
         for name, data in self._restored.items():  # restored but not used since

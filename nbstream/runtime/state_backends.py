@@ -14,6 +14,23 @@ give equal bytes). A small write-back cache sits in front of the database: the s
 mutate what they read in place (a list state appends to its list), so entries read or
 written since the last flush are written back when the cache is full and before any
 iteration; only a bounded number of entries is ever held in Python.
+
+Checkpoints of a store are full (every entry read into the snapshot) or, with
+``EmbeddedRocksDBStateBackend(True)``, incremental: :meth:`RocksDBStore.checkpoint` writes
+files into the checkpoint's shared folder and the snapshot only names them. The first
+checkpoint writes a *base*, RocksDB's own checkpoint of the database (table files
+hard-linked where the file system allows, so it costs little more than a flush); each later
+one writes an *increment*, one SST file (``SstFileWriter``) of the entries written or
+deleted since the checkpoint before, read back by key from the database (the write-back
+cache records their keys as it writes them). A restore opens the base and ingests the
+increments in order (``ingest_external_file``: later files win, deletions are tombstones).
+A new base is written when the increments together outgrow the base, after
+``MAX_INCREMENTS`` of them, after a ``clear()`` (a range deletion has no keys to record) or
+when more than ``MAX_CHANGED`` keys changed between two checkpoints. Why not RocksDB's
+own files alone (Flink's way): with keys spread over the whole key space, a compaction
+into level 1 rewrites nearly every table file every few checkpoints, so those checkpoints
+write the whole state again (measured: 8.5 of 9 MB at one checkpoint in three, with 1 %
+of 1 M keys changed); the changed keys' own file stays at their size.
 """
 
 from __future__ import annotations
@@ -24,16 +41,27 @@ import os
 import pickle
 import shutil
 import tempfile
+import uuid
 import weakref
 from collections.abc import MutableMapping
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from .state import KeyedStateBackend
 
-__all__ = ["keyed_state_backend", "RocksDBStore", "RocksDBMap", "rocksdb_available"]
+__all__ = ["keyed_state_backend", "RocksDBStore", "RocksDBMap", "rocksdb_available",
+           "stored_entries", "STORED", "SHARED_FILES"]
 
 #: entries a RocksDBMap holds in Python before it writes them back
 CACHE_ENTRIES = 4096
+#: incremental checkpoints: at most this many increments on one base
+MAX_INCREMENTS = 32
+#: incremental checkpoints: more keys changed between two checkpoints make a new base
+MAX_CHANGED = 1_000_000
+#: what an incremental snapshot holds in place of a state's entries: ``(STORED, prefix)``
+STORED = "nbstream:rocksdb-entries"
+#: a snapshot's files in the checkpoint's shared folder (kept while a checkpoint needs them)
+SHARED_FILES = "shared_files"
 #: values of these types cannot change in place: written back only when set
 _IMMUTABLE = frozenset((int, float, str, bytes, bool, type(None), complex))
 
@@ -57,7 +85,8 @@ def keyed_state_backend(op: Any, scope: str = "") -> KeyedStateBackend:
     store = getattr(op, "_rocksdb_store", None)
     if store is None:
         store = op._rocksdb_store = RocksDBStore(settings.directory or None,
-                                                 f"{task.task_name[:40]}-{task.subtask}")
+                                                 f"{task.task_name[:40]}-{task.subtask}",
+                                                 incremental=settings.incremental)
         op.resources.append(store)  # disposed by the task after close(), or if open() failed
     return KeyedStateBackend(task.time_service.now_ms, store=store.scoped(scope))
 
@@ -94,6 +123,24 @@ def _link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def link_tables(src: str, dst: str) -> None:
+    """Copy a file, but hard-link RocksDB's table files (never written after they are
+    made): the others (MANIFEST, CURRENT, OPTIONS) may be written by a database opened
+    on them."""
+    if src.endswith(".sst"):
+        _link_or_copy(src, dst)
+    else:
+        shutil.copy2(src, dst)
+
+
+def _size(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+    return os.path.getsize(path)
+
+
 _swept: set = set()
 
 
@@ -131,10 +178,11 @@ def _rmtree(path: str, db: Any) -> None:
 
 class RocksDBStore:
     """One RocksDB database in a fresh temporary folder; a key prefix per state (column
-    families cost a synced manifest write each to create)."""
+    families cost a synced manifest write each to create). With ``incremental``, the
+    keys written since the last checkpoint are recorded (see the module text)."""
 
     def __init__(self, root: Optional[str] = None, label: str = "",
-                 source: Optional[str] = None) -> None:
+                 source: Optional[str] = None, incremental: bool = False) -> None:
         try:
             from rocksdict import (BlockBasedOptions, Cache, Options, Rdict, WriteBatch,
                                    WriteOptions)
@@ -145,6 +193,7 @@ class RocksDBStore:
             os.makedirs(root, exist_ok=True)
         _remove_orphans(root or tempfile.gettempdir())
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+        self.label = safe
         self.path = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-{safe}-", dir=root)
         states: Dict[str, str] = {}
         if source is not None:  # a native checkpoint: its files, linked where possible
@@ -154,13 +203,27 @@ class RocksDBStore:
             shutil.copytree(source, self.path, copy_function=_link_or_copy)
         self._WriteBatch = WriteBatch
         self._options = self._make_options(Options, BlockBasedOptions, Cache)
+        self._open()
+        self._maps: Dict[str, RocksDBMap] = {name: RocksDBMap(self, bytes.fromhex(prefix))
+                                              for name, prefix in states.items()}
+        self._next_prefix = 1 + max((int(p, 16) for p in states.values()), default=-1)
+        self._finalizer = weakref.finalize(self, _rmtree, self.path, self.db)
+        # incremental checkpoints: the files of the last one (a base, then increments) in
+        # the shared folder ``chain_dir``, and the keys written since
+        self.incremental = incremental
+        self.changed: Set[bytes] = set()
+        self.rebase = True  # the next checkpoint writes a base
+        self._chain: List[str] = []
+        self._chain_dir: Optional[str] = None
+        self._base_bytes = self._increment_bytes = 0
+
+    def _open(self) -> None:
+        from rocksdict import Rdict, WriteOptions
+
         self.db = Rdict(self.path, self._options)
         wo = WriteOptions()
         wo.disable_wal = True  # the folder is scratch space: checkpoints hold the state
         self.db.set_write_options(wo)
-        self._maps: Dict[str, RocksDBMap] = {name: RocksDBMap(self, bytes.fromhex(prefix))
-                                              for name, prefix in states.items()}
-        self._finalizer = weakref.finalize(self, _rmtree, self.path, self.db)
 
     @staticmethod
     def _make_options(Options: Any, BlockBasedOptions: Any, Cache: Any) -> Any:
@@ -182,8 +245,106 @@ class RocksDBStore:
         """The entries of state ``name`` (a prefix of its own, given on first use)."""
         m = self._maps.get(name)
         if m is None:
-            m = self._maps[name] = RocksDBMap(self, len(self._maps).to_bytes(2, "big"))
+            m = self._maps[name] = RocksDBMap(self, self._next_prefix.to_bytes(2, "big"))
+            self._next_prefix += 1
         return m
+
+    def by_prefix(self, prefix: str) -> "RocksDBMap":
+        """The mapping of the state whose prefix (hex) is ``prefix``."""
+        return next(m for m in self._maps.values() if m._prefix.hex() == prefix)
+
+    # incremental checkpoints -----------------------------------------------------------------
+    def checkpoint(self, shared_dir: str) -> Dict[str, Any]:
+        """Write what the last checkpoint's files lack into ``shared_dir`` (a base, or an
+        increment of the keys written since) and name the files that hold the state now:
+        ``{"states": {name: prefix}, "chain": [base, increment, ...]}`` (file names in
+        ``shared_dir``); :meth:`load` takes it back."""
+        self.flush()
+        os.makedirs(shared_dir, mode=0o700, exist_ok=True)
+        if (self.rebase or self._chain_dir != shared_dir or len(self._chain) > MAX_INCREMENTS
+                or self._increment_bytes > self._base_bytes):
+            name = f"{self.label}-{uuid.uuid4().hex[:12]}.base"
+            self.native_checkpoint(os.path.join(shared_dir, name))
+            self._chain, self._chain_dir, self.rebase = [name], shared_dir, False
+            self._base_bytes, self._increment_bytes = _size(os.path.join(shared_dir, name)), 0
+        elif self.changed:
+            name = f"{self.label}-{uuid.uuid4().hex[:12]}.sst"
+            self._write_increment(os.path.join(shared_dir, name))
+            self._chain.append(name)
+            self._increment_bytes += _size(os.path.join(shared_dir, name))
+        self.changed = set()
+        return {"states": {n: m._prefix.hex() for n, m in self._maps.items()},
+                "chain": list(self._chain)}
+
+    def _write_increment(self, path: str) -> None:
+        from rocksdict import SstFileWriter
+
+        keys = sorted(self.changed)
+        writer = SstFileWriter(self._options)
+        writer.open(path)
+        for start in range(0, len(keys), 65536):
+            part = keys[start:start + 65536]
+            for key, value in zip(part, self.db.get(part)):
+                if value is None:
+                    del writer[key]
+                else:
+                    writer[key] = value
+        writer.finish()
+
+    def record(self, key: bytes) -> None:
+        """Entry ``key`` (prefix and slot) was written or deleted."""
+        changed = self.changed
+        changed.add(key)
+        if len(changed) > MAX_CHANGED:  # cheaper as a new base than as a set in memory
+            self.start_over()
+
+    def start_over(self) -> None:
+        """The next checkpoint writes a base (keys are no longer recorded until then)."""
+        self.rebase = True
+        self.changed = set()
+
+    def is_empty(self) -> bool:
+        self.flush()
+        return next(iter(self.db.keys()), None) is None
+
+    def load(self, shared_dir: str, handle: Dict[str, Any]) -> None:
+        """Take the state of :meth:`checkpoint`'s ``handle`` (files in ``shared_dir``)
+        into this store, which must be empty: the base's files become the database
+        (table files linked), the increments are ingested in order, and the states keep
+        their prefixes (a state made before the load, empty, gets a new one)."""
+        from rocksdict import IngestExternalFileOptions
+
+        chain = handle["chain"]
+        files = [os.path.join(shared_dir, name) for name in chain]
+        self.flush()
+        self.db.close()
+        shutil.rmtree(self.path)
+        shutil.copytree(files[0], self.path, copy_function=link_tables)
+        os.remove(os.path.join(self.path, NATIVE_MANIFEST))
+        self._open()
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _rmtree, self.path, self.db)
+        ingest = IngestExternalFileOptions()  # copies: the files stay as they are
+        for path in files[1:]:
+            self.db.ingest_external_file([path], ingest)
+        prefixes = {name: bytes.fromhex(p) for name, p in handle["states"].items()}
+        self._next_prefix = 1 + max((int.from_bytes(p, "big") for p in prefixes.values()),
+                                    default=-1)
+        for name, m in self._maps.items():
+            m._db = self.db
+            if name in prefixes:
+                m._prefix = prefixes[name]
+            else:
+                m._prefix = self._next_prefix.to_bytes(2, "big")
+                self._next_prefix += 1
+        for name, prefix in prefixes.items():
+            if name not in self._maps:
+                self._maps[name] = RocksDBMap(self, prefix)
+        # the chain goes on if later checkpoints go to the same shared folder
+        self._chain, self._chain_dir, self.rebase = list(chain), shared_dir, False
+        self.changed = set()
+        self._base_bytes = _size(files[0])
+        self._increment_bytes = sum(_size(f) for f in files[1:])
 
     def flush(self) -> None:
         for m in self._maps.values():
@@ -262,11 +423,16 @@ class RocksDBMap(MutableMapping):
         cache, dirty = self._cache, self._dirty
         if not cache:
             return
-        batch = self._store._WriteBatch(raw_mode=True)
+        store = self._store
+        batch = store._WriteBatch(raw_mode=True)
         prefix, n = self._prefix, 0
+        record = store.record if store.incremental and not store.rebase else None
         for slot, value in cache.items():
             if slot in dirty or type(value) not in _IMMUTABLE:
-                batch.put(prefix + _dump_slot(slot), _dump_value(value))
+                key = prefix + _dump_slot(slot)
+                batch.put(key, _dump_value(value))
+                if record is not None:
+                    record(key)
                 n += 1
         if n:
             self._db.write(batch)
@@ -314,7 +480,11 @@ class RocksDBMap(MutableMapping):
             raise KeyError(slot)
         self._cache.pop(slot, None)
         self._dirty.discard(slot)
-        self._db.delete(self._prefix + _dump_slot(slot))
+        key = self._prefix + _dump_slot(slot)
+        self._db.delete(key)
+        store = self._store
+        if store.incremental and not store.rebase:
+            store.record(key)
 
     def pop(self, slot: Any, *default: Any) -> Any:
         value = self._load(slot)
@@ -361,9 +531,78 @@ class RocksDBMap(MutableMapping):
         self._dirty.clear()
         end = (int.from_bytes(self._prefix, "big") + 1).to_bytes(2, "big")
         self._db.delete_range(self._prefix, end)
+        if self._store.incremental:
+            self._store.start_over()
+
+    def snapshot(self) -> Any:
+        """The entries for a checkpoint: a dict, or (incremental) ``(STORED, prefix)``:
+        they are in the files of the store's :meth:`RocksDBStore.checkpoint`."""
+        if self._store.incremental:
+            return (STORED, self._prefix.hex())
+        return dict(self.items())
 
     def __reduce__(self) -> Any:  # a snapshot of the entries: a plain dict
         return (dict, (list(self.items()),))
 
     def __repr__(self) -> str:
         return f"<RocksDBMap at {self._store.path}>"
+
+
+# -- restoring incremental snapshots -----------------------------------------------------------
+
+def _stored(value: Any) -> bool:
+    return type(value) is tuple and len(value) == 2 and value[0] == STORED
+
+
+@contextmanager
+def stored_entries(op: Any, snaps: List[Dict[str, Any]], same_instance: bool,
+                   shared_dir: Optional[str]) -> Iterator[None]:
+    """While ``op`` restores ``snaps``: the entries of incremental RocksDB snapshots.
+
+    The same instance with an empty store of its own loads the files into it (the
+    snapshot's entries become empty dicts: they are in place). Otherwise (another
+    parallelism, another backend) each snapshot's files are loaded into a temporary store
+    and its entries read from there by ``op.restore_state``, which keeps the keys it owns.
+    """
+    if not any("rocksdb" in snap for snap in snaps):
+        yield
+        return
+    if shared_dir is None:
+        raise FileNotFoundError("the checkpoint names RocksDB files but has no shared folder")
+    own: Optional[RocksDBStore] = getattr(op, "_rocksdb_store", None)
+    settings = getattr(op.task.config, "state_backend", None)
+    temporary: List[RocksDBStore] = []
+    try:
+        for snap in snaps:
+            handle = snap.get("rocksdb")
+            if handle is None:
+                continue
+            if same_instance and own is not None and own.is_empty():
+                own.load(shared_dir, handle)
+                source: Optional[RocksDBStore] = None
+            else:
+                source = RocksDBStore(getattr(settings, "directory", "") or None, "restore")
+                temporary.append(source)
+                source.load(shared_dir, handle)
+            _resolve(snap, source)
+        yield
+    finally:
+        for store in temporary:
+            store.dispose()
+
+
+def _resolve(snap: Dict[str, Any], source: Optional[RocksDBStore]) -> None:
+    """Put the entries in place of the ``(STORED, prefix)`` markers of ``snap``: a
+    keyed field's, or the states' of a keyed state backend's snapshot (``{name: (kind,
+    entries)}``)."""
+    def entries(marker: Tuple[str, str]) -> Any:
+        return {} if source is None else source.by_prefix(marker[1])
+
+    for field, value in snap.items():
+        if _stored(value):
+            snap[field] = entries(value)
+        elif type(value) is dict and value:
+            first = next(iter(value.values()))
+            if type(first) is tuple and len(first) == 2 and _stored(first[1]):
+                for name, (kind, data) in list(value.items()):
+                    value[name] = (kind, entries(data) if _stored(data) else data)

@@ -16,8 +16,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
-from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, AligningInbox,
-                          RestoreError, dump_state, load_state)
+from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, SHARED_DIR,
+                          AligningInbox, RestoreError, dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
@@ -27,6 +27,7 @@ from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Barrier, Batch
                       Watermark, WatermarkStatus)
 from .registry import build_operator
 from .source_context import Handoff, SourceContext
+from .state_backends import SHARED_FILES, stored_entries
 
 __all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "TICK", "CANCEL", "MAIL"]
 
@@ -170,6 +171,8 @@ class Task:
         # channel: (checkpoint id, states, logged batches, feedback channels still open)
         self._loop_log: Optional[Tuple[int, Dict[str, Any], List[Any], set]] = None
         self.coordinator = getattr(control, "checkpoints", None)
+        # where incremental state files go (operators read it from their task info)
+        extras["shared_state_dir"] = getattr(self.coordinator, "shared_dir", None)
         self._restore: Optional[Dict[Any, Any]] = None
         if self.coordinator is not None:
             try:
@@ -237,9 +240,13 @@ class Task:
             checkpoint_id = self._last_checkpoint + 1
         else:
             self._last_checkpoint = checkpoint_id
-        return {uids[nid]: {"finished": finished,
-                            "state": dump_state(op.snapshot_state(checkpoint_id), op.name)}
-                for nid, op in self.ops.items()}
+        states = {}
+        for nid, op in self.ops.items():
+            snap = op.snapshot_state(checkpoint_id)
+            states[uids[nid]] = {"finished": finished, "state": dump_state(snap, op.name)}
+            if snap.get(SHARED_FILES):  # the storage keeps them while a checkpoint needs them
+                states[uids[nid]]["shared"] = snap[SHARED_FILES]
+        return states
 
     def _checkpoint(self, checkpoint_id: int) -> None:
         """The barrier has come in on every input (or, at a source, was asked for): take
@@ -301,7 +308,9 @@ class Task:
             if entry is not None:
                 blobs, owns, same = entry
                 try:
-                    op.restore_state([load_state(b) for b in blobs], owns, same)
+                    snaps = [load_state(b) for b in blobs]
+                    with stored_entries(op, snaps, same, restore.get(SHARED_DIR)):
+                        op.restore_state(snaps, owns, same)
                 except Exception as exc:
                     raise RestoreError(f"step '{op.name}' could not take back its state from "
                                        f"the checkpoint: {type(exc).__name__}: {exc}") from exc

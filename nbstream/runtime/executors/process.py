@@ -311,7 +311,7 @@ class KernelJob:
         if coordinator is None:
             return None
         keys = {self.layout.tasks[t]: t for t in run}
-        return {"uids": coordinator.uids, "tid_of": keys,
+        return {"uids": coordinator.uids, "tid_of": keys, "shared_dir": coordinator.shared_dir,
                 "restore": {key: coordinator.restored_state(*key) for key in keys}}
 
     def ship(self) -> Optional[Dict[str, Any]]:

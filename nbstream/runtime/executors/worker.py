@@ -194,7 +194,8 @@ class WorkerJob:
         if cp is not None:
             self.control.checkpoints = WorkerCoordinator(
                 cp["uids"], cp["restore"], cp["tid_of"],
-                lambda tid, report: worker.send(ACK, no, tid, frames=encode(report)))
+                lambda tid, report: worker.send(ACK, no, tid, frames=encode(report)),
+                cp.get("shared_dir"))
 
     @staticmethod
     def _load(spec: Dict[str, Any]) -> Any:

@@ -11,6 +11,18 @@ peak RSS well under the hash-map backend's at 5,000,000 keys.
 
     python benchmarks/state_backends.py                   # 5,000,000 keys, 1 visit, 3 runs
     python benchmarks/state_backends.py --keys 200000     # smaller
+
+``--checkpoints``: RocksDB checkpoints, full against incremental (issue 25). A ValueState
+holds ``--keys`` keys (default 1,000,000); between two checkpoints ``--changed`` of them
+(default 1 %, random keys) get a new value. Each checkpoint goes the way a task's does
+(the operator's snapshot serialized, RocksDB's files written for the incremental one)
+and is stored by the checkpoint storage (which also prunes what the kept checkpoint no
+longer needs). Prints the medians over ``--rounds`` checkpoints after the first of:
+seconds per checkpoint and bytes it added to the storage (state files plus new shared
+files; their mean too: a new base every ``MAX_INCREMENTS + 1`` checkpoints), and the
+seconds to restore the last one into a fresh store.
+
+    python benchmarks/state_backends.py --checkpoints     # 1,000,000 keys, 1 %, 10 rounds
 """
 
 from __future__ import annotations
@@ -85,6 +97,87 @@ def run(backend: str, keys: int, visits: int) -> dict:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def checkpoints(keys: int, changed: float, rounds: int, incremental: bool) -> dict:
+    """One backend's checkpoints (see the module text), in this process."""
+    import random
+
+    from nbstream.runtime.checkpoint_storage import CheckpointStorage
+    from nbstream.runtime.checkpoints import dump_state, load_state
+    from nbstream.runtime.state import KeyedStateBackend, StateSpec
+    from nbstream.runtime.state_backends import (SHARED_FILES, RocksDBStore, stored_entries)
+
+    rng = random.Random(25)
+    with tempfile.TemporaryDirectory(prefix="nbstream-bench-") as root:
+        store = RocksDBStore(root, "bench", incremental=incremental)
+        backend = KeyedStateBackend(store=store.scoped(""))
+        count = backend.get(StateSpec("count", "value"))
+        for key in range(keys):
+            backend.current_key = key
+            count.update(key)
+        storage = CheckpointStorage(root, "job", retained=1)
+
+        def on_disk() -> dict:
+            found = {}
+            for folder, _, files in os.walk(storage.root):
+                for name in files:
+                    path = os.path.join(folder, name)
+                    found[(os.stat(path).st_ino, name)] = os.path.getsize(path)
+            return found
+
+        seconds, sizes = [], []
+        for cid in range(1, rounds + 2):
+            before = on_disk()
+            t = time.perf_counter()
+            snap = {"keyed": backend.snapshot()}
+            if incremental:
+                snap["rocksdb"] = store.checkpoint(storage.shared_dir)
+                snap[SHARED_FILES] = snap["rocksdb"]["chain"]
+            part = {"finished": False, "state": dump_state(snap, "count")}
+            if snap.get(SHARED_FILES):
+                part["shared"] = snap[SHARED_FILES]
+            cp = storage.write(cid, {"count": {"parallelism": 1, "subtasks": {0: part}}}, "bench")
+            storage.prune()
+            seconds.append(time.perf_counter() - t)
+            sizes.append(sum(size for f, size in on_disk().items() if f not in before))
+            for key in rng.sample(range(keys), int(keys * changed)):
+                backend.current_key = key
+                count.update(-key)
+        t = time.perf_counter()
+        fresh = RocksDBStore(root, "restored", incremental=incremental)
+        restored = KeyedStateBackend(store=fresh.scoped(""))
+
+        class Op:  # what stored_entries reads of an operator
+            _rocksdb_store = fresh
+            task = type("Task", (), {"config": None})
+
+        snaps = [load_state(cp.operators["count"]["subtasks"][0]["state"])]
+        with stored_entries(Op, snaps, True, cp.shared_dir):
+            restored.restore(snaps[0]["keyed"])
+        restore_s = time.perf_counter() - t
+        backend.current_key = restored.current_key = keys - 1
+        assert restored.get(StateSpec("count", "value")).value() == count.value()
+        fresh.dispose()
+        store.dispose()
+    later = slice(1, None)  # the first checkpoint is a full one either way
+    return {"first_s": seconds[0], "first_bytes": sizes[0],
+            "seconds": statistics.median(seconds[later]), "bytes": statistics.median(sizes[later]),
+            "mean_bytes": statistics.mean(sizes[later]), "restore_s": restore_s}
+
+
+def checkpoint_main(keys: int, changed: float, rounds: int) -> None:
+    print(f"# RocksDB checkpoints: {keys:,} keys, {changed:.0%} changed between checkpoints, "
+          f"medians of {rounds} checkpoints after the first; {machine()}")
+    results = {}
+    for kind in ("full", "incremental"):
+        r = results[kind] = checkpoints(keys, changed, rounds, kind == "incremental")
+        print(f"{kind:12s} {r['seconds']:7.3f} s  {r['bytes'] / 1e6:8.2f} MB per checkpoint   "
+              f"(mean {r['mean_bytes'] / 1e6:.2f} MB; first {r['first_s']:.3f} s, "
+              f"{r['first_bytes'] / 1e6:.2f} MB)   restore {r['restore_s']:.2f} s")
+    f, i = results["full"], results["incremental"]
+    print(f"incremental / full: time {i['seconds'] / f['seconds']:.3f}x, "
+          f"size {i['bytes'] / f['bytes']:.3f}x")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--keys", type=int, default=5_000_000)
@@ -92,7 +185,14 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--child", choices=["hashmap", "rocksdb"])
     p.add_argument("--root", default="")
+    p.add_argument("--checkpoints", action="store_true", help="full vs incremental checkpoints")
+    p.add_argument("--changed", type=float, default=0.01)
+    p.add_argument("--rounds", type=int, default=10)
     a = p.parse_args()
+    if a.checkpoints:
+        checkpoint_main(a.keys if a.keys != p.get_default("keys") else 1_000_000, a.changed,
+                        a.rounds)
+        return
     if a.child:
         child(a.child, a.keys, a.visits, a.root)
         return

@@ -252,8 +252,8 @@ def _env(mode, parallelism, backend):
     return env
 
 
-def _rocks(tmp_path):
-    backend = EmbeddedRocksDBStateBackend()
+def _rocks(tmp_path, incremental=False):
+    backend = EmbeddedRocksDBStateBackend(incremental)
     backend.set_db_storage_paths(str(tmp_path))
     return backend
 
@@ -436,8 +436,10 @@ def test_the_pyflink_names_are_these():
 # -- checkpoints and recovery on RocksDB --------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
-@pytest.mark.parametrize("shape", ["process", "session"])
-def test_a_job_on_rocksdb_recovers_exactly_once_from_its_checkpoints(tmp_path, mode, shape):
+@pytest.mark.parametrize("shape,incremental", [("process", False), ("session", False),
+                                               ("process", True), ("session", True)])
+def test_a_job_on_rocksdb_recovers_exactly_once_from_its_checkpoints(tmp_path, mode, shape,
+                                                                      incremental):
     from collections import Counter
 
     from nbstream import CheckpointingMode, JobStatus, RestartStrategies
@@ -448,7 +450,7 @@ def test_a_job_on_rocksdb_recovers_exactly_once_from_its_checkpoints(tmp_path, m
     env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
     env.set_execution_mode(mode)
     env.set_parallelism(2)
-    env.set_state_backend(_rocks(tmp_path / "db"))
+    env.set_state_backend(_rocks(tmp_path / "db", incremental))
     env.enable_checkpointing(20, CheckpointingMode.EXACTLY_ONCE)
     env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
     env.set_restart_strategy(RestartStrategies.fixed_delay_restart(3, 0))
@@ -734,7 +736,8 @@ def test_old_increments_go_and_every_retained_checkpoint_restores(tmp_path, monk
 
 def test_a_savepoint_of_incremental_state_stands_alone_and_rescales(tmp_path):
     """The savepoint copies the files it needs: the stopped job's folder is gone, and a
-    job at another parallelism resumes from it (each instance keeps its keys)."""
+    job at another parallelism resumes from it (each instance keeps its keys), as does a
+    job on the hash-map backend."""
     import threading
     from collections import Counter
 
@@ -758,3 +761,7 @@ def test_a_savepoint_of_incremental_state_stands_alone_and_rescales(tmp_path):
     second = list(incremental_job(env, data, _fast).execute_and_collect())
     assert first and second
     assert Counter(first) + Counter(second) == expected
+    env = incremental_env(tmp_path, "thread", 2)
+    env.set_state_backend(HashMapStateBackend())
+    env.configure({"execution.savepoint.path": saved[0]})
+    assert Counter(incremental_job(env, data, _fast).execute_and_collect()) == Counter(second)

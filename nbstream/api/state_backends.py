@@ -58,8 +58,10 @@ class EmbeddedRocksDBStateBackend(StateBackend):
     pickled (protocol 5), so state can outgrow memory; each access costs a lookup and
     (un)pickling, so it is slower than the hash-map backend while state fits in memory.
 
-    ``enable_incremental_checkpointing`` is accepted and reported, but checkpoints are
-    full snapshots for now."""
+    With ``enable_incremental_checkpointing``, a checkpoint writes only what changed since
+    the one before: a base (RocksDB's own checkpoint), then one SST file per checkpoint of
+    the keys written or deleted since, in the checkpoint folder's ``shared/`` (see
+    :mod:`nbstream.runtime.state_backends`); otherwise each checkpoint is a full copy."""
 
     def __init__(self, enable_incremental_checkpointing: Optional[bool] = None) -> None:
         self._incremental = bool(enable_incremental_checkpointing)

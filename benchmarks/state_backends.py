@@ -128,10 +128,11 @@ def checkpoints(keys: int, changed: float, rounds: int, incremental: bool) -> di
         for cid in range(1, rounds + 2):
             before = on_disk()
             t = time.perf_counter()
-            snap = {"keyed": backend.snapshot()}
-            if incremental:
+            snap = {}
+            if incremental:  # first the files, then the states' markers (as an operator)
                 snap["rocksdb"] = store.checkpoint(storage.shared_dir)
                 snap[SHARED_FILES] = snap["rocksdb"]["chain"]
+            snap["keyed"] = backend.snapshot()
             part = {"finished": False, "state": dump_state(snap, "count")}
             if snap.get(SHARED_FILES):
                 part["shared"] = snap[SHARED_FILES]

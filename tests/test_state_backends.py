@@ -521,7 +521,7 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("checkpoint"))), max_size=80)
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
+@settings(max_examples=max(10, EXAMPLES // 2), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=STEPS)
 def test_incremental_checkpoints_restore_what_the_store_held(tmp_path_factory, monkeypatch,
@@ -765,3 +765,44 @@ def test_a_savepoint_of_incremental_state_stands_alone_and_rescales(tmp_path):
     env.set_state_backend(HashMapStateBackend())
     env.configure({"execution.savepoint.path": saved[0]})
     assert Counter(incremental_job(env, data, _fast).execute_and_collect()) == Counter(second)
+
+
+def test_an_increment_that_cannot_be_written_leaves_the_entries_in_the_snapshot(
+        tmp_path, monkeypatch):
+    """A full disk while an increment is written: that checkpoint holds the entries
+    themselves (the job goes on, no restart), the next one writes a new base, and a
+    failure later restores from either."""
+    from collections import Counter
+
+    from nbstream import JobStatus
+
+    written = []
+    real = SB.RocksDBStore._write_increment
+
+    def full_disk_once(self, path):
+        written.append(path)
+        if len(written) == 2:
+            open(path, "wb").close()  # a partial file, removed by the store
+            raise OSError(28, "No space left on device")
+        return real(self, path)
+
+    monkeypatch.setattr(SB.RocksDBStore, "_write_increment", full_disk_once)
+    data = [(f"k{i % 300}", i) for i in range(4000)]
+    expected = Counter(incremental_job(StreamExecutionEnvironment.get_execution_environment(),
+                                       data, _fast).execute_and_collect())
+    env = incremental_env(tmp_path, "thread", 2)
+
+    def fail_late(e):
+        _slow(e)
+        marker = tmp_path / "failed"
+        if e[1] >= 3000 and len(written) > 4 and not marker.exists():
+            marker.touch()
+            raise RuntimeError("injected failure")
+        return e
+
+    it = incremental_job(env, data, fail_late).execute_and_collect()
+    got = list(it)
+    assert it.job.status is JobStatus.FINISHED and it.job.restarts == 1, it.job.last_failure
+    assert "injected failure" in it.job.last_failure
+    assert len(written) > 4 and not os.path.exists(written[1])
+    assert Counter(got) == expected

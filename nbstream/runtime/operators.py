@@ -227,6 +227,11 @@ class Operator:
     def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
         """This instance's state at a barrier (the task serializes it at once)."""
         snap: Dict[str, Any] = {"watermark": self.current_watermark}
+        store = getattr(self, "_rocksdb_store", None)
+        if store is not None and store.incremental:  # before the states (see state_backends)
+            handle = store.checkpoint(self.task.extras["shared_state_dir"])
+            if handle is not None:
+                snap["rocksdb"], snap[SHARED_FILES] = handle, handle["chain"]
         if self.state is not None:
             snap["keyed"] = self.state.snapshot()
         if self.timers is not None:
@@ -234,10 +239,6 @@ class Operator:
         for name in (*self.keyed_fields, *self.instance_fields):
             value = getattr(self, name)
             snap[name] = value.snapshot() if type(value) is RocksDBMap else value
-        store = getattr(self, "_rocksdb_store", None)
-        if store is not None and store.incremental:  # the entries' files: see state_backends
-            snap["rocksdb"] = store.checkpoint(self.task.extras["shared_state_dir"])
-            snap[SHARED_FILES] = snap["rocksdb"]["chain"]
         fn = self.checkpointed_function()
         if fn is not None and self.operator_state is not None:
             try:

@@ -135,6 +135,13 @@ def link_tables(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _remove_file(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def _size(path: str) -> int:
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
@@ -213,6 +220,7 @@ class RocksDBStore:
         self.incremental = incremental
         self.changed: Set[bytes] = set()
         self.rebase = True  # the next checkpoint writes a base
+        self.stored = False  # the last checkpoint's entries are in its files
         self._chain: List[str] = []
         self._chain_dir: Optional[str] = None
         self._base_bytes = self._increment_bytes = 0
@@ -254,25 +262,40 @@ class RocksDBStore:
         return next(m for m in self._maps.values() if m._prefix.hex() == prefix)
 
     # incremental checkpoints -----------------------------------------------------------------
-    def checkpoint(self, shared_dir: str) -> Dict[str, Any]:
+    def checkpoint(self, shared_dir: str) -> Optional[Dict[str, Any]]:
         """Write what the last checkpoint's files lack into ``shared_dir`` (a base, or an
         increment of the keys written since) and name the files that hold the state now:
         ``{"states": {name: prefix}, "chain": [base, increment, ...]}`` (file names in
-        ``shared_dir``); :meth:`load` takes it back."""
+        ``shared_dir``); :meth:`load` takes it back. None if the files could not be
+        written (a full disk): then the snapshot holds the entries themselves
+        (:meth:`RocksDBMap.snapshot`), and the next checkpoint writes a base."""
         self.flush()
-        os.makedirs(shared_dir, mode=0o700, exist_ok=True)
-        if (self.rebase or self._chain_dir != shared_dir or len(self._chain) > MAX_INCREMENTS
-                or self._increment_bytes > self._base_bytes):
-            name = f"{self.label}-{uuid.uuid4().hex[:12]}.base"
-            self.native_checkpoint(os.path.join(shared_dir, name))
-            self._chain, self._chain_dir, self.rebase = [name], shared_dir, False
-            self._base_bytes, self._increment_bytes = _size(os.path.join(shared_dir, name)), 0
-        elif self.changed:
-            name = f"{self.label}-{uuid.uuid4().hex[:12]}.sst"
-            self._write_increment(os.path.join(shared_dir, name))
-            self._chain.append(name)
-            self._increment_bytes += _size(os.path.join(shared_dir, name))
+        name = ""
+        try:
+            os.makedirs(shared_dir, mode=0o700, exist_ok=True)
+            if (self.rebase or self._chain_dir != shared_dir
+                    or len(self._chain) > MAX_INCREMENTS or self._increment_bytes > self._base_bytes):
+                name = f"{self.label}-{uuid.uuid4().hex[:12]}.base"
+                self.native_checkpoint(os.path.join(shared_dir, name))
+                self._chain, self._chain_dir, self.rebase = [name], shared_dir, False
+                self._base_bytes = _size(os.path.join(shared_dir, name))
+                self._increment_bytes = 0
+            elif self.changed:
+                name = f"{self.label}-{uuid.uuid4().hex[:12]}.sst"
+                self._write_increment(os.path.join(shared_dir, name))
+                self._chain.append(name)
+                self._increment_bytes += _size(os.path.join(shared_dir, name))
+        except Exception:  # noqa: BLE001 - rocksdict's I/O errors are plain Exceptions
+            if name:
+                for partial in (name, name + ".tmp"):
+                    path = os.path.join(shared_dir, partial)
+                    shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) \
+                        else _remove_file(path)
+            self.start_over()
+            self.stored = False
+            return None
         self.changed = set()
+        self.stored = True
         return {"states": {n: m._prefix.hex() for n, m in self._maps.items()},
                 "chain": list(self._chain)}
 
@@ -535,9 +558,9 @@ class RocksDBMap(MutableMapping):
             self._store.start_over()
 
     def snapshot(self) -> Any:
-        """The entries for a checkpoint: a dict, or (incremental) ``(STORED, prefix)``:
-        they are in the files of the store's :meth:`RocksDBStore.checkpoint`."""
-        if self._store.incremental:
+        """The entries for a checkpoint: a dict, or ``(STORED, prefix)`` when they are in
+        the files the store's :meth:`RocksDBStore.checkpoint` has just written."""
+        if self._store.stored:
             return (STORED, self._prefix.hex())
         return dict(self.items())
 

@@ -21,7 +21,8 @@ from typing import Any, Callable, List, Optional, Tuple
 import pyarrow as pa
 import pytest
 
-from nbstream import (CheckpointingMode, Duration, JobStatus, KeyedBroadcastProcessFunction,
+from nbstream import (CheckpointingMode, Duration, EventTimeSessionWindows, JobStatus,
+                      KeyedBroadcastProcessFunction,
                       MapStateDescriptor, ProcessJoinFunction, RestartStrategies,
                       StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy)
 from nbstream.api.async_io import AsyncDataStream, AsyncFunction
@@ -98,6 +99,29 @@ def recovered(build: Build, mode: str, parallelism: int, tmp_path: Any, at: int)
     assert job.restarts == 1, (job.restarts, job.last_failure)
     assert ("SIGKILL" if kill else "injected failure") in job.last_failure
     return Counter(as_rows(got)), job
+
+
+def stop_with_savepoint_after(it: Any, checkpoints: int, path: str) -> Tuple[List[Any], str]:
+    """Stop the job of ``it`` with a savepoint to ``path`` once ``checkpoints`` have
+    completed, reading its results meanwhile: (the results, the savepoint's path)."""
+    import threading
+
+    saved: List[str] = []
+
+    def stop() -> None:
+        deadline = time.monotonic() + 60
+        while it.job.checkpoint_info().get("completed", 0) < checkpoints:
+            if it.job.done or time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+        saved.append(it.job.stop_with_savepoint(path))
+
+    stopper = threading.Thread(target=stop)
+    stopper.start()
+    results = list(it)
+    stopper.join(60)
+    assert saved, f"the job ended before {checkpoints} checkpoints completed"
+    return results, saved[0]
 
 
 def _index(value: Any) -> int:
@@ -211,11 +235,16 @@ TABLE = pa.table({"k": [f"k{i * 7 % 11}" for i in range(N_COLUMNAR)],
 
 def columnar(phase: str) -> Build:
     """``phase`` "partial": pre-aggregated before the shuffle, then merged ("final");
-    "whole": allowed lateness, so every row is seen after the shuffle."""
+    "whole": allowed lateness, so every row is seen after the shuffle; "sessions": session
+    windows (a key's rows come every 11 ms, a gap of 20 keeps each key's session open
+    until the data ends)."""
     def build(env: StreamExecutionEnvironment, fail: FailAfterCheckpoint) -> Any:
         stream = env.from_arrow(TABLE, timestamp_column="ts", batch_rows=20).set_parallelism(1) \
             .assign_timestamps_and_watermarks(WatermarkStrategy.for_bounded_out_of_orderness(5)) \
             .map_batches(lambda rb: fail(rb), format="arrow")
+        if phase == "sessions":
+            return stream.key_by("k").window(EventTimeSessionWindows.with_gap(20)) \
+                .agg(n="count", s=("v", "sum"), lo=("v", "min"))
         windowed = stream.key_by("k").window(TumblingEventTimeWindows.of(50))
         if phase == "whole":
             windowed = windowed.allowed_lateness(20)
@@ -225,10 +254,11 @@ def columnar(phase: str) -> Build:
 
 OPERATORS = {"interval join": interval_join, "broadcast": broadcast,
              "async ordered": async_io(True), "async unordered": async_io(False),
-             "columnar partial/final": columnar("partial"), "columnar whole": columnar("whole")}
+             "columnar partial/final": columnar("partial"), "columnar whole": columnar("whole"),
+             "columnar sessions": columnar("sessions")}
 AT = {"interval join": N_JOIN // 2, "broadcast": N_BROADCAST // 2, "async ordered": N_ASYNC // 2,
       "async unordered": N_ASYNC // 2, "columnar partial/final": N_COLUMNAR // 2,
-      "columnar whole": N_COLUMNAR // 2}
+      "columnar whole": N_COLUMNAR // 2, "columnar sessions": N_COLUMNAR // 2}
 
 
 @pytest.mark.parametrize("name", list(OPERATORS))
@@ -255,26 +285,14 @@ def test_a_savepoint_resumes_at_another_parallelism(tmp_path, name):
     committed and what the second adds are the whole answer, once. Keyed buffers and
     window partials go to the instance that owns their key, each instance gets a copy of
     the broadcast state, the async queue's records are dealt out."""
-    import threading
-
     build = OPERATORS[name]
     folder = str(tmp_path / "checkpoints")
     slow = FailAfterCheckpoint(folder, None, int, delay_s=0.002)
     it = build(checkpointed_env("thread", 2, folder), slow).execute_and_collect()
-    first: List[Any] = []
-    saved: List[str] = []
-    stopper = threading.Thread(target=lambda: saved.append(
-        it.job.stop_with_savepoint(str(tmp_path / "savepoint"))))
-    for record in it:  # the results keep being read while the job stops
-        first.append(record)
-        if not stopper.is_alive() and not saved and \
-                it.job.checkpoint_info().get("completed", 0) >= 2:
-            stopper.start()
-    stopper.join(60)
-    assert saved, "the job ended before two checkpoints completed"
+    first, path = stop_with_savepoint_after(it, 2, str(tmp_path / "savepoint"))
     env = checkpointed_env("thread", 3, folder)
-    env.configure({"execution.savepoint.path": saved[0]})
+    env.configure({"execution.savepoint.path": path})
     fast = FailAfterCheckpoint(folder, None, int, delay_s=0)
     second = list(build(env, fast).execute_and_collect(job_execution_name="resumed"))
-    assert first and second, "the savepoint fell at an end"
+    assert second, "the savepoint fell at the end"  # (session windows fire only there)
     assert Counter(as_rows(first)) + Counter(as_rows(second)) == expected(build, 2)

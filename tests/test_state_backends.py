@@ -738,23 +738,17 @@ def test_a_savepoint_of_incremental_state_stands_alone_and_rescales(tmp_path):
     """The savepoint copies the files it needs: the stopped job's folder is gone, and a
     job at another parallelism resumes from it (each instance keeps its keys), as does a
     job on the hash-map backend."""
-    import threading
     from collections import Counter
+
+    from tests.test_checkpoint_operators import stop_with_savepoint_after
 
     data = [(f"k{i % 300}", i) for i in range(6000)]
     expected = Counter(incremental_job(StreamExecutionEnvironment.get_execution_environment(),
                                        data, _fast).execute_and_collect())
     it = incremental_job(incremental_env(tmp_path, "thread", 2), data).execute_and_collect()
-    first, saved = [], []
-    stopper = threading.Thread(target=lambda: saved.append(
-        it.job.stop_with_savepoint(str(tmp_path / "savepoint"))))
-    for record in it:
-        first.append(record)
-        if not stopper.is_alive() and not saved and \
-                it.job.checkpoint_info().get("completed", 0) >= 3:
-            stopper.start()
-    stopper.join(60)
-    assert saved and list((tmp_path / "checkpoints").iterdir()) == []  # discarded
+    first, path = stop_with_savepoint_after(it, 3, str(tmp_path / "savepoint"))
+    saved = [path]
+    assert list((tmp_path / "checkpoints").iterdir()) == []  # discarded
     assert any(p.suffix == ".sst" for p in (tmp_path / "savepoint" / "shared").iterdir())
     env = incremental_env(tmp_path, "thread", 3)
     env.configure({"execution.savepoint.path": saved[0]})

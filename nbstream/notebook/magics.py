@@ -709,8 +709,9 @@ class StreamMagics(Magics):
                                "--checkpoint 1000), then %stream_stop "
                                f"{job.name} --savepoint {savepoint}")
         from ..runtime.checkpoints import CheckpointError
+        from ..runtime.signing import private_dir
 
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(str(folder.parent))  # 0700: savepoints hold the job's records
         try:
             path = job.client.stop_with_savepoint(str(folder), timeout=SAVEPOINT_TIMEOUT_S)
         except CheckpointError as exc:

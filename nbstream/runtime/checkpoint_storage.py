@@ -149,6 +149,9 @@ def read_checkpoint(path: str, trust: bool = False,
             raw = f.read()
         manifest = json.loads(raw)
         version = manifest.get("format")
+    except FileNotFoundError:
+        raise NbstreamError(f"{path}: no {MANIFEST}: not a checkpoint or savepoint folder, nor "
+                            "a job's folder of chk-<id> checkpoints") from None
     except (OSError, ValueError, AttributeError) as exc:
         raise NbstreamError(f"{path}: unreadable manifest {MANIFEST} ({exc})") from None
     if version == LEGACY_VERSION:

@@ -22,19 +22,19 @@ A column of ``n`` values (``n`` is known from where the column is) starts with a
 =========  ==================================================================================
 NONE       nothing
 BOOL       n bytes, 0 or 1
-INT        n int64
+INT        ints: u8 width w (1, 2, 4 or 8: the least that holds them), n signed w-byte ints
 BIGINT     per value: u32 length, the signed big-endian bytes
 FLOAT      n float64 (bit exact: NaN, -0.0)
 STR        u8 0, u64 length, UTF-8 of the values joined by NUL (none holds one);
-           or u8 1, n int64 byte lengths, u64 length, UTF-8 (``surrogatepass``)
-BYTES      n int64 lengths, u64 length, the bytes (BYTEARRAY the same)
+           or u8 1, ints (byte lengths), u64 length, UTF-8 (``surrogatepass``)
+BYTES      ints (lengths), u64 length, the bytes (BYTEARRAY the same)
 TUPLE      u8 0, u32 width w, w columns of n values (the tuples' fields, when all have w);
-           or u8 1, n int64 lengths, a column of all their fields
-LIST       n int64 lengths, a column of all the items (SET, FROZENSET the same)
-DICT       n int64 lengths, a column of all the keys, a column of all the values
+           or u8 1, ints (lengths), a column of all their fields
+LIST       ints (lengths), a column of all the items (SET, FROZENSET the same)
+DICT       ints (lengths), a column of all the keys, a column of all the values
 UNION      u8 k (< 256 types), n bytes (each value's slot), k columns (one per type)
 TYPED      u16 length, name (a registered type, see :func:`register`), u8 0 and a column of
-           the values' plain forms; or u8 1 (deduplicated), n int64 indices, u64 m, a
+           the values' plain forms; or u8 1 (deduplicated), ints (indices), u64 m, a
            column of m plain forms
 OBJECT     u64 first: the values are objects ``first .. first + n - 1`` of the object section
 =========  ==================================================================================
@@ -72,8 +72,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import NbstreamError
 
-__all__ = ["dumps", "loads", "object_types", "register", "register_as", "is_blob",
-           "StateFormatError", "ObjectsRefused", "MAGIC"]
+__all__ = ["dumps", "loads", "object_types", "register", "register_as", "StateFormatError",
+           "ObjectsRefused", "MAGIC"]
 
 MAGIC = b"NBST"
 VERSION = 1
@@ -345,11 +345,22 @@ class _Writer:
         self.objects.extend(values)
 
 
+_WIDTHS = ((1, "b", -2 ** 7, 2 ** 7), (2, "h", -2 ** 15, 2 ** 15), (4, "i", -2 ** 31, 2 ** 31),
+           (8, "q", -2 ** 63, 2 ** 63))
+_TYPECODE = {width: code for width, code, _, _ in _WIDTHS}
+
+
 def _int64(values: Sequence[int]) -> bytes:
-    a = array("q", values)
-    if _SWAP:
-        a.byteswap()
-    return a.tobytes()
+    """Integers as u8 width (1, 2, 4 or 8: the least that holds them all) and n signed
+    little-endian integers of that width; OverflowError beyond 64 bits."""
+    low, high = (min(values), max(values)) if len(values) else (0, 0)
+    for width, code, lowest, above in _WIDTHS:
+        if lowest <= low and high < above:
+            a = array(code, values)
+            if _SWAP:
+                a.byteswap()
+            return bytes((width,)) + a.tobytes()
+    raise OverflowError("an integer beyond 64 bits")
 
 
 def dumps(value: Any) -> bytes:
@@ -416,8 +427,12 @@ class _Reader:
         return kind(n)
 
     def _ints(self, n: int) -> List[int]:
-        a = array("q")
-        a.frombytes(self.take(8 * n))
+        width = self.u8()
+        code = _TYPECODE.get(width)
+        if code is None:
+            raise StateFormatError("bad integer width")
+        a = array(code)
+        a.frombytes(self.take(width * n))
         if _SWAP:
             a.byteswap()
         return a.tolist()
@@ -534,11 +549,6 @@ def _total(lengths: List[int]) -> int:
     if min(lengths, default=0) < 0:
         raise StateFormatError("negative length")
     return total
-
-
-def is_blob(data: bytes) -> bool:
-    """Whether ``data`` starts as a blob of this format does."""
-    return bytes(data[:4]) == MAGIC
 
 
 def _header(reader: _Reader) -> Tuple[bool, int, int]:

@@ -352,8 +352,15 @@ def bad_manifest(chk: Path) -> None:
     (chk / MANIFEST).write_text('{"format": 2, "operators": ')
 
 
+def edited_manifest(chk: Path) -> None:  # valid JSON, not what nbstream signed
+    body = json.loads((chk / MANIFEST).read_text())
+    body["checkpoint_id"] += 100
+    (chk / MANIFEST).write_text(json.dumps(body))
+
+
 @pytest.mark.parametrize("corrupt, why", [(truncate, "is corrupt"), (flip, "is corrupt"),
-                                          (bad_manifest, "unreadable manifest")])
+                                          (bad_manifest, "unreadable manifest"),
+                                          (edited_manifest, "changed after nbstream signed it")])
 def test_a_broken_newest_checkpoint_is_skipped_for_the_one_before(tmp_path, job_folder, corrupt, why):
     folder = tmp_path / job_folder.name
     shutil.copytree(job_folder, folder)

@@ -248,6 +248,7 @@ class DriverFeed:
                         continue
                     winner = self._answer(key.fileobj, selector, pending, received)
                     if winner is not None:
+                        self.server.close()  # before anyone hears the job is in
                         self.connected.set()
                         return winner
                 now = time.monotonic()

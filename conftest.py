@@ -6,7 +6,20 @@ installs it with ``pip install -e '.[test,flink]'``. Without it they fail, namin
 missing module: nothing is left out silently.
 """
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
+
+# files nbstream signs (checkpoints, savepoints, recordings) use a key made for this test
+# session, never the user's own (~/.config/nbstream/signing.key); worker processes and
+# kernels the tests start inherit it
+if "NBSTREAM_KEY_FILE" not in os.environ:
+    _KEY_FOLDER = tempfile.mkdtemp(prefix="nbstream-key-")
+    os.environ["NBSTREAM_KEY_FILE"] = os.path.join(_KEY_FOLDER, "signing.key")
+    atexit.register(shutil.rmtree, _KEY_FOLDER, True)
 
 # PyFlink, old-Flink (Jython) and StateFun SDK programs that the tests run as scripts or
 # modules: data, not test modules

@@ -153,6 +153,31 @@ def test_stop_with_a_savepoint_then_resume_in_the_same_shell(shell, dirs, capsys
     assert (row["name"], row["job"]) == ("s1", "counts") and row["bytes"] > 0
 
 
+def test_someone_elses_savepoint_resumes_only_with_trust(shell, dirs, monkeypatch, capsys):
+    mine = os.environ["NBSTREAM_KEY_FILE"]
+    monkeypatch.setenv("NBSTREAM_KEY_FILE", str(dirs / "someone-else.key"))
+    cell = "%%stream --checkpoint 50 --name theirs --mode thread --to theirs\n" + PIPELINE
+    assert shell.run_cell(cell).success
+    theirs = shell.user_ns["theirs"]
+    deadline = time.monotonic() + 30
+    while theirs.fault_tolerance().get("completed", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shell.run_cell("%stream_stop theirs --savepoint given").success
+    assert oct(os.stat(dirs / "savepoints").st_mode & 0o777) == "0o700"
+    monkeypatch.setenv("NBSTREAM_KEY_FILE", mine)
+    text = usage_error(shell, "%%stream --resume given --mode thread --name mine\n" + PIPELINE)
+    assert text.startswith(f"%%stream: savepoint or checkpoint {dirs / 'savepoints' / 'given'}")
+    assert "signed with another key" in text and text.rstrip().endswith("pass --trust")
+    assert usage_error(shell, "%%stream --trust\nenv.from_sequence(1, 3)").startswith(
+        "%%stream: --trust goes with --resume SAVEPOINT or --replay NAME")
+    cell = "%%stream --resume given --trust --mode thread --name mine --to mine\n" + PIPELINE
+    assert shell.run_cell(cell).success
+    mine_job = shell.user_ns["mine"]
+    mine_job.wait(60)
+    assert mine_job.fault_tolerance()["resumed_from"] == "given"
+    assert dict(mine_job.rows("counts")) == {0: N // 3, 1: N // 3, 2: N // 3}
+
+
 def test_savepoints_default_to_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("NBSTREAM_SAVEPOINT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)

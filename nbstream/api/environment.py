@@ -111,6 +111,7 @@ class StreamExecutionEnvironment:
         self._restart_strategy: Optional[RestartStrategyConfiguration] = None
         self._savepoint_path: Optional[str] = None
         self._allow_non_restored = False
+        self._trust_savepoint = False
         if configuration:
             self.configure(configuration)
 
@@ -345,6 +346,7 @@ class StreamExecutionEnvironment:
                          restart=self._effective_restart(),
                          restore_from=self._savepoint_path,
                          allow_non_restored_state=self._allow_non_restored,
+                         trust_savepoint=self._trust_savepoint,
                          state_backend=self._state_backend._settings())
 
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
@@ -368,10 +370,12 @@ class StreamExecutionEnvironment:
         :mod:`nbstream.connectors.recording`); a limit stops the recording, not the job."""
         self._sources_from = ("record", name, max_seconds, max_bytes)
 
-    def replay(self, name: str, speed: Union[float, str] = 1.0) -> None:
+    def replay(self, name: str, speed: Union[float, str] = 1.0, trust: bool = False) -> None:
         """Run the next job on recording ``name`` instead of its live sources, paced by the
-        recorded arrival times ``speed`` times faster (``"max"``: as fast as possible)."""
-        self._sources_from = ("replay", name, speed)
+        recorded arrival times ``speed`` times faster (``"max"``: as fast as possible).
+        A recording not signed by your key (someone else's, or made before recordings were
+        signed) is refused unless ``trust=True``: objects pickled in it could run code."""
+        self._sources_from = ("replay", name, speed, trust)
 
     def _override_sources(self, plan: PhysicalPlan) -> None:
         how, self._sources_from = getattr(self, "_sources_from", None), None
@@ -383,7 +387,7 @@ class StreamExecutionEnvironment:
         if how[0] == "record":
             specs: Dict[int, Any] = recording.plan_recording(how[1], sources, how[2], how[3])
         else:
-            specs = recording.plan_replay(how[1], sources, how[2])
+            specs = recording.plan_replay(how[1], sources, how[2], how[3])
         for nid, spec in specs.items():
             node = plan.nodes[nid]
             plan.nodes[nid] = node.replace(params={**node.params, "source": spec})  # type: ignore[index]
@@ -435,13 +439,18 @@ class StreamExecutionEnvironment:
 
     def execute_async(self, job_name: Optional[str] = None,
                       savepoint_path: Optional[str] = None,
-                      allow_non_restored_state: bool = False) -> JobClient:
+                      allow_non_restored_state: bool = False,
+                      trust_savepoint: bool = False) -> JobClient:
         """Start the job made of every sink added since the last run; return its handle.
         ``savepoint_path``: start from that savepoint or checkpoint (as the
-        ``execution.savepoint.path`` setting)."""
+        ``execution.savepoint.path`` setting), or from the newest checkpoint that checks
+        out in a job's checkpoint folder. It must be signed by your key (see the README's
+        checkpoint section); ``trust_savepoint=True`` restores one that is not (someone
+        else's, or written before files were signed): its pickled objects could run code."""
         if savepoint_path is not None:
             self._savepoint_path = os.fspath(savepoint_path)
             self._allow_non_restored = allow_non_restored_state
+            self._trust_savepoint = trust_savepoint
         if not self._graph.sinks:
             raise PlanError("No sinks defined: add one (print(), add_sink(), write_as_text(), "
                             "execute_and_collect()) before executing")
@@ -463,6 +472,7 @@ class StreamExecutionEnvironment:
             self._graph.sinks = []
             if savepoint_path is not None:
                 self._savepoint_path, self._allow_non_restored = None, False
+                self._trust_savepoint = False
         try:
             executor.start(plan, job, self._clock)
         except BaseException:
@@ -473,10 +483,12 @@ class StreamExecutionEnvironment:
         return job
 
     def execute(self, job_name: Optional[str] = None, savepoint_path: Optional[str] = None,
-                allow_non_restored_state: bool = False) -> JobExecutionResult:
+                allow_non_restored_state: bool = False,
+                trust_savepoint: bool = False) -> JobExecutionResult:
         """Run the job to its end and return its result (raises its error if it fails).
         An interrupt (Ctrl-C, or the notebook's stop button) cancels the job."""
-        job = self.execute_async(job_name, savepoint_path, allow_non_restored_state)
+        job = self.execute_async(job_name, savepoint_path, allow_non_restored_state,
+                                 trust_savepoint)
         try:
             return job.result()
         except KeyboardInterrupt:

@@ -356,11 +356,12 @@ def error_info(error: BaseException) -> Dict[str, Any]:
 def start(env: Any, streams: Sequence[Any], name: Optional[str] = None,
           rows: int = 1000, labels: Optional[Sequence[str]] = None,
           savepoint_path: Optional[str] = None, resumed_from: Optional[str] = None,
-          allow_non_restored_state: bool = False) -> LiveJob:
+          allow_non_restored_state: bool = False, trust_savepoint: bool = False) -> LiveJob:
     """Attach live results to ``streams``, submit the job of ``env`` and return its
     :class:`LiveJob`. Sinks added to ``env`` before (``print()`` ...) run in the same job.
     ``savepoint_path``: start from that savepoint (``resumed_from``: the name to show;
-    ``allow_non_restored_state``: drop its state of steps the job does not have)."""
+    ``allow_non_restored_state``: drop its state of steps the job does not have;
+    ``trust_savepoint``: restore it even if it is not signed by this user's key)."""
     results: List[LiveResults] = []
     for stream in streams:
         live = LiveResults(rows, key_fn=keyed_rolling_key(stream))
@@ -371,7 +372,8 @@ def start(env: Any, streams: Sequence[Any], name: Optional[str] = None,
     sources = [nid for nid, node in ancestors.items() if node.is_source]
     sinks = list(graph.sinks)
     client = env.execute_async(name, savepoint_path=savepoint_path,
-                               allow_non_restored_state=allow_non_restored_state)
+                               allow_non_restored_state=allow_non_restored_state,
+                               trust_savepoint=trust_savepoint)
     names = list(labels) if labels is not None else [s.get_name() for s in streams]
     return LiveJob(client, results, names, sources, sinks, resumed_from=resumed_from)
 

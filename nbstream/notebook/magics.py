@@ -154,6 +154,11 @@ STREAM.add_argument("--resume", metavar="SAVEPOINT",
 STREAM.add_argument("--allow-non-restored-state", action="store_true",
                     help="with --resume: drop the savepoint's state of steps this pipeline "
                          "no longer has (by default that is an error naming them)")
+STREAM.add_argument("--trust", action="store_true",
+                    help="with --resume or --replay: use the savepoint or recording even if "
+                         "it is not signed by your key (someone else's, or written by an "
+                         "older nbstream). Objects pickled in it could run code: only for "
+                         "files whose origin you trust")
 STREAM.add_argument("--jython", action="store_true",
                     help="the cell is a program of Flink's old (Jython) Python streaming API: "
                          "its `org.apache.flink` imports resolve to nbstream and its "
@@ -307,6 +312,8 @@ class StreamMagics(Magics):
         resume = _savepoint_path(STREAM, "--resume", args.resume) if args.resume else None
         if args.allow_non_restored_state and resume is None:
             raise _usage(STREAM, "--allow-non-restored-state goes with --resume SAVEPOINT")
+        if args.trust and resume is None and not args.replay:
+            raise _usage(STREAM, "--trust goes with --resume SAVEPOINT or --replay NAME")
         env = self._environment(args)
         self._record_or_replay(env, args)
         self._check_to(args)
@@ -338,6 +345,7 @@ class StreamMagics(Magics):
         """Start ``env``'s job, showing ``streams`` live under the cell (from savepoint
         folder ``resume`` if given)."""
         from ..runtime.checkpoints import CheckpointError
+        from ..runtime.signing import UntrustedFileError
 
         try:
             job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
@@ -345,7 +353,10 @@ class StreamMagics(Magics):
                         savepoint_path=str(resume) if resume is not None else None,
                         resumed_from=resume.name if resume is not None else None,
                         allow_non_restored_state=getattr(args, "allow_non_restored_state",
-                                                         False))
+                                                         False),
+                        trust_savepoint=getattr(args, "trust", False))
+        except UntrustedFileError as exc:
+            raise UsageError(f"%%stream: {exc.explain('--trust')}") from None
         except CheckpointError as exc:
             if resume is None:
                 raise
@@ -605,7 +616,7 @@ class StreamMagics(Magics):
                 if speed <= 0:
                     raise _usage(STREAM, f"--speed must be a positive number or 'max', "
                                          f"not {args.speed!r}")
-            env.replay(args.replay, speed)
+            env.replay(args.replay, speed, trust=args.trust)
 
     @line_magic
     def stream_recordings(self, line: str) -> Any:
@@ -698,8 +709,9 @@ class StreamMagics(Magics):
                                "--checkpoint 1000), then %stream_stop "
                                f"{job.name} --savepoint {savepoint}")
         from ..runtime.checkpoints import CheckpointError
+        from ..runtime.signing import private_dir
 
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(str(folder.parent))  # 0700: savepoints hold the job's records
         try:
             path = job.client.stop_with_savepoint(str(folder), timeout=SAVEPOINT_TIMEOUT_S)
         except CheckpointError as exc:

@@ -90,4 +90,5 @@ class JobConfig:
     restart: RestartSettings = field(default_factory=RestartSettings)
     restore_from: Optional[str] = None
     allow_non_restored_state: bool = False
+    trust_savepoint: bool = False  # restore_from even if not signed by this user's key
     state_backend: StateBackendSettings = field(default_factory=StateBackendSettings)

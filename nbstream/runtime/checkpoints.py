@@ -16,7 +16,6 @@ A failed job with restarts left is restarted from the last completed checkpoint
 
 from __future__ import annotations
 
-import pickle
 import queue
 import threading
 import time
@@ -24,6 +23,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 from ..errors import NbstreamError
+from . import state_format
 from .checkpoint_storage import CheckpointStorage, CompletedCheckpoint
 from .keygroups import subtask_for_key
 from .records import END_OF_INPUT, Barrier
@@ -60,15 +60,10 @@ def operator_uid(node: Any, plan: Any) -> str:
 
 
 def dump_state(state: Any, step: str) -> bytes:
-    """Serialize one operator's snapshot (on the task thread: this is the copy)."""
+    """Serialize one operator's snapshot (on the task thread: this is the copy), plain
+    values as data and other objects pickled (:mod:`nbstream.runtime.state_format`)."""
     try:
-        return pickle.dumps(state, protocol=5)
-    except Exception:
-        pass
-    try:
-        import cloudpickle  # lambdas and classes of the notebook (imported on demand)
-
-        return cloudpickle.dumps(state, protocol=5)
+        return state_format.dumps(state)
     except Exception as exc:
         raise CheckpointError(
             f"checkpoint failed: the state of step '{step}' cannot be serialized "
@@ -76,8 +71,9 @@ def dump_state(state: Any, step: str) -> bytes:
 
 
 def load_state(blob: bytes) -> Any:
-    """The inverse of :func:`dump_state` (either pickler's output loads with pickle)."""
-    return pickle.loads(blob)
+    """The inverse of :func:`dump_state` (of a checkpoint that was checked, or trusted,
+    when it was read: see :func:`~nbstream.runtime.checkpoint_storage.read_checkpoint`)."""
+    return state_format.loads(blob)
 
 
 class AligningInbox:
@@ -311,7 +307,7 @@ class CheckpointCoordinator:
                 snaps = [parts[sub] for sub in sorted(parts)]  # filtered by key group
                 owns = _key_filter(chain.max_parallelism, chain.parallelism, subtask)
             finished.append(all(s["finished"] for s in snaps))
-            out[nid] = ([s["state"] for s in snaps], owns,  # bytes: the task unpickles
+            out[nid] = ([s["state"] for s in snaps], owns,  # bytes: the task decodes
                         entry["parallelism"] == chain.parallelism)
         if finished and all(finished) and len(finished) == len(chain.nodes):
             out[FINISHED] = True
@@ -485,13 +481,15 @@ class CheckpointCoordinator:
                 uid = f"{self.uids[chain.head]}/{FEEDBACK_LOG}"
                 ops.setdefault(uid, {"parallelism": chain.parallelism,
                                      "max_parallelism": chain.max_parallelism,
-                                     "name": "feedback in flight", "subtasks": {}})
+                                     "name": "feedback in flight", "kind": FEEDBACK_LOG,
+                                     "subtasks": {}})
                 ops[uid]["subtasks"][sub] = states[FEEDBACK_LOG]
             for nid in chain.nodes:
                 uid = self.uids[nid]
+                node = self.plan.nodes[nid]
                 entry = ops.setdefault(uid, {"parallelism": chain.parallelism,
                                              "max_parallelism": chain.max_parallelism,
-                                             "name": self.plan.nodes[nid].name,
+                                             "name": node.name, "kind": node.kind,
                                              "subtasks": {}})
                 entry["subtasks"][sub] = states[uid]
         return ops
@@ -510,6 +508,8 @@ class CheckpointCoordinator:
     def _check_restorable(self, cp: CompletedCheckpoint) -> None:
         for nid, node in self.plan.nodes.items():
             entry = cp.operators.get(self.uids[nid])
+            if entry is not None:
+                _check_kind(cp.path, node, self.uids[nid], entry)
             if node.is_source and entry is not None \
                     and entry["parallelism"] != self.plan.parallelism[nid]:
                 raise CheckpointError(
@@ -553,6 +553,23 @@ def _shared_files_of(cp: CompletedCheckpoint) -> Set[str]:
     """The shared files the instances of checkpoint ``cp`` need."""
     return {name for entry in cp.operators.values() for part in entry["subtasks"].values()
             for name in part.get("shared", ())}
+
+
+#: steps that keep no state but their watermark: one may take another's place under a uid
+_INTERCHANGEABLE = frozenset({"map", "flat_map", "filter"})
+
+
+def _check_kind(path: str, node: Any, uid: str, entry: Dict[str, Any]) -> None:
+    """A step restores only state of its own kind (a window's state under a reduce's uid
+    would fail, or be lost, on restore): else an error naming both."""
+    was = entry.get("kind")  # None: written before kinds were recorded
+    if was is None or was == node.kind or {was, node.kind} <= _INTERCHANGEABLE:
+        return
+    raise RestoreError(
+        f"{path}: step '{node.name}' is a {node.kind} step, but the state stored under its uid "
+        f"'{uid}' is a {was} step's ('{entry.get('name', uid)}'): a step takes back only "
+        f"state of its own kind. Give the {node.kind} step a uid(...) of its own (and "
+        f"allow_non_restored_state=True to drop the {was} state), or restore the {was} step")
 
 
 class _KeyFilter:

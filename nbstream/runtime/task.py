@@ -17,7 +17,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, SHARED_DIR,
-                          AligningInbox, RestoreError, dump_state, load_state)
+                          AligningInbox, CheckpointError, dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
@@ -26,8 +26,9 @@ from .partitioners import make_partitioner
 from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Barrier, Batch, TaskCancelled,
                       Watermark, WatermarkStatus)
 from .registry import build_operator
+from .restore_checks import restore_operator
 from .source_context import Handoff, SourceContext
-from .state_backends import SHARED_FILES, stored_entries
+from .state_backends import SHARED_FILES
 
 __all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "TICK", "CANCEL", "MAIL"]
 
@@ -306,14 +307,7 @@ class Task:
         for nid, op in self.ops.items():
             entry = restore.get(nid)
             if entry is not None:
-                blobs, owns, same = entry
-                try:
-                    snaps = [load_state(b) for b in blobs]
-                    with stored_entries(op, snaps, same, restore.get(SHARED_DIR)):
-                        op.restore_state(snaps, owns, same)
-                except Exception as exc:
-                    raise RestoreError(f"step '{op.name}' could not take back its state from "
-                                       f"the checkpoint: {type(exc).__name__}: {exc}") from exc
+                restore_operator(op, *entry, self.coordinator.uids[nid], restore.get(SHARED_DIR))
         return FINISHED in restore
 
     def _finished(self) -> None:

@@ -1,0 +1,61 @@
+"""The peers' own test suites, unmodified, on nbstream's compatibility layers: Flink 2.3's
+PyFlink tests (thread mode, and process mode as the environments' default) and the StateFun
+Python SDK 3.3.0's tests (with this environment's protobuf, and beside the real SDK with its
+pure-Python protobuf 3.20). Each suite runs in one pytest subprocess
+(``tests/upstream/harness.py``); every test passes unless ``tests/upstream/jvm_only.txt``
+lists it with the reason it needs Flink's JVM, and no listed test passes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from statefun_peer import sdk_python
+from upstream import harness
+
+
+def _assert_conforms(run: harness.Run) -> None:
+    problems = harness.check(run)
+    assert not problems, f"{run.suite} suite ({run.mode}):\n{run.table()}\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_pyflink_suite(mode):
+    run = harness.run_suite("pyflink", mode)
+    _assert_conforms(run)
+    print(f"\n{run.table()}")
+
+
+def test_statefun_suite():
+    run = harness.run_suite("statefun")
+    assert run.counts()[harness.PASSED] == 34
+    _assert_conforms(run)
+
+
+def test_statefun_suite_beside_the_real_sdk_on_protobuf_3_20():
+    run = harness.run_suite("statefun", python=str(sdk_python()))
+    assert run.counts()[harness.PASSED] == 34
+    _assert_conforms(run)
+
+
+def test_missing_suites_fail_loudly(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "ROOT", tmp_path / "repo")
+    monkeypatch.setenv(harness.ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="cannot run"):
+        harness.upstream_root()
+    found = tmp_path / "elsewhere"
+    (found / harness.SUITES["pyflink"]).mkdir(parents=True)
+    monkeypatch.setenv(harness.ENV_VAR, str(found))
+    assert harness.upstream_root() == found
+
+
+def test_the_list_must_stay_true():
+    listed = next(iter(harness.expected_failures("pyflink")))
+    some_id = listed.replace("*", "AnyClass")
+    run = harness.Run("pyflink", "thread", {
+        some_id: harness.Outcome(harness.PASSED),
+        "x/test_x.py::C::test_y": harness.Outcome(harness.FAILED, "boom")}, 0.0)
+    problems = harness.check(run)
+    assert any("passes but jvm_only.txt says" in p for p in problems)
+    assert any("test_y: failed: boom" in p for p in problems)
+    assert any("matches no test" in p for p in problems)

@@ -462,7 +462,8 @@ class DataStream:
 
     def add_sink(self, sink_func: Any) -> "DataStreamSink":
         """Send every record to a SinkFunction (``invoke(value, context)``), a plain
-        callable ``f(value)``, or a sink spec such as :class:`DataFrameSink`.
+        callable ``f(value)``, a sink spec such as :class:`DataFrameSink`, or a connector
+        object that attaches itself (``sink._nbstream_sink(stream)``, as :meth:`sink_to`).
 
         >>> seen = []
         >>> _ = env.from_collection([1, 2]).add_sink(seen.append)
@@ -472,6 +473,9 @@ class DataStream:
         """
         if isinstance(sink_func, SinkSpec):
             return self._sink(sink_func, type(sink_func).__name__)
+        attach = getattr(sink_func, "_nbstream_sink", None)
+        if attach is not None:  # a connector object that attaches itself (as in sink_to)
+            return attach(self)
         if isinstance(sink_func, F.SinkFunction):
             return self._sink(FunctionSink(sink_func.invoke, owner=sink_func), "Sink: Unnamed")
         if callable(sink_func):

@@ -48,11 +48,26 @@ class TypeInformation:
     def __repr__(self) -> str:
         return self.name
 
+    def __str__(self) -> str:
+        """The name PyFlink gives this type (Java's class names: ``Integer``,
+        ``RowTypeInfo(a: String, b: Long)``, ``ListTypeInfo<Integer>``)."""
+        return _JAVA_NAMES.get(self.name, self.name)
+
     def __eq__(self, other: Any) -> bool:
         return type(other) is type(self) and vars(other) == vars(self)
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+#: PyFlink's names of the basic types (``str(Types.INT())``)
+_JAVA_NAMES = {"STRING": "String", "BYTE": "Byte", "BOOLEAN": "Boolean", "SHORT": "Short",
+               "INT": "Integer", "LONG": "Long", "FLOAT": "Float", "DOUBLE": "Double",
+               "CHAR": "Char", "BIG_INT": "BigInteger", "BIG_DEC": "BigDecimal",
+               "INSTANT": "Instant", "SQL_DATE": "DateTypeInfo", "SQL_TIME": "TimeTypeInfo",
+               "SQL_TIMESTAMP": "TimestampTypeInfo", "PICKLED_BYTE_ARRAY": "PickledByteArrayTypeInfo",
+               "LIST": "ListTypeInfo", "PRIMITIVE_ARRAY": "PrimitiveArrayTypeInfo",
+               "BASIC_ARRAY": "BasicArrayTypeInfo", "OBJECT_ARRAY": "ObjectArrayTypeInfo"}
 
 
 def _flink_scalar(value: Any) -> str:
@@ -146,6 +161,7 @@ class RowTypeInfo(TypeInformation):
     def __init__(self, field_types: List[TypeInformation],
                  field_names: Optional[List[str]] = None) -> None:
         self.field_types = list(field_types)
+        self.named = field_names is not None  # PyFlink's str() shows names given explicitly
         self.field_names = list(field_names) if field_names is not None else [
             f"f{i}" for i in range(len(field_types))]
         if len(self.field_names) != len(self.field_types):
@@ -155,6 +171,18 @@ class RowTypeInfo(TypeInformation):
 
     def get_field_names(self) -> List[str]:
         return list(self.field_names)
+
+    def get_field_types(self) -> List[TypeInformation]:
+        return list(self.field_types)
+
+    def get_field_index(self, field_name: str) -> int:
+        """The position of ``field_name`` (-1 if there is none)."""
+        return self.field_names.index(field_name) if field_name in self.field_names else -1
+
+    def __str__(self) -> str:
+        fields = [f"{n}: {t}" if self.named else str(t)
+                  for n, t in zip(self.field_names, self.field_types)]
+        return f"RowTypeInfo({', '.join(fields)})"
 
     def from_value(self, value: Any) -> Any:
         if isinstance(value, Row):
@@ -185,6 +213,12 @@ class TupleTypeInfo(TypeInformation):
         self.field_types = list(field_types)
         self.name = "TUPLE"
         self.converts = True
+
+    def get_field_types(self) -> List[TypeInformation]:
+        return list(self.field_types)
+
+    def __str__(self) -> str:
+        return f"TupleTypeInfo({', '.join(str(t) for t in self.field_types)})"
 
     def from_value(self, value: Any) -> Any:
         if isinstance(value, (tuple, list, Row)):
@@ -220,6 +254,9 @@ class ListTypeInfo(TypeInformation):
     def to_flink_string(self, value: Any) -> str:
         return "[" + ", ".join(self.element_type.to_flink_string(v) for v in value) + "]"
 
+    def __str__(self) -> str:
+        return f"{_JAVA_NAMES[self.name]}<{self.element_type}>"
+
 
 class MapTypeInfo(TypeInformation):
     def __init__(self, key_type: TypeInformation, value_type: TypeInformation) -> None:
@@ -237,6 +274,9 @@ class MapTypeInfo(TypeInformation):
         items = (f"{self.key_type.to_flink_string(k)}={self.value_type.to_flink_string(v)}"
                  for k, v in value.items())
         return "{" + ", ".join(items) + "}"
+
+    def __str__(self) -> str:
+        return f"MapTypeInfo<{self.key_type}, {self.value_type}>"
 
 
 class Types:

@@ -59,6 +59,12 @@ class StreamingRuntimeContext:
     def get_job_parameter(self, key: str, default_value: Optional[Any] = None) -> Any:
         return self._task.config.job_parameters.get(key, default_value)
 
+    def get_metrics_group(self) -> Any:
+        """This instance's metric group: ``counter(name)``, ``gauge(name, fn)``,
+        ``meter(name)``, ``distribution(name)``, ``add_group(name)``; the values appear in
+        ``job.metrics()`` under the step (see :mod:`nbstream.runtime.metrics`)."""
+        return self._op.metric_group()
+
     @property
     def task_name(self) -> str:
         return self._task.task_name

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import JobCancelledError, JobFailedError, NbstreamError
 from .histogram import Histogram
+from .metrics import DistributionSummary
 from .keygroups import subtask_for_key
 from .queries import QueryError, TaskQueries
 
@@ -135,8 +136,10 @@ class JobClient:
     def metrics(self) -> Dict[str, Dict[str, Any]]:
         """Records in and out per operator, summed over its parallel instances (live),
         the lowest watermark, operator counters such as ``late_records`` and
-        ``late_records_dropped`` of windows and interval joins, and latencies an operator
-        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance)."""
+        ``late_records_dropped`` of windows and interval joins, latencies an operator
+        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), and the
+        metrics of user functions (``runtime_context.get_metrics_group()``: counters,
+        meters and numeric gauges summed, distributions as count/sum/min/max/mean)."""
         out: Dict[str, Dict[str, Any]] = {}
         for m in self._metrics_source():
             key = f"{m['id']}:{m['name']}"
@@ -151,15 +154,22 @@ class JobClient:
             if wm is not None:
                 entry["watermark"] = wm if entry["watermark"] is None else min(entry["watermark"], wm)
             for name, value in m.items():  # operator counters (late_records_dropped, ...)
-                if name not in _BASE_METRICS and isinstance(value, int):
+                if name in _BASE_METRICS or name == "mode":
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
                     entry[name] = entry.get(name, 0) + value
-                elif isinstance(value, Histogram):  # latencies: merged, then read as quantiles
-                    entry.setdefault(name, Histogram()).merge(value)
+                elif isinstance(value, (Histogram, DistributionSummary)):
+                    # latencies and user distributions: merged, then summarized
+                    entry.setdefault(name, type(value)()).merge(value)
+                else:  # a user gauge's other values: as one instance reports them
+                    entry.setdefault(name, value)
         for entry in out.values():
             for name in [n for n, v in entry.items() if isinstance(v, Histogram)]:
                 histogram = entry.pop(name)
                 entry[f"{name} p50 ms"] = round(histogram.quantile(0.5) * 1000, 3)
                 entry[f"{name} p99 ms"] = round(histogram.quantile(0.99) * 1000, 3)
+            for name in [n for n, v in entry.items() if isinstance(v, DistributionSummary)]:
+                entry[name] = entry[name].summary()
         return out
 
     # -- reading state while the job runs -----------------------------------------------------

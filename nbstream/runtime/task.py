@@ -601,7 +601,7 @@ class Task:
     def metrics(self) -> List[Dict[str, Any]]:
         return [{"id": nid, "name": op.name, "records_in": op.records_in,
                  "records_out": op.records_out, "watermark": op.current_watermark,
-                 **op.extra_metrics()}
+                 **op.extra_metrics(), **op.user_metrics()}
                 for nid, op in self.ops.items()]
 
 

@@ -69,8 +69,11 @@ class EnvConfiguration:
     def getValue(self, option: Any) -> Any:  # noqa: N802
         raise _jvm("Configuration.getValue(ConfigOption)")
 
+    def to_dict(self) -> Dict[str, str]:
+        return {k: str(v) for k, v in self._env._settings.items()}
+
 
 def get_j_env_configuration(j_env: Any) -> EnvConfiguration:
-    """The configuration of the environment standing for the Java one
-    (``env._j_stream_execution_environment`` is the environment itself in nbstream)."""
-    return EnvConfiguration(j_env)
+    """The configuration of the environment that ``env._j_stream_execution_environment``
+    (nbstream's stand-in for the Java environment) belongs to."""
+    return EnvConfiguration(j_env.environment)

@@ -14,12 +14,15 @@ True
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from nbstream.api.environment import RuntimeExecutionMode
 from nbstream.api.environment import StreamExecutionEnvironment as _Environment
 from nbstream.api.datastream import DataStream
 from nbstream.errors import PlanError
+from ..common.execution_config import ExecutionConfig
+from .._exports import not_available
+from .checkpoint_config import CheckpointConfig
 
 __all__ = ["StreamExecutionEnvironment"]
 
@@ -36,6 +39,54 @@ class StreamExecutionEnvironment(_Environment):
 
     _batch_key_order = "serialized"
 
+    def __init__(self, configuration: Any = None) -> None:
+        super().__init__(None)
+        self._config = ExecutionConfig(self)
+        self._checkpoint_config = CheckpointConfig()
+        self._slot_sharing_groups: Dict[str, Any] = {}
+        self._cached_files: List[Tuple[str, str]] = []
+        self._changelog: Optional[bool] = None
+        if configuration is not None:
+            self.configure(configuration)
+
+    @property
+    def _j_stream_execution_environment(self) -> "JavaEnvironment":
+        """PyFlink's handle of the Java environment. nbstream has no JVM: every Java
+        method called on it raises :class:`NotAvailableError` naming it."""
+        return JavaEnvironment(self)
+
+    def configure(self, configuration: Any) -> "StreamExecutionEnvironment":
+        """Apply configuration keys: a dict or a ``Configuration`` (see nbstream's
+        :meth:`~nbstream.StreamExecutionEnvironment.configure`)."""
+        if not isinstance(configuration, Mapping):
+            configuration = configuration.to_dict()
+        super().configure(configuration)
+        return self
+
+    def register_slot_sharing_group(self, slot_sharing_group: Any) -> "StreamExecutionEnvironment":
+        """Declare a slot sharing group's resources for a Flink cluster (kept; see
+        :mod:`nbstream.compat.pyflink.datastream.slot_sharing_group`)."""
+        self._slot_sharing_groups[slot_sharing_group.get_name()] = slot_sharing_group
+        return self
+
+    def register_cached_file(self, file_path: str, name: str, executable: bool = False) -> None:
+        """Flink's distributed cache: a file its workers copy locally. Here the functions
+        run on this machine and read ``file_path`` where it is; the entry is kept."""
+        self._cached_files.append((name, os.fspath(file_path)))
+
+    def get_cached_files(self) -> List[Tuple[str, str]]:
+        """The ``(name, path)`` of every registered cached file."""
+        return list(self._cached_files)
+
+    def enable_changelog_state_backend(self, enabled: bool) -> "StreamExecutionEnvironment":
+        """Flink's changelog state backend (faster checkpoints of large state): kept and
+        read back; nbstream's checkpoints are full snapshots either way."""
+        self._changelog = bool(enabled)
+        return self
+
+    def is_changelog_state_backend_enabled(self) -> Optional[bool]:
+        return self._changelog
+
     def _default_parallelism(self) -> int:
         if self.get_runtime_mode() is RuntimeExecutionMode.BATCH:
             return 1
@@ -49,7 +100,7 @@ class StreamExecutionEnvironment(_Environment):
                           else configuration)
         from .. import DEFAULTS
 
-        env = StreamExecutionEnvironment(None)
+        env = StreamExecutionEnvironment()
         env.set_parallelism(DEFAULTS.get("parallelism") or os.cpu_count() or 1)
         if DEFAULTS.get("mode"):
             env.set_execution_mode(DEFAULTS["mode"])
@@ -104,3 +155,18 @@ class StreamExecutionEnvironment(_Environment):
 
     def close(self) -> None:
         """Release the environment (nothing is held between jobs)."""
+
+
+class JavaEnvironment:
+    """What PyFlink code reaches as ``env._j_stream_execution_environment``: nbstream has no
+    Java environment, so each Java method raises, naming it. ``environment`` is the
+    nbstream environment it stands for."""
+
+    def __init__(self, environment: StreamExecutionEnvironment) -> None:
+        self.environment = environment
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise not_available(f"StreamExecutionEnvironment.{name}() of the Java environment",
+                            "env._j_stream_execution_environment")

@@ -8,6 +8,7 @@ and :meth:`JobClient._finish` once every task has stopped.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
@@ -289,8 +290,18 @@ class JobClient:
     def get_job_status(self) -> JobStatus:
         return self._status
 
-    def get_job_execution_result(self) -> JobExecutionResult:
-        return self.result()
+    def get_job_execution_result(self) -> "concurrent.futures.Future[JobExecutionResult]":
+        """A future of the job's result, as PyFlink's: ``.result(timeout)`` waits for it
+        (and raises the job's error), ``.done()`` tells whether the job has stopped."""
+        future: "concurrent.futures.Future[JobExecutionResult]" = concurrent.futures.Future()
+
+        def settle(job: "JobClient") -> None:
+            try:
+                future.set_result(job.result())
+            except BaseException as exc:  # noqa: BLE001 - the job's error, for the future
+                future.set_exception(exc)
+        self.on_done(settle)
+        return future
 
     def __repr__(self) -> str:
         return (f"<JobClient '{self.job_name}' {self._status.value} mode={self.mode} "

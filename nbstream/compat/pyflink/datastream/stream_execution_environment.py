@@ -23,6 +23,7 @@ from nbstream.errors import PlanError
 from ..common.execution_config import ExecutionConfig
 from .._exports import not_available
 from .checkpoint_config import CheckpointConfig
+from .keyed_stream import KeyedStream
 
 __all__ = ["StreamExecutionEnvironment"]
 
@@ -38,6 +39,7 @@ class StreamExecutionEnvironment(_Environment):
     """
 
     _batch_key_order = "serialized"
+    _keyed_stream_type = KeyedStream
 
     def __init__(self, configuration: Any = None) -> None:
         super().__init__(None)

@@ -13,6 +13,7 @@ Row(word='hi', n=2)
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import math
 import struct
@@ -77,6 +78,8 @@ def _flink_scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return java_double_string(value)
+    if isinstance(value, (bytes, bytearray)):  # Java's byte[]: signed bytes
+        return "[" + ", ".join(str(b - 256 if b > 127 else b) for b in value) + "]"
     return str(value)
 
 
@@ -137,22 +140,50 @@ class BasicTypeInfo(TypeInformation):
         return value
 
     def to_flink_string(self, value: Any) -> str:
-        if self.name == "FLOAT" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        """Java's ``toString`` of the value Flink's serializer gives back: a SHORT, INT,
+        LONG or BYTE out of range wraps around as Java's two's complement does; SQL_TIME
+        is ``hh:mm:ss``; SQL_TIMESTAMP keeps milliseconds, written as java.sql.Timestamp
+        writes them (``2021-01-09 12:00:00.011``, ``... 12:00:00.0``).
+
+        >>> Types.SHORT().to_flink_string(43878), Types.INT().to_flink_string(9147483648)
+        ('-21658', '557549056')
+        >>> import datetime
+        >>> Types.SQL_TIMESTAMP().to_flink_string(datetime.datetime(2021, 1, 9, 12, 0, 0, 11000))
+        '2021-01-09 12:00:00.011'
+        """
+        name = self.name
+        if name == "FLOAT" and isinstance(value, (int, float)) and not isinstance(value, bool):
             return java_double_string(float(value), float32=True)
-        if self.name == "DOUBLE" and isinstance(value, int) and not isinstance(value, bool):
+        if name == "DOUBLE" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        bits = _INT_BITS.get(name)
+        if bits is not None and isinstance(value, int) and not isinstance(value, bool):
+            value = (value + (1 << (bits - 1))) % (1 << bits) - (1 << (bits - 1))
+        elif name == "SQL_TIME" and isinstance(value, datetime.time):
+            return value.strftime("%H:%M:%S")
+        elif name == "SQL_TIMESTAMP" and isinstance(value, datetime.datetime):
+            millis = value.microsecond // 1000
+            fraction = f"{millis:03d}".rstrip("0") if millis else "0"
+            return f"{value.strftime('%Y-%m-%d %H:%M:%S')}.{fraction}"
         return _flink_scalar(value)
 
 
+_INT_BITS = {"BYTE": 8, "SHORT": 16, "INT": 32, "LONG": 64}
+
+
 class PickledTypeInfo(TypeInformation):
-    """Any Python object (PyFlink's default): printed with ``str()``."""
+    """Any Python object (PyFlink's default): printed with ``str()``; in Flink's text
+    (a field of a row, a file sink) bytes are Java's list of signed bytes."""
 
     name = "PICKLED_BYTE_ARRAY"
 
     def to_flink_string(self, value: Any) -> str:
+        if isinstance(value, (bytes, bytearray)):
+            return _flink_scalar(value)
         return value if isinstance(value, str) else str(value)
 
-    to_print_string = to_flink_string
+    def to_print_string(self, value: Any) -> str:
+        return value if isinstance(value, str) else str(value)
 
 
 class RowTypeInfo(TypeInformation):

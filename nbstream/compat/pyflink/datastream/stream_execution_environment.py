@@ -94,6 +94,22 @@ class StreamExecutionEnvironment(_Environment):
             return 1
         return self.get_parallelism()
 
+    def _plan(self, job_name: str, all_nodes: bool = False) -> Any:
+        """In BATCH mode, as Flink's adaptive batch scheduler: a broadcast-connected step
+        (and the steps fused after it) keeps the environment's parallelism, so every
+        instance gets every broadcast element; other steps without a parallelism of their
+        own run at 1."""
+        if self.get_runtime_mode() is not RuntimeExecutionMode.BATCH:
+            return super()._plan(job_name, all_nodes)
+        nodes = self._graph.nodes
+        saved = dict(nodes)
+        nodes.update(_broadcast_chains(nodes, self.get_parallelism()))
+        try:
+            return super()._plan(job_name, all_nodes)
+        finally:
+            nodes.clear()
+            nodes.update(saved)
+
     @staticmethod
     def get_execution_environment(configuration: Any = None) -> "StreamExecutionEnvironment":
         config = {}
@@ -157,6 +173,23 @@ class StreamExecutionEnvironment(_Environment):
 
     def close(self) -> None:
         """Release the environment (nothing is held between jobs)."""
+
+
+def _broadcast_chains(nodes: Dict[int, Any], parallelism: int) -> Dict[int, Any]:
+    """The broadcast-connected steps without a parallelism of their own, and the steps
+    fused after them (one input, forward, none of their own), at ``parallelism``."""
+    consumers: Dict[int, List[Any]] = {}
+    for node in nodes.values():
+        for i in node.inputs:
+            consumers.setdefault(i, []).append(node)
+    todo = [n for n in nodes.values() if n.kind == "broadcast_process" and n.parallelism is None]
+    out: Dict[int, Any] = {}
+    while todo:
+        node = todo.pop()
+        out[node.id] = node.replace(parallelism=parallelism)
+        todo += [c for c in consumers.get(node.id, ()) if c.id not in out and not c.is_virtual
+                 and c.parallelism is None and len(c.inputs) == 1 and c.chaining == "default"]
+    return out
 
 
 class JavaEnvironment:

@@ -23,6 +23,8 @@ def _assert_conforms(run: harness.Run) -> None:
 def test_pyflink_suite(mode):
     run = harness.run_suite("pyflink", mode)
     _assert_conforms(run)
+    assert "on nbstream" in run.environment["layer_doc"]
+    assert run.counts()[harness.PASSED] >= 240
     print(f"\n{run.table()}")
 
 
@@ -30,12 +32,18 @@ def test_statefun_suite():
     run = harness.run_suite("statefun")
     assert run.counts()[harness.PASSED] == 34
     _assert_conforms(run)
+    assert "on nbstream" in run.environment["layer_doc"]
 
 
 def test_statefun_suite_beside_the_real_sdk_on_protobuf_3_20():
+    """In the real SDK's virtualenv (its pure-Python protobuf 3.20), ``statefun`` being
+    nbstream's: the request-reply handler works with that protobuf too."""
     run = harness.run_suite("statefun", python=str(sdk_python()))
     assert run.counts()[harness.PASSED] == 34
     _assert_conforms(run)
+    assert run.environment["protobuf"].startswith("3.20")
+    assert run.environment["protobuf_impl"] == "python"
+    assert "on nbstream" in run.environment["layer_doc"]
 
 
 def test_missing_suites_fail_loudly(tmp_path, monkeypatch):

@@ -47,6 +47,18 @@ _CONFTEST = {
     "statefun": "import nbstream.compat.statefun\n"
                 "nbstream.compat.statefun.install(api=3)\n",
 }
+#: what every suite's conftest also records: the libraries the tests run on
+_ENVIRONMENT = (
+    "import json, sys\n"
+    "def _versions():\n"
+    "    import google.protobuf\n"
+    "    from google.protobuf.internal import api_implementation\n"
+    "    top = 'pyflink' if 'pyflink' in sys.modules else 'statefun'\n"
+    "    return {'protobuf': google.protobuf.__version__, 'protobuf_impl': api_implementation.Type(),\n"
+    "            'layer': getattr(sys.modules.get(top), '__name__', None),\n"
+    "            'layer_doc': (getattr(sys.modules.get(top), '__doc__', None) or '')[:60]}\n"
+    "with open(os.environ['NBSTREAM_UPSTREAM_REPORT'] + '.env', 'w') as _out:\n"
+    "    json.dump(_versions(), _out)\n")
 #: tests a module's classes inherit from a base class it imports (for modules that cannot be
 #: imported, whose tests are then counted from their source)
 _INHERITED = {"PythonAPICompletenessTestCase": ["test_completeness"]}
@@ -77,6 +89,8 @@ class Run:
     tests: Dict[str, Outcome]
     seconds: float
     problems: List[str] = field(default_factory=list)
+    #: the protobuf version and implementation the suite ran on, and its layer's module
+    environment: Dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> Counter:
         return Counter(o.outcome for o in self.tests.values())
@@ -167,7 +181,8 @@ def _copy_suite(suite: str, into: Path) -> Path:
     else:
         shutil.copytree(source, into, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*.txt", "SHA256SUMS"))
-    (into / "conftest.py").write_text(_CONFTEST[suite], encoding="utf-8")
+    (into / "conftest.py").write_text("import os\n" + _CONFTEST[suite] + _ENVIRONMENT,
+                                      encoding="utf-8")
     (into / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n", encoding="utf-8")
     return into / "tests" if suite == "statefun" else into
 
@@ -208,7 +223,9 @@ def run_suite(suite: str, mode: str = "thread", python: Optional[str] = None,
         problems = [] if done.returncode in (0, 1) else [
             f"pytest exited with {done.returncode}: {done.stdout[-2000:]}"]
         del tests_dir
-        return Run(suite, mode, tests, seconds, problems)
+        env_file = Path(str(report) + ".env")
+        environment = json.loads(env_file.read_text()) if env_file.exists() else {}
+        return Run(suite, mode, tests, seconds, problems, environment)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -220,6 +237,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     run = run_suite(args.suite, args.mode, args.python)
     print(run.table())
+    print(f"environment: {run.environment}")
     if args.failures:
         for nodeid, o in sorted(run.tests.items()):
             if o.outcome != PASSED:

@@ -19,26 +19,47 @@ def _assert_conforms(run: harness.Run) -> None:
     assert not problems, f"{run.suite} suite ({run.mode}):\n{run.table()}\n" + "\n".join(problems)
 
 
+@pytest.fixture(scope="module")
+def runs():
+    """The four runs, started at once: they mostly wait on the upstream tests' own sleeps
+    (the PyFlink suite's async tests sleep ~30 s), so together they take as long as one."""
+    started = {"pyflink thread": harness.SuiteRun("pyflink", "thread"),
+               "pyflink process": harness.SuiteRun("pyflink", "process"),
+               "statefun": harness.SuiteRun("statefun"),
+               "statefun protobuf 3.20": harness.SuiteRun("statefun", python=str(sdk_python()))}
+    results = {}
+    try:
+        for name, run in started.items():
+            results[name] = run.result()
+    finally:
+        for name, run in started.items():
+            if name not in results:
+                run._process.kill()
+    return results
+
+
 @pytest.mark.parametrize("mode", ["thread", "process"])
-def test_pyflink_suite(mode):
-    run = harness.run_suite("pyflink", mode)
+def test_pyflink_suite(runs, mode):
+    """Flink 2.3's PyFlink tests; ``mode`` is the environments' default (a test's own
+    python.execution-mode setting still wins, as in Flink)."""
+    run = runs[f"pyflink {mode}"]
     _assert_conforms(run)
     assert "on nbstream" in run.environment["layer_doc"]
     assert run.counts()[harness.PASSED] >= 240
     print(f"\n{run.table()}")
 
 
-def test_statefun_suite():
-    run = harness.run_suite("statefun")
+def test_statefun_suite(runs):
+    run = runs["statefun"]
     assert run.counts()[harness.PASSED] == 34
     _assert_conforms(run)
     assert "on nbstream" in run.environment["layer_doc"]
 
 
-def test_statefun_suite_beside_the_real_sdk_on_protobuf_3_20():
+def test_statefun_suite_beside_the_real_sdk_on_protobuf_3_20(runs):
     """In the real SDK's virtualenv (its pure-Python protobuf 3.20), ``statefun`` being
     nbstream's: the request-reply handler works with that protobuf too."""
-    run = harness.run_suite("statefun", python=str(sdk_python()))
+    run = runs["statefun protobuf 3.20"]
     assert run.counts()[harness.PASSED] == 34
     _assert_conforms(run)
     assert run.environment["protobuf"].startswith("3.20")

@@ -187,45 +187,70 @@ def _copy_suite(suite: str, into: Path) -> Path:
     return into / "tests" if suite == "statefun" else into
 
 
-def run_suite(suite: str, mode: str = "thread", python: Optional[str] = None,
-              timeout_s: float = 1500.0) -> Run:
-    """Run one suite in one pytest subprocess; ``mode`` is the default execution mode of
-    the PyFlink suite's environments; ``python`` another interpreter (its own
-    site-packages first, then this one's, for pytest)."""
-    with tempfile.TemporaryDirectory(prefix=f"nbstream-upstream-{suite}-") as tmp:
-        folder = Path(tmp)
-        tests_dir = _copy_suite(suite, folder)
-        report = folder / "outcomes.json"
-        env = dict(os.environ, NBSTREAM_UPSTREAM_MODE=mode, NBSTREAM_UPSTREAM_REPORT=str(report),
-                   PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]),
-                   PYTHONDONTWRITEBYTECODE="1")
+class SuiteRun:
+    """One suite running in its pytest subprocess (so that several can run at once: the
+    suites mostly wait, on the upstream tests' own sleeps); :meth:`result` waits for it."""
+
+    def __init__(self, suite: str, mode: str = "thread", python: Optional[str] = None) -> None:
+        self.suite, self.mode = suite, mode
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"nbstream-upstream-{suite}-")
+        self.folder = Path(self._tmp.name)
+        _copy_suite(suite, self.folder)
+        self.report = self.folder / "outcomes.json"
+        env = dict(os.environ, NBSTREAM_UPSTREAM_MODE=mode, NBSTREAM_UPSTREAM_REPORT=str(self.report),
+                   PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]), PYTHONDONTWRITEBYTECODE="1")
         env.pop(ENV_VAR, None)
         command = [sys.executable, "-m", "pytest"]
         if python is not None:
             site, python = sysconfig.get_paths()["purelib"], os.path.abspath(python)
             command = [python, "-c", f"import sys; sys.path.append({site!r}); import pytest; "
                        "sys.exit(pytest.main(sys.argv[1:]))"]
-        command += ["-q", "-p", "outcomes", "--continue-on-collection-errors", "-o", "timeout=300", "."]
-        start = time.monotonic()
-        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
-                              timeout=timeout_s)
-        seconds = time.monotonic() - start
-        if not report.exists():
-            raise RuntimeError(f"the {suite} suite did not run (exit {done.returncode}):\n"
-                               f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        data = json.loads(report.read_text(encoding="utf-8"))
+        command += ["-q", "-p", "outcomes", "--continue-on-collection-errors", "-o", "timeout=300",
+                    "."]
+        self._log = open(self.folder / "pytest.log", "w+", encoding="utf-8")
+        self._start = time.monotonic()
+        self._process = subprocess.Popen(command, cwd=self.folder, env=env, stdout=self._log,
+                                         stderr=subprocess.STDOUT, text=True)
+
+    def result(self, timeout_s: float = 1500.0) -> Run:
+        try:
+            code = self._process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+            raise
+        finally:
+            seconds = time.monotonic() - self._start
+            self._log.seek(0)
+            output = self._log.read()
+            self._log.close()
+        try:
+            return self._read(code, output, seconds)
+        finally:
+            self._tmp.cleanup()
+
+    def _read(self, code: int, output: str, seconds: float) -> Run:
+        if not self.report.exists():
+            raise RuntimeError(f"the {self.suite} suite did not run (exit {code}):\n{output[-4000:]}")
+        data = json.loads(self.report.read_text(encoding="utf-8"))
         tests = {k: Outcome(*v) for k, v in data["tests"].items()}
         for module, why in data["modules"].items():
-            path = folder / module
+            path = self.folder / module
             if path.suffix == ".py" and path.exists():
                 for nodeid in declared_tests(path, module):
                     tests.setdefault(nodeid, Outcome(NOT_RUNNABLE, why))
-        problems = [] if done.returncode in (0, 1) else [
-            f"pytest exited with {done.returncode}: {done.stdout[-2000:]}"]
-        del tests_dir
-        env_file = Path(str(report) + ".env")
+        problems = [] if code in (0, 1) else [f"pytest exited with {code}: {output[-2000:]}"]
+        env_file = Path(str(self.report) + ".env")
         environment = json.loads(env_file.read_text()) if env_file.exists() else {}
-        return Run(suite, mode, tests, seconds, problems, environment)
+        return Run(self.suite, self.mode, tests, seconds, problems, environment)
+
+
+def run_suite(suite: str, mode: str = "thread", python: Optional[str] = None,
+              timeout_s: float = 1500.0) -> Run:
+    """Run one suite in one pytest subprocess; ``mode`` is the default execution mode of
+    the PyFlink suite's environments; ``python`` another interpreter (its own
+    site-packages first, then this one's, for pytest)."""
+    return SuiteRun(suite, mode, python).result(timeout_s)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -17,7 +17,7 @@ __all__, __getattr__ = exports(__name__, {
         "ProcessAllWindowFunction", "AggregateFunction", "BroadcastProcessFunction",
         "KeyedBroadcastProcessFunction", "RuntimeContext", "TimerService", "KeySelector",
         "Partitioner", "SourceFunction", "SinkFunction")},
-    "AsyncDataStream": "nbstream",
+    "AsyncDataStream": f"{_HERE}.async_data_stream",
     **{name: f"{_HERE}.functions" for name in (
         "AsyncFunction", "AsyncRetryPredicate", "AsyncRetryStrategy")},
     "RuntimeExecutionMode": "nbstream", "TimeDomain": "nbstream", "OutputTag": "nbstream",

@@ -13,7 +13,12 @@ True
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from nbstream.api.environment import RuntimeExecutionMode
@@ -149,8 +154,6 @@ class StreamExecutionEnvironment(_Environment):
 
     def add_python_file(self, file_path: str) -> None:
         """Make a Python file or directory importable by the job's functions."""
-        import sys
-
         folder = file_path if os.path.isdir(file_path) else os.path.dirname(file_path)
         if folder not in sys.path:
             sys.path.append(os.path.abspath(folder))
@@ -160,7 +163,24 @@ class StreamExecutionEnvironment(_Environment):
 
     def set_python_requirements(self, requirements_file_path: str,
                                 requirements_cache_dir: Optional[str] = None) -> None:
-        """Requirements to install on Flink's workers: install them here yourself."""
+        """Requirements PyFlink installs for its workers. nbstream's functions run in this
+        interpreter (and its workers): with ``requirements_cache_dir`` (PyFlink's offline
+        installation) the requirements are installed from that folder, without the network,
+        into a temporary folder put last on ``sys.path``, so what is installed already stays
+        first; without one, nothing is installed: install them into this environment."""
+        if requirements_cache_dir is None:
+            return
+        target = tempfile.mkdtemp(prefix="nbstream-requirements-")
+        atexit.register(shutil.rmtree, target, True)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--no-index", "--find-links", os.fspath(requirements_cache_dir), "--target", target,
+             "-r", os.fspath(requirements_file_path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise PlanError(f"set_python_requirements: pip could not install "
+                            f"{requirements_file_path} from {requirements_cache_dir}:\n"
+                            f"{done.stderr.strip()[-2000:]}")
+        sys.path.append(target)
 
     def add_python_archive(self, archive_path: str, target_dir: Optional[str] = None) -> None:
         """An archive for Flink's workers: nothing to ship here."""

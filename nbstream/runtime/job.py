@@ -138,9 +138,10 @@ class JobClient:
         """Records in and out per operator, summed over its parallel instances (live),
         the lowest watermark, operator counters such as ``late_records`` and
         ``late_records_dropped`` of windows and interval joins, latencies an operator
-        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), and the
-        metrics of user functions (``runtime_context.get_metrics_group()``: counters,
-        meters and numeric gauges summed, distributions as count/sum/min/max/mean)."""
+        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), and under
+        ``user_metrics`` the metrics of the step's function
+        (``runtime_context.get_metrics_group()``: counters, meters and numeric gauges
+        summed, distributions as count/sum/min/max/mean)."""
         out: Dict[str, Dict[str, Any]] = {}
         for m in self._metrics_source():
             key = f"{m['id']}:{m['name']}"
@@ -155,22 +156,20 @@ class JobClient:
             if wm is not None:
                 entry["watermark"] = wm if entry["watermark"] is None else min(entry["watermark"], wm)
             for name, value in m.items():  # operator counters (late_records_dropped, ...)
-                if name in _BASE_METRICS or name == "mode":
-                    continue
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    entry[name] = entry.get(name, 0) + value
-                elif isinstance(value, (Histogram, DistributionSummary)):
-                    # latencies and user distributions: merged, then summarized
-                    entry.setdefault(name, type(value)()).merge(value)
-                else:  # a user gauge's other values: as one instance reports them
-                    entry.setdefault(name, value)
+                if name == "user_metrics":
+                    user = entry.setdefault("user_metrics", {})
+                    for metric, v in value.items():
+                        _merge(user, metric, v)
+                elif name not in _BASE_METRICS and name != "mode":
+                    _merge(entry, name, value)
         for entry in out.values():
             for name in [n for n, v in entry.items() if isinstance(v, Histogram)]:
                 histogram = entry.pop(name)
                 entry[f"{name} p50 ms"] = round(histogram.quantile(0.5) * 1000, 3)
                 entry[f"{name} p99 ms"] = round(histogram.quantile(0.99) * 1000, 3)
-            for name in [n for n, v in entry.items() if isinstance(v, DistributionSummary)]:
-                entry[name] = entry[name].summary()
+            user = entry.get("user_metrics", {})
+            for name in [n for n, v in user.items() if isinstance(v, DistributionSummary)]:
+                user[name] = user[name].summary()
         return out
 
     # -- reading state while the job runs -----------------------------------------------------
@@ -413,6 +412,17 @@ class JobClient:
             self._error = as_job_error(exc)
             self._restarter = None
             self._finish()
+
+
+def _merge(entry: Dict[str, Any], name: str, value: Any) -> None:
+    """Add one instance's ``value`` of metric ``name`` to the step's ``entry``: numbers
+    summed, histograms and distributions merged, anything else as the first instance says."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        entry[name] = entry.get(name, 0) + value
+    elif isinstance(value, (Histogram, DistributionSummary)):
+        entry.setdefault(name, type(value)()).merge(value)
+    else:
+        entry.setdefault(name, value)
 
 
 def as_job_error(exc: BaseException) -> NbstreamError:

@@ -1,9 +1,10 @@
 """User metrics: what a function registers through ``runtime_context.get_metrics_group()``.
 
-Each parallel instance of a step has one :class:`MetricGroup`. Its metrics are reported with
-the step's own (``job.metrics()``), summed over the instances: a counter's count, a meter's
-count and rate (events per second over its time span), a gauge's value (numbers summed,
-anything else as one instance reports it) and a distribution's count, sum, min, max and mean.
+Each parallel instance of a step has one :class:`MetricGroup`. Its metrics are reported under
+the step's ``user_metrics`` in ``job.metrics()`` (and a line per step in the live view),
+summed over the instances: a counter's count, a meter's count and rate (events per second
+over its time span), a gauge's value (numbers summed, anything else as one instance reports
+it) and a distribution's count, sum, min, max and mean.
 ``add_group("name")`` scopes the metrics registered through it (``name.metric``).
 
 >>> group = MetricGroup()

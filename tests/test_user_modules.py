@@ -167,3 +167,38 @@ def test_pyflink_names_resolve_in_workers_while_the_layer_is_installed(tmp_path,
     in_workers = all(int(r.split(":")[1]) != os.getpid() for r in rows)
     assert in_workers == (mode == "process")
     assert {r.split(":")[2] for r in rows} == {"nbstream.api.functions"}
+
+
+NOTEBOOK_MODULE = '''
+from nbstream import MapFunction
+
+class Step(MapFunction):
+    def map(self, value):
+        return value + {delta}
+'''
+
+
+def test_a_notebooks_local_module_and_its_edits_reach_the_workers(tmp_path):
+    """In a real kernel: a module beside the notebook (the kernel's working directory),
+    imported in a cell, runs in process mode's workers; edited and reloaded, the warm
+    workers run the new version, as thread mode does."""
+    from kernel import Kernel
+
+    kernel = Kernel()
+    try:
+        assert kernel.execute(f"import os, importlib; os.chdir({str(tmp_path)!r})").ok
+        (tmp_path / "nb_step.py").write_text(NOTEBOOK_MODULE.format(delta=1))
+        run = ("from nbstream import StreamExecutionEnvironment\n"
+               "def run(mode):\n"
+               "    env = StreamExecutionEnvironment.get_execution_environment()\n"
+               "    env.set_execution_mode(mode).set_parallelism(2)\n"
+               "    return sorted(env.from_collection([1, 2]).map(nb_step.Step()).execute_and_collect())\n")
+        assert kernel.execute("import nb_step\n" + run).ok
+        first = kernel.execute("print(run('process'), run('thread'))")
+        assert first.stdout.strip() == "[2, 3] [2, 3]", first
+        (tmp_path / "nb_step.py").write_text(NOTEBOOK_MODULE.format(delta=100))
+        os.utime(tmp_path / "nb_step.py", ns=(4_000_000_000_000_000_000,) * 2)
+        second = kernel.execute("importlib.reload(nb_step); print(run('process'), run('thread'))")
+        assert second.stdout.strip() == "[101, 102] [101, 102]", second
+    finally:
+        kernel.close()

@@ -854,7 +854,14 @@ class KeyedStream(DataStream):
         return self._refuse("Setting a name")
 
     def slot_sharing_group(self, slot_sharing_group: Any) -> DataStream:
-        """Refused, as in Flink: a keyed stream is a partitioning, not a step."""
+        """Refused, as in Flink: a keyed stream is a partitioning, not a step; apply an
+        operation (map, reduce, process, ...) first.
+
+        >>> env.from_collection([1]).key_by(lambda x: x).slot_sharing_group("g")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        nbstream.errors.PlanError: Setting a slot sharing group is not supported on a KeyedStream; apply an ...
+        """
         return self._refuse("Setting a slot sharing group")
 
     def uid(self, uid: str) -> DataStream:

@@ -22,8 +22,10 @@ if "NBSTREAM_KEY_FILE" not in os.environ:
     atexit.register(shutil.rmtree, _KEY_FOLDER, True)
 
 # PyFlink, old-Flink (Jython) and StateFun SDK programs that the tests run as scripts or
-# modules: data, not test modules
-collect_ignore_glob = ["tests/pyflink_programs/*", "tests/jython_programs/*", "tests/statefun_programs/*"]
+# modules: data, not test modules; and the harness of the peers' own test suites, whose
+# modules stand for PyFlink's test utilities (they import ``pyflink``)
+collect_ignore_glob = ["tests/pyflink_programs/*", "tests/jython_programs/*", "tests/statefun_programs/*",
+                       "tests/upstream/*"]
 
 
 _CELL_LIKE_EXAMPLES = ("nbstream.api.datastream.", "nbstream.api.windowed.")

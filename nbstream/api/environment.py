@@ -28,7 +28,7 @@ from ..runtime.job import JobClient, JobExecutionResult
 from .checkpointing import (CheckpointConfig, CheckpointingMode, RestartStrategyConfiguration,
                             arm_job, configure_checkpoints)
 from .columnar import ColumnarStream, columnar_source
-from .datastream import DataStream
+from .datastream import DataStream, KeyedStream
 from .state_backends import (HashMapStateBackend, StateBackend, check_state_backend,
                              configure_state_backend)
 from .types import TypeInformation
@@ -92,8 +92,11 @@ class StreamExecutionEnvironment:
     :meth:`configure`: ``parallelism.default``, ``pipeline.max-parallelism``,
     ``python.execution-mode``, ``execution.runtime-mode`` (``streaming``/``batch``),
     ``pipeline.auto-watermark-interval`` (ms), ``execution.buffer-timeout`` (ms),
-    ``nbstream.batch-size``.
+    ``pipeline.operator-chaining`` (``false`` fuses no steps), ``nbstream.batch-size``.
     """
+
+    #: the class of the streams ``key_by`` returns (a compatibility layer may refine it)
+    _keyed_stream_type = KeyedStream
 
     def __init__(self, configuration: Optional[Mapping[str, Any]] = None) -> None:
         self._graph = StreamGraph()
@@ -138,6 +141,8 @@ class StreamExecutionEnvironment:
             "pipeline.auto-watermark-interval": lambda v: self._config.set_auto_watermark_interval(
                 _millis(v)),
             "execution.buffer-timeout": lambda v: self.set_buffer_timeout(_millis(v)),
+            "pipeline.operator-chaining": self._configure_chaining,
+            "pipeline.operator-chaining.enabled": self._configure_chaining,
             "nbstream.batch-size": lambda v: self._config.set_batch_size(
                 whole_number(v, "configuration key 'nbstream.batch-size'", 1, text=True)),
         }
@@ -149,6 +154,9 @@ class StreamExecutionEnvironment:
         configure_checkpoints(self, configuration)
         configure_state_backend(self, configuration)
         return self
+
+    def _configure_chaining(self, value: Any) -> None:
+        self._chaining = str(value).strip().lower() != "false"
 
     def __getattr__(self, name: str) -> Any:
         why = _NOT_YET.get(name)

@@ -191,6 +191,12 @@ class LiveJob:
                     out.setdefault(typename, {})[what] = value
         return out
 
+    def user_metrics(self) -> Dict[str, Dict[str, Any]]:
+        """The metrics user functions registered (``runtime_context.get_metrics_group()``),
+        per step: ``{"2:Map": {"my_counter": 12, ...}}``."""
+        return {step: dict(m["user_metrics"]) for step, m in self.metrics().items()
+                if m.get("user_metrics")}
+
     def fault_tolerance(self) -> Dict[str, Any]:
         """What the views show of checkpoints and restarts, JSON-ready: ``checkpointing``,
         ``restarts``, ``last_failure``, ``completed`` checkpoints, the last one's ``id``,
@@ -282,6 +288,24 @@ def function_lines(stats: Dict[str, Dict[str, Any]]) -> List[str]:
             if f"latency {q} ms" in m:
                 parts.append(f"{q} {m[f'latency {q} ms']:g} ms")
         lines.append(f"{typename}: {', '.join(parts)}")
+    return lines
+
+
+def metric_lines(metrics: Dict[str, Dict[str, Any]]) -> List[str]:
+    """One line per step with user metrics: ``Map: hits 12, sizes n=4 mean 2.5, rate 0.2/s``."""
+    lines = []
+    for step, values in sorted(metrics.items()):
+        parts = []
+        for name, value in sorted(values.items()):
+            if name.endswith(" rate"):
+                parts.append(f"{name} {value:.3g}/s")
+            elif isinstance(value, dict):  # a distribution
+                mean = value.get("mean")
+                parts.append(f"{name} n={value.get('count', 0):,}"
+                             + (f" mean {mean:.4g}" if mean is not None else ""))
+            else:
+                parts.append(f"{name} {value:,}" if isinstance(value, int) else f"{name} {value}")
+        lines.append(f"{step.split(':', 1)[-1]}: {', '.join(parts)}")
     return lines
 
 

@@ -9,7 +9,8 @@ header) moves the job's progress into them:
   :meth:`LiveJob.fault_tolerance` (restarts, last failure, the last checkpoint's id,
   size and duration, ``resumed_from``) and ``text``, the line the front end shows;
 * ``functions``: for a StateFun job, a line per function type (:func:`function_lines`:
-  messages in, calls, egress, latency p50/p99);
+  messages in, calls, egress, latency p50/p99); then a line per step whose function
+  registered metrics (:func:`metric_lines`: counters, gauges, meters, distributions);
 * ``delta``: the rows touched since the previous update, ``{"from", "to", "rows"}``,
   where ``rows`` holds ``[row id, cells, key label]`` oldest first. The front end keeps
   the newest ``limit`` rows, upserting by row id; if it sees a gap in ``from``/``to``
@@ -36,7 +37,7 @@ import anywidget
 import traitlets as t
 
 from ..runtime.records import MAX_TIMESTAMP
-from .live import LiveJob, error_info, fault_text, function_lines
+from .live import LiveJob, error_info, fault_text, function_lines, metric_lines
 from .results import LiveResults
 
 __all__ = ["StreamView", "Pump", "chart_spec", "MIN_INTERVAL", "HEADER_PERIOD"]
@@ -186,7 +187,7 @@ class Pump:
                 fault["text"] = fault_text(fault)
             if fault != view.checkpoints:
                 view.checkpoints = fault
-            functions = function_lines(job.function_stats())
+            functions = function_lines(job.function_stats()) + metric_lines(job.user_metrics())
             if functions != view.functions:
                 view.functions = functions
             if self.results is not None and (not self.paused or final):

@@ -8,6 +8,7 @@ and :meth:`JobClient._finish` once every task has stopped.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
@@ -19,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import JobCancelledError, JobFailedError, NbstreamError
 from .histogram import Histogram
+from .metrics import DistributionSummary
 from .keygroups import subtask_for_key
 from .queries import QueryError, TaskQueries
 
@@ -135,8 +137,11 @@ class JobClient:
     def metrics(self) -> Dict[str, Dict[str, Any]]:
         """Records in and out per operator, summed over its parallel instances (live),
         the lowest watermark, operator counters such as ``late_records`` and
-        ``late_records_dropped`` of windows and interval joins, and latencies an operator
-        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance)."""
+        ``late_records_dropped`` of windows and interval joins, latencies an operator
+        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), and under
+        ``user_metrics`` the metrics of the step's function
+        (``runtime_context.get_metrics_group()``: counters, meters and numeric gauges
+        summed, distributions as count/sum/min/max/mean)."""
         out: Dict[str, Dict[str, Any]] = {}
         for m in self._metrics_source():
             key = f"{m['id']}:{m['name']}"
@@ -151,15 +156,20 @@ class JobClient:
             if wm is not None:
                 entry["watermark"] = wm if entry["watermark"] is None else min(entry["watermark"], wm)
             for name, value in m.items():  # operator counters (late_records_dropped, ...)
-                if name not in _BASE_METRICS and isinstance(value, int):
-                    entry[name] = entry.get(name, 0) + value
-                elif isinstance(value, Histogram):  # latencies: merged, then read as quantiles
-                    entry.setdefault(name, Histogram()).merge(value)
+                if name == "user_metrics":
+                    user = entry.setdefault("user_metrics", {})
+                    for metric, v in value.items():
+                        _merge(user, metric, v)
+                elif name not in _BASE_METRICS and name != "mode":
+                    _merge(entry, name, value)
         for entry in out.values():
             for name in [n for n, v in entry.items() if isinstance(v, Histogram)]:
                 histogram = entry.pop(name)
                 entry[f"{name} p50 ms"] = round(histogram.quantile(0.5) * 1000, 3)
                 entry[f"{name} p99 ms"] = round(histogram.quantile(0.99) * 1000, 3)
+            user = entry.get("user_metrics", {})
+            for name in [n for n, v in user.items() if isinstance(v, DistributionSummary)]:
+                user[name] = user[name].summary()
         return out
 
     # -- reading state while the job runs -----------------------------------------------------
@@ -279,8 +289,18 @@ class JobClient:
     def get_job_status(self) -> JobStatus:
         return self._status
 
-    def get_job_execution_result(self) -> JobExecutionResult:
-        return self.result()
+    def get_job_execution_result(self) -> "concurrent.futures.Future[JobExecutionResult]":
+        """A future of the job's result, as PyFlink's: ``.result(timeout)`` waits for it
+        (and raises the job's error), ``.done()`` tells whether the job has stopped."""
+        future: "concurrent.futures.Future[JobExecutionResult]" = concurrent.futures.Future()
+
+        def settle(job: "JobClient") -> None:
+            try:
+                future.set_result(job.result())
+            except BaseException as exc:  # noqa: BLE001 - the job's error, for the future
+                future.set_exception(exc)
+        self.on_done(settle)
+        return future
 
     def __repr__(self) -> str:
         return (f"<JobClient '{self.job_name}' {self._status.value} mode={self.mode} "
@@ -392,6 +412,17 @@ class JobClient:
             self._error = as_job_error(exc)
             self._restarter = None
             self._finish()
+
+
+def _merge(entry: Dict[str, Any], name: str, value: Any) -> None:
+    """Add one instance's ``value`` of metric ``name`` to the step's ``entry``: numbers
+    summed, histograms and distributions merged, anything else as the first instance says."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        entry[name] = entry.get(name, 0) + value
+    elif isinstance(value, (Histogram, DistributionSummary)):
+        entry.setdefault(name, type(value)()).merge(value)
+    else:
+        entry.setdefault(name, value)
 
 
 def as_job_error(exc: BaseException) -> NbstreamError:

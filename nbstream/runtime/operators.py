@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
 from .context import ProcessContext, StreamingRuntimeContext, TaskInfo
+from .metrics import MetricGroup
 from .records import MIN_TIMESTAMP, Batch, OutputTag
 from .operator_state import (FunctionInitializationContext, FunctionSnapshotContext,
                              OperatorStateStore, redistribute)
@@ -160,6 +161,7 @@ class Operator:
         self.ctx: Optional[ProcessContext] = None
         self.on_timer: Optional[Callable[[int, Any], Any]] = None
         self.resources: List[Any] = []  # things with dispose(): released when the task ends
+        self._metric_group: Optional[MetricGroup] = None
         self.fn_name = _function_name(self.fn)
         if getattr(node.output_type, "converts", False):  # declared rows, tuples, FLOATs...
             self.output.convert = node.output_type.from_value
@@ -167,6 +169,16 @@ class Operator:
     @property
     def records_out(self) -> int:
         return self.output.count
+
+    def metric_group(self) -> MetricGroup:
+        """The user metrics of this instance (``runtime_context.get_metrics_group()``)."""
+        if self._metric_group is None:
+            self._metric_group = MetricGroup()
+        return self._metric_group
+
+    def user_metrics(self) -> Dict[str, Any]:
+        """The values of the metrics the user's function registered, if any."""
+        return self._metric_group.report() if self._metric_group is not None else {}
 
     def extra_metrics(self) -> Dict[str, Any]:
         """Operator-specific counters reported with the job's metrics (e.g. late records);

@@ -12,7 +12,7 @@ import random
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
-from .keygroups import stable_hash
+from .keygroups import hashable_key, stable_hash
 from .records import Batch
 
 __all__ = ["make_partitioner", "Partitioner", "check_hashable"]
@@ -104,18 +104,33 @@ class _Keyed(Partitioner):
 
     def route(self, batch: Batch) -> Route:
         keys = self.keys_of(batch.values)
-        if self.n == 1:
-            return [(0, Batch(batch.values, batch.timestamps, keys))]
         cache = self.cache
+        if self.n == 1:
+            try:
+                hash(tuple(keys))  # a key the keyed step cannot hash shows here (~8 ns a key)
+            except TypeError:
+                keys = self._hashable(keys, batch.values)
+            return [(0, Batch(batch.values, batch.timestamps, keys))]
         try:
             channels = list(map(cache.get, keys))  # known keys at C speed
-        except TypeError:
-            channels = []  # an unhashable key: found and named below
+        except TypeError:  # a list or dict key: keyed as PyFlink keys it, by its content
+            keys = self._hashable(keys, batch.values)
+            channels = list(map(cache.get, keys))
         if None in channels or len(channels) < len(keys):
             channels = self._channels(keys, batch.values)
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         return _group(self.n, channels, batch.values, batch.timestamps, keys)
+
+    def _hashable(self, keys: List[Any], values: Sequence[Any]) -> List[Any]:
+        out = []
+        for k, v in zip(keys, values):
+            try:
+                out.append(hashable_key(k))
+            except TypeError:
+                check_hashable(k, self.step, self.fn_name, v)
+                raise
+        return out
 
     def _channels(self, keys: List[Any], values: Sequence[Any]) -> List[int]:
         cache = self.cache
@@ -201,7 +216,7 @@ def check_hashable(key: Any, step: str, fn_name: str, record: Any) -> None:
         raise UserFunctionError(
             step, fn_name, record,
             TypeError(f"key {key!r} of type {type(key).__name__} is not hashable; "
-                      "return a tuple, str or number from the key selector"),
+                      "return a tuple, str, number, list or dict from the key selector"),
             phase="key selector") from exc
 
 

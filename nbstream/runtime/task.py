@@ -599,8 +599,13 @@ class Task:
     def metrics(self) -> List[Dict[str, Any]]:
         return [{"id": nid, "name": op.name, "records_in": op.records_in,
                  "records_out": op.records_out, "watermark": op.current_watermark,
-                 **op.extra_metrics()}
+                 **op.extra_metrics(), **_user_metrics(op)}
                 for nid, op in self.ops.items()]
+
+
+def _user_metrics(op: Any) -> Dict[str, Any]:
+    values = op.user_metrics()
+    return {"user_metrics": values} if values else {}
 
 
 def _instance_of(node: Any, subtask: int) -> Any:

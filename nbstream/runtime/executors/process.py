@@ -36,6 +36,7 @@ from ..checkpoints import RemoteTask
 from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from . import Executor, chain_label
 from .channels import JobChannels, Layout, message
+from .imports import driver_imports
 from .pool import Worker, get_pool
 from .thread import STOP_GRACE_S
 from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
@@ -339,6 +340,7 @@ class KernelJob:
         plan, shipped = self.plan, self.shipped
         source_of = {e.index: e.source for e in plan.edges}
         offloaded = self.placement.offloaded_chains()
+        imports = driver_imports()  # sys_path, cwd, aliases, the user's modules
         for w in workers:
             run = [t for t in self.remote_tids if self.node_of[t] == w.id]
             chains = {self.layout.tasks[t][0] for t in run} | offloaded
@@ -350,7 +352,7 @@ class KernelJob:
                         name=self.job.job_name, node_of=self.node_of, run=run,
                         clock=self.clock.now_ms() if self.clock.manual else None,
                         log_levels=_log_levels(), checkpoints=self._checkpoint_spec(run),
-                        sys_path=[p for p in sys.path if isinstance(p, str)], cwd=os.getcwd())
+                        **imports)
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
             w.send(first, rest)
         first, rest = message(RUN, self.job_no)

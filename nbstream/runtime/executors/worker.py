@@ -36,6 +36,7 @@ from ..partitioners import Forward
 from ..checkpoints import WorkerCoordinator
 from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from .channels import JobChannels, Layout, message
+from .imports import apply_driver_imports, remember_loaded
 from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, MAILBOX, METRICS, OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, OFFLOAD_REPLY, OUT,
                    READY, RUN, SHUTDOWN, START, decode, dumps, encode)
@@ -460,6 +461,7 @@ class WorkerProcess:
         self.main = threading.current_thread()
         self.deferred: Optional["queue.SimpleQueue[Any]"] = None
         self.links = _Links(self, os.environ["NBSTREAM_WORKER_LINKS"])
+        self.module_versions: Dict[str, Any] = {}  # the user's modules, as imported here
 
     # -- sending ---------------------------------------------------------------------------------
     def send_raw(self, node: int, first: Any, rest: Sequence[Any] = ()) -> None:
@@ -534,6 +536,7 @@ class WorkerProcess:
             elif kind == MAILBOX:
                 job.mail(a, decode(body, rest))
             elif kind == END_JOB:
+                remember_loaded(self.module_versions)  # what the job's functions imported
                 job.end()
                 self.links.ended_job(job_no)
                 del self.jobs[job_no]
@@ -560,13 +563,9 @@ class WorkerProcess:
         spec = pickle.loads(body)
         for name, level in spec["log_levels"].items():
             logging.getLogger(name or None).setLevel(level)
-        # the kernel may have changed directory or extended sys.path since this worker started
-        sys.path.extend(p for p in spec["sys_path"] if p not in sys.path)
-        if spec["cwd"] != os.getcwd():
-            try:
-                os.chdir(spec["cwd"])
-            except OSError:
-                pass
+        # the kernel may have changed directory, extended sys.path, installed module aliases
+        # (the PyFlink layer) or edited its modules since this worker started
+        apply_driver_imports(spec, self.module_versions)
         # the loaded plan (a source's collection too) lives as long as the job: loaded with
         # the collector off (unpickling 100,000 records otherwise triggers ~10 full
         # collections) and then kept out of its way until the job ends
@@ -584,6 +583,7 @@ class WorkerProcess:
             if collecting:
                 gc.enable()
         gc.freeze()
+        remember_loaded(self.module_versions)
         self.latest = job
         self.links.started(job)
         job.build_tasks(spec["run"])

@@ -1,8 +1,8 @@
 """``pyflink.datastream.connectors`` on nbstream: the number-sequence and file connectors
 (:mod:`.number_seq`, :mod:`.file_system`), also under this package's own name as PyFlink
 2.3 still re-exports them (``from pyflink.datastream.connectors import FileSink``).
-Flink's JVM connectors (Kafka, JDBC, Pulsar, RabbitMQ, ...) are not available: importing
-one of their classes raises
+Flink's JVM connectors (Kafka, JDBC, Pulsar, RabbitMQ, ...) are not available: their classes
+import as placeholders, and using one raises
 :class:`~nbstream.compat.pyflink._exports.NotAvailableError` naming it.
 
 >>> from nbstream.compat.pyflink.datastream.connectors import FileSink, NumberSequenceSource
@@ -14,7 +14,7 @@ from ..._exports import exports
 
 _HERE = "nbstream.compat.pyflink.datastream.connectors"
 _FILE_SYSTEM = ("FileSource", "FileSourceBuilder", "StreamFormat", "FileSink", "OutputFileConfig",
-                "RollingPolicy", "BucketAssigner")
+                "RollingPolicy", "BucketAssigner", "StreamingFileSink")
 #: what PyFlink 2.3 re-exports here from its JVM connectors (and file classes nbstream lacks)
 _JVM = ("Sink", "Source", "DeliveryGuarantee",
         "JdbcSink", "JdbcConnectionOptions", "JdbcExecutionOptions",
@@ -24,7 +24,7 @@ _JVM = ("Sink", "Source", "DeliveryGuarantee",
         "StreamPatternSubscriber", "SingleClusterTopicMetadataService",
         "PulsarSource", "PulsarSourceBuilder", "StartCursor", "StopCursor",
         "RMQSource", "RMQSink", "RMQConnectionConfig",
-        "FileEnumeratorProvider", "FileSplitAssignerProvider", "StreamingFileSink")
+        "FileEnumeratorProvider", "FileSplitAssignerProvider")
 
 __all__, __getattr__ = exports(__name__, {
     "NumberSequenceSource": f"{_HERE}.number_seq:NumberSequenceSource",

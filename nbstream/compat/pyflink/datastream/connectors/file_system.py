@@ -31,7 +31,7 @@ from nbstream.errors import PlanError
 from ..._exports import exports
 
 __all__ = ["FileSource", "FileSourceBuilder", "StreamFormat", "FileSink", "OutputFileConfig",
-           "RollingPolicy", "BucketAssigner"]
+           "RollingPolicy", "BucketAssigner", "StreamingFileSink"]
 
 
 class StreamFormat:
@@ -100,5 +100,18 @@ def exports_error(what: str) -> Exception:
 
 
 _, __getattr__ = exports(__name__, {}, unavailable=[
-    "FileCompactor", "FileCompactStrategy", "StreamingFileSink", "BulkFormat",
+    "FileCompactor", "FileCompactStrategy", "BulkFormat",
     "FileEnumeratorProvider", "FileSplitAssignerProvider"])
+
+
+class StreamingFileSink(FileSink):
+    """Flink's legacy file sink (``add_sink(StreamingFileSink.for_row_format(...).build())``):
+    nbstream's :class:`FileSink` whose part files are finished only by completed
+    checkpoints, as the legacy sink's are; without checkpointing they all stay in progress
+    (hidden ``.part-...inprogress...`` files)."""
+
+    finalize_at_end = False
+
+    @staticmethod
+    def for_row_format(base_path: str, encoder: Any = None) -> "FileSink.RowFormatBuilder":
+        return FileSink.RowFormatBuilder(StreamingFileSink(base_path, encoder))

@@ -29,6 +29,7 @@ import os
 import site
 import sys
 import sysconfig
+import threading
 import types
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -112,6 +113,7 @@ class _Aliases(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 _ALIASES = _Aliases()
+_REMEMBERING = threading.Lock()
 
 
 def _put_first(entries: Iterable[str]) -> None:
@@ -147,6 +149,7 @@ def apply_driver_imports(spec: Dict[str, Any], loaded: Dict[str, Fingerprint]) -
 
 def remember_loaded(loaded: Dict[str, Fingerprint]) -> None:
     """Note the version of each user module imported since the last call (call it right
-    after imports happen: loading a job, ending one)."""
-    for name, (_path, fingerprint) in _user_modules(dict(sys.modules), skip=loaded).items():
-        loaded[name] = fingerprint
+    after imports happen: loading a job, a task's end before the driver hears of it)."""
+    with _REMEMBERING:  # task threads and the worker's loop
+        for name, (_path, fingerprint) in _user_modules(dict(sys.modules), skip=loaded).items():
+            loaded[name] = fingerprint

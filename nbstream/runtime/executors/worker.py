@@ -264,6 +264,8 @@ class WorkerJob:
             for stream in self.streams.values():
                 stream.flush()
             self.running.pop(tid, None)
+            # before DONE: the driver may edit a module as soon as the job ends
+            remember_loaded(self.worker.module_versions)
             self.worker.send(DONE, self.no, tid, frames=encode(task.metrics()))
 
     def cancel(self) -> None:

@@ -118,8 +118,10 @@ def test_connectors_of_the_jvm_name_the_class_that_is_missing():
             kafka.KafkaSource
         with pytest.raises(NotAvailableError, match="JdbcSink"):
             exec("from pyflink.datastream.connectors.jdbc import JdbcSink", {})
-        with pytest.raises(NotAvailableError, match="Table API"):
-            importlib.import_module("pyflink.table")
+        with pytest.raises(NotAvailableError, match=r"pyflink.table.catalog \(this module\)"):
+            importlib.import_module("pyflink.table.catalog")
+        assert importlib.import_module("pyflink.table").TableEnvironment.__module__ == \
+            "nbstream.compat.pyflink.table.table_environment"
         with pytest.raises(NotAvailableError, match="JobID"):
             exec("from pyflink.common import JobID", {})
 

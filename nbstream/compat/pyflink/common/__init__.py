@@ -18,6 +18,7 @@ __all__, __getattr__ = exports(__name__, {
     "Encoder": "nbstream.compat.pyflink.common.serialization",
     "SimpleStringSchema": "nbstream.compat.pyflink.common.serialization",
     "RestartStrategies": "nbstream", "RestartStrategyConfiguration": "nbstream",
+    "Instant": "nbstream.compat.pyflink.common.instant",
 }, unavailable=["ConfigOption", "ConfigOptions", "TypeSerializer", "SerializationSchema",
                 "DeserializationSchema", "ByteArraySchema", "CompletableFuture",
-                "InputDependencyConstraint", "JobID", "Instant", "AssignerWithPeriodicWatermarksWrapper"])
+                "InputDependencyConstraint", "JobID", "AssignerWithPeriodicWatermarksWrapper"])

@@ -1,0 +1,12 @@
+"""``pyflink.table.udf``: Python user-defined functions (scalar, table, aggregate).
+
+nbstream's Table API takes a user's function through one interface (an object whose
+``function_def()`` gives the function to the planner, see :mod:`nbstream.table`); the
+UDF classes and decorators below are the part built on it."""
+
+from .._exports import exports
+
+__all__, __getattr__ = exports(__name__, {}, unavailable=[
+    "udf", "udtf", "udaf", "udtaf", "ScalarFunction", "TableFunction", "AggregateFunction",
+    "TableAggregateFunction", "FunctionContext", "AsyncScalarFunction"],
+    why="Python user-defined functions of the Table API are not built yet")

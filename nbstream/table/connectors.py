@@ -68,7 +68,12 @@ def register_sink(name: str, factory: Callable[..., TableSink]) -> None:
     _SINKS[name] = factory
 
 
+def _load_builtin() -> None:
+    from . import filesystem  # noqa: F401  (registers 'filesystem')
+
+
 def _connector(options: Dict[str, str], what: str) -> str:
+    _load_builtin()
     name = options.get("connector")
     if not name:
         raise ValidationError(f"Table options do not contain an option key 'connector' for "

@@ -339,9 +339,11 @@ class TableEnvironment:
             names.append(path)
         job = env.execute_async(f"insert-into_{'_'.join(names)}")
         from .types import DataTypes
-        return TableResult(names, [DataTypes.BIGINT(False)] * len(names),
-                           ResultKind.SUCCESS_WITH_CONTENT, rows=[(0,) + (-1,) * len(names)],
-                           job=job, streaming=False, zone=self._zone())
+        result = TableResult(names, [DataTypes.BIGINT(False)] * len(names),
+                             ResultKind.SUCCESS_WITH_CONTENT, rows=[(0,) + (-1,) * len(names)],
+                             job=job, streaming=False, zone=self._zone())
+        result._raw = True
+        return result
 
     def _sink_of(self, target: Any) -> Tuple[Any, List[str], List[DataType], str]:
         if isinstance(target, TableDescriptor):

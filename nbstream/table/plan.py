@@ -341,9 +341,11 @@ class Rank(RelNode):
         return True
 
     def is_keep_first(self) -> bool:
-        """ROW_NUMBER ordered by the rowtime ascending with N = 1: first row wins, insert-only."""
+        """ROW_NUMBER ordered by a time attribute ascending with N = 1, the rank not read:
+        the first row of a key wins (insert-only)."""
         return (self.limit == 1 and self.offset == 0 and len(self.order) == 1
-                and self.order[0][1] and getattr(self.input.types[self.order[0][0]], "kind", "")
+                and not self.with_rank and self.order[0][1]
+                and getattr(self.input.types[self.order[0][0]], "kind", "")
                 in ("ROWTIME", "PROCTIME"))
 
     def terms(self) -> str:

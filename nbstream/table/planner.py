@@ -20,9 +20,12 @@ from typing import Any, Dict, List
 from ..api.watermarks import WatermarkStrategy
 from .codegen import compile_calc, compile_key
 from .functions.aggregates import make_accumulator
-from .operators import (Aggregates, FirstRows, GroupAggregate, RowtimeOf, SqlWatermarks,
-                        WatermarkExpression, constant_key)
-from .plan import (Aggregate, Calc, RelNode, Scan, Sort, Union, Values, WatermarkAssigner)
+from .operators import (Aggregates, BatchJoin, CumulativeWindows, Deduplicate, FirstRows,
+                        GroupAggregate, IntervalPair, OverRows, RegularJoin, TagSide,
+                        TemporalJoin, WindowJoin, RowtimeOf, SortAll, SqlWatermarks, TopN, WatermarkExpression,
+                        WindowAccumulate, WindowColumns, WindowEmit, WindowTopN, constant_key)
+from .plan import (Aggregate, Calc, Join, OverAggregate, Rank, RelNode, Scan, Sort, Union, Values,
+                   WatermarkAssigner, WindowAggregate, WindowTVF)
 from .types import ValidationError
 
 __all__ = ["Planner"]
@@ -116,18 +119,170 @@ class Planner:
             out.set_parallelism(1)
         return out
 
+    def _windowaggregate(self, node: WindowAggregate) -> Any:
+        from ..runtime.windows import (EventTimeSessionWindows, ProcessingTimeSessionWindows,
+                                       SlidingEventTimeWindows, SlidingProcessingTimeWindows,
+                                       TumblingEventTimeWindows, TumblingProcessingTimeWindows)
+        ds = self.translate(node.input)
+        if node.input.updating:
+            raise ValidationError("a window aggregation needs an insert-only input; this one "
+                                  f"is updating ({node.input.kind()})")
+        w = node.window
+        accs = [make_accumulator(c.fn, [node.input.types[a] for a in c.args], c.type, False,
+                                 c.distinct) for c in node.aggs]
+        aggs = Aggregates(accs, [c.args for c in node.aggs], [c.filter for c in node.aggs])
+        k = len(node.group)
+        if w.kind == "TUMBLE":
+            assigner = (TumblingProcessingTimeWindows if w.proctime else
+                        TumblingEventTimeWindows).of(w.size, w.offset)
+        elif w.kind == "HOP":
+            assigner = (SlidingProcessingTimeWindows if w.proctime else
+                        SlidingEventTimeWindows).of(w.size, w.slide, w.offset)
+        elif w.kind == "CUMULATE":
+            assigner = CumulativeWindows(w.size, w.slide, w.offset, not w.proctime)
+        else:
+            assigner = (ProcessingTimeSessionWindows if w.proctime else
+                        EventTimeSessionWindows).with_gap(w.gap)
+        keys = list(node.group)
+        for p in w.partition:
+            if p not in keys:
+                raise ValidationError("a SESSION window's PARTITION BY columns must be keys of "
+                                      "its GROUP BY")
+        key = compile_key(keys) if k else constant_key
+        ltz = node.types[-1].root == "TIMESTAMP_LTZ"
+        out = ds.key_by(key).window(assigner).aggregate(
+            WindowAccumulate(aggs), WindowEmit(aggs, k, ltz))
+        out = out.name(f"WindowAggregate({node.terms()})").uid(self.uid(node))
+        if k == 0:
+            out.set_parallelism(1)
+        return out
+
+    def _windowtvf(self, node: WindowTVF) -> Any:
+        ds = self.translate(node.input)
+        w = node.window
+        if w.kind == "SESSION":
+            raise ValidationError("a SESSION window TVF must be aggregated (GROUP BY "
+                                  "window_start, window_end)")
+        ltz = node.types[-1].root == "TIMESTAMP_LTZ"
+        return ds.flat_map(WindowColumns(w.kind, w.time, w.size, w.slide, w.offset, ltz)).name(
+            f"WindowTableFunction({node.terms()})")
+
+    def _rank(self, node: Rank) -> Any:
+        ds = self.translate(node.input)
+        if node.limit is None:
+            raise ValidationError("ROW_NUMBER() needs a filter on it (WHERE rn <= N) in a "
+                                  "stream (a Top-N or a deduplication)")
+        key = compile_key(node.partition) if node.partition else constant_key
+        order = node.order
+        if node.window is not None:
+            fn: Any = WindowTopN(order, node.limit, node.offset, node.with_rank, node.window)
+            name = "WindowRank"
+        elif node.is_keep_first() or (
+                node.limit == 1 and node.offset == 0 and not node.with_rank and len(order) == 1
+                and getattr(node.input.types[order[0][0]], "kind", "") in ("ROWTIME", "PROCTIME")
+                and not node.input.updating):
+            fn = Deduplicate(order[0][0], keep_last=not order[0][1])
+            name = "Deduplicate"
+        else:
+            fn = TopN(order, node.limit, node.offset, node.with_rank, node.input.updating)
+            name = "Rank"
+        out = ds.key_by(key).process(fn).name(f"{name}({node.terms()})").uid(self.uid(node))
+        if not node.partition:
+            out.set_parallelism(1)
+        return out
+
+    def _overaggregate(self, node: OverAggregate) -> Any:
+        ds = self.translate(node.input)
+        o = node.over
+        bounded = o.preceding is not None
+        accs = [make_accumulator(c.fn, [node.input.types[a] for a in c.args], c.type, bounded,
+                                 c.distinct) for c in node.aggs]
+        aggs = Aggregates(accs, [c.args for c in node.aggs], [c.filter for c in node.aggs])
+        key = compile_key(list(o.partition)) if o.partition else constant_key
+        fn = OverRows(aggs, o.order, o.rows, o.preceding, o.proctime)
+        out = ds.key_by(key).process(fn).name(f"OverAggregate({node.terms()})").uid(
+            self.uid(node))
+        if not o.partition:
+            out.set_parallelism(1)
+        return out
+
+    def _join(self, node: Join) -> Any:
+        from .codegen import compile_predicate
+        left, right = self.translate(node.left), self.translate(node.right)
+        nl, nr = len(node.left.types), len(node.right.types)
+        cond = (compile_predicate(node.condition, self.functions, self.zone)
+                if node.condition is not None else None)
+        lk = compile_key(node.left_keys) if node.left_keys else constant_key
+        rk = compile_key(node.right_keys) if node.right_keys else constant_key
+        name = f"Join({node.terms()})"
+        flavor = node.flavor
+        if flavor == "interval" and node.join_type == "INNER":
+            lt, rt, lower, upper = node.bounds
+            out = (left.key_by(lk).interval_join(right.key_by(rk)).between(lower, upper)
+                   .process(IntervalPair(cond)))
+            return out.name(f"IntervalJoin({node.terms()})").uid(self.uid(node))
+        if flavor == "interval":
+            flavor = "regular"  # an outer interval join: a regular join, same final rows
+        if not self.streaming and flavor in ("regular", "interval"):
+            tagged = left.map(TagSide(0)).union(right.map(TagSide(1)))
+            out = tagged.key_by(_TaggedKey(lk, rk)).process(
+                BatchJoin(nl, nr, node.join_type, cond))
+        elif flavor == "temporal":
+            lt, rt = node.bounds
+            out = left.connect(right).key_by(lk, rk).process(
+                TemporalJoin(lt, rt, nr, node.join_type == "LEFT", cond))
+            name = f"TemporalJoin({node.terms()})"
+        elif flavor == "window":
+            _ls, le, _rs, re_ = node.bounds
+            out = left.connect(right).key_by(lk, rk).process(
+                WindowJoin(nl, nr, node.join_type, le, re_, cond))
+            name = f"WindowJoin({node.terms()})"
+        else:
+            out = left.connect(right).key_by(lk, rk).process(
+                RegularJoin(nl, nr, node.join_type, cond))
+        out = out.name(name).uid(self.uid(node))
+        if not node.left_keys:
+            out.set_parallelism(1)
+        return out
+
     def _union(self, node: Union) -> Any:
         streams = [self.translate(p) for p in node.parts]
         return streams[0].union(*streams[1:])
 
     def _sort(self, node: Sort) -> Any:
         ds = self.translate(node.input)
-        if node.order:
-            raise ValidationError("ORDER BY on a non-time attribute is not supported in "
-                                  "streaming mode yet (it needs a Top-N)")
-        out = ds.key_by(constant_key).process(FirstRows(node.offset, node.fetch))
-        return out.name(f"Limit(offset={node.offset}, fetch={node.fetch})").uid(
-            self.uid(node)).set_parallelism(1)
+        if not node.order:
+            fn: Any = FirstRows(node.offset, node.fetch)
+            name = f"Limit(offset={node.offset}, fetch={node.fetch})"
+        elif not self.streaming:
+            fn = SortAll(node.order, node.offset, node.fetch)
+            name = f"Sort({node.terms()})"
+        elif node.fetch is not None:
+            fn = TopN(node.order, node.offset + node.fetch, node.offset, False,
+                      node.input.updating)
+            name = f"SortLimit({node.terms()})"
+        else:
+            raise ValidationError("Sort on a non-time-attribute field is not supported: in a "
+                                  "stream, ORDER BY needs a LIMIT (a Top-N)")
+        out = ds.key_by(constant_key).process(fn).name(name).uid(self.uid(node))
+        out.set_parallelism(1)
+        if node.order and self.streaming:  # TopN emits a rank column; a sort has none
+            out = out.map(_drop_last).set_parallelism(1)
+        return out
+
+
+class _TaggedKey:
+    """The join key of a row tagged with its side (batch joins)."""
+
+    def __init__(self, left: Any, right: Any) -> None:
+        self.keys = (left, right)
+
+    def __call__(self, tagged: tuple) -> Any:
+        return self.keys[tagged[0]](tagged[1])
+
+
+def _drop_last(r: tuple) -> tuple:
+    return r[:-1]
 
 
 #: the row a batch global aggregate adds so that an empty input still has its group

@@ -136,11 +136,26 @@ def _cell(text: str, width: int) -> str:
 
 
 def tableau(names: Sequence[str], types: Sequence[DataType], rows: Sequence[tuple],
-            with_kind: bool, zone: Any = None) -> str:
-    """The table Flink's ``TableResult.print()`` writes (rows as ``(kind, c0, ...)``)."""
+            with_kind: bool, zone: Any = None, by_data: bool = False) -> str:
+    """The table Flink's ``TableResult.print()`` writes (rows as ``(kind, c0, ...)``).
+    ``by_data``: column widths from the values and NULL as an empty cell (how Flink prints
+    the results of SHOW and DESCRIBE)."""
     if not rows:
         return "Empty set"
     zone = zone or local_zone()
+    if by_data:
+        texts = [["" if v is None else sql_string(v, t, zone) for v, t in zip(r[1:], types)]
+                 for r in rows]
+        widths = [max([display_width(n)] + [display_width(x[i]) for x in texts])
+                  for i, n in enumerate(names)]
+        border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+        out = [border, "|" + "|".join(f" {_cell(h, w)} " for h, w in zip(names, widths)) + "|",
+               border]
+        for cells in texts:
+            out.append("|" + "|".join(f" {_cell(c, w)} " for c, w in zip(cells, widths)) + "|")
+        out.append(border)
+        out.append("1 row in set" if len(rows) == 1 else f"{len(rows)} rows in set")
+        return "\n".join(out)
     widths = [column_width(n, t) for n, t in zip(names, types)]
     heads = list(names)
     if with_kind:
@@ -209,6 +224,8 @@ class TableResult:
         self._ok_only = ok_only
         self._changelog = changelog
         self._consumed = False
+        self._by_data = False  # SHOW / DESCRIBE: widths from the values
+        self._raw = False  # INSERT: the values only, comma separated
 
     # -- the PyFlink API ----------------------------------------------------------------------------
     def get_job_client(self) -> Any:
@@ -255,9 +272,12 @@ class TableResult:
         if self._ok_only:
             self._consumed = True
             return "OK"
+        if self._raw:
+            return "\n".join(",".join(sql_string(v, t, self._zone) for v, t in zip(r[1:], self._types))
+                             for r in self._take())
         rows = list(self._take())
         return tableau(self._names, self._types, rows, self._streaming and self._changelog,
-                       self._zone)
+                       self._zone, self._by_data)
 
     def to_pandas(self) -> Any:
         """The final rows as a DataFrame (a changelog applied)."""

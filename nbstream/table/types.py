@@ -585,7 +585,7 @@ def times_type(a: DataType, b: DataType) -> DataType:
     if simple is not None:
         return simple
     da, db = decimal_of(a), decimal_of(b)
-    return adjust_decimal(da.precision + db.precision, da.scale + db.scale,
+    return adjust_decimal(da.precision + db.precision + 1, da.scale + db.scale,
                           a.nullable or b.nullable)
 
 

@@ -362,7 +362,8 @@ BUILTINS.add(ArrayAgg())
 
 # -- variance -----------------------------------------------------------------------------------------
 class MomentsAcc(Accumulator):
-    """[n, sum, sum of squares] for VAR_POP/VAR_SAMP/STDDEV_POP/STDDEV_SAMP."""
+    """[n, mean, M2] (Welford's running variance, as Flink 2 computes it) for VAR_POP,
+    VAR_SAMP, STDDEV_POP and STDDEV_SAMP; rows can be taken back and accumulators merged."""
 
     def __init__(self, kind: str, result: DataType) -> None:
         self.kind, self.result = kind, result
@@ -372,29 +373,41 @@ class MomentsAcc(Accumulator):
 
     def add(self, acc: List[Any], v: Any) -> List[Any]:
         if v is not None:
-            f = float(v)
-            acc[0] += 1
-            acc[1] += f
-            acc[2] += f * f
+            x = float(v)
+            n = acc[0] + 1
+            d = x - acc[1]
+            mean = acc[1] + d / n
+            acc[0], acc[1], acc[2] = n, mean, acc[2] + d * (x - mean)
         return acc
 
     def retract(self, acc: List[Any], v: Any) -> List[Any]:
         if v is not None:
-            f = float(v)
-            acc[0] -= 1
-            acc[1] -= f
-            acc[2] -= f * f
+            x = float(v)
+            n = acc[0] - 1
+            if n <= 0:
+                acc[0], acc[1], acc[2] = 0, 0.0, 0.0
+                return acc
+            mean = (acc[1] * acc[0] - x) / n
+            acc[2] -= (x - mean) * (x - acc[1])
+            acc[0], acc[1] = n, mean
         return acc
 
     def merge(self, acc: List[Any], other: List[Any]) -> List[Any]:
-        return [a + b for a, b in zip(acc, other)]
+        n1, m1, q1 = acc
+        n2, m2, q2 = other
+        n = n1 + n2
+        if n == 0:
+            return acc
+        d = m2 - m1
+        acc[0], acc[1], acc[2] = n, m1 + d * n2 / n, q1 + q2 + d * d * n1 * n2 / n
+        return acc
 
     def value(self, acc: List[Any]) -> Any:
-        n, s, sq = acc
+        n, _mean, m2 = acc
         sample = self.kind.endswith("samp")
         if n == 0 or (sample and n == 1):
             return None
-        var = max(0.0, (sq - s * s / n) / (n - 1 if sample else n))
+        var = m2 / (n - 1 if sample else n)
         out = math.sqrt(var) if self.kind.startswith("stddev") else var
         t = self.result
         if t.root in INTEGER_BITS:

@@ -769,3 +769,128 @@ BUILTINS.add(Strict("hex", lambda ts: DataTypes.STRING() if len(ts) == 1 and (
 
 
 __all__ = ["Quantizer", "CTX", "like_regex", "comparable"]
+
+
+# -- collections and rows ---------------------------------------------------------------------------
+class ArrayValue(ScalarFunctionDef):
+    """``ARRAY[a, b, ...]``: elements cast to their common type."""
+
+    name = "array"
+
+    def coerce(self, ctx: CallContext) -> None:
+        common = common_type(ctx.types)
+        if common is None:
+            raise ctx.wrong_types()
+        for i, t in enumerate(ctx.types):
+            ctx.cast(i, common.copy(t.nullable))
+
+    def infer(self, ctx: CallContext) -> DataType:
+        if not ctx.types:
+            raise ctx.fail("ARRAY needs at least one element")
+        common = common_type(ctx.types)
+        assert common is not None
+        return DataTypes.ARRAY(common, nullable=False)
+
+    def emit(self, gen: Any, args: List[str], call: Call) -> str:
+        return "[" + ", ".join(args) + "]"
+
+
+class MapValue(ScalarFunctionDef):
+    """``MAP[k1, v1, k2, v2, ...]``."""
+
+    name = "map"
+
+    def coerce(self, ctx: CallContext) -> None:
+        if len(ctx.types) % 2 or not ctx.types:
+            raise ctx.fail("MAP needs key, value pairs")
+        for start in (0, 1):
+            common = common_type(ctx.types[start::2])
+            if common is None:
+                raise ctx.wrong_types()
+            for i in range(start, len(ctx.types), 2):
+                ctx.cast(i, common.copy(ctx.types[i].nullable))
+
+    def infer(self, ctx: CallContext) -> DataType:
+        k = common_type(ctx.types[0::2])
+        v = common_type(ctx.types[1::2])
+        assert k is not None and v is not None
+        return DataTypes.MAP(k, v, nullable=False)
+
+    def emit(self, gen: Any, args: List[str], call: Call) -> str:
+        return "{" + ", ".join(f"{args[i]}: {args[i + 1]}" for i in range(0, len(args), 2)) + "}"
+
+
+def _make_row(*values: Any) -> Any:
+    from ...runtime.row import Row
+    return Row(*values)
+
+
+class RowValue(ScalarFunctionDef):
+    """``ROW(a, b, ...)``: fields named ``EXPR$0, EXPR$1...``."""
+
+    name = "row"
+
+    def infer(self, ctx: CallContext) -> DataType:
+        return DataTypes.ROW([DataTypes.FIELD(f"EXPR${i}", t) for i, t in enumerate(ctx.types)],
+                             nullable=False)
+
+    def emit(self, gen: Any, args: List[str], call: Call) -> str:
+        return f"{gen.bind(_make_row, 'f')}({', '.join(args)})"
+
+
+def _item(container: Any, index: Any) -> Any:
+    if isinstance(container, dict):
+        return container.get(index)
+    if isinstance(index, int) and 1 <= index <= len(container):
+        return container[index - 1]
+    return None
+
+
+class Item(ScalarFunctionDef):
+    """``a[i]`` (arrays 1-based, NULL out of range) and ``m[k]``."""
+
+    name = "item"
+
+    def coerce(self, ctx: CallContext) -> None:
+        t = ctx.types[0]
+        if t.root == "MAP" and ctx.types[1].root != t.key.root:  # type: ignore[attr-defined]
+            ctx.cast(1, t.key)  # type: ignore[attr-defined]
+
+    def infer(self, ctx: CallContext) -> DataType:
+        t = ctx.types[0]
+        if t.root in ("ARRAY", "MULTISET") and ctx.types[1].is_integer:
+            return t.element.nullable_()  # type: ignore[attr-defined]
+        if t.root == "MAP":
+            return t.value.nullable_()  # type: ignore[attr-defined]
+        if t.root == "ROW":
+            return DataTypes.NULL()
+        raise ctx.wrong_types(["<ARRAY>[<INTEGER>]", "<MAP>[<ANY>]"])
+
+    def emit(self, gen: Any, args: List[str], call: Call) -> str:
+        return gen.strict(call, args, lambda v: f"{gen.bind(_item, 'f')}({v[0]}, {v[1]})")
+
+
+class GetField(ScalarFunctionDef):
+    """A ROW's field by position (``params: index``)."""
+
+    name = "get_field"
+
+    def infer(self, ctx: CallContext) -> DataType:
+        raise ctx.fail("get_field is built by the resolver")
+
+    def emit(self, gen: Any, args: List[str], call: Call) -> str:
+        i = call.param("index")
+        return gen.strict(call, args, lambda v: f"{v[0]}[{i}]")
+
+
+BUILTINS.add(ArrayValue())
+BUILTINS.add(MapValue())
+BUILTINS.add(RowValue())
+BUILTINS.add(Item())
+BUILTINS.add(GetField())
+BUILTINS.add(Strict("cardinality", lambda ts: DataTypes.INT() if len(ts) == 1 and ts[0].root in (
+    "ARRAY", "MAP", "MULTISET") else None, len))
+BUILTINS.add(Strict("element", lambda ts: ts[0].element if len(ts) == 1 and ts[0].root == "ARRAY"
+                    else None, lambda a: a[0] if len(a) == 1 else None if not a else
+                    (_ for _ in ()).throw(ValueError("element() of an array with more than one "
+                                                     "element"))))

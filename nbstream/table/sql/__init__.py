@@ -43,6 +43,8 @@ class SqlRunner:
         self.tenv = tenv
 
     def _one(self, stmt: str) -> str:
+        if re.match(r"^\s*EXECUTE\s+STATEMENT\s+SET\b", stmt, re.IGNORECASE):
+            return stmt.strip().rstrip(";").strip()
         parts = statements(stmt)
         if len(parts) != 1:
             if not parts:
@@ -279,8 +281,7 @@ def _rows_result(names: List[str], types: List[Any], rows: List[tuple],
                  fit: bool = False) -> TableResult:
     result = TableResult(names, types, ResultKind.SUCCESS_WITH_CONTENT,
                          rows=[(0,) + tuple(r) for r in rows], streaming=False)
-    if fit:  # one multi-line cell whose width follows its content
-        result._fit = True  # type: ignore[attr-defined]
+    result._by_data = True
     return result
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import builder as B
 from ..expressions import Expression, col, lit
+from ..over import absorb_rank, note_rank_use
 from ..plan import Calc, RelNode, Sort, Values, WindowSpec
 from ..rex import InputRef
 from ..types import (DataType, DataTypes, IntervalType, ValidationError, common_type,
@@ -282,6 +283,9 @@ def _convert(node: Any) -> Expression:  # noqa: C901  (one branch per kind of no
         returning = node.args.get("returning")
         return Expression("json_value", to_expression(node.this), node.args["path"].this,
                           sql_type(returning) if returning is not None else None)
+    if isinstance(node, exp.Bracket) and isinstance(node.this, exp.Column) and \
+            node.this.name.upper() == "MAP" and not node.this.table:
+        return _call("map", *[to_expression(v) for v in node.expressions])
     if isinstance(node, exp.Bracket):
         base = to_expression(node.this)
         out = base
@@ -410,11 +414,17 @@ class Converter:
             scope = B.Scope([], [])
         else:
             node, scope = self.from_item(from_.this)
-        for join in tree.args.get("joins") or []:
-            node, scope = self.join(node, scope, join)
+        joins = list(tree.args.get("joins") or [])
         where = tree.args.get("where")
+        if len(joins) == 1 and where is not None and _is_comma_join(joins[0]):
+            # FROM a, b WHERE ...: the WHERE is the join's condition (Flink's planner pushes it)
+            joins[0] = joins[0].copy()
+            joins[0].set("on", where.this)
+            where = None
+        for join in joins:
+            node, scope = self.join(node, scope, join)
         if where is not None:
-            node = B.filter_node(node, to_expression(where.this), self.ctx, scope)
+            node = absorb_rank(B.filter_node(node, to_expression(where.this), self.ctx, scope))
         items = [to_expression(e) for e in tree.expressions]
         named_windows = {w.alias: w for w in (tree.args.get("windows") or [])}
         group = tree.args.get("group")
@@ -434,6 +444,7 @@ class Converter:
         if tree.args.get("distinct") is not None:
             keys = [col(n) for n in node.names]
             node = B.aggregate(node, keys, keys, self.ctx, style="sql")
+        note_rank_use(node)
         return self._order_limit(node, tree, None)
 
     def _group_key(self, key: Expression, items: List[Expression]) -> Expression:
@@ -608,6 +619,11 @@ class Converter:
              named_windows: Dict[str, Any], tree: Any) -> RelNode:
         from ..over import sql_over
         return sql_over(self, node, scope, items, named_windows, tree)
+
+
+def _is_comma_join(join: Any) -> bool:
+    return not join.args.get("on") and not join.args.get("using") and not join.args.get("side") \
+        and not join.args.get("kind")
 
 
 def _has_over(e: Expression) -> bool:

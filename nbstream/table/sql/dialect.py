@@ -143,7 +143,10 @@ def _build() -> Any:
                 table = self._parse_table_parts()
                 partition = None
                 if self._match(TokenType.PARTITION_BY):
-                    partition = self._parse_csv(self._parse_bitwise)
+                    if self._curr is not None and self._curr.token_type == TokenType.L_PAREN:
+                        partition = self._parse_wrapped_csv(self._parse_column)
+                    else:  # one column; several need parentheses
+                        partition = [self._parse_column()]
                 return self.expression(_TableArg(this=table, partition_by=partition))
             return self._parse_assignment()
 

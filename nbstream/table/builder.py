@@ -237,7 +237,7 @@ class Resolver:
                                   "allowed here")
         rexes = [self.resolve(o) for o in operands]
         return resolve_call(definition, definition.name, rexes, self.text_of(e),
-                            self.ctx.functions)
+                            self.ctx.functions, (("fn", definition),))
 
     def _get(self, e: Expression, inner: Expression, key: Any) -> Rex:
         base = self.resolve(inner)
@@ -296,7 +296,7 @@ def fold(call: Call, functions: FunctionRegistry) -> Rex:
     """A deterministic call whose operands are literals, computed now."""
     if not all(isinstance(o, Literal) for o in call.operands):
         return call
-    fn = functions.scalar(call.name)
+    fn = call.param("fn") or functions.scalar(call.name)
     if not fn.deterministic or call.name in ("cast", "try_cast") and call.type.root in (
             "TIMESTAMP_LTZ",):
         return call

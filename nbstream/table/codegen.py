@@ -87,7 +87,7 @@ class CodeGen:
                 return repr(v)
             return self.bind(v, "k")
         if isinstance(rex, Call):
-            fn = self.functions.scalar(rex.name)
+            fn = rex.param("fn") or self.functions.scalar(rex.name)
             return fn.emit(self, [self.expr(o) for o in rex.operands], rex)
         raise TypeError(f"cannot compile {rex!r}")
 
@@ -186,3 +186,113 @@ def compile_values(indices: Sequence[int], name: str = "cols") -> Compiled:
     """``f(r)`` -> the tuple of the given columns."""
     code = "(" + "".join(f"r[{i + 1}], " for i in indices) + ")"
     return Compiled(f"def {name}(r):\n    return {code}\n", {}, name)
+
+
+# -- aggregation -------------------------------------------------------------------------------------
+def compile_group_step(calls: Sequence[Any], accumulators: Sequence[Any], key_len: int,
+                       ttl: bool, name: str = "group_step") -> Compiled:
+    """``step(r, state)`` -> the changelog rows of GROUP BY for input row ``r`` (Flink's
+    GroupAggFunction), with the state of the row's key in ``state`` (a ValueState holding
+    ``[row count, accumulator slots..., last emitted values]``).
+
+    Common aggregates (COUNT, SUM, AVG of DOUBLE, MIN/MAX of an insert-only input) are inlined;
+    any other calls its :class:`~nbstream.table.functions.Accumulator`'s methods."""
+    gen = CodeGen()
+    init: List[str] = ["0"]
+    add: List[str] = []
+    retract: List[str] = []
+    values: List[str] = []
+    for call, acc in zip(calls, accumulators):
+        slot = len(init)
+        args = [f"r[{a + 1}]" for a in call.args]
+        inline = _inline_aggregate(gen, call, acc, slot, args)
+        if inline is None:
+            a = gen.bind(acc, "acc")
+            init.append(f"{a}.create()")
+            argl = ", ".join(args)
+            a_add = [f"st[{slot}] = {a}.add(st[{slot}]{', ' if argl else ''}{argl})"]
+            a_ret = [f"st[{slot}] = {a}.retract(st[{slot}]{', ' if argl else ''}{argl})"]
+            value = f"{a}.value(st[{slot}])"
+        else:
+            slots, a_add, a_ret, value = inline
+            init.extend(slots)
+        if call.filter is not None:
+            cond = f"if r[{call.filter + 1}] is True:"
+            a_add = [cond] + ["    " + x for x in a_add]
+            a_ret = [cond] + ["    " + x for x in a_ret]
+        add.extend(a_add)
+        retract.extend(a_ret)
+        values.append(value)
+    prev = len(init)
+    key = "(" + "".join(f"r[{i + 1}], " for i in range(key_len)) + ")"
+    new = "(" + "".join(v + ", " for v in values) + ")"
+    lines = [f"def {name}(r, state):",
+             "    st = state.value()",
+             "    if r[0] == 0 or r[0] == 2:",
+             "        if st is None:",
+             f"            st = [{', '.join(init)}, None]",
+             "            first = True",
+             "        else:",
+             "            first = False",
+             "        st[0] += 1"]
+    lines += ["        " + x for x in add]
+    lines += ["    else:",
+              "        if st is None:",
+              "            return ()",
+              "        first = False",
+              "        st[0] -= 1"]
+    lines += ["        " + x for x in retract]
+    lines += [f"    key = {key}",
+              "    if st[0] > 0:",
+              f"        new = {new}",
+              f"        old = st[{prev}]",
+              f"        st[{prev}] = new",
+              "        state.update(st)",
+              "        if first:",
+              "            return ((0,) + key + new,)",
+              *([] if ttl else ["        if new == old:", "            return ()"]),
+              "        return ((1,) + key + old, (2,) + key + new)",
+              "    state.clear()",
+              "    if first:",
+              "        return ()",
+              f"    return ((3,) + key + st[{prev}],)"]
+    return Compiled("\n".join(lines) + "\n", gen.bindings, name)
+
+
+def _inline_aggregate(gen: CodeGen, call: Any, acc: Any, slot: int, args: List[str]) -> Any:
+    """(initial slots, add lines, retract lines, value expression) of an aggregate the
+    step can do inline, or None."""
+    from .functions.aggregates import CountAcc, ExtremeAcc, SumAcc
+    if call.distinct:
+        return None
+    t = call.type
+    if type(acc) is CountAcc:
+        if acc.star:
+            return ["0"], [f"st[{slot}] += 1"], [f"st[{slot}] -= 1"], f"st[{slot}]"
+        return (["0"], [f"if {args[0]} is not None: st[{slot}] += 1"],
+                [f"if {args[0]} is not None: st[{slot}] -= 1"], f"st[{slot}]")
+    if type(acc) is SumAcc and acc.zero is None and t.root in ("BIGINT", "DOUBLE", "INT",
+                                                                "SMALLINT", "TINYINT"):
+        v = gen.temp()
+        s, n = slot, slot + 1
+        if t.root == "DOUBLE":
+            value = f"(None if st[{n}] == 0 else st[{s}])"
+        else:
+            from .functions.scalar import _wrap_template
+            value = f"(None if st[{n}] == 0 else {_wrap_template(t, f'st[{s}]')})"
+        return (["0", "0"],
+                [f"{v} = {args[0]}", f"if {v} is not None:", f"    st[{s}] += {v}",
+                 f"    st[{n}] += 1"],
+                [f"{v} = {args[0]}", f"if {v} is not None:", f"    st[{s}] -= {v}",
+                 f"    st[{n}] -= 1"],
+                value)
+    if type(acc) is ExtremeAcc:
+        v = gen.temp()
+        op = ">" if acc.is_max else "<"
+        return (["None"],
+                [f"{v} = {args[0]}",
+                 f"if {v} is not None and (st[{slot}] is None or {v} {op} st[{slot}]):",
+                 f"    st[{slot}] = {v}"],
+                ["raise ValueError('MIN/MAX of an insert-only input cannot retract')"],
+                f"st[{slot}]")
+    return None

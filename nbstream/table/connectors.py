@@ -37,7 +37,7 @@ class TableSource:
     def stream(self, env: Any) -> Any:
         raise NotImplementedError
 
-    def columnar(self, env: Any) -> Any:
+    def columnar(self, env: Any, timestamp_column: Optional[str] = None) -> Any:
         """A ColumnarStream of the same rows, or None (the planner's fast path for window
         aggregations of built-in aggregates)."""
         return None
@@ -110,19 +110,15 @@ class RowsSource(TableSource):
 
     description = "Values"
 
-    def __init__(self, rows: List[tuple], names: Sequence[str], types: Sequence[DataType],
-                 frame: Any = None) -> None:
+    def __init__(self, rows: List[tuple], names: Sequence[str], types: Sequence[DataType]) -> None:
         self.rows = rows  # internal values, without the kind
         self.names, self.types = list(names), list(types)
-        self.frame = frame  # the DataFrame / Arrow table they came from (columnar path)
 
     def stream(self, env: Any) -> Any:
         return env.from_collection([(0,) + r for r in self.rows])
 
-    def columnar(self, env: Any) -> Any:
-        if self.frame is None:
-            return None
-        return env.from_arrow(self.frame)
+    def columnar(self, env: Any, timestamp_column: Optional[str] = None) -> Any:
+        return None
 
 
 class DataStreamSource(TableSource):
@@ -163,10 +159,42 @@ class _RecordToRow:
         return (kind,) + tuple(c(x) for c, x in zip(self.convs, v))
 
 
-class DataFrameSource(RowsSource):
-    """A pandas/polars DataFrame or Arrow table named in SQL or given to ``from_pandas``."""
+class DataFrameSource(TableSource):
+    """A pandas DataFrame (``from_pandas``, or named in SQL): its rows are converted to the
+    runtime's values chunk by chunk as the source reads them (a 10 M-row frame is never a
+    list of 10 M tuples); window aggregations of it take the columnar path."""
 
     description = "DataFrame"
+
+    def __init__(self, frame: Any, names: Sequence[str], types: Sequence[DataType]) -> None:
+        self.frame = frame
+        self.names, self.types = list(names), list(types)
+
+    def stream(self, env: Any) -> Any:
+        return env.from_iterable(_FrameRows(self.frame, self.types), "Source: DataFrame")
+
+    def columnar(self, env: Any, timestamp_column: Optional[str] = None) -> Any:
+        import pyarrow as pa
+        table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        if table.column_names != self.names:
+            table = table.rename_columns(self.names)
+        return env.from_arrow(table, timestamp_column=timestamp_column)
+
+
+class _FrameRows:
+    """The rows of a DataFrame, converted in chunks (a generator function)."""
+
+    CHUNK = 65536
+
+    def __init__(self, frame: Any, types: Sequence[DataType]) -> None:
+        self.frame, self.types = frame, list(types)
+
+    def __call__(self) -> Any:
+        from .frames import frame_rows
+        frame = self.frame
+        for start in range(0, len(frame), self.CHUNK):
+            for r in frame_rows(frame.iloc[start:start + self.CHUNK], self.types):
+                yield (0,) + r
 
 
 # -- datagen -------------------------------------------------------------------------------------------

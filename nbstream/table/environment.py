@@ -97,11 +97,9 @@ class TableEnvironment:
     def from_pandas(self, pdf: Any, schema: Any = None, splits_num: int = 1) -> Table:
         """A table of a pandas DataFrame's rows (int64 BIGINT, float64 DOUBLE, object str
         STRING, bool BOOLEAN, datetime64 TIMESTAMP; NaN and None are NULL)."""
-        from .frames import frame_schema, frame_rows
+        from .frames import frame_schema
         names, types = frame_schema(pdf, schema)
-        data = frame_rows(pdf, types)
-        return self._table(Scan(DataFrameSource(data, names, types, frame=pdf), names, types,
-                                "DataFrame"))
+        return self._table(Scan(DataFrameSource(pdf, names, types), names, types, "DataFrame"))
 
     def from_path(self, path: str) -> Table:
         return self._table(self._scan(path))
@@ -141,13 +139,48 @@ class TableEnvironment:
     # -- catalog ----------------------------------------------------------------------------------------
     def create_temporary_view(self, view_path: str, table_or_data_stream: Any,
                               *fields: Any) -> None:
-        """Register a Table (or, on a StreamTableEnvironment, a DataStream) under a name."""
+        """Register a Table (or, on a StreamTableEnvironment, a DataStream; or a pandas
+        DataFrame, with a :class:`Schema` that may declare computed columns and a
+        watermark, making a time column the rowtime) under a name.
+
+        >>> import pandas as pd
+        >>> from nbstream.table import Schema
+        >>> t_env = TableEnvironment.create()
+        >>> clicks = pd.DataFrame({"page": ["a", "b"],
+        ...                        "ts": pd.to_datetime([1000, 2500], unit="ms")})
+        >>> t_env.create_temporary_view("clicks", clicks, Schema.new_builder()
+        ...     .watermark("ts", "ts - INTERVAL '1' SECOND").build())
+        >>> t_env.from_path("clicks").get_schema().get_field_data_types()[1].summary_string()
+        'TIMESTAMP(9) *ROWTIME*'
+        """
         if isinstance(table_or_data_stream, Table):
             node = table_or_data_stream._node
+        elif _is_frame(table_or_data_stream):
+            node = self._frame_node(table_or_data_stream, *fields)
         else:
             node = self._from_data_stream_node(table_or_data_stream, *fields)
         self._catalog.add(view_path, CatalogView(strip_path(view_path), node),
                           what="Temporary view")
+
+    def _frame_node(self, frame: Any, *fields: Any) -> RelNode:
+        if not _is_pandas(frame):
+            frame = frame.to_pandas()
+        schema = fields[0] if len(fields) == 1 and isinstance(fields[0], Schema) else None
+        node = self.from_pandas(frame, None if schema is not None else (list(fields) or None))._node
+        if schema is None:
+            return node
+        ctx = self._context()
+
+        def resolve(expr: Any, over: RelNode) -> Any:
+            e = self._parse_expression(expr) if isinstance(expr, str) else expr
+            return B.Resolver(B.Scope.of(over), ctx, str(expr)).resolve(e)
+
+        from .schema import SchemaColumn
+        declared = [c for c in schema.columns if c.is_physical]
+        columns = list(schema.columns) if declared else \
+            [SchemaColumn(n, t) for n, t in zip(node.names, node.types)] + list(schema.columns)
+        return _extend(node, Schema(columns, schema.watermark, list(schema.primary_key)),
+                       resolve)
 
     def _from_data_stream_node(self, ds: Any, *fields: Any) -> RelNode:
         raise ValidationError("a DataStream becomes a table in a StreamTableEnvironment "
@@ -504,8 +537,9 @@ def _schema_of(rows: List[tuple], schema: Any) -> Tuple[List[str], List[DataType
     else:
         names = [f"_{i + 1}" for i in range(width)]
     types = []
+    sample = _type_sample(rows)
     for i in range(width):
-        inferred = [infer_type(r[i]) for r in rows]
+        inferred = _column_types(sample, i)
         t = common_type(inferred) if inferred else None
         if t is None:
             raise ValidationError(f"column {names[i]} holds values of different types: "
@@ -515,6 +549,23 @@ def _schema_of(rows: List[tuple], schema: Any) -> Tuple[List[str], List[DataType
             t = DataTypes.STRING()
         types.append(t.nullable_())
     return names, types
+
+
+def _type_sample(rows: List[tuple]) -> List[tuple]:
+    """The rows types are inferred from: all of a small input, else the first and last
+    thousand (every value is checked against the types when it is converted)."""
+    return rows if len(rows) <= 2000 else rows[:1000] + rows[-1000:]
+
+
+def _column_types(rows: List[tuple], i: int) -> List[DataType]:
+    seen: dict = {}
+    for r in rows:
+        v = r[i]
+        k = type(v)
+        if k not in seen or k in (tuple, list, dict) or hasattr(v, "_values"):
+            seen[k if k not in (tuple, list, dict) and not hasattr(v, "_values")
+                 else (k, len(seen))] = infer_type(v)
+    return list(seen.values())
 
 
 def _catalog_table(path: str, descriptor: TableDescriptor) -> CatalogTable:

@@ -180,13 +180,11 @@ class FileSystemSource(TableSource):
                                            self.types, self.options),
                                  f"Source: filesystem {os.path.basename(self.options['path'])}")
 
-    def columnar(self, env: Any) -> Any:
+    def columnar(self, env: Any, timestamp_column: Optional[str] = None) -> Any:
         if self.format != "parquet":
             return None
-        files = _files(self.options["path"])
-        if len(files) != 1:
-            return None
-        return env.read_parquet(files[0])
+        return env.read_parquet(self.options["path"], timestamp_column=timestamp_column,
+                                columns=list(self.names))
 
 
 # -- encoding -----------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
-from ..api.functions import KeyedCoProcessFunction, KeyedProcessFunction
+from ..api.functions import FlatMapFunction, KeyedCoProcessFunction, KeyedProcessFunction
 from ..api.state import ValueStateDescriptor
 from ..api.watermarks import WatermarkGenerator, WatermarkOutput
 from ..runtime.windows import WindowAssigner
 from .values import millis_of
 
-__all__ = ["GroupAggregate", "SqlWatermarks", "RowtimeOf", "FirstRows", "Aggregates"]
+__all__ = ["GroupStep", "GroupAggregate", "SqlWatermarks", "RowtimeOf", "FirstRows", "Aggregates"]
 
 INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE = 0, 1, 2, 3
 MIN_TS = -(2 ** 63)
@@ -58,6 +58,33 @@ class Aggregates:
 
     def values(self, state: List[Any]) -> tuple:
         return tuple(acc.value(s) for acc, s in zip(self.accs, state))
+
+
+class GroupStep(FlatMapFunction):
+    """Streaming GROUP BY as Flink's GroupAggFunction, per input row: ``+I`` for a key's
+    first result, ``-U`` old / ``+U`` new when the result changed (always, with a state
+    TTL), ``-D`` when the key's last row was retracted; a retraction for a key without
+    state is dropped. The work per row is one generated function
+    (:func:`~nbstream.table.codegen.compile_group_step`); it runs as a flat_map on the keyed
+    stream, with the key's state in keyed state."""
+
+    def __init__(self, step: Any, ttl_ms: int = 0) -> None:
+        self.step = step
+        self.ttl_ms = ttl_ms
+
+    def open(self, runtime_context: Any) -> None:
+        descriptor = ValueStateDescriptor("group-agg")
+        if self.ttl_ms > 0:
+            from ..api.state import StateTtlConfig
+            from ..runtime.durations import Time
+            descriptor.enable_time_to_live(StateTtlConfig.new_builder(
+                Time.milliseconds(self.ttl_ms)).build())
+        self.state = runtime_context.get_state(descriptor)
+        step, state = self.step.fn, self.state
+        self.flat_map = lambda r: step(r, state)  # type: ignore[method-assign]
+
+    def flat_map(self, r: tuple) -> Iterable[tuple]:
+        return self.step(r, self.state)
 
 
 class GroupAggregate(KeyedProcessFunction):
@@ -871,3 +898,21 @@ def _join_lists(lefts: List[tuple], rights: List[tuple], widths: Tuple[int, int]
             if not right_hit[j]:
                 out.append((INSERT,) + (None,) * widths[0] + rv)
     return out
+
+
+class ColumnarWindowRow:
+    """A row of the columnar window's result (keys, window_start, window_end, aggregates;
+    epoch ms) as a window aggregation's row (keys, aggregates, window_start, window_end,
+    window_time; timestamps)."""
+
+    def __init__(self, keys: int, aggs: int, ltz: bool) -> None:
+        self.keys, self.aggs, self.ltz = keys, aggs, ltz
+
+    def __call__(self, r: tuple) -> tuple:
+        from .values import EPOCH_UTC, timestamp_of
+        import datetime as _dt
+        k = self.keys
+        start, end = r[k], r[k + 1]
+        wt = EPOCH_UTC + _dt.timedelta(milliseconds=end - 1) if self.ltz else timestamp_of(end - 1)
+        return (INSERT,) + tuple(r[:k]) + tuple(r[k + 2:k + 2 + self.aggs]) + (
+            timestamp_of(start), timestamp_of(end), wt)

@@ -15,17 +15,19 @@ that keeps the stateful parts.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
+from ..api.functions import FlatMapFunction
 from ..api.watermarks import WatermarkStrategy
-from .codegen import compile_calc, compile_key
+from .codegen import compile_calc, compile_group_step, compile_key
 from .functions.aggregates import make_accumulator
-from .operators import (Aggregates, BatchJoin, CumulativeWindows, Deduplicate, FirstRows,
-                        GroupAggregate, IntervalPair, OverRows, RegularJoin, TagSide,
+from .operators import (Aggregates, BatchJoin, ColumnarWindowRow, CumulativeWindows, Deduplicate, FirstRows,
+                        GroupAggregate, GroupStep, IntervalPair, OverRows, RegularJoin, TagSide,
                         TemporalJoin, WindowJoin, RowtimeOf, SortAll, SqlWatermarks, TopN, WatermarkExpression,
                         WindowAccumulate, WindowColumns, WindowEmit, WindowTopN, constant_key)
 from .plan import (Aggregate, Calc, Join, OverAggregate, Rank, RelNode, Scan, Sort, Union, Values,
                    WatermarkAssigner, WindowAggregate, WindowTVF)
+from .rex import Call, InputRef, Literal
 from .types import ValidationError
 
 __all__ = ["Planner"]
@@ -84,6 +86,9 @@ class Planner:
             return ds
         f = compile_calc(node.projects, node.condition, self.functions, self.zone)
         name = f"Calc({node.terms()})"
+        owners = _function_owners(node)
+        if owners:  # user functions with open()/close(): once per parallel instance
+            return ds.flat_map(_CalcWithFunctions(f, owners, node.condition is not None)).name(name)
         if node.condition is None:
             return ds.map(f).name(name)
         return ds.flat_map(_Filtered(f)).name(name)
@@ -113,13 +118,22 @@ class Planner:
             ds = ds.union(self.env.from_collection([_EMPTY_GROUP]))
         key = compile_key(node.group) if k else constant_key
         keyed = ds.key_by(key)
-        fn = GroupAggregate(aggs, k, self.ttl_ms(), batch=node.batch)
-        out = keyed.process(fn).name(f"GroupAggregate({node.terms()})").uid(self.uid(node))
+        name = f"GroupAggregate({node.terms()})"
+        if node.batch:
+            out = keyed.process(GroupAggregate(aggs, k, self.ttl_ms(), batch=True))
+        else:
+            ttl = self.ttl_ms()
+            step = compile_group_step(node.aggs, accs, k, ttl > 0)
+            out = keyed.flat_map(GroupStep(step, ttl))
+        out = out.name(name).uid(self.uid(node))
         if k == 0:
             out.set_parallelism(1)
         return out
 
     def _windowaggregate(self, node: WindowAggregate) -> Any:
+        fast = self._columnar_window(node)
+        if fast is not None:
+            return fast
         from ..runtime.windows import (EventTimeSessionWindows, ProcessingTimeSessionWindows,
                                        SlidingEventTimeWindows, SlidingProcessingTimeWindows,
                                        TumblingEventTimeWindows, TumblingProcessingTimeWindows)
@@ -156,6 +170,52 @@ class Planner:
         if k == 0:
             out.set_parallelism(1)
         return out
+
+    def _columnar_window(self, node: WindowAggregate) -> Any:
+        """A window aggregation of built-in aggregates over a columnar source (a DataFrame,
+        Parquet) on the columnar path: Arrow batches, vectorized aggregates (see
+        :mod:`nbstream.api.columnar`); None when the plan does not fit it."""
+        from ..runtime.windows import (EventTimeSessionWindows, SlidingEventTimeWindows,
+                                       TumblingEventTimeWindows)
+        if self.setting("nbstream.table.columnar", "true").lower() != "true":
+            return None
+        found = _columnar_source(node)
+        if found is None:
+            return None
+        scan, columns, delay = found  # columns: the source column of each input column
+        w = node.window
+        if w.proctime or not node.group:
+            return None
+        specs = []
+        for c in node.aggs:
+            spec = _columnar_spec(c, node.input.types, columns)
+            if spec is None:
+                return None
+            specs.append(spec)
+        keys = [columns[g] for g in node.group]
+        if len(set(keys)) != len(keys) or any(k is None for k in keys):
+            return None
+        time_col = columns[w.time]
+        cs = scan.source.columnar(self.env, time_col)
+        if cs is None:
+            return None
+        if w.kind == "TUMBLE":
+            assigner = TumblingEventTimeWindows.of(w.size, w.offset)
+        elif w.kind == "HOP":
+            assigner = SlidingEventTimeWindows.of(w.size, w.slide, w.offset)
+        elif w.kind == "SESSION":
+            assigner = EventTimeSessionWindows.with_gap(w.gap)
+        else:
+            return None
+        bound = max(delay - 1, 0)
+        result = (cs.assign_timestamps_and_watermarks(
+            WatermarkStrategy.for_bounded_out_of_orderness(bound))
+            .key_by(keys if len(keys) > 1 else keys[0]).window(assigner)
+            .agg(**{f"a{i}": spec for i, spec in enumerate(specs)}))
+        ltz = node.types[-1].root == "TIMESTAMP_LTZ"
+        rows = result.to_rows(rows="tuple", reason="the rows of a SQL window aggregation")
+        return rows.map(ColumnarWindowRow(len(keys), len(specs), ltz)).name(
+            f"WindowAggregate[columnar]({node.terms()})")
 
     def _windowtvf(self, node: WindowTVF) -> Any:
         ds = self.translate(node.input)
@@ -271,6 +331,67 @@ class Planner:
         return out
 
 
+def _columnar_source(node: WindowAggregate) -> Any:
+    """(scan, source column of each input column, watermark delay ms) when the window
+    aggregation reads columns of a columnar source through projections and a constant
+    watermark delay; else None."""
+    n = node.input
+    mapping: Optional[List[Optional[int]]] = None
+    delay = None
+    while True:
+        if isinstance(n, Calc):
+            if n.condition is not None or not all(isinstance(p, InputRef) for p in n.projects):
+                return None
+            step = [p.index for p in n.projects]  # type: ignore[attr-defined]
+            mapping = step if mapping is None else [step[i] if i is not None else None
+                                                     for i in mapping]
+            n = n.input
+        elif isinstance(n, WatermarkAssigner):
+            if delay is not None:
+                return None
+            delay = _constant_delay(n)
+            if delay is None:
+                return None
+            n = n.input
+        elif isinstance(n, Scan):
+            if delay is None or not hasattr(n.source, "columnar"):
+                return None
+            width = len(node.input.types)
+            mapping = mapping if mapping is not None else list(range(width))
+            return n, [n.names[i] if i is not None else None for i in mapping], delay
+        else:
+            return None
+
+
+def _constant_delay(node: WatermarkAssigner) -> Optional[int]:
+    s = node.strategy
+    if isinstance(s, InputRef) and s.index == node.rowtime_index:
+        return 0
+    if isinstance(s, Call) and s.name == "minus" and isinstance(s.operands[0], InputRef) and \
+            s.operands[0].index == node.rowtime_index and isinstance(s.operands[1], Literal) \
+            and s.operands[1].type.root == "INTERVAL_DAY_TIME":
+        return int(s.operands[1].value)
+    return None
+
+
+def _columnar_spec(call: Any, types: List[Any], columns: List[Optional[str]]) -> Any:
+    """The columnar window's aggregate spec of an aggregate call, or None when its SQL
+    result type would differ (AVG of integers truncates, SUM of INT wraps...)."""
+    fn = getattr(call.fn, "columnar", None)
+    if fn is None or call.distinct or call.filter is not None:
+        return None
+    if fn == "count":
+        return "count" if not call.args else None
+    if len(call.args) != 1 or columns[call.args[0]] is None:
+        return None
+    t = types[call.args[0]]
+    if fn in ("sum", "mean") and t.root not in ("BIGINT", "DOUBLE"):
+        return None
+    if fn in ("min", "max") and t.root not in ("BIGINT", "DOUBLE", "INT", "VARCHAR", "FLOAT"):
+        return None
+    return (columns[call.args[0]], fn)
+
+
 class _TaggedKey:
     """The join key of a row tagged with its side (batch joins)."""
 
@@ -287,6 +408,38 @@ def _drop_last(r: tuple) -> tuple:
 
 #: the row a batch global aggregate adds so that an empty input still has its group
 _EMPTY_GROUP = (-1,)
+
+
+def _function_owners(node: Calc) -> List[Any]:
+    from .rex import walk
+    owners: List[Any] = []
+    for rex in list(node.projects) + ([node.condition] if node.condition is not None else []):
+        for sub in walk(rex):
+            fn = sub.param("fn") if isinstance(sub, Call) else None
+            owner = getattr(fn, "owner", None)
+            if owner is not None and all(owner is not o for o in owners):
+                owners.append(owner)
+    return owners
+
+
+class _CalcWithFunctions(FlatMapFunction):
+    """A Calc calling user functions that have open()/close() (a ScalarFunction class)."""
+
+    def __init__(self, f: Any, owners: List[Any], filters: bool) -> None:
+        self.f, self.owners, self.filters = f, owners, filters
+
+    def open(self, runtime_context: Any) -> None:
+        from .udf import FunctionContext
+        for o in self.owners:
+            o.open(FunctionContext())
+
+    def close(self) -> None:
+        for o in self.owners:
+            o.close()
+
+    def flat_map(self, r: tuple) -> Any:
+        out = self.f(r)
+        return () if out is None else (out,)
 
 
 class _Filtered:

@@ -174,12 +174,15 @@ def tableau(names: Sequence[str], types: Sequence[DataType], rows: Sequence[tupl
     return "\n".join(out)
 
 
+_new_row = Row.__new__
+
+
 def external_row(r: tuple, names: Optional[Sequence[str]] = None) -> Row:
     """A runtime row as the user's Row (with its RowKind; names when given)."""
-    row = Row(*r[1:])
+    row = _new_row(Row)
+    row._values = list(r[1:])
+    row._fields = list(names) if names is not None else None
     row._row_kind = _KINDS[r[0]]
-    if names is not None:
-        row._fields = list(names)
     return row
 
 
@@ -273,7 +276,7 @@ class TableResult:
             self._consumed = True
             return "OK"
         if self._raw:
-            return "\n".join(",".join(sql_string(v, t, self._zone) for v, t in zip(r[1:], self._types))
+            return "\n".join(", ".join(sql_string(v, t, self._zone) for v, t in zip(r[1:], self._types))
                              for r in self._take())
         rows = list(self._take())
         return tableau(self._names, self._types, rows, self._streaming and self._changelog,

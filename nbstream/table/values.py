@@ -227,9 +227,13 @@ def java_string(v: Any, t: DataType, zone: Optional[_dt.tzinfo] = None) -> str:
         return format(v, "f")
     if root == "TIMESTAMP":
         return v.date().isoformat() + "T" + _java_time_of_day(v)
-    if root == "TIMESTAMP_LTZ":
+    if root == "TIMESTAMP_LTZ":  # Java's Instant.toString: seconds always, fraction by 3s
         u = v.astimezone(_dt.timezone.utc)
-        return u.date().isoformat() + "T" + _java_time_of_day(u) + "Z"
+        text = f"{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        if u.microsecond:
+            text += "." + (f"{u.microsecond // 1000:03d}" if u.microsecond % 1000 == 0
+                           else f"{u.microsecond:06d}")
+        return u.date().isoformat() + "T" + text + "Z"
     if root == "TIME":
         return _java_time_of_day(v)
     if root == "DATE":
@@ -398,17 +402,41 @@ def _is_nat(v: Any) -> bool:
     return type(v).__name__ in ("NaTType", "NAType") or (isinstance(v, float) and v != v)
 
 
+#: Python types already the runtime's value of a SQL type (no conversion needed)
+_NATIVE = {"BIGINT": int, "INT": int, "SMALLINT": int, "TINYINT": int, "DOUBLE": float,
+           "VARCHAR": str, "CHAR": str, "BOOLEAN": bool}
+
+
 def to_internal(rows: Sequence[Sequence[Any]], types: Sequence[DataType]) -> List[tuple]:
     """Rows of user values as tuples of runtime values of ``types`` (one converter per
-    column, made once)."""
-    convs = [converter(t) for t in types]
+    column, made once; a column whose values are already of the native Python type is
+    taken as it is)."""
     width = len(types)
-    out = []
     for r in rows:
         if len(r) != width:
             raise ValidationError(f"the row {tuple(r)!r} has {len(r)} fields, the schema {width}")
-        out.append(tuple(c(v) for c, v in zip(convs, r)))
+    convert = []
+    for i, t in enumerate(types):
+        native = _NATIVE.get(t.root)
+        if native is not None and all(type(r[i]) is native or r[i] is None for r in rows) and (
+                native is not int or t.root == "BIGINT" or _fits(rows, i, t)):
+            continue
+        convert.append((i, converter(t)))
+    if not convert:
+        return [tuple(r) for r in rows]
+    out = []
+    for r in rows:
+        values = list(r)
+        for i, c in convert:
+            values[i] = c(values[i])
+        out.append(tuple(values))
     return out
+
+
+def _fits(rows: Sequence[Sequence[Any]], i: int, t: DataType) -> bool:
+    from .types import INTEGER_BITS
+    half = 1 << (INTEGER_BITS[t.root] - 1)
+    return all(r[i] is None or -half <= r[i] < half for r in rows)
 
 
 # -- arrow / pandas ---------------------------------------------------------------------------------

@@ -15,12 +15,13 @@ __all__, __getattr__ = exports(__name__, {
         "FlatAggregateTable", "TableDescriptor", "FormatDescriptor", "Schema", "DataTypes",
         "Expression", "TableSchema", "TableResult", "Row", "RowKind", "ResultKind",
         "TablePipeline")},
+    **{name: "nbstream.table.udf" for name in (
+        "ScalarFunction", "TableFunction", "AggregateFunction", "TableAggregateFunction",
+        "FunctionContext")},
     "ExplainDetail": f"{_HERE}.explain_detail",
     "ChangelogMode": f"{_HERE}.changelog_mode",
     "SqlDialect": f"{_HERE}.sql_dialect",
 }, unavailable=["DataView", "ListView", "MapView", "Module", "ModuleEntry", "UserDefinedType",
                 "CompiledPlan", "PlanReference",
-                # Python UDFs: the UDF work moves these to nbstream.table.udf
-                "ScalarFunction", "TableFunction", "AggregateFunction", "TableAggregateFunction",
-                "AsyncScalarFunction", "FunctionContext"],
+                "AsyncScalarFunction"],
    why="this part of PyFlink's Table API is not built in nbstream yet")

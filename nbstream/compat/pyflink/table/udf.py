@@ -6,7 +6,9 @@ UDF classes and decorators below are the part built on it."""
 
 from .._exports import exports
 
-__all__, __getattr__ = exports(__name__, {}, unavailable=[
-    "udf", "udtf", "udaf", "udtaf", "ScalarFunction", "TableFunction", "AggregateFunction",
-    "TableAggregateFunction", "FunctionContext", "AsyncScalarFunction"],
-    why="Python user-defined functions of the Table API are not built yet")
+__all__, __getattr__ = exports(__name__, {
+    **{name: "nbstream.table.udf" for name in (
+        "udf", "udtf", "udaf", "udtaf", "ScalarFunction", "TableFunction", "AggregateFunction",
+        "TableAggregateFunction", "FunctionContext")},
+}, unavailable=["AsyncScalarFunction"],
+    why="asynchronous Python functions of the Table API are not built yet")

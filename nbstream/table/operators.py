@@ -635,10 +635,12 @@ class RegularJoin(KeyedCoProcessFunction):
     has no match and retracts it (-D) when the first match arrives (and back)."""
 
     def __init__(self, left_width: int, right_width: int, join_type: str,
-                 condition: Any = None) -> None:
+                 condition: Any = None, keys: Tuple[Sequence[int], Sequence[int]] = ((), ())
+                 ) -> None:
         self.widths = (left_width, right_width)
         self.outer = (join_type in ("LEFT", "FULL"), join_type in ("RIGHT", "FULL"))
         self.condition = condition  # compiled over (kind, left..., right...) or None
+        self.keys = (tuple(keys[0]), tuple(keys[1]))  # a NULL key matches nothing
 
     def open(self, runtime_context: Any) -> None:
         self.states = (runtime_context.get_state(ValueStateDescriptor("join-left")),
@@ -672,7 +674,8 @@ class RegularJoin(KeyedCoProcessFunction):
         nulls_mine = (None,) * self.widths[side]
         nulls_other = (None,) * self.widths[1 - side]
         i_am_outer, other_outer = self.outer[side], self.outer[1 - side]
-        matched = self._matches(side, values, others)
+        null_key = any(values[i] is None for i in self.keys[side])
+        matched = [] if null_key else self._matches(side, values, others)
         other_changed = False
         if kind in (INSERT, UPDATE_AFTER):
             if i_am_outer:
@@ -733,10 +736,12 @@ class BatchJoin(KeyedProcessFunction):
     end of the input (rows tagged with their side by the planner)."""
 
     def __init__(self, left_width: int, right_width: int, join_type: str,
-                 condition: Any = None) -> None:
+                 condition: Any = None, keys: Tuple[Sequence[int], Sequence[int]] = ((), ())
+                 ) -> None:
         self.widths = (left_width, right_width)
         self.outer = (join_type in ("LEFT", "FULL"), join_type in ("RIGHT", "FULL"))
         self.condition = condition
+        self.keys = keys
 
     def open(self, runtime_context: Any) -> None:
         self.rows = runtime_context.get_state(ValueStateDescriptor("batch-join"))
@@ -754,7 +759,7 @@ class BatchJoin(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx: Any) -> Iterable[tuple]:
         st = self.rows.value() or [[], []]
         self.rows.clear()
-        return _join_lists(st[0], st[1], self.widths, self.outer, self.condition)
+        return _join_lists(st[0], st[1], self.widths, self.outer, self.condition, self.keys)
 
 
 class TagSide:
@@ -881,12 +886,20 @@ class WindowJoin(KeyedCoProcessFunction):
 
 
 def _join_lists(lefts: List[tuple], rights: List[tuple], widths: Tuple[int, int],
-                outer: Tuple[bool, bool], cond: Any) -> List[tuple]:
+                outer: Tuple[bool, bool], cond: Any,
+                keys: Tuple[Sequence[int], Sequence[int]] = ((), ())) -> List[tuple]:
     out = []
     right_hit = [False] * len(rights)
+    right_null = [any(rv[i] is None for i in keys[1]) for rv in rights]
     for lv in lefts:
         hit = False
+        if any(lv[i] is None for i in keys[0]):
+            if outer[0]:
+                out.append((INSERT,) + lv + (None,) * widths[1])
+            continue
         for j, rv in enumerate(rights):
+            if right_null[j]:
+                continue
             if cond is None or cond((0,) + lv + rv):
                 out.append((INSERT,) + lv + rv)
                 hit = True

@@ -286,7 +286,7 @@ class Planner:
         if not self.streaming and flavor in ("regular", "interval"):
             tagged = left.map(TagSide(0)).union(right.map(TagSide(1)))
             out = tagged.key_by(_TaggedKey(lk, rk)).process(
-                BatchJoin(nl, nr, node.join_type, cond))
+                BatchJoin(nl, nr, node.join_type, cond, (node.left_keys, node.right_keys)))
         elif flavor == "temporal":
             lt, rt = node.bounds
             out = left.connect(right).key_by(lk, rk).process(
@@ -299,7 +299,7 @@ class Planner:
             name = f"WindowJoin({node.terms()})"
         else:
             out = left.connect(right).key_by(lk, rk).process(
-                RegularJoin(nl, nr, node.join_type, cond))
+                RegularJoin(nl, nr, node.join_type, cond, (node.left_keys, node.right_keys)))
         out = out.name(name).uid(self.uid(node))
         if not node.left_keys:
             out.set_parallelism(1)

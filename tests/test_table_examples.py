@@ -74,9 +74,11 @@ def test_flinks_table_example_prints_the_same_on_nbstream(path: Path):
     want = lines(frozen(path).read_text())
     got = run_on_nbstream(path)
     assert want, "the frozen output is empty: nothing to compare"
-    if "set_parallelism(1)" in path.read_text() or '"parallelism.default", "1"' in path.read_text():
+    source = path.read_text()
+    fixed_order = "set_parallelism(1)" in source or '"parallelism.default", "1"' in source
+    if fixed_order and ".window(" not in source:
         assert got == want
-    else:
+    else:  # subtask prefixes are chance; so is the order of one window's rows across keys
         assert unprefixed(got) == unprefixed(want)
 
 

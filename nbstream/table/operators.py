@@ -237,22 +237,47 @@ def constant_key(r: tuple) -> int:
 
 # -- window aggregation ---------------------------------------------------------------------------
 class WindowAccumulate:
-    """The AggregateFunction of a window aggregation: the accumulators of all its calls."""
+    """The AggregateFunction of a window aggregation: the accumulators of all its calls.
 
-    def __init__(self, aggregates: Aggregates) -> None:
+    HOP and CUMULATE windows are computed as Flink's slicing operators do: rows accumulate
+    per slice of ``slice_ms`` (by their time column), and a window's result merges its
+    slices in time order (so float sums round as Flink's do)."""
+
+    def __init__(self, aggregates: Aggregates, slice_ms: int = 0, time_index: int = 0) -> None:
         self.aggregates = aggregates
+        self.slice_ms = slice_ms
+        self.time_position = time_index + 1
 
-    def create_accumulator(self) -> List[Any]:
-        return self.aggregates.create()
+    def create_accumulator(self) -> Any:
+        return {} if self.slice_ms else self.aggregates.create()
 
-    def add(self, value: tuple, acc: List[Any]) -> List[Any]:
+    def add(self, value: tuple, acc: Any) -> Any:
+        if self.slice_ms:
+            t = millis_of(value[self.time_position])
+            piece = acc.get(t - t % self.slice_ms)
+            if piece is None:
+                piece = acc[t - t % self.slice_ms] = self.aggregates.create()
+            self.aggregates.add(piece, value)
+            return acc
         self.aggregates.add(acc, value)
         return acc
 
-    def get_result(self, acc: List[Any]) -> List[Any]:
-        return acc
+    def get_result(self, acc: Any) -> List[Any]:
+        if not self.slice_ms:
+            return acc
+        merged = self.aggregates.create()
+        for start in sorted(acc):
+            self.aggregates.merge(merged, acc[start])
+        return merged
 
-    def merge(self, a: List[Any], b: List[Any]) -> List[Any]:
+    def merge(self, a: Any, b: Any) -> Any:
+        if self.slice_ms:
+            for start, piece in b.items():
+                if start in a:
+                    self.aggregates.merge(a[start], piece)
+                else:
+                    a[start] = piece
+            return a
         self.aggregates.merge(a, b)
         return a
 

@@ -15,6 +15,7 @@ that keeps the stateful parts.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, Dict, List, Optional
 
 from ..api.functions import FlatMapFunction
@@ -164,8 +165,9 @@ class Planner:
                                       "its GROUP BY")
         key = compile_key(keys) if k else constant_key
         ltz = node.types[-1].root == "TIMESTAMP_LTZ"
+        slice_ms = math.gcd(w.size, w.slide) if w.kind in ("HOP", "CUMULATE") else 0
         out = ds.key_by(key).window(assigner).aggregate(
-            WindowAccumulate(aggs), WindowEmit(aggs, k, ltz))
+            WindowAccumulate(aggs, slice_ms, w.time), WindowEmit(aggs, k, ltz))
         out = out.name(f"WindowAggregate({node.terms()})").uid(self.uid(node))
         if k == 0:
             out.set_parallelism(1)

@@ -70,18 +70,20 @@ BUILTINS.add(Count())
 
 # -- SUM / SUM0 / AVG -------------------------------------------------------------------------------
 class SumAcc(Accumulator):
-    """[sum, non-NULL count]; NULL over no values (``zero``: SUM0, 0 instead)."""
+    """[sum, non-NULL count]; NULL over no values (``zero``: SUM0, 0 instead). A FLOAT sum
+    is rounded to float32 at every step, as Java's float additions are."""
 
     def __init__(self, result: DataType, zero: Any = None) -> None:
         self.wrap = _wrapper(result)
         self.zero = zero
+        self.single = result.root == "FLOAT"
 
     def create(self) -> List[Any]:
         return [0, 0]
 
     def add(self, acc: List[Any], v: Any) -> List[Any]:
         if v is not None:
-            acc[0] += v
+            acc[0] = float32(acc[0] + v) if self.single else acc[0] + v
             acc[1] += 1
         return acc
 
@@ -92,7 +94,7 @@ class SumAcc(Accumulator):
         return acc
 
     def merge(self, acc: List[Any], other: List[Any]) -> List[Any]:
-        acc[0] += other[0]
+        acc[0] = float32(acc[0] + other[0]) if self.single else acc[0] + other[0]
         acc[1] += other[1]
         return acc
 

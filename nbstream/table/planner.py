@@ -98,11 +98,21 @@ class Planner:
         from .codegen import compile_expression
         ds = self.translate(node.input)
         interval = int(self.setting("pipeline.auto-watermark-interval", "200").rstrip("ms ") or 200)
-        strategy_fn = WatermarkExpression(compile_expression(node.strategy, self.functions,
-                                                             self.zone))
-        strategy = WatermarkStrategy.for_generator(
-            lambda ctx: SqlWatermarks(strategy_fn, interval)).with_timestamp_assigner(
-            RowtimeOf(node.rowtime_index))
+        delay = _constant_delay(node)
+        if self.env.get_execution_mode() == "flink":
+            # Flink runs no Python watermark generator: its own bounded out-of-orderness
+            # (max - delay - 1; the same windows fire, a row exactly at a window's end later)
+            if delay is None:
+                raise ValidationError("in flink mode a watermark must be the time column minus "
+                                      "a constant interval (ts - INTERVAL '5' SECOND)")
+            strategy = WatermarkStrategy.for_bounded_out_of_orderness(delay) \
+                .with_timestamp_assigner(RowtimeOf(node.rowtime_index))
+        else:
+            strategy_fn = WatermarkExpression(compile_expression(node.strategy, self.functions,
+                                                                 self.zone))
+            strategy = WatermarkStrategy.for_generator(
+                lambda ctx: SqlWatermarks(strategy_fn, interval)).with_timestamp_assigner(
+                RowtimeOf(node.rowtime_index))
         return ds.assign_timestamps_and_watermarks(strategy).name(
             f"WatermarkAssigner({node.terms()})")
 

@@ -109,6 +109,17 @@ def test_window_aggregation_equals_duckdb(frame, columnar):
 
 
 @PROPERTY
+@given(events())
+def test_window_aggregation_to_pandas_on_arrow_equals_duckdb(frame):
+    """to_pandas() of a columnar window aggregation is computed on Arrow batches."""
+    out = environment(frame, columnar=True).sql_query(WINDOW_SQL).to_pandas()
+    assert str(out["window_start"].dtype) == "datetime64[ms]"
+    rows = Counter(tuple(None if pd.isna(v) else _plain(v) for v in r)
+                   for r in out.itertuples(index=False, name=None))
+    assert rows == duck(frame, WINDOW_DUCK)
+
+
+@PROPERTY
 @given(events(20), events(20))
 def test_join_final_result_equals_duckdb(left, right):
     t_env = environment(left)

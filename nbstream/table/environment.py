@@ -348,13 +348,20 @@ class TableEnvironment:
         return Planner(env, self._config.to_dict(), self._catalog.functions, self._zone(),
                        self._streaming)
 
+    def _columnar_frame(self, node: RelNode) -> Any:
+        env = self._job_env()
+        if env.get_execution_mode() == "flink":
+            return None
+        return self._planner(env).columnar_frame(node)
+
     def _execute_query(self, node: RelNode) -> TableResult:
         env = self._job_env()
         planner = self._planner(env)
         ds = planner.translate(node)
         rows = ds.execute_and_collect(f"collect-{next(_jobs)}")
         return TableResult(node.names, node.types, ResultKind.SUCCESS_WITH_CONTENT, rows=rows,
-                           job=rows.job, streaming=self._streaming, zone=self._zone())
+                           job=rows.job, streaming=self._streaming, zone=self._zone(),
+                           updating=node.updating)
 
     def _execute_inserts(self, inserts: Sequence[Tuple[Any, RelNode]]) -> TableResult:
         env = self._job_env()

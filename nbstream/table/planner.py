@@ -187,6 +187,63 @@ class Planner:
         """A window aggregation of built-in aggregates over a columnar source (a DataFrame,
         Parquet) on the columnar path: Arrow batches, vectorized aggregates (see
         :mod:`nbstream.api.columnar`); None when the plan does not fit it."""
+        found = self._columnar_result(node)
+        if found is None:
+            return None
+        result, keys, specs, ltz = found
+        rows = result.to_rows(rows="tuple", reason="the rows of a SQL window aggregation")
+        return rows.map(ColumnarWindowRow(len(keys), len(specs), ltz)).name(
+            f"WindowAggregate[columnar]({node.terms()})")
+
+    def columnar_frame(self, top: RelNode) -> Any:
+        """The result of ``top`` as a pandas DataFrame computed entirely on the columnar
+        path, when ``top`` is a projection of a columnar window aggregation (``to_pandas()``
+        then never makes a Python object per row); else None."""
+        node = top
+        projects = None
+        while isinstance(node, Calc):  # projections (of columns) over the window aggregation
+            if node.condition is not None or not all(isinstance(p, InputRef) for p in node.projects):
+                return None
+            step = [p.index for p in node.projects]  # type: ignore[attr-defined]
+            projects = step if projects is None else [step[i] for i in projects]
+            node = node.input
+        if not isinstance(node, WindowAggregate):
+            return None
+        found = self._columnar_result(node)
+        if found is None:
+            return None
+        result, keys, specs, ltz = found
+        table = result.to_arrow("collect-columnar")
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from .values import arrow_type
+        k, n = len(keys), len(specs)
+        cols = list(table.columns)
+        start, end = cols[k], cols[k + 1]
+        time_ms = lambda c: pc.cast(c, pa.int64()).cast(pa.timestamp("ms"))  # noqa: E731
+        wtime = pc.subtract(pc.cast(end, pa.int64()), 1).cast(pa.timestamp("ms"))
+        if ltz:
+            wtime = wtime.cast(pa.timestamp("ms", tz="UTC"))
+        ordered = cols[:k] + cols[k + 2:k + 2 + n] + [time_ms(start), time_ms(end), wtime]
+        picks = projects if projects is not None else list(range(len(ordered)))
+        out = []
+        for i in picks:
+            column = ordered[i]
+            want = arrow_type(node.types[i])
+            if column.type != want:
+                try:
+                    column = column.cast(want)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    return None
+            out.append(column)
+        frame = pa.Table.from_arrays(out, names=[f"c{i}" for i in range(len(out))]).to_pandas()
+        frame.columns = list(top.names)
+        return frame
+
+    def _columnar_result(self, node: WindowAggregate) -> Any:
+        """(the columnar window's result stream, key columns, aggregate specs, whether the
+        time is TIMESTAMP_LTZ) for a window aggregation that fits the columnar path."""
         from ..runtime.windows import (EventTimeSessionWindows, SlidingEventTimeWindows,
                                        TumblingEventTimeWindows)
         if self.setting("nbstream.table.columnar", "true").lower() != "true":
@@ -224,10 +281,7 @@ class Planner:
             WatermarkStrategy.for_bounded_out_of_orderness(bound))
             .key_by(keys if len(keys) > 1 else keys[0]).window(assigner)
             .agg(**{f"a{i}": spec for i, spec in enumerate(specs)}))
-        ltz = node.types[-1].root == "TIMESTAMP_LTZ"
-        rows = result.to_rows(rows="tuple", reason="the rows of a SQL window aggregation")
-        return rows.map(ColumnarWindowRow(len(keys), len(specs), ltz)).name(
-            f"WindowAggregate[columnar]({node.terms()})")
+        return result, keys, specs, node.types[-1].root == "TIMESTAMP_LTZ"
 
     def _windowtvf(self, node: WindowTVF) -> Any:
         ds = self.translate(node.input)

@@ -217,7 +217,8 @@ class TableResult:
 
     def __init__(self, names: Sequence[str], types: Sequence[DataType], kind: int,
                  rows: Optional[Any] = None, job: Any = None, streaming: bool = True,
-                 zone: Any = None, ok_only: bool = False, changelog: bool = True) -> None:
+                 zone: Any = None, ok_only: bool = False, changelog: bool = True,
+                 updating: bool = True) -> None:
         self._names, self._types = list(names), list(types)
         self._kind = kind
         self._rows = rows  # an iterator of runtime rows, or a list
@@ -226,6 +227,7 @@ class TableResult:
         self._zone = zone
         self._ok_only = ok_only
         self._changelog = changelog
+        self._updating = updating  # -U/+U/-D rows can come (to_pandas applies them)
         self._consumed = False
         self._by_data = False  # SHOW / DESCRIBE: widths from the values
         self._raw = False  # INSERT: the values only, comma separated
@@ -284,7 +286,8 @@ class TableResult:
 
     def to_pandas(self) -> Any:
         """The final rows as a DataFrame (a changelog applied)."""
-        return to_dataframe(self._names, self._types, [r[1:] for r in materialize(self._take())])
+        rows = materialize(self._take()) if self._updating else self._take()
+        return to_dataframe(self._names, self._types, [r[1:] for r in rows])
 
     def __repr__(self) -> str:
         return f"<TableResult kind={self._kind} columns={self._names}>"

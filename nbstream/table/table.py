@@ -257,6 +257,9 @@ class Table:
     def to_pandas(self) -> Any:
         """Run the query and return its final rows as a pandas DataFrame (a changelog
         applied), with PyFlink's dtypes."""
+        frame = self._tenv._columnar_frame(self._node)
+        if frame is not None:  # computed on Arrow batches, no Python object per row
+            return frame
         return self.execute().to_pandas()
 
     def get_schema(self) -> TableSchema:

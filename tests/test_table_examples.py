@@ -93,3 +93,23 @@ def test_the_examples_are_found_and_those_not_compared_say_why():
     assert len(compared_ones) >= 5, found
     for name in compared_ones:
         assert frozen(EXAMPLES / name).exists(), f"{name}: run tests/table_examples/freeze.py"
+
+
+def test_the_unbounded_datastream_example_with_a_datagen_table_runs_and_counts_words():
+    """examples/datastream/streaming_word_count.py reads an endless datagen table through
+    to_data_stream: it runs unmodified on nbstream (for a few seconds, then stopped) and
+    prints rolling word counts of its word list."""
+    path = EXAMPLES.parent / "datastream" / "streaming_word_count.py"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TZ="UTC")
+    proc = subprocess.Popen([sys.executable, "-m", "nbstream.compat.pyflink", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=str(path.parent))
+    try:
+        out, err = proc.communicate(timeout=12)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    words = set(re.findall(r'"(\w+)"', path.read_text()))
+    counts = [re.match(r"^(\d+> )?\((\w+),(\d+)\)$", line) for line in lines(out)[1:]]
+    assert len(counts) >= 5 and all(counts), (out[-1000:], err[-2000:])
+    assert {m.group(2) for m in counts} <= words

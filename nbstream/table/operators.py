@@ -80,11 +80,10 @@ class GroupStep(FlatMapFunction):
             descriptor.enable_time_to_live(StateTtlConfig.new_builder(
                 Time.milliseconds(self.ttl_ms)).build())
         self.state = runtime_context.get_state(descriptor)
-        step, state = self.step.fn, self.state
-        self.flat_map = lambda r: step(r, state)  # type: ignore[method-assign]
+        self.run = self.step.fn  # the generated function itself (no wrapper call per row)
 
     def flat_map(self, r: tuple) -> Iterable[tuple]:
-        return self.step(r, self.state)
+        return self.run(r, self.state)
 
 
 class GroupAggregate(KeyedProcessFunction):

@@ -192,13 +192,13 @@ class CollectedRows:
 
     def __init__(self, source: Any, to_row: Any = external_row) -> None:
         self._source = source
-        self._to_row = to_row
+        self._rows = map(to_row, source)
 
-    def __iter__(self) -> "CollectedRows":
-        return self
+    def __iter__(self) -> Any:
+        return self._rows
 
     def __next__(self) -> Row:
-        return self._to_row(next(self._source))
+        return next(self._rows)
 
     def close(self) -> None:
         close = getattr(self._source, "close", None)

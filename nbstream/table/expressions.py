@@ -825,6 +825,11 @@ class _Unit:
         return self.name
 
 
+JsonType = _Units("VALUE", "SCALAR", "ARRAY", "OBJECT")
+JsonExistsOnError = _Units("TRUE", "FALSE", "UNKNOWN", "ERROR")
+JsonValueOnEmptyOrError = _Units("NULL", "ERROR", "DEFAULT")
+JsonQueryWrapper = _Units("WITHOUT_ARRAY", "CONDITIONAL_ARRAY", "UNCONDITIONAL_ARRAY")
+JsonQueryOnEmptyOrError = _Units("NULL", "EMPTY_ARRAY", "EMPTY_OBJECT", "ERROR")
 TimeIntervalUnit = _Units("YEAR", "YEAR_TO_MONTH", "QUARTER", "MONTH", "WEEK", "DAY",
                           "DAY_TO_HOUR", "DAY_TO_MINUTE", "DAY_TO_SECOND", "HOUR",
                           "HOUR_TO_MINUTE", "HOUR_TO_SECOND", "MINUTE", "MINUTE_TO_SECOND",

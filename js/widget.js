@@ -12,7 +12,8 @@ export function createStore(limit) {
            ui: { scrollTop: 0, y: null, kind: "auto" } };
 }
 
-// Apply one delta {from, to, rows: [[id, cells, label], ...]} (oldest first).
+// Apply one delta {from, to, rows: [[id, cells, label], ...]} (oldest first); a row
+// whose cells are null was removed (a retraction of a table's changelog).
 // Returns {changed, evicted, gap}; a delta the store already has is ignored.
 export function applyDelta(store, delta) {
   const out = { changed: [], evicted: [], gap: false };
@@ -20,6 +21,10 @@ export function applyDelta(store, delta) {
   out.gap = delta.from > store.version;
   for (const [id, cells, label] of delta.rows) {
     store.rows.delete(id);
+    if (cells === null) {
+      out.evicted.push(id);
+      continue;
+    }
     store.rows.set(id, { cells, label });
     out.changed.push(id);
   }
@@ -355,7 +360,8 @@ function render({ model, el: root }) {
     const rate = typeof s.rate === "number" ? Math.round(s.rate) : 0;
     stats.textContent = `in ${fmtNumber(s.records_in || 0)} · out ${fmtNumber(s.records_out || 0)}`
       + ` · ${fmtNumber(rate)} rec/s · watermark ${fmtWatermark(s.watermark)}`
-      + ` · ${(s.elapsed_s || 0).toFixed(1)} s`;
+      + ` · ${(s.elapsed_s || 0).toFixed(1)} s`
+      + (s.changelog ? ` · ${["+I", "-U", "+U", "-D"].map((k) => `${k} ${fmtNumber(s.changelog[k] || 0)}`).join(" ")}` : "");
     const ft = model.get("checkpoints") || {};
     // checkpoints, restarts, "resumed from NAME" (the text is made by the kernel)
     fault.style.display = ft.text ? "" : "none";

@@ -157,9 +157,14 @@ class LiveJob:
                     watermark = wm if watermark is None else min(watermark, wm)
         elapsed = self.elapsed_s
         rate = self._rate(elapsed, records_in)
-        return {"records_in": records_in, "records_out": records_out, "rate": rate,
-                "watermark": watermark, "elapsed_s": round(elapsed, 3),
-                "kept": sum(len(r) for r in self.results), "dropped": self.dropped}
+        out = {"records_in": records_in, "records_out": records_out, "rate": rate,
+               "watermark": watermark, "elapsed_s": round(elapsed, 3),
+               "kept": sum(len(r) for r in self.results), "dropped": self.dropped}
+        changelogs = [r.kinds for r in self.results if r.mode == "changelog"]
+        if changelogs:  # a table's changelog: how many rows of each kind
+            out["changelog"] = {k: sum(c.get(k, 0) for c in changelogs)
+                                for k in ("+I", "-U", "+U", "-D")}
+        return out
 
     def _rate(self, elapsed: float, records_in: int) -> float:
         if self.done:
@@ -380,14 +385,22 @@ def error_info(error: BaseException) -> Dict[str, Any]:
 def start(env: Any, streams: Sequence[Any], name: Optional[str] = None,
           rows: int = 1000, labels: Optional[Sequence[str]] = None,
           savepoint_path: Optional[str] = None, resumed_from: Optional[str] = None,
-          allow_non_restored_state: bool = False, trust_savepoint: bool = False) -> LiveJob:
+          allow_non_restored_state: bool = False, trust_savepoint: bool = False,
+          changelog_keys: Optional[Sequence[Any]] = None) -> LiveJob:
     """Attach live results to ``streams``, submit the job of ``env`` and return its
     :class:`LiveJob`. Sinks added to ``env`` before (``print()`` ...) run in the same job.
     ``savepoint_path``: start from that savepoint (``resumed_from``: the name to show;
     ``allow_non_restored_state``: drop its state of steps the job does not have;
-    ``trust_savepoint``: restore it even if it is not signed by this user's key)."""
+    ``trust_savepoint``: restore it even if it is not signed by this user's key).
+    ``changelog_keys``: the streams are tables' changelogs; for each, its row key function
+    (or None: the whole row)."""
     results: List[LiveResults] = []
-    for stream in streams:
+    for i, stream in enumerate(streams):
+        if changelog_keys is not None:
+            live = LiveResults(rows, key_fn=changelog_keys[i], mode="changelog")
+            stream.add_sink(LiveSink(live)).name("Live view")
+            results.append(live)
+            continue
         live = LiveResults(rows, key_fn=keyed_rolling_key(stream))
         stream.add_sink(LiveSink(live)).name("Live view")
         results.append(live)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import display, update_display
 
 from .live import LiveJob, format_watermark, start, wait_async
@@ -341,9 +341,11 @@ class StreamMagics(Magics):
         return name
 
     def _launch(self, env: Any, streams: List[Tuple[Any, Dict[str, Any]]],
-                args: argparse.Namespace, name: str, resume: Optional[Path] = None) -> LiveJob:
+                args: argparse.Namespace, name: str, resume: Optional[Path] = None,
+                changelog_keys: Optional[List[Any]] = None) -> LiveJob:
         """Start ``env``'s job, showing ``streams`` live under the cell (from savepoint
-        folder ``resume`` if given)."""
+        folder ``resume`` if given; ``changelog_keys``: the streams are tables' changelogs,
+        see :func:`~nbstream.notebook.live.start`)."""
         from ..runtime.checkpoints import CheckpointError
         from ..runtime.signing import UntrustedFileError
 
@@ -354,7 +356,8 @@ class StreamMagics(Magics):
                         resumed_from=resume.name if resume is not None else None,
                         allow_non_restored_state=getattr(args, "allow_non_restored_state",
                                                          False),
-                        trust_savepoint=getattr(args, "trust", False))
+                        trust_savepoint=getattr(args, "trust", False),
+                        changelog_keys=changelog_keys)
         except UntrustedFileError as exc:
             raise UsageError(f"%%stream: {exc.explain('--trust')}") from None
         except CheckpointError as exc:
@@ -564,6 +567,25 @@ class StreamMagics(Magics):
         job.wait(STOP_WAIT_S)
         print(f"job '{job.name}' stopped (interrupted)", file=sys.stderr)
         raise KeyboardInterrupt from None
+
+    # -- %%sql ----------------------------------------------------------------------------
+    @line_cell_magic
+    def sql(self, line: str, cell: Optional[str] = None) -> Any:
+        """Run Flink SQL (``%%sql`` for a cell, ``%sql`` for one line): a bounded query
+        returns a DataFrame, an unbounded one starts a background job shown live.
+
+        ``%%sql [--name NAME] [--mode MODE] [--parallelism N] [--to VAR] [--rows N]
+        [--blocking] [--checkpoint MS] [--resume SAVEPOINT] [--batch]``
+        """
+        from .sql import run_sql
+        return run_sql(self, line, cell)
+
+    @line_magic
+    def sql_tables(self, line: str) -> Any:
+        """``%sql_tables``: the tables and views of the notebook's TableEnvironment
+        (``t_env``) with their schemas."""
+        from .sql import tables_frame
+        return tables_frame(self.shell)
 
     # -- defaults -------------------------------------------------------------------------
     @line_magic

@@ -13,7 +13,11 @@ How rows are identified decides whether a new row replaces an old one:
 * ``"keyed"``: the rolling values of a keyed reduce (``reduce``, ``sum``, ``max``...): the
   newest value of each key replaces the previous one, so the rows are the current value
   per key;
-* ``"append"``: any other stream: every record is a new row.
+* ``"append"``: any other stream: every record is a new row;
+* ``"changelog"``: the rows of a table's changelog (Rows with a RowKind, from the Table API
+  and SQL): ``+I``/``+U`` insert or replace the row of their key (``key_fn``, the table's
+  unique key; the whole row without one), ``-U``/``-D`` remove it (a ``-U`` followed by its
+  ``+U`` keeps the row in place); ``kinds`` counts each kind.
 
 >>> results = LiveResults(max_rows=2)
 >>> results.add([{"key": "a", "window_start": 0, "window_end": 10, "n": 1},
@@ -45,7 +49,7 @@ from ..runtime.row import Row
 
 __all__ = ["LiveResults", "LiveSink", "Change", "MODES", "json_cell", "keyed_rolling_key"]
 
-MODES = ("auto", "window", "keyed", "append")
+MODES = ("auto", "window", "keyed", "append", "changelog")
 WINDOW_FIELDS = ("window_start", "window_end")
 
 Change = Tuple[int, List[Any], Optional[str]]
@@ -85,12 +89,21 @@ class LiveResults:
         self._rows: "collections.OrderedDict[Any, List[Any]]" = collections.OrderedDict()
         self._ids = itertools.count(1)
         self._listeners: List[Callable[[], None]] = []
+        self.kinds: Dict[str, int] = {"+I": 0, "-U": 0, "+U": 0, "-D": 0}
+        self._removed: List[Tuple[int, int]] = []  # (row id, version) of removed rows
 
     # -- writing (job threads) ---------------------------------------------------------------
     def add(self, values: Iterable[Any]) -> None:
         """Add (or upsert) a batch of rows."""
         values = list(values)
         if not values:
+            return
+        if self.mode == "changelog":  # fixed when the results are made
+            with self._lock:
+                self._changelog(values)
+                wakes = list(self._listeners)
+            for wake in wakes:
+                wake()
             return
         with self._lock:
             if self.mode == "auto":
@@ -131,6 +144,43 @@ class LiveResults:
             listeners = list(self._listeners)
         for wake in listeners:
             wake()
+
+    def _changelog(self, values: List[Any]) -> None:
+        """Apply changelog rows (under the lock)."""
+        if not self.columns:
+            self.columns = row_columns(values[0])
+            self._known = set(self.columns)
+        rows, key_fn, version = self._rows, self.key_fn, self.version
+        pending: Dict[Any, List[Any]] = {}  # -U rows waiting for their +U
+        counts = self.kinds
+        for value in values:
+            version += 1
+            kind = value.get_row_kind().short_string() if hasattr(value, "get_row_kind") else "+I"
+            counts[kind] = counts.get(kind, 0) + 1
+            ident = _hashable(key_fn(value) if key_fn is not None else tuple(value))
+            if kind in ("+I", "+U"):
+                entry = rows.pop(ident, None) or pending.pop(ident, None)
+                if entry is None:
+                    entry = [next(self._ids), value, None, version]
+                    if len(rows) >= self.max_rows:
+                        rows.popitem(last=False)
+                        self.dropped += 1
+                else:
+                    entry[1], entry[3] = value, version
+                rows[ident] = entry
+            else:
+                entry = rows.pop(ident, None)
+                if entry is None:
+                    continue
+                if kind == "-U":
+                    pending[ident] = entry
+                else:
+                    self._removed.append((entry[0], version))
+        for entry in pending.values():  # a -U without its +U: the row is gone
+            self._removed.append((entry[0], version))
+        del self._removed[:-10_000]
+        self.version = version
+        self.received += len(values)
 
     def _extend_columns(self, value: Dict[Any, Any]) -> None:
         self.columns = self.columns + [k for k in value if k not in self._known]
@@ -176,9 +226,12 @@ class LiveResults:
                 if entry[3] <= version or len(picked) >= limit:
                     break
                 picked.append((entry[0], entry[1], entry[2]))
+            removed = [rid for rid, v in self._removed if v > version] if version else []
             current = self.version
         picked.reverse()
-        return current, [(rid, cells(value, columns), label) for rid, value, label in picked], columns
+        changes = [(rid, cells(value, columns), label) for rid, value, label in picked]
+        # a removed row (a retraction of a changelog) is the row id with no cells
+        return current, [(rid, None, None) for rid in removed] + changes, columns
 
 
 def cells(value: Any, columns: List[str]) -> List[Any]:

@@ -66,6 +66,14 @@ class JobExecutionResult:
     def get_job_execution_result(self) -> "JobExecutionResult":
         return self
 
+    def get_all_accumulator_results(self) -> Dict[str, Any]:
+        """Flink's accumulators: nbstream has none (metrics are in ``metrics``)."""
+        return {}
+
+    def get_accumulator_result(self, name: str) -> Any:
+        """None: no accumulator of that name (nbstream has none)."""
+        return None
+
     def __str__(self) -> str:
         lines = [f"Job '{self.job_name}' ({self.job_id}) finished in {self.wall_time_s:.3f} s"]
         for name, m in self.metrics.items():

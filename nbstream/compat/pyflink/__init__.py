@@ -8,8 +8,9 @@ This package mirrors PyFlink's module tree (``pyflink.common``, ``pyflink.datast
     python -m nbstream.compat.pyflink my_job.py --input words.txt
 
 Inside a running program ``python.execution-mode`` selects nbstream's thread or process
-mode. Flink's JVM connectors and the Table API are not there: their names import as
-placeholders, and using one raises :class:`NotAvailableError` naming it.
+mode. ``pyflink.table`` is nbstream's Table API and SQL (:mod:`nbstream.table`). Flink's
+JVM connectors are not there: their names import as placeholders, and using one raises
+:class:`NotAvailableError` naming it.
 
 >>> with activated():
 ...     from pyflink.common import Types
@@ -52,6 +53,11 @@ MODULES = (
     ".datastream.execution_mode", ".datastream.connectors", ".datastream.connectors.number_seq",
     ".datastream.connectors.file_system", ".datastream.async_data_stream",
     ".datastream.async_retry_strategies", ".datastream.async_retry_predicates",
+    ".table", ".table.table_environment", ".table.expressions",
+    ".table.expression", ".table.window", ".table.types", ".table.udf", ".table.explain_detail",
+    ".table.changelog_mode", ".table.sql_dialect", ".table.table_descriptor", ".table.schema",
+    ".table.table_result", ".table.result_kind", ".table.environment_settings",
+    ".table.table_config", ".table.table_schema", ".table.statement_set", ".table.table",
 )
 _OPTIONAL_PACKAGES = ("pyflink.datastream.connectors.", "pyflink.datastream.formats.")
 
@@ -91,13 +97,9 @@ class _Finder(importlib.abc.MetaPathFinder):
             return None
         if fullname.startswith(_OPTIONAL_PACKAGES) or fullname + "." in _OPTIONAL_PACKAGES:
             return importlib.machinery.ModuleSpec(fullname, _Unavailable(), is_package=True)
-        if fullname == "pyflink.table" or fullname.startswith("pyflink.table."):
-            return importlib.machinery.ModuleSpec(fullname, _Unavailable(_NO_TABLES),
-                                                  is_package=True)
-        raise not_available(fullname, "this module", "nbstream provides PyFlink's DataStream API only")
-
-
-_NO_TABLES = "the Table API is not part of this version of nbstream's PyFlink layer"
+        raise not_available(fullname, "this module",
+                            "nbstream provides PyFlink's DataStream and Table APIs, not this "
+                            "part of PyFlink")
 
 
 def _modules() -> Dict[str, types.ModuleType]:

@@ -22,7 +22,8 @@ __all__ = ["PyFlinkTestCase", "PyFlinkStreamingTestCase", "PyFlinkBatchTestCase"
 
 
 def exec_insert_table(table: Any, table_path: str) -> Any:
-    return table.execute_insert(table_path).wait()
+    """Insert ``table`` into ``table_path`` and return the job's execution result."""
+    return table.execute_insert(table_path).get_job_client().get_job_execution_result().result()
 
 
 class PyFlinkTestCase(unittest.TestCase):

@@ -19,5 +19,6 @@ __all__, __getattr__ = exports(__name__, {
     **{name: "nbstream.compat.pyflink.common.serialization" for name in (
         "SimpleStringSchema", "SerializationSchema", "DeserializationSchema", "ByteArraySchema")},
     "RestartStrategies": "nbstream", "RestartStrategyConfiguration": "nbstream",
+    "Instant": "nbstream.compat.pyflink.common.instant",
 }, unavailable=["ConfigOption", "ConfigOptions", "TypeSerializer", "CompletableFuture",
-                "InputDependencyConstraint", "JobID", "Instant", "AssignerWithPeriodicWatermarksWrapper"])
+                "InputDependencyConstraint", "JobID", "AssignerWithPeriodicWatermarksWrapper"])

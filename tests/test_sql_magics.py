@@ -1,0 +1,98 @@
+"""``%%sql``, ``%sql`` and ``%sql_tables`` in (terminal) IPython: a bounded query is a
+DataFrame, DataFrames in the namespace are tables by name, an unbounded query runs in the
+background as a live job, errors are one reason with a caret and the shell stays usable."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from nbstream.notebook.results import LiveResults
+from nbstream.runtime.row import Row, RowKind
+
+
+@pytest.fixture(scope="module")
+def shell():
+    sh = InteractiveShell.instance()
+    sh.run_cell("%load_ext nbstream")
+    yield sh
+    sh.run_cell("%stream_stop --all")
+    sh.run_cell("%unload_ext nbstream")
+
+
+def test_a_bounded_query_over_a_dataframe_in_scope_returns_a_dataframe(shell):
+    shell.user_ns["clicks"] = pd.DataFrame({"page": ["a", "b", "a"], "n": [1, 2, 3]})
+    result = shell.run_cell("%%sql --to pages\n"
+                            "SELECT page, COUNT(*) AS views, SUM(n) AS total\n"
+                            "FROM clicks GROUP BY page")
+    assert result.success, result.error_in_exec
+    frame = shell.user_ns["pages"]
+    assert sorted(frame.itertuples(index=False, name=None)) == [("a", 2, 4), ("b", 1, 2)]
+    assert result.result is frame
+
+
+def test_statements_before_the_query_run_first_and_tables_are_listed(shell, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x,1\ny,2\n")
+    result = shell.run_cell(
+        "%%sql\n"
+        f"CREATE TABLE files (s STRING, v INT) WITH ('connector' = 'filesystem', "
+        f"'path' = '{path}', 'format' = 'csv');\n"
+        "SELECT s, v * 10 AS v10 FROM files")
+    assert result.success, result.error_in_exec
+    assert result.result.to_dict("list") == {"s": ["x", "y"], "v10": [10, 20]}
+    tables = shell.run_cell("%sql_tables").result
+    row = tables[tables["name"] == "files"].iloc[0]
+    assert (row["kind"], row["schema"]) == ("table", "s STRING, v INT")
+    one = shell.run_cell("%sql SELECT 1 + 1 AS two").result
+    assert one.to_dict("list") == {"two": [2]}
+
+
+def test_an_unbounded_query_runs_in_the_background_as_a_live_job(shell, capsys):
+    shell.run_cell("%%sql\nCREATE TABLE ticks (k INT) WITH ('connector' = 'datagen', "
+                   "'rows-per-second' = '200', 'fields.k.min' = '0', 'fields.k.max' = '2')")
+    result = shell.run_cell("%%sql --name counts --to counts\n"
+                            "SELECT k, COUNT(*) AS c FROM ticks GROUP BY k")
+    assert result.success, result.error_in_exec
+    job = shell.user_ns["counts"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(job.results[0]) < 3:
+        time.sleep(0.1)
+    results = job.results[0]
+    assert results.mode == "changelog"
+    assert sorted(r[0] for r in results.rows()) == [0, 1, 2]  # one row per key (upserted)
+    kinds = results.kinds
+    assert kinds["+I"] == 3 and kinds["-U"] == kinds["+U"] > 0
+    shell.run_cell("%stream_stop counts")
+    assert job.wait(30) and job.done
+
+
+def test_a_syntax_error_is_one_reason_with_a_caret(shell):
+    result = shell.run_cell("%%sql\nSELECT page,\n  FROM clicks WHERE")
+    assert type(result.error_in_exec).__name__ == "UsageError"
+    message = str(result.error_in_exec)
+    assert "line" in message and message.rstrip().endswith("^")
+    assert shell.run_cell("%sql SELECT 2 AS x").result.to_dict("list") == {"x": [2]}
+
+
+def test_changelog_results_upsert_by_key_and_remove_retracted_rows():
+    def row(kind, *values):
+        r = Row(*values)
+        r._fields = ["k", "c"]
+        r.set_row_kind(kind)
+        return r
+    live = LiveResults(mode="changelog", key_fn=lambda r: (r[0],))
+    live.add([row(RowKind.INSERT, "a", 1), row(RowKind.INSERT, "b", 1)])
+    _, first, _ = live.changes_since(0, 10)
+    ids = {cells[0]: rid for rid, cells, _ in first}
+    version = live.version
+    live.add([row(RowKind.UPDATE_BEFORE, "a", 1), row(RowKind.UPDATE_AFTER, "a", 2),
+              row(RowKind.DELETE, "b", 1)])
+    assert [tuple(r) for r in live.rows()] == [("a", 2)]
+    _, changes, _ = live.changes_since(version, 10)
+    assert (ids["b"], None, None) in changes  # the removed row
+    assert (ids["a"], ["a", 2], None) in changes  # the same row, updated in place
+    assert live.kinds == {"+I": 2, "-U": 1, "+U": 1, "-D": 1}

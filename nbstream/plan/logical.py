@@ -22,7 +22,7 @@ TWO_INPUT_KINDS = frozenset({"co_map", "co_flat_map", "co_process", "broadcast_p
 # Operators that keep nothing between records when they are not keyed: a batch may be
 # processed by any copy of them (the automatic execution mode relies on this).
 STATELESS_KINDS = frozenset({"map", "flat_map", "filter", "process", "co_map", "co_flat_map",
-                             "co_process", "bundle"})
+                             "co_process"})
 
 
 @dataclass(frozen=True, eq=False)

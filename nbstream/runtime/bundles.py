@@ -1,22 +1,22 @@
-"""Bundles: a function that takes the records of a batch together, as Flink's Python
-operators take their bundles (the Table API's pandas UDFs evaluate a bundle's columns at
-once; its Python aggregates emit one result per key per bundle).
+"""Bundles: records gathered and handed to a function together, as Flink's Python
+operators gather theirs (the Table API's pandas UDFs evaluate a bundle's columns at once;
+its Python aggregates emit one result per key per bundle).
 
-A ``bundle`` step's function is called as ``fn(bundle, ctx)`` for each incoming batch,
-cut into bundles of at most ``size`` records (0: the whole batch), and returns the
-:class:`~nbstream.runtime.records.Batch` to emit. ``bundle.values`` /
-``bundle.timestamps`` / ``bundle.keys`` are the records' (keys on a keyed stream);
-``ctx.set_current_key(key)`` makes a key's state current. A bundle ends with its
-batch, so nothing waits in the operator for a watermark, a barrier or the end of input:
-its state is keyed state, checkpointed as any step's.
+A ``bundle`` step's function object has ``add(batch, ctx)``, called for the records as
+they come (``batch.values`` / ``.timestamps`` / ``.keys``, keys on a keyed stream, where
+``ctx.set_current_key(key)`` makes a key's state current), and ``finish(ctx)``, which
+returns the :class:`~nbstream.runtime.records.Batch` to emit for the bundle. A bundle
+ends when it holds ``size`` records, when ``time_ms`` have passed since its first
+record, and before a watermark, a checkpoint barrier or the end of input goes on (so
+what it emits keeps its place in the stream, and a checkpoint holds no open bundle).
 
 A function that knows which record failed raises :class:`RecordError`; the step's error
-then names that record (and the function the error names, if given).
+then names that record (and the function, if given).
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict
 
 from ..errors import USER_ERRORS, UserFunctionError
 from .operators import OneInputOperator, Operator
@@ -51,40 +51,71 @@ class BundleContext:
 
 @register("bundle")
 class BundleOperator(OneInputOperator):
-    """Calls its function once per bundle of records (see the module text)."""
+    """Gathers records into bundles for its function (see the module text)."""
 
     def open(self) -> None:
         Operator.open(self)
-        self.size: int = int(self.params.get("size") or 0)
-        self.call = self.fn.call
+        owner = self.fn.owner
+        self.add, self.finish = owner.add, owner.finish
+        self.size: int = int(self.params.get("size") or 0) or 1000
+        self.time_ms: int = int(self.params.get("time_ms") or 0) or 1000
         self.view = BundleContext(self)
+        self.count = 0
+        self.bundle_no = 0  # which bundle a pending timer is for
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
         values, tss, keys = batch.values, batch.timestamps, batch.keys
-        n = len(values)
-        size = self.size or n
-        for start in range(0, n, size):
-            end = start + size
-            part = batch if size >= n else Batch(
+        n, start = len(values), 0
+        while start < n:
+            if self.count == 0:
+                self._arm_timer()
+            end = min(n, start + self.size - self.count)
+            part = batch if start == 0 and end == n else Batch(
                 values[start:end], tss[start:end] if tss is not None else None,
                 keys[start:end] if keys is not None else None)
-            try:
-                out = self.call(part, self.view)
-            except RecordError as exc:
-                raise self._failed(exc) from exc.cause
-            except USER_ERRORS as exc:
-                raise self.error(exc, None, has_record=False,
-                                 phase=f"a bundle of {len(part.values)} records") from exc
-            if out is not None and out.values:
-                self.output.emit(out)
+            self._call(self.add, part, self.view)
+            self.count += end - start
+            start = end
+            if self.count >= self.size:
+                self._finish()
 
-    def _failed(self, exc: RecordError) -> UserFunctionError:
-        task = self.task
-        return UserFunctionError(self.name, exc.function or self.fn_name, exc.record, exc.cause,
-                                 subtask=task.subtask if task else 0,
-                                 parallelism=task.parallelism if task else 1)
+    def _arm_timer(self) -> None:
+        service = self.task.time_service  # type: ignore[union-attr]
+        no = self.bundle_no
 
+        def due(_deadline: int) -> None:
+            if self.bundle_no == no and self.count:
+                self._finish()
+        service.schedule(service.now_ms() + self.time_ms, due)
 
-def bundle_size(value: Optional[Any]) -> int:
-    """A bundle size setting as an int (0 when unset)."""
-    return int(value) if value not in (None, "") else 0
+    def _finish(self) -> None:
+        self.count = 0
+        self.bundle_no += 1
+        out = self._call(self.finish, self.view)
+        if out is not None and out.values:
+            self.output.emit(out)
+
+    def _call(self, f: Any, *args: Any) -> Any:
+        try:
+            return f(*args)
+        except RecordError as exc:
+            task = self.task
+            raise UserFunctionError(self.name, exc.function or self.fn_name, exc.record,
+                                    exc.cause, subtask=task.subtask if task else 0,
+                                    parallelism=task.parallelism if task else 1) from exc.cause
+        except USER_ERRORS as exc:
+            raise self.error(exc, None, has_record=False, phase="a bundle") from exc
+
+    def process_watermark(self, timestamp: int) -> None:
+        if self.count:
+            self._finish()
+        super().process_watermark(timestamp)
+
+    def end_input(self) -> None:
+        if self.count:
+            self._finish()
+
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        if self.count:  # emitted before the barrier goes on: no open bundle in a checkpoint
+            self._finish()
+        return super().snapshot_state(checkpoint_id)

@@ -109,10 +109,15 @@ def _alias_of(e: Any) -> Tuple[Any, List[str]]:
     return e, names
 
 
+def _is_function(e: Any) -> bool:
+    """A UDF object (not a call expression of one)."""
+    return not isinstance(e, Expression) and hasattr(e, "function_def")
+
+
 def _udf_parts(e: Any, node: RelNode) -> Tuple[Any, Any, List[Rex]]:
     """(wrapper, definition, argument rexes) of a UDF call expression, or of a wrapper
     given without arguments (it then receives the whole row)."""
-    if hasattr(e, "function_def"):
+    if _is_function(e):
         return e, e.function_def(), [_whole_row(node)]
     if not isinstance(e, Expression) or e._op != "udf_call":
         raise ValidationError(f"expected a call of a Python user-defined function, not {e}")
@@ -235,8 +240,8 @@ def aggregate_select(node: RelNode, keys: List[Any], func: Any, items: List[Any]
     """``group_by(keys).aggregate(f).select(items)``: the aggregate's ROW result becomes
     its fields' columns (named by the alias, else ``TMP_0$field``), then ``items``."""
     e, alias = _alias_of(func)
-    if hasattr(e, "function_def"):
-        e = e()  # an aggregate given without arguments: over no columns
+    if _is_function(e):  # given without arguments: every column is one
+        e = e(*[Expression("col", n) for n in node.names])
     d = e._args[0].function_def() if isinstance(e, Expression) and e._op == "udf_call" else None
     if not isinstance(d, AggregateFunctionDef) or isinstance(d, PythonTableAggregate):
         raise ValidationError(f"aggregate() takes an aggregate function (udaf), not {e}")
@@ -259,15 +264,15 @@ def flat_aggregate_select(node: RelNode, keys: List[Any], func: Any, items: List
     """``group_by(keys).flat_aggregate(f).select(items)``: the rows ``emit_value`` gives
     per group (keys ++ the function's columns), then ``items``."""
     e, alias = _alias_of(func)
-    if hasattr(e, "function_def"):
-        e = e()
-    d = e._args[0].function_def() if isinstance(e, Expression) and e._op == "udf_call" else None
+    whole = _is_function(e)  # given without arguments: it gets the whole row
+    d = e.function_def() if whole else e._args[0].function_def() \
+        if isinstance(e, Expression) and e._op == "udf_call" else None
     if not isinstance(d, PythonTableAggregate):
         raise ValidationError(f"flat_aggregate() takes a table aggregate function (udtaf), "
                               f"not {e}")
     resolver = B.Resolver(B.Scope.of(node), ctx)
     key_rexes = [resolver.resolve(k) for k in keys]
-    args = [resolver.resolve(a) for a in e._args[1:]]
+    args = [_whole_row(node)] if whole else [resolver.resolve(a) for a in e._args[1:]]
     cc = CallContext(d.name, args, str(e), ctx.functions)
     d.coerce(cc)
     pre_rexes = key_rexes + list(cc.operands)
@@ -349,8 +354,12 @@ def _int_setting(planner: Any, key: str) -> int:
     return n
 
 
-def _bundle_size(planner: Any) -> int:
-    return _int_setting(planner, "python.fn-execution.bundle.size")
+def _bundle_params(planner: Any) -> Dict[str, int]:
+    """A bundle step's size and time (PyFlink's defaults: 1000 records, 1000 ms)."""
+    from .config import parse_duration
+    size = _int_setting(planner, "python.fn-execution.bundle.size") or 1000
+    time_ms = parse_duration(planner.config.get("python.fn-execution.bundle.time", "1000"))
+    return {"size": size, "time_ms": max(1, time_ms)}
 
 
 def _arrow_batch_size(planner: Any) -> int:
@@ -403,8 +412,8 @@ def plan_calc(planner: Any, node: Calc) -> Any:
         fn2 = PandasCalcBundle(calc, name, settings)
         _check_shippable(planner, name, fn2)
         ds = planner.translate(node.input)
-        return ds._add("bundle", name, UserFn((fn2.process_bundle,), owner=fn2, name=name),
-                       None, size=_bundle_size(planner))
+        return ds._add("bundle", name, UserFn((fn2.add,), owner=fn2, name=name), None,
+                       **_bundle_params(planner))
     ds = planner.translate(node.input)
     from .codegen import compile_calc
     compiled = compile_calc(node.projects, node.condition, planner.functions, planner.zone)
@@ -476,10 +485,10 @@ def _plan_grouped(planner: Any, node: Any, bundle_cls: Any) -> Any:
         fn0 = GroupAggregate(aggs, k, planner.ttl_ms(), batch=True)
         out = keyed.process(fn0).name(name).uid(planner.uid(node))
     else:
-        fn1 = bundle_cls(aggs, k, name, settings, planner.ttl_ms(), node.batch)
+        fn1 = bundle_cls(aggs, k, name, settings, node.input.names, planner.ttl_ms())
         _check_shippable(planner, name, fn1)
-        out = keyed._add("bundle", name, UserFn((fn1.process_bundle,), owner=fn1, name=name),
-                         None, size=_bundle_size(planner)).uid(planner.uid(node))
+        out = keyed._add("bundle", name, UserFn((fn1.add,), owner=fn1, name=name), None,
+                         **_bundle_params(planner)).uid(planner.uid(node))
     if k == 0:
         out.set_parallelism(1)
     return out
@@ -578,17 +587,25 @@ class PandasCalcBundle(_PythonStep):
 
     def open(self, runtime_context: Any) -> None:
         self._open_functions(runtime_context)
+        self.rows: List[tuple] = []
+        self.tss: List[Any] = []
 
-    def process_bundle(self, bundle: Batch, ctx: Any) -> Batch:
+    def add(self, batch: Batch, ctx: Any) -> None:
+        self.rows.extend(batch.values)
+        if batch.timestamps is not None:
+            self.tss.extend(batch.timestamps)
+
+    def finish(self, ctx: Any) -> Batch:
         from .pandas_udf import _RowFailure
+        rows, tss = self.rows, self.tss or None
+        self.rows, self.tss = [], []
         try:
-            rows, kept = self.calc.rows(bundle.values)
+            out, kept = self.calc.rows(rows)
         except _RowFailure as exc:
             raise RecordError(exc.row, _cause(exc.cause), getattr(exc.cause, "function", ""))
-        tss = bundle.timestamps
         if tss is not None and kept is not None:
             tss = [tss[i] for i in kept]
-        return Batch(rows, tss)
+        return Batch(out, tss)
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -656,9 +673,9 @@ class GroupAggregateBundle(_PythonStep):
     State per key: ``[row count, accumulators, last emitted values]``."""
 
     def __init__(self, aggregates: Any, key_len: int, step: str, settings: FunctionSettings,
-                 ttl_ms: int = 0, batch: bool = False) -> None:
+                 input_names: Sequence[str], ttl_ms: int = 0) -> None:
         self.aggregates, self.key_len, self.step = aggregates, key_len, step
-        self.settings, self.ttl_ms, self.batch = settings, ttl_ms, batch
+        self.settings, self.input_names, self.ttl_ms = settings, list(input_names), ttl_ms
 
     def _functions(self) -> Any:
         return self.aggregates.accs
@@ -672,11 +689,11 @@ class GroupAggregateBundle(_PythonStep):
             descriptor.enable_time_to_live(StateTtlConfig.new_builder(
                 Time.milliseconds(self.ttl_ms)).build())
         self.state = runtime_context.get_state(descriptor)
+        self.touched: Dict[Any, tuple] = {}  # keys of the open bundle, in first-seen order
 
-    def process_bundle(self, bundle: Batch, ctx: Any) -> Batch:
-        state, aggs, k = self.state, self.aggregates, self.key_len
-        touched: Dict[Any, tuple] = {}
-        for r, key in zip(bundle.values, bundle.keys):  # type: ignore[arg-type]
+    def add(self, batch: Batch, ctx: Any) -> None:
+        state, aggs, k, touched = self.state, self.aggregates, self.key_len, self.touched
+        for r, key in zip(batch.values, batch.keys):  # type: ignore[arg-type]
             ctx.set_current_key(key)
             st = state.value()
             accumulate = r[0] == INSERT or r[0] == UPDATE_AFTER
@@ -692,14 +709,18 @@ class GroupAggregateBundle(_PythonStep):
                     st[0] -= 1
                     aggs.retract(st[1], r)
             except UdfError as exc:
-                raise RecordError(r, _cause(exc), exc.function) from None
+                raise RecordError(_shown_row(self.input_names, r), _cause(exc),
+                                  exc.function) from None
             state.update(st)
             if key not in touched:
                 touched[key] = r[1:k + 1]
+
+    def finish(self, ctx: Any) -> Batch:
+        touched, self.touched = self.touched, {}
         out: List[tuple] = []
         for key, key_values in touched.items():
             ctx.set_current_key(key)
-            self._emit(state.value(), key_values, out)
+            self._emit(self.state.value(), key_values, out)
         return Batch(out)
 
     def _emit(self, st: Any, key: tuple, out: List[tuple]) -> None:

@@ -41,7 +41,8 @@ from .types import DataType, DataTypes, RowType, ValidationError
 from .udf_defs import (FunctionSettings, PythonTableAggregate, UdfError, bound_functions,
                        is_python, python_calls)
 
-__all__ = ["map_table", "flat_map_table", "lateral", "aggregate_select", "flat_aggregate_select",
+__all__ = ["map_table", "flat_map_table", "lateral", "lateral_sql", "aggregate_select",
+           "flat_aggregate_select",
            "has_python", "plan_calc", "plan_correlate", "plan_python_aggregate",
            "python_aggregate", "TableAggregate", "columnar_frame", "python_steps"]
 
@@ -213,25 +214,48 @@ def _correlate(node: RelNode, func: Any, ctx: Any, left: bool,
     return Correlate(node, d, operands, left, B.unique_names(list(node.names) + out_names), types)
 
 
-def sql_lateral(node: RelNode, name: str, args: Sequence[Expression], alias: Sequence[str],
-                left: bool, ctx: Any, scope: Any = None) -> Correlate:
-    """SQL's ``[LEFT] JOIN LATERAL TABLE(name(args)) [AS T(a, b)] ON TRUE`` over
-    ``node``: the registered table function ``name``."""
-    d = ctx.functions.find_table(name)
+def lateral_sql(conv: Any, node: RelNode, scope: Any, join: Any) -> Tuple[RelNode, Any]:
+    """SQL's ``FROM t, LATERAL TABLE(f(args)) [AS T(a, b)]`` and ``[LEFT] JOIN LATERAL
+    TABLE(...) [AS T(a, b)] ON TRUE``: a Correlate with the registered table function
+    ``f``; returns the node and the scope names resolve in afterwards."""
+    from .sql.convert import to_expression
+    lat = join.this
+    table_call = lat.this
+    inner = table_call.expressions[0] if getattr(table_call, "expressions", None) else None
+    if inner is None or str(getattr(table_call, "name", table_call.this)).upper() != "TABLE":
+        raise ValidationError(f"LATERAL needs TABLE(function(...)), not {lat.sql()[:80]}")
+    name = inner.name if hasattr(inner, "name") and inner.name else str(inner.this)
+    args = [to_expression(a) for a in inner.expressions]
+    alias_node = lat.args.get("alias")
+    qualifier = alias_node.name if alias_node is not None and alias_node.name else None
+    columns = [c.name for c in alias_node.columns] if alias_node is not None and \
+        alias_node.args.get("columns") else []
+    side = (join.args.get("side") or "").upper()
+    if side not in ("", "LEFT") or join.args.get("kind") not in (None, "", "INNER", "CROSS"):
+        raise ValidationError(f"a {side or join.args.get('kind')} JOIN LATERAL is not "
+                              "supported (JOIN or LEFT JOIN ... ON TRUE)")
+    on = join.args.get("on")
+    if on is not None and on.sql().upper() != "TRUE":
+        raise ValidationError("JOIN LATERAL TABLE(...) takes ON TRUE only (as Flink); filter "
+                              f"with WHERE instead of ON {on.sql()}")
+    d = conv.ctx.functions.find_table(name)
     if d is None:
-        raise ValidationError(f"No table function named {name}: register it with "
-                              "create_temporary_function / CREATE TEMPORARY FUNCTION")
-    resolver = B.Resolver(scope or B.Scope.of(node), ctx)
-    operands = [resolver.resolve(a) for a in args]
-    cc = CallContext(d.name, operands, name, ctx.functions)
+        close = conv.ctx.functions.candidates(name)
+        raise ValidationError(f"No table function named {name}" + (
+            f"; did you mean {', '.join(close)}?" if close else "") +
+            ": register a udtf with create_temporary_function or CREATE TEMPORARY FUNCTION")
+    resolver = B.Resolver(scope, conv.ctx)
+    cc = CallContext(d.name, [resolver.resolve(a) for a in args], inner.sql(), conv.ctx.functions)
     d.coerce(cc)
     t = d.infer(cc)
-    out = list(alias) or list(t.names)
+    out = columns or list(t.names)
     if len(out) != len(t.names):
         raise ValidationError(f"{len(out)} column alias(es) for the {len(t.names)} columns of "
                               f"the table function {name}")
-    types = list(node.types) + [ft.nullable_() for ft in t.types]
-    return Correlate(node, d, cc.operands, left, B.unique_names(list(node.names) + out), types)
+    fn_types = [ft.nullable_() for ft in t.types]
+    corr = Correlate(node, d, cc.operands, side == "LEFT",
+                     B.unique_names(list(node.names) + out), list(node.types) + fn_types)
+    return corr, scope + B.Scope(out, fn_types, [qualifier] * len(out))
 
 
 # -- aggregate / flat_aggregate ----------------------------------------------------------------------

@@ -10,28 +10,20 @@ ends when it holds ``size`` records, when ``time_ms`` have passed since its firs
 record, and before a watermark, a checkpoint barrier or the end of input goes on (so
 what it emits keeps its place in the stream, and a checkpoint holds no open bundle).
 
-A function that knows which record failed raises :class:`RecordError`; the step's error
-then names that record (and the function, if given).
+A function's error names the record (and the function) it was about when the exception
+carries ``nbstream_where = (function, record)`` (see ``Operator.error``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict
 
-from ..errors import USER_ERRORS, UserFunctionError
+from ..errors import USER_ERRORS
 from .operators import OneInputOperator, Operator
 from .records import Batch
 from .registry import register
 
-__all__ = ["BundleOperator", "BundleContext", "RecordError"]
-
-
-class RecordError(Exception):
-    """Raised by a bundle function: ``cause`` happened on ``record`` (in ``function``)."""
-
-    def __init__(self, record: Any, cause: BaseException, function: str = "") -> None:
-        super().__init__(str(cause))
-        self.record, self.cause, self.function = record, cause, function
+__all__ = ["BundleOperator", "BundleContext"]
 
 
 class BundleContext:
@@ -98,13 +90,9 @@ class BundleOperator(OneInputOperator):
     def _call(self, f: Any, *args: Any) -> Any:
         try:
             return f(*args)
-        except RecordError as exc:
-            task = self.task
-            raise UserFunctionError(self.name, exc.function or self.fn_name, exc.record,
-                                    exc.cause, subtask=task.subtask if task else 0,
-                                    parallelism=task.parallelism if task else 1) from exc.cause
         except USER_ERRORS as exc:
-            raise self.error(exc, None, has_record=False, phase="a bundle") from exc
+            phase = "" if hasattr(exc, "nbstream_where") else "a bundle"
+            raise self.error(exc, None, has_record=False, phase=phase) from exc
 
     def process_watermark(self, timestamp: int) -> None:
         if self.count:

@@ -30,7 +30,6 @@ function as Series).
 
 from __future__ import annotations
 
-import datetime as _dt
 from itertools import compress, repeat
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -110,12 +109,23 @@ def from_arrow(array: Any, t: DataType) -> List[Any]:
 
 
 def to_pandas(array: Any, t: DataType) -> Any:
-    """What a pandas function receives for a column: a Series (a DataFrame for a ROW)."""
+    """What a pandas function receives for a column: a Series; for a ROW a DataFrame, its
+    nested ROW fields flattened into columns (as PyFlink gives them)."""
     if isinstance(t, RowType):
         import pandas as pd
-        return pd.DataFrame({n: to_pandas(array.field(i), ft)
-                             for i, (n, ft) in enumerate(zip(t.names, t.types))})
+        return pd.DataFrame(dict(_row_columns(array, t)))
     return array.to_pandas()
+
+
+def _row_columns(array: Any, t: RowType) -> List[Tuple[str, Any]]:
+    out: List[Tuple[str, Any]] = []
+    for i, (n, ft) in enumerate(zip(t.names, t.types)):
+        child = array.field(i)
+        if isinstance(ft, RowType):
+            out.extend(_row_columns(child, ft))
+        else:
+            out.append((n, child.to_pandas()))
+    return out
 
 
 def from_pandas(result: Any, t: DataType) -> Any:
@@ -517,15 +527,17 @@ class PandasAccumulator(Accumulator):
     def value(self, acc: Any) -> Any:
         columns = list(zip(*acc)) if acc else [[] for _ in self.arg_types]
         series = [to_pandas(to_arrow(list(c), t), t) for c, t in zip(columns, self.arg_types)]
+        f = self.fn.inst
         try:
-            v = self.fn.inst.func(*series)
+            if hasattr(f, "func"):  # a callable: Series in, a value out
+                v = f.func(*series)
+            else:  # an AggregateFunction given pandas Series (PyFlink's pandas UDAF class)
+                a = f.create_accumulator()
+                f.accumulate(a, *series)
+                v = f.get_value(a)
         except USER_ERRORS as exc:
             raise _raised(self.name, exc) from exc
-        if hasattr(v, "item") and not isinstance(v, (str, bytes)) and not hasattr(v, "__len__"):
-            v = v.item()
-        if isinstance(v, (_dt.date,)) or v is None:
-            return self.conv(v)
-        return self.conv(_plain(v))
+        return self.conv(None if v is None else _plain(v))
 
 
 def _plain(v: Any) -> Any:

@@ -45,6 +45,9 @@ class UdfError(Exception):
         super().__init__(message)
         self.function = function
 
+    def __reduce__(self) -> Any:  # travels from a worker process
+        return (type(self), (self.function, self.args[0]))
+
 
 def _raised(name: str, exc: BaseException, phase: str = "") -> UdfError:
     where = f" in {phase}" if phase else ""

@@ -27,9 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..api.functions import FlatMapFunction, MapFunction
 from ..api.state import ValueStateDescriptor
-from ..errors import PlanError, UserFunctionError
+from ..errors import PlanError
 from ..plan.logical import UserFn
-from ..runtime.bundles import RecordError
 from ..runtime.records import Batch
 from ..runtime.row import Row, RowKind
 from . import builder as B
@@ -57,6 +56,12 @@ class _WholeRow(ScalarFunctionDef):
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = list(names)
+
+    def __eq__(self, other: Any) -> bool:  # calls of it compare by value (GROUP BY matching)
+        return isinstance(other, _WholeRow) and other.names == self.names
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.names))
 
     def infer(self, ctx: CallContext) -> DataType:
         return DataTypes.ROW([DataTypes.FIELD(n, t) for n, t in zip(self.names, ctx.types)],
@@ -86,6 +91,36 @@ class _Field(ScalarFunctionDef):
 
     def emit(self, gen: Any, args: List[str], call: Call) -> str:
         return gen.strict(call, args, lambda v: f"{v[0]}[{self.index}]")
+
+
+class _RowArgument:
+    """An aggregate given to ``aggregate()`` without arguments: called with the columns,
+    it gets them as one ROW (the whole row, as PyFlink passes it)."""
+
+    def __init__(self, d: Any, names: Sequence[str]) -> None:
+        self.packed = _RowArgAggregate(d, names)
+
+    def function_def(self) -> Any:
+        return self.packed
+
+
+class _RowArgAggregate(AggregateFunctionDef):
+    python = True
+    columnar = None
+
+    def __init__(self, d: Any, names: Sequence[str]) -> None:
+        self.d, self.names, self.name = d, list(names), d.name
+        self.result_type, self.pandas = d.result_type, getattr(d, "pandas", False)
+
+    def coerce(self, ctx: CallContext) -> None:
+        d = _WholeRow(self.names)
+        ctx.operands = [_call(d, ctx.operands, d.infer(CallContext("row", ctx.operands)))]
+
+    def infer(self, ctx: CallContext) -> DataType:
+        return self.result_type
+
+    def create(self, arg_types: Sequence[DataType], result_type: DataType, retract: bool) -> Any:
+        return self.d.create(arg_types, result_type, retract)
 
 
 def _call(d: Any, operands: Sequence[Rex], t: DataType) -> Call:
@@ -264,8 +299,9 @@ def aggregate_select(node: RelNode, keys: List[Any], func: Any, items: List[Any]
     """``group_by(keys).aggregate(f).select(items)``: the aggregate's ROW result becomes
     its fields' columns (named by the alias, else ``TMP_0$field``), then ``items``."""
     e, alias = _alias_of(func)
-    if _is_function(e):  # given without arguments: every column is one
-        e = e(*[Expression("col", n) for n in node.names])
+    if _is_function(e):  # given without arguments: it gets the whole row
+        e = Expression("udf_call", _RowArgument(e.function_def(), node.names),
+                       *[Expression("col", n) for n in node.names])
     d = e._args[0].function_def() if isinstance(e, Expression) and e._op == "udf_call" else None
     if not isinstance(d, AggregateFunctionDef) or isinstance(d, PythonTableAggregate):
         raise ValidationError(f"aggregate() takes an aggregate function (udaf), not {e}")
@@ -519,19 +555,13 @@ def _plan_grouped(planner: Any, node: Any, bundle_cls: Any) -> Any:
 
 
 # -- the runtime functions --------------------------------------------------------------------------
-def _failure(step: str, exc: BaseException, record: Any, runtime_context: Any) -> UserFunctionError:
-    """The step's error for a UDF failure on ``record``: names the step, the function
-    and the row; the user's exception (and traceback) is the cause."""
-    function = getattr(exc, "function", "")
+def _failed(exc: BaseException, record: Any) -> BaseException:
+    """The exception a step raises when a Python function failed on ``record``: the user's
+    own exception (its traceback), or for a result of the wrong type the UdfError saying
+    so; it names the function and the record for the step's error (``Operator.error``)."""
     cause = exc.__cause__ if isinstance(exc, UdfError) and exc.__cause__ is not None else exc
-    rc = runtime_context
-    err = UserFunctionError(step, function, record, cause,
-                            subtask=rc.get_index_of_this_subtask() if rc is not None else 0,
-                            parallelism=rc.get_number_of_parallel_subtasks() if rc is not None
-                            else 1)
-    if cause is not exc:  # the message says which UDF raised
-        err.args = (f"{err.args[0]} (the Python function {function} raised it)",)
-    return err
+    cause.nbstream_where = (getattr(exc, "function", ""), record)  # type: ignore[union-attr]
+    return cause
 
 
 def _shown_row(names: Sequence[str], r: tuple) -> Row:
@@ -585,15 +615,13 @@ class PythonCalcFunction(_PythonStep, MapFunction, FlatMapFunction):
         try:
             return self.f(value)
         except UdfError as exc:
-            raise _failure(self.step, exc, _shown_row(self.input_names, value),
-                           self.runtime_context) from exc.__cause__
+            raise _failed(exc, _shown_row(self.input_names, value)) from None
 
     def flat_map(self, value: tuple) -> Any:
         try:
             out = self.f(value)
         except UdfError as exc:
-            raise _failure(self.step, exc, _shown_row(self.input_names, value),
-                           self.runtime_context) from exc.__cause__
+            raise _failed(exc, _shown_row(self.input_names, value)) from None
         return () if out is None else (out,)
 
     def __repr__(self) -> str:
@@ -626,14 +654,11 @@ class PandasCalcBundle(_PythonStep):
         try:
             out, kept = self.calc.rows(rows)
         except _RowFailure as exc:
-            raise RecordError(exc.row, _cause(exc.cause), getattr(exc.cause, "function", ""))
+            raise _failed(exc.cause, exc.row if exc.row is not None else
+                          f"a batch of {len(rows)} rows") from None
         if tss is not None and kept is not None:
             tss = [tss[i] for i in kept]
         return Batch(out, tss)
-
-
-def _cause(exc: BaseException) -> BaseException:
-    return exc.__cause__ if isinstance(exc, UdfError) and exc.__cause__ is not None else exc
 
 
 class ColumnarCalc(_PythonStep, MapFunction):
@@ -653,9 +678,8 @@ class ColumnarCalc(_PythonStep, MapFunction):
         try:
             return self.calc.batch(rb)
         except _RowFailure as exc:
-            raise _failure(self.step, exc.cause, exc.row if exc.row is not None else
-                           f"a batch of {rb.num_rows} rows", self.runtime_context) \
-                from _cause(exc.cause)
+            raise _failed(exc.cause, exc.row if exc.row is not None else
+                          f"a batch of {rb.num_rows} rows") from None
 
 
 class CorrelateFunction(_PythonStep, FlatMapFunction):
@@ -681,8 +705,7 @@ class CorrelateFunction(_PythonStep, FlatMapFunction):
             if self.condition is not None:
                 out = [r for r in out if self.condition(r)]
         except UdfError as exc:
-            raise _failure(self.step, exc, _shown_row(self.input_names, value),
-                           self.runtime_context) from exc.__cause__
+            raise _failed(exc, _shown_row(self.input_names, value)) from None
         if not out and self.left:
             return (value + self.pad,)
         return out
@@ -733,8 +756,7 @@ class GroupAggregateBundle(_PythonStep):
                     st[0] -= 1
                     aggs.retract(st[1], r)
             except UdfError as exc:
-                raise RecordError(_shown_row(self.input_names, r), _cause(exc),
-                                  exc.function) from None
+                raise _failed(exc, _shown_row(self.input_names, r)) from None
             state.update(st)
             if key not in touched:
                 touched[key] = r[1:k + 1]
@@ -753,7 +775,7 @@ class GroupAggregateBundle(_PythonStep):
             try:
                 new = self.aggregates.values(st[1])
             except UdfError as exc:
-                raise RecordError(key, _cause(exc), exc.function) from None
+                raise _failed(exc, Row(*key)) from None
             if prev is None:
                 out.append((INSERT,) + key + new)
             elif new != prev or self.ttl_ms > 0:
@@ -779,7 +801,7 @@ class TableAggregateBundle(GroupAggregateBundle):
             try:
                 new = self.aggregates.values(st[1])[0]
             except UdfError as exc:
-                raise RecordError(key, _cause(exc), exc.function) from None
+                raise _failed(exc, Row(*key)) from None
             out.extend((INSERT,) + key + row for row in new)
             st[2] = new
             self.state.update(st)

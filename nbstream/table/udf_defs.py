@@ -420,9 +420,8 @@ def _fields(item: Any) -> tuple:
     else the value alone."""
     if isinstance(item, tuple):
         return item
-    from ..runtime.row import Row
-    if isinstance(item, Row):
-        return tuple(item)
+    if hasattr(item, "_values") and type(item).__name__ == "Row":  # nbstream's or PyFlink's
+        return tuple(item._values)
     return (item,)
 
 

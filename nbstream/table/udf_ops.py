@@ -307,7 +307,14 @@ def aggregate_select(node: RelNode, keys: List[Any], func: Any, items: List[Any]
         raise ValidationError(f"aggregate() takes an aggregate function (udaf), not {e}")
     t = d.result_type
     temp = "TMP_0"
-    agg = B.aggregate(node, keys, list(keys) + [e.alias(temp)], ctx, window=window)
+    props: List[Any] = []
+    if window is not None:  # the window's properties as columns, for the select after
+        wname, spec = window
+        keys = [k for k in keys if not (k._op == "col" and k._args[0] == wname)]
+        props = [Expression("window_property", Expression("col", wname), p).alias(f"{wname}${p}")
+                 for p in ("start", "end", "proctime" if spec.proctime else "rowtime")]
+        items = [_window_columns(i, wname) for i in items]
+    agg = B.aggregate(node, keys, list(keys) + props + [e.alias(temp)], ctx, window=window)
     if isinstance(t, RowType):
         names = alias or [f"{temp}${n}" for n in t.names]
         if len(names) != len(t.names):
@@ -317,6 +324,22 @@ def aggregate_select(node: RelNode, keys: List[Any], func: Any, items: List[Any]
     else:
         flat = Calc(agg, _field_refs(agg), None, list(agg.names[:-1]) + (alias[:1] or [temp]))
     return B.project(flat, items, ctx)
+
+
+def _window_columns(e: Any, alias: str) -> Any:
+    """``e`` with the properties of window ``alias`` (``w.start``...) as the columns
+    ``aggregate_select`` gives them."""
+    if not isinstance(e, Expression):
+        return e
+    if e._op == "window_property" and e._args[0]._op == "col" and e._args[0]._args[0] == alias:
+        prop = "rowtime" if e._args[1] == "proctime" else e._args[1]
+        return Expression("col", f"{alias}${prop}")
+    if e._op == "col" and e._args[0] == alias:
+        raise ValidationError(f"the window '{alias}' is not a column: use its properties "
+                              f"({alias}.start, {alias}.end, {alias}.rowtime)")
+    out = Expression(e._op, *[_window_columns(a, alias) for a in e._args])
+    out._text = e._text
+    return out
 
 
 def flat_aggregate_select(node: RelNode, keys: List[Any], func: Any, items: List[Any],
@@ -458,17 +481,15 @@ def plan_calc(planner: Any, node: Calc) -> Any:
              for c in python_calls(r)]
     name = _step_name("PythonCalc", node)
     settings = FunctionSettings(_settings(planner))
+    columnar = columnar_input(planner, node.input)
+    if columnar is not None:  # a DataFrame/Arrow source: the Calc on its Arrow batches
+        fn = ColumnarCalc(_batch_calc(planner, node), name, settings)
+        _check_shippable(planner, name, fn)
+        out = columnar.map_batches(fn, format="arrow").name(name)
+        return out.to_rows("tuple", reason="the rows after a Python UDF").map(
+            _insert_row).name("ToRows")
     if any(c.param("fn").pandas for c in calls):
-        from .pandas_udf import BatchCalc
-        calc = BatchCalc(node.projects, node.condition, node.input.names, node.input.types,
-                         node.names, planner.functions, planner.zone, _arrow_batch_size(planner))
-        columnar = columnar_input(planner, node.input)
-        if columnar is not None:
-            fn = ColumnarCalc(calc, name, settings)
-            _check_shippable(planner, name, fn)
-            out = columnar.map_batches(fn, format="arrow").name(name)
-            return out.to_rows("tuple", reason="rows after a pandas UDF").map(
-                _insert_row).name("ToRows")
+        calc = _batch_calc(planner, node)
         fn2 = PandasCalcBundle(calc, name, settings)
         _check_shippable(planner, name, fn2)
         ds = planner.translate(node.input)
@@ -485,9 +506,17 @@ def plan_calc(planner: Any, node: Calc) -> Any:
     return ds.flat_map(fn3).name(name)
 
 
+def _batch_calc(planner: Any, node: Calc) -> Any:
+    from .pandas_udf import BatchCalc
+    return BatchCalc(node.projects, node.condition, node.input.names, node.input.types,
+                     node.names, planner.functions, planner.zone, _arrow_batch_size(planner))
+
+
 def columnar_input(planner: Any, node: RelNode) -> Any:
-    """A columnar stream (Arrow batches) of ``node``'s rows, when its source has one
-    (a DataFrame, Arrow table, Parquet ...) and only Calcs with Python calls lie between."""
+    """A columnar stream (Arrow batches) of ``node``'s rows when it is a scan of a source
+    that has one (a DataFrame, an Arrow table, Parquet), else None."""
+    if planner.setting("nbstream.table.columnar", "true").lower() != "true":
+        return None
     if isinstance(node, Scan) and not node.updating:
         try:
             return node.source.columnar(planner.env)
@@ -811,21 +840,17 @@ class TableAggregateBundle(GroupAggregateBundle):
 
 # -- results and explanations ------------------------------------------------------------------------
 def columnar_frame(planner: Any, node: RelNode) -> Any:
-    """``Table.to_pandas()`` of a projection with pandas UDFs over a DataFrame/Arrow
+    """``Table.to_pandas()`` of a projection calling Python UDFs over a DataFrame/Arrow
     source: the Arrow batches gathered into a DataFrame (no Python object per row);
     None when the query is not of that shape."""
-    if not isinstance(node, Calc) or not has_python(node) or \
-            not any(c.param("fn").pandas for r in node.projects for c in python_calls(r)):
+    if not isinstance(node, Calc) or not has_python(node):
         return None
     if columnar_input(planner, node.input) is None:
         return None
     import pyarrow as pa
-    from .pandas_udf import BatchCalc
     from .values import arrow_type
-    calc = BatchCalc(node.projects, node.condition, node.input.names, node.input.types,
-                     node.names, planner.functions, planner.zone, _arrow_batch_size(planner))
     name = _step_name("PythonCalc", node)
-    fn = ColumnarCalc(calc, name, FunctionSettings(_settings(planner)))
+    fn = ColumnarCalc(_batch_calc(planner, node), name, FunctionSettings(_settings(planner)))
     _check_shippable(planner, name, fn)
     stream = columnar_input(planner, node.input).map_batches(fn, format="arrow").name(name)
     batches = list(stream._stream.execute_and_collect("to_pandas"))

@@ -335,3 +335,17 @@ def test_a_table_function_row_of_the_wrong_width_is_named():
     t = env.from_elements(ROWS, ["id", "k", "x"])
     with pytest.raises(NbstreamError, match="bad_rows produced the row .* with 3 field"):
         rows(t.join_lateral(bad(t.k)))
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_the_live_view_says_where_each_python_step_runs(mode):
+    from nbstream.notebook.live import LiveJob
+    env = t_env(mode)
+    t = env.from_elements(ROWS, ["id", "k", "x"])
+    result = t.select(scaled(t.id, t.x)).execute()
+    list(result.collect())
+    job = LiveJob(result.get_job_client(), [], [], [], [])
+    steps = job.python_steps()
+    assert len(steps) == 1 and steps[0].startswith("PythonCalc(select=[")
+    assert f"): {mode}" in steps[0] and steps[0].endswith("(the job's mode)")  # process:
+    assert steps[0] in job.report()  # "...: process on worker 1 (pid 123) (the job's mode)"

@@ -609,8 +609,8 @@ def udtf(f: Any = None, input_types: Any = None, result_types: Any = None,
     >>> @udtf(result_types=[DataTypes.STRING()])
     ... def split(s):
     ...     yield from s.split(",")
-    >>> split._result_types
-    [VARCHAR(2147483647)]
+    >>> [t.summary_string() for t in split._result_types]
+    ['STRING']
     """
     if f is None:
         return functools.partial(udtf, input_types=input_types, result_types=result_types,

@@ -349,3 +349,47 @@ def test_the_live_view_says_where_each_python_step_runs(mode):
     assert len(steps) == 1 and steps[0].startswith("PythonCalc(select=[")
     assert f"): {mode}" in steps[0] and steps[0].endswith("(the job's mode)")  # process:
     assert steps[0] in job.report()  # "...: process on worker 1 (pid 123) (the job's mode)"
+
+
+def test_python_execution_mode_from_the_datastream_configuration():
+    """PyFlink's other spelling: the mode in the Configuration of the StreamExecutionEnvironment
+    a StreamTableEnvironment is made from."""
+    from nbstream.compat.pyflink.common.configuration import Configuration
+    from nbstream.api.environment import StreamExecutionEnvironment
+    from nbstream.table import StreamTableEnvironment
+    config = Configuration()
+    config.set_string("python.execution-mode", "process")
+    env = StreamExecutionEnvironment.get_execution_environment(config)
+    t_env = StreamTableEnvironment.create(env)
+    t = t_env.from_elements(ROWS, ["id", "k", "x"])
+    _got, pids = general(t_env)
+    assert KERNEL not in pids
+
+
+def test_a_bundle_is_emitted_when_its_time_is_up_without_waiting_for_more_rows():
+    """python.fn-execution.bundle.time: the group's result comes while the source is still
+    open (it waits for the test to see that result before it ends)."""
+    from nbstream.api.environment import StreamExecutionEnvironment
+    from nbstream.table import StreamTableEnvironment
+    seen = threading.Event()
+
+    def rows_then_wait():
+        yield (1, "a")
+        yield (2, "a")
+        if not seen.wait(60):  # the test sets it once the first result arrived
+            raise RuntimeError("the group's result did not come while the source was open")
+
+    env = StreamExecutionEnvironment.get_execution_environment()
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("python.fn-execution.bundle.time", "100")
+    from nbstream.api.types import Types
+    ds = env.from_iterable(rows_then_wait()).map(
+        lambda r: Row(*r), output_type=Types.ROW_NAMED(["v", "k"], [Types.LONG(), Types.STRING()]))
+    t = t_env.from_data_stream(ds)
+    result = t.group_by(t.k).aggregate(sum_and_pid(t.v).alias("total", "pid")) \
+        .select(col("k"), col("total")).execute()
+    with result.collect() as it:
+        first = next(it)
+        assert not seen.is_set() and tuple(first) == ("a", 3)
+        seen.set()
+        assert list(it) == []

@@ -1,6 +1,6 @@
-"""Pipelines of Flink's own Python UDF table tests (``tests/udf_corpus/cases.py``) give on
+"""Pipelines of Flink's own Python UDF table tests (``tests/udf_corpus/udf_cases.py``) give on
 nbstream the rows real PyFlink 2.3 gave (``expected.txt``, frozen by
-``tests/udf_corpus/generate.py``; the command is in cases.py): line for line where Flink's
+``tests/udf_corpus/generate.py``; the command is in udf_cases.py): line for line where Flink's
 order is fixed, as the same rows otherwise; in thread and in process mode."""
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ def cases():
     sys.path.insert(0, str(HERE))
     try:
         with compat.activated():
-            sys.modules.pop("cases", None)
+            sys.modules.pop("udf_cases", None)
             sys.modules.pop("corpus_functions", None)
-            module = importlib.import_module("cases")
+            module = importlib.import_module("udf_cases")
             yield module
     finally:
         sys.path.remove(str(HERE))
-        sys.modules.pop("cases", None)
+        sys.modules.pop("udf_cases", None)
         sys.modules.pop("corpus_functions", None)
 
 

@@ -852,12 +852,13 @@ def columnar_frame(planner: Any, node: RelNode) -> Any:
     name = _step_name("PythonCalc", node)
     fn = ColumnarCalc(_batch_calc(planner, node), name, FunctionSettings(_settings(planner)))
     _check_shippable(planner, name, fn)
-    stream = columnar_input(planner, node.input).map_batches(fn, format="arrow").name(name)
-    batches = list(stream._stream.execute_and_collect("to_pandas"))
     from .pandas_udf import _unique
-    schema = pa.schema([pa.field(n, arrow_type(t)) for n, t in
-                        zip(_unique(node.names), node.types)])
-    frame = pa.Table.from_batches([b for b in batches if b.num_rows], schema=schema).to_pandas()
+    table = columnar_input(planner, node.input).map_batches(fn, format="arrow").name(name) \
+        .to_arrow("to_pandas")
+    if table.num_columns == 0:  # no batch at all
+        table = pa.schema([pa.field(n, arrow_type(t)) for n, t in
+                           zip(_unique(node.names), node.types)]).empty_table()
+    frame = table.to_pandas()
     frame.columns = list(node.names)
     return frame
 

@@ -1,4 +1,4 @@
-"""Run the corpus (cases.py) on real PyFlink 2.3 and print each case's rows: the expected
+"""Run the corpus (udf_cases.py) on real PyFlink 2.3 and print each case's rows: the expected
 output nbstream must give.
 
     TZ=UTC PYTHONUNBUFFERED=1 python tests/udf_corpus/generate.py > tests/udf_corpus/expected.txt
@@ -15,7 +15,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from cases import CASES, render  # noqa: E402
+from udf_cases import CASES, render  # noqa: E402
 
 
 def environment(batch: bool, config: dict):

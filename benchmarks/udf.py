@@ -93,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cpu-rows", type=int, default=40_000)
+    parser.add_argument("--cpu-rows", type=int, default=100_000)
     args = parser.parse_args()
     print(machine())
     df = pd.DataFrame({"x": np.arange(args.rows, dtype=np.int64)})

@@ -475,16 +475,28 @@ class BatchCalc:
         import pyarrow as pa
         n = rb.num_rows
         types = self.input_types
-        env = _Env(n, lambda i: Column(types[i], n, array=rb.column(i)),
+        env = _Env(n, lambda i: Column(types[i], n, array=_as_type(rb.column(i), types[i])),
                    lambda i: self._shown(list(rb.slice(i, 1).to_pylist()[0].values())))
         keep = self._mask(env)
         if keep is not None:
             rb = rb.filter(pa.array(keep, type=pa.bool_()))
             n = rb.num_rows
-            env = _Env(n, lambda i: Column(types[i], n, array=rb.column(i)),
+            env = _Env(n, lambda i: Column(types[i], n, array=_as_type(rb.column(i), types[i])),
                        lambda i: self._shown(list(rb.slice(i, 1).to_pylist()[0].values())))
         arrays = [node(env).arrow() for node in self.nodes]
         return pa.RecordBatch.from_arrays(arrays, names=_unique(self.names))
+
+
+def _as_type(array: Any, t: DataType) -> Any:
+    """A source's Arrow column as the Arrow type of its SQL type (a DataFrame's int64
+    column declared INT is an int32 Series for a pandas UDF, as PyFlink gives it)."""
+    target = arrow_type(t)
+    if array.type == target:
+        return array
+    try:
+        return array.cast(target)
+    except Exception:  # noqa: BLE001 - a column Arrow cannot cast stays as it came
+        return array
 
 
 def _unique(names: Sequence[str]) -> List[str]:

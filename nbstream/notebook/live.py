@@ -202,6 +202,16 @@ class LiveJob:
         return {step: dict(m["user_metrics"]) for step, m in self.metrics().items()
                 if m.get("user_metrics")}
 
+    def python_steps(self) -> List[str]:
+        """Where each step calling the Table API's Python functions runs, one line each:
+        ``PythonCalc(...): thread (the job's mode)`` (from ``job.placement``; auto mode
+        fills it in as it decides)."""
+        lines = []
+        for label, where in dict(getattr(self.client, "placement", {}) or {}).items():
+            steps = label.split(": ", 1)[-1].split(" -> ")
+            lines.extend(f"{s}: {where}" for s in steps if s.startswith("Python"))
+        return lines
+
     def fault_tolerance(self) -> Dict[str, Any]:
         """What the views show of checkpoints and restarts, JSON-ready: ``checkpointing``,
         ``restarts``, ``last_failure``, ``completed`` checkpoints, the last one's ``id``,
@@ -250,6 +260,7 @@ class LiveJob:
         fault = self.fault_tolerance()
         if fault.get("restarts") and fault.get("last_failure"):
             parts.append(f"last failure (restarted from a checkpoint): {fault['last_failure']}")
+        parts.extend(self.python_steps())
         for label, results in zip(self.labels, self.results):
             if len(self.results) > 1:
                 parts.append(f"-- {label}")

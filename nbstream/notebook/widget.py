@@ -10,7 +10,8 @@ header) moves the job's progress into them:
   size and duration, ``resumed_from``) and ``text``, the line the front end shows;
 * ``functions``: for a StateFun job, a line per function type (:func:`function_lines`:
   messages in, calls, egress, latency p50/p99); then a line per step whose function
-  registered metrics (:func:`metric_lines`: counters, gauges, meters, distributions);
+  registered metrics (:func:`metric_lines`: counters, gauges, meters, distributions); for a
+  Table job, where each step calling Python UDFs runs and why (:meth:`LiveJob.python_steps`);
 * ``delta``: the rows touched since the previous update, ``{"from", "to", "rows"}``,
   where ``rows`` holds ``[row id, cells, key label]`` oldest first. The front end keeps
   the newest ``limit`` rows, upserting by row id; if it sees a gap in ``from``/``to``
@@ -187,7 +188,8 @@ class Pump:
                 fault["text"] = fault_text(fault)
             if fault != view.checkpoints:
                 view.checkpoints = fault
-            functions = function_lines(job.function_stats()) + metric_lines(job.user_metrics())
+            functions = (function_lines(job.function_stats()) + metric_lines(job.user_metrics())
+                         + job.python_steps())
             if functions != view.functions:
                 view.functions = functions
             if self.results is not None and (not self.paused or final):

@@ -363,8 +363,12 @@ class Operator:
               phase: str = "") -> UserFunctionError:
         if isinstance(exc, UserFunctionError):
             return exc
+        function = self.fn_name
+        where = getattr(exc, "nbstream_where", None)  # (function, record) that a step calling
+        if where is not None:                         # several functions put on the exception
+            (function, record), has_record = where, True
         task = self.task
-        return UserFunctionError(self.name, self.fn_name, record, exc,
+        return UserFunctionError(self.name, function, record, exc,
                                  subtask=task.subtask if task else 0,
                                  parallelism=task.parallelism if task else 1,
                                  has_record=has_record, phase=phase)

@@ -297,8 +297,8 @@ def fold(call: Call, functions: FunctionRegistry) -> Rex:
     if not all(isinstance(o, Literal) for o in call.operands):
         return call
     fn = call.param("fn") or functions.scalar(call.name)
-    if not fn.deterministic or call.name in ("cast", "try_cast") and call.type.root in (
-            "TIMESTAMP_LTZ",):
+    if not fn.deterministic or getattr(fn, "python", False) or call.name in (
+            "cast", "try_cast") and call.type.root in ("TIMESTAMP_LTZ",):  # Flink runs Python UDFs
         return call
     from .codegen import compile_expression
     try:

@@ -397,9 +397,12 @@ class TableEnvironment:
         return table.sink(), [c.name for c in cols], [c.data_type for c in cols], path
 
     def _explain(self, node: RelNode) -> str:
+        from .udf_ops import python_steps
         text = explain(node)
+        steps = python_steps(self, node)  # where each Python function step runs, and why
         return ("== Abstract Syntax Tree ==\n" + text + "\n\n== Optimized Physical Plan ==\n"
-                + text + "\n\n== Optimized Execution Plan ==\n" + text + "\n")
+                + text + "\n\n== Optimized Execution Plan ==\n" + text + "\n"
+                + (f"\n== Python Functions ==\n{steps}\n" if steps else ""))
 
     # -- deprecated / JVM-only ---------------------------------------------------------------------------------
     def execute(self, job_name: str) -> Any:

@@ -118,6 +118,9 @@ class Calc(RelNode):
         if not self.types:
             self.types = [p.type for p in self.projects]
 
+    def kind(self) -> str:
+        return "PythonCalc" if calls_python(*self.projects, self.condition) else "Calc"
+
     def terms(self) -> str:
         select = ", ".join(f"{p.digest()} AS {n}" if p.digest() != n else n
                            for p, n in zip(self.projects, self.names))
@@ -167,6 +170,10 @@ class Aggregate(RelNode):
     @property
     def updating(self) -> bool:
         return not self.batch
+
+    def kind(self) -> str:
+        python = any(getattr(a.fn, "python", False) for a in self.aggs)
+        return "PythonGroupAggregate" if python else "Aggregate"
 
     def terms(self) -> str:
         return (f"groupBy=[{', '.join(self.input.names[g] for g in self.group)}], "
@@ -407,6 +414,22 @@ class Correlate(RelNode):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.inputs = (self.input,)
+
+    def kind(self) -> str:
+        return "PythonCorrelate" if getattr(self.function, "python", False) else "Correlate"
+
+    def terms(self) -> str:
+        args = ", ".join(a.digest() for a in self.args)
+        cond = f", condition=[{self.condition.digest()}]" if self.condition is not None else ""
+        return (f"invocation=[{self.function.name}({args})], "
+                f"select=[{', '.join(self.names)}]{cond}, joinType=[{'LEFT' if self.left else 'INNER'}]")
+
+
+def calls_python(*rexes: Optional[Rex]) -> bool:
+    """Whether any of ``rexes`` calls a Python user-defined function."""
+    from .rex import Call, walk
+    return any(isinstance(c, Call) and getattr(c.param("fn"), "python", False)
+               for r in rexes if r is not None for c in walk(r))
 
 
 def explain(node: RelNode, indent: int = 0) -> str:

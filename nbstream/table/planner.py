@@ -26,10 +26,12 @@ from .operators import (Aggregates, BatchJoin, ColumnarWindowRow, CumulativeWind
                         GroupAggregate, GroupStep, IntervalPair, OverRows, RegularJoin, TagSide,
                         TemporalJoin, WindowJoin, RowtimeOf, SortAll, SqlWatermarks, TopN, WatermarkExpression,
                         WindowAccumulate, WindowColumns, WindowEmit, WindowTopN, constant_key)
-from .plan import (Aggregate, Calc, Join, OverAggregate, Rank, RelNode, Scan, Sort, Union, Values,
+from .plan import (Aggregate, Calc, Correlate, Join, OverAggregate, Rank, RelNode, Scan, Sort, Union, Values,
                    WatermarkAssigner, WindowAggregate, WindowTVF)
 from .rex import Call, InputRef, Literal
 from .types import ValidationError
+from .udf_ops import (has_python, plan_calc, plan_correlate, plan_python_aggregate,
+                      python_aggregate)
 
 __all__ = ["Planner"]
 
@@ -68,6 +70,9 @@ class Planner:
         ds = self._done.get(node.id)
         if ds is None:
             method = getattr(self, "_" + type(node).__name__.lower(), None)
+            if method is None and hasattr(node, "plan"):  # a node that plans itself (udf_ops)
+                ds = self._done[node.id] = node.plan(self)
+                return ds
             if method is None:
                 raise ValidationError(f"{node.kind()} is not supported by the planner yet")
             ds = self._done[node.id] = method(node)
@@ -82,14 +87,13 @@ class Planner:
             f"Values({node.terms()})")
 
     def _calc(self, node: Calc) -> Any:
+        if has_python(node):
+            return plan_calc(self, node)
         ds = self.translate(node.input)
         if node.is_identity():
             return ds
         f = compile_calc(node.projects, node.condition, self.functions, self.zone)
         name = f"Calc({node.terms()})"
-        owners = _function_owners(node)
-        if owners:  # user functions with open()/close(): once per parallel instance
-            return ds.flat_map(_CalcWithFunctions(f, owners, node.condition is not None)).name(name)
         if node.condition is None:
             return ds.map(f).name(name)
         return ds.flat_map(_Filtered(f)).name(name)
@@ -117,6 +121,8 @@ class Planner:
             f"WatermarkAssigner({node.terms()})")
 
     def _aggregate(self, node: Aggregate) -> Any:
+        if python_aggregate(node) and not node.batch:
+            return plan_python_aggregate(self, node)
         ds = self.translate(node.input)
         retract = node.input.updating
         accs = [make_accumulator(c.fn, [node.input.types[a] for a in c.args], c.type, retract,
@@ -199,6 +205,9 @@ class Planner:
         """The result of ``top`` as a pandas DataFrame computed entirely on the columnar
         path, when ``top`` is a projection of a columnar window aggregation (``to_pandas()``
         then never makes a Python object per row); else None."""
+        if has_python(top):  # Python UDFs over a DataFrame's Arrow batches
+            from .udf_ops import columnar_frame
+            return columnar_frame(self, top)
         node = top
         projects = None
         while isinstance(node, Calc):  # projections (of columns) over the window aggregation
@@ -371,6 +380,9 @@ class Planner:
             out.set_parallelism(1)
         return out
 
+    def _correlate(self, node: Correlate) -> Any:
+        return plan_correlate(self, node)
+
     def _union(self, node: Union) -> Any:
         streams = [self.translate(p) for p in node.parts]
         return streams[0].union(*streams[1:])
@@ -474,38 +486,6 @@ def _drop_last(r: tuple) -> tuple:
 
 #: the row a batch global aggregate adds so that an empty input still has its group
 _EMPTY_GROUP = (-1,)
-
-
-def _function_owners(node: Calc) -> List[Any]:
-    from .rex import walk
-    owners: List[Any] = []
-    for rex in list(node.projects) + ([node.condition] if node.condition is not None else []):
-        for sub in walk(rex):
-            fn = sub.param("fn") if isinstance(sub, Call) else None
-            owner = getattr(fn, "owner", None)
-            if owner is not None and all(owner is not o for o in owners):
-                owners.append(owner)
-    return owners
-
-
-class _CalcWithFunctions(FlatMapFunction):
-    """A Calc calling user functions that have open()/close() (a ScalarFunction class)."""
-
-    def __init__(self, f: Any, owners: List[Any], filters: bool) -> None:
-        self.f, self.owners, self.filters = f, owners, filters
-
-    def open(self, runtime_context: Any) -> None:
-        from .udf import FunctionContext
-        for o in self.owners:
-            o.open(FunctionContext())
-
-    def close(self) -> None:
-        for o in self.owners:
-            o.close()
-
-    def flat_map(self, r: tuple) -> Any:
-        out = self.f(r)
-        return () if out is None else (out,)
 
 
 class _Filtered:

@@ -388,7 +388,7 @@ class GroupedTable:
                                   window=self._window))
 
     def aggregate(self, func: Any) -> "AggregatedTable":
-        return AggregatedTable(self._table, self._keys, func)
+        return AggregatedTable(self._table, self._keys, func, self._window)
 
     def flat_aggregate(self, func: Any) -> "FlatAggregateTable":
         return FlatAggregateTable(self._table, self._keys, func)
@@ -463,14 +463,15 @@ class OverWindowedTable:
 
 
 class AggregatedTable:
-    def __init__(self, table: Table, keys: Tuple[Expression, ...], func: Any) -> None:
-        self._table, self._keys, self._func = table, keys, func
+    def __init__(self, table: Table, keys: Tuple[Expression, ...], func: Any,
+                 window: Optional[Tuple[str, Any]] = None) -> None:
+        self._table, self._keys, self._func, self._window = table, keys, func, window
 
     def select(self, *fields: Any) -> Table:
         from .udf_ops import aggregate_select
         t = self._table
         return t._new(aggregate_select(t._node, list(self._keys), self._func,
-                                       list(expressions_of(fields)), t._ctx()))
+                                       list(expressions_of(fields)), t._ctx(), self._window))
 
 
 class FlatAggregateTable(AggregatedTable):

@@ -511,8 +511,7 @@ class Converter:
             node = self.table_function(item)
             qualifier = alias
         elif isinstance(item, exp.Lateral):
-            raise ValidationError("LATERAL TABLE(...) needs a table function (Python UDTFs "
-                                  "are not supported yet)")
+            raise ValidationError("LATERAL TABLE(...) joins a table: FROM t, LATERAL TABLE(f(x))")
         else:
             raise ValidationError(f"unsupported FROM item: {item.sql()[:80]}")
         if columns:
@@ -612,6 +611,9 @@ class Converter:
     # joins -------------------------------------------------------------------------------------------
     def join(self, left: RelNode, left_scope: B.Scope, join: Any) -> Tuple[RelNode, B.Scope]:
         from ..joins import join_sql
+        if type(join.this).__name__ == "Lateral":  # [LEFT] JOIN LATERAL TABLE(f(...)): a UDTF
+            from ..udf_ops import lateral_sql
+            return lateral_sql(self, left, left_scope, join)
         return join_sql(self, left, left_scope, join)
 
     # OVER -------------------------------------------------------------------------------------------

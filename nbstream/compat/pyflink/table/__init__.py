@@ -16,12 +16,11 @@ __all__, __getattr__ = exports(__name__, {
         "Expression", "TableSchema", "TableResult", "Row", "RowKind", "ResultKind",
         "TablePipeline")},
     **{name: "nbstream.table.udf" for name in (
-        "ScalarFunction", "TableFunction", "AggregateFunction", "TableAggregateFunction",
-        "FunctionContext")},
+        "DataView", "ListView", "MapView", "ScalarFunction", "TableFunction",
+        "AggregateFunction", "TableAggregateFunction", "FunctionContext")},
     "ExplainDetail": f"{_HERE}.explain_detail",
     "ChangelogMode": f"{_HERE}.changelog_mode",
     "SqlDialect": f"{_HERE}.sql_dialect",
-}, unavailable=["DataView", "ListView", "MapView", "Module", "ModuleEntry", "UserDefinedType",
-                "CompiledPlan", "PlanReference",
+}, unavailable=["Module", "ModuleEntry", "UserDefinedType", "CompiledPlan", "PlanReference",
                 "AsyncScalarFunction"],
    why="this part of PyFlink's Table API is not built in nbstream yet")

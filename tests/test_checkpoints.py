@@ -834,7 +834,7 @@ def test_alignment_blocks_the_channel_that_delivered_its_barrier():
 
     capacity, total = 3, 200
     credits = [Credits(capacity), Credits(capacity)]
-    inbox = Inbox([c.give for c in credits])
+    inbox = Inbox(lambda ch: credits[ch].give)
     fast_writer, slow_writer = (_LocalWriter(credits[ch], inbox, ch, Running(), None) for ch in (0, 1))
     aligner = AligningInbox(inbox, 2, [False, False], aligned=True)
     sent = []

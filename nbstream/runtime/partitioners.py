@@ -9,7 +9,8 @@ is one pass with slicing or list appends, no locks.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from collections import defaultdict
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
 from .keygroups import stable_hash
@@ -54,12 +55,11 @@ class RoundRobin(Partitioner):
         if n == 1:
             return [(0, Batch(values, ts))]
         out = []
-        for ch in range(n):
-            offset = (ch - self.next) % n
-            part = values[offset::n]
-            if part:
-                out.append((ch, Batch(part, ts[offset::n] if ts is not None else None)))
-        self.next = (self.next + len(values)) % n
+        start = self.next
+        for offset in range(min(n, len(values))):  # the channels that get a record, no more
+            out.append(((start + offset) % n,
+                        Batch(values[offset::n], ts[offset::n] if ts is not None else None)))
+        self.next = (start + len(values)) % n
         return out
 
 
@@ -175,10 +175,11 @@ class Custom(_Keyed):
 
 def _group(n: int, channels: Sequence[int], values: Sequence[Any],
            timestamps: Optional[Sequence[Any]], keys: Optional[Sequence[Any]]) -> Route:
-    vals: List[List[Any]] = [[] for _ in range(n)]
-    tss: List[List[Any]] = [[] for _ in range(n)]
-    keys_out: List[List[Any]] = [[] for _ in range(n)]
+    """Records split by channel, in channel order: lists only for the channels that get
+    records (a small batch over many channels builds a few lists, not 3 x n)."""
+    vals: Dict[int, List[Any]] = defaultdict(list)
     if keys is not None:  # one pass: a value and its key
+        keys_out: Dict[int, List[Any]] = defaultdict(list)
         for ch, v, k in zip(channels, values, keys):
             vals[ch].append(v)
             keys_out[ch].append(k)
@@ -186,11 +187,12 @@ def _group(n: int, channels: Sequence[int], values: Sequence[Any],
         for ch, v in zip(channels, values):
             vals[ch].append(v)
     if timestamps is not None:
+        tss: Dict[int, List[Any]] = defaultdict(list)
         for ch, t in zip(channels, timestamps):
             tss[ch].append(t)
     return [(ch, Batch(vals[ch], tss[ch] if timestamps is not None else None,
                        keys_out[ch] if keys is not None else None))
-            for ch in range(n) if vals[ch]]
+            for ch in sorted(vals)]
 
 
 def check_hashable(key: Any, step: str, fn_name: str, record: Any) -> None:

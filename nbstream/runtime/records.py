@@ -68,6 +68,13 @@ class _EndOfInput:
 END_OF_INPUT = _EndOfInput()
 
 
+class Ends(NamedTuple):
+    """The end of input on several channels at once: channels that never carried
+    anything, whose ends a task takes together (``executors/channels.py: Inbox``)."""
+
+    channels: List[int]
+
+
 class OutputTag:
     """Names a side output. A process function yields ``(tag, value)`` to emit to it.
 

@@ -9,10 +9,12 @@ beyond the grace period is named in ``job.warnings``.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import gc
 import threading
 import time
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 from ..job import JobClient, as_job_error
 from ..records import TaskCancelled
@@ -29,9 +31,26 @@ def _nowhere(node: int, first: bytes, rest: Any) -> None:
     raise AssertionError("thread mode has one process: every channel is local")
 
 
-def run_task(task: Task, job: JobClient) -> None:
-    """Run a task, reporting its failure to the job (the first failure wins)."""
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while a job's tasks are made: they are thousands of new
+    objects at high parallelism, which would start collections over everything the
+    kernel holds (half of the set-up time at p=256)."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def run_task(task: Task, job: JobClient, go: Optional[threading.Event] = None) -> None:
+    """Run a task once ``go`` is set, reporting its failure to the job (the first failure
+    wins)."""
+    try:
+        if go is not None:
+            go.wait()
         task.run()
     except TaskCancelled:
         pass
@@ -43,11 +62,12 @@ class ThreadExecutor(Executor):
     name = "thread"
 
     def start(self, plan: Any, job: JobClient, clock: Any) -> None:
-        layout = Layout(plan)
-        channels = JobChannels(plan, layout, [0] * len(layout.tasks), 0, 0, job, _nowhere)
-        tasks = [Task(plan, chain, sub, job, channels.inboxes.get(tid), channels.writer_factory(tid),
-                      clock, {"stdout": job.stdout})
-                 for tid, (chain, sub) in enumerate(layout.tasks)]
+        with _collector_paused():
+            layout = Layout(plan)
+            channels = JobChannels(plan, layout, [0] * len(layout.tasks), 0, 0, job, _nowhere)
+            tasks = [Task(plan, chain, sub, job, channels.inboxes.get(tid),
+                          channels.writer_factory(tid), clock, {"stdout": job.stdout})
+                     for tid, (chain, sub) in enumerate(layout.tasks)]
         self._wire_wakeups(tasks, channels, job, clock)
         for c in plan.chains:
             why = plan.mode_reasons.get(c.id, "the job's mode")
@@ -56,11 +76,15 @@ class ThreadExecutor(Executor):
         # Each thread runs in a copy of the submitter's context variables (as an asyncio
         # task does): output of user functions goes where the submitting code's output
         # goes -- in Jupyter, to the cell that started the job, even after it returned.
-        threads = [threading.Thread(target=contextvars.copy_context().run, args=(run_task, t, job),
+        # Every thread waits for ``go`` until all are started: a thread that ran at once
+        # would hold the GIL while the next start waits for it (up to a switch interval,
+        # 5 ms, per thread: seconds at p=256).
+        go = threading.Event()
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(run_task, t, job, go),
                                     daemon=True, name=f"nbstream[{job.job_name}] {t.display_name}")
                    for t in tasks]
         supervisor = threading.Thread(target=contextvars.copy_context().run,
-                                      args=(self._supervise, threads, job),
+                                      args=(self._supervise, threads, job, go),
                                       daemon=True, name=f"nbstream[{job.job_name}] supervisor")
         supervisor.start()
 
@@ -83,9 +107,10 @@ class ThreadExecutor(Executor):
             job.on_done(lambda _job: clock.unsubscribe(tick))
 
     @staticmethod
-    def _supervise(threads: List[threading.Thread], job: JobClient) -> None:
+    def _supervise(threads: List[threading.Thread], job: JobClient, go: threading.Event) -> None:
         for t in threads:
             t.start()
+        go.set()
         cancelled_at: Optional[float] = None
         pending = list(threads)
         while pending:

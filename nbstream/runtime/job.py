@@ -211,23 +211,39 @@ class JobClient:
     def trigger_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
         """Take a savepoint (a checkpoint that is kept) into folder ``path`` (default: a
         new folder under the checkpoint directory's ``savepoints``); returns its path.
-        Start a job from it with ``env.execute(savepoint_path=...)``."""
+        Start a job from it with ``env.execute(savepoint_path=...)``. A job that is not
+        running (finished, cancelled, failed) refuses at once, as Flink's does."""
+        return self._savepoint(path, timeout, stop=False)
+
+    def _savepoint(self, path: Optional[str], timeout: float, stop: bool) -> str:
+        from .checkpoints import CheckpointError
+
         coordinator = self.checkpoints
         if coordinator is None or coordinator.settings is None:
-            from .checkpoints import CheckpointError
             raise CheckpointError("savepoints need checkpointing: call env.enable_checkpointing"
                                   "(interval) before starting the job")
+        with self._lock:
+            if self._done.is_set() or self._cancel_requested:
+                status = self._status.value if self._done.is_set() else JobStatus.CANCELLING.value
+                raise CheckpointError(f"job '{self.job_name}' is not running ({status}): "
+                                      "no savepoint")
         if path is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = os.path.join(coordinator.settings.directory, "savepoints",
                                 f"savepoint-{self.job_id[:8]}-{stamp}-{time.monotonic_ns() % 10**6}")
         self.warnings.extend(coordinator.uid_warnings())
-        return coordinator.savepoint(os.path.abspath(os.path.expanduser(path)), timeout).path
+        return coordinator.savepoint(os.path.abspath(os.path.expanduser(path)), timeout,
+                                     stop=stop).path
 
     def stop_with_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
-        """Take a savepoint, then stop the job (its status becomes FINISHED); what the
-        sinks had not committed by then comes again when a job resumes from it."""
-        saved = self.trigger_savepoint(path, timeout)
+        """Stop the job with a savepoint (Flink's ``stop`` without ``--drain``): the sources
+        stop at the savepoint's barrier and every task holds still once it took its
+        snapshot, so no record after the barrier reaches a sink, no timer fires and no
+        final watermark flushes windows; once the savepoint completed, the sinks commit
+        what it covers and the job ends FINISHED. A job resumed from the savepoint goes
+        on from exactly there. If the savepoint fails, the job goes on and this raises;
+        a job that is not running refuses at once."""
+        saved = self._savepoint(path, timeout, stop=True)
         with self._lock:
             self.stopped_with_savepoint = saved
             self._cancel_requested = True

@@ -105,8 +105,8 @@ class NetworkTarget:
             for i in unopened:
                 self._writer(i).put(END_OF_INPUT)
 
-    def barrier(self, checkpoint_id: int) -> None:
-        mark = Barrier(checkpoint_id)
+    def barrier(self, checkpoint_id: int, stop: bool = False) -> None:
+        mark = Barrier(checkpoint_id, stop)
         for w in self._all():
             w.put(mark)
 
@@ -229,6 +229,8 @@ class Task:
         self._over = False
         self._alignment_s = 0.0
         self._last_checkpoint = 0  # the newest checkpoint this task snapshotted or restored
+        self._holding: Optional[int] = None  # holding still for the savepoint of a stop
+        self._resumed: set = set()  # stop savepoints that failed
         # a loop head between its snapshot and the barrier's return on every feedback
         # channel: (checkpoint id, states, logged batches, feedback channels still open)
         self._loop_log: Optional[Tuple[int, Dict[str, Any], List[Any], set]] = None
@@ -253,9 +255,11 @@ class Task:
 
     # checkpoints ----------------------------------------------------------------------------------
     def post(self, message: Tuple[str, Any]) -> None:
-        """From the coordinator: ``("barrier", id)`` (sources), ``("complete", id)``,
-        ``("final", None)`` (every task is over), ``("stop", None)`` (stop with a savepoint);
-        from the job's client: ``("query", (id, step, key, method))``."""
+        """From the coordinator: ``("barrier", id)`` and ``("stop-barrier", id)`` (sources;
+        the second for the savepoint of a stop), ``("complete", id)``, ``("final", None)``
+        (every task is over), ``("stop", None)`` (stop with a savepoint: it completed),
+        ``("resume", id)`` (it failed: go on); from the job's client:
+        ``("query", (id, step, key, method))``."""
         self.mailbox.append(message)
         self._mail.set()
         if self.wake is not None:
@@ -266,6 +270,10 @@ class Task:
             kind, arg = self.mailbox.popleft()
             if kind == "barrier":
                 self._checkpoint(arg)
+            elif kind == "stop-barrier":
+                self._checkpoint(arg, stop=True)
+            elif kind == "resume":
+                self._resumed.add(arg)
             elif kind == "complete":
                 for op in self.ops.values():
                     op.notify_checkpoint_complete(arg)
@@ -309,22 +317,42 @@ class Task:
                             "state": dump_state(op.snapshot_state(checkpoint_id), op.name)}
                 for nid, op in self.ops.items()}
 
-    def _checkpoint(self, checkpoint_id: int) -> None:
+    def _checkpoint(self, checkpoint_id: int, stop: bool = False) -> None:
         """The barrier has come in on every input (or, at a source, was asked for): take
-        the chain's state, send the barrier on, acknowledge."""
+        the chain's state, send the barrier on, acknowledge. For the savepoint of a stop,
+        then hold still (see :meth:`_hold`)."""
         handoff = getattr(self, "_handoff", None)
         if handoff is not None and self.head.checkpointed_function() is not None:
             states = self._snapshot_under_lock(handoff, checkpoint_id)
         else:
             states = self._snapshot(checkpoint_id, False)
         for target in self.network:
-            target.barrier(checkpoint_id)
+            target.barrier(checkpoint_id, stop)
         loop = {ch for ch, feedback in enumerate(self._per_channel("feedback")) if feedback}
         if loop:  # a loop's head: log the feedback until the barrier is back on every channel
             self._loop_log = (checkpoint_id, states, [], loop)
+            if stop:  # and process none of it: it is the savepoint's (see _loop_closed)
+                self._holding = checkpoint_id
             return
         self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
                                      self._alignment_s)
+        if stop:
+            self._hold(checkpoint_id)
+
+    def _hold(self, checkpoint_id: int) -> None:
+        """The savepoint of a stop has this task's snapshot: as Flink's synchronous
+        savepoint, take no input, fire no timer, emit nothing (no final watermark either)
+        until it completed -- the sinks commit on ``("complete", id)`` and ``("stop",
+        None)`` ends the task -- or failed (``("resume", id)``: go on)."""
+        self._holding = checkpoint_id
+        while checkpoint_id not in self._resumed:
+            self._mail.wait(0.05)
+            self._mail.clear()
+            if self.mailbox:
+                self._handle_mail()
+            if self.control.cancelled:
+                raise TaskCancelled()
+        self._holding = None
 
     def _loop_closed(self, channel: int, checkpoint_id: int) -> None:
         """The barrier came back on a feedback channel; once on all of them, what came
@@ -340,6 +368,11 @@ class Task:
         states[FEEDBACK_LOG] = {"finished": False, "state": dump_state(log[2], "feedback")}
         self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
                                      self._alignment_s)
+        if self._holding == checkpoint_id:
+            self._hold(checkpoint_id)
+            index = self._per_channel("input_index")[channel]
+            for batch in log[2]:  # the savepoint failed: what came back meanwhile goes round
+                self.head.process_batch(batch, index)
 
     def _snapshot_under_lock(self, handoff: Handoff, checkpoint_id: int) -> Dict[str, Any]:
         """A SourceFunction with state of its own: hold its checkpoint lock (it emits and
@@ -585,7 +618,8 @@ class Task:
             self._replay_feedback(inputs, feedback)
         open_channels = feedback.count(False)
         while open_channels:
-            wait = time_service.wait_seconds()
+            # (a loop's head holding still for a stop's savepoint fires no timer)
+            wait = time_service.wait_seconds() if self._holding is None else None
             try:
                 ch, msg = get() if wait is None else get(timeout=wait)
             except queue.Empty:
@@ -598,7 +632,8 @@ class Task:
                 head.records_in += len(msg.values)
                 if self._loop_log is not None and ch in self._loop_log[3]:
                     self._loop_log[2].append(msg)
-                feed(process, msg, inputs[ch])
+                if self._holding is None:
+                    feed(process, msg, inputs[ch])
             elif ch >= 0 and feedback[ch]:
                 pass  # control events of a feedback edge do not count
             elif kind is Watermark:
@@ -627,12 +662,12 @@ class Task:
                 head.process_status(marks.all_idle())
             elif kind is Barrier:
                 self._alignment_s = aligner.alignment_s
-                self._checkpoint(msg.checkpoint_id)
+                self._checkpoint(msg.checkpoint_id, msg.stop)
             elif ch == LOOP_CLOSED:
                 self._loop_closed(*msg)
             if control.cancelled:
                 raise TaskCancelled()
-            if time_service._heap:
+            if time_service._heap and self._holding is None:
                 time_service.fire_due()
             if mailbox:
                 self._handle_mail()

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import JobCancelledError, JobFailedError, NbstreamError
 from .histogram import Histogram
-from .keygroups import subtask_for_key
+from .keygroups import canonical_key, subtask_for_key
 from .queries import QueryError, TaskQueries
 
 __all__ = ["JobStatus", "JobClient", "JobExecutionResult", "as_job_error"]
@@ -173,6 +173,7 @@ class JobClient:
         if plan is None or node_id not in plan.nodes:
             raise QueryError(f"this job has no step {node_id}")
         chain = plan.chain_of[node_id]
+        key = canonical_key(key)  # a NaN key is the one NaN key, as the keyed steps see it
         subtask = subtask_for_key(key, plan.max_parallelism[node_id], plan.parallelism[node_id])
         task = self.mailboxes.get((chain, subtask))
         if task is None:

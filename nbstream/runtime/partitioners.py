@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
-from .keygroups import stable_hash
+from .keygroups import canonical_key, stable_hash
 from .records import Batch
 
 __all__ = ["make_partitioner", "Partitioner", "check_hashable"]
@@ -84,6 +84,7 @@ class _Keyed(Partitioner):
         self.step = step
         self.fn_name = fn_name
         self.cache: dict = {}
+        self.known: set = set()  # at n=1: the keys seen (canonical)
 
     def keys_of(self, values: Sequence[Any]) -> List[Any]:
         key_fn = self.key_fn
@@ -104,7 +105,18 @@ class _Keyed(Partitioner):
 
     def route(self, batch: Batch) -> Route:
         keys = self.keys_of(batch.values)
-        if self.n == 1:
+        if self.n == 1:  # no channel to choose: only new (or NaN) keys need a look
+            known = self.known
+            try:
+                seen = known.issuperset(keys)
+            except TypeError:
+                seen = False  # an unhashable key: found and named below
+            if not seen:
+                self._channels(keys, batch.values)
+                known.update(keys)
+                if len(known) > _CACHE_LIMIT:
+                    known.clear()
+                    self.cache.clear()
             return [(0, Batch(batch.values, batch.timestamps, keys))]
         cache = self.cache
         try:
@@ -118,14 +130,21 @@ class _Keyed(Partitioner):
         return _group(self.n, channels, batch.values, batch.timestamps, keys)
 
     def _channels(self, keys: List[Any], values: Sequence[Any]) -> List[int]:
+        """Channels of keys not all known; a NaN key becomes NAN_KEY in ``keys`` (one
+        key for all NaNs, as Flink), a key never seen is placed and remembered."""
         cache = self.cache
         channels: List[int] = []
         append = channels.append
         try:
-            for k in keys:
+            for i, k in enumerate(keys):
                 ch = cache.get(k)
                 if ch is None:
-                    ch = cache[k] = self.channel_of(k)
+                    same = canonical_key(k)
+                    if same is not k:
+                        keys[i] = k = same
+                        ch = cache.get(k)
+                    if ch is None:
+                        ch = cache[k] = self.channel_of(k)
                 append(ch)
         except TypeError:
             check_hashable(k, self.step, self.fn_name, values[len(channels)])

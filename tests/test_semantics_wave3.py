@@ -270,3 +270,69 @@ def test_all_nan_keys_are_one_key(mode, parallelism):
     float('nan'), numpy's NaN and -NaN are one key, inside tuples too."""
     finals = _nan_keys(mode, parallelism)
     assert finals == {"nan": 40, "('t', nan)": 20, "1.0": 20}, finals
+
+
+# -- cancel while a user function does not return (thread mode) -----------------------------------
+
+def _wait_for_release(x: Any) -> Any:
+    _ENTERED.set()
+    _RELEASE.wait(120)
+    return x
+
+
+_ENTERED, _RELEASE = threading.Event(), threading.Event()
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """A function that blocks until the test releases it; a short stop grace."""
+    from nbstream.runtime.executors import thread
+
+    monkeypatch.setattr(thread, "STOP_GRACE_S", 0.3)
+    _ENTERED.clear()
+    _RELEASE.clear()
+    yield
+    _RELEASE.set()
+
+
+def test_a_cancelled_job_names_the_function_that_has_not_returned_until_it_does(held):
+    """Thread mode cannot stop a function that does not return: after the stop grace the
+    job is CANCELED (its other tasks are gone, wait() returns), and ``still_running``
+    names the step and the function, until the function returns."""
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.from_sequence(1, 5).map(_wait_for_release).name("held map").add_sink(lambda v: None)
+    job = env.execute_async("held")
+    assert _ENTERED.wait(60)
+    assert job.still_running == []
+    job.cancel()
+    assert job.status is JobStatus.CANCELLING
+    assert job.wait(60)
+    assert job.status is JobStatus.CANCELED
+    [running] = job.still_running
+    assert running.startswith("step 'held map' (1/1): function _wait_for_release "
+                              "(tests/test_semantics_wave3.py:"), running
+    assert "has not returned" in running
+    _RELEASE.set()
+    _wait_for(lambda: job.still_running == [], "the function to return")
+
+
+def test_stream_jobs_shows_a_stopped_job_whose_function_still_runs(held):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("%load_ext nbstream")
+    shell.user_ns["_wait_for_release"] = _wait_for_release
+    result = shell.run_cell("%%stream --name held\n"
+                            "env.from_sequence(1, 5).map(_wait_for_release).name('held map')")
+    assert result.success, result.error_in_exec
+    assert _ENTERED.wait(60)
+    assert shell.run_cell("%stream_stop held").success
+
+    def status() -> str:
+        shell.run_cell("_jobs = %stream_jobs")
+        return shell.user_ns["_jobs"].set_index("name").loc["held", "status"]
+
+    assert status().startswith("stopped; still running: step 'held map' (1/1): function "
+                               "_wait_for_release"), status()
+    _RELEASE.set()
+    _wait_for(lambda: status() == "stopped", "the function to return")

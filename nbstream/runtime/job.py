@@ -109,6 +109,9 @@ class JobClient:
         self.restarts = 0
         self.last_failure: Optional[str] = None
         self.stopped_with_savepoint: Optional[str] = None
+        # task threads that did not stop (thread mode cannot stop a function that does not
+        # return): each says where it is, or None once it has ended
+        self._stragglers: List[Callable[[], Optional[str]]] = []
         # reading state while the job runs: the plan (set on submit), each task's mailbox
         self.plan: Any = None
         self.mailboxes: Dict[Tuple[int, int], Any] = {}
@@ -118,6 +121,18 @@ class JobClient:
     @property
     def status(self) -> JobStatus:
         return self._status
+
+    @property
+    def still_running(self) -> List[str]:
+        """What of this job has not stopped although the job has: a user function that did
+        not return when the job was cancelled (a thread cannot be stopped from outside),
+        as ``step 'parse' (1/2): function parse (cell.py:3) has not returned (now at
+        cell.py:5)``; an entry goes once its function returns."""
+        return [found for found in (where() for where in list(self._stragglers)) if found]
+
+    def _linger(self, where: Callable[[], Optional[str]]) -> None:
+        """An executor's: a task thread outlives the job; ``where()`` says where it is."""
+        self._stragglers.append(where)
 
     @property
     def error(self) -> Optional[BaseException]:

@@ -157,3 +157,16 @@ def test_high_parallelism_results_equal_parallelism_one(mode):
 
     p = 32 if mode == "thread" else 3
     assert job(p, mode) == job(1, "thread")
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_loop_ends_when_a_head_got_nothing_but_the_end(mode):
+    """A loop's head whose only input channel carried nothing still ends: its feedback
+    channels (open until the loop drains) do not hold back the end of its input."""
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_execution_mode(mode)
+    env.set_parallelism(2)
+    it = env.from_collection([(1, 0)]).iterate(max_wait_time_ms=100)
+    body = it.map(lambda t: (t[0], t[1] + 1))
+    it.close_with(body.filter(lambda t: t[1] < 3))
+    assert list(body.filter(lambda t: t[1] >= 3).execute_and_collect()) == [(1, 3)]

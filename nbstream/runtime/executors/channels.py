@@ -78,10 +78,6 @@ class Layout:
         self.first.append(count)
         self.has_inputs: List[bool] = [bool(t) for t in self._edges]
 
-    def inputs(self, receiver: int) -> int:
-        """How many input channels task ``receiver`` has."""
-        return self.first[receiver + 1] - self.first[receiver]
-
     def edges(self, receiver: int) -> List[Tuple[int, Any, int, int]]:
         """Task ``receiver``'s input edges: ``(first channel, edge, first sender, senders)``."""
         return self._edges[receiver]
@@ -223,8 +219,9 @@ class Inbox:
 
     The end of input of a channel that never carried anything has no order to keep:
     :meth:`end_unopened` notes it without credit or message. Until every input channel
-    whose sender runs in this process (``silent`` of them at first) was opened or ended
-    so, one of them still holds the task's watermark at its minimum and its input open,
+    whose sender runs in this process (``silent`` of them at first; a loop's feedback
+    channels aside, which hold back neither) was opened or ended so, one of them still
+    holds the task's watermark at its minimum and its input open,
     so the noted ends can wait: they are handed out after the next message, and the end
     that closes the last silent channel wakes the task (one ``ENDS`` in the queue).
     At p=256 an all-to-all edge has 65,536 channels: they end with a wake-up per task,
@@ -388,13 +385,16 @@ class Writers:
             credits = jc.credits[cid] = Unbounded() if edge.feedback else Credits(jc.capacity, self.gate)
         node = jc.node_of[rtid]
         if node == jc.here:
-            jc.inboxes[rtid].opened()
+            if not edge.feedback:
+                jc.inboxes[rtid].opened()
             return _LocalWriter(credits, jc.inboxes[rtid], ch, jc.control, self.stats)
         names = (jc.names[edge.source], jc.names[edge.target])
         return _RemoteWriter(credits, jc.send, node, jc.job_no, rtid, ch, jc.control, self.stats,
                              names)
 
     def end_unopened(self, edge: Any, receivers: Sequence[int]) -> None:
+        if edge.feedback:  # a loop's head takes no control event from its feedback
+            return
         jc = self.channels
         channel, node_of, here, inboxes = jc.layout.channel, jc.node_of, jc.here, jc.inboxes
         for receiver in receivers:
@@ -421,19 +421,23 @@ class JobChannels:
         self.group = max(1, self.capacity // 2)
         # per channel sent on from here: made by its sender's writer, before its first message
         self.credits: Dict[int, Any] = {}
-        everything_here = all(node == here for node in node_of)  # thread mode
+        self._everything_here = all(node == here for node in node_of)  # thread mode
         self.inboxes: Dict[int, Inbox] = {
-            tid: Inbox(functools.partial(self._give_back, tid),
-                       layout.inputs(tid) if everything_here else self._local_inputs(tid))
+            tid: Inbox(functools.partial(self._give_back, tid), self._silent_inputs(tid))
             for tid, inputs in enumerate(layout.has_inputs) if inputs and node_of[tid] == here}
 
-    def _local_inputs(self, receiver: int) -> int:
-        """How many input channels of ``receiver`` have their sender in this process."""
+    def _silent_inputs(self, receiver: int) -> int:
+        """How many input channels of ``receiver`` can hold back its watermark and its end
+        while they carry nothing: those whose sender is in this process, feedback
+        channels (closing a loop) excepted."""
         layout, node_of, here = self.layout, self.node_of, self.here
+        edges = [(edge, first, count) for _start, edge, first, count in layout.edges(receiver)
+                 if not edge.feedback]
+        if self._everything_here:
+            return sum(count for _edge, _first, count in edges)
         tid, chain_of = layout.tid, layout.plan.chain_of
         return sum(node_of[tid[(chain_of[edge.source], s)]] == here
-                   for _start, edge, first, count in layout.edges(receiver)
-                   for s in range(first, first + count))
+                   for edge, first, count in edges for s in range(first, first + count))
 
     def _give_back(self, receiver: int, ch: int) -> Optional[Callable[[], None]]:
         layout = self.layout

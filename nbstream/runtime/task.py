@@ -156,11 +156,13 @@ class InputWatermarks:
         while heap:
             low, ch = heap[0]
             if marks[ch] == low and not idles[ch]:
-                if low > self.current:
-                    self.current = low
-                    return low
-                return None
+                break
             heapq.heappop(heap)
+        else:  # no entry: every active channel ended together (end_all), or none is active
+            low = MAX_TIMESTAMP if self._active else MIN_TIMESTAMP
+        if low > self.current:
+            self.current = low
+            return low
         return None
 
     def update(self, channel: int, timestamp: int) -> Optional[int]:
@@ -177,9 +179,17 @@ class InputWatermarks:
         return self._advanced()
 
     def end_all(self, channels: Sequence[int]) -> Optional[int]:
-        """Several channels ended at once."""
+        """Several channels ended at once (not put in the heap: an active channel that is
+        in no valid heap entry has ended, see :meth:`_advanced`)."""
+        marks, idle, touched = self.marks, self.idle, self._touched
         for ch in channels:
-            self._set(ch, MAX_TIMESTAMP, False)
+            if idle[ch]:
+                idle[ch] = False
+                self._active += 1
+            elif not touched[ch]:
+                self._untouched -= 1
+            touched[ch] = 1
+            marks[ch] = MAX_TIMESTAMP
         return self._advanced()
 
     def all_idle(self) -> bool:
@@ -647,10 +657,9 @@ class Task:
                     self._ending()
                 if new is not None:
                     head.process_watermark(new)
-            elif kind is Ends:  # channels that carried nothing, ended together
-                closed = [c for c in msg.channels if not feedback[c]]
-                open_channels -= len(closed)
-                new = marks.end_all(closed)
+            elif kind is Ends:  # channels that carried nothing, ended together (no feedback)
+                open_channels -= len(msg.channels)
+                new = marks.end_all(msg.channels)
                 if not open_channels:
                     self._ending()
                 if new is not None:

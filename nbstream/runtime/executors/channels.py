@@ -62,6 +62,7 @@ class Layout:
         self.tasks: List[Tuple[int, int]] = [(c.id, s) for c in plan.chains
                                              for s in range(c.parallelism)]
         self.tid: Dict[Tuple[int, int], int] = {t: i for i, t in enumerate(self.tasks)}
+        self._base = {c.id: self.tid[(c.id, 0)] for c in plan.chains}  # tid of subtask 0
         self.first: List[int] = []
         # per task and input edge: (its first channel, edge, first sender subtask, senders)
         self._edges: List[List[Tuple[int, Any, int, int]]] = []
@@ -92,12 +93,12 @@ class Layout:
     def sender(self, receiver: int, ch: int) -> int:
         """The task sending on input channel ``ch`` of task ``receiver``."""
         edge, sub = self.edge_of(receiver, ch)
-        return self.tid[(self.plan.chain_of[edge.source], sub)]
+        return self._base[self.plan.chain_of[edge.source]] + sub
 
     def channel(self, edge: Any, sender: int, receiver: int) -> Tuple[int, int, int]:
         """``(channel id, receiving task, its input channel)`` of subtask ``sender`` of
         ``edge.source`` writing to subtask ``receiver`` of ``edge.target``."""
-        rtid = self.tid[(self.plan.chain_of[edge.target], receiver)]
+        rtid = self._base[self.plan.chain_of[edge.target]] + receiver
         for start, e, first, _n in self._edges[rtid]:
             if e.index == edge.index:
                 ch = start + sender - first
@@ -221,11 +222,10 @@ class Inbox:
     :meth:`end_unopened` notes it without credit or message. Until every input channel
     whose sender runs in this process (``silent`` of them at first; a loop's feedback
     channels aside, which hold back neither) was opened or ended so, one of them still
-    holds the task's watermark at its minimum and its input open,
-    so the noted ends can wait: they are handed out after the next message, and the end
-    that closes the last silent channel wakes the task (one ``ENDS`` in the queue).
-    At p=256 an all-to-all edge has 65,536 channels: they end with a wake-up per task,
-    not per channel."""
+    holds the task's watermark at its minimum and its input open, so the noted ends can
+    wait: they are handed out after the next message, and the end that closes the last
+    silent channel wakes the task (one ``ENDS`` in the queue). At p=256 an all-to-all
+    edge has 65,536 channels: they end with a wake-up per task, not per channel."""
 
     __slots__ = ("_queue", "_give_back", "_find", "_ends_lock", "_ends", "_silent", "_ended")
 

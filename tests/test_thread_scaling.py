@@ -116,6 +116,11 @@ def test_the_input_watermark_is_the_minimum_over_active_channels():
     assert idle.set_idle(0, True) is None and not idle.all_idle()
     assert idle.set_idle(1, True) is None and idle.all_idle()
     assert idle.update(1, 3) == 3 and not idle.all_idle()
+    together = InputWatermarks(3)  # channels that carried nothing end together
+    assert together.update(0, 5) is None
+    assert together.end_all([1, 2]) == 5
+    assert together.end(0) == MAX_TIMESTAMP
+    assert InputWatermarks(2).end_all([0, 1]) == MAX_TIMESTAMP
 
 
 @pytest.mark.parametrize("kind", ["hash", "rebalance"])

@@ -26,12 +26,20 @@ def _slow(e: Any) -> Any:
     return e
 
 
-def _pipeline(env: StreamExecutionEnvironment, data: List[Any], out: List[Any]) -> None:
+def _pipeline(env: StreamExecutionEnvironment, data: List[Any], out: List[Any],
+              source: str = "collection") -> None:
     """Rolling counts per key and event-time window sums, both into a plain callable
-    sink, which delivers at once (at least once): what it saw cannot be taken back."""
+    sink, which delivers at once (at least once): what it saw cannot be taken back.
+    The source is a collection (read on the task's thread) or a generator function with a
+    ``start`` (read on a thread of its own, handing over to the task)."""
     strategy = (WatermarkStrategy.for_monotonous_timestamps()
                 .with_timestamp_assigner(lambda e, _ts: e[2]))
-    ds = env.from_collection(data).set_parallelism(1).uid("source") \
+
+    def generated(start: int = 0) -> Any:
+        yield from data[start:]
+
+    ds = (env.from_collection(data) if source == "collection" else env.from_iterable(generated)) \
+        .set_parallelism(1).uid("source") \
         .assign_timestamps_and_watermarks(strategy).uid("timestamps") \
         .map(_slow).uid("slow")
     counts = ds.map(lambda e: (e[0], 1)).uid("ones").key_by(lambda t: t[0]) \
@@ -68,8 +76,9 @@ def _wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_stop_with_savepoint_delivers_nothing_after_its_barrier(tmp_path, mode):
+@pytest.mark.parametrize("mode, source", [("thread", "collection"), ("process", "collection"),
+                                          ("thread", "generator")])
+def test_stop_with_savepoint_delivers_nothing_after_its_barrier(tmp_path, mode, source):
     """What an at-least-once sink saw before the stop and after the resume never overlaps,
     and together it is exactly a run without a stop: no record after the savepoint's
     barrier reached a sink (the sources stopped at it), and no window fired early (the
@@ -81,7 +90,7 @@ def test_stop_with_savepoint_delivers_nothing_after_its_barrier(tmp_path, mode):
     plain.execute("whole")
     env = _env(tmp_path, mode)
     stopped: List[Any] = []
-    _pipeline(env, data, stopped)
+    _pipeline(env, data, stopped, source)
     job = env.execute_async("stopped")
     _wait_for(lambda: len(stopped) > len(data) // 4 and job.checkpoint_info().get("completed", 0) >= 1,
               "a quarter of the output and a checkpoint")
@@ -92,7 +101,7 @@ def test_stop_with_savepoint_delivers_nothing_after_its_barrier(tmp_path, mode):
 
     env2 = _env(tmp_path, mode)
     resumed: List[Any] = []
-    _pipeline(env2, data, resumed)
+    _pipeline(env2, data, resumed, source)
     env2.execute("resumed", savepoint_path=path)
     both = set(before) & set(resumed)
     assert not both, f"{len(both)} records delivered before the stop and again after the resume"

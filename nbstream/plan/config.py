@@ -19,10 +19,10 @@ def parallelism_of(value: Any, what: str = "parallelism", maximum: bool = False)
 
     >>> parallelism_of(4)
     4
-    >>> parallelism_of(40000, "'Map': parallelism")
+    >>> parallelism_of(40000, "'Map': parallelism")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    nbstream.errors.PlanError: 'Map': parallelism 40000 is above the max parallelism 32768 (the upper bound of key groups, as in Flink)
+    nbstream.errors.PlanError: 'Map': parallelism 40000 is above the max parallelism 32768 (...)
     """
     number = whole_number(value, what, 1)
     if number > UPPER_BOUND_MAX_PARALLELISM:

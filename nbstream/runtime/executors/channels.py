@@ -225,18 +225,22 @@ class Inbox:
     holds the task's watermark at its minimum and its input open, so the noted ends can
     wait: they are handed out after the next message, and the end that closes the last
     silent channel wakes the task (one ``ENDS`` in the queue). At p=256 an all-to-all
-    edge has 65,536 channels: they end with a wake-up per task, not per channel."""
+    edge has 65,536 channels: they end with a wake-up per task, not per channel.
+    Senders only append to lists (atomic, also without the GIL), never take a lock: 256
+    sources ending at once would queue on the receivers' locks one by one."""
 
-    __slots__ = ("_queue", "_give_back", "_find", "_ends_lock", "_ends", "_silent", "_ended")
+    __slots__ = ("_queue", "_give_back", "_find", "_ends", "_opened", "_silent", "_taken",
+                 "_ended")
 
     def __init__(self, find_give_back: Callable[[int], Optional[Callable[[], None]]],
                  silent: int = 0) -> None:
         self._queue: "queue.SimpleQueue[Tuple[int, Any]]" = queue.SimpleQueue()
         self._give_back: Dict[int, Callable[[], None]] = {}
         self._find = find_give_back
-        self._ends_lock = threading.Lock()
-        self._ends: List[int] = []  # noted by senders, not yet handed out
+        self._ends: List[int] = []  # noted by senders (at most one per input channel)
+        self._opened: List[None] = []  # one entry per silent channel a sender opened
         self._silent = silent
+        self._taken = 0  # how many of _ends were handed out
         self._ended: Deque[Tuple[int, Any]] = deque()  # being handed out, one by one
 
     def put(self, item: Tuple[int, Any]) -> None:
@@ -245,21 +249,19 @@ class Inbox:
     def opened(self) -> None:
         """A sender in this process made the writer of one of the input channels (its
         first message follows, and wakes the task)."""
-        with self._ends_lock:
-            self._silent -= 1
+        self._opened.append(None)
 
     def end_unopened(self, ch: int) -> None:
-        """Channel ``ch``, which carried nothing, has ended."""
-        with self._ends_lock:
-            self._ends.append(ch)
-            self._silent -= 1
-            if self._silent:
-                return
-        self._queue.put((-1, ENDS))
+        """Channel ``ch``, which carried nothing, has ended. The sender whose append makes
+        the count whole wakes the task (two at once may both: a spare wake-up is harmless)."""
+        ends = self._ends
+        ends.append(ch)
+        if len(ends) + len(self._opened) == self._silent:
+            self._queue.put((-1, ENDS))
 
     def _hand_out_ends(self, together: bool) -> None:
-        with self._ends_lock:
-            ends, self._ends = self._ends, []
+        ends = self._ends[self._taken:]
+        self._taken += len(ends)
         if not ends:
             return
         if together:
@@ -272,7 +274,7 @@ class Inbox:
         if self._ended:
             return self._ended.popleft()
         ch, msg = self._queue.get(timeout=timeout)
-        if self._ends:
+        if len(self._ends) > self._taken:
             self._hand_out_ends(True)  # after this message
         if ch >= 0:
             give = self._give_back.get(ch)
@@ -293,7 +295,7 @@ class Inbox:
         if self._ended:
             return self._ended.popleft()
         ch, msg = self._queue.get(timeout=timeout)
-        if self._ends:
+        if len(self._ends) > self._taken:
             self._hand_out_ends(False)
         if type(msg) is Encoded:
             msg = msg.decode()

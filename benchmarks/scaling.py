@@ -170,6 +170,9 @@ def curve(name: str, values: List[int], mode: str, records: int, goal: str, time
     done = [(r["value"], r[key]) for r in rows if "skipped" not in r]
     print(f"  growth exponent of {'set-up' if key == 'setup_s' else 'total'} time: "
           f"{exponent(done):.2f}")
+    cpu = [(r["value"], r["cpu_s"]) for r in rows if "cpu_s" in r]
+    if cpu:  # less sensitive than wall time to what else the machine runs
+        print(f"  growth exponent of CPU time: {exponent(cpu):.2f}")
     if key == "setup_s":
         print(f"  growth exponent of total time: "
               f"{exponent([(r['value'], r['seconds']) for r in rows if 'skipped' not in r]):.2f}")

@@ -20,6 +20,7 @@ from nbstream import (CheckpointingMode, Duration, EventTimeSessionWindows, JobS
                       StreamExecutionEnvironment, TumblingEventTimeWindows, ValueStateDescriptor,
                       WatermarkStrategy, CheckpointError, Types)
 from nbstream.runtime.checkpoint_storage import latest_checkpoint, read_checkpoint
+from tests.workers import kill_a_worker_of
 
 EXAMPLES = int(os.environ.get("NBSTREAM_EXAMPLES", "40")) // 5 or 1
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
@@ -257,7 +258,6 @@ class Slow:
 
 @pytest.mark.parametrize("shape", ["reduce", "tumbling"])
 def test_a_killed_worker_is_replaced_and_the_job_recovers_exactly_once(tmp_path, shape):
-    import signal
 
     from nbstream.runtime.executors.pool import get_pool
 
@@ -276,8 +276,7 @@ def test_a_killed_worker_is_replaced_and_the_job_recovers_exactly_once(tmp_path,
     for record in it:
         got.append(record)
         if victim is None and job.checkpoint_info().get("completed", 0) >= 2:
-            victim = next(iter(get_pool().workers.values()))
-            os.kill(victim.pid, signal.SIGKILL)
+            victim = kill_a_worker_of(job)
     assert victim is not None, "the job ended before two checkpoints completed"
     assert job.status is JobStatus.FINISHED and job.restarts == 1
     assert "SIGKILL" in job.last_failure
@@ -755,10 +754,8 @@ def test_auto_mode_recovers_exactly_once_and_keeps_chains_in_place(tmp_path):
 
 
 def test_stateful_functions_survive_a_killed_worker_with_delayed_messages(tmp_path):
-    import signal
     from datetime import timedelta
 
-    from nbstream.runtime.executors.pool import get_pool
     from nbstream.statefun import (IntType, StatefulFunctions,
                                    ValueSpec, egress_message_builder, message_builder)
 
@@ -791,8 +788,7 @@ def test_stateful_functions_survive_a_killed_worker_with_delayed_messages(tmp_pa
     for value in it:
         got.append(value)
         if victim is None and it.job.checkpoint_info().get("completed", 0) >= 2:
-            victim = next(iter(get_pool().workers.values()))
-            os.kill(victim.pid, signal.SIGKILL)
+            victim = kill_a_worker_of(it.job)
     assert victim is not None and it.job.restarts == 1 and "SIGKILL" in it.job.last_failure
     assert Counter(got) == expected
 
@@ -816,7 +812,7 @@ def test_alignment_blocks_the_channel_that_delivered_its_barrier():
 
     capacity, total = 3, 200
     credits = [Credits(capacity), Credits(capacity)]
-    inbox = Inbox([c.give for c in credits])
+    inbox = Inbox(lambda ch: credits[ch].give)
     fast_writer, slow_writer = (_LocalWriter(credits[ch], inbox, ch, Running(), None) for ch in (0, 1))
     aligner = AligningInbox(inbox, 2, [False, False], aligned=True)
     sent = []

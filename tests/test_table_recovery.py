@@ -4,14 +4,12 @@ results are exactly once (the same multiset as a run without the failure)."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections import Counter
 
 import pandas as pd
 
-from nbstream.runtime.executors.pool import get_pool
 from nbstream.table import EnvironmentSettings, Schema, TableEnvironment
+from tests.workers import kill_a_worker_of
 
 N = 6000
 QUERY = ("SELECT w.k, w.window_start, w.c, w.s, d.label FROM ("
@@ -50,8 +48,7 @@ def test_a_killed_worker_restarts_the_sql_job_from_its_checkpoint_exactly_once(t
         for r in rows:
             got[tuple(r)] += 1
             if victim is None and job.checkpoint_info().get("completed", 0) >= 2:
-                victim = next(iter(get_pool().workers.values()))
-                os.kill(victim.pid, signal.SIGKILL)
+                victim = kill_a_worker_of(job)
     assert victim is not None, "the job ended before two checkpoints completed"
     assert job.restarts == 1 and "SIGKILL" in job.last_failure
     assert got == expected

@@ -5,15 +5,13 @@ restarts from its last checkpoint and the results are exactly once."""
 
 from __future__ import annotations
 
-import os
-import signal
 from collections import Counter
 
 import pandas as pd
 
-from nbstream.runtime.executors.pool import get_pool
 from nbstream.table import DataTypes, EnvironmentSettings, Schema, TableEnvironment
 from nbstream.table.udf import AggregateFunction, udaf, udf
+from tests.workers import kill_a_worker_of
 
 N = 6000
 QUERY = ("SELECT k, window_start, my_sum(tripled) AS s, COUNT(*) AS c FROM TABLE(TUMBLE("
@@ -73,8 +71,7 @@ def test_a_killed_worker_restarts_a_job_of_python_udfs_from_its_checkpoint(tmp_p
         for r in rows:
             got[tuple(r)] += 1
             if victim is None and job.checkpoint_info().get("completed", 0) >= 2:
-                victim = next(iter(get_pool().workers.values()))
-                os.kill(victim.pid, signal.SIGKILL)
+                victim = kill_a_worker_of(job)
     assert victim is not None, "the job ended before two checkpoints completed"
     assert job.restarts == 1 and "SIGKILL" in job.last_failure
     assert got == expected

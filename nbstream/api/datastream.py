@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Union
 
 from ..connectors.sinks import (CollectSink, FunctionSink, PrintSink, SinkSpec,
                                 SocketSink, TextFileSink, WriteMode)
-from ..errors import PlanError, whole_number
+from ..errors import PlanError
+from ..plan.config import parallelism_of
 from ..plan.logical import Node, Partitioning, UserFn
 from ..runtime.aggregations import accumulator
 from ..runtime.records import OutputTag
@@ -126,7 +127,7 @@ class DataStream:
         >>> "chain 1  parallelism 2" in env.explain()
         True
         """
-        parallelism = whole_number(parallelism, f"'{self._node.name}': parallelism", 1)
+        parallelism = parallelism_of(parallelism, f"'{self._node.name}': parallelism")
         if self._node.params.get("non_parallel") and parallelism != 1:
             raise PlanError(f"'{self._node.name}' is a non-parallel source: its parallelism "
                             f"must be 1, not {parallelism}")
@@ -138,7 +139,8 @@ class DataStream:
         >>> env.from_sequence(1, 4).key_by(lambda x: x % 2).sum(0).set_max_parallelism(8)._node.max_parallelism
         8
         """
-        max_parallelism = whole_number(max_parallelism, f"'{self._node.name}': max parallelism", 1)
+        max_parallelism = parallelism_of(max_parallelism, f"'{self._node.name}': max parallelism",
+                                         maximum=True)
         return self._update(max_parallelism=max_parallelism)
 
     def force_non_parallel(self) -> "DataStream":
@@ -1015,7 +1017,7 @@ class DataStreamSink:
         return self._update(uid=str(uid))
 
     def set_parallelism(self, parallelism: int) -> "DataStreamSink":
-        parallelism = whole_number(parallelism, "the sink's parallelism", 1)
+        parallelism = parallelism_of(parallelism, "the sink's parallelism")
         return self._update(parallelism=parallelism)
 
     def disable_chaining(self) -> "DataStreamSink":

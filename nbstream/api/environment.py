@@ -21,7 +21,7 @@ from ..errors import NotAvailableError, PlanError, whole_number
 from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
-from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig
+from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig, parallelism_of
 from ..runtime.durations import to_millis
 from ..runtime.executors import check_mode, executor_for, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
@@ -172,7 +172,7 @@ class StreamExecutionEnvironment:
     # -- settings ------------------------------------------------------------------------------
     def set_parallelism(self, parallelism: int) -> "StreamExecutionEnvironment":
         """Default parallelism of every step (sources such as from_collection keep 1)."""
-        self._parallelism = whole_number(parallelism, "parallelism", 1)
+        self._parallelism = parallelism_of(parallelism)
         return self
 
     def get_parallelism(self) -> int:
@@ -180,7 +180,7 @@ class StreamExecutionEnvironment:
 
     def set_max_parallelism(self, max_parallelism: int) -> "StreamExecutionEnvironment":
         """Number of key groups (the upper bound of any keyed step's parallelism)."""
-        self._max_parallelism = whole_number(max_parallelism, "max parallelism", 1, 32768)
+        self._max_parallelism = parallelism_of(max_parallelism, "max parallelism", maximum=True)
         return self
 
     def get_max_parallelism(self) -> int:

@@ -78,6 +78,14 @@ class LiveJob:
         return status_word(self.client.status)
 
     @property
+    def status_text(self) -> str:
+        """The status word and, for a stopped job whose function has not returned (thread
+        mode cannot stop it), what still runs: ``stopped; still running: step 'parse'
+        (1/1): function parse (cell.py:3) has not returned (now at cell.py:5)``."""
+        still = self.client.still_running
+        return self.status + (f"; still running: {'; '.join(still)}" if still else "")
+
+    @property
     def checkpointing(self) -> bool:
         """True if the job takes checkpoints (so it can stop with a savepoint)."""
         coordinator = getattr(self.client, "checkpoints", None)
@@ -237,7 +245,7 @@ class LiveJob:
         """One line: name, mode, status, records, rate, watermark, elapsed (and, for a
         job that checkpoints, restarts or resumed, :meth:`fault_summary`)."""
         s = self.stats()
-        line = (f"nbstream job '{self.name}' [{self.mode}] {self.status}: "
+        line = (f"nbstream job '{self.name}' [{self.mode}] {self.status_text}: "
                 f"{s['records_in']:,} in, {s['records_out']:,} out, {s['rate']:,.0f} records/s, "
                 f"watermark {format_watermark(s['watermark'])}, {s['elapsed_s']:.1f} s")
         if s["dropped"]:

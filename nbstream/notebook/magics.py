@@ -662,8 +662,9 @@ class StreamMagics(Magics):
     # -- jobs ---------------------------------------------------------------------------------
     @line_magic
     def stream_jobs(self, line: str) -> Any:
-        """``%stream_jobs``: a table of this kernel's jobs (name, mode, status, records
-        in/out, records/s, watermark, uptime, restarts, last checkpoint id, error)."""
+        """``%stream_jobs``: a table of this kernel's jobs (name, mode, status -- with the
+        functions of a stopped job that have not returned --, records in/out, records/s,
+        watermark, uptime, restarts, last checkpoint id, error)."""
         _parse(JOBS, line)
         import pandas as pd
 
@@ -671,7 +672,7 @@ class StreamMagics(Magics):
         for name, job in list(self.session.jobs.items()):
             s = job.stats()
             ft = job.fault_tolerance()
-            rows.append({"name": name, "mode": job.mode, "status": job.status,
+            rows.append({"name": name, "mode": job.mode, "status": job.status_text,
                          "records_in": s["records_in"], "records_out": s["records_out"],
                          "records_per_s": round(s["rate"], 1),
                          "watermark": format_watermark(s["watermark"]),
@@ -714,7 +715,7 @@ class StreamMagics(Magics):
         if not self.session.stop(args.name):
             print(f"job '{args.name}' is not running ({job.status})")
             return
-        print(f"stopped '{args.name}' ({job.status})")
+        print(f"stopped '{args.name}' ({job.status_text})")
 
     def _stop_with_savepoint(self, job: LiveJob, savepoint: str) -> None:
         folder = _savepoint_folder(STOP, savepoint)

@@ -95,6 +95,7 @@ class AligningInbox:
         self._open = {ch for ch in range(channels) if not feedback[ch]}
         self._seen: Set[int] = set()
         self._current: Optional[int] = None
+        self._stop = False  # the current checkpoint is a stop's savepoint
         self._held: Deque[Tuple[int, Any]] = deque()
         self._replay: Deque[Tuple[int, Any]] = deque()
         self.alignment_s = 0.0
@@ -118,7 +119,7 @@ class AligningInbox:
                     return LOOP_CLOSED, (ch, msg.checkpoint_id)
                 return ch, msg
             if type(msg) is Barrier:
-                done = self._barrier(ch, msg.checkpoint_id)
+                done = self._barrier(ch, msg)
                 if done is not None:
                     return -1, done
                 continue
@@ -128,20 +129,22 @@ class AligningInbox:
                     self._replay.appendleft((-1, self._complete()))
             return ch, msg
 
-    def _barrier(self, ch: int, checkpoint_id: int) -> Optional[Barrier]:
+    def _barrier(self, ch: int, barrier: Barrier) -> Optional[Barrier]:
+        checkpoint_id = barrier.checkpoint_id
         if self._current is None:
             self._current = checkpoint_id
             self._align_start = time.monotonic()
         elif checkpoint_id != self._current:  # a newer one while aligning: the old was aborted
             self._current = checkpoint_id
             self._seen.clear()
+        self._stop = barrier.stop
         self._seen.add(ch)
         if self._seen >= self._open:
             return self._complete()
         return None
 
     def _complete(self) -> Barrier:
-        barrier = Barrier(self._current)  # type: ignore[arg-type]
+        barrier = Barrier(self._current, self._stop)  # type: ignore[arg-type]
         self.alignment_s = time.monotonic() - self._align_start
         self._current = None
         self._seen.clear()
@@ -187,8 +190,8 @@ class RestartPolicy:
 
 
 class _Savepoint:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, stop: bool = False) -> None:
+        self.path, self.stop = path, stop
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
         self.result: Optional[CompletedCheckpoint] = None
@@ -373,8 +376,8 @@ class CheckpointCoordinator:
         with self._lock:
             # not before every task of the attempt is there: one that attaches later would
             # not be expected, and its state would be missing from the checkpoint
-            if self._pending is not None or len(self._tasks) < self._task_count \
-                    or self.job is None or self.job.cancelled:
+            if self._pending is not None or not self._tasks or len(self._tasks) < self._task_count \
+                    or self.job is None or self.job.cancelled or self.job.done:
                 return None
             cid = self._next_id
             self._next_id += 1
@@ -392,26 +395,41 @@ class CheckpointCoordinator:
         if complete is not None:
             self._writes.put(complete)
             return cid
+        kind = "stop-barrier" if savepoint is not None and savepoint.stop else "barrier"
         for task in sources:
-            task.post(("barrier", cid))
+            task.post((kind, cid))
         return cid
 
-    def savepoint(self, path: str, timeout_s: float = 60.0) -> CompletedCheckpoint:
-        """Take a savepoint into ``path`` as soon as no checkpoint is running; wait for it."""
-        sp = _Savepoint(path)
+    def savepoint(self, path: str, timeout_s: float = 60.0, stop: bool = False) -> CompletedCheckpoint:
+        """Take a savepoint into ``path`` as soon as no checkpoint is running; wait for it.
+        With ``stop``, every task holds still once it took its snapshot for it (sources
+        emit nothing more, no timer fires); if the savepoint fails, they go on."""
+        sp = _Savepoint(path, stop)
         deadline = time.monotonic() + timeout_s
-        while self.trigger(sp) is None:
+        while True:
+            cid = self.trigger(sp)
+            if cid is not None:
+                break
             if self.job is None or self.job.cancelled or self.job.done:
                 raise CheckpointError("no savepoint: the job is not running")
             if time.monotonic() > deadline:
                 raise CheckpointError(f"no savepoint within {timeout_s} s: a checkpoint "
                                       "before it did not end")
             time.sleep(0.005)
-        if not sp.done.wait(max(0.0, deadline - time.monotonic())):
-            raise CheckpointError(f"the savepoint to {path} did not complete within "
-                                  f"{timeout_s} s")
-        if sp.error is not None:
-            raise CheckpointError(f"the savepoint to {path} failed: {sp.error}")
+        try:
+            if not sp.done.wait(max(0.0, deadline - time.monotonic())):
+                raise CheckpointError(f"the savepoint to {path} did not complete within "
+                                      f"{timeout_s} s")
+            if sp.error is not None:
+                raise CheckpointError(f"the savepoint to {path} failed: {sp.error}")
+        except CheckpointError:
+            if stop:  # abandon it: the tasks held still for it go on
+                with self._lock:
+                    if self._pending is not None and self._pending.id == cid:
+                        self._pending = None
+                    self._savepoints.pop(cid, None)
+                self._post_all(("resume", cid))
+            raise
         assert sp.result is not None
         return sp.result
 

@@ -20,8 +20,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import JobCancelledError, JobFailedError, NbstreamError
 from .histogram import Histogram
+from .keygroups import canonical_key, hashable_key, subtask_for_key
 from .metrics import DistributionSummary
-from .keygroups import subtask_for_key
 from .queries import QueryError, TaskQueries
 
 __all__ = ["JobStatus", "JobClient", "JobExecutionResult", "as_job_error"]
@@ -119,6 +119,9 @@ class JobClient:
         self.restarts = 0
         self.last_failure: Optional[str] = None
         self.stopped_with_savepoint: Optional[str] = None
+        # task threads that did not stop (thread mode cannot stop a function that does not
+        # return): each says where it is, or None once it has ended
+        self._stragglers: List[Callable[[], Optional[str]]] = []
         # reading state while the job runs: the plan (set on submit), each task's mailbox
         self.plan: Any = None
         self.mailboxes: Dict[Tuple[int, int], Any] = {}
@@ -128,6 +131,18 @@ class JobClient:
     @property
     def status(self) -> JobStatus:
         return self._status
+
+    @property
+    def still_running(self) -> List[str]:
+        """What of this job has not stopped although the job has: a user function that did
+        not return when the job was cancelled (a thread cannot be stopped from outside),
+        as ``step 'parse' (1/2): function parse (cell.py:3) has not returned (now at
+        cell.py:5)``; an entry goes once its function returns."""
+        return [found for found in (where() for where in list(self._stragglers)) if found]
+
+    def _linger(self, where: Callable[[], Optional[str]]) -> None:
+        """An executor's: a task thread outlives the job; ``where()`` says where it is."""
+        self._stragglers.append(where)
 
     @property
     def error(self) -> Optional[BaseException]:
@@ -191,6 +206,8 @@ class JobClient:
         if plan is None or node_id not in plan.nodes:
             raise QueryError(f"this job has no step {node_id}")
         chain = plan.chain_of[node_id]
+        # as the keyed steps see it: a list as its hashable stand-in, a NaN as the one NaN key
+        key = canonical_key(hashable_key(key))
         subtask = subtask_for_key(key, plan.max_parallelism[node_id], plan.parallelism[node_id])
         task = self.mailboxes.get((chain, subtask))
         if task is None:
@@ -229,23 +246,39 @@ class JobClient:
     def trigger_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
         """Take a savepoint (a checkpoint that is kept) into folder ``path`` (default: a
         new folder under the checkpoint directory's ``savepoints``); returns its path.
-        Start a job from it with ``env.execute(savepoint_path=...)``."""
+        Start a job from it with ``env.execute(savepoint_path=...)``. A job that is not
+        running (finished, cancelled, failed) refuses at once, as Flink's does."""
+        return self._savepoint(path, timeout, stop=False)
+
+    def _savepoint(self, path: Optional[str], timeout: float, stop: bool) -> str:
+        from .checkpoints import CheckpointError
+
         coordinator = self.checkpoints
         if coordinator is None or coordinator.settings is None:
-            from .checkpoints import CheckpointError
             raise CheckpointError("savepoints need checkpointing: call env.enable_checkpointing"
                                   "(interval) before starting the job")
+        with self._lock:
+            if self._done.is_set() or self._cancel_requested:
+                status = self._status.value if self._done.is_set() else JobStatus.CANCELLING.value
+                raise CheckpointError(f"job '{self.job_name}' is not running ({status}): "
+                                      "no savepoint")
         if path is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = os.path.join(coordinator.settings.directory, "savepoints",
                                 f"savepoint-{self.job_id[:8]}-{stamp}-{time.monotonic_ns() % 10**6}")
         self.warnings.extend(coordinator.uid_warnings())
-        return coordinator.savepoint(os.path.abspath(os.path.expanduser(path)), timeout).path
+        return coordinator.savepoint(os.path.abspath(os.path.expanduser(path)), timeout,
+                                     stop=stop).path
 
     def stop_with_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
-        """Take a savepoint, then stop the job (its status becomes FINISHED); what the
-        sinks had not committed by then comes again when a job resumes from it."""
-        saved = self.trigger_savepoint(path, timeout)
+        """Stop the job with a savepoint (Flink's ``stop`` without ``--drain``): the sources
+        stop at the savepoint's barrier and every task holds still once it took its
+        snapshot, so no record after the barrier reaches a sink, no timer fires and no
+        final watermark flushes windows; once the savepoint completed, the sinks commit
+        what it covers and the job ends FINISHED. A job resumed from the savepoint goes
+        on from exactly there. If the savepoint fails, the job goes on and this raises;
+        a job that is not running refuses at once."""
+        saved = self._savepoint(path, timeout, stop=True)
         with self._lock:
             self.stopped_with_savepoint = saved
             self._cancel_requested = True

@@ -18,6 +18,18 @@ True
 >>> import numpy as np
 >>> stable_hash(np.int64(7)) == stable_hash(7) == stable_hash(7.0)
 True
+
+NaN keys: in Python no two NaN objects are equal, so every record keyed by
+``float('nan')`` would be a key of its own. Flink compares keys by their serialized
+form, and Java serializes every NaN double alike: all NaNs are one key. So here:
+:func:`canonical_key` turns a NaN (Python's, numpy's, -NaN, also inside a tuple) into
+``NAN_KEY``, one object in every process (it pickles by reference), which the keyed
+steps see as the current key.
+
+>>> canonical_key(float("nan")) is canonical_key(np.float64("nan")) is NAN_KEY
+True
+>>> canonical_key(("a", float("-nan"))) == ("a", NAN_KEY), canonical_key(("a", 1)) == ("a", 1)
+(True, True)
 """
 
 from __future__ import annotations
@@ -33,9 +45,31 @@ from typing import Any
 from .row import Row
 
 __all__ = ["stable_hash", "key_group", "subtask_for_key", "subtask_for_key_group",
-           "hashable_key", "plain_key", "KeyList", "KeyDict", "KeyTuple"]
+           "hashable_key", "plain_key", "KeyList", "KeyDict", "KeyTuple", "canonical_key", "NAN_KEY"]
 
 _MASK = (1 << 64) - 1
+
+
+class _NaNKey(float):
+    """The one NaN key (see the module's doc)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "NAN_KEY"
+
+
+NAN_KEY = _NaNKey("nan")
+
+
+def canonical_key(key: Any) -> Any:
+    """``key`` with every NaN in it (at the top or inside tuples) made ``NAN_KEY``."""
+    if isinstance(key, numbers.Real):
+        return NAN_KEY if key != key else key
+    if type(key) is tuple:
+        items = tuple(canonical_key(k) for k in key)
+        return items if any(a is not b for a, b in zip(items, key)) else key
+    return key
 
 
 def _mix(h: int) -> int:
@@ -62,7 +96,9 @@ def stable_hash(key: Any) -> int:
         return _mix(h)
     if key is None:
         return 0
-    if t is float:
+    if t is float or key is NAN_KEY:
+        if key != key:  # every NaN alike, as Java's doubleToLongBits
+            return _mix(0x7FF8000000000000)
         return _mix(int(key)) if key.is_integer() else _mix(struct.unpack("<q", struct.pack("<d", key))[0])
     if t is bytes:
         return _mix(zlib.crc32(key))

@@ -7,10 +7,9 @@ parallelism), ``show`` and the nbstream API in scope. It builds a pipeline; the 
 its last expression evaluates to (or every stream passed to ``show()``) runs as one job
 in the background and is shown live under the cell.
 
-Savepoints: ``%%stream --checkpoint MS`` checkpoints the cell's job every MS ms;
-``%stream_stop NAME --savepoint SP`` stops it with savepoint SP, and ``%%stream --resume SP``
-starts the (possibly edited) pipeline from it. Named savepoints live in one folder that
-outlives the kernel (:func:`savepoints_dir`).
+This module is the IPython layer: each magic parses its line (:mod:`.options`) and hands
+over to the module of its concern: the job registry (:mod:`.jobs`), savepoints
+(:mod:`.savepoints`), recordings (:mod:`.recordings`), blocking cells (:mod:`.blocking`).
 """
 
 from __future__ import annotations
@@ -18,224 +17,29 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
-import contextlib
-import json
 import keyword
-import os
-import re
 import shutil
-import shlex
-import signal
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display, update_display
 
-from .live import LiveJob, format_watermark, start, wait_async
+from .blocking import BLOCKING_ENTRY, await_blocking_cells, interrupt_cancels
+from .jobs import JOB_COLUMNS, STOP_WAIT_S, NotebookSession
+from .live import LiveJob, start, wait_async
+from .options import (JOBS, RECORDINGS, SAVEPOINTS, SET_MODE, SET_PARALLELISM, STOP, STREAM,
+                      parse, usage)
+from .recordings import RECORDING_COLUMNS, recordings_table
+from .savepoints import (SAVEPOINT_COLUMNS, list_savepoints, savepoint_path, savepoints_dir,
+                         savepoints_table, stop_with_savepoint)
 
-__all__ = ["StreamMagics", "NotebookSession", "savepoints_dir", "list_savepoints"]
-
-STOP_WAIT_S = 5.0
-KEEP_FINISHED = 50
-SAVEPOINT_TIMEOUT_S = 60.0
-SAVEPOINT_MANIFEST = "_metadata.json"
-_SAVEPOINT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-SAVEPOINTS_WHERE = ("$NBSTREAM_SAVEPOINT_DIR, else ./.nbstream/savepoints in the kernel's "
-                    "working directory (the notebook's folder)")
-CHECKPOINTS_WHERE = ("$NBSTREAM_CHECKPOINT_DIR, else ~/.cache/nbstream/checkpoints "
-                     "($XDG_CACHE_HOME respected)")
-
-
-def savepoints_dir() -> Path:
-    """Where named savepoints live: ``$NBSTREAM_SAVEPOINT_DIR``, else
-    ``./.nbstream/savepoints`` relative to the kernel's working directory (a notebook's
-    kernel starts in the notebook's folder). Read at each use."""
-    env = os.environ.get("NBSTREAM_SAVEPOINT_DIR")
-    return Path(env).expanduser() if env else Path.cwd() / ".nbstream" / "savepoints"
-
-
-def list_savepoints() -> List[Dict[str, Any]]:
-    """The named savepoints, oldest first: name, created (epoch seconds), job, checkpoint
-    id, bytes and path. A folder without a readable manifest is left out."""
-    root = savepoints_dir()
-    found = []
-    if not root.is_dir():
-        return found
-    for folder in root.iterdir():
-        manifest = folder / SAVEPOINT_MANIFEST
-        if folder.name.startswith(".") or not manifest.is_file():
-            continue
-        try:
-            meta = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            continue
-        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        found.append({"name": folder.name, "created": meta.get("created") or manifest.stat().st_mtime,
-                      "job": meta.get("job", ""), "checkpoint_id": meta.get("checkpoint_id"),
-                      "bytes": size, "path": str(folder)})
-    return sorted(found, key=lambda r: (r["created"], r["name"]))
-
-
-def _known_savepoints() -> str:
-    names = [r["name"] for r in list_savepoints()]
-    return (f"savepoints in {savepoints_dir()}: {', '.join(names)}" if names
-            else f"there is no savepoint in {savepoints_dir()} yet")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError (usage + one-line reason) instead of exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().strip()}")
-
-    def exit(self, status: int = 0, message: Optional[str] = None) -> None:  # type: ignore[override]
-        raise UsageError(message or self.format_help())
-
-
-def _parser(prog: str, description: str) -> _Parser:
-    return _Parser(prog=prog, description=description, add_help=False, allow_abbrev=False)
-
-
-def _positive():
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
-        return value
-    return parse
-
-
-STREAM = _parser("%%stream", "Run the pipeline of this cell in the background, shown live.")
-STREAM.add_argument("--name", help="job name; re-running a cell with the same name stops "
-                    "its previous job first")
-STREAM.add_argument("--mode", help="execution mode of this cell (default: %%set_mode)")
-STREAM.add_argument("--parallelism", type=_positive(), metavar="N",
-                    help="default parallelism of this cell (default: %%set_parallelism)")
-STREAM.add_argument("--to", metavar="VAR", help="bind the live job (results as DataFrame "
-                    "with VAR.to_pandas()) to this variable")
-STREAM.add_argument("--rows", type=_positive(), default=1000, metavar="N",
-                    help="rows kept and shown per stream (default 1000); older ones are dropped")
-STREAM.add_argument("--chart", choices=("auto", "line", "bar", "none"), default="auto",
-                    help="chart kind (default auto: lines for windows, bars for keyed values)")
-STREAM.add_argument("--blocking", action="store_true",
-                    help="wait for the job to end before the cell returns")
-STREAM.add_argument("--pyflink", action="store_true",
-                    help="the cell is a PyFlink DataStream program: its `import pyflink...` "
-                         "resolve to nbstream and it runs as `python -m nbstream.compat.pyflink` "
-                         "would run it (its own env, print() into the cell)")
-STREAM.add_argument("--record", metavar="NAME",
-                    help="also record the sources' records as recording NAME (%%stream_recordings)")
-STREAM.add_argument("--replay", metavar="NAME",
-                    help="run the pipeline on recording NAME instead of its live sources")
-STREAM.add_argument("--speed", default="1", metavar="X",
-                    help="replay X times faster than recorded, or 'max' (default 1)")
-STREAM.add_argument("--checkpoint", type=_positive(), metavar="MS",
-                    help="checkpoint the job every MS milliseconds (at least 10): a failed "
-                         "job restarts from its last checkpoint, the live view shows each "
-                         "row exactly once (rows appear as checkpoints complete), and "
-                         "%%stream_stop NAME --savepoint SP can stop it with a savepoint. "
-                         f"Checkpoints go to {CHECKPOINTS_WHERE}")
-STREAM.add_argument("--resume", metavar="SAVEPOINT",
-                    help="start the cell's pipeline from named savepoint SAVEPOINT (made "
-                         "by %%stream_stop NAME --savepoint SAVEPOINT; list them with "
-                         "%%stream_savepoints): keyed state and open windows continue, "
-                         "steps are matched by uid(...), else by name and position. "
-                         "Combine with --checkpoint to keep checkpointing. Savepoints live "
-                         f"in {SAVEPOINTS_WHERE}")
-STREAM.add_argument("--allow-non-restored-state", action="store_true",
-                    help="with --resume: drop the savepoint's state of steps this pipeline "
-                         "no longer has (by default that is an error naming them)")
-STREAM.add_argument("--jython", action="store_true",
-                    help="the cell is a program of Flink's old (Jython) Python streaming API: "
-                         "its `org.apache.flink` imports resolve to nbstream and its "
-                         "main(factory) runs here; each env.execute() starts a job shown "
-                         "live, in this cell's mode and parallelism")
-STREAM.add_argument("params", nargs="*", metavar="- PARAM",
-                    help="with --jython: the program's parameters (its sys.argv[1:]) "
-                         "after a lone -")
-STREAM.add_argument("-h", "--help", action="store_true", help="show this help")
-
-SET_MODE = _parser("%set_mode", "Set the execution mode of later %%stream cells.")
-SET_MODE.add_argument("mode", nargs="?")
-SET_PARALLELISM = _parser("%set_parallelism", "Set the default parallelism of later "
-                          "%%stream cells.")
-SET_PARALLELISM.add_argument("parallelism", nargs="?", type=_positive(), metavar="N")
-STOP = _parser("%stream_stop", "Stop a running job by name, or every job with --all.")
-STOP.add_argument("name", nargs="?")
-STOP.add_argument("--all", action="store_true", help="stop every running job")
-STOP.add_argument("--savepoint", metavar="SAVEPOINT",
-                  help="stop the job with a savepoint named SAVEPOINT (the job must run "
-                       "with %%%%stream --checkpoint MS); resume with %%%%stream --resume "
-                       f"SAVEPOINT, even after a kernel restart. Savepoints live in "
-                       f"{SAVEPOINTS_WHERE}")
-JOBS = _parser("%stream_jobs", "List the jobs of this kernel.")
-RECORDINGS = _parser("%stream_recordings", "List the recordings of %%stream --record (they "
-                     "outlive the kernel), or delete one with --clear NAME.")
-RECORDINGS.add_argument("--clear", metavar="NAME", help="delete recording NAME")
-SAVEPOINTS = _parser("%stream_savepoints", "List the named savepoints of %stream_stop "
-                     f"--savepoint (they outlive the kernel; they live in {SAVEPOINTS_WHERE}), "
-                     "or delete one with --clear NAME.")
-SAVEPOINTS.add_argument("--clear", metavar="NAME", help="delete savepoint NAME")
-
-
-def _parse(parser: _Parser, line: str) -> argparse.Namespace:
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"{parser.prog}: {exc}\n{parser.format_usage().strip()}")
-    return parser.parse_args(words)
-
-
-def _usage(parser: _Parser, reason: str) -> UsageError:
-    return UsageError(f"{parser.prog}: {reason}\n{parser.format_usage().strip()}")
-
-
-class NotebookSession:
-    """Defaults (mode, parallelism) and jobs of one IPython shell."""
-
-    def __init__(self) -> None:
-        self.mode = "thread"
-        self.parallelism = 1
-        self.jobs: Dict[str, LiveJob] = {}
-        self.pumps: Dict[str, List[Any]] = {}
-        self._counter = 0
-        self._lock = threading.Lock()
-
-    def new_name(self) -> str:
-        with self._lock:
-            while True:
-                self._counter += 1
-                name = f"stream-{self._counter}"
-                if name not in self.jobs:
-                    return name
-
-    def add(self, job: LiveJob, pumps: List[Any]) -> None:
-        with self._lock:
-            self.jobs.pop(job.name, None)
-            self.jobs[job.name] = job
-            self.pumps[job.name] = pumps
-            finished = [n for n, j in self.jobs.items() if j.done]
-            for name in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else []:
-                del self.jobs[name]
-                self.pumps.pop(name, None)
-
-    def stop(self, name: str, wait: float = STOP_WAIT_S) -> bool:
-        """Stop job ``name``; True if it was running."""
-        job = self.jobs.get(name)
-        if job is None or job.done:
-            return False
-        job.stop()
-        job.wait(wait)
-        return True
+__all__ = ["StreamMagics", "NotebookSession", "savepoints_dir", "list_savepoints",
+           "BLOCKING_ENTRY", "await_blocking_cells"]
 
 
 @magics_class
@@ -268,7 +72,7 @@ class StreamMagics(Magics):
         if job is None:
             return
         try:
-            with _interrupt_cancels(asyncio.current_task()):
+            with interrupt_cancels(asyncio.current_task()):
                 await wait_async(job)
                 # the views' last update (and final text) belongs to this cell's output
                 deadline = time.monotonic() + STOP_WAIT_S
@@ -285,18 +89,18 @@ class StreamMagics(Magics):
     def _start(self, line: str, cell: str) -> Optional[LiveJob]:
         """Start the cell's job; return it if the cell is to wait for it."""
         __tracebackhide__ = True  # noqa: F841
-        args = _parse(STREAM, line)
+        args = parse(STREAM, line)
         if args.help:
             raise UsageError(STREAM.format_help())
         if args.pyflink and args.jython:
-            raise _usage(STREAM, "--pyflink and --jython: choose one")
+            raise usage(STREAM, "--pyflink and --jython: choose one")
         if args.params and (not args.jython or args.params[0] != "-"):
-            raise _usage(STREAM, "unrecognized arguments: " + " ".join(args.params)
+            raise usage(STREAM, "unrecognized arguments: " + " ".join(args.params)
                          + (" (a --jython program's parameters follow a lone -)"
                             if args.jython else ""))
         if (args.checkpoint or args.resume) and (args.pyflink or args.jython):
             which = "--pyflink" if args.pyflink else "--jython"
-            raise _usage(STREAM, f"--checkpoint and --resume are for nbstream pipelines, not "
+            raise usage(STREAM, f"--checkpoint and --resume are for nbstream pipelines, not "
                                  f"{which} programs (a program enables checkpointing in its "
                                  "own env: env.enable_checkpointing(ms))")
         if args.pyflink:
@@ -304,14 +108,14 @@ class StreamMagics(Magics):
             return None
         if args.jython:
             return self._run_jython(cell, args)
-        resume = _savepoint_path(STREAM, "--resume", args.resume) if args.resume else None
+        resume = savepoint_path(STREAM, "--resume", args.resume) if args.resume else None
         if args.allow_non_restored_state and resume is None:
-            raise _usage(STREAM, "--allow-non-restored-state goes with --resume SAVEPOINT")
+            raise usage(STREAM, "--allow-non-restored-state goes with --resume SAVEPOINT")
         env = self._environment(args)
         self._record_or_replay(env, args)
         self._check_to(args)
         if not cell.strip():
-            raise _usage(STREAM, "the cell is empty: write a pipeline that starts from `env`")
+            raise usage(STREAM, "the cell is empty: write a pipeline that starts from `env`")
         name = self._job_name(args)
         shown: List[Tuple[Any, Dict[str, Any]]] = []
         last = self._run_cell_code(cell, env, shown)
@@ -321,14 +125,14 @@ class StreamMagics(Magics):
     @staticmethod
     def _check_to(args: argparse.Namespace) -> None:
         if args.to is not None and (not args.to.isidentifier() or keyword.iskeyword(args.to)):
-            raise _usage(STREAM, f"--to needs a Python variable name, not {args.to!r}")
+            raise usage(STREAM, f"--to needs a Python variable name, not {args.to!r}")
 
     def _job_name(self, args: argparse.Namespace) -> str:
         """The job's name (``--name`` or the next free one); a running job of that name
         is stopped first."""
         name = args.name or self.session.new_name()
         if not name.strip() or any(c.isspace() for c in name):
-            raise _usage(STREAM, f"--name must be a word without spaces, not {name!r}")
+            raise usage(STREAM, f"--name must be a word without spaces, not {name!r}")
         if self.session.stop(name):
             print(f"stopped the previous job '{name}'")
         return name
@@ -365,13 +169,13 @@ class StreamMagics(Magics):
         try:
             env.set_execution_mode(args.mode or self.session.mode)
         except ValueError as exc:
-            raise _usage(STREAM, f"--mode: {exc}")
+            raise usage(STREAM, f"--mode: {exc}")
         env.set_parallelism(args.parallelism or self.session.parallelism)
         if getattr(args, "checkpoint", None):
             try:
                 env.enable_checkpointing(args.checkpoint)
             except Exception as exc:  # PlanError: below the minimum interval
-                raise _usage(STREAM, f"--checkpoint: {exc}")
+                raise usage(STREAM, f"--checkpoint: {exc}")
         return env
 
     def _run_cell_code(self, cell: str, env: Any, shown: List[Tuple[Any, Dict[str, Any]]]) -> Any:
@@ -431,7 +235,7 @@ class StreamMagics(Magics):
 
             check_mode(mode)
         except Exception as exc:
-            raise _usage(STREAM, f"--mode: {exc}")
+            raise usage(STREAM, f"--mode: {exc}")
         return mode
 
     def _run_jython(self, cell: str, args: argparse.Namespace) -> Optional[LiveJob]:
@@ -446,13 +250,13 @@ class StreamMagics(Magics):
         mode = self._checked_mode(args)
         self._check_to(args)
         if not cell.strip():
-            raise _usage(STREAM, "the cell is empty: write a program with main(factory)")
+            raise usage(STREAM, "the cell is empty: write a program with main(factory)")
         jobs: List[LiveJob] = []
 
         def launch(env: Any, job_name: Optional[str]) -> LiveJob:
             name = self._job_name(args) if not jobs else self.session.new_name()
             if not env._graph.sinks:
-                raise _usage(STREAM, "env.execute(): the program added no sink (output(), "
+                raise usage(STREAM, "env.execute(): the program added no sink (output(), "
                                      "write_as_text(), write_to_socket())")
             jobs.append(self._launch(env, [], args, name))
             return jobs[-1]
@@ -471,7 +275,7 @@ class StreamMagics(Magics):
         finally:
             sys.argv = argv
         if not jobs:
-            raise _usage(STREAM, "the program's main(factory) never called env.execute()")
+            raise usage(STREAM, "the program's main(factory) never called env.execute()")
         return jobs[-1] if args.blocking else None
 
     @staticmethod
@@ -490,10 +294,10 @@ class StreamMagics(Magics):
             streams = []
         for stream, _ in streams:
             if stream._env is not env:
-                raise _usage(STREAM, "show a stream built from this cell's `env` (the cell "
+                raise usage(STREAM, "show a stream built from this cell's `env` (the cell "
                              "creates a fresh environment each time it runs)")
         if not streams and not env._graph.sinks:
-            raise _usage(STREAM, "nothing to run: end the cell with a stream, pass streams to "
+            raise usage(STREAM, "nothing to run: end the cell with a stream, pass streams to "
                          "show(stream), or add a sink such as .print()")
         return streams
 
@@ -562,7 +366,7 @@ class StreamMagics(Magics):
         from ..api.environment import StreamExecutionEnvironment
         from ..runtime.executors import describe_modes
 
-        args = _parse(SET_MODE, line)
+        args = parse(SET_MODE, line)
         if args.mode is None:
             lines = [f"current mode: {self.session.mode}"]
             for name, text in describe_modes().items():
@@ -575,14 +379,14 @@ class StreamMagics(Magics):
         try:
             StreamExecutionEnvironment.get_execution_environment().set_execution_mode(args.mode)
         except ValueError as exc:
-            raise _usage(SET_MODE, str(exc))
+            raise usage(SET_MODE, str(exc))
         self.session.mode = args.mode
         print(f"execution mode: {args.mode}")
 
     @line_magic
     def set_parallelism(self, line: str) -> None:
         """``%set_parallelism N``: the default parallelism of later ``%%stream`` cells."""
-        args = _parse(SET_PARALLELISM, line)
+        args = parse(SET_PARALLELISM, line)
         if args.parallelism is None:
             print(f"parallelism: {self.session.parallelism}")
             return
@@ -592,7 +396,7 @@ class StreamMagics(Magics):
     @staticmethod
     def _record_or_replay(env: Any, args: argparse.Namespace) -> None:
         if args.record and args.replay:
-            raise _usage(STREAM, "--record and --replay cannot be used together")
+            raise usage(STREAM, "--record and --replay cannot be used together")
         if args.record:
             env.record(args.record)
         elif args.replay:
@@ -603,7 +407,7 @@ class StreamMagics(Magics):
                 except ValueError:
                     speed = 0.0
                 if speed <= 0:
-                    raise _usage(STREAM, f"--speed must be a positive number or 'max', "
+                    raise usage(STREAM, f"--speed must be a positive number or 'max', "
                                          f"not {args.speed!r}")
             env.replay(args.replay, speed)
 
@@ -611,44 +415,26 @@ class StreamMagics(Magics):
     def stream_recordings(self, line: str) -> Any:
         """``%stream_recordings``: a table of recordings (name, sources, records, size, time
         span); ``%stream_recordings --clear NAME`` deletes one."""
-        args = _parse(RECORDINGS, line)
-        from ..connectors.recording import clear_recording, list_recordings
-
+        args = parse(RECORDINGS, line)
         if args.clear:
+            from ..connectors.recording import clear_recording
+
             clear_recording(args.clear)
             print(f"deleted recording '{args.clear}'")
             return None
         import pandas as pd
 
-        rows = [{"name": r["name"], "sources": ", ".join(r["sources"]), "records": r["records"],
-                 "bytes": r["bytes"],
-                 "span_s": (round((r["last_ms"] - r["first_ms"]) / 1000, 3)
-                            if r["first_ms"] is not None else 0.0)} for r in list_recordings()]
-        return pd.DataFrame(rows, columns=["name", "sources", "records", "bytes", "span_s"])
+        return pd.DataFrame(recordings_table(), columns=RECORDING_COLUMNS)
 
     # -- jobs ---------------------------------------------------------------------------------
     @line_magic
     def stream_jobs(self, line: str) -> Any:
         """``%stream_jobs``: a table of this kernel's jobs (name, mode, status, records
         in/out, records/s, watermark, uptime, restarts, last checkpoint id, error)."""
-        _parse(JOBS, line)
+        parse(JOBS, line)
         import pandas as pd
 
-        rows = []
-        for name, job in list(self.session.jobs.items()):
-            s = job.stats()
-            ft = job.fault_tolerance()
-            rows.append({"name": name, "mode": job.mode, "status": job.status,
-                         "records_in": s["records_in"], "records_out": s["records_out"],
-                         "records_per_s": round(s["rate"], 1),
-                         "watermark": format_watermark(s["watermark"]),
-                         "uptime_s": round(s["elapsed_s"], 1),
-                         "restarts": ft.get("restarts", 0),
-                         "checkpoint": "" if ft.get("id") is None else ft["id"],
-                         "error": "" if job.error is None else str(job.error)})
-        columns = ["name", "mode", "status", "records_in", "records_out", "records_per_s",
-                   "watermark", "uptime_s", "restarts", "checkpoint", "error"]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(self.session.table(), columns=JOB_COLUMNS)
 
     @line_magic
     def stream_stop(self, line: str) -> None:
@@ -657,145 +443,46 @@ class StreamMagics(Magics):
         (``%%stream --checkpoint MS``) with savepoint SP, which ``%%stream --resume SP``
         starts from, in this kernel or a later one. Savepoints live in
         ``$NBSTREAM_SAVEPOINT_DIR``, else ``./.nbstream/savepoints``."""
-        args = _parse(STOP, line)
+        args = parse(STOP, line)
         if args.all == (args.name is not None):
-            raise _usage(STOP, "give a job name or --all (not both)")
+            raise usage(STOP, "give a job name or --all (not both)")
         if args.all and args.savepoint is not None:
-            raise _usage(STOP, "--savepoint stops one job: give its name instead of --all")
+            raise usage(STOP, "--savepoint stops one job: give its name instead of --all")
         if args.all:
-            running = [n for n, j in self.session.jobs.items() if not j.done]
-            for name in running:
-                self.session.jobs[name].stop()
-            for name in running:
-                self.session.jobs[name].wait(STOP_WAIT_S)
+            running = self.session.stop_all()
             print(f"stopped {len(running)} job{'s' if len(running) != 1 else ''}"
                   + (": " + ", ".join(running) if running else ""))
             return
         job = self.session.jobs.get(args.name)
         if job is None:
             known = ", ".join(self.session.jobs) or "none yet"
-            raise _usage(STOP, f"no job named {args.name!r} (jobs: {known})")
+            raise usage(STOP, f"no job named {args.name!r} (jobs: {known})")
         if args.savepoint is not None:
-            self._stop_with_savepoint(job, args.savepoint)
+            stop_with_savepoint(self.session, job, args.savepoint)
             return
         if not self.session.stop(args.name):
             print(f"job '{args.name}' is not running ({job.status})")
             return
         print(f"stopped '{args.name}' ({job.status})")
 
-    def _stop_with_savepoint(self, job: LiveJob, savepoint: str) -> None:
-        folder = _savepoint_folder(STOP, savepoint)
-        if folder.exists():
-            raise _usage(STOP, f"there is a savepoint named {savepoint!r} already: choose "
-                               f"another name, or delete it with %stream_savepoints --clear "
-                               f"{savepoint}")
-        if job.done:
-            raise _usage(STOP, f"job '{job.name}' is not running ({job.status}): a savepoint "
-                               "is taken from a running job")
-        if not job.checkpointing:
-            raise _usage(STOP, f"job '{job.name}' does not checkpoint, so it cannot stop with "
-                               "a savepoint: start it with %%stream --checkpoint MS (e.g. "
-                               "--checkpoint 1000), then %stream_stop "
-                               f"{job.name} --savepoint {savepoint}")
-        from ..runtime.checkpoints import CheckpointError
-
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            path = job.client.stop_with_savepoint(str(folder), timeout=SAVEPOINT_TIMEOUT_S)
-        except CheckpointError as exc:
-            raise UsageError(f"%stream_stop: job '{job.name}': no savepoint taken: {exc}"
-                             ) from None
-        for pump in self.session.pumps.get(job.name, []):
-            pump.thread.join(STOP_WAIT_S)  # the views show the final rows and status
-        print(f"stopped '{job.name}' ({job.status}) with savepoint '{savepoint}' ({path}); "
-              f"resume it with %%stream --resume {savepoint}")
-        notes = job.client.checkpoints.uid_warnings() if job.client.checkpoints else []
-        for note in notes:
-            print(f"note: {note}")
-
     @line_magic
     def stream_savepoints(self, line: str) -> Any:
         """``%stream_savepoints``: a table of the named savepoints (name, time, job,
         checkpoint, bytes), oldest first; ``%stream_savepoints --clear NAME`` deletes one.
         They live in ``$NBSTREAM_SAVEPOINT_DIR``, else ``./.nbstream/savepoints``."""
-        args = _parse(SAVEPOINTS, line)
+        args = parse(SAVEPOINTS, line)
         if args.clear:
-            folder = _savepoint_path(SAVEPOINTS, "--clear", args.clear)
+            folder = savepoint_path(SAVEPOINTS, "--clear", args.clear)
             shutil.rmtree(folder)
             print(f"deleted savepoint '{args.clear}'")
             return None
         import pandas as pd
 
-        rows = [{"name": r["name"],
-                 "time": pd.Timestamp(r["created"], unit="s").floor("s"),
-                 "job": r["job"], "checkpoint": r["checkpoint_id"], "bytes": r["bytes"]}
-                for r in list_savepoints()]
+        rows = savepoints_table()
         if not rows:
             print(f"no savepoint yet in {savepoints_dir()} (make one with "
                   "%stream_stop NAME --savepoint SP)")
-        return pd.DataFrame(rows, columns=["name", "time", "job", "checkpoint", "bytes"])
-
-
-def _savepoint_folder(parser: _Parser, name: str) -> Path:
-    """The folder of savepoint ``name`` (which must be a plain file name)."""
-    if not _SAVEPOINT_NAME.fullmatch(name) or name in (".", ".."):
-        raise _usage(parser, f"a savepoint name is letters, digits, '_', '-' and '.', not "
-                             f"{name!r}")
-    return savepoints_dir() / name
-
-
-def _savepoint_path(parser: _Parser, option: str, name: str) -> Path:
-    """The folder of an existing savepoint ``name``; a UsageError naming the ones there
-    are if there is none of that name."""
-    folder = _savepoint_folder(parser, name)
-    if not (folder / SAVEPOINT_MANIFEST).is_file():
-        raise _usage(parser, f"{option}: there is no savepoint named {name!r} "
-                             f"({_known_savepoints()})")
-    return folder
-
-
-BLOCKING_ENTRY = "__nbstream_blocking__"
-
-
-@contextlib.contextmanager
-def _interrupt_cancels(task: Optional["asyncio.Task[Any]"]) -> Iterator[None]:
-    """While the block runs, SIGINT (a kernel interrupt) cancels ``task`` at once.
-    (ipykernel's own handler for async cells may only act on the loop's next event.)"""
-    if task is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    previous = signal.signal(signal.SIGINT,
-                             lambda *_: loop.call_soon_threadsafe(task.cancel))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def await_blocking_cells(lines: List[str]) -> List[str]:
-    """An IPython input transformer: a ``%%stream --blocking`` cell (by then turned into
-    ``get_ipython().run_cell_magic('stream', ...)``) becomes ``await`` of the magic, so
-    the kernel runs it as an async cell."""
-    text = "".join(lines)
-    if not text.startswith("get_ipython().run_cell_magic('stream',"):
-        return lines
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return lines
-    call = tree.body[0].value if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr) else None
-    if (not isinstance(call, ast.Call) or len(call.args) != 3 or call.keywords
-            or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)):
-        return lines
-    _, line, cell = (a.value for a in call.args)  # type: ignore[attr-defined]
-    try:
-        words = shlex.split(line)
-    except ValueError:
-        return lines
-    if "--blocking" not in words or "-h" in words or "--help" in words:
-        return lines
-    return [f"await {BLOCKING_ENTRY}({line!r}, {cell!r})\n"]
+        return pd.DataFrame(rows, columns=SAVEPOINT_COLUMNS)
 
 
 def _has_widgets(shell: Any) -> bool:

@@ -278,7 +278,7 @@ def test_a_savepoint_outlives_a_kernel_restart_and_the_totals_continue(kernel):
     values_view, counts_view = cell.widget_ids()
     first = widget_when(kernel, counts_view, lambda s: s["delta"]["rows"])
     # the totals continue: no count starts again below where the savepoint left it
-    for _rid, (key, total), _label in first["delta"]["rows"]:
+    for _rid, (key, total), _label, _time in first["delta"]["rows"]:
         assert total >= counted[key] > 0
     final = widget_when(kernel, counts_view, lambda s: s["status"] == "finished", timeout=90)
     assert final["checkpoints"]["resumed_from"] == "s1"

@@ -18,6 +18,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
     magics = StreamMagics(ipython)
     ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics.pre_run_cell)
     if getattr(ipython, "autoawait", False) and await_blocking_cells not in ipython.input_transformers_post:
         ipython.input_transformers_post.append(await_blocking_cells)
     ipython.push({BLOCKING_ENTRY: magics.stream_awaited}, interactive=False)
@@ -30,6 +31,10 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.input_transformers_post.remove(await_blocking_cells)
     magics = ipython.magics_manager.registry.get("StreamMagics")
     if magics is not None:
+        try:
+            ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
+        except ValueError:
+            pass
         running = [j for j in magics.session.jobs.values() if not j.done]
         for job in running:
             job.stop()

@@ -12,7 +12,7 @@ import signal
 import threading
 from typing import Any, Iterator, List, Optional
 
-__all__ = ["BLOCKING_ENTRY", "await_blocking_cells", "interrupt_cancels"]
+__all__ = ["BLOCKING_ENTRY", "await_blocking_cells", "interrupt_cancels", "kernel_stays_busy"]
 
 BLOCKING_ENTRY = "__nbstream_blocking__"
 
@@ -57,3 +57,33 @@ def await_blocking_cells(lines: List[str]) -> List[str]:
         return lines
     return [f"await {BLOCKING_ENTRY}({line!r}, {cell!r})\n"]
 
+
+
+@contextlib.contextmanager
+def kernel_stays_busy(shell: Any) -> Iterator[None]:
+    """While a blocking cell waits, the kernel handles the widgets' messages (a view that
+    opens, the Stop button), and ipykernel reports each one busy, then idle: a front end
+    then shows the kernel idle although the cell still runs. Here each such idle is
+    followed by busy again, on behalf of the cell."""
+    kernel = getattr(shell, "kernel", None)
+    publish = getattr(kernel, "_publish_status", None)
+    get_parent = getattr(kernel, "get_parent", None)
+    if publish is None or get_parent is None:
+        yield
+        return
+    cell = get_parent("shell")
+    cell_id = (cell or {}).get("header", {}).get("msg_id")
+
+    def publish_status(status: str, channel: str, parent: Any = None) -> None:
+        publish(status, channel, parent)
+        if status != "idle" or cell_id is None:
+            return
+        about = parent or get_parent(channel) or {}
+        if about.get("header", {}).get("msg_id") != cell_id:
+            publish("busy", "shell", cell)
+
+    kernel._publish_status = publish_status
+    try:
+        yield
+    finally:
+        del kernel._publish_status  # the class's method again

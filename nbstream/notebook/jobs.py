@@ -1,5 +1,7 @@
 """The job registry of one IPython shell: the defaults of later ``%%stream`` cells (mode,
-parallelism) and the jobs they started, by name, with what ``%stream_jobs`` lists.
+parallelism) and the jobs they started, by name, with what ``%stream_jobs`` lists. A job
+belongs to the cell that started it (``LiveJob.cell``: the cell's id, as JupyterLab and
+nbclient send it, and its execution count): running the cell again replaces its jobs.
 
 >>> session = NotebookSession()
 >>> session.new_name(), session.new_name()
@@ -9,7 +11,7 @@ parallelism) and the jobs they started, by name, with what ``%stream_jobs`` list
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Set
 
 from .live import LiveJob, format_watermark
 
@@ -17,7 +19,7 @@ __all__ = ["NotebookSession", "STOP_WAIT_S", "KEEP_FINISHED", "JOB_COLUMNS"]
 
 STOP_WAIT_S = 5.0
 KEEP_FINISHED = 50
-JOB_COLUMNS = ["name", "mode", "status", "records_in", "records_out", "records_per_s",
+JOB_COLUMNS = ["name", "cell", "mode", "status", "records_in", "records_out", "records_per_s",
                "watermark", "uptime_s", "restarts", "checkpoint", "error"]
 
 
@@ -59,6 +61,27 @@ class NotebookSession:
         job.wait(wait)
         return True
 
+    def replace_cell(self, cell: Dict[str, Any], wait: float = STOP_WAIT_S) -> List[str]:
+        """Stop the running jobs that ``cell`` (``{"id", "execution"}``) started when it
+        ran before: re-running a cell replaces its jobs. Returns their names."""
+        if not cell.get("id"):
+            return []
+        return self._stop_where(lambda j: j.cell.get("id") == cell["id"]
+                                and j.cell.get("execution") != cell.get("execution"), wait)
+
+    def stop_cells(self, cell_ids: Set[str], wait: float = STOP_WAIT_S) -> List[str]:
+        """Stop the running jobs of the cells ``cell_ids`` (deleted cells)."""
+        return self._stop_where(lambda j: j.cell.get("id") in cell_ids, wait)
+
+    def _stop_where(self, which: Callable[[LiveJob], bool], wait: float) -> List[str]:
+        with self._lock:
+            jobs = [j for j in self.jobs.values() if not j.done and which(j)]
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.wait(wait)
+        return [j.name for j in jobs]
+
     def stop_all(self, wait: float = STOP_WAIT_S) -> List[str]:
         """Stop every running job; the names of those that were running."""
         running = [n for n, j in list(self.jobs.items()) if not j.done]
@@ -74,7 +97,9 @@ class NotebookSession:
         for name, job in list(self.jobs.items()):
             s = job.stats()
             ft = job.fault_tolerance()
-            rows.append({"name": name, "mode": job.mode, "status": job.status,
+            execution = job.cell.get("execution")
+            rows.append({"name": name, "cell": f"In[{execution}]" if execution else "",
+                         "mode": job.mode, "status": job.status,
                          "records_in": s["records_in"], "records_out": s["records_out"],
                          "records_per_s": round(s["rate"], 1),
                          "watermark": format_watermark(s["watermark"]),

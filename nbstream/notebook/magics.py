@@ -29,7 +29,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display, update_display
 
-from .blocking import BLOCKING_ENTRY, await_blocking_cells, interrupt_cancels
+from .blocking import BLOCKING_ENTRY, await_blocking_cells, interrupt_cancels, kernel_stays_busy
 from .jobs import JOB_COLUMNS, STOP_WAIT_S, NotebookSession
 from .live import LiveJob, start, wait_async
 from .options import (JOBS, RECORDINGS, SAVEPOINTS, SET_MODE, SET_PARALLELISM, STOP, STREAM,
@@ -49,6 +49,19 @@ class StreamMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.session = NotebookSession()
+        self.cell: Dict[str, Any] = {}  # the cell being run (its id, if the front end sends one)
+        self.line = ""  # the %%stream line being run
+
+    def pre_run_cell(self, info: Any) -> None:
+        """IPython's ``pre_run_cell`` event: note which cell runs (JupyterLab and nbclient
+        send its id), and stop the jobs of cells deleted since the last run."""
+        meta = getattr(info, "cell_meta", None) or {}
+        self.cell = {"id": getattr(info, "cell_id", None) or meta.get("cellId"),
+                     "execution": self.shell.execution_count}
+        deleted = meta.get("deletedCells") or []
+        if deleted:
+            for name in self.session.stop_cells(set(deleted)):
+                print(f"stopped job '{name}': its cell was deleted", file=sys.stderr)
 
     # -- %%stream ---------------------------------------------------------------------------
     @cell_magic
@@ -72,7 +85,7 @@ class StreamMagics(Magics):
         if job is None:
             return
         try:
-            with interrupt_cancels(asyncio.current_task()):
+            with interrupt_cancels(asyncio.current_task()), kernel_stays_busy(self.shell):
                 await wait_async(job)
                 # the views' last update (and final text) belongs to this cell's output
                 deadline = time.monotonic() + STOP_WAIT_S
@@ -90,6 +103,7 @@ class StreamMagics(Magics):
         """Start the cell's job; return it if the cell is to wait for it."""
         __tracebackhide__ = True  # noqa: F841
         args = parse(STREAM, line)
+        self.line = line
         if args.help:
             raise UsageError(STREAM.format_help())
         if args.pyflink and args.jython:
@@ -128,11 +142,14 @@ class StreamMagics(Magics):
             raise usage(STREAM, f"--to needs a Python variable name, not {args.to!r}")
 
     def _job_name(self, args: argparse.Namespace) -> str:
-        """The job's name (``--name`` or the next free one); a running job of that name
-        is stopped first."""
+        """The job's name (``--name`` or the next free one). The jobs this cell started
+        when it ran before, and a running job of that name, are stopped first: a job
+        belongs to its cell."""
         name = args.name or self.session.new_name()
         if not name.strip() or any(c.isspace() for c in name):
             raise usage(STREAM, f"--name must be a word without spaces, not {name!r}")
+        for old in self.session.replace_cell(self.cell):
+            print(f"stopped the previous job '{old}' of this cell")
         if self.session.stop(name):
             print(f"stopped the previous job '{name}'")
         return name
@@ -156,6 +173,7 @@ class StreamMagics(Magics):
             hint = (" (keep the steps' uid(...), or add --allow-non-restored-state to drop "
                     "that state)" if "does not have" in str(exc) else "")
             raise UsageError(f"%%stream --resume {resume.name}: {exc}{hint}") from None
+        job.cell = dict(self.cell)
         if args.to is not None:
             self.shell.user_ns[args.to] = job
         pumps = self._display(job, streams, args)
@@ -187,16 +205,17 @@ class StreamMagics(Magics):
         from ..api.datastream import DataStream
 
         def show(stream: Any, *, chart: str = "auto", y: Optional[str] = None,
-                 label: Optional[str] = None) -> Any:
-            """Show ``stream`` live under this cell (chart: auto, line, bar or none;
-            y: the column to chart)."""
+                 x: Optional[str] = None, label: Optional[str] = None) -> Any:
+            """Show ``stream`` live under this cell (chart: auto, line, bar or none; y: the
+            column to chart; x: the column to chart it over, by default the window end or
+            each record's time)."""
             if isinstance(stream, ColumnarStream):  # the live view shows rows
                 stream = stream.to_rows(reason="the live view")
             if not isinstance(stream, DataStream):
                 raise TypeError(f"show() takes a stream, not {type(stream).__name__}")
             if chart not in ("auto", "line", "bar", "none"):
                 raise ValueError(f"show(chart=...) must be auto, line, bar or none, not {chart!r}")
-            shown.append((stream, {"chart": chart, "y": y, "label": label}))
+            shown.append((stream, {"chart": chart, "y": y, "x": x, "label": label}))
             return stream
 
         ns = self.shell.user_ns
@@ -204,16 +223,28 @@ class StreamMagics(Magics):
             ns.setdefault(public, getattr(nbstream, public))
         ns["env"], ns["show"] = env, show
         source = self.shell.transform_cell(cell)
-        filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
+        filename = self._cache(source, cell)
         try:
             tree = ast.parse(source, filename=filename)
         except SyntaxError as exc:  # as a plain cell shows it: where, the line, the caret
+            exc.lineno = (exc.lineno or 0) + 1
+            if getattr(exc, "end_lineno", None):
+                exc.end_lineno += 1
             raise UsageError(_syntax_error(exc, f"In[{self.shell.execution_count}]")) from None
+        ast.increment_lineno(tree, 1)  # line 1 is the %%stream line, as in the editor
         tail = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             tail = ast.Expression(tree.body.pop().value)
         exec(compile(tree, filename, "exec"), ns)  # noqa: S102 - the user's own cell
         return eval(compile(tail, filename, "eval"), ns) if tail is not None else None  # noqa: S307
+
+    def _cache(self, source: str, cell: str) -> str:
+        """Register the cell's code with IPython (its tracebacks read the lines back) as the
+        editor shows the cell: the ``%%stream`` line first. Returns the file name to
+        compile the code (one line down) with."""
+        magic_line = f"%%stream {self.line}".rstrip() + "\n"
+        return self.shell.compile.cache(magic_line + source, self.shell.execution_count,
+                                        raw_code=magic_line + cell)
 
     def _run_pyflink(self, cell: str, args: argparse.Namespace) -> None:
         """Run a PyFlink program (``%%stream --pyflink``) in the user namespace, with its
@@ -224,9 +255,9 @@ class StreamMagics(Magics):
 
         mode = self._checked_mode(args)
         source = self.shell.transform_cell(cell)
-        filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=cell)
-        with activated(mode=mode, parallelism=args.parallelism):
-            exec(compile(source, filename, "exec"), self.shell.user_ns)  # noqa: S102
+        filename = self._cache(source, cell)
+        with activated(mode=mode, parallelism=args.parallelism):  # one line down: the magic's
+            exec(compile("\n" + source, filename, "exec"), self.shell.user_ns)  # noqa: S102
 
     def _checked_mode(self, args: argparse.Namespace) -> str:
         mode = args.mode or self.session.mode
@@ -307,6 +338,7 @@ class StreamMagics(Magics):
             print(f"{job.summary()}\n(stop it with %stream_stop {job.name})")
             job.client.on_done(lambda _c: print(job.report(), file=job.client.stdout))
             return []
+        from .results import reduced_field
         from .widget import Pump
 
         pumps = []
@@ -317,8 +349,9 @@ class StreamMagics(Magics):
             title = job.name if len(targets) == 1 else f"{job.name}: {label}"
             chart = opts.get("chart", "auto") if opts.get("chart", "auto") != "auto" else args.chart
             display_id = f"nbstream-{job.client.job_id}-{index}"
-            pump = Pump(job, results, title, chart=chart, y=opts.get("y"),
-                        limit=min(args.rows, 1000),
+            pump = Pump(job, results, title, chart=chart, y=opts.get("y"), x=opts.get("x"),
+                        reduced=reduced_field(stream) if stream is not None else None,
+                        limit=min(args.rows, 1000), index=index,
                         on_final=lambda p, d=display_id: _final_display(p, job, d))
             job.widgets.append(pump.view)
             display(_bundle(pump, job), raw=True, display_id=display_id)
@@ -340,7 +373,8 @@ class StreamMagics(Magics):
                 import nest_asyncio2
 
                 nest_asyncio2.apply(loop)
-                loop.run_until_complete(wait_async(job))
+                with kernel_stays_busy(self.shell):
+                    loop.run_until_complete(wait_async(job))
             else:
                 while not job.wait(0.1):
                     pass
@@ -491,17 +525,26 @@ def _has_widgets(shell: Any) -> bool:
 
 
 def _bundle(pump: Any, job: LiveJob) -> Dict[str, Any]:
+    """The display of a view as the job starts: the widget, and for front ends without
+    widgets a line that never claims the job is still running (it may have ended since)."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(job.started_at))
     return {"application/vnd.jupyter.widget-view+json": {
                 "version_major": 2, "version_minor": 1, "model_id": pump.view.model_id},
-            "text/plain": job.summary()}
+            "text/plain": f"nbstream job '{job.name}' [{job.mode}] started {started}; this "
+                          "text becomes its results when it ends"}
 
 
 def _final_display(pump: Any, job: LiveJob, display_id: str) -> None:
-    """When the job ends: the text part of the display becomes the final report, for
-    front ends that cannot show widgets (and for saved notebooks)."""
+    """When the job ends, the display keeps its results for when no kernel is there: a
+    static snapshot (HTML: status, chart as SVG, table) and the text report; the widget
+    shows instead wherever its model is alive. A failed job also says so in the cell."""
     try:
-        update_display(_bundle(pump, job) | {"text/plain": job.report()}, raw=True,
-                       display_id=display_id)
+        update_display(_bundle(pump, job) | {"text/html": pump.snapshot_html(),
+                                             "text/plain": job.report()},
+                       raw=True, display_id=display_id)
+        if job.error is not None and pump.index == 0:  # once per job
+            print(f"nbstream job '{job.name}' failed: {pump.view.error.get('summary', '')} "
+                  "(the live view above shows where)", file=sys.stderr)
     except Exception as exc:  # the kernel may be shutting down
         job.client.warnings.append(f"final display failed: {exc!r}")
 

@@ -18,6 +18,7 @@ const LIVE = new Set(["running", "restarting", "stopping"]);
 const HOT_MS = 900; // how long a changed row stays highlighted
 const CHART_MS = 250; // the chart is redrawn at most this often
 const STATE_MIME = "application/vnd.jupyter.widget-state+json";
+const SAVED_CLASS = "nbstream-saved-view"; // the HTML widget that stands in for a view in a saved notebook
 
 function storeOf(model) {
   const uid = model.get("uid");
@@ -67,7 +68,7 @@ export function snapshotState(html, status, when) {
     ? `<p><em>Saved while the job was ${status}, ${when}: this is how it stood then.</em></p>` : "";
   return {
     model_name: "HTMLModel", model_module: "@jupyter-widgets/controls", model_module_version: "2.0.0",
-    state: { value: note + html, _dom_classes: ["nbstream-snapshot"] },
+    state: { value: note + html, _dom_classes: [SAVED_CLASS] },
   };
 }
 
@@ -84,7 +85,7 @@ function keepSnapshot(model) {
   const shown = outputModelIds(nb);
   for (const [other, entry] of Object.entries(doc.state)) { // snapshots of outputs gone
     const classes = (entry && entry.state && entry.state._dom_classes) || [];
-    if (classes.includes("nbstream-snapshot") && !shown.has(other)) delete doc.state[other];
+    if (classes.includes(SAVED_CLASS) && !shown.has(other)) delete doc.state[other];
   }
   doc.state[id] = snapshotState(html, model.get("status"), fmtTime(Date.now(), "UTC") + " UTC");
   widgets[STATE_MIME] = doc;
@@ -599,6 +600,8 @@ function render({ model, el: root }) {
     }
     plotBox.dataset.series = String(shown.length);
     plotBox.dataset.keys = String(all.length);
+    plotBox.dataset.x = kind === "bar" ? "key" : sp.time !== false ? "time" : sp.x;
+    plotBox.dataset.ylabel = y;
   }
 
   function onExport(msg, buffers) {

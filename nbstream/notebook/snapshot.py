@@ -16,7 +16,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-__all__ = ["render_html", "chart_svg", "series_of", "PALETTE", "SNAPSHOT_ROWS"]
+__all__ = ["render_html", "chart_svg", "bars_svg", "series_of", "PALETTE", "SNAPSHOT_ROWS"]
 
 SNAPSHOT_ROWS = 1000  # rows in a snapshot's table at most (the newest)
 MAX_SERIES = 10
@@ -145,8 +145,45 @@ def chart_svg(series: Dict[str, List[Tuple[float, float]]], total_keys: int, y_n
     return "".join(out)
 
 
-def _cell(value: Any, column: str) -> str:
-    if column in TIME_COLUMNS and _number(value) and 1e11 < value < 1e14:
+def bars_svg(series: Dict[str, List[Tuple[float, float]]], total_keys: int, y_name: str,
+             width: int = 720) -> str:
+    """The newest value per key as horizontal bars (a keyed rolling value: one per key)."""
+    bars = [(label, pts[-1][1]) for label, pts in series.items()]
+    if not bars:
+        return ""
+    left, right, row = 130, 90, 20
+    top = 18
+    height = top + row * len(bars) + (16 if total_keys > len(bars) else 4)
+    lo, hi = min(0.0, min(v for _, v in bars)), max(0.0, max(v for _, v in bars))
+    span = (hi - lo) or 1.0
+    plot_w = width - left - right
+
+    def sx(v: float) -> float:
+        return left + (v - lo) / span * plot_w
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11" '
+           f'role="img" aria-label="{_html.escape(y_name)} per key">',
+           f'<text x="{left}" y="12" fill="currentColor" fill-opacity="0.7">'
+           f'{_html.escape(y_name)}, newest value per key</text>']
+    for i, (label, value) in enumerate(bars):
+        y = top + i * row
+        x0, x1 = sorted((sx(0.0), sx(value)))
+        out.append(f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" fill="currentColor">'
+                   f'{_html.escape(str(label)[:18])}</text>')
+        out.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(1.0, x1 - x0):.1f}" height="{row - 6}" '
+                   f'fill="{PALETTE[i % len(PALETTE)]}"/>')
+        out.append(f'<text x="{x1 + 4:.1f}" y="{y + 14}" fill="currentColor">'
+                   f'{_html.escape(_fmt_number(value))}</text>')
+    if total_keys > len(bars):
+        out.append(f'<text x="{left}" y="{height - 4}" fill="currentColor" fill-opacity="0.7">'
+                   f'+{total_keys - len(bars)} more keys</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _cell(value: Any, column: str, times: Sequence[str] = TIME_COLUMNS) -> str:
+    if column in times and _number(value) and 1e11 < value < 1e14:
         return _fmt_time(value, True) + f".{int(value) % 1000:03d}"
     if value is None:
         return ""
@@ -168,11 +205,14 @@ def render_html(status: str, columns: Sequence[str], changes: Sequence[Change],
     if error:
         parts.append('<pre style="border-left:3px solid #c62828;padding-left:6px;'
                      f'white-space:pre-wrap">{_html.escape(error)}</pre>')
+    times = tuple(chart.get("times") or TIME_COLUMNS) if chart else TIME_COLUMNS
     if chart and chart.get("kind", "none") != "none" and chart.get("y_default"):
         series, total = series_of(columns, changes, chart)
         x = chart.get("x")
-        svg = chart_svg(series, total, str(chart["y_default"]),
-                        time_axis=x is None or x in TIME_COLUMNS or x == "@time")
+        if chart.get("kind") == "bar" or (chart.get("mode") in ("keyed", "changelog") and x is None):
+            svg = bars_svg(series, total, str(chart["y_default"]))  # one value per key kept
+        else:
+            svg = chart_svg(series, total, str(chart["y_default"]), time_axis=chart.get("time", True))
         if svg:
             parts.append(f"<div>{svg}</div>")
     if columns and changes:
@@ -182,7 +222,7 @@ def render_html(status: str, columns: Sequence[str], changes: Sequence[Change],
                      + "</tr></thead><tbody>")
         for _rid, cells, _label, _stamp in reversed(shown):
             parts.append("<tr>" + "".join(
-                f"<td>{_html.escape(_cell(v, c))}</td>" for v, c in zip(cells, columns))
+                f"<td>{_html.escape(_cell(v, c, times))}</td>" for v, c in zip(cells, columns))
                 + "</tr>")
         parts.append("</tbody></table>")
         if len(changes) > len(shown):

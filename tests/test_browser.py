@@ -175,10 +175,24 @@ def open_notebook(browser, lab, name, workspace=None):
     workspace = workspace or Path(name).stem  # one fresh workspace per notebook: no other tabs
     page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?token={token}&reset")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    kernel_ready(lab, name)
     page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')"
                            "?.getAttribute('data-status') === 'idle'", timeout=60_000)
     shot_on_failure(page, f"{workspace}-failure.png")
     return page
+
+
+def kernel_ready(lab, name, timeout=90):
+    """Wait until the notebook's kernel has started and is idle (the page's indicator says
+    idle before a kernel is there; a cell run then can end in a kernel dialog)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sessions = json.loads(urllib.request.urlopen(f"{lab.base}/api/sessions?token={lab.token}").read())
+        states = [s["kernel"]["execution_state"] for s in sessions if s["path"].endswith(name)]
+        if states and all(state == "idle" for state in states):
+            return
+        assert time.monotonic() < deadline, f"the kernel of {name} did not start: {states}"
+        time.sleep(0.2)
 
 
 def shot_on_failure(page, name):
@@ -446,11 +460,11 @@ def test_quickstart_table_fills_updates_and_stops(browser, lab):
     assert all(int(row[3].replace(",", "")) > 0 for row in later)  # counts per window
     assert later[0][2].startswith("20") and len(later[0][2]) >= 19  # window end with its date
     page.wait_for_function(f"() => {LAST_BOX}.querySelector('.nbs-plot')?.dataset.series === '5'")
-    headers = page.evaluate(f"() => [...{LAST_BOX}.querySelectorAll('th')].map(t => t.textContent)")
+    headers = page.evaluate(f"() => [...{LAST_BOX}.querySelectorAll('.nbs-table th')].map(t => t.textContent)")
     assert headers == ["key", "window_start", "window_end", "count"]
     # sort by count, filter by a page, the UTC/local switch
-    page.click(f".nbs-box >> nth=-1 >> th:has-text('count')")
-    page.click(f".nbs-box >> nth=-1 >> th:has-text('count')")  # descending
+    page.click(".nbs-box >> nth=-1 >> .nbs-table th:has-text('count')")
+    page.click(".nbs-box >> nth=-1 >> .nbs-table th:has-text('count')")  # descending
     counts = [int(r[3].replace(",", "")) for r in cells(page)]
     assert counts == sorted(counts, reverse=True)
     page.fill(".nbs-box >> nth=-1 >> .nbs-search", "/cart")

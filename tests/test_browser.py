@@ -332,7 +332,8 @@ def jobs_table(page):
         const t = document.querySelectorAll('.jp-Notebook .jp-Cell')[{JOBS}].querySelector('table');
         const head = [...t.querySelectorAll('thead th')].map(th => th.textContent.trim()).slice(1);
         return [...t.querySelectorAll('tbody tr')].map(tr =>
-            Object.fromEntries([...tr.querySelectorAll('td')].map((td, i) => [head[i], td.textContent.trim()])));
+            Object.fromEntries([...tr.querySelectorAll('td')]
+                .map((td, i) => [head[i], td.textContent.trim()])));
     }}""")
     return rows
 
@@ -460,7 +461,8 @@ def test_quickstart_table_fills_updates_and_stops(browser, lab):
     assert all(int(row[3].replace(",", "")) > 0 for row in later)  # counts per window
     assert later[0][2].startswith("20") and len(later[0][2]) >= 19  # window end with its date
     page.wait_for_function(f"() => {LAST_BOX}.querySelector('.nbs-plot')?.dataset.series === '5'")
-    headers = page.evaluate(f"() => [...{LAST_BOX}.querySelectorAll('.nbs-table th')].map(t => t.textContent)")
+    headers = page.evaluate(f"() => [...{LAST_BOX}.querySelectorAll('.nbs-table th')]"
+                            ".map(t => t.textContent)")
     assert headers == ["key", "window_start", "window_end", "count"]
     # sort by count, filter by a page, the UTC/local switch
     page.click(".nbs-box >> nth=-1 >> .nbs-table th:has-text('count')")

@@ -315,7 +315,8 @@ const picked = pickKeys(series, null, 1);
 console.log(JSON.stringify({{
   rows: [...store.rows.values()].map((r) => r.cells),
   a: series.get("a"), picked, data: aligned(series, ["a", "b"]),
-  sorted: tableOrder(store, columns, {{ sort: {{ column: "f1", desc: true }} }}).map((id) => store.rows.get(id).cells[0]),
+  sorted: tableOrder(store, columns, {{ sort: {{ column: "f1", desc: true }} }})
+    .map((id) => store.rows.get(id).cells[0]),
   filtered: tableOrder(store, columns, {{ filter: "C,X" }}).length,
   csv: toCsv(store, columns, new Set()),
   progress: progressText({{ progress: {{ done: 500, total: 2000 }}, rate: 100 }}),

@@ -17,6 +17,7 @@ const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
 const LIVE = new Set(["running", "restarting", "stopping"]);
 const HOT_MS = 900; // how long a changed row stays highlighted
 const CHART_MS = 250; // the chart is redrawn at most this often
+const RERANK_MS = 5000; // the top keys are ranked again this often
 const STATE_MIME = "application/vnd.jupyter.widget-state+json";
 const SAVED_CLASS = "nbstream-saved-view"; // the HTML widget that stands in for a view in a saved notebook
 
@@ -304,6 +305,8 @@ function render({ model, el: root }) {
   let plotKey = "";
   let chartAt = 0;
   let chartTimer = 0;
+  let autoKeys = null; // the top keys charted, and when they were ranked
+  let autoAt = 0;
   const history = { rate: [], lag: [] };
   chartKind.value = ui.kind;
 
@@ -587,7 +590,16 @@ function render({ model, el: root }) {
     ySelect.value = y;
     const columns = model.get("columns") || [];
     const series = seriesOf(store, columns, sp, y);
-    const { shown, all, hidden } = pickKeys(series, ui.picked);
+    const ranked = pickKeys(series, ui.picked);
+    const { all, hidden } = ranked;
+    let shown = ranked.shown;
+    if (!ui.picked) {
+      // the top keys are ranked again every few seconds, not on every update: a chart whose
+      // lines kept changing would be rebuilt (and read) all the time
+      const fresh = autoKeys && autoKeys.length === shown.length && autoKeys.every((k) => series.has(k));
+      if (fresh && now - autoAt < RERANK_MS) shown = autoKeys;
+      else { autoKeys = shown; autoAt = now; }
+    }
     drawKeys(shown, all, hidden);
     const width = Math.max(200, plotBox.clientWidth || box.clientWidth - 20);
     const key = [kind, y, ui.tz, sp.time, shown.join("\u0000"), document.body.dataset.jpThemeName || ""].join("\u0001");

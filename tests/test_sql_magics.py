@@ -130,3 +130,9 @@ def test_a_blocking_sql_cell_is_awaited_in_a_kernel():
         f"await {BLOCKING_ENTRY}('--blocking --name q', 'SELECT 1', 'sql')\n"]
     plain = "get_ipython().run_cell_magic('sql', '--name q', 'SELECT 1')\n"
     assert await_blocking_cells([plain]) == [plain]
+
+
+def test_a_sql_line_keeps_its_quotes(shell):
+    result = shell.run_cell("%sql --to quoted SELECT 'a b' AS s, UPPER('it''s') AS t, 1 AS `n`")
+    assert result.success, result.error_in_exec
+    assert shell.user_ns["quoted"].to_dict("list") == {"s": ["a b"], "t": ["IT'S"], "n": [1]}

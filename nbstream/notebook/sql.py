@@ -14,6 +14,7 @@ job does. Statements before the last (CREATE TABLE, SET...) run first, in order.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -45,10 +46,11 @@ def run_sql(magics: Any, line: str, cell: Optional[str]) -> Any:
     """The body of ``%sql`` / ``%%sql`` (``magics``: the StreamMagics instance): the
     query's DataFrame, or the job of an unbounded query run with ``--blocking`` (the cell
     waits for it), or None."""
-    args = parse(SQL, line)
+    options, statement = split_line(line) if cell is None else (line, "")
+    args = parse(SQL, options)
     if args.help:
         raise UsageError(SQL.format_help())
-    text = cell if cell is not None else " ".join(args.line)
+    text = cell if cell is not None else statement
     if cell is not None and args.line:
         raise usage(SQL, "unrecognized arguments: " + " ".join(args.line))
     if not text.strip():
@@ -87,6 +89,29 @@ def run_sql(magics: Any, line: str, cell: Optional[str]) -> Any:
         return None
     except ValidationError as exc:
         raise UsageError(f"%%sql: {exc}") from None
+
+
+_WORD = re.compile(r"""\s*("[^"]*"|'[^']*'|\S+)""")
+
+
+def split_line(line: str) -> Tuple[str, str]:
+    """``%sql``'s line: its options, then the statement as typed (its quotes are SQL's:
+    string literals, quoted names), not split into shell words.
+
+    >>> split_line("--to x --mode thread SELECT 'a b' AS s")
+    ('--to x --mode thread', "SELECT 'a b' AS s")
+    """
+    pos = 0
+    while True:
+        word = _WORD.match(line, pos)
+        if word is None or not word.group(1).startswith("-"):
+            break
+        pos = word.end()
+        action = SQL._option_string_actions.get(word.group(1))
+        if action is not None and action.nargs != 0:  # the option's value
+            value = _WORD.match(line, pos)
+            pos = value.end() if value is not None else pos
+    return line[:pos].strip(), line[pos:].strip()
 
 
 def _print_result(result: Any) -> None:

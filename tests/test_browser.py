@@ -3,9 +3,10 @@ package) driven by Playwright, in the light and the dark theme (screenshots in
 tests/artifacts/). The quickstart's table fills, updates and stops; a keyed max('temp')
 charts temp over time; a bounded job's progress reaches 100 %; a failed job turns its
 view red and raises a notification; highlighted rows and the error box are readable
-(contrast from computed styles); re-running a cell leaves one job; a notebook saved while
-a job runs, reopened after its kernel shut down, shows the last results (no "model not
-found"). Measured and reported (tests/artifacts/browser_metrics.json), with generous
+(contrast from computed styles); re-running a cell leaves one job; an unbounded %%sql GROUP
+BY is an upserting table (a row per key, updated in place) with the +I/-U/+U/-D counters;
+a notebook saved while a job runs, reopened after its kernel shut down, shows the last
+results (no "model not found"). Measured and reported (tests/artifacts/browser_metrics.json), with generous
 bounds only: the time to the first row, and frame times with 100 keys at 10,000 rows/s."""
 
 from __future__ import annotations
@@ -53,9 +54,14 @@ VIEWS_CELLS = [
     "def parse(line):\n"
     "    return int(line)\n"
     "env.from_collection(['1', '2', 'x3']).map(parse).name('parse')",
+    "%%sql --name per_key\n"
+    "CREATE TABLE IF NOT EXISTS ticks (k INT) WITH ('connector' = 'datagen',\n"
+    "    'rows-per-second' = '50', 'fields.k.min' = '0', 'fields.k.max' = '2');\n"
+    "SELECT k, COUNT(*) AS c FROM ticks GROUP BY k",
     "%stream_jobs",
 ]
-KEYED, BOUNDED, BROKEN, JOBS = 1, 2, 3, 4
+KEYED, BOUNDED, BROKEN, SQL, JOBS = 1, 2, 3, 4, 5
+COUNTERS = r"/\+I 3 -U ([\d,]+) \+U ([\d,]+) -D 0/"  # the changelog's counters, in the header
 
 # 100 keys at 10,000 records a second, a rolling sum per key
 BUDGET_CELL = (
@@ -341,7 +347,7 @@ def jobs_table(page):
 def test_the_live_view_in_light_and_dark_and_after_the_kernel_is_gone(browser, lab):
     page = open_notebook(browser, lab, "views.ipynb")
     assert page.evaluate("() => document.body.dataset.jpThemeLight") == "true"
-    run_cells(page, [0, KEYED, BOUNDED, BROKEN])
+    run_cells(page, [0, KEYED, BOUNDED, BROKEN, SQL])
     # a keyed max('temp'): temp over time, a line per sensor, real time axis
     wait_box(page, KEYED, "b.querySelector('.nbs-plot')?.dataset.series === '5'")
     chart = page.evaluate(f"""() => {{ const b = {box_of(KEYED)};
@@ -362,6 +368,23 @@ def test_the_live_view_in_light_and_dark_and_after_the_kernel_is_gone(browser, l
     error = page.evaluate(f"() => {box_of(BROKEN)}.querySelector('.nbs-error').innerText")
     assert error.count("invalid literal for int()") == 2  # the summary, and the traceback's last line
     assert "in step 'parse', function parse (Cell In[" in error and ", line 3, in parse" in error
+    # an unbounded %%sql GROUP BY: a row per key, updated in place, and the changes counted
+    table = f"{box_of(SQL)}.querySelectorAll('.nbs-table tbody tr:not(.nbs-pad)')"
+    sql_rows = f"() => [...{table}].map(r => [...r.children].map(td => td.textContent))"
+    wait_box(page, SQL, f"b.querySelectorAll('.nbs-table tbody tr:not(.nbs-pad)').length === 3"
+                        f" && {COUNTERS}.test(b.querySelector('.nbs-counters').textContent)")
+    before = {row[0]: int(row[1].replace(",", "")) for row in page.evaluate(sql_rows)}
+    assert set(before) == {"0", "1", "2"}, before
+    wait_box(page, SQL, f"Number({COUNTERS}.exec(b.querySelector('.nbs-counters').textContent)[2]"
+                        f".replace(/,/g, '')) > {sum(before.values())} + 10")
+    after = {row[0]: int(row[1].replace(",", "")) for row in page.evaluate(sql_rows)}
+    assert set(after) == set(before) and sum(after.values()) > sum(before.values()), (before, after)
+    counters = page.evaluate(f"() => {box_of(SQL)}.querySelector('.nbs-counters').textContent")
+    page.evaluate(f"() => {box_of(SQL)}.scrollIntoView()")
+    save_shot(page, "light-sql", SQL)
+    page.locator(".jp-Notebook .jp-Cell").nth(SQL).locator(".nbs-stop").click()
+    wait_box(page, SQL, "b.querySelector('.nbs-status').textContent.startsWith('stopped')")
+    print("\n%%sql view:", counters)
     page.evaluate(f"() => {box_of(KEYED)}.scrollIntoView()")
     save_shot(page, "light", KEYED)
     page.evaluate(f"() => {box_of(BROKEN)}.scrollIntoView()")
@@ -410,12 +433,14 @@ def test_the_live_view_in_light_and_dark_and_after_the_kernel_is_gone(browser, l
             text: s.textContent, rows: s.querySelectorAll('tbody tr').length,
             svg: s.querySelectorAll('svg polyline').length,
             bars: s.querySelectorAll('svg rect').length })))""")
-    keyed, bounded, broken = shown[KEYED], shown[BOUNDED], shown[BROKEN]
+    keyed, bounded, broken, sql = shown[KEYED], shown[BOUNDED], shown[BROKEN], shown[SQL]
     assert len(keyed) == 1 and "Saved while the job was running" in keyed[0]["text"]
     assert keyed[0]["rows"] == 5 and keyed[0]["bars"] == 5  # the newest temp per sensor
     assert "finished: 2,000 in, 2,000 out" in bounded[0]["text"] and bounded[0]["rows"] == 1000
     assert bounded[0]["svg"] == 1  # n over time
     assert "failed" in broken[0]["text"] and "ValueError" in broken[0]["text"]
+    assert "stopped:" in sql[0]["text"] and "changes +I 3 -U " in sql[0]["text"]
+    assert sql[0]["rows"] == 3 and sql[0]["bars"] == 3  # the count per key, as it stood
     assert not any("running:" in s["text"] for s in bounded + broken)  # ended jobs never say running
     save_shot(page, "reopened-without-kernel")
     page.close()

@@ -245,7 +245,7 @@ def run_store(node, tmp_path, body):
     module = json.dumps((ROOT / "js" / "store.js").as_uri())
     script.write_text(f"import * as S from {module};\n"
                       "const { createStore, applyDelta, applySnapshot, seriesOf, pickKeys, aligned,"
-                      " tableOrder, toCsv, progressText } = S;\n" + body)
+                      " tableOrder, toCsv, progressText, changelogText } = S;\n" + body)
     done = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -320,6 +320,7 @@ console.log(JSON.stringify({{
   filtered: tableOrder(store, columns, {{ filter: "C,X" }}).length,
   csv: toCsv(store, columns, new Set()),
   progress: progressText({{ progress: {{ done: 500, total: 2000 }}, rate: 100 }}),
+  changes: changelogText({json.dumps(r.kinds)}), plain: changelogText(undefined),
 }}));
 """)
     assert sorted(out["rows"]) == [["a", 7], ["c,x", 2]]  # b deleted, a updated
@@ -330,6 +331,7 @@ console.log(JSON.stringify({{
     assert out["sorted"] == ["a", "c,x"] and out["filtered"] == 1
     assert out["csv"] == 'f0,f1\na,7\n"c,x",2\n'
     assert out["progress"] == "500 of 2,000 (25 %), ETA 15 s"
+    assert out["changes"] == " · +I 3 -U 1 +U 1 -D 1" and out["plain"] == ""  # header counters
 
 
 def test_a_late_firing_updates_its_window_row(env):

@@ -136,3 +136,35 @@ def test_a_sql_line_keeps_its_quotes(shell):
     result = shell.run_cell("%sql --to quoted SELECT 'a b' AS s, UPPER('it''s') AS t, 1 AS `n`")
     assert result.success, result.error_in_exec
     assert shell.user_ns["quoted"].to_dict("list") == {"s": ["a b"], "t": ["IT'S"], "n": [1]}
+
+
+def test_an_unbounded_query_stops_with_a_savepoint_and_resumes_its_counts(shell, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("NBSTREAM_SAVEPOINT_DIR", str(tmp_path / "savepoints"))
+    monkeypatch.setenv("NBSTREAM_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    shell.run_cell("%%sql\nCREATE TABLE IF NOT EXISTS beats (k INT) WITH ('connector' = "
+                   "'datagen', 'rows-per-second' = '200', 'fields.k.min' = '0', 'fields.k.max' = '2')")
+    query = "SELECT k, COUNT(*) AS c FROM beats GROUP BY k"
+    result = shell.run_cell(f"%%sql --name beats --checkpoint 100 --to before\n{query}")
+    assert result.success, result.error_in_exec
+    job = shell.user_ns["before"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (len(job.results[0]) < 3
+                                           or job.fault_tolerance().get("completed", 0) < 2):
+        time.sleep(0.1)
+    stopped = shell.run_cell("%stream_stop beats --savepoint sqlsp")
+    assert stopped.success, stopped.error_in_exec
+    saved = {row[0]: row[1] for row in job.results[0].rows()}
+    assert sorted(saved) == [0, 1, 2]
+    again = shell.run_cell(f"%%sql --name beats --resume sqlsp --to after\n{query}")
+    assert again.success, again.error_in_exec
+    resumed = shell.user_ns["after"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(resumed.results[0]) < 3:
+        time.sleep(0.1)
+    shell.run_cell("%stream_stop beats")
+    assert resumed.wait(30)
+    counts = {row[0]: row[1] for row in resumed.results[0].rows()}
+    assert all(counts[k] > saved[k] for k in saved), (saved, counts)  # counting went on
+    assert resumed.results[0].kinds["+I"] == 0  # every key's count was in the savepoint
+    assert resumed.fault_tolerance()["resumed_from"] == "sqlsp"

@@ -9,9 +9,13 @@ missing module: nothing is left out silently.
 import atexit
 import os
 import shutil
+import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent
 
 # files nbstream signs (checkpoints, savepoints, recordings) use a key made for this test
 # session, never the user's own (~/.config/nbstream/signing.key); worker processes and
@@ -49,3 +53,14 @@ def _doctest_names(request):
     yield
     names.clear()
     names.update(saved)
+
+
+def pytest_sessionstart(session):
+    """The live view's front end is generated (scripts/build-js bundles js/ with esbuild):
+    build it when it is missing or older than its sources, so kernel and browser tests
+    never run an old one."""
+    static = ROOT / "nbstream" / "notebook" / "static" / "widget.js"
+    sources = [p for p in (ROOT / "js").glob("*") if p.is_file()]
+    if static.is_file() and all(p.stat().st_mtime <= static.stat().st_mtime for p in sources):
+        return
+    subprocess.run(["bash", str(ROOT / "scripts" / "build-js")], check=True, cwd=ROOT)

@@ -303,7 +303,7 @@ def test_a_savepoint_outlives_a_kernel_restart_and_the_totals_continue(kernel):
     values_view, counts_view = cell.widget_ids()
     first = widget_when(kernel, counts_view, lambda s: s["delta"]["rows"])
     # the totals continue: no count starts again below where the savepoint left it
-    for _rid, (key, total), _label in first["delta"]["rows"]:
+    for _rid, (key, total), _label, _time in first["delta"]["rows"]:
         assert total >= counted[key] > 0
     final = widget_when(kernel, counts_view, lambda s: s["status"] == "finished", timeout=90)
     assert final["checkpoints"]["resumed_from"] == "s1"
@@ -338,3 +338,36 @@ def test_the_live_view_shows_restarting_and_the_restarts(kernel):
                           "print(_r['status'], int(_r['restarts']), int(_r['checkpoint']) >= 1)")
     assert jobs.ok, jobs.error
     assert jobs.stdout.split() == ["finished", "1", "True"]
+
+
+def test_the_view_says_restoring_while_a_rerun_generator_replays_to_its_position(dirs):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.enable_checkpointing(50)
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(3, 100))
+    env.get_config().set_batch_size(50)
+    failed = []
+
+    def readings():  # no start parameter: run again after a restore, its first records dropped
+        for i in range(1500):
+            time.sleep(0.001)
+            yield i
+
+    def once(x):
+        if x == 1000 and not failed:
+            failed.append(x)
+            raise ValueError("once")
+        return x
+
+    job = start(env, [env.from_iterable(readings).map(once)], name="replay", rows=2000)
+    restoring = []
+    while not job.wait(0.01):
+        state = job.stats()["restoring"]
+        if state:
+            restoring.append(state)
+    assert job.status == "finished", job.error
+    assert Counter(job.rows()) == Counter(range(1500))  # exactly once across the restart
+    assert restoring, "the view never said it was restoring the source's position"
+    total = restoring[0]["total"]
+    assert 0 < total <= 1000 and all(r["total"] == total for r in restoring)
+    assert all(0 <= r["done"] < total for r in restoring)
+    assert job.stats()["restoring"] is None  # over once the job ended

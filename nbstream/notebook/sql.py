@@ -3,52 +3,29 @@ TableEnvironment (``t_env`` in the user namespace; a DataFrame in the namespace 
 by its name).
 
 A bounded query returns a DataFrame (its final rows: a changelog applied); an unbounded one
-starts a background job shown in the live view as an upserting table (updates replace the
-row of their key, retractions remove it, with +I/-U/+U/-D counters), with ``--name``,
-``--mode``, ``--blocking``, ``--checkpoint`` and ``--resume`` as ``%%stream`` has them.
-Statements before the last (CREATE TABLE, SET...) run first, in order.
+starts a background job shown in the live view as an upserting table: its rows are a
+changelog (:class:`~.results.LiveResults` in mode ``"changelog"``, keyed by the query's
+unique key), so updates replace the row of their key, retractions remove it, and the
+header counts the changes of each kind (+I/-U/+U/-D). The job takes the options of
+``%%stream`` (:data:`~.options.SQL`: ``--name``, ``--mode``, ``--blocking``,
+``--checkpoint``, ``--resume``, ``--trust``...) and belongs to its cell as a ``%%stream``
+job does. Statements before the last (CREATE TABLE, SET...) run first, in order.
 """
 
 from __future__ import annotations
 
-import argparse
-from typing import Any, Callable, List, Optional
+import re
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from IPython.core.error import UsageError
 
-__all__ = ["SQL", "table_environment", "run_sql", "tables_frame"]
+from .options import SQL, parse, usage
+from .results import LiveResults
 
+__all__ = ["table_environment", "run_sql", "tables_frame", "unique_key"]
 
-def _parser() -> Any:
-    from .magics import _parser as make, _positive
-    p = make("%%sql", "Run Flink SQL: a bounded query returns a DataFrame, an unbounded one "
-                      "starts a background job shown live.")
-    p.add_argument("--name", help="job name of an unbounded query; re-running a cell with "
-                   "the same name stops its previous job first")
-    p.add_argument("--mode", help="execution mode (default: %%set_mode)")
-    p.add_argument("--parallelism", type=_positive(), metavar="N",
-                   help="default parallelism (default: %%set_parallelism)")
-    p.add_argument("--to", metavar="VAR", help="bind the result (a DataFrame, or the live job "
-                   "of an unbounded query) to this variable")
-    p.add_argument("--rows", type=_positive(), default=1000, metavar="N",
-                   help="rows kept and shown by the live view (default 1000)")
-    p.add_argument("--blocking", action="store_true",
-                   help="wait for an unbounded query's job to end before the cell returns")
-    p.add_argument("--checkpoint", type=_positive(), metavar="MS",
-                   help="checkpoint the job every MS milliseconds (as %%stream)")
-    p.add_argument("--resume", metavar="SAVEPOINT",
-                   help="start the job from named savepoint SAVEPOINT (as %%stream)")
-    p.add_argument("--allow-non-restored-state", action="store_true",
-                   help="with --resume: drop the savepoint's state of steps the query no "
-                        "longer has")
-    p.add_argument("--batch", action="store_true",
-                   help="run in batch mode (final results only, no changelog)")
-    p.add_argument("-h", "--help", action="store_true", help="show this help")
-    p.add_argument("line", nargs=argparse.REMAINDER, help="with %%sql: the statement")
-    return p
-
-
-SQL = _parser()
+Shown = Tuple[Any, Dict[str, Any], Optional[LiveResults]]  # stream, show() options, results
 
 
 def table_environment(shell: Any, batch: bool = False) -> Any:
@@ -66,17 +43,20 @@ def table_environment(shell: Any, batch: bool = False) -> Any:
 
 
 def run_sql(magics: Any, line: str, cell: Optional[str]) -> Any:
-    """The body of ``%sql`` / ``%%sql`` (``magics``: the StreamMagics instance)."""
-    from .magics import _parse, _usage
-    args = _parse(SQL, line)
+    """The body of ``%sql`` / ``%%sql`` (``magics``: the StreamMagics instance): the
+    query's DataFrame, or the job of an unbounded query run with ``--blocking`` (the cell
+    waits for it), or None."""
+    options, statement = split_line(line) if cell is None else (line, "")
+    args = parse(SQL, options)
     if args.help:
         raise UsageError(SQL.format_help())
-    text = cell if cell is not None else " ".join(args.line)
+    text = cell if cell is not None else statement
     if cell is not None and args.line:
-        raise _usage(SQL, "unrecognized arguments: " + " ".join(args.line))
+        raise usage(SQL, "unrecognized arguments: " + " ".join(args.line))
     if not text.strip():
-        raise _usage(SQL, "no SQL: write a statement (in the cell, or after %sql)")
-    magics._check_to(args)
+        raise usage(SQL, "no SQL: write a statement (in the cell, or after %sql)")
+    magics._check_to(args, SQL)
+    resume = magics._resume(SQL, args)
     t_env = table_environment(magics.shell, args.batch)
     config = t_env.get_config()
     config.set("python.execution-mode", args.mode or magics.session.mode)
@@ -92,16 +72,16 @@ def run_sql(magics: Any, line: str, cell: Optional[str]) -> Any:
         head = last.lstrip().split(None, 1)[0].upper()
         if head in ("SELECT", "WITH", "VALUES", "(") or last.lstrip().startswith("("):
             node = runner.query(last)
-            if node.bounded and not args.checkpoint and not args.resume:
+            if node.bounded and not args.checkpoint and resume is None:
                 frame = t_env._table(node).to_pandas()
                 if args.to:
                     magics.shell.user_ns[args.to] = frame
                 return frame
-            return _live_query(magics, args, t_env, node)
+            return _live_query(magics, args, resume, t_env, node)
         if head in ("INSERT", "EXECUTE") and not args.batch:
             target, node = runner.insert_target(last) if head == "INSERT" else (None, None)
             if node is not None and not node.bounded:
-                return _live_insert(magics, args, t_env, target, node)
+                return _live_insert(magics, args, resume, t_env, target, node)
         result = runner.execute(last)
         if head in ("INSERT", "EXECUTE"):
             result.wait()
@@ -111,60 +91,90 @@ def run_sql(magics: Any, line: str, cell: Optional[str]) -> Any:
         raise UsageError(f"%%sql: {exc}") from None
 
 
+_WORD = re.compile(r"""\s*("[^"]*"|'[^']*'|\S+)""")
+
+
+def split_line(line: str) -> Tuple[str, str]:
+    """``%sql``'s line: its options, then the statement as typed (its quotes are SQL's:
+    string literals, quoted names), not split into shell words.
+
+    >>> split_line("--to x --mode thread SELECT 'a b' AS s")
+    ('--to x --mode thread', "SELECT 'a b' AS s")
+    """
+    pos = 0
+    while True:
+        word = _WORD.match(line, pos)
+        if word is None or not word.group(1).startswith("-"):
+            break
+        pos = word.end()
+        action = SQL._option_string_actions.get(word.group(1))
+        if action is not None and action.nargs != 0:  # the option's value
+            value = _WORD.match(line, pos)
+            pos = value.end() if value is not None else pos
+    return line[:pos].strip(), line[pos:].strip()
+
+
 def _print_result(result: Any) -> None:
     text = result.to_text()
     if text:
         print(text)
 
 
-def _start(magics: Any, args: Any, build: Callable[[Any], List[Any]],
-           keys: Optional[List[Any]]) -> Any:
-    from .magics import _savepoint_path, _usage
-    resume = _savepoint_path(SQL, "--resume", args.resume) if args.resume else None
-    if args.allow_non_restored_state and resume is None:
-        raise _usage(SQL, "--allow-non-restored-state goes with --resume SAVEPOINT")
-    env = magics._environment(args)
-    name = magics._job_name(args)
-    streams = build(env)
-    job = magics._launch(env, [(s, {}) for s in streams], args, name, resume,
-                         changelog_keys=keys)
-    if args.blocking:
-        magics._block(job)
-    return None
+def _start(magics: Any, args: Any, resume: Optional[Path],
+           build: Callable[[Any], List[Shown]]) -> Any:
+    """Launch the job ``build(env)`` makes (its streams to show, with their live results)
+    as ``%%stream`` launches a cell's: named, owned by the cell, shown under it."""
+    env = magics._environment(args, SQL)
+    name = magics._job_name(args, SQL)
+    shown = build(env)
+    job = magics._launch(env, [(s, opts) for s, opts, _ in shown], args, name, resume,
+                         results_for=[live for _, _, live in shown], parser=SQL)
+    return job if args.blocking else None
 
 
-def _live_query(magics: Any, args: Any, t_env: Any, node: Any) -> Any:
-    """An unbounded query: a background job whose rows the live view upserts."""
+def _live_query(magics: Any, args: Any, resume: Optional[Path], t_env: Any, node: Any) -> Any:
+    """An unbounded query: a background job whose changelog the live view applies (rows
+    upserted by the query's unique key, retractions removing theirs)."""
     from ..table.streams import RowsOut
 
-    def build(env: Any) -> List[Any]:
+    key = unique_key(node)
+
+    def build(env: Any) -> List[Shown]:
         ds = t_env._planner(env).translate(node)
-        return [ds.map(RowsOut(node.names)).name("Table rows")]
+        rows = ds.map(RowsOut(node.names)).name("Table rows")
+        value = next((n for i, n in enumerate(node.names)
+                      if key is None or i not in key.positions), None)
+        live = LiveResults(args.rows, key_fn=key, mode="changelog")
+        return [(rows, {"reduced": value}, live)]  # the chart draws the first value column
 
-    return _start(magics, args, build, [unique_key(node)])
+    return _start(magics, args, resume, build)
 
 
-def _live_insert(magics: Any, args: Any, t_env: Any, target: str, node: Any) -> Any:
+def _live_insert(magics: Any, args: Any, resume: Optional[Path], t_env: Any, target: str,
+                 node: Any) -> Any:
     """An unbounded INSERT: a background job (the live view shows its progress)."""
     from ..table.environment import _fit_to_sink
 
-    def build(env: Any) -> List[Any]:
+    def build(env: Any) -> List[Shown]:
         sink, names, types, path = t_env._sink_of(target)
         fitted = _fit_to_sink(node, names, types, path)
         sink.consume(t_env._planner(env).translate(fitted), names, types)
         return []
 
-    return _start(magics, args, build, None)
+    return _start(magics, args, resume, build)
 
 
 class _Columns:
-    """The key of a changelog row: some of its fields."""
+    """The key of a changelog row: some of its fields (one field: its value, as the live
+    view labels the row; none, a query without GROUP BY keys: ``"all"``)."""
 
     def __init__(self, positions: List[int]) -> None:
         self.positions = positions
 
     def __call__(self, row: Any) -> Any:
-        return tuple(row[i] for i in self.positions)
+        if len(self.positions) == 1:
+            return row[self.positions[0]]
+        return tuple(row[i] for i in self.positions) if self.positions else "all"
 
 
 def unique_key(node: Any) -> Optional[_Columns]:

@@ -422,6 +422,7 @@ class SourceOperator(Operator):
 
     instance_fields = ("records_in",)
     skip = 0
+    replay_to = 0  # the position a reader run again after a restore replays up to
 
     def open(self) -> None:
         task = self.task
@@ -448,9 +449,16 @@ class SourceOperator(Operator):
         elif seek is not None:
             seek(position)
         else:
-            self.skip = position
+            self.skip = self.replay_to = position
         self.records_in = position
         self.current_watermark = snaps[0]["watermark"]
+
+    def extra_metrics(self) -> Dict[str, Any]:
+        metrics = super().extra_metrics()
+        if self.skip:  # run again after a restore: dropping what it emitted before
+            metrics["replay_to"] = self.replay_to
+            metrics["replay_left"] = self.skip
+        return metrics
 
     def checkpointed_function(self) -> Any:
         fn = getattr(getattr(self, "reader", None), "function", None)

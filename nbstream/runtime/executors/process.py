@@ -82,25 +82,36 @@ def remote_error(body: Any, buffers: Sequence[Any] = ()) -> BaseException:
     return error
 
 
-class _Raise(Exception):
-    pass
-
-
 def _traceback(frames: Sequence[Any]) -> Any:
-    """A traceback whose frames show ``(file, line, function)`` as they were in a worker."""
+    """A traceback whose frames show ``(file, line, function)`` as they were in a worker,
+    and the columns of the expression that raised (``colno``, ``end_colno``, when the
+    worker knew them), so a traceback's caret underlines the same expression."""
     tb = None
     try:
-        for filename, lineno, name in reversed(frames):
-            code = compile("\n" * (int(lineno) - 1) + "raise _Raise()", filename, "exec")
+        for filename, lineno, name, *columns in reversed(frames):
+            code = compile(_raising_source(int(lineno), *columns), filename, "exec")
             try:
-                exec(code.replace(co_name=name), {"_Raise": _Raise})
-            except _Raise as exc:
+                exec(code.replace(co_name=name), {})
+            except NameError as exc:
                 frame_tb = exc.__traceback__.tb_next  # the frame of the compiled code
             frame_tb.tb_next = tb
             tb = frame_tb
     except Exception:  # a frame that cannot be rebuilt: keep the text only
         return None
     return tb
+
+
+def _raising_source(lineno: int, colno: Optional[int] = None,
+                    end_colno: Optional[int] = None) -> str:
+    """Source that raises NameError at line ``lineno``, from column ``colno`` to
+    ``end_colno`` (an undefined name of that width, inside parentheses so it may stand
+    anywhere on its line)."""
+    if colno is None or end_colno is None or end_colno <= colno:
+        return "\n" * (lineno - 1) + "_"
+    name = "_" * (end_colno - colno)
+    if lineno == 1:
+        return "(" + " " * (colno - 1) + name + ")" if colno else name
+    return "(" + "\n" * (lineno - 1) + " " * colno + name + ")"
 
 
 def _log_levels() -> Dict[str, int]:

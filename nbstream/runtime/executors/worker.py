@@ -72,7 +72,10 @@ def failure_frames(exc: BaseException, where: str) -> List[Any]:
     # a user function's error: its own traceback is what matters (the kernel rebuilds the rest)
     shown = exc.__cause__ if isinstance(exc, UserFunctionError) and exc.__cause__ else exc
     text = "".join(traceback.format_exception(type(shown), shown, shown.__traceback__))
-    frames = [(f.filename, f.lineno or 1, f.name) for f in traceback.extract_tb(shown.__traceback__)]
+    frames = [(f.filename, f.lineno or 1, f.name, getattr(f, "colno", None),
+               getattr(f, "end_colno", None) if getattr(f, "end_lineno", None) == f.lineno
+               else None)
+              for f in traceback.extract_tb(shown.__traceback__)]
     try:
         blob: Optional[bytes] = dumps(error)
         pickle.loads(blob)  # must also come back (exceptions with odd __init__ do not)

@@ -3,7 +3,8 @@
 The suites are Flink 2.3's PyFlink tests and the StateFun Python SDK 3.3.0's tests (see the
 README beside them). They are not ours to copy into the repository: the harness finds them
 at ``../shared/acceptance/upstream-tests`` beside the repository's root, else at
-``$NBSTREAM_UPSTREAM_TESTS``, and fails when neither exists. It copies a suite into a
+``$NBSTREAM_UPSTREAM_TESTS``, else in a ``shared/`` beside a folder above the repository,
+and fails when none exists. It copies a suite into a
 temporary folder (pytest writes there), adds a ``conftest.py`` that puts nbstream's
 ``pyflink`` or ``statefun`` in place, and runs the whole suite in ONE pytest subprocess.
 
@@ -68,7 +69,9 @@ def upstream_root() -> Path:
     """The folder of the upstream suites; raises when it cannot be found (never skips)."""
     beside = ROOT.parent / "shared" / "acceptance" / "upstream-tests"
     configured = os.environ.get(ENV_VAR)
-    for candidate in [beside] + ([Path(configured)] if configured else []):
+    # beside the repository, else beside a folder above it (a clone made one level deeper)
+    above = [p / "shared" / "acceptance" / "upstream-tests" for p in ROOT.parents[1:]]
+    for candidate in [beside] + ([Path(configured)] if configured else []) + above:
         if (candidate / SUITES["pyflink"]).is_dir():
             return candidate
     raise FileNotFoundError(

@@ -1,0 +1,136 @@
+"""Faults during recovery: a worker that dies while the job is being started again, or
+between the pool handing it out and the job registering it, is one more failure of the
+job, never its end; a cancel always ends a job, whatever state its workers are in.
+
+Processes and kills are real (SIGKILL of real worker processes); where a test must hit a
+narrow moment (a worker being started, a worker just handed out) it wraps the pool's own
+step to kill the worker exactly then.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+from benchmarks.kill_storm import run_once
+from nbstream import JobStatus, RestartStrategies, StreamExecutionEnvironment
+from nbstream.runtime.executors import pool as pool_module
+from nbstream.runtime.executors.pool import get_pool
+
+N = 6000
+
+
+def env_for(tmp_path, attempts=3, delay_ms=0, interval_ms=50):
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode("process")
+    env.set_parallelism(2)
+    env.enable_checkpointing(interval_ms)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(attempts, delay_ms))
+    return env
+
+
+def slow(e):
+    time.sleep(0.0004)
+    return e
+
+
+def counts(env):
+    """Rolling counts per key: ``(key, n)`` for n = 1..count of the key, each once."""
+    return env.from_collection([(f"k{i % 5}", 1) for i in range(N)]).map(slow) \
+        .key_by(lambda t: t[0]).reduce(lambda a, b: (a[0], a[1] + b[1]))
+
+
+EXPECTED = Counter((f"k{k}", n) for k in range(5) for n in range(1, N // 5 + 1))
+
+
+def kill_a_worker_after_a_checkpoint(it, then=None):
+    """Read the job's results; after two checkpoints, SIGKILL a worker (once)."""
+    got, victim = [], None
+    for record in it:
+        got.append(record)
+        if victim is None and it.job.checkpoint_info().get("completed", 0) >= 2:
+            if then is not None:
+                then()
+            victim = next(iter(get_pool().workers.values()))
+            os.kill(victim.pid, signal.SIGKILL)
+    assert victim is not None, "the job ended before two checkpoints completed"
+    return got
+
+
+def test_a_worker_that_dies_while_started_for_a_restart_is_one_more_failure(tmp_path,
+                                                                            monkeypatch):
+    started = pool_module.WorkerPool._handshake
+    armed, killed = [], []
+
+    def handshake(w):  # the worker started to replace the victim dies before it is ready
+        if armed and not killed:
+            killed.append(w.pid)
+            os.kill(w.pid, signal.SIGKILL)
+        return started(w)
+
+    monkeypatch.setattr(pool_module.WorkerPool, "_handshake", staticmethod(handshake))
+    it = counts(env_for(tmp_path)).execute_and_collect()
+    got = kill_a_worker_after_a_checkpoint(it, then=lambda: armed.append(True))
+    assert killed, "no worker was started for the restart"
+    assert it.job.status is JobStatus.FINISHED, it.job.error
+    assert it.job.restarts == 2 and "did not start" in it.job.last_failure
+    assert Counter(got) == EXPECTED
+
+
+def test_a_worker_that_dies_before_the_job_registered_it_is_noticed(tmp_path, monkeypatch):
+    ensure = pool_module.WorkerPool.ensure
+    killed = []
+
+    def handed_out_dead(self, n):  # dies (and the pool's router sees it) before the job is told
+        workers = ensure(self, n)
+        if not killed:
+            victim = workers[0]
+            killed.append(victim.pid)
+            os.kill(victim.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while victim.alive and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return workers
+
+    monkeypatch.setattr(pool_module.WorkerPool, "ensure", handed_out_dead)
+    it = counts(env_for(tmp_path)).execute_and_collect()
+    job = it.job
+    try:
+        assert job.wait(60), f"the job did not notice its dead worker ({job.status.value})"
+        assert job.status is JobStatus.FINISHED and job.restarts == 1
+        assert "SIGKILL" in job.last_failure
+        assert Counter(it) == EXPECTED
+    finally:
+        job.cancel()
+        job.wait(30)
+
+
+def test_cancel_while_waiting_to_restart_ends_the_job_at_once(tmp_path):
+    it = counts(env_for(tmp_path, delay_ms=120_000)).execute_and_collect()
+    job = it.job
+    for _ in it:
+        if job.checkpoint_info().get("completed", 0) >= 1:
+            break
+    for w in list(get_pool().workers.values()):  # every worker of the job dies
+        os.kill(w.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while job.status is not JobStatus.RESTARTING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert job.status is JobStatus.RESTARTING
+    job.cancel()
+    assert job.wait(10), f"cancel() did not end the job ({job.status.value})"
+    assert job.status is JobStatus.CANCELED and job.restarts == 1
+
+
+def test_a_short_kill_storm_finishes_exactly_once_in_both_sinks(tmp_path):
+    # every second kill hits the worker the pool is starting to replace the last victim
+    result = run_once(seed=3, records=600_000, kills=6, interval_ms=100, gap=(0.3, 0.8),
+                      starting=True, workdir=str(tmp_path))
+    assert result["status"] == "FINISHED", result
+    assert result["kills"] >= 4 and result["kills while starting"] >= 1, result
+    assert result["collect"] == {"lost": 0, "duplicated": 0}
+    assert result["file"] == {"lost": 0, "duplicated": 0}
+

@@ -1,6 +1,9 @@
 """Faults during recovery: a worker that dies while the job is being started again, or
 between the pool handing it out and the job registering it, is one more failure of the
 job, never its end; a cancel always ends a job, whatever state its workers are in.
+Storage faults: while the checkpoint disk is full, exactly-once sinks hold a bounded
+number of results and then hold the pipeline back; partial checkpoint folders go at once;
+once there is space again everything is delivered, once.
 
 Processes and kills are real (SIGKILL of real worker processes); where a test must hit a
 narrow moment (a worker being started, a worker just handed out) it wraps the pool's own
@@ -14,6 +17,7 @@ import signal
 import time
 from collections import Counter
 
+from benchmarks import disk_full
 from benchmarks.kill_storm import run_once
 from nbstream import JobStatus, RestartStrategies, StreamExecutionEnvironment
 from nbstream.runtime.executors import pool as pool_module
@@ -134,3 +138,43 @@ def test_a_short_kill_storm_finishes_exactly_once_in_both_sinks(tmp_path):
     assert result["collect"] == {"lost": 0, "duplicated": 0}
     assert result["file"] == {"lost": 0, "duplicated": 0}
 
+
+# -- storage faults -----------------------------------------------------------------------------
+
+def test_a_full_checkpoint_disk_holds_the_pipeline_back_then_everything_comes_once(tmp_path):
+    # the checkpoint folder is a real 8 MB tmpfs when this process may mount one (else the
+    # storage's hook fails the writes after writing their partial folders): it is filled
+    # once two checkpoints completed, and freed once the collect sink has held the
+    # pipeline back for a second
+    result = disk_full.run(records=400_000, rate=50_000, full_s=60, size_mb=8,
+                           interval_ms=100, max_held=20_000, free_when_held_back=True,
+                           workdir=str(tmp_path))
+    assert result["status"] == "FINISHED", result
+    assert result["total"] == 400_000 and result["lost"] == result["duplicated"] == 0, result
+    assert result["held back"] and result["checkpoint failures"] >= 1, result
+    # held: at most the bound while the disk is full (and a batch or an interval's
+    # records more, which come before the barrier of the checkpoint that fails)
+    assert 20_000 <= result["held records (sampled)"]["full"] <= 2 * 20_000, result
+    assert result["completed after freed"] >= 1, result
+    assert result["partial folders when freed"] == 0 and result["most partial folders"] <= 1, result
+
+
+def test_a_job_held_back_by_a_full_disk_is_cancelled_at_once(tmp_path):
+    disk = disk_full.Disk(str(tmp_path), 8)
+    try:
+        env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 500})
+        env.set_parallelism(2)
+        env.enable_checkpointing(100)
+        env.get_checkpoint_config().set_checkpoint_storage_dir(disk.path) \
+            .set_tolerable_checkpoint_failure_number(10**6).set_max_held_records(10_000)
+        it = disk_full.build(env, 10**7, 50_000).execute_and_collect()
+        disk.storage = it.job.checkpoints.storage
+        while it.job.checkpoint_info().get("completed", 0) < 2:
+            time.sleep(0.01)
+        disk.fill()
+        assert disk_full.held_back(it.job, 60), "the sink did not hold the pipeline back"
+        it.job.cancel()
+        assert it.job.wait(10) and it.job.status is JobStatus.CANCELED
+        assert disk.partial_folders() == 0
+    finally:
+        disk.close()

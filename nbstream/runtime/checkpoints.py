@@ -9,6 +9,11 @@ then, see :class:`AligningInbox`), then sends it on. Each task acknowledges with
 operators' states, serialized on the task's own thread; a writer thread stores the
 checkpoint (:mod:`nbstream.runtime.checkpoint_storage`) and, once it is on disk,
 every task is told (``("complete", id)``) so sinks can commit what they held back.
+A checkpoint that could not be stored (a full disk) is abandoned at once (its partial
+folder removed) and, while failures are tolerated, stored again from the same states at
+the next trigger time instead of a new one, so the sinks that hold results for it wait
+for it, bounded (see ``max_held_records``), rather than taking more; one that expires is
+aborted (``("abort", id)``).
 
 A failed job with restarts left is restarted from the last completed checkpoint
 (:class:`RestartPolicy` decides when, as Flink's restart strategies).
@@ -204,6 +209,7 @@ class _Pending:
         self.states: Dict[TaskKey, Dict[str, Any]] = {}
         self.started = time.monotonic()
         self.alignment_s = 0.0
+        self.queued = False  # a failed write queued to be written again
 
 
 class CheckpointCoordinator:
@@ -231,6 +237,7 @@ class CheckpointCoordinator:
         self._tasks: Dict[TaskKey, Any] = {}
         self._finished: Dict[TaskKey, Dict[str, Any]] = {}
         self._pending: Optional[_Pending] = None
+        self._unwritten: Optional[_Pending] = None  # acknowledged by all, not yet stored
         self._next_id = (restore.checkpoint_id + 1) if restore is not None else 1
         self._last_end = 0.0
         self._writes: "queue.Queue[Any]" = queue.Queue()
@@ -271,7 +278,7 @@ class CheckpointCoordinator:
             self._restoring = self.latest
             self._tasks.clear()
             self._finished.clear()
-            self._pending = None
+            self._pending = self._unwritten = None
 
     # -- tasks ------------------------------------------------------------------------------------
     def attach(self, key: TaskKey, task: Any) -> None:
@@ -355,16 +362,29 @@ class CheckpointCoordinator:
                 next_at = pause_until
                 continue
             self._expire(now)
-            if self._pending is None:
+            if not self._write_again():
                 self.trigger()
             next_at = max(now + interval, time.monotonic())
 
-    def trigger(self, savepoint: Optional["_Savepoint"] = None) -> Optional[int]:
-        """Start a checkpoint now (None if one is running or no task runs); with
-        ``savepoint``, the checkpoint is written to its folder and kept."""
+    def _write_again(self) -> bool:
+        """Queue the checkpoint whose write failed for another write; False if none."""
         with self._lock:
-            if self._pending is not None or not self._tasks or self.job is None \
-                    or self.job.cancelled:
+            p = self._unwritten
+            if p is None:
+                return False
+            if p.queued:
+                return True
+            p.queued = True
+        self._writes.put(p)
+        return True
+
+    def trigger(self, savepoint: Optional["_Savepoint"] = None) -> Optional[int]:
+        """Start a checkpoint now (None if one is running, one is to be written again,
+        or no task runs); with ``savepoint``, the checkpoint is written to its folder
+        and kept."""
+        with self._lock:
+            if self._pending is not None or self._unwritten is not None or not self._tasks \
+                    or self.job is None or self.job.cancelled:
                 return None
             cid = self._next_id
             self._next_id += 1
@@ -411,14 +431,18 @@ class CheckpointCoordinator:
             if p is None or now - p.started < self.settings.timeout_ms / 1000.0:
                 return
             self._pending = None
+        self._post_all(("abort", p.id))  # sinks holding results for it stop waiting
         self._failed(f"checkpoint {p.id} expired after {self.settings.timeout_ms} ms "
                      f"before every task acknowledged it")
 
     def _failed(self, why: str) -> None:
         self.failures += 1
+        if self.failures > 1:
+            why += f" ({self.failures} failures in a row)"
         self.last["failure"] = why
         if self.job is not None:
-            self.job.warnings.append(why)
+            if self.failures <= 10 or self.failures % 100 == 0:  # a long outage: a few lines
+                self.job.warnings.append(why)
             if self.failures > self.settings.tolerable_failures:
                 self.failures = 0
                 self.job.fail(CheckpointError(
@@ -436,15 +460,22 @@ class CheckpointCoordinator:
                 cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name,
                                         folder=sp.path if sp is not None else None)
             except Exception as exc:  # noqa: BLE001 - a failed write is a failed checkpoint
+                self.storage.remove_partial_of(p.id, sp.path if sp is not None else None)
                 self._last_end = time.monotonic()
                 if sp is not None:
                     sp.error = exc
                     sp.done.set()
-                else:
-                    self._failed(f"checkpoint {p.id} could not be written: {exc}")
+                    continue
+                with self._lock:
+                    if p.attempt == self._attempt:  # written again at the next trigger time
+                        p.queued = False
+                        self._unwritten = p
+                self._failed(f"checkpoint {p.id} could not be written: {exc}")
                 continue
             self._last_end = time.monotonic()
             with self._lock:
+                if self._unwritten is p:
+                    self._unwritten = None
                 self.latest = cp
                 self.completed += 1
                 self.failures = 0

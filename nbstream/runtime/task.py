@@ -151,7 +151,8 @@ class Task:
         key_types = [e.partitioning.key_type for e, _ in self.inputs if e.partitioning.kind == "hash"]
         extras = {**(extras or {}), "key_type": key_types[0] if key_types else None}
         info = TaskInfo(self.name, subtask, self.chain.parallelism, self.chain.max_parallelism,
-                        plan.config, self.time_service, plan.job_name, extras)
+                        plan.config, self.time_service, plan.job_name, extras,
+                        self.wait_for_notifications)
         for nid, op in self.ops.items():
             op.setup(info, keyed=self.keyed and nid == self.chain.head)
         self.network: List[NetworkTarget] = []
@@ -191,8 +192,9 @@ class Task:
     # checkpoints ----------------------------------------------------------------------------------
     def post(self, message: Tuple[str, Any]) -> None:
         """From the coordinator: ``("barrier", id)`` (sources), ``("complete", id)``,
-        ``("final", None)`` (every task is over), ``("stop", None)`` (stop with a savepoint);
-        from the job's client: ``("query", (id, step, key, method))``."""
+        ``("abort", id)`` (it will not complete), ``("final", None)`` (every task is
+        over), ``("stop", None)`` (stop with a savepoint); from the job's client:
+        ``("query", (id, step, key, method))``."""
         self.mailbox.append(message)
         self._mail.set()
         if self.wake is not None:
@@ -203,17 +205,45 @@ class Task:
             kind, arg = self.mailbox.popleft()
             if kind == "barrier":
                 self._checkpoint(arg)
-            elif kind == "complete":
-                for op in self.ops.values():
-                    op.notify_checkpoint_complete(arg)
-            elif kind == "final":
-                for op in self.ops.values():
-                    op.notify_checkpoint_complete(None)
-                self._over = True
-            elif kind == "stop":  # stop with a savepoint: its completion came before this
-                raise TaskCancelled()
-            elif kind == "query":
-                self._answer(*arg)
+            else:
+                self._notified(kind, arg)
+
+    def _notified(self, kind: str, arg: Any) -> None:
+        if kind == "complete":
+            for op in self.ops.values():
+                op.notify_checkpoint_complete(arg)
+        elif kind == "abort":
+            for op in self.ops.values():
+                op.notify_checkpoint_aborted(arg)
+        elif kind == "final":
+            for op in self.ops.values():
+                op.notify_checkpoint_complete(None)
+            self._over = True
+        elif kind == "stop":  # stop with a savepoint: its completion came before this
+            raise TaskCancelled()
+        elif kind == "query":
+            self._answer(*arg)
+
+    def wait_for_notifications(self, timeout: float) -> None:
+        """For an operator that holds the task back on its own thread (a sink holding
+        results until a checkpoint completes): wait up to ``timeout`` for mail and take in
+        what only notifies (complete, abort, final, stop, questions). Barriers stay for
+        the task loop: a snapshot in the middle of a batch would split it. A cancel
+        raises :class:`TaskCancelled`."""
+        if self.control.cancelled:
+            raise TaskCancelled()
+        self._mail.wait(timeout)
+        self._mail.clear()
+        kept = []
+        while self.mailbox:
+            message = self.mailbox.popleft()
+            if message[0] == "barrier":
+                kept.append(message)
+            else:
+                self._notified(*message)
+        self.mailbox.extendleft(reversed(kept))  # before what came meanwhile
+        if self.control.cancelled:
+            raise TaskCancelled()
 
     def _answer(self, query_id: int, node_id: int, key: Any, method: str) -> None:
         """A question from the job's client (``JobClient.query_key``): call ``method(key,

@@ -5,9 +5,11 @@
 
 Process mode at parallelism 2, exactly-once checkpoints every --interval-ms (150), a
 fixed-delay restart strategy with --attempts (10,000) attempts and --delay-ms (0) apart.
-While the job runs a killer thread sends SIGKILL to a random worker of the pool every
+While the job runs a killer thread sends SIGKILL to a random worker process every
 0.5-2 s (seeded), --kills times; kills land wherever they land: in a running task, in a
-worker being started for a restart, in an idle worker the pool just handed out.
+worker being started for a restart, in an idle worker the pool just handed out. With
+--aim-starting every second kill waits for the worker started to replace the last victim
+and kills it before it is ready (the moment the issue's "worker N did not start" came from).
 
 The job: ``from_sequence`` -> ``(key, i)`` with event time ``i`` ms -> per key
 
@@ -256,6 +258,8 @@ def main() -> None:
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--baseline-runs", type=int, default=2)
+    ap.add_argument("--aim-starting", action="store_true",
+                    help="every second kill hits a worker being started for a restart")
     args = ap.parse_args()
     from benchmarks.common import machine
     print(machine())
@@ -266,15 +270,17 @@ def main() -> None:
     runs = []
     for seed in range(args.seeds):
         r = run_once(seed, args.records, args.kills, args.interval_ms, args.attempts,
-                     args.delay_ms, args.timeout)
+                     args.delay_ms, args.timeout, starting=args.aim_starting)
         runs.append(r)
-        print(f"seed {seed}: {r['status']} in {r['seconds']:.1f} s, {r['kills']} kills, "
+        print(f"seed {seed}: {r['status']} in {r['seconds']:.1f} s, {r['kills']} kills "
+              f"({r['kills while starting']} while starting), "
               f"{r['restarts']} restarts, collect {r['collect']}, file {r.get('file')}"
               + (f", error {r['error']}" if r["error"] else ""), flush=True)
     finished = [r for r in runs if r["finished"]]
     print(f"\nruns finished: {len(finished)}/{len(runs)}")
     print(f"kills survived: {sum(r['kills'] for r in finished)} "
-          f"(of {sum(r['kills'] for r in runs)} sent)")
+          f"(of {sum(r['kills'] for r in runs)} sent; "
+          f"{sum(r['kills while starting'] for r in runs)} aimed at starting workers)")
     for kind in ("collect", "file"):
         lost = sum(r.get(kind, {}).get("lost", 0) for r in runs)
         dup = sum(r.get(kind, {}).get("duplicated", 0) for r in runs)

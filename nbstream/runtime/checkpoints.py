@@ -241,6 +241,7 @@ class CheckpointCoordinator:
         self._next_id = (restore.checkpoint_id + 1) if restore is not None else 1
         self._last_end = 0.0
         self._writes: "queue.Queue[Any]" = queue.Queue()
+        self._storing = threading.Lock()  # held while a checkpoint is written
         self._stopped = threading.Event()
         self._attempt = 0
         self.failures = 0
@@ -272,8 +273,10 @@ class CheckpointCoordinator:
         self.storage.remove_partial()
 
     def begin_attempt(self) -> None:
-        """A new set of tasks is about to start (the first run, or a restart)."""
-        with self._lock:
+        """A new set of tasks is about to start (the first run, or a restart). A write
+        under way ends first (the new tasks restore it); one of the attempt before that
+        had not begun is dropped."""
+        with self._storing, self._lock:
             self._attempt += 1
             self._restoring = self.latest
             self._tasks.clear()
@@ -455,38 +458,49 @@ class CheckpointCoordinator:
             p = self._writes.get()
             if p is None:
                 return
-            sp = self._savepoints.pop(p.id, None)
-            try:
-                cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name,
-                                        folder=sp.path if sp is not None else None)
-            except Exception as exc:  # noqa: BLE001 - a failed write is a failed checkpoint
-                self.storage.remove_partial_of(p.id, sp.path if sp is not None else None)
-                self._last_end = time.monotonic()
-                if sp is not None:
-                    sp.error = exc
-                    sp.done.set()
-                    continue
-                with self._lock:
-                    if p.attempt == self._attempt:  # written again at the next trigger time
-                        p.queued = False
-                        self._unwritten = p
-                self._failed(f"checkpoint {p.id} could not be written: {exc}")
-                continue
-            self._last_end = time.monotonic()
-            with self._lock:
-                if self._unwritten is p:
-                    self._unwritten = None
-                self.latest = cp
-                self.completed += 1
-                self.failures = 0
-                self.last.update(id=p.id, size=cp.size, path=cp.path,
-                                 duration_s=self._last_end - p.started,
-                                 alignment_s=p.alignment_s)
-            if p.attempt == self._attempt:  # else its tasks are gone: nobody to commit
-                self._post_all(("complete", p.id))
+            with self._storing:  # an attempt that begins waits for a write under way
+                self._store(p, self._savepoints.pop(p.id, None))
+
+    def _store(self, p: _Pending, sp: Optional["_Savepoint"]) -> None:
+        latest = self.latest
+        if p.attempt != self._attempt or (latest is not None and p.id <= latest.checkpoint_id):
+            # its tasks are gone, and the attempt after them may have removed what it lists
+            # (a FileSink's hidden files of failed attempts): it must never be restored.
+            # Or a newer one is stored already (it holds what this one's sinks held)
             if sp is not None:
-                sp.result = cp
+                sp.error = CheckpointError("the job restarted before the savepoint was stored")
                 sp.done.set()
+            return
+        try:
+            cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name,
+                                    folder=sp.path if sp is not None else None)
+        except Exception as exc:  # noqa: BLE001 - a failed write is a failed checkpoint
+            self.storage.remove_partial_of(p.id, sp.path if sp is not None else None)
+            self._last_end = time.monotonic()
+            if sp is not None:
+                sp.error = exc
+                sp.done.set()
+                return
+            with self._lock:  # the newest failed one is written again at the next trigger time
+                p.queued = False
+                if self._unwritten is None or self._unwritten.id <= p.id:
+                    self._unwritten = p
+            self._failed(f"checkpoint {p.id} could not be written: {exc}")
+            return
+        self._last_end = time.monotonic()
+        with self._lock:
+            if self._unwritten is not None and self._unwritten.id <= p.id:
+                self._unwritten = None
+            self.latest = cp
+            self.completed += 1
+            self.failures = 0
+            self.last.update(id=p.id, size=cp.size, path=cp.path,
+                             duration_s=self._last_end - p.started,
+                             alignment_s=p.alignment_s)
+        self._post_all(("complete", p.id))
+        if sp is not None:
+            sp.result = cp
+            sp.done.set()
 
     def _by_operator(self, p: _Pending) -> Dict[str, Dict[str, Any]]:
         ops: Dict[str, Dict[str, Any]] = {}

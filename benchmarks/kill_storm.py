@@ -229,7 +229,7 @@ def run_once(seed: int, records: int, kills: int, interval_ms: int = 150,
     windows = expected_windows(records)
     out = {"seed": seed, "finished": status == "FINISHED", "status": status, "kills": killer.done if killer else 0,
            "kills while starting": killer.while_starting if killer else 0,
-           "restarts": job.restarts, "seconds": elapsed,
+           "restarts": job.restarts, "last failure": job.last_failure, "seconds": elapsed,
            "error": repr(job.error) if job.error is not None else None,
            "collect": check(got, records, windows)}
     if os.path.isdir(out_dir):
@@ -276,6 +276,7 @@ def main() -> None:
               f"({r['kills while starting']} while starting), "
               f"{r['restarts']} restarts, collect {r['collect']}, file {r.get('file')}"
               + (f", error {r['error']}" if r["error"] else ""), flush=True)
+        print(f"  last failure: {r['last failure']}", flush=True)
     finished = [r for r in runs if r["finished"]]
     print(f"\nruns finished: {len(finished)}/{len(runs)}")
     print(f"kills survived: {sum(r['kills'] for r in finished)} "

@@ -85,7 +85,11 @@ def recovered(build: Build, mode: str, parallelism: int, tmp_path: Any, at: int)
     os.makedirs(folder, exist_ok=True)
     env = checkpointed_env(mode, parallelism, folder)
     kill = mode == "process"
-    it = build(env, FailAfterCheckpoint(folder, None if kill else at, FailAfterCheckpoint.index_of))
+    # a killed worker must still have work to do when the job hears of it: slower steps
+    # in process mode (a worker replaced by the test before keeps the job's start slow)
+    fail = FailAfterCheckpoint(folder, None if kill else at, FailAfterCheckpoint.index_of,
+                               delay_s=0.001 if kill else 0.0003)
+    it = build(env, fail)
     it = it.execute_and_collect()
     got, victim = [], None
     for record in it:

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, Optional, Union
 
 from ..errors import PlanError, whole_number
-from ..plan.config import CheckpointSettings, RestartSettings
+from ..plan.config import DEFAULT_MAX_HELD_RECORDS, CheckpointSettings, RestartSettings
 from ..runtime.checkpoint_storage import default_directory
 
 __all__ = ["CheckpointingMode", "CheckpointConfig", "ExternalizedCheckpointCleanup",
@@ -79,6 +79,7 @@ class CheckpointConfig:
         self.timeout_ms = 600_000
         self.tolerable_failures = 0
         self.retained = 1
+        self.max_held_records = DEFAULT_MAX_HELD_RECORDS
         self.retention = ExternalizedCheckpointRetention.DELETE_ON_CANCELLATION
 
     def __repr__(self) -> str:
@@ -165,6 +166,26 @@ class CheckpointConfig:
         self.retained = whole_number(number, "retained checkpoints", 1)
         return self
 
+    def set_max_held_records(self, number: int) -> "CheckpointConfig":
+        """How many results an exactly-once sink that keeps them in memory (collect,
+        DataFrame, the live view) may hold, per parallel instance, for checkpoints that
+        have not completed (default 500,000). Past it, while a checkpoint that would
+        release them is being stored (or stored again after a failed write, a full disk),
+        the sink stops taking records and the pipeline is held back (backpressure)
+        instead of memory growing. Not a Flink setting; configuration key
+        ``nbstream.checkpointing.max-held-records``.
+
+        >>> from nbstream import StreamExecutionEnvironment
+        >>> env = StreamExecutionEnvironment.get_execution_environment().enable_checkpointing(1000)
+        >>> env.get_checkpoint_config().set_max_held_records(100_000).get_max_held_records()
+        100000
+        """
+        self.max_held_records = whole_number(number, "max held records", 1)
+        return self
+
+    def get_max_held_records(self) -> int:
+        return self.max_held_records
+
     def settings(self) -> Optional[CheckpointSettings]:
         if self.interval_ms <= 0:
             return None
@@ -172,7 +193,8 @@ class CheckpointConfig:
             self.interval_ms, self.mode is CheckpointingMode.EXACTLY_ONCE,
             self.get_checkpoint_storage_dir(), self.min_pause_ms, self.timeout_ms,
             self.tolerable_failures, self.retained,
-            self.retention is ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION)
+            self.retention is ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION,
+            self.max_held_records)
 
 
 class RestartStrategyConfiguration:
@@ -260,6 +282,7 @@ def configure_checkpoints(env: Any, configuration: Any) -> None:
         "state.checkpoints.dir": cfg.set_checkpoint_storage_dir,
         "execution.checkpointing.dir": cfg.set_checkpoint_storage_dir,
         "state.checkpoints.num-retained": lambda v: cfg.set_num_retained_checkpoints(int(v)),
+        "nbstream.checkpointing.max-held-records": lambda v: cfg.set_max_held_records(int(v)),
         "execution.savepoint.path": lambda v: setattr(env, "_savepoint_path", os.fspath(v)),
         "execution.savepoint.ignore-unclaimed-state": lambda v: setattr(
             env, "_allow_non_restored", str(v).lower() == "true"),

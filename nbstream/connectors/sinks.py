@@ -17,7 +17,7 @@ import sys
 import threading
 import uuid
 from enum import Enum
-from typing import Any, Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from ..errors import USER_ERRORS, PlanError, describe_function
 from ..runtime.collect import ResultChannel
@@ -259,7 +259,14 @@ class _HeldUntilCheckpoint(_Writer):
     epochs are part of the checkpoint, so a restore delivers those whose completion
     was not heard of; the spec remembers what it delivered, so nothing comes twice.
     Epochs held by another job's sink (a job resumed from a savepoint) are not
-    delivered again: that job committed them before it stopped."""
+    delivered again: that job committed them before it stopped.
+
+    Memory is bounded: once ``max_held_records`` results are held (the checkpoint
+    settings), a write waits while a checkpoint this sink has sealed is still to complete
+    (being stored, or stored again after a failed write): the pipeline is held back until
+    it completes or is aborted. Records before the next barrier are always taken (that
+    barrier must reach the sink), so the bound is exceeded by at most what arrives
+    between two barriers while no checkpoint is under way."""
 
     def __init__(self, spec: Any, deliver: Callable[[List[Any]], None],
                  deliver_committed: Optional[Callable[[List[Any]], None]] = None) -> None:
@@ -269,24 +276,50 @@ class _HeldUntilCheckpoint(_Writer):
         self.pending: List[List[Any]] = []
         self.sealed: List[Any] = []  # (instance, checkpoint id, [values, ...])
         self.held = False
+        self.count = 0  # records held (pending and sealed)
+        self.peak = 0
+        self.limit = 0
+        self.awaiting: Optional[int] = None  # the newest sealed checkpoint still to complete
 
     def open(self, op: Any) -> None:
         super().open(op)
         cp = op.task.config.checkpoints
         self.held = cp is not None and cp.exactly_once
+        self.limit = cp.max_held_records if cp is not None else 0
         self.instance = op.task.subtask
 
     def write(self, batch: Any) -> None:
         if self.held:
+            if self.count >= self.limit and self.awaiting is not None:
+                self._hold_back()
             self.pending.append(batch.values)
+            self.count += len(batch.values)
+            self.peak = max(self.peak, self.count)
         else:
             self.deliver(batch.values)
+
+    def metrics(self) -> Dict[str, int]:
+        """Results held for checkpoints to complete: now, and the most at once."""
+        return {"held_records": self.count, "held_records_peak": self.peak} if self.held else {}
+
+    def _hold_back(self) -> None:
+        """Wait (taking the task's notifications) until the awaited checkpoint completed
+        or was aborted and fewer than ``limit`` records are held; a cancel ends it."""
+        wait = self.op.task.wait_for_notifications
+        while wait is not None and self.count >= self.limit and self.awaiting is not None:
+            wait(0.05)
 
     def seal(self, checkpoint_id: int) -> List[Any]:
         if self.pending:
             self.sealed.append((self.spec.token, self.instance, checkpoint_id, self.pending))
             self.pending = []
+        if self.sealed:
+            self.awaiting = checkpoint_id
         return list(self.sealed)
+
+    def abort(self, checkpoint_id: int) -> None:
+        if self.awaiting is not None and checkpoint_id >= self.awaiting:
+            self.awaiting = None  # what it sealed is committed with a later checkpoint
 
     def commit(self, checkpoint_id: Optional[int]) -> None:
         keep = []
@@ -300,6 +333,10 @@ class _HeldUntilCheckpoint(_Writer):
             for values in self.pending:
                 self.deliver_committed(values)
             self.pending = []
+        if checkpoint_id is None or (self.awaiting is not None and checkpoint_id >= self.awaiting):
+            self.awaiting = None
+        self.count = sum(len(v) for entry in keep for v in entry[3]) \
+            + sum(len(v) for v in self.pending)
 
     def restore(self, sealed: List[Any]) -> None:
         for entry in sealed:  # they belong to a completed checkpoint

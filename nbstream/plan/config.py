@@ -32,6 +32,9 @@ def parallelism_of(value: Any, what: str = "parallelism", maximum: bool = False)
     return number
 
 
+DEFAULT_MAX_HELD_RECORDS = 500_000
+
+
 @dataclass(frozen=True)
 class CheckpointSettings:
     """How a job checkpoints (``env.enable_checkpointing`` and the checkpoint config).
@@ -41,6 +44,8 @@ class CheckpointSettings:
     directory: where completed checkpoints go (one folder per checkpoint).
     min_pause_ms, timeout_ms, tolerable_failures, retained: as Flink's checkpoint config.
     keep_on_cancel: keep the checkpoints of a cancelled job (externalized retention).
+    max_held_records: how many results an exactly-once sink instance may hold in memory
+    for checkpoints that have not completed before it holds the pipeline back.
     """
 
     interval_ms: int
@@ -51,6 +56,7 @@ class CheckpointSettings:
     tolerable_failures: int = 0
     retained: int = 1
     keep_on_cancel: bool = False
+    max_held_records: int = DEFAULT_MAX_HELD_RECORDS
 
 
 @dataclass(frozen=True)

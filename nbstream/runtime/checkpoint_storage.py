@@ -165,6 +165,16 @@ class CheckpointStorage:
                 if name.startswith(".") and name.endswith(".tmp"):
                     shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
+    def remove_partial_of(self, checkpoint_id: int, folder: Optional[str] = None) -> None:
+        """Remove what a failed :meth:`write` of this checkpoint (or savepoint ``folder``)
+        left: its temporary folder, at once (a full disk must not fill up with them)."""
+        final = folder or os.path.join(self.root, f"chk-{checkpoint_id}")
+        parent, prefix = os.path.dirname(final), f".{os.path.basename(final)}."
+        if os.path.isdir(parent):
+            for name in os.listdir(parent):
+                if name.startswith(prefix) and name.endswith(".tmp"):
+                    shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
     def discard(self) -> None:
         """Remove this job's checkpoints (a job that finished or was cancelled)."""
         shutil.rmtree(self.root, ignore_errors=True)

@@ -9,6 +9,11 @@ then, see :class:`AligningInbox`), then sends it on. Each task acknowledges with
 operators' states, serialized on the task's own thread; a writer thread stores the
 checkpoint (:mod:`nbstream.runtime.checkpoint_storage`) and, once it is on disk,
 every task is told (``("complete", id)``) so sinks can commit what they held back.
+A checkpoint that could not be stored (a full disk) is abandoned at once (its partial
+folder removed) and, while failures are tolerated, stored again from the same states at
+the next trigger time instead of a new one, so the sinks that hold results for it wait
+for it, bounded (see ``max_held_records``), rather than taking more; one that expires is
+aborted (``("abort", id)``).
 
 A failed job with restarts left is restarted from the last completed checkpoint
 (:class:`RestartPolicy` decides when, as Flink's restart strategies).
@@ -205,6 +210,7 @@ class _Pending:
         self.states: Dict[TaskKey, Dict[str, Any]] = {}
         self.started = time.monotonic()
         self.alignment_s = 0.0
+        self.queued = False  # a failed write queued to be written again
 
 
 class CheckpointCoordinator:
@@ -233,9 +239,11 @@ class CheckpointCoordinator:
         self._tasks: Dict[TaskKey, Any] = {}
         self._finished: Dict[TaskKey, Dict[str, Any]] = {}
         self._pending: Optional[_Pending] = None
+        self._unwritten: Optional[_Pending] = None  # acknowledged by all, not yet stored
         self._next_id = (restore.checkpoint_id + 1) if restore is not None else 1
         self._last_end = 0.0
         self._writes: "queue.Queue[Any]" = queue.Queue()
+        self._storing = threading.Lock()  # held while a checkpoint is written
         self._stopped = threading.Event()
         self._attempt = 0
         self.failures = 0
@@ -272,13 +280,15 @@ class CheckpointCoordinator:
         return self.storage.shared_dir
 
     def begin_attempt(self) -> None:
-        """A new set of tasks is about to start (the first run, or a restart)."""
-        with self._lock:
+        """A new set of tasks is about to start (the first run, or a restart). A write
+        under way ends first (the new tasks restore it); one of the attempt before that
+        had not begun is dropped."""
+        with self._storing, self._lock:
             self._attempt += 1
             self._restoring = self.latest
             self._tasks.clear()
             self._finished.clear()
-            self._pending = None
+            self._pending = self._unwritten = None
             if self.latest is not None:  # its shared files stay while the tasks restore
                 self.storage.pin(_shared_files_of(self.latest))
         # after the checkpoints the last attempt completed: files it wrote for none go
@@ -366,18 +376,32 @@ class CheckpointCoordinator:
                 next_at = pause_until
                 continue
             self._expire(now)
-            if self._pending is None:
+            if not self._write_again():
                 self.trigger()
             next_at = max(now + interval, time.monotonic())
 
+    def _write_again(self) -> bool:
+        """Queue the checkpoint whose write failed for another write; False if none."""
+        with self._lock:
+            p = self._unwritten
+            if p is None:
+                return False
+            if p.queued:
+                return True
+            p.queued = True
+        self._writes.put(p)
+        return True
+
     def trigger(self, savepoint: Optional["_Savepoint"] = None) -> Optional[int]:
-        """Start a checkpoint now (None if one is running or no task runs); with
-        ``savepoint``, the checkpoint is written to its folder and kept."""
+        """Start a checkpoint now (None if one is running, one is to be written again,
+        or no task runs); with ``savepoint``, the checkpoint is written to its folder
+        and kept."""
         with self._lock:
             # not before every task of the attempt is there: one that attaches later would
             # not be expected, and its state would be missing from the checkpoint
-            if self._pending is not None or not self._tasks or len(self._tasks) < self._task_count \
-                    or self.job is None or self.job.cancelled or self.job.done:
+            if self._pending is not None or self._unwritten is not None or not self._tasks \
+                    or len(self._tasks) < self._task_count or self.job is None \
+                    or self.job.cancelled or self.job.done:
                 return None
             cid = self._next_id
             self._next_id += 1
@@ -439,14 +463,18 @@ class CheckpointCoordinator:
             if p is None or now - p.started < self.settings.timeout_ms / 1000.0:
                 return
             self._pending = None
+        self._post_all(("abort", p.id))  # sinks holding results for it stop waiting
         self._failed(f"checkpoint {p.id} expired after {self.settings.timeout_ms} ms "
                      f"before every task acknowledged it")
 
     def _failed(self, why: str) -> None:
         self.failures += 1
+        if self.failures > 1:
+            why += f" ({self.failures} failures in a row)"
         self.last["failure"] = why
         if self.job is not None:
-            self.job.warnings.append(why)
+            if self.failures <= 10 or self.failures % 100 == 0:  # a long outage: a few lines
+                self.job.warnings.append(why)
             if self.failures > self.settings.tolerable_failures:
                 self.failures = 0
                 self.job.fail(CheckpointError(
@@ -462,34 +490,51 @@ class CheckpointCoordinator:
             if p is _SWEEP:
                 self.storage.sweep_shared()
                 continue
-            sp = self._savepoints.pop(p.id, None)
-            try:
-                cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name,
-                                        folder=sp.path if sp is not None else None)
-            except Exception as exc:  # noqa: BLE001 - a failed write is a failed checkpoint
-                self._last_end = time.monotonic()
-                if sp is not None:
-                    sp.error = exc
-                    sp.done.set()
-                else:
-                    self._failed(f"checkpoint {p.id} could not be written: {exc}")
-                continue
-            self._last_end = time.monotonic()
-            with self._lock:
-                self.latest = cp
-                current = p.attempt == self._attempt
-                self.completed += 1
-                self.failures = 0
-                self.last.update(id=p.id, size=cp.size, path=cp.path,
-                                 duration_s=self._last_end - p.started,
-                                 alignment_s=p.alignment_s)
-            if sp is None:  # after `latest` moved on: a restart restores what is kept
-                self.storage.prune(unpin=current)  # this attempt's tasks have restored
-            if current:  # else its tasks are gone: nobody to commit
-                self._post_all(("complete", p.id))
+            with self._storing:  # an attempt that begins waits for a write under way
+                self._store(p, self._savepoints.pop(p.id, None))
+
+    def _store(self, p: _Pending, sp: Optional["_Savepoint"]) -> None:
+        latest = self.latest
+        if p.attempt != self._attempt or (latest is not None and p.id <= latest.checkpoint_id):
+            # its tasks are gone, and the attempt after them may have removed what it lists
+            # (a FileSink's hidden files of failed attempts): it must never be restored.
+            # Or a newer one is stored already (it holds what this one's sinks held)
             if sp is not None:
-                sp.result = cp
+                sp.error = CheckpointError("the job restarted before the savepoint was stored")
                 sp.done.set()
+            return
+        try:
+            cp = self.storage.write(p.id, self._by_operator(p), self.plan.job_name,
+                                    folder=sp.path if sp is not None else None)
+        except Exception as exc:  # noqa: BLE001 - a failed write is a failed checkpoint
+            self.storage.remove_partial_of(p.id, sp.path if sp is not None else None)
+            self._last_end = time.monotonic()
+            if sp is not None:
+                sp.error = exc
+                sp.done.set()
+                return
+            with self._lock:  # the newest failed one is written again at the next trigger time
+                p.queued = False
+                if self._unwritten is None or self._unwritten.id <= p.id:
+                    self._unwritten = p
+            self._failed(f"checkpoint {p.id} could not be written: {exc}")
+            return
+        self._last_end = time.monotonic()
+        with self._lock:
+            if self._unwritten is not None and self._unwritten.id <= p.id:
+                self._unwritten = None
+            self.latest = cp
+            self.completed += 1
+            self.failures = 0
+            self.last.update(id=p.id, size=cp.size, path=cp.path,
+                             duration_s=self._last_end - p.started,
+                             alignment_s=p.alignment_s)
+        if sp is None:  # after `latest` moved on: a restart restores what is kept
+            self.storage.prune(unpin=True)  # this attempt's tasks have restored
+        self._post_all(("complete", p.id))
+        if sp is not None:
+            sp.result = cp
+            sp.done.set()
 
     def _by_operator(self, p: _Pending) -> Dict[str, Dict[str, Any]]:
         ops: Dict[str, Dict[str, Any]] = {}

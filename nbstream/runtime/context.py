@@ -4,7 +4,7 @@ context of process functions (``ctx``) and its timer service."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from .keygroups import plain_key
 from .timers import TimeDomain
@@ -29,6 +29,9 @@ class TaskInfo:
     time_service: "TimeService"
     job_name: str = ""
     extras: Mapping[str, Any] = field(default_factory=dict)
+    # an operator that must hold its task back waits through this: ``wait(timeout)``
+    # takes in the task's notifications meanwhile (see ``Task.wait_for_notifications``)
+    wait_for_notifications: Optional[Callable[[float], None]] = None
 
 
 class StreamingRuntimeContext:

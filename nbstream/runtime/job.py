@@ -116,6 +116,7 @@ class JobClient:
         self.checkpoints: Any = None
         self.restart_policy: Any = None
         self._restarter: Optional[Callable[[], None]] = None
+        self._restart_timer: Optional[threading.Timer] = None  # set while waiting to restart
         self.restarts = 0
         self.last_failure: Optional[str] = None
         self.stopped_with_savepoint: Optional[str] = None
@@ -231,13 +232,19 @@ class JobClient:
         raise QueryError(f"no stateful function of this job serves the function type {typename}")
 
     def cancel(self) -> None:
-        """Stop the job; returns at once (``wait()`` to block until it has stopped)."""
+        """Stop the job; returns at once (``wait()`` to block until it has stopped). A job
+        waiting to restart has no task running: it is CANCELED at once."""
         with self._lock:
             if self._done.is_set() or self._cancel_requested:
                 return
             self._cancel_requested = True
-            if self._status is JobStatus.RUNNING:
+            if self._status in (JobStatus.RUNNING, JobStatus.RESTARTING):
                 self._status = JobStatus.CANCELLING
+            waiting, self._restart_timer = self._restart_timer, None
+        if waiting is not None:
+            waiting.cancel()
+            self._finish()
+            return
         self._stop_tasks()
 
     stop = cancel
@@ -363,8 +370,11 @@ class JobClient:
         return info
 
     def add_waker(self, wake: Callable[[], None]) -> None:
-        """Called on cancel to wake blocked tasks."""
+        """Called on cancel to wake blocked tasks (at once if the job is cancelled
+        already: tasks started while a cancel came must hear of it)."""
         self._wakers.append(wake)
+        if self.cancelled:
+            wake()
 
     def on_done(self, callback: Callable[["JobClient"], None]) -> None:
         """Run ``callback(job)`` once the job has stopped (at once if it has)."""
@@ -435,23 +445,31 @@ class JobClient:
             self.restarts += 1
             self.last_failure = f"{type(error).__name__}: {error}"
             self._error = None
-        timer = threading.Timer(delay, self._restart)
+            timer = self._restart_timer = threading.Timer(delay, self._restart)
         timer.daemon = True
         timer.start()
         return True
 
     def _restart(self) -> None:
-        if self._cancel_requested:
-            self._restarter = None
+        with self._lock:
+            if self._restart_timer is None:  # cancel() came first and ended the job
+                return
+            self._restart_timer = None
+            cancelled = self._cancel_requested
+            if not cancelled:
+                self._wakers = []
+                self.cancelled = False
+        if cancelled:
             self._finish()
             return
-        self._wakers = []
-        self.cancelled = False
         try:
             self._restarter()  # type: ignore[misc]
-        except BaseException as exc:  # noqa: BLE001 - the job fails with it
-            self._error = as_job_error(exc)
-            self._restarter = None
+        except BaseException as exc:  # noqa: BLE001
+            # a fault while starting the tasks again (a worker that died while it was
+            # being started) is one more failure: the restart policy decides what follows
+            with self._lock:
+                if self._error is None and not self._cancel_requested:
+                    self._error = as_job_error(exc)
             self._finish()
 
 

@@ -315,6 +315,14 @@ class Operator:
         if notify is not None and checkpoint_id is not None:
             notify(checkpoint_id)
 
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` was abandoned: it will not complete (what it
+        covers is committed with a later one)."""
+        owner = self.fn.owner if self.fn is not None else None
+        notify = getattr(owner, "notify_checkpoint_aborted", None)
+        if notify is not None:
+            notify(checkpoint_id)
+
     def run_process(self, fn: Callable[[Any, Any], Any], batch: Batch) -> None:
         """Call ``fn(value, ctx)`` per record, collecting what it yields."""
         ctx, state = self.ctx, self.state
@@ -533,6 +541,16 @@ class SinkOperator(Operator):
         if commit is not None:
             commit(checkpoint_id)
         super().notify_checkpoint_complete(checkpoint_id)
+
+    def extra_metrics(self) -> Dict[str, Any]:
+        report = getattr(getattr(self, "writer", None), "metrics", None)
+        return {**super().extra_metrics(), **(report() if report is not None else {})}
+
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        abort = getattr(self.writer, "abort", None)
+        if abort is not None:
+            abort(checkpoint_id)
+        super().notify_checkpoint_aborted(checkpoint_id)
 
     def close(self) -> None:
         writer = getattr(self, "writer", None)

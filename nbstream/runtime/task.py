@@ -226,7 +226,8 @@ class Task:
         key_types = [e.partitioning.key_type for e in edges if e.partitioning.kind == "hash"]
         extras = {**(extras or {}), "key_type": key_types[0] if key_types else None}
         info = TaskInfo(self.name, subtask, self.chain.parallelism, self.chain.max_parallelism,
-                        plan.config, self.time_service, plan.job_name, extras)
+                        plan.config, self.time_service, plan.job_name, extras,
+                        self.wait_for_notifications)
         for nid, op in self.ops.items():
             op.setup(info, keyed=self.keyed and nid == self.chain.head)
         self.network: List[NetworkTarget] = []
@@ -265,9 +266,10 @@ class Task:
     # checkpoints ----------------------------------------------------------------------------------
     def post(self, message: Tuple[str, Any]) -> None:
         """From the coordinator: ``("barrier", id)`` and ``("stop-barrier", id)`` (sources;
-        the second for the savepoint of a stop), ``("complete", id)``, ``("final", None)``
-        (every task is over), ``("stop", None)`` (stop with a savepoint: it completed),
-        ``("resume", id)`` (it failed: go on); from the job's client:
+        the second for the savepoint of a stop), ``("complete", id)``, ``("abort", id)`` (it
+        will not complete), ``("final", None)`` (every task is over), ``("stop", None)`` (stop
+        with a savepoint: it completed), ``("resume", id)`` (it failed: go on); from the job's
+        client:
         ``("query", (id, step, key, method))``."""
         self.mailbox.append(message)
         self._mail.set()
@@ -281,19 +283,47 @@ class Task:
                 self._checkpoint(arg)
             elif kind == "stop-barrier":
                 self._checkpoint(arg, stop=True)
-            elif kind == "resume":
-                self._resumed.add(arg)
-            elif kind == "complete":
-                for op in self.ops.values():
-                    op.notify_checkpoint_complete(arg)
-            elif kind == "final":
-                for op in self.ops.values():
-                    op.notify_checkpoint_complete(None)
-                self._over = True
-            elif kind == "stop":  # stop with a savepoint: its completion came before this
-                raise TaskCancelled()
-            elif kind == "query":
-                self._answer(*arg)
+            else:
+                self._notified(kind, arg)
+
+    def _notified(self, kind: str, arg: Any) -> None:
+        if kind == "complete":
+            for op in self.ops.values():
+                op.notify_checkpoint_complete(arg)
+        elif kind == "abort":
+            for op in self.ops.values():
+                op.notify_checkpoint_aborted(arg)
+        elif kind == "resume":
+            self._resumed.add(arg)
+        elif kind == "final":
+            for op in self.ops.values():
+                op.notify_checkpoint_complete(None)
+            self._over = True
+        elif kind == "stop":  # stop with a savepoint: its completion came before this
+            raise TaskCancelled()
+        elif kind == "query":
+            self._answer(*arg)
+
+    def wait_for_notifications(self, timeout: float) -> None:
+        """For an operator that holds the task back on its own thread (a sink holding
+        results until a checkpoint completes): wait up to ``timeout`` for mail and take in
+        what only notifies (complete, abort, resume, final, stop, questions). Barriers stay
+        for the task loop: a snapshot in the middle of a batch would split it. A cancel
+        raises :class:`TaskCancelled`."""
+        if self.control.cancelled:
+            raise TaskCancelled()
+        self._mail.wait(timeout)
+        self._mail.clear()
+        kept = []
+        while self.mailbox:
+            message = self.mailbox.popleft()
+            if message[0] in ("barrier", "stop-barrier"):
+                kept.append(message)
+            else:
+                self._notified(*message)
+        self.mailbox.extendleft(reversed(kept))  # before what came meanwhile
+        if self.control.cancelled:
+            raise TaskCancelled()
 
     def _answer(self, query_id: int, node_id: int, key: Any, method: str) -> None:
         """A question from the job's client (``JobClient.query_key``): call ``method(key,

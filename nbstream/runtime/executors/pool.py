@@ -258,7 +258,10 @@ class WorkerPool:
             return
         what = describe_exit(code)
         for handler in handlers:
-            handler.on_worker_lost(worker, what)
+            try:
+                handler.on_worker_lost(worker, what)
+            except Exception as exc:  # a handler bug must not stop the router
+                handler.on_router_error(exc)
 
     # -- shutting down --------------------------------------------------------------------------------
     def shutdown(self, timeout: float = 2.0) -> None:

@@ -24,6 +24,7 @@ import logging
 import os
 import pickle
 import queue
+import subprocess
 import sys
 import threading
 import time
@@ -37,7 +38,7 @@ from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from . import Executor, chain_label
 from .channels import JobChannels, Layout, message
 from .imports import driver_imports
-from .pool import Worker, get_pool
+from .pool import Worker, describe_exit, get_pool
 from .thread import STOP_GRACE_S
 from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, MAILBOX, METRICS, OFFLOAD_REPLY, OUT, RUN, START, check_picklable,
@@ -46,6 +47,8 @@ from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE,
 __all__ = ["ProcessExecutor", "KernelJob", "StaticPlacement", "RemoteTraceback", "remote_error", "ship"]
 
 PROCESS_STOP_GRACE_S = 3.0
+DEAD_WORKER_GRACE_S = 2.0  # the router's time to read a dead worker's last messages
+CHECK_WORKERS_S = 0.5  # how often the supervisor looks whether its workers are alive
 
 
 class RemoteTraceback(Exception):
@@ -257,6 +260,7 @@ class KernelJob:
         self.channels: Optional[JobChannels] = None
         self._tick: Any = None
         self._installed: Set[int] = set()
+        self._dead_since: Dict[int, float] = {}  # worker id -> when first seen gone
         self.placement = placement if placement is not None else StaticPlacement()
         self.placement.bind(self)
 
@@ -271,11 +275,11 @@ class KernelJob:
     # -- starting ---------------------------------------------------------------------------------
     def start(self) -> None:
         self.shipped = self.ship()
-        if self.remote_tids:
-            workers = self.connect(len(self.remote_tids))
-            for i, tid in enumerate(self.remote_tids):
-                self.node_of[tid] = workers[i % len(workers)].id
         try:
+            if self.remote_tids:
+                workers = self.connect(len(self.remote_tids))
+                for i, tid in enumerate(self.remote_tids):
+                    self.node_of[tid] = workers[i % len(workers)].id
             self.channels = JobChannels(self.plan, self.layout, self.node_of, 0, self.job_no,
                                         self.job, self._send)
             for tid, node in enumerate(self.node_of):
@@ -332,13 +336,19 @@ class KernelJob:
         return ship(self.plan, chains) if chains else None
 
     def connect(self, n: int) -> List[Worker]:
-        """Take ``n`` workers from the pool (at most its size) and register the job."""
+        """Register the job with the pool, then take ``n`` workers (at most its size).
+        One that died on the way (after the pool handed it out, before the job knew it)
+        is lost to the job as any other: registered first, the job hears of every loss
+        the pool sees from then on, and one seen before is found here."""
         pool = get_pool()
-        workers = pool.ensure(n)
-        self.workers = {**self.workers, **{w.id: w for w in workers}}
         if self.pool is None:
             self.pool = pool
             self.job_no = pool.register(self)
+        workers = pool.ensure(n)
+        self.workers = {**self.workers, **{w.id: w for w in workers}}
+        for w in workers:
+            if not w.alive:
+                self.events.put(("lost", w, 0, _exit_of(w), ()))
         return workers
 
     def install(self, workers: Sequence[Worker]) -> None:
@@ -456,6 +466,7 @@ class KernelJob:
         for t in threads:
             t.start()
         stopping_since: Optional[float] = None
+        next_check = time.monotonic() + CHECK_WORKERS_S
         while self.pending:
             try:
                 event = self.events.get(timeout=0.1)
@@ -463,6 +474,9 @@ class KernelJob:
                 event = None
             if event is not None:
                 self._handle(*event)
+            if time.monotonic() >= next_check:
+                self._check_workers()
+                next_check = time.monotonic() + CHECK_WORKERS_S
             if job.cancelled and stopping_since is None:
                 stopping_since = time.monotonic()
             if stopping_since is not None:
@@ -516,6 +530,8 @@ class KernelJob:
             self.job.stderr.write(text + "\n")
 
     def _lost(self, worker: Worker, what: str) -> None:
+        if worker.id not in self.workers:  # told twice (the pool and connect, or the check)
+            return
         lost = sorted(t for t in self.pending if self.node_of[t] == worker.id)
         self.workers = {i: w for i, w in self.workers.items() if i != worker.id}
         self.pending.difference_update(lost)
@@ -525,6 +541,17 @@ class KernelJob:
         running = running or "no task of this job any more"
         self.job.fail(JobFailedError(f"{worker} {what} while running {running}; the job was "
                                      "stopped (the pool starts a new worker for the next job)"))
+
+    def _check_workers(self) -> None:
+        """A worker process that is gone ends the wait for its tasks even if the pool's
+        router never reported it (its reports go to jobs registered at that moment)."""
+        now = time.monotonic()
+        for w in list(self.workers.values()):
+            if w.alive and w.proc.poll() is None:
+                continue
+            since = self._dead_since.setdefault(w.id, now)
+            if now - since > DEAD_WORKER_GRACE_S:
+                self._lost(w, _exit_of(w))
 
     def _stop_stragglers(self, waited: float) -> None:
         if waited > PROCESS_STOP_GRACE_S:
@@ -554,6 +581,14 @@ class KernelJob:
             self._broadcast(END_JOB)
             self.pool.unregister(self.job_no)
         self.job._finish()
+
+
+def _exit_of(worker: Worker) -> str:
+    """How a worker whose connection closed ended (it is gone, or about to be)."""
+    try:
+        return describe_exit(worker.proc.wait(timeout=1.0))
+    except subprocess.TimeoutExpired:
+        return describe_exit(None)
 
 
 class ProcessExecutor(Executor):

@@ -27,9 +27,10 @@ if "NBSTREAM_KEY_FILE" not in os.environ:
 
 # PyFlink, old-Flink (Jython) and StateFun SDK programs that the tests run as scripts or
 # modules: data, not test modules; and the harness of the peers' own test suites, whose
-# modules stand for PyFlink's test utilities (they import ``pyflink``)
+# modules stand for PyFlink's test utilities (they import ``pyflink``); and the SQL and UDF
+# corpora, whose scripts run on real PyFlink to freeze the expected outputs
 collect_ignore_glob = ["tests/pyflink_programs/*", "tests/jython_programs/*", "tests/statefun_programs/*",
-                       "tests/upstream/*"]
+                       "tests/upstream/*", "tests/table_corpus/*", "tests/udf_corpus/*"]
 
 
 _CELL_LIKE_EXAMPLES = ("nbstream.api.datastream.", "nbstream.api.windowed.")

@@ -210,7 +210,7 @@ class Resolver:
         return make_cast(self.resolve(inner), to, try_, self.text_of(e))
 
     def _call(self, e: Expression, name: str, *operands: Expression) -> Rex:
-        functions = self.ctx.functions
+        functions = registry_of(e, self.ctx.functions)
         if functions.find_aggregate(name) is not None and functions.find_scalar(name) is None:
             raise ValidationError(f"the aggregate {name.upper()}(...) is not allowed here "
                                   f"('{self.text_of(e)}'): aggregates belong in the select "
@@ -288,7 +288,10 @@ def resolve_call(fn: Any, name: str, operands: List[Rex], text: str,
     ctx = CallContext(name, operands, text, functions)
     fn.coerce(ctx)
     result = fn.infer(ctx)
-    call = Call(fn.name, tuple(ctx.operands), result, params + fn.params(ctx))
+    params = params + fn.params(ctx)
+    if BUILTINS.find_scalar(fn.name) is not fn and not any(k == "fn" for k, _ in params):
+        params += (("fn", fn),)  # a Call without "fn" stands for the built-in of its name
+    call = Call(fn.name, tuple(ctx.operands), result, params)
     return fold(call, functions)
 
 
@@ -296,7 +299,7 @@ def fold(call: Call, functions: FunctionRegistry) -> Rex:
     """A deterministic call whose operands are literals, computed now."""
     if not all(isinstance(o, Literal) for o in call.operands):
         return call
-    fn = call.param("fn") or functions.scalar(call.name)
+    fn = call.param("fn") or BUILTINS.scalar(call.name)
     if not fn.deterministic or getattr(fn, "python", False) or call.name in (
             "cast", "try_cast") and call.type.root in ("TIMESTAMP_LTZ",):  # Flink runs Python UDFs
         return call
@@ -407,9 +410,14 @@ def check_boolean(rex: Rex, e: Any) -> None:
         raise ValidationError(f"a condition must be BOOLEAN, not {rex.type}: '{e}'")
 
 
+def registry_of(e: Expression, functions: FunctionRegistry) -> FunctionRegistry:
+    """Where call ``e`` finds its function: SQL's operators in the built-ins only."""
+    return BUILTINS if e._builtin else functions
+
+
 def _contains_agg(e: Expression, functions: FunctionRegistry) -> bool:
-    if e._op == "call" and functions.find_aggregate(e._args[0]) is not None and \
-            functions.find_scalar(e._args[0]) is None:
+    if e._op == "call" and registry_of(e, functions).find_aggregate(e._args[0]) is not None \
+            and registry_of(e, functions).find_scalar(e._args[0]) is None:
         return True
     if e._op in ("distinct", "agg_filter"):
         return True
@@ -456,6 +464,7 @@ def _agg_call_parts(e: Expression, functions: FunctionRegistry) -> Optional[Tupl
         distinct = True
     if e._op == "call":
         name = e._args[0]
+        functions = registry_of(e, functions)
         fn = functions.find_aggregate(name)
         if fn is not None and (functions.find_scalar(name) is None or distinct):
             args = list(e._args[1:])

@@ -26,6 +26,7 @@ import itertools
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .rex import Call, InputRef, Literal, Rex
+from .functions import BUILTINS
 
 __all__ = ["CodeGen", "Compiled", "compile_calc", "compile_expression", "compile_predicate",
            "KIND_INSERT", "KIND_UPDATE_BEFORE", "KIND_UPDATE_AFTER", "KIND_DELETE"]
@@ -87,7 +88,7 @@ class CodeGen:
                 return repr(v)
             return self.bind(v, "k")
         if isinstance(rex, Call):
-            fn = rex.param("fn") or self.functions.scalar(rex.name)
+            fn = rex.param("fn") or BUILTINS.scalar(rex.name)  # no "fn": the built-in
             return fn.emit(self, [self.expr(o) for o in rex.operands], rex)
         raise TypeError(f"cannot compile {rex!r}")
 

@@ -262,26 +262,31 @@ class TableEnvironment:
 
     # -- functions ----------------------------------------------------------------------------------------
     def create_temporary_system_function(self, name: str, function: Any) -> None:
+        """Register a function found before the built-ins: one named like a built-in
+        replaces it in SQL calls and in the Table API (its operators too: ``plus`` is
+        ``+``), but not SQL's operators, as in PyFlink."""
         self._register_function(name, function)
 
     def create_temporary_function(self, path: str, function: Any) -> None:
-        self._register_function(strip_path(path), function)
+        """Register a (catalog) function: found after the built-ins, so a built-in's name
+        keeps meaning the built-in."""
+        self._register_function(strip_path(path), function, system=False)
 
     def create_function(self, path: str, function_class_name: Any,
                         ignore_if_exists: bool = False) -> None:
-        self._register_function(strip_path(path), function_class_name)
+        self._register_function(strip_path(path), function_class_name, system=False)
 
     def register_function(self, name: str, function: Any) -> None:
         self._register_function(name, function)
 
-    def _register_function(self, name: str, function: Any) -> None:
+    def _register_function(self, name: str, function: Any, system: bool = True) -> None:
         if isinstance(function, str):
             function = _import_object(function)
         definition = function.function_def() if hasattr(function, "function_def") else None
         if definition is None:
             raise ValidationError(f"{function!r} is not a function nbstream can register "
                                   "(a udf/udtf/udaf object)")
-        self._catalog.functions.add(_renamed(definition, name))
+        self._catalog.functions.add(_renamed(definition, name), system=system)
 
     def drop_temporary_function(self, path: str) -> bool:
         return self._catalog.functions.remove(strip_path(path))

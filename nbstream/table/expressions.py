@@ -33,12 +33,21 @@ __all__ = ["Expression", "col", "lit", "call", "call_sql", "if_then_else", "conc
 class Expression:
     """An unresolved expression of the Table API (see the module text)."""
 
-    __slots__ = ("_op", "_args", "_text")
+    __slots__ = ("_op", "_args", "_text", "_builtin")
 
     def __init__(self, op: str, *args: Any) -> None:
         self._op = op
         self._args = args
         self._text: Optional[str] = None  # the SQL text it was parsed from
+        self._builtin = False  # a call of SQL syntax: the built-in, whatever is registered
+
+    @classmethod
+    def operator(cls, name: str, *args: Any) -> "Expression":
+        """A call of built-in ``name`` that no user function of that name replaces (SQL's
+        operators and syntax: ``a + b``, ``CASE``, ``BETWEEN``)."""
+        e = cls("call", name, *args)
+        e._builtin = True
+        return e
 
     # -- structure --------------------------------------------------------------------------
     def __repr__(self) -> str:

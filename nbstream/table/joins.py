@@ -242,12 +242,12 @@ def join_sql(conv: Any, left: RelNode, left_scope: B.Scope, join: Any) -> Tuple[
             name = u.name
             a = left_scope.lookup(name)
             b = right_scope.lookup(name)
-            parts.append(Expression("call", "equals",
+            parts.append(Expression.operator("equals",
                                     Expression("col", name, left_scope.columns[a].qualifier),
                                     Expression("col", name, right_scope.columns[b].qualifier)))
         e = parts[0]
         for p in parts[1:]:
-            e = Expression("call", "and", e, p)
+            e = Expression.operator("and", e, p)
         condition = resolver.resolve(e)
     elif join_type != "INNER":
         raise ValidationError(f"{join_type} JOIN needs an ON condition")

@@ -157,7 +157,8 @@ def to_expression(node: Any) -> Expression:
 
 
 def _call(name: str, *args: Expression) -> Expression:
-    return Expression("call", name, *args)
+    """SQL syntax (an operator, CASE, BETWEEN ...): the built-in, never a user function."""
+    return Expression.operator(name, *args)
 
 
 def _convert(node: Any) -> Expression:  # noqa: C901  (one branch per kind of node)
@@ -349,7 +350,7 @@ def _function(name: str, args: List[Any]) -> Expression:
             converted.append(to_expression(a))
     if lname == "count" and converted and converted[0]._op == "star":
         converted = []
-    call = _call(lname, *converted)
+    call = Expression("call", lname, *converted)  # by name: a system function may replace it
     return Expression("distinct", call) if distinct else call
 
 

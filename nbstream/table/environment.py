@@ -25,7 +25,8 @@ from .catalog import Catalog, CatalogTable, CatalogView, strip_path
 from .config import EnvironmentSettings, TableConfig
 from .connectors import DataFrameSource, DataStreamSource, RowsSource
 from .expressions import Expression
-from .plan import Calc, RelNode, Scan, explain
+from .plan import Calc, RelNode, Scan, explain, walk_nodes
+from .recipe import Recipe, recorded
 from .result import ResultKind, TableResult
 from .rex import InputRef
 from .schema import Schema, TableDescriptor
@@ -46,6 +47,9 @@ class TableEnvironment:
         self._settings = settings or EnvironmentSettings.in_streaming_mode()
         self._config = config or TableConfig(self._settings.get_configuration())
         self._catalog = Catalog()
+        #: the statements that changed the catalog, in order (flink mode replays them)
+        self._program: List[Recipe] = []
+        self._frames_named: dict = {}  # DataFrames named in SQL: name -> id of the frame
 
     @classmethod
     def create(cls, environment_settings: Any = None) -> "TableEnvironment":
@@ -110,12 +114,19 @@ class TableEnvironment:
     def _register_node(self, name: str, node: RelNode) -> None:
         self._catalog.add(name, CatalogView(name, node), replace=True)
 
+    def _record(self, name: str, *args: Any) -> None:
+        """Remember a statement that changed the catalog (flink mode replays it)."""
+        self._program.append(Recipe(self, name, args))
+
     def _scan(self, path: str) -> RelNode:
         """The plan of a table, view or DataFrame named ``path``."""
         entry = self._catalog.find(path)
         if entry is None:
             frame = _frame_in_caller(path)
             if frame is not None:
+                if self._frames_named.get(path) != id(frame):
+                    self._frames_named[path] = id(frame)
+                    self._record("create_temporary_view", path, frame)
                 return self.from_pandas(frame)._node if _is_pandas(frame) else \
                     self._from_arrow_like(frame)
             raise ValidationError(self._catalog.not_found(path))
@@ -322,7 +333,10 @@ class TableEnvironment:
         """Run one SQL statement: DDL, SHOW, DESCRIBE, EXPLAIN, SET, INSERT (a job) or a
         query (a job whose rows the result reads)."""
         from .sql import SqlRunner
-        return SqlRunner(self).execute(stmt)
+        result = SqlRunner(self).execute(stmt)
+        if _changes_catalog(stmt):
+            self._record("execute_sql", stmt)
+        return result
 
     def explain_sql(self, stmt: str, *extra_details: Any) -> str:
         from .sql import SqlRunner
@@ -359,8 +373,24 @@ class TableEnvironment:
             return None
         return self._planner(env).columnar_frame(node)
 
-    def _execute_query(self, node: RelNode) -> TableResult:
+    def _pass_through(self, env: Any, nodes: Sequence[RelNode]) -> Any:
+        """The runner of a mode that plans and runs Table programs itself (flink mode:
+        Flink's planner, ``nbstream.flink.tables``), or None: nbstream plans the job. A
+        query reading a DataStream is planned by nbstream in every mode."""
+        from ..runtime.executors import get_executor
+        runner = getattr(get_executor(env.get_execution_mode()), "table_runner", None)
+        if runner is None or any(isinstance(n, Scan) and isinstance(n.source, DataStreamSource)
+                                 for node in nodes for n in walk_nodes(node)):
+            return None
+        return runner(self)
+
+    def _execute_query(self, node: RelNode, source: Any = None) -> TableResult:
+        """Run a query; ``source`` (the SQL text or the Table that made it) lets a mode
+        with its own planner run it (flink mode)."""
         env = self._job_env()
+        runner = self._pass_through(env, [node]) if source is not None else None
+        if runner is not None:
+            return runner.query(node, source)
         planner = self._planner(env)
         ds = planner.translate(node)
         rows = ds.execute_and_collect(f"collect-{next(_jobs)}")
@@ -368,10 +398,12 @@ class TableEnvironment:
                            job=rows.job, streaming=self._streaming, zone=self._zone(),
                            updating=node.updating)
 
-    def _execute_inserts(self, inserts: Sequence[Tuple[Any, RelNode]]) -> TableResult:
+    def _execute_inserts(self, inserts: Sequence[Tuple[Any, RelNode]],
+                         sources: Optional[Sequence[Any]] = None) -> TableResult:
+        """Run INSERTs as one job; ``sources`` (each the INSERT's SQL text or its (target,
+        Table)) let a mode with its own planner run them (flink mode)."""
         env = self._job_env()
-        planner = self._planner(env)
-        names = []
+        checked = []
         for target, node in inserts:
             sink, sink_names, sink_types, path = self._sink_of(target)
             node = _fit_to_sink(node, sink_names, sink_types, path)
@@ -379,9 +411,14 @@ class TableEnvironment:
                 raise ValidationError(
                     f"Table sink '{path}' doesn't support consuming update changes which is "
                     f"produced by node {node.kind()}({node.terms()})")
-            ds = planner.translate(node)
-            sink.consume(ds, sink_names, sink_types)
-            names.append(path)
+            checked.append((sink, sink_names, sink_types, path, node))
+        names = [path for _, _, _, path, _ in checked]
+        runner = self._pass_through(env, [c[-1] for c in checked]) if sources else None
+        if runner is not None:
+            return runner.insert(names, sources)
+        planner = self._planner(env)
+        for sink, sink_names, sink_types, path, node in checked:
+            sink.consume(planner.translate(node), sink_names, sink_types)
         job = env.execute_async(f"insert-into_{'_'.join(names)}")
         from .types import DataTypes
         result = TableResult(names, [DataTypes.BIGINT(False)] * len(names),
@@ -492,15 +529,18 @@ class StatementSet:
     def __init__(self, tenv: TableEnvironment) -> None:
         self._tenv = tenv
         self._inserts: List[Tuple[Any, RelNode]] = []
+        self._sources: List[Any] = []  # each INSERT's SQL text or (target, Table)
 
     def add_insert_sql(self, stmt: str) -> "StatementSet":
         from .sql import SqlRunner
         self._inserts.append(SqlRunner(self._tenv).insert_target(stmt))
+        self._sources.append(stmt)
         return self
 
     def add_insert(self, target_path_or_descriptor: Any, table: Table,
                    overwrite: bool = False) -> "StatementSet":
         self._inserts.append((target_path_or_descriptor, table._node))
+        self._sources.append((target_path_or_descriptor, table))
         return self
 
     def attach_as_datastream(self) -> None:
@@ -514,23 +554,60 @@ class StatementSet:
             raise ValidationError("No operators defined in streaming topology. Cannot generate "
                                   "StreamGraph.")
         inserts, self._inserts = self._inserts, []
-        return self._tenv._execute_inserts(inserts)
+        sources, self._sources = self._sources, []
+        return self._tenv._execute_inserts(inserts, sources)
 
 
 class TablePipeline:
     """``table.insert_into(path)``: an INSERT to execute or explain."""
 
-    def __init__(self, tenv: TableEnvironment, path: str, node: RelNode) -> None:
-        self._tenv, self._path, self._node = tenv, path, node
+    def __init__(self, tenv: TableEnvironment, path: str, node: RelNode,
+                 table: Optional[Table] = None) -> None:
+        self._tenv, self._path, self._node, self._table = tenv, path, node, table
 
     def execute(self) -> TableResult:
-        return self._tenv._execute_inserts([(self._path, self._node)])
+        sources = [(self._path, self._table)] if self._table is not None else None
+        return self._tenv._execute_inserts([(self._path, self._node)], sources)
 
     def explain(self, *extra_details: Any) -> str:
         return self._tenv._explain(self._node)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+_CATALOG_STATEMENTS = ("CREATE", "DROP", "ALTER", "SET", "RESET", "USE")
+
+
+def _changes_catalog(stmt: str) -> bool:
+    words = stmt.split(None, 1)
+    return bool(words) and words[0].upper() in _CATALOG_STATEMENTS
+
+
+def _statement(fn: Any) -> Any:
+    """A TableEnvironment method that changes the catalog: remembered (flink mode)."""
+    import functools
+
+    @functools.wraps(fn)
+    def method(self: "TableEnvironment", *args: Any, **kwargs: Any) -> Any:
+        out = fn(self, *args, **kwargs)
+        self._program.append(Recipe(self, fn.__name__, args, kwargs))
+        return out
+    return method
+
+
+def _record_environment() -> None:
+    for name in ("create_temporary_view", "create_temporary_table", "create_table",
+                 "create_view", "register_table", "drop_temporary_table", "drop_temporary_view",
+                 "drop_table", "drop_view", "create_temporary_system_function",
+                 "create_temporary_function", "create_function", "register_function",
+                 "drop_temporary_function", "drop_temporary_system_function", "drop_function",
+                 "add_python_file"):
+        setattr(TableEnvironment, name, _statement(getattr(TableEnvironment, name)))
+    for name in ("from_elements", "from_pandas", "from_path", "sql_query"):
+        setattr(TableEnvironment, name, recorded(getattr(TableEnvironment, name)))
+    for name in ("from_data_stream", "from_changelog_stream"):
+        setattr(StreamTableEnvironment, name, recorded(getattr(StreamTableEnvironment, name)))
+
+
 def _as_tuple(e: Any) -> tuple:
     if isinstance(e, (tuple, list)):
         return tuple(e)
@@ -719,3 +796,5 @@ def _is_frame(obj: Any) -> bool:
         mod.startswith("polars") and type(obj).__name__ == "DataFrame") or (
         mod.startswith("pyarrow") and type(obj).__name__ in ("Table", "RecordBatch"))
 
+
+_record_environment()

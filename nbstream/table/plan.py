@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from .rex import Rex
 from .types import DataType
@@ -430,6 +430,13 @@ def calls_python(*rexes: Optional[Rex]) -> bool:
     from .rex import Call, walk
     return any(isinstance(c, Call) and getattr(c.param("fn"), "python", False)
                for r in rexes if r is not None for c in walk(r))
+
+
+def walk_nodes(node: RelNode) -> Iterator[RelNode]:
+    """``node`` and every node below it, depth first."""
+    yield node
+    for i in node.inputs:
+        yield from walk_nodes(i)
 
 
 def explain(node: RelNode, indent: int = 0) -> str:

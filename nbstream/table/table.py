@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 from . import builder as B
 from .expressions import Expression, col, expressions_of
 from .plan import (Calc, RelNode, Sort, Union, WindowSpec, explain)
+from .recipe import record_methods
 from .result import TableResult, TableSchema
 from .rex import InputRef, Literal
 from .types import DataType, ValidationError
@@ -60,6 +61,7 @@ class Table:
         if self._registered is None:
             name = f"UnnamedTable${next(_unnamed)}"
             self._tenv._register_node(name, self._node)
+            self._tenv._record("create_temporary_view", name, self)
             self._registered = name
         return self._registered
 
@@ -241,15 +243,16 @@ class Table:
     # execution ------------------------------------------------------------------------------------------
     def execute(self) -> TableResult:
         """Run the query; the result's ``collect()`` / ``print()`` read its rows."""
-        return self._tenv._execute_query(self._node)
+        return self._tenv._execute_query(self._node, self)
 
     def execute_insert(self, table_path_or_descriptor: Any, overwrite: bool = False) -> TableResult:
         """Write the rows into a table (a sink); ``.wait()`` on the result waits for the job."""
-        return self._tenv._execute_inserts([(table_path_or_descriptor, self._node)])
+        return self._tenv._execute_inserts([(table_path_or_descriptor, self._node)],
+                                           [(table_path_or_descriptor, self)])
 
     def insert_into(self, table_path: str) -> Any:
         from .environment import TablePipeline
-        return TablePipeline(self._tenv, table_path, self._node)
+        return TablePipeline(self._tenv, table_path, self._node, self)
 
     def explain(self, *extra_details: Any) -> str:
         return self._tenv._explain(self._node)
@@ -486,3 +489,14 @@ def plan_text(node: RelNode) -> str:
     return explain(node)
 
 
+# every Table API call remembers how it was made (flink mode replays it on PyFlink: recipe.py)
+record_methods(Table, ("select", "where", "filter", "alias", "add_columns",
+                       "add_or_replace_columns", "rename_columns", "drop_columns", "group_by",
+                       "distinct", "window", "over_window", "join", "left_outer_join",
+                       "right_outer_join", "full_outer_join", "union_all", "union",
+                       "intersect", "intersect_all", "minus", "minus_all", "order_by",
+                       "offset", "fetch", "limit", "map", "flat_map", "join_lateral",
+                       "left_outer_join_lateral", "aggregate", "flat_aggregate"))
+for _cls in (GroupedTable, GroupWindowedTable, OverWindowedTable, AggregatedTable,
+             FlatAggregateTable):
+    record_methods(_cls, ("select", "group_by", "aggregate", "flat_aggregate"))

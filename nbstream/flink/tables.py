@@ -31,7 +31,7 @@ import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import JobFailedError
-from ..table.recipe import Recipe, Root
+from ..table.recipe import NotRecorded, Recipe, Root
 from ..table.types import DataType, ValidationError
 
 __all__ = ["TableRunner", "Unreplayable", "flink_type_string"]
@@ -42,7 +42,7 @@ _jobs = itertools.count(1)
 _STATEMENTS_WITH_TABLES = ("create_temporary_view", "register_table", "create_view")
 
 
-class Unreplayable(ValidationError):
+class Unreplayable(NotRecorded):
     """A call flink mode cannot hand to PyFlink (named in the message)."""
 
 

@@ -26,7 +26,7 @@ from .config import EnvironmentSettings, TableConfig
 from .connectors import DataFrameSource, DataStreamSource, RowsSource
 from .expressions import Expression
 from .plan import Calc, RelNode, Scan, explain, walk_nodes
-from .recipe import Recipe, recorded
+from .recipe import NotRecorded, Recipe, recorded
 from .result import ResultKind, TableResult
 from .rex import InputRef
 from .schema import Schema, TableDescriptor
@@ -388,12 +388,18 @@ class TableEnvironment:
         """Run a query; ``source`` (the SQL text or the Table that made it) lets a mode
         with its own planner run it (flink mode)."""
         env = self._job_env()
+        note = ""
         runner = self._pass_through(env, [node]) if source is not None else None
         if runner is not None:
-            return runner.query(node, source)
+            try:
+                return runner.query(node, source)
+            except NotRecorded as exc:  # nbstream plans it (onto the mode's executor)
+                note = f"{exc}: nbstream planned this query"
         planner = self._planner(env)
         ds = planner.translate(node)
         rows = ds.execute_and_collect(f"collect-{next(_jobs)}")
+        if note:
+            rows.job.warnings.append(note)
         return TableResult(node.names, node.types, ResultKind.SUCCESS_WITH_CONTENT, rows=rows,
                            job=rows.job, streaming=self._streaming, zone=self._zone(),
                            updating=node.updating)
@@ -415,7 +421,10 @@ class TableEnvironment:
         names = [path for _, _, _, path, _ in checked]
         runner = self._pass_through(env, [c[-1] for c in checked]) if sources else None
         if runner is not None:
-            return runner.insert(names, sources)
+            try:
+                return runner.insert(names, sources)
+            except NotRecorded:  # nbstream plans it (onto the mode's executor)
+                pass
         planner = self._planner(env)
         for sink, sink_names, sink_types, path, node in checked:
             sink.consume(planner.translate(node), sink_names, sink_types)

@@ -19,8 +19,15 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Dict, NamedTuple, Tuple
 
-__all__ = ["Recipe", "Root", "EXPRESSIONS", "recorded", "recorded_property",
+from .types import ValidationError
+
+__all__ = ["Recipe", "Root", "EXPRESSIONS", "NotRecorded", "recorded", "recorded_property",
            "recorded_function", "record_methods", "note", "describe"]
+
+
+class NotRecorded(ValidationError):
+    """A program part another engine cannot be handed (say which); the table layer then
+    plans the job itself."""
 
 
 class Root:

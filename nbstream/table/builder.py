@@ -216,8 +216,6 @@ class Resolver:
                                   f"('{self.text_of(e)}'): aggregates belong in the select "
                                   "list of an aggregation (group_by(...).select(...), or a "
                                   "SELECT with GROUP BY)")
-        if name == "current_watermark":
-            raise ValidationError("CURRENT_WATERMARK is not supported yet")
         fn = functions.find_scalar(name)
         if fn is None:
             close = functions.candidates(name)
@@ -336,6 +334,8 @@ def name_of(e: Expression, position: int, style: str, counter: List[int]) -> str
     (Table API: ``_c<position>``, ``EXPR$<n>`` for aggregates; SQL: ``EXPR$<position>``)."""
     op = e._op
     if op == "alias":
+        if style != "sql" and _is_agg_like(e._args[0]):
+            counter[0] += 1  # Flink numbers EXPR$n among all the aggregates, named or not
         return e._args[1]
     if op == "col":
         return e._args[0]
@@ -573,7 +573,8 @@ def aggregate(node: RelNode, keys: Sequence[Expression], items: Sequence[Express
         agg_node: RelNode = WindowAggregate(
             pre_calc, spec, list(range(k)), calls, props,
             unique_names(key_out_names + [c.name for c in calls] + props),
-            [pre_calc.types[i] for i in range(k)] + [c.type for c in calls] + _prop_types(spec))
+            [pre_calc.types[i] for i in range(k)] + [c.type for c in calls]
+            + _prop_types(spec, pre_calc.types[spec.time]))
     else:
         agg_node = Aggregate(pre_calc, list(range(k)), calls,
                              unique_names(key_out_names + [c.name for c in calls]),
@@ -583,9 +584,12 @@ def aggregate(node: RelNode, keys: Sequence[Expression], items: Sequence[Express
                          window_alias, text)
 
 
-def _prop_types(spec: WindowSpec) -> List[DataType]:
+def _prop_types(spec: WindowSpec, time: Optional[DataType] = None) -> List[DataType]:
+    """window_start, window_end (TIMESTAMP(3): an LTZ time's wall clock) and window_time
+    (TIMESTAMP_LTZ(3) for a proctime or a TIMESTAMP_LTZ rowtime)."""
     ts = DataTypes.TIMESTAMP(3, False)
-    time_type = DataTypes.TIMESTAMP_LTZ(3, False) if spec.proctime else ts
+    ltz = spec.proctime or (time is not None and time.root == "TIMESTAMP_LTZ")
+    time_type = DataTypes.TIMESTAMP_LTZ(3, False) if ltz else ts
     return [ts, ts, time_type.with_kind("PROCTIME" if spec.proctime else "ROWTIME")]  # type: ignore
 
 
@@ -841,5 +845,5 @@ def window_tvf(node: RelNode, spec: WindowSpec) -> WindowTVF:
     spec = replace(spec, proctime=getattr(t, "kind", "") == "PROCTIME")
     names = unique_names(list(node.names) + ["window_start", "window_end", "window_time"])
     plain = [tt.plain() if hasattr(tt, "plain") else tt for tt in node.types]  # type: ignore
-    types = plain + _prop_types(spec)
+    types = plain + _prop_types(spec, node.types[spec.time])
     return WindowTVF(node, spec, names, types)

@@ -78,6 +78,14 @@ class CodeGen:
     def temp(self) -> str:
         return f"_t{next(self._counter)}"
 
+    def watermark_cell(self) -> Any:
+        """The function's :class:`~.functions.temporal.WatermarkCell` (CURRENT_WATERMARK)."""
+        from .functions.temporal import WatermarkCell
+        cell = getattr(self, "_watermark", None)
+        if cell is None:
+            cell = self._watermark = WatermarkCell()
+        return cell
+
     def expr(self, rex: Rex) -> str:
         """The Python expression text computing ``rex`` from the row ``r``."""
         if isinstance(rex, InputRef):

@@ -172,10 +172,19 @@ class Table:
         return self._new(union_nodes([self._node, right._node]))
 
     def union(self, right: "Table") -> "Table":
+        self._batch_only("UNION")
         return self.union_all(right).distinct()
+
+    def _batch_only(self, operation: str) -> None:
+        """The Table API's UNION, INTERSECT and MINUS are for batch mode (SQL's work in
+        streaming too), as in Flink."""
+        if self._tenv._streaming:
+            raise ValidationError(f"The {operation} operation on two unbounded tables is "
+                                  "currently not supported.")
 
     def _set_op(self, right: "Table", kind: str, all_: bool) -> "Table":
         from .joins import set_operation
+        self._batch_only("INTERSECT" if kind == "INTERSECT" else "MINUS")
         return self._new(set_operation(self._node, right._node, kind, all_, self._ctx()))
 
     def intersect(self, right: "Table") -> "Table":
@@ -435,13 +444,23 @@ def window_spec(node: RelNode, w: GroupWindow, ctx: B.Context) -> WindowSpec:
     def ms(e: Any, what: str) -> int:
         lit = B.Resolver(B.Scope.of(node), ctx).resolve(e)
         if not isinstance(lit, Literal) or not lit.type.is_interval:
-            if e is not None and getattr(e, "_op", "") == "row_interval":
-                raise ValidationError("row-count windows (row_interval) are not supported yet")
             raise ValidationError(f"the window {what} must be a time interval such as "
                                   f"lit(5).seconds, not {e}")
         return int(lit.value)
 
     proctime = getattr(t, "kind", "") == "PROCTIME"
+    if getattr(w.size, "_op", "") == "row_interval":  # a count window: fires when full
+        if w.kind == "SESSION":
+            raise ValidationError("a session window has no row count")
+        slide = w.slide if w.kind == "HOP" else w.size
+        if getattr(slide, "_op", "") != "row_interval":
+            raise ValidationError("a sliding count window slides by a row count: "
+                                  ".every(row_interval(n))")
+        size, step = int(w.size._args[0]), int(slide._args[0])
+        if size < 1 or step < 1:
+            raise ValidationError("a count window holds at least one row")
+        return WindowSpec(w.kind, rex.index, size=size, slide=step, proctime=proctime,
+                          rows=True)
     if w.kind == "TUMBLE":
         return WindowSpec("TUMBLE", rex.index, size=ms(w.size, "size"), proctime=proctime)
     if w.kind == "HOP":

@@ -93,9 +93,11 @@ class TableEnvironment:
                       verify_schema: bool = True) -> Table:
         """A table of the given rows (tuples, lists or Rows); ``schema`` is a list of names
         (types inferred: int BIGINT, float DOUBLE, str STRING) or a ROW type."""
-        rows = [_as_tuple(e) for e in elements]
+        rows = list(elements)
+        if set(map(type, rows)) != {tuple}:
+            rows = [_as_tuple(e) for e in rows]
         names, types = _schema_of(rows, schema)
-        data = to_internal(rows, types)
+        data = to_internal(rows, types, kind=0)
         return self._table(Scan(RowsSource(data, names, types), names, types, "Values"))
 
     def from_pandas(self, pdf: Any, schema: Any = None, splits_num: int = 1) -> Table:

@@ -68,9 +68,10 @@ class GroupStep(FlatMapFunction):
     (:func:`~nbstream.table.codegen.compile_group_step`); it runs as a flat_map on the keyed
     stream, with the key's state in keyed state."""
 
-    def __init__(self, step: Any, ttl_ms: int = 0) -> None:
+    def __init__(self, step: Any, ttl_ms: int = 0, step_in_place: Any = None) -> None:
         self.step = step
         self.ttl_ms = ttl_ms
+        self.step_in_place = step_in_place  # the step for a state that holds its objects
 
     def open(self, runtime_context: Any) -> None:
         descriptor = ValueStateDescriptor("group-agg")
@@ -80,7 +81,10 @@ class GroupStep(FlatMapFunction):
             descriptor.enable_time_to_live(StateTtlConfig.new_builder(
                 Time.milliseconds(self.ttl_ms)).build())
         self.state = runtime_context.get_state(descriptor)
-        self.run = self.step.fn  # the generated function itself (no wrapper call per row)
+        step = self.step
+        if self.step_in_place is not None and getattr(self.state, "holds_objects", False):
+            step = self.step_in_place  # writes the state only for a new key
+        self.run = step.fn  # the generated function itself (no wrapper call per row)
 
     def flat_map(self, r: tuple) -> Iterable[tuple]:
         return self.run(r, self.state)

@@ -144,7 +144,8 @@ class Planner:
         else:
             ttl = self.ttl_ms()
             step = compile_group_step(node.aggs, accs, k, ttl > 0)
-            out = keyed.flat_map(GroupStep(step, ttl))
+            in_place = None if ttl > 0 else compile_group_step(node.aggs, accs, k, False, True)
+            out = keyed.flat_map(GroupStep(step, ttl, in_place))
         out = out.name(name).uid(self.uid(node))
         if k == 0:
             out.set_parallelism(1)

@@ -65,9 +65,18 @@ def programs(t_env: TableEnvironment):
     }
 
 
+def batch_programs(mode: str):
+    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    t_env.get_config().set("python.execution-mode", mode).set("parallelism.default", "1")
+    t = t_env.from_elements([(1, "a"), (2, "b"), (3, "a")], ["n", "k"])
+    return {"batch group by": t.group_by(col("k")).select(col("k"), col("n").sum).execute(),
+            "batch sql": t_env.execute_sql("SELECT `user`, COUNT(*) AS c FROM clicks "
+                                           "GROUP BY `user`")}
+
+
 def test_sql_and_table_api_run_on_flinks_planner_with_the_embedded_results():
-    flink = programs(environment("flink"))
-    embedded = programs(environment("thread"))
+    flink = {**programs(environment("flink")), **batch_programs("flink")}
+    embedded = {**programs(environment("thread")), **batch_programs("thread")}
     for name in flink:
         got_log, got_rows = run(flink[name], flink=True)
         want_log, want_rows = run(embedded[name], flink=False)

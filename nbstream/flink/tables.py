@@ -294,25 +294,35 @@ class _Replay:
 
     def fed_table(self, scan: Any, schema: Any = None, types: Optional[List[DataType]] = None
                   ) -> Any:
-        """The rows of a Scan over a notebook object, fed to the job from here."""
+        """The rows of a Scan over a notebook object: streaming, fed to the job from here
+        through the driver feed; batch mode (which reads bounded tables only), as a
+        collection in the job."""
         from pyflink.common import Types
+
+        names, types = list(scan.names), list(types or scan.types)
+        rowtime = schema.watermark.column if schema is not None and schema.watermark else None
+        row_type = Types.ROW_NAMED(names, [_type_info(t, rowtime == n)
+                                           for n, t in zip(names, types)])
+        spec = _ScanRows(scan.source, types)
+        if self.runner.tenv._streaming:
+            rows = self._fed(spec, row_type, f"table {'_'.join(names)[:40]}")
+        else:
+            from pyflink.common import Row
+            values = [Row(*r) for r in spec.create_reader(0, 1).external_rows()]
+            rows = self.fenv.from_collection(values, type_info=row_type)
+        return self.t_env.from_data_stream(rows, self._schema(schema, list(zip(names, types)),
+                                                              rowtime))
+
+    def _fed(self, spec: Any, row_type: Any, name: str) -> Any:
         from pyflink.datastream import DataStream as FlinkDataStream
 
         from .feed import DriverFeed
-        names, types = list(scan.names), list(types or scan.types)
-        rowtime = schema.watermark.column if schema is not None and schema.watermark else None
-        feed = DriverFeed(f"table {'_'.join(names)[:40]}", _ScanRows(scan.source, types),
-                          self.host)
+        feed = DriverFeed(name, spec, self.host)
         self.feeds.append(feed)
         j_env = self.fenv._j_stream_execution_environment
         lines = FlinkDataStream(j_env.socketTextStream(self.host, feed.port, "\n", 0))
-        pairs = lines.flat_map(feed.decoder())
-        rows = pairs.map(_RowOf(len(names)), output_type=Types.ROW_NAMED(
-            names, [_type_info(t, rowtime == n) for n, t in zip(names, types)]))
-        if self.parallelism > 1:
-            rows = rows.rebalance()
-        physical = list(zip(names, types))
-        return self.t_env.from_data_stream(rows, self._schema(schema, physical, rowtime))
+        rows = lines.flat_map(feed.decoder()).map(_RowOf(), output_type=row_type)
+        return rows.rebalance() if self.parallelism > 1 else rows
 
     # -- the job -------------------------------------------------------------------------------------------
     def start(self, name: str, flink_result: Any) -> Any:
@@ -416,7 +426,9 @@ def _refused(exc: BaseException) -> BaseException:
                                                                                  "pyflink")):
         return exc
     from .executor import _flink_reason
-    err = JobFailedError(f"Apache Flink refused the job: {_flink_reason(exc)}")
+    said = [line.split("Exception: ", 1)[1] for line in str(exc).splitlines()
+            if "Exception: " in line and not line.lstrip().startswith("at ")]
+    err = JobFailedError(f"Apache Flink refused the job: {said[0] if said else _flink_reason(exc)}")
     err.flink_error = str(exc)  # type: ignore[attr-defined]
     return err
 
@@ -459,11 +471,15 @@ class _ScanReader:
         from ..table.connectors import _FrameRows
         return (r[1:] for r in _FrameRows(self.source.frame, self.types)())
 
-    def run(self, ctx: Any) -> None:
+    def external_rows(self) -> Any:
+        """The rows as the Python objects PyFlink's serializers take (:func:`_external`)."""
         external = [_external(t) for t in self.types]
+        return (tuple(f(v) for f, v in zip(external, r)) for r in self.rows())
+
+    def run(self, ctx: Any) -> None:
         chunk: List[Any] = []
-        for r in self.rows():
-            chunk.append(tuple(f(v) for f, v in zip(external, r)))
+        for r in self.external_rows():
+            chunk.append(r)
             if len(chunk) >= self.CHUNK:
                 ctx.emit_batch(chunk)
                 chunk = []
@@ -473,9 +489,6 @@ class _ScanReader:
 
 class _RowOf:
     """In Flink: a fed ``(values, timestamp)`` pair as a Row."""
-
-    def __init__(self, width: int) -> None:
-        self.width = width
 
     def __call__(self, pair: Any) -> Any:
         from pyflink.common import Row

@@ -372,6 +372,36 @@ def test_large_binary_records_travel_out_of_band():
     assert all(a.shape == (200_000,) for a in got)
 
 
+def test_large_arrow_batches_travel_as_files_read_once(monkeypatch):
+    """A large Arrow batch in a message travels as a file in the pool's private folder (on
+    tmpfs): the message carries its name, the reader maps it and unlinks it; a small one
+    and a pickle kept for later (a plan: ``dumps``) carry the bytes."""
+    import pyarrow as pa
+    from nbstream.runtime.executors import wire
+    _warm()
+    folder = wire.ARROW_FOLDER[0]
+    assert folder and os.path.isdir(folder) and os.stat(folder).st_mode & 0o077 == 0
+    big = pa.record_batch([pa.array(range(300_000))], names=["x"])  # 2.4 MB
+    frames = wire.encode(big)
+    assert sum(len(f) for f in frames) < 4096 and len(os.listdir(folder)) == 1
+    assert wire.decode(frames[0], frames[1:]).equals(big)
+    assert os.listdir(folder) == []
+    small = pa.record_batch([pa.array(range(10))], names=["x"])
+    assert sum(len(f) for f in wire.encode(small)) > 80 and os.listdir(folder) == []
+    assert len(wire.dumps(big)) > big.nbytes and os.listdir(folder) == []
+    # through a job: batches of a table to a worker (as files) and back
+    written = []
+    arrow_file = wire._arrow_file
+    monkeypatch.setattr(wire, "_arrow_file", lambda *a: written.append(1) or arrow_file(*a))
+    env = process_env()
+    table = pa.table({"x": list(range(1_000_000))})
+    doubled = (env.from_arrow(table, batch_rows=262_144)
+               .map_batches(lambda b: b.assign(x=b["x"] * 2)).to_arrow())
+    assert doubled.column("x").to_pylist() == [2 * i for i in range(1_000_000)]
+    assert len(written) == 4  # the kernel's four batches of 262,144 rows
+    assert os.listdir(folder) == []
+
+
 def test_jobs_run_side_by_side():
     results = {}
 

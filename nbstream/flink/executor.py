@@ -128,13 +128,33 @@ class FlinkExecutor(Executor):
         """A PyFlink environment for ``plan``: on the remote cluster the configuration
         names, else on this process's shared mini-cluster (or, when that cannot run the
         job, a mini-cluster of its own)."""
-        from pyflink.common import Configuration
-        from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
+        from pyflink.datastream import RuntimeExecutionMode
 
         settings = dict(getattr(plan.config, "settings", {}) or {})
+        fenv, conf = self.environment_for(settings, max(plan.parallelism.values()),
+                                          process=needs_process_mode(plan))
+        if plan.config.batch_mode:
+            fenv.set_runtime_mode(RuntimeExecutionMode.BATCH)
+        fenv.get_config().set_auto_watermark_interval(plan.config.auto_watermark_interval_ms)
+        fenv.set_buffer_timeout(plan.config.buffer_timeout_ms)
+        return fenv, conf
+
+    def table_runner(self, tenv: Any) -> Any:
+        """What runs a Table program's SQL and Table API calls on Flink's own planner
+        (:mod:`nbstream.flink.tables`): the table layer asks its job's executor for it."""
+        from .tables import TableRunner
+        return TableRunner(self, tenv)
+
+    def environment_for(self, settings: Mapping[str, Any], parallelism: int,
+                        process: bool = False) -> Tuple[Any, Dict[str, str]]:
+        """A PyFlink StreamExecutionEnvironment for a job configured with ``settings``
+        (see :meth:`_environment`), and its configuration (nbstream's own keys too)."""
+        from pyflink.common import Configuration
+        from pyflink.datastream import StreamExecutionEnvironment
+
         conf = flink_configuration(settings)
         own = {k: str(v) for k, v in settings.items() if k.startswith(_OWN_KEYS)}
-        if "nbstream.flink.python-mode" not in settings and needs_process_mode(plan):
+        if "nbstream.flink.python-mode" not in settings and process:
             conf["python.execution-mode"] = "process"
         # PyFlink's thread mode embeds the interpreter found on PATH: make it this one; and
         # let the JVM's Python workers import what this process can (modules beside the
@@ -150,7 +170,7 @@ class FlinkExecutor(Executor):
         for key, value in conf.items():
             config.set_string(key, value)
         shared = (own.get("nbstream.flink.shared-cluster", "true").lower() != "false"
-                  and max(plan.parallelism.values()) <= SHARED_SLOTS)
+                  and parallelism <= SHARED_SLOTS)
         if "rest.address" in conf:
             fenv = _remote(config, conf["rest.address"], int(conf.get("rest.port", 8081)),
                            python_jars())
@@ -159,10 +179,6 @@ class FlinkExecutor(Executor):
             fenv = _remote(config, "localhost", self._shared_cluster(conf))
         else:
             fenv = StreamExecutionEnvironment.get_execution_environment(config)
-        if plan.config.batch_mode:
-            fenv.set_runtime_mode(RuntimeExecutionMode.BATCH)
-        fenv.get_config().set_auto_watermark_interval(plan.config.auto_watermark_interval_ms)
-        fenv.set_buffer_timeout(plan.config.buffer_timeout_ms)
         return fenv, {**conf, **own}
 
     def _shared_cluster(self, conf: Mapping[str, str]) -> int:

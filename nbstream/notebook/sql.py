@@ -73,7 +73,7 @@ def run_sql(magics: Any, line: str, cell: Optional[str]) -> Any:
         if head in ("SELECT", "WITH", "VALUES", "(") or last.lstrip().startswith("("):
             node = runner.query(last)
             if node.bounded and not args.checkpoint and resume is None:
-                frame = t_env._table(node).to_pandas()
+                frame = t_env.sql_query(last).to_pandas()  # its text: flink mode hands it on
                 if args.to:
                     magics.shell.user_ns[args.to] = frame
                 return frame

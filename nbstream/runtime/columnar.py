@@ -414,7 +414,11 @@ class ColumnarWindowOperator(_ColumnarWindows):
                                    names=columns + ["__start"] + (["__last"] if last else [])))
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         aggs = self._partial_aggs() + ([("__last", "sum")] if last else [])
-        partial = table.group_by(self.keys + ["__start"]).aggregate(aggs)
+        # the window start leads the grouping keys: pyarrow 16's grouping by a string key
+        # holding nulls, as its first key, splits the null group (and more) past 32 rows
+        partial = table.group_by(["__start"] + self.keys).aggregate(aggs)
+        partial = partial.select(self.keys + ["__start"] + [
+            c for c in partial.column_names if c not in self.keys and c != "__start"])
         self.pending.append(partial)
         low = int(min(s[m].min() for m, s, _ in fresh))
         self.min_start = low if self.min_start is None else min(self.min_start, low)
@@ -483,7 +487,7 @@ class ColumnarWindowOperator(_ColumnarWindows):
         group = self.keys + ["__start"]
         parts = [c for c in table.column_names if c not in group]
         how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
-        merged = table.group_by(group).aggregate(how)
+        merged = table.group_by(["__start"] + self.keys).aggregate(how)  # (see _aggregate)
         return pa.table([merged[k] for k in group] + [merged[f"{c}_{h}"] for c, h in how],
                         names=group + parts)
 

@@ -155,6 +155,12 @@ class ValueState(_State):
 
     kind = "value"
 
+    @property
+    def holds_objects(self) -> bool:
+        """Whether ``value()`` is the stored object itself (heap state, no TTL, no type
+        conversion), so changing a mutable value in place needs no ``update``."""
+        return type(self) is ValueState and type(self._data) is dict and self._typed is None
+
     def value(self) -> Any:
         return self._data.get(self._backend.slot())
 

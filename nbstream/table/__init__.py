@@ -22,11 +22,13 @@ SQL text is parsed by sqlglot with nbstream's Flink dialect (``sql/dialect.py``)
 converted (``sql/convert.py``); Table API calls build unresolved
 :class:`~nbstream.table.expressions.Expression` trees. Both go through one builder
 (``builder.py``) that resolves names and types into a relational plan (``plan.py``:
-Scan, Values, Calc, Aggregate, WindowAggregate, OverAggregate, Join, Rank, Union, Sort,
-Correlate, WatermarkAssigner). The planner (``planner.py``) turns the plan into
+Scan, Values, Calc, Aggregate, WindowAggregate, OverAggregate, Join, Rank, Union, SetOp,
+Sort, Correlate, WatermarkAssigner). The planner (``planner.py``) turns the plan into
 DataStream steps: Calc -> one generated Python function per projection (``codegen.py``),
 Aggregate -> ``key_by(...).process(GroupAggregate)`` (``operators.py``)... Rows travel as
 tuples ``(kind, c0, c1, ...)``; the kind is the RowKind (+I, -U, +U, -D) as an int.
+Every Table API object also keeps the call that made it (``recipe.py``), so that flink
+mode can replay the program on PyFlink's own TableEnvironment (``nbstream.flink.tables``).
 
 Extension points
 ----------------

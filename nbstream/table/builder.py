@@ -210,14 +210,12 @@ class Resolver:
         return make_cast(self.resolve(inner), to, try_, self.text_of(e))
 
     def _call(self, e: Expression, name: str, *operands: Expression) -> Rex:
-        functions = self.ctx.functions
+        functions = registry_of(e, self.ctx.functions)
         if functions.find_aggregate(name) is not None and functions.find_scalar(name) is None:
             raise ValidationError(f"the aggregate {name.upper()}(...) is not allowed here "
                                   f"('{self.text_of(e)}'): aggregates belong in the select "
                                   "list of an aggregation (group_by(...).select(...), or a "
                                   "SELECT with GROUP BY)")
-        if name == "current_watermark":
-            raise ValidationError("CURRENT_WATERMARK is not supported yet")
         fn = functions.find_scalar(name)
         if fn is None:
             close = functions.candidates(name)
@@ -288,7 +286,10 @@ def resolve_call(fn: Any, name: str, operands: List[Rex], text: str,
     ctx = CallContext(name, operands, text, functions)
     fn.coerce(ctx)
     result = fn.infer(ctx)
-    call = Call(fn.name, tuple(ctx.operands), result, params + fn.params(ctx))
+    params = params + fn.params(ctx)
+    if BUILTINS.find_scalar(fn.name) is not fn and not any(k == "fn" for k, _ in params):
+        params += (("fn", fn),)  # a Call without "fn" stands for the built-in of its name
+    call = Call(fn.name, tuple(ctx.operands), result, params)
     return fold(call, functions)
 
 
@@ -296,7 +297,7 @@ def fold(call: Call, functions: FunctionRegistry) -> Rex:
     """A deterministic call whose operands are literals, computed now."""
     if not all(isinstance(o, Literal) for o in call.operands):
         return call
-    fn = call.param("fn") or functions.scalar(call.name)
+    fn = call.param("fn") or BUILTINS.scalar(call.name)
     if not fn.deterministic or getattr(fn, "python", False) or call.name in (
             "cast", "try_cast") and call.type.root in ("TIMESTAMP_LTZ",):  # Flink runs Python UDFs
         return call
@@ -333,6 +334,8 @@ def name_of(e: Expression, position: int, style: str, counter: List[int]) -> str
     (Table API: ``_c<position>``, ``EXPR$<n>`` for aggregates; SQL: ``EXPR$<position>``)."""
     op = e._op
     if op == "alias":
+        if style != "sql" and _is_agg_like(e._args[0]):
+            counter[0] += 1  # Flink numbers EXPR$n among all the aggregates, named or not
         return e._args[1]
     if op == "col":
         return e._args[0]
@@ -407,9 +410,14 @@ def check_boolean(rex: Rex, e: Any) -> None:
         raise ValidationError(f"a condition must be BOOLEAN, not {rex.type}: '{e}'")
 
 
+def registry_of(e: Expression, functions: FunctionRegistry) -> FunctionRegistry:
+    """Where call ``e`` finds its function: SQL's operators in the built-ins only."""
+    return BUILTINS if e._builtin else functions
+
+
 def _contains_agg(e: Expression, functions: FunctionRegistry) -> bool:
-    if e._op == "call" and functions.find_aggregate(e._args[0]) is not None and \
-            functions.find_scalar(e._args[0]) is None:
+    if e._op == "call" and registry_of(e, functions).find_aggregate(e._args[0]) is not None \
+            and registry_of(e, functions).find_scalar(e._args[0]) is None:
         return True
     if e._op in ("distinct", "agg_filter"):
         return True
@@ -456,6 +464,7 @@ def _agg_call_parts(e: Expression, functions: FunctionRegistry) -> Optional[Tupl
         distinct = True
     if e._op == "call":
         name = e._args[0]
+        functions = registry_of(e, functions)
         fn = functions.find_aggregate(name)
         if fn is not None and (functions.find_scalar(name) is None or distinct):
             args = list(e._args[1:])
@@ -564,7 +573,8 @@ def aggregate(node: RelNode, keys: Sequence[Expression], items: Sequence[Express
         agg_node: RelNode = WindowAggregate(
             pre_calc, spec, list(range(k)), calls, props,
             unique_names(key_out_names + [c.name for c in calls] + props),
-            [pre_calc.types[i] for i in range(k)] + [c.type for c in calls] + _prop_types(spec))
+            [pre_calc.types[i] for i in range(k)] + [c.type for c in calls]
+            + _prop_types(spec, pre_calc.types[spec.time]))
     else:
         agg_node = Aggregate(pre_calc, list(range(k)), calls,
                              unique_names(key_out_names + [c.name for c in calls]),
@@ -574,9 +584,12 @@ def aggregate(node: RelNode, keys: Sequence[Expression], items: Sequence[Express
                          window_alias, text)
 
 
-def _prop_types(spec: WindowSpec) -> List[DataType]:
+def _prop_types(spec: WindowSpec, time: Optional[DataType] = None) -> List[DataType]:
+    """window_start, window_end (TIMESTAMP(3): an LTZ time's wall clock) and window_time
+    (TIMESTAMP_LTZ(3) for a proctime or a TIMESTAMP_LTZ rowtime)."""
     ts = DataTypes.TIMESTAMP(3, False)
-    time_type = DataTypes.TIMESTAMP_LTZ(3, False) if spec.proctime else ts
+    ltz = spec.proctime or (time is not None and time.root == "TIMESTAMP_LTZ")
+    time_type = DataTypes.TIMESTAMP_LTZ(3, False) if ltz else ts
     return [ts, ts, time_type.with_kind("PROCTIME" if spec.proctime else "ROWTIME")]  # type: ignore
 
 
@@ -832,5 +845,5 @@ def window_tvf(node: RelNode, spec: WindowSpec) -> WindowTVF:
     spec = replace(spec, proctime=getattr(t, "kind", "") == "PROCTIME")
     names = unique_names(list(node.names) + ["window_start", "window_end", "window_time"])
     plain = [tt.plain() if hasattr(tt, "plain") else tt for tt in node.types]  # type: ignore
-    types = plain + _prop_types(spec)
+    types = plain + _prop_types(spec, node.types[spec.time])
     return WindowTVF(node, spec, names, types)

@@ -146,7 +146,7 @@ class Catalog:
 
     def __init__(self) -> None:
         self.entries: Dict[str, Any] = {}
-        self.functions = FunctionRegistry(BUILTINS)
+        self.functions = FunctionRegistry(BUILTINS, catalog=FunctionRegistry())
 
     def add(self, name: str, entry: Any, replace: bool = False, if_not_exists: bool = False,
             what: str = "Table") -> bool:

@@ -23,9 +23,11 @@ Rows inside the Table runtime are tuples ``(kind, c0, c1, ...)``: element 0 is t
 from __future__ import annotations
 
 import itertools
+import operator
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .rex import Call, InputRef, Literal, Rex
+from .functions import BUILTINS
 
 __all__ = ["CodeGen", "Compiled", "compile_calc", "compile_expression", "compile_predicate",
            "KIND_INSERT", "KIND_UPDATE_BEFORE", "KIND_UPDATE_AFTER", "KIND_DELETE"]
@@ -34,15 +36,18 @@ KIND_INSERT, KIND_UPDATE_BEFORE, KIND_UPDATE_AFTER, KIND_DELETE = 0, 1, 2, 3
 
 
 class Compiled:
-    """A generated Python function that pickles as its source and bindings."""
+    """A generated Python function that pickles as its source and bindings. Calling it
+    calls the function itself: each instance's class has it as ``__call__`` (no Python
+    frame of a wrapper per row)."""
 
     def __init__(self, source: str, bindings: Dict[str, Any], name: str) -> None:
         self.source, self.bindings, self.name = source, bindings, name
         namespace: Dict[str, Any] = dict(bindings)
         exec(compile(source, f"<nbstream.table {name}>", "exec"), namespace)
         self.fn: Callable[..., Any] = namespace[name]
+        self.__class__ = type("Compiled", (Compiled,), {"__call__": staticmethod(self.fn)})
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any) -> Any:  # the class of each instance has its own
         return self.fn(*args)
 
     def __reduce__(self) -> Any:
@@ -77,6 +82,14 @@ class CodeGen:
     def temp(self) -> str:
         return f"_t{next(self._counter)}"
 
+    def watermark_cell(self) -> Any:
+        """The function's :class:`~.functions.temporal.WatermarkCell` (CURRENT_WATERMARK)."""
+        from .functions.temporal import WatermarkCell
+        cell = getattr(self, "_watermark", None)
+        if cell is None:
+            cell = self._watermark = WatermarkCell()
+        return cell
+
     def expr(self, rex: Rex) -> str:
         """The Python expression text computing ``rex`` from the row ``r``."""
         if isinstance(rex, InputRef):
@@ -87,7 +100,7 @@ class CodeGen:
                 return repr(v)
             return self.bind(v, "k")
         if isinstance(rex, Call):
-            fn = rex.param("fn") or self.functions.scalar(rex.name)
+            fn = rex.param("fn") or BUILTINS.scalar(rex.name)  # no "fn": the built-in
             return fn.emit(self, [self.expr(o) for o in rex.operands], rex)
         raise TypeError(f"cannot compile {rex!r}")
 
@@ -173,13 +186,12 @@ def compile_predicate(rex: Rex, functions: Any = None, zone: Any = None,
     return Compiled(f"def {name}(r):\n    return {code} is True\n", gen.bindings, name)
 
 
-def compile_key(indices: Sequence[int], name: str = "key") -> Compiled:
-    """``f(r)`` -> the key of a row: the column itself for one column, else a tuple."""
-    if len(indices) == 1:
-        code = f"r[{indices[0] + 1}]"
-    else:
-        code = "(" + "".join(f"r[{i + 1}], " for i in indices) + ")"
-    return Compiled(f"def {name}(r):\n    return {code}\n", {}, name)
+def compile_key(indices: Sequence[int], name: str = "key") -> Callable[[tuple], Any]:
+    """``f(r)`` -> the key of a row: the column itself for one column, else a tuple (an
+    ``operator.itemgetter``: no Python frame per row)."""
+    if not indices:
+        raise ValueError("a key has at least one column")
+    return operator.itemgetter(*[i + 1 for i in indices])
 
 
 def compile_values(indices: Sequence[int], name: str = "cols") -> Compiled:
@@ -190,21 +202,28 @@ def compile_values(indices: Sequence[int], name: str = "cols") -> Compiled:
 
 # -- aggregation -------------------------------------------------------------------------------------
 def compile_group_step(calls: Sequence[Any], accumulators: Sequence[Any], key_len: int,
-                       ttl: bool, name: str = "group_step") -> Compiled:
+                       ttl: bool, in_place: bool = False,
+                       name: str = "group_step") -> Compiled:
     """``step(r, state)`` -> the changelog rows of GROUP BY for input row ``r`` (Flink's
     GroupAggFunction), with the state of the row's key in ``state`` (a ValueState holding
-    ``[row count, accumulator slots..., last emitted values]``).
+    ``[row count, accumulator slots..., the last emitted values...]``).
 
     Common aggregates (COUNT, SUM, AVG of DOUBLE, MIN/MAX of an insert-only input) are inlined;
-    any other calls its :class:`~nbstream.table.functions.Accumulator`'s methods."""
+    any other calls its :class:`~nbstream.table.functions.Accumulator`'s methods. The state
+    is read once per row; ``in_place``: the state holds the list itself (heap state without
+    TTL, ``ValueState.holds_objects``), so it is written only when a key is new. Output rows
+    are built whole (``(1, key..., old...)``), never by concatenation."""
     gen = CodeGen()
     init: List[str] = ["0"]
     add: List[str] = []
     retract: List[str] = []
-    values: List[str] = []
+    values: List[Tuple[str, List[str]]] = []  # (value expression, lines computing it)
     for call, acc in zip(calls, accumulators):
         slot = len(init)
         args = [f"r[{a + 1}]" for a in call.args]
+        if call.filter is None and not call.distinct and _is_count_star(acc):
+            values.append(("st[0]", []))  # COUNT(*) is the row count
+            continue
         inline = _inline_aggregate(gen, call, acc, slot, args)
         if inline is None:
             a = gen.bind(acc, "acc")
@@ -212,7 +231,7 @@ def compile_group_step(calls: Sequence[Any], accumulators: Sequence[Any], key_le
             argl = ", ".join(args)
             a_add = [f"st[{slot}] = {a}.add(st[{slot}]{', ' if argl else ''}{argl})"]
             a_ret = [f"st[{slot}] = {a}.retract(st[{slot}]{', ' if argl else ''}{argl})"]
-            value = f"{a}.value(st[{slot}])"
+            value: Tuple[str, List[str]] = (f"{a}.value(st[{slot}])", [])
         else:
             slots, a_add, a_ret, value = inline
             init.extend(slots)
@@ -222,15 +241,23 @@ def compile_group_step(calls: Sequence[Any], accumulators: Sequence[Any], key_le
             a_ret = [cond] + ["    " + x for x in a_ret]
         add.extend(a_add)
         retract.extend(a_ret)
-        values.append(value)
+        values.append(value if isinstance(value, tuple) else (value, []))
     prev = len(init)
-    key = "(" + "".join(f"r[{i + 1}], " for i in range(key_len)) + ")"
-    new = "(" + "".join(v + ", " for v in values) + ")"
+    n = len(values)
+    key = "".join(f"r[{i + 1}], " for i in range(key_len))
+    news = [f"_v{i}" for i in range(n)]
+    olds = [f"_o{i}" for i in range(n)]
+    computed: List[str] = []
+    for i, (expr, pre) in enumerate(values):
+        computed += pre
+        computed.append(f"_v{i} = {expr}")
+    remember = [f"st[{prev + i}] = _v{i}" for i in range(n)]
+    write = [] if in_place else ["state.update(st)"]
     lines = [f"def {name}(r, state):",
              "    st = state.value()",
              "    if r[0] == 0 or r[0] == 2:",
              "        if st is None:",
-             f"            st = [{', '.join(init)}, None]",
+             f"            st = [{', '.join(init + ['None'] * n)}]",
              "            first = True",
              "        else:",
              "            first = False",
@@ -242,21 +269,29 @@ def compile_group_step(calls: Sequence[Any], accumulators: Sequence[Any], key_le
               "        first = False",
               "        st[0] -= 1"]
     lines += ["        " + x for x in retract]
-    lines += [f"    key = {key}",
-              "    if st[0] > 0:",
-              f"        new = {new}",
-              f"        old = st[{prev}]",
-              f"        st[{prev}] = new",
-              "        state.update(st)",
-              "        if first:",
-              "            return ((0,) + key + new,)",
-              *([] if ttl else ["        if new == old:", "            return ()"]),
-              "        return ((1,) + key + old, (2,) + key + new)",
+    lines += ["    if st[0] > 0:"]
+    lines += ["        " + x for x in computed]
+    lines += ["        if first:"]
+    lines += ["            " + x for x in remember]
+    lines += ["            state.update(st)",
+              f"            return ((0, {key}{''.join(v + ', ' for v in news)}),)"]
+    lines += ["        " + f"{o} = st[{prev + i}]" for i, o in enumerate(olds)]
+    if not ttl:  # with a state TTL Flink emits the update even when the values are equal
+        same = " and ".join(f"{v} == {o}" for v, o in zip(news, olds)) or "True"
+        lines += [f"        if {same}:", "            return ()"]
+    lines += ["        " + x for x in remember + write]
+    lines += [f"        return ((1, {key}{''.join(o + ', ' for o in olds)}), "
+              f"(2, {key}{''.join(v + ', ' for v in news)}))",
               "    state.clear()",
               "    if first:",
               "        return ()",
-              f"    return ((3,) + key + st[{prev}],)"]
+              f"    return ((3, {key}{''.join(f'st[{prev + i}], ' for i in range(n))}),)"]
     return Compiled("\n".join(lines) + "\n", gen.bindings, name)
+
+
+def _is_count_star(acc: Any) -> bool:
+    from .functions.aggregates import CountAcc
+    return type(acc) is CountAcc and acc.star
 
 
 def _inline_aggregate(gen: CodeGen, call: Any, acc: Any, slot: int, args: List[str]) -> Any:
@@ -276,10 +311,14 @@ def _inline_aggregate(gen: CodeGen, call: Any, acc: Any, slot: int, args: List[s
         v = gen.temp()
         s, n = slot, slot + 1
         if t.root == "DOUBLE":
-            value = f"(None if st[{n}] == 0 else st[{s}])"
-        else:
+            value: Any = f"(None if st[{n}] == 0 else st[{s}])"
+        else:  # an integer sum wraps around as Java's does (checked first: it rarely must)
             from .functions.scalar import _wrap_template
-            value = f"(None if st[{n}] == 0 else {_wrap_template(t, f'st[{s}]')})"
+            from .types import INTEGER_BITS
+            half = 1 << (INTEGER_BITS[t.root] - 1)
+            w = gen.temp()
+            value = (f"(None if st[{n}] == 0 else {w} if {-half} <= {w} < {half} else "
+                     f"{_wrap_template(t, w)})", [f"{w} = st[{s}]"])
         return (["0", "0"],
                 [f"{v} = {args[0]}", f"if {v} is not None:", f"    st[{s}] += {v}",
                  f"    st[{n}] += 1"],

@@ -111,11 +111,16 @@ class RowsSource(TableSource):
     description = "Values"
 
     def __init__(self, rows: List[tuple], names: Sequence[str], types: Sequence[DataType]) -> None:
-        self.rows = rows  # internal values, without the kind
+        self.records = rows  # runtime rows: (0, internal values...)
         self.names, self.types = list(names), list(types)
 
+    @property
+    def rows(self) -> List[tuple]:
+        """The internal values of each row (without the kind)."""
+        return [r[1:] for r in self.records]
+
     def stream(self, env: Any) -> Any:
-        return env.from_collection([(0,) + r for r in self.rows])
+        return env.from_collection(self.records)
 
     def columnar(self, env: Any, timestamp_column: Optional[str] = None) -> Any:
         return None

@@ -25,7 +25,8 @@ from .catalog import Catalog, CatalogTable, CatalogView, strip_path
 from .config import EnvironmentSettings, TableConfig
 from .connectors import DataFrameSource, DataStreamSource, RowsSource
 from .expressions import Expression
-from .plan import Calc, RelNode, Scan, explain
+from .plan import Calc, RelNode, Scan, explain, walk_nodes
+from .recipe import NotRecorded, Recipe, recorded
 from .result import ResultKind, TableResult
 from .rex import InputRef
 from .schema import Schema, TableDescriptor
@@ -46,6 +47,9 @@ class TableEnvironment:
         self._settings = settings or EnvironmentSettings.in_streaming_mode()
         self._config = config or TableConfig(self._settings.get_configuration())
         self._catalog = Catalog()
+        #: the statements that changed the catalog, in order (flink mode replays them)
+        self._program: List[Recipe] = []
+        self._frames_named: dict = {}  # DataFrames named in SQL: name -> id of the frame
 
     @classmethod
     def create(cls, environment_settings: Any = None) -> "TableEnvironment":
@@ -89,9 +93,11 @@ class TableEnvironment:
                       verify_schema: bool = True) -> Table:
         """A table of the given rows (tuples, lists or Rows); ``schema`` is a list of names
         (types inferred: int BIGINT, float DOUBLE, str STRING) or a ROW type."""
-        rows = [_as_tuple(e) for e in elements]
+        rows = list(elements)
+        if set(map(type, rows)) != {tuple}:
+            rows = [_as_tuple(e) for e in rows]
         names, types = _schema_of(rows, schema)
-        data = to_internal(rows, types)
+        data = to_internal(rows, types, kind=0)
         return self._table(Scan(RowsSource(data, names, types), names, types, "Values"))
 
     def from_pandas(self, pdf: Any, schema: Any = None, splits_num: int = 1) -> Table:
@@ -110,12 +116,19 @@ class TableEnvironment:
     def _register_node(self, name: str, node: RelNode) -> None:
         self._catalog.add(name, CatalogView(name, node), replace=True)
 
+    def _record(self, name: str, *args: Any) -> None:
+        """Remember a statement that changed the catalog (flink mode replays it)."""
+        self._program.append(Recipe(self, name, args))
+
     def _scan(self, path: str) -> RelNode:
         """The plan of a table, view or DataFrame named ``path``."""
         entry = self._catalog.find(path)
         if entry is None:
             frame = _frame_in_caller(path)
             if frame is not None:
+                if self._frames_named.get(path) != id(frame):
+                    self._frames_named[path] = id(frame)
+                    self._record("create_temporary_view", path, frame)
                 return self.from_pandas(frame)._node if _is_pandas(frame) else \
                     self._from_arrow_like(frame)
             raise ValidationError(self._catalog.not_found(path))
@@ -262,26 +275,31 @@ class TableEnvironment:
 
     # -- functions ----------------------------------------------------------------------------------------
     def create_temporary_system_function(self, name: str, function: Any) -> None:
+        """Register a function found before the built-ins: one named like a built-in
+        replaces it in SQL calls and in the Table API (its operators too: ``plus`` is
+        ``+``), but not SQL's operators, as in PyFlink."""
         self._register_function(name, function)
 
     def create_temporary_function(self, path: str, function: Any) -> None:
-        self._register_function(strip_path(path), function)
+        """Register a (catalog) function: found after the built-ins, so a built-in's name
+        keeps meaning the built-in."""
+        self._register_function(strip_path(path), function, system=False)
 
     def create_function(self, path: str, function_class_name: Any,
                         ignore_if_exists: bool = False) -> None:
-        self._register_function(strip_path(path), function_class_name)
+        self._register_function(strip_path(path), function_class_name, system=False)
 
     def register_function(self, name: str, function: Any) -> None:
         self._register_function(name, function)
 
-    def _register_function(self, name: str, function: Any) -> None:
+    def _register_function(self, name: str, function: Any, system: bool = True) -> None:
         if isinstance(function, str):
             function = _import_object(function)
         definition = function.function_def() if hasattr(function, "function_def") else None
         if definition is None:
             raise ValidationError(f"{function!r} is not a function nbstream can register "
                                   "(a udf/udtf/udaf object)")
-        self._catalog.functions.add(_renamed(definition, name))
+        self._catalog.functions.add(_renamed(definition, name), system=system)
 
     def drop_temporary_function(self, path: str) -> bool:
         return self._catalog.functions.remove(strip_path(path))
@@ -317,7 +335,10 @@ class TableEnvironment:
         """Run one SQL statement: DDL, SHOW, DESCRIBE, EXPLAIN, SET, INSERT (a job) or a
         query (a job whose rows the result reads)."""
         from .sql import SqlRunner
-        return SqlRunner(self).execute(stmt)
+        result = SqlRunner(self).execute(stmt)
+        if _changes_catalog(stmt):
+            self._record("execute_sql", stmt)
+        return result
 
     def explain_sql(self, stmt: str, *extra_details: Any) -> str:
         from .sql import SqlRunner
@@ -354,19 +375,43 @@ class TableEnvironment:
             return None
         return self._planner(env).columnar_frame(node)
 
-    def _execute_query(self, node: RelNode) -> TableResult:
+    def _pass_through(self, env: Any, nodes: Sequence[RelNode]) -> Any:
+        """The runner of a mode that plans and runs Table programs itself (flink mode:
+        Flink's planner, ``nbstream.flink.tables``), or None: nbstream plans the job. A
+        query reading a DataStream is planned by nbstream in every mode."""
+        from ..runtime.executors import get_executor
+        runner = getattr(get_executor(env.get_execution_mode()), "table_runner", None)
+        if runner is None or any(isinstance(n, Scan) and isinstance(n.source, DataStreamSource)
+                                 for node in nodes for n in walk_nodes(node)):
+            return None
+        return runner(self)
+
+    def _execute_query(self, node: RelNode, source: Any = None) -> TableResult:
+        """Run a query; ``source`` (the SQL text or the Table that made it) lets a mode
+        with its own planner run it (flink mode)."""
         env = self._job_env()
+        note = ""
+        runner = self._pass_through(env, [node]) if source is not None else None
+        if runner is not None:
+            try:
+                return runner.query(node, source)
+            except NotRecorded as exc:  # nbstream plans it (onto the mode's executor)
+                note = f"{exc}: nbstream planned this query"
         planner = self._planner(env)
         ds = planner.translate(node)
         rows = ds.execute_and_collect(f"collect-{next(_jobs)}")
+        if note:
+            rows.job.warnings.append(note)
         return TableResult(node.names, node.types, ResultKind.SUCCESS_WITH_CONTENT, rows=rows,
                            job=rows.job, streaming=self._streaming, zone=self._zone(),
                            updating=node.updating)
 
-    def _execute_inserts(self, inserts: Sequence[Tuple[Any, RelNode]]) -> TableResult:
+    def _execute_inserts(self, inserts: Sequence[Tuple[Any, RelNode]],
+                         sources: Optional[Sequence[Any]] = None) -> TableResult:
+        """Run INSERTs as one job; ``sources`` (each the INSERT's SQL text or its (target,
+        Table)) let a mode with its own planner run them (flink mode)."""
         env = self._job_env()
-        planner = self._planner(env)
-        names = []
+        checked = []
         for target, node in inserts:
             sink, sink_names, sink_types, path = self._sink_of(target)
             node = _fit_to_sink(node, sink_names, sink_types, path)
@@ -374,9 +419,17 @@ class TableEnvironment:
                 raise ValidationError(
                     f"Table sink '{path}' doesn't support consuming update changes which is "
                     f"produced by node {node.kind()}({node.terms()})")
-            ds = planner.translate(node)
-            sink.consume(ds, sink_names, sink_types)
-            names.append(path)
+            checked.append((sink, sink_names, sink_types, path, node))
+        names = [path for _, _, _, path, _ in checked]
+        runner = self._pass_through(env, [c[-1] for c in checked]) if sources else None
+        if runner is not None:
+            try:
+                return runner.insert(names, sources)
+            except NotRecorded:  # nbstream plans it (onto the mode's executor)
+                pass
+        planner = self._planner(env)
+        for sink, sink_names, sink_types, path, node in checked:
+            sink.consume(planner.translate(node), sink_names, sink_types)
         job = env.execute_async(f"insert-into_{'_'.join(names)}")
         from .types import DataTypes
         result = TableResult(names, [DataTypes.BIGINT(False)] * len(names),
@@ -487,15 +540,18 @@ class StatementSet:
     def __init__(self, tenv: TableEnvironment) -> None:
         self._tenv = tenv
         self._inserts: List[Tuple[Any, RelNode]] = []
+        self._sources: List[Any] = []  # each INSERT's SQL text or (target, Table)
 
     def add_insert_sql(self, stmt: str) -> "StatementSet":
         from .sql import SqlRunner
         self._inserts.append(SqlRunner(self._tenv).insert_target(stmt))
+        self._sources.append(stmt)
         return self
 
     def add_insert(self, target_path_or_descriptor: Any, table: Table,
                    overwrite: bool = False) -> "StatementSet":
         self._inserts.append((target_path_or_descriptor, table._node))
+        self._sources.append((target_path_or_descriptor, table))
         return self
 
     def attach_as_datastream(self) -> None:
@@ -509,23 +565,60 @@ class StatementSet:
             raise ValidationError("No operators defined in streaming topology. Cannot generate "
                                   "StreamGraph.")
         inserts, self._inserts = self._inserts, []
-        return self._tenv._execute_inserts(inserts)
+        sources, self._sources = self._sources, []
+        return self._tenv._execute_inserts(inserts, sources)
 
 
 class TablePipeline:
     """``table.insert_into(path)``: an INSERT to execute or explain."""
 
-    def __init__(self, tenv: TableEnvironment, path: str, node: RelNode) -> None:
-        self._tenv, self._path, self._node = tenv, path, node
+    def __init__(self, tenv: TableEnvironment, path: str, node: RelNode,
+                 table: Optional[Table] = None) -> None:
+        self._tenv, self._path, self._node, self._table = tenv, path, node, table
 
     def execute(self) -> TableResult:
-        return self._tenv._execute_inserts([(self._path, self._node)])
+        sources = [(self._path, self._table)] if self._table is not None else None
+        return self._tenv._execute_inserts([(self._path, self._node)], sources)
 
     def explain(self, *extra_details: Any) -> str:
         return self._tenv._explain(self._node)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+_CATALOG_STATEMENTS = ("CREATE", "DROP", "ALTER", "SET", "RESET", "USE")
+
+
+def _changes_catalog(stmt: str) -> bool:
+    words = stmt.split(None, 1)
+    return bool(words) and words[0].upper() in _CATALOG_STATEMENTS
+
+
+def _statement(fn: Any) -> Any:
+    """A TableEnvironment method that changes the catalog: remembered (flink mode)."""
+    import functools
+
+    @functools.wraps(fn)
+    def method(self: "TableEnvironment", *args: Any, **kwargs: Any) -> Any:
+        out = fn(self, *args, **kwargs)
+        self._program.append(Recipe(self, fn.__name__, args, kwargs))
+        return out
+    return method
+
+
+def _record_environment() -> None:
+    for name in ("create_temporary_view", "create_temporary_table", "create_table",
+                 "create_view", "register_table", "drop_temporary_table", "drop_temporary_view",
+                 "drop_table", "drop_view", "create_temporary_system_function",
+                 "create_temporary_function", "create_function", "register_function",
+                 "drop_temporary_function", "drop_temporary_system_function", "drop_function",
+                 "add_python_file"):
+        setattr(TableEnvironment, name, _statement(getattr(TableEnvironment, name)))
+    for name in ("from_elements", "from_pandas", "from_path", "sql_query"):
+        setattr(TableEnvironment, name, recorded(getattr(TableEnvironment, name)))
+    for name in ("from_data_stream", "from_changelog_stream"):
+        setattr(StreamTableEnvironment, name, recorded(getattr(StreamTableEnvironment, name)))
+
+
 def _as_tuple(e: Any) -> tuple:
     if isinstance(e, (tuple, list)):
         return tuple(e)
@@ -714,3 +807,5 @@ def _is_frame(obj: Any) -> bool:
         mod.startswith("polars") and type(obj).__name__ == "DataFrame") or (
         mod.startswith("pyarrow") and type(obj).__name__ in ("Table", "RecordBatch"))
 
+
+_record_environment()

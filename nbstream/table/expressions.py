@@ -33,12 +33,22 @@ __all__ = ["Expression", "col", "lit", "call", "call_sql", "if_then_else", "conc
 class Expression:
     """An unresolved expression of the Table API (see the module text)."""
 
-    __slots__ = ("_op", "_args", "_text")
+    __slots__ = ("_op", "_args", "_text", "_builtin", "_recipe")
 
     def __init__(self, op: str, *args: Any) -> None:
         self._op = op
         self._args = args
         self._text: Optional[str] = None  # the SQL text it was parsed from
+        self._builtin = False  # a call of SQL syntax: the built-in, whatever is registered
+        self._recipe: Any = None  # the Table API call that made it (recipe.py)
+
+    @classmethod
+    def operator(cls, name: str, *args: Any) -> "Expression":
+        """A call of built-in ``name`` that no user function of that name replaces (SQL's
+        operators and syntax: ``a + b``, ``CASE``, ``BETWEEN``)."""
+        e = cls("call", name, *args)
+        e._builtin = True
+        return e
 
     # -- structure --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -810,32 +820,35 @@ def object_of(class_name: str, *args: Any) -> Expression:
 
 
 class _Units:
-    """An enum-like set of unit names (``TimeIntervalUnit.HOUR``)."""
+    """An enum-like set of unit names (``TimeIntervalUnit.HOUR``); ``group`` is the
+    enum's name in ``pyflink.table.expressions``."""
 
-    def __init__(self, *names: str) -> None:
+    def __init__(self, group: str, *names: str) -> None:
         for n in names:
-            setattr(self, n, _Unit(n))
+            setattr(self, n, _Unit(n, group))
 
 
 class _Unit:
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, group: str = "") -> None:
+        self.name, self.group = name, group
 
     def __repr__(self) -> str:
         return self.name
 
 
-JsonType = _Units("VALUE", "SCALAR", "ARRAY", "OBJECT")
-JsonExistsOnError = _Units("TRUE", "FALSE", "UNKNOWN", "ERROR")
-JsonValueOnEmptyOrError = _Units("NULL", "ERROR", "DEFAULT")
-JsonQueryWrapper = _Units("WITHOUT_ARRAY", "CONDITIONAL_ARRAY", "UNCONDITIONAL_ARRAY")
-JsonQueryOnEmptyOrError = _Units("NULL", "EMPTY_ARRAY", "EMPTY_OBJECT", "ERROR")
-TimeIntervalUnit = _Units("YEAR", "YEAR_TO_MONTH", "QUARTER", "MONTH", "WEEK", "DAY",
-                          "DAY_TO_HOUR", "DAY_TO_MINUTE", "DAY_TO_SECOND", "HOUR",
+JsonType = _Units("JsonType", "VALUE", "SCALAR", "ARRAY", "OBJECT")
+JsonExistsOnError = _Units("JsonExistsOnError", "TRUE", "FALSE", "UNKNOWN", "ERROR")
+JsonValueOnEmptyOrError = _Units("JsonValueOnEmptyOrError", "NULL", "ERROR", "DEFAULT")
+JsonQueryWrapper = _Units("JsonQueryWrapper", "WITHOUT_ARRAY", "CONDITIONAL_ARRAY",
+                          "UNCONDITIONAL_ARRAY")
+JsonQueryOnEmptyOrError = _Units("JsonQueryOnEmptyOrError", "NULL", "EMPTY_ARRAY",
+                                 "EMPTY_OBJECT", "ERROR")
+TimeIntervalUnit = _Units("TimeIntervalUnit", "YEAR", "YEAR_TO_MONTH", "QUARTER", "MONTH",
+                          "WEEK", "DAY", "DAY_TO_HOUR", "DAY_TO_MINUTE", "DAY_TO_SECOND", "HOUR",
                           "HOUR_TO_MINUTE", "HOUR_TO_SECOND", "MINUTE", "MINUTE_TO_SECOND",
                           "SECOND")
-TimePointUnit = _Units("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND",
-                       "MILLISECOND", "MICROSECOND")
+TimePointUnit = _Units("TimePointUnit", "YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR",
+                       "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND")
 
 
 def expressions_of(values: Sequence[Any]) -> Tuple[Expression, ...]:
@@ -848,3 +861,28 @@ def expressions_of(values: Sequence[Any]) -> Tuple[Expression, ...]:
                             f"Expression objects): write col({v!r})")
         out.append(_expr(v))
     return tuple(out)
+
+
+# -- every call remembers how it was made (flink mode replays it on PyFlink: recipe.py) ---------------
+def _record() -> None:
+    from .recipe import EXPRESSIONS, note, record_methods, recorded_function
+
+    skip = {"operator"}
+    names = [n for n, m in vars(Expression).items()
+             if n not in skip and (not n.startswith("_") or (
+                 n.startswith("__") and n not in _PLAIN_DUNDERS))]
+    record_methods(Expression, names)
+    module = globals()
+    for name in __all__:
+        value = module.get(name)
+        if isinstance(value, Expression):
+            note(value, EXPRESSIONS, name, attribute=True)
+        elif callable(value) and getattr(value, "__module__", None) == __name__ and \
+                not isinstance(value, type):
+            module[name] = recorded_function(EXPRESSIONS, value)
+
+
+_PLAIN_DUNDERS = {"__init__", "__repr__", "__str__", "__hash__", "__bool__", "__getattr__",
+                  "__module__", "__qualname__", "__doc__", "__slots__", "__dict__",
+                  "__weakref__", "__annotations__"}
+_record()

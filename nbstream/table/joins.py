@@ -70,6 +70,9 @@ def make_join(left: RelNode, right: RelNode, join_type: str, condition: Optional
                 right_keys.append(a.index - n)  # type: ignore[attr-defined]
                 continue
         rest.append(c)
+    if join_type in ("SEMI", "ANTI"):  # the left rows that have a match / none
+        return Join(left, right, join_type, left_keys, right_keys, _and(rest),
+                    list(left.names), _plain(list(left.types)), flavor="regular")
     names = B.unique_names(list(left.names) + list(right.names))
     outer_left = join_type in ("LEFT", "FULL")
     outer_right = join_type in ("RIGHT", "FULL")
@@ -242,12 +245,12 @@ def join_sql(conv: Any, left: RelNode, left_scope: B.Scope, join: Any) -> Tuple[
             name = u.name
             a = left_scope.lookup(name)
             b = right_scope.lookup(name)
-            parts.append(Expression("call", "equals",
+            parts.append(Expression.operator("equals",
                                     Expression("col", name, left_scope.columns[a].qualifier),
                                     Expression("col", name, right_scope.columns[b].qualifier)))
         e = parts[0]
         for p in parts[1:]:
-            e = Expression("call", "and", e, p)
+            e = Expression.operator("and", e, p)
         condition = resolver.resolve(e)
     elif join_type != "INNER":
         raise ValidationError(f"{join_type} JOIN needs an ON condition")
@@ -283,6 +286,12 @@ def join_tables(left: RelNode, right: RelNode, kind: str, condition: Optional[Ex
 
 
 def set_operation(left: RelNode, right: RelNode, kind: str, all_: bool, ctx: B.Context) -> RelNode:
-    raise ValidationError(f"{kind}{' ALL' if all_ else ''} is not supported yet")
+    """INTERSECT / EXCEPT [ALL] of two queries (the columns in their common types)."""
+    from .plan import SetOp
+    from .table import union_nodes
+    union = union_nodes([left, right])
+    a, b = union.parts
+    return SetOp(a, b, kind, all_, list(left.names), _plain(list(union.types)),
+                 batch=not ctx.streaming)
 
 

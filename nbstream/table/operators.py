@@ -68,9 +68,10 @@ class GroupStep(FlatMapFunction):
     (:func:`~nbstream.table.codegen.compile_group_step`); it runs as a flat_map on the keyed
     stream, with the key's state in keyed state."""
 
-    def __init__(self, step: Any, ttl_ms: int = 0) -> None:
+    def __init__(self, step: Any, ttl_ms: int = 0, step_in_place: Any = None) -> None:
         self.step = step
         self.ttl_ms = ttl_ms
+        self.step_in_place = step_in_place  # the step for a state that holds its objects
 
     def open(self, runtime_context: Any) -> None:
         descriptor = ValueStateDescriptor("group-agg")
@@ -80,7 +81,10 @@ class GroupStep(FlatMapFunction):
             descriptor.enable_time_to_live(StateTtlConfig.new_builder(
                 Time.milliseconds(self.ttl_ms)).build())
         self.state = runtime_context.get_state(descriptor)
-        self.run = self.step.fn  # the generated function itself (no wrapper call per row)
+        step = self.step
+        if self.step_in_place is not None and getattr(self.state, "holds_objects", False):
+            step = self.step_in_place  # writes the state only for a new key
+        self.run = step.fn  # the generated function itself (no wrapper call per row)
 
     def flat_map(self, r: tuple) -> Iterable[tuple]:
         return self.run(r, self.state)
@@ -242,10 +246,12 @@ class WindowAccumulate:
     per slice of ``slice_ms`` (by their time column), and a window's result merges its
     slices in time order (so float sums round as Flink's do)."""
 
-    def __init__(self, aggregates: Aggregates, slice_ms: int = 0, time_index: int = 0) -> None:
+    def __init__(self, aggregates: Aggregates, slice_ms: int = 0, time_index: int = 0,
+                 shift: Optional[ZoneShift] = None) -> None:
         self.aggregates = aggregates
         self.slice_ms = slice_ms
         self.time_position = time_index + 1
+        self.shift = shift  # LTZ time: slices of the zone's wall clock
 
     def create_accumulator(self) -> Any:
         return {} if self.slice_ms else self.aggregates.create()
@@ -253,6 +259,8 @@ class WindowAccumulate:
     def add(self, value: tuple, acc: Any) -> Any:
         if self.slice_ms:
             t = millis_of(value[self.time_position])
+            if self.shift is not None:
+                t = self.shift.local(t)
             piece = acc.get(t - t % self.slice_ms)
             if piece is None:
                 piece = acc[t - t % self.slice_ms] = self.aggregates.create()
@@ -285,10 +293,12 @@ class WindowEmit:
     """The window function of a window aggregation: ``+I[keys, aggregates, window_start,
     window_end, window_time]`` once per window."""
 
-    def __init__(self, aggregates: Aggregates, key_len: int, ltz: bool) -> None:
+    def __init__(self, aggregates: Aggregates, key_len: int, ltz: bool,
+                 shift: Optional[ZoneShift] = None) -> None:
         self.aggregates = aggregates
         self.key_len = key_len
         self.ltz = ltz
+        self.shift = shift  # LTZ time: window_start/end are the wall clock of this zone
 
     def apply(self, key: Any, window: Any, inputs: Iterable[Any]) -> Iterable[tuple]:
         from .values import EPOCH_UTC, timestamp_of
@@ -296,6 +306,9 @@ class WindowEmit:
             key = ()
         elif self.key_len == 1:
             key = (key,)
+        start, end = window.start, window.end
+        if self.shift is not None:
+            start, end = self.shift.local(start), self.shift.local(end)
         out = []
         for acc in inputs:
             end_time = timestamp_of(window.end - 1)
@@ -303,8 +316,121 @@ class WindowEmit:
                 import datetime as _dt
                 end_time = EPOCH_UTC + _dt.timedelta(milliseconds=window.end - 1)
             out.append((INSERT,) + tuple(key) + self.aggregates.values(acc)
-                       + (timestamp_of(window.start), timestamp_of(window.end), end_time))
+                       + (timestamp_of(start), timestamp_of(end), end_time))
         return out
+
+
+class CountWindows(KeyedProcessFunction):
+    """Count windows of the Table API (``row_interval``): per key, the rows numbered
+    0, 1, ...; window k holds rows ``k * slide`` to ``k * slide + size - 1`` and is out
+    (``+I[keys, aggregates, NULL, NULL, NULL]``: no start or end) when its last row
+    arrives; a window never filled is never out."""
+
+    def __init__(self, aggregates: Aggregates, key_len: int, size: int, slide: int) -> None:
+        self.aggregates, self.key_len = aggregates, key_len
+        self.size, self.slide = size, slide
+
+    def open(self, runtime_context: Any) -> None:
+        self.state = runtime_context.get_state(ValueStateDescriptor("count-windows"))
+
+    def process_element(self, r: tuple, ctx: Any) -> Iterable[tuple]:
+        st = self.state.value() or [0, {}]
+        i, windows = st[0], st[1]
+        size, slide = self.size, self.slide
+        out = []
+        for k in range(max(0, -(-(i - size + 1) // slide)), i // slide + 1):
+            acc = windows.pop(k, None) or self.aggregates.create()
+            self.aggregates.add(acc, r)
+            if i == k * slide + size - 1:
+                key = ctx.get_current_key()
+                key = () if self.key_len == 0 else (key,) if self.key_len == 1 else tuple(key)
+                out.append((INSERT,) + key + self.aggregates.values(acc) + (None,) * 3)
+            else:
+                windows[k] = acc
+        st[0] = i + 1
+        self.state.update(st)
+        return out
+
+
+class ZoneShift:
+    """Epoch milliseconds and the session time zone's wall clock (both as ms): windows on
+    a TIMESTAMP_LTZ time attribute are aligned to the wall clock, as Flink aligns them
+    (a day window starts at local midnight), and their start and end are wall-clock
+    TIMESTAMPs."""
+
+    def __init__(self, zone: Any) -> None:
+        import datetime as _dt
+        self.zone = zone
+        probes = [_dt.datetime(y, m, 1, tzinfo=_dt.timezone.utc) for y in (1970, 2000, 2024)
+                  for m in (1, 4, 7, 10)]
+        offsets = {zone.utcoffset(p.astimezone(zone).replace(tzinfo=None)) for p in probes} \
+            if zone is not None else {_dt.timedelta(0)}
+        self.fixed = (int(offsets.pop().total_seconds() * 1000) if len(offsets) == 1
+                      else None)
+
+    def local(self, t: int) -> int:
+        """The wall clock (as ms) at epoch ms ``t``."""
+        if self.fixed is not None:
+            return t + self.fixed
+        import datetime as _dt
+        instant = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(
+            milliseconds=t)
+        return t + int(instant.astimezone(self.zone).utcoffset().total_seconds() * 1000)
+
+    def epoch(self, wall: int) -> int:
+        """The epoch ms of wall-clock ms ``wall`` (the earlier one in a DST overlap)."""
+        if self.fixed is not None:
+            return wall - self.fixed
+        import datetime as _dt
+        naive = _dt.datetime(1970, 1, 1) + _dt.timedelta(milliseconds=wall)
+        return wall - int(naive.replace(tzinfo=self.zone).utcoffset().total_seconds() * 1000)
+
+    @property
+    def utc(self) -> bool:
+        return self.fixed == 0
+
+
+def window_spans(kind: str, t: int, size: int, slide: int, offset: int) -> List[Tuple[int, int]]:
+    """The [start, end) of the TUMBLE/HOP/CUMULATE windows holding time ``t``."""
+    if kind == "TUMBLE":
+        start = t - (t - offset + size) % size
+        return [(start, start + size)]
+    if kind == "HOP":
+        last = t - (t - offset + slide) % slide
+        return [(s, s + size) for s in range(last, t - size, -slide)]
+    start = t - (t - offset + size) % size
+    first_end = t - (t - offset + slide) % slide + slide
+    return [(start, e) for e in range(first_end, start + size + 1, slide)]
+
+
+class LocalTimeWindows(WindowAssigner):
+    """TUMBLE/HOP/CUMULATE event-time windows on a TIMESTAMP_LTZ time attribute, aligned
+    to the session time zone's wall clock; the windows themselves are in epoch ms (so
+    they fire when the watermark passes their end)."""
+
+    def __init__(self, kind: str, size: int, slide: int, offset: int, shift: ZoneShift) -> None:
+        self.kind, self.size, self.slide, self.offset = kind, size, slide, offset
+        self.shift = shift
+
+    def assign_windows(self, element: Any, timestamp: int, context: Any) -> List[Any]:
+        from ..runtime.windows.window import TimeWindow
+        wall = self.shift.local(timestamp)
+        epoch = self.shift.epoch
+        return [TimeWindow(epoch(s), epoch(e))
+                for s, e in window_spans(self.kind, wall, self.size, self.slide, self.offset)]
+
+    def get_default_trigger(self, env: Any = None) -> Any:
+        from ..runtime.windows.triggers import EventTimeTrigger
+        return EventTimeTrigger.create()
+
+    def is_event_time(self) -> bool:
+        return True
+
+    def get_window_serializer(self) -> Any:
+        return None
+
+    def __repr__(self) -> str:
+        return f"LocalTimeWindows({self.kind}, {self.size}, {self.slide})"
 
 
 class CumulativeWindows(WindowAssigner):
@@ -344,9 +470,10 @@ class WindowColumns:
     (a HOP or CUMULATE row once per window)."""
 
     def __init__(self, kind: str, time_index: int, size: int, slide: int, offset: int,
-                 ltz: bool) -> None:
+                 ltz: bool, shift: Optional[ZoneShift] = None) -> None:
         self.kind, self.position = kind, time_index + 1
         self.size, self.slide, self.offset, self.ltz = size, slide, offset, ltz
+        self.shift = shift  # LTZ time: windows of the zone's wall clock
 
     def __call__(self, r: tuple) -> List[tuple]:
         from .values import EPOCH_UTC, timestamp_of
@@ -355,20 +482,13 @@ class WindowColumns:
         if v is None:
             return []
         t = millis_of(v)
-        size, slide, offset = self.size, self.slide, self.offset
-        if self.kind == "TUMBLE":
-            start = t - (t - offset + size) % size
-            spans = [(start, start + size)]
-        elif self.kind == "HOP":
-            last = t - (t - offset + slide) % slide
-            spans = [(s, s + size) for s in range(last, t - size, -slide)]
-        else:  # CUMULATE
-            start = t - (t - offset + size) % size
-            first_end = t - (t - offset + slide) % slide + slide
-            spans = [(start, e) for e in range(first_end, start + size + 1, slide)]
+        shift = self.shift
+        if shift is not None:
+            t = shift.local(t)
         out = []
-        for s, e in spans:
-            wt = EPOCH_UTC + _dt.timedelta(milliseconds=e - 1) if self.ltz else timestamp_of(e - 1)
+        for s, e in window_spans(self.kind, t, self.size, self.slide, self.offset):
+            last = (shift.epoch(e) if shift is not None else e) - 1
+            wt = EPOCH_UTC + _dt.timedelta(milliseconds=last) if self.ltz else timestamp_of(last)
             out.append(r + (timestamp_of(s), timestamp_of(e), wt))
         return out
 
@@ -755,6 +875,78 @@ class RegularJoin(KeyedCoProcessFunction):
         return out
 
 
+class SemiAntiJoin(KeyedCoProcessFunction):
+    """A streaming semi join (``IN`` / ``EXISTS``) or anti join (``NOT ...``): left rows
+    only, a row out while it has a match (semi) or none (anti), retracted (-D) when that
+    changes, as Flink's StreamingSemiAntiJoinOperator; a NULL key matches nothing."""
+
+    def __init__(self, anti: bool, condition: Any = None,
+                 keys: Tuple[Sequence[int], Sequence[int]] = ((), ())) -> None:
+        self.anti = anti
+        self.condition = condition  # compiled over (kind, left..., right...) or None
+        self.keys = (tuple(keys[0]), tuple(keys[1]))
+
+    def open(self, runtime_context: Any) -> None:
+        # left: values -> [copies, matches]; right: values -> copies
+        self.lefts = runtime_context.get_state(ValueStateDescriptor("semi-left"))
+        self.rights = runtime_context.get_state(ValueStateDescriptor("semi-right"))
+
+    def _match(self, left: tuple, right: tuple) -> bool:
+        return self.condition is None or bool(self.condition((0,) + left + right))
+
+    def _out(self, matches: int) -> bool:
+        return (matches == 0) if self.anti else (matches > 0)
+
+    def process_element1(self, r: tuple, ctx: Any) -> Iterable[tuple]:
+        values = r[1:]
+        lefts = self.lefts.value() or {}
+        entry = lefts.get(values)
+        if r[0] in (INSERT, UPDATE_AFTER):
+            if entry is None:
+                rights = {} if any(values[i] is None for i in self.keys[0]) else (
+                    self.rights.value() or {})
+                matches = sum(n for rv, n in rights.items() if self._match(values, rv))
+                entry = lefts[values] = [0, matches]
+            entry[0] += 1
+            self.lefts.update(lefts)
+            return [(INSERT,) + values] if self._out(entry[1]) else ()
+        if entry is None:
+            return ()
+        entry[0] -= 1
+        if entry[0] <= 0:
+            del lefts[values]
+        self.lefts.update(lefts)
+        return [(DELETE,) + values] if self._out(entry[1]) else ()
+
+    def process_element2(self, r: tuple, ctx: Any) -> Iterable[tuple]:
+        values = r[1:]
+        if any(values[i] is None for i in self.keys[1]):
+            return ()
+        rights = self.rights.value() or {}
+        step = 1 if r[0] in (INSERT, UPDATE_AFTER) else -1
+        count = rights.get(values, 0) + step
+        if count < 0:
+            return ()
+        if count:
+            rights[values] = count
+        else:
+            rights.pop(values, None)
+        self.rights.update(rights)
+        lefts = self.lefts.value() or {}
+        out: List[tuple] = []
+        for lv, entry in lefts.items():
+            if not self._match(lv, values):
+                continue
+            before = self._out(entry[1])
+            entry[1] += step
+            after = self._out(entry[1])
+            if before != after:
+                out.extend([((INSERT if after else DELETE),) + lv] * entry[0])
+        if out or lefts:
+            self.lefts.update(lefts)
+        return out
+
+
 class BatchJoin(KeyedProcessFunction):
     """A join of bounded inputs (batch mode): both sides kept per key, joined once at the
     end of the input (rows tagged with their side by the planner)."""
@@ -766,6 +958,7 @@ class BatchJoin(KeyedProcessFunction):
         self.outer = (join_type in ("LEFT", "FULL"), join_type in ("RIGHT", "FULL"))
         self.condition = condition
         self.keys = keys
+        self.semi = {"SEMI": True, "ANTI": False}.get(join_type)
 
     def open(self, runtime_context: Any) -> None:
         self.rows = runtime_context.get_state(ValueStateDescriptor("batch-join"))
@@ -783,7 +976,58 @@ class BatchJoin(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx: Any) -> Iterable[tuple]:
         st = self.rows.value() or [[], []]
         self.rows.clear()
-        return _join_lists(st[0], st[1], self.widths, self.outer, self.condition, self.keys)
+        return _join_lists(st[0], st[1], self.widths, self.outer, self.condition, self.keys,
+                           self.semi)
+
+
+class SetOperation(KeyedProcessFunction):
+    """INTERSECT / EXCEPT [ALL], keyed by the whole row: how many copies of the row each
+    side holds, and the row out as many times as the operation gives: streaming, the
+    change of that number as +I / -D rows; batch, the final copies at the end of input
+    (rows tagged with their side by the planner)."""
+
+    def __init__(self, intersect: bool, all_: bool, batch: bool) -> None:
+        self.intersect, self.all_, self.batch = intersect, all_, batch
+
+    def open(self, runtime_context: Any) -> None:
+        self.counts = runtime_context.get_state(ValueStateDescriptor("set-operation"))
+
+    def copies(self, left: int, right: int) -> int:
+        if self.intersect:
+            return min(left, right) if self.all_ else int(left > 0 and right > 0)
+        return max(left - right, 0) if self.all_ else int(left > 0 and right == 0)
+
+    def process_element(self, tagged: tuple, ctx: Any) -> Iterable[tuple]:
+        side, r = tagged
+        counts = self.counts.value()
+        if counts is None:
+            counts = [0, 0, r[1:]]
+            if self.batch:
+                ctx.timer_service().register_event_time_timer(2 ** 63 - 1)
+        before = self.copies(counts[0], counts[1])
+        counts[side] += 1 if r[0] in (INSERT, UPDATE_AFTER) else -1
+        self.counts.update(counts)
+        if self.batch:
+            return ()
+        after = self.copies(counts[0], counts[1])
+        values = counts[2]
+        if after > before:
+            return [(INSERT,) + values] * (after - before)
+        return [(DELETE,) + values] * (before - after)
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterable[tuple]:
+        counts = self.counts.value()
+        self.counts.clear()
+        if counts is None:
+            return ()
+        return [(INSERT,) + counts[2]] * self.copies(counts[0], counts[1])
+
+
+class TaggedRow:
+    """The key of a side-tagged row: its values."""
+
+    def __call__(self, tagged: tuple) -> tuple:
+        return tagged[1][1:]
 
 
 class TagSide:
@@ -808,6 +1052,93 @@ class IntervalPair:
         return []
 
 
+class IntervalOuterJoin(KeyedCoProcessFunction):
+    """An outer interval join (``r.ts BETWEEN l.ts + lower AND l.ts + upper``), insert-only
+    as Flink's: a match is out when its second row arrives; a row of an outer side that
+    matched nothing is out NULL-padded once the watermark passes the last time a match
+    could arrive (left: ``l.ts + upper``, right: ``r.ts - lower``)."""
+
+    def __init__(self, join_type: str, bounds: Tuple[int, int, int, int],
+                 widths: Tuple[int, int], condition: Any = None,
+                 keys: Tuple[Sequence[int], Sequence[int]] = ((), ())) -> None:
+        lt, rt, self.lower, self.upper = bounds
+        self.times = (lt + 1, rt + 1)
+        self.widths = widths
+        self.outer = (join_type in ("LEFT", "FULL"), join_type in ("RIGHT", "FULL"))
+        self.condition = condition
+        self.keys = (tuple(keys[0]), tuple(keys[1]))  # a NULL key matches nothing
+
+    def open(self, runtime_context: Any) -> None:
+        # per side: [time, values, matched] of the rows that may still match
+        self.states = (runtime_context.get_state(ValueStateDescriptor("interval-left")),
+                       runtime_context.get_state(ValueStateDescriptor("interval-right")))
+
+    def process_element1(self, r: tuple, ctx: Any) -> Iterable[tuple]:
+        return self._add(r, 0, ctx)
+
+    def process_element2(self, r: tuple, ctx: Any) -> Iterable[tuple]:
+        return self._add(r, 1, ctx)
+
+    def _expiry(self, side: int, t: int) -> int:
+        """After this time (the watermark past it) a row of ``side`` at ``t`` meets no row."""
+        return t + self.upper if side == 0 else t - self.lower
+
+    def _pair(self, side: int, mine: tuple, other: tuple) -> tuple:
+        return (INSERT,) + (mine + other if side == 0 else other + mine)
+
+    def _add(self, r: tuple, side: int, ctx: Any) -> List[tuple]:
+        values = r[1:]
+        v = values[self.times[side] - 1]
+        if v is None:
+            return []
+        t = millis_of(v)
+        out: List[tuple] = []
+        matched = False
+        if not any(values[i] is None for i in self.keys[side]):
+            others = self.states[1 - side].value() or []
+            for entry in others:
+                ot = entry[0]
+                lt, rt = (t, ot) if side == 0 else (ot, t)
+                if lt + self.lower <= rt <= lt + self.upper:
+                    row = self._pair(side, values, entry[1])
+                    if self.condition is None or self.condition(row):
+                        out.append(row)
+                        matched = True
+                        entry[2] = True
+            if out:
+                self.states[1 - side].update(others)
+        expiry = self._expiry(side, t)
+        if expiry <= ctx.timer_service().current_watermark():  # can meet no later row
+            if not matched and self.outer[side]:
+                out.append(self._pair(side, values, (None,) * self.widths[1 - side]))
+            return out
+        mine = self.states[side].value() or []
+        mine.append([t, values, matched])
+        self.states[side].update(mine)
+        ctx.timer_service().register_event_time_timer(expiry)
+        return out
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterable[tuple]:
+        out: List[tuple] = []
+        for side in (0, 1):
+            rows = self.states[side].value()
+            if not rows:
+                continue
+            keep = []
+            for entry in rows:
+                if self._expiry(side, entry[0]) <= timestamp:
+                    if not entry[2] and self.outer[side]:
+                        out.append(self._pair(side, entry[1],
+                                              (None,) * self.widths[1 - side]))
+                else:
+                    keep.append(entry)
+            if keep:
+                self.states[side].update(keep)
+            else:
+                self.states[side].clear()
+        return out
+
+
 class TemporalJoin(KeyedCoProcessFunction):
     """An event-time temporal join: each left row waits until the watermark passes its
     time, then meets the right version valid then (the latest with time <= it)."""
@@ -817,6 +1148,8 @@ class TemporalJoin(KeyedCoProcessFunction):
         self.left_pos, self.right_pos = left_time + 1, right_time + 1
         self.right_width, self.left_outer = right_width, left_outer
         self.condition = condition
+        # a NULL key meets the version of the NULL key, as in Flink 2.3 (seen in the corpus:
+        # temporal_join_null_key); window and regular joins match NULL keys to nothing
 
     def open(self, runtime_context: Any) -> None:
         self.pending = runtime_context.get_state(ValueStateDescriptor("temporal-left"))
@@ -831,14 +1164,12 @@ class TemporalJoin(KeyedCoProcessFunction):
         return ()
 
     def process_element2(self, r: tuple, ctx: Any) -> Iterable[tuple]:
+        if r[0] == UPDATE_BEFORE:  # the version its +U replaces stays valid until then
+            return ()
         versions = self.versions.value() or []
         t = millis_of(r[self.right_pos])
-        if r[0] in (INSERT, UPDATE_AFTER):
-            versions.append((t, r[1:]))
-            versions.sort(key=lambda v: v[0])
-        else:
-            versions.append((t, None))  # deleted from then on
-            versions.sort(key=lambda v: v[0])
+        versions.append((t, r[1:] if r[0] in (INSERT, UPDATE_AFTER) else None))  # -D: gone
+        versions.sort(key=lambda v: v[0])
         self.versions.update(versions)
         return ()
 
@@ -879,11 +1210,13 @@ class WindowJoin(KeyedCoProcessFunction):
     the watermark passes its end (outer sides padded with NULLs), insert-only."""
 
     def __init__(self, left_width: int, right_width: int, join_type: str, left_end: int,
-                 right_end: int, condition: Any = None) -> None:
+                 right_end: int, condition: Any = None,
+                 keys: Tuple[Sequence[int], Sequence[int]] = ((), ())) -> None:
         self.widths = (left_width, right_width)
         self.outer = (join_type in ("LEFT", "FULL"), join_type in ("RIGHT", "FULL"))
         self.ends = (left_end + 1, right_end + 1)
         self.condition = condition
+        self.keys = (tuple(keys[0]), tuple(keys[1]))  # a NULL key matches nothing
 
     def open(self, runtime_context: Any) -> None:
         self.rows = runtime_context.get_state(ValueStateDescriptor("window-join"))
@@ -906,15 +1239,26 @@ class WindowJoin(KeyedCoProcessFunction):
     def on_timer(self, timestamp: int, ctx: Any) -> Iterable[tuple]:
         st = self.rows.value() or [[], []]
         self.rows.clear()
-        return _join_lists(st[0], st[1], self.widths, self.outer, self.condition)
+        return _join_lists(st[0], st[1], self.widths, self.outer, self.condition, self.keys)
 
 
 def _join_lists(lefts: List[tuple], rights: List[tuple], widths: Tuple[int, int],
                 outer: Tuple[bool, bool], cond: Any,
-                keys: Tuple[Sequence[int], Sequence[int]] = ((), ())) -> List[tuple]:
+                keys: Tuple[Sequence[int], Sequence[int]] = ((), ()),
+                semi: Optional[bool] = None) -> List[tuple]:
+    """The joined rows of one key's rows; ``semi`` True/False: the left rows that have a
+    match / none (a semi / anti join)."""
     out = []
     right_hit = [False] * len(rights)
     right_null = [any(rv[i] is None for i in keys[1]) for rv in rights]
+    if semi is not None:
+        for lv in lefts:
+            hit = not any(lv[i] is None for i in keys[0]) and any(
+                not right_null[j] and (cond is None or cond((0,) + lv + rv))
+                for j, rv in enumerate(rights))
+            if hit == semi:
+                out.append((INSERT,) + lv)
+        return out
     for lv in lefts:
         hit = False
         if any(lv[i] is None for i in keys[0]):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from .rex import Rex
 from .types import DataType
 
 __all__ = ["RelNode", "Scan", "Values", "Calc", "AggCall", "Aggregate", "WindowSpec",
-           "WindowAggregate", "WindowTVF", "OverAggregate", "Join", "Rank", "Union", "Sort",
+           "WindowAggregate", "WindowTVF", "OverAggregate", "Join", "Rank", "Union", "SetOp", "Sort",
            "Correlate", "WatermarkAssigner", "explain"]
 
 _ids = itertools.count(1)
@@ -193,8 +193,12 @@ class WindowSpec:
     offset: int = 0
     partition: Tuple[int, ...] = ()
     proctime: bool = False
+    rows: bool = False  # a count window (the Table API's row_interval): size, slide in rows
 
     def digest(self) -> str:
+        if self.rows:
+            return (f"{self.kind}(time_col=[${self.time}], size=[{self.size} rows]"
+                    + (f", slide=[{self.slide} rows])" if self.kind == "HOP" else ")"))
         if self.kind == "TUMBLE":
             return f"TUMBLE(time_col=[${self.time}], size=[{self.size} ms])"
         if self.kind == "HOP":
@@ -310,7 +314,7 @@ class Join(RelNode):
     def updating(self) -> bool:
         if self.flavor in ("interval", "temporal", "window"):
             return False
-        return super().updating or self.join_type in ("LEFT", "RIGHT", "FULL")
+        return super().updating or self.join_type in ("LEFT", "RIGHT", "FULL", "ANTI")
 
     def terms(self) -> str:
         keys = ", ".join(f"=(${a}, ${b + len(self.left.names)})"
@@ -373,6 +377,31 @@ class Union(RelNode):
 
 
 @dataclass(eq=False)
+class SetOp(RelNode):
+    """INTERSECT or EXCEPT (``op``), ``all_`` for the ALL variants: rows compared whole,
+    NULLs equal. Streaming: an updating result (a row's copies follow its counts)."""
+
+    left: RelNode
+    right: RelNode
+    op: str
+    all_: bool
+    names: List[str]
+    types: List[DataType]
+    batch: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.inputs = (self.left, self.right)
+
+    @property
+    def updating(self) -> bool:
+        return not self.batch
+
+    def terms(self) -> str:
+        return f"{self.op}{' ALL' if self.all_ else ''}"
+
+
+@dataclass(eq=False)
 class Sort(RelNode):
     """ORDER BY / OFFSET / FETCH. Streaming: a limit without order keeps the first rows."""
 
@@ -430,6 +459,13 @@ def calls_python(*rexes: Optional[Rex]) -> bool:
     from .rex import Call, walk
     return any(isinstance(c, Call) and getattr(c.param("fn"), "python", False)
                for r in rexes if r is not None for c in walk(r))
+
+
+def walk_nodes(node: RelNode) -> Iterator[RelNode]:
+    """``node`` and every node below it, depth first."""
+    yield node
+    for i in node.inputs:
+        yield from walk_nodes(i)
 
 
 def explain(node: RelNode, indent: int = 0) -> str:

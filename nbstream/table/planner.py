@@ -18,17 +18,18 @@ import hashlib
 import math
 from typing import Any, Dict, List, Optional
 
-from ..api.functions import FlatMapFunction
+from ..api.functions import FlatMapFunction, ProcessFunction
 from ..api.watermarks import WatermarkStrategy
 from .codegen import compile_calc, compile_group_step, compile_key
 from .functions.aggregates import make_accumulator
-from .operators import (Aggregates, BatchJoin, ColumnarWindowRow, CumulativeWindows, Deduplicate, FirstRows,
-                        GroupAggregate, GroupStep, IntervalPair, OverRows, RegularJoin, TagSide,
+from .operators import (Aggregates, BatchJoin, ColumnarWindowRow, CountWindows, CumulativeWindows, Deduplicate, FirstRows,
+                        GroupAggregate, GroupStep, IntervalOuterJoin, IntervalPair, LocalTimeWindows, OverRows, RegularJoin, SemiAntiJoin, SetOperation, TaggedRow, TagSide,
                         TemporalJoin, WindowJoin, RowtimeOf, SortAll, SqlWatermarks, TopN, WatermarkExpression,
-                        WindowAccumulate, WindowColumns, WindowEmit, WindowTopN, constant_key)
-from .plan import (Aggregate, Calc, Correlate, Join, OverAggregate, Rank, RelNode, Scan, Sort, Union, Values,
+                        WindowAccumulate, WindowColumns, WindowEmit, WindowTopN, ZoneShift, constant_key)
+from .plan import (Aggregate, Calc, Correlate, Join, OverAggregate, Rank, RelNode, Scan, SetOp, Sort, Union, Values,
                    WatermarkAssigner, WindowAggregate, WindowTVF)
 from .rex import Call, InputRef, Literal
+from .functions.temporal import WatermarkCell
 from .types import ValidationError
 from .udf_ops import (has_python, plan_calc, plan_correlate, plan_python_aggregate,
                       python_aggregate)
@@ -94,6 +95,8 @@ class Planner:
             return ds
         f = compile_calc(node.projects, node.condition, self.functions, self.zone)
         name = f"Calc({node.terms()})"
+        if any(isinstance(v, WatermarkCell) for v in f.bindings.values()):
+            return ds.process(CalcWithWatermark(f)).name(name)
         if node.condition is None:
             return ds.map(f).name(name)
         return ds.flat_map(_Filtered(f)).name(name)
@@ -141,7 +144,8 @@ class Planner:
         else:
             ttl = self.ttl_ms()
             step = compile_group_step(node.aggs, accs, k, ttl > 0)
-            out = keyed.flat_map(GroupStep(step, ttl))
+            in_place = None if ttl > 0 else compile_group_step(node.aggs, accs, k, False, True)
+            out = keyed.flat_map(GroupStep(step, ttl, in_place))
         out = out.name(name).uid(self.uid(node))
         if k == 0:
             out.set_parallelism(1)
@@ -163,6 +167,13 @@ class Planner:
                                  c.distinct) for c in node.aggs]
         aggs = Aggregates(accs, [c.args for c in node.aggs], [c.filter for c in node.aggs])
         k = len(node.group)
+        if w.rows:
+            out = ds.key_by(compile_key(list(node.group)) if k else constant_key).process(
+                CountWindows(aggs, k, w.size, w.slide))
+            out = out.name(f"WindowAggregate({node.terms()})").uid(self.uid(node))
+            if k == 0:
+                out.set_parallelism(1)
+            return out
         if w.kind == "TUMBLE":
             assigner = (TumblingProcessingTimeWindows if w.proctime else
                         TumblingEventTimeWindows).of(w.size, w.offset)
@@ -181,13 +192,24 @@ class Planner:
                                       "its GROUP BY")
         key = compile_key(keys) if k else constant_key
         ltz = node.types[-1].root == "TIMESTAMP_LTZ"
+        shift = self._zone_shift(ltz)
+        if shift is not None and w.kind != "SESSION" and not w.proctime:
+            assigner = LocalTimeWindows(w.kind, w.size, w.slide, w.offset, shift)
         slice_ms = math.gcd(w.size, w.slide) if w.kind in ("HOP", "CUMULATE") else 0
         out = ds.key_by(key).window(assigner).aggregate(
-            WindowAccumulate(aggs, slice_ms, w.time), WindowEmit(aggs, k, ltz))
+            WindowAccumulate(aggs, slice_ms, w.time, shift), WindowEmit(aggs, k, ltz, shift))
         out = out.name(f"WindowAggregate({node.terms()})").uid(self.uid(node))
         if k == 0:
             out.set_parallelism(1)
         return out
+
+    def _zone_shift(self, ltz: bool) -> Any:
+        """For a TIMESTAMP_LTZ time attribute in a session time zone other than UTC: how
+        windows align to its wall clock; else None."""
+        if not ltz:
+            return None
+        shift = ZoneShift(self.zone)
+        return None if shift.utc else shift
 
     def _columnar_window(self, node: WindowAggregate) -> Any:
         """A window aggregation of built-in aggregates over a columnar source (a DataFrame,
@@ -262,7 +284,8 @@ class Planner:
             return None
         scan, columns, delay = found  # columns: the source column of each input column
         w = node.window
-        if w.proctime or not node.group:
+        if w.proctime or not node.group or self._zone_shift(
+                node.types[-1].root == "TIMESTAMP_LTZ") is not None:
             return None
         specs = []
         for c in node.aggs:
@@ -299,7 +322,9 @@ class Planner:
             raise ValidationError("a SESSION window TVF must be aggregated (GROUP BY "
                                   "window_start, window_end)")
         ltz = node.types[-1].root == "TIMESTAMP_LTZ"
-        return ds.flat_map(WindowColumns(w.kind, w.time, w.size, w.slide, w.offset, ltz)).name(
+        shift = self._zone_shift(ltz)
+        return ds.flat_map(WindowColumns(w.kind, w.time, w.size, w.slide, w.offset, ltz,
+                                         shift)).name(
             f"WindowTableFunction({node.terms()})")
 
     def _rank(self, node: Rank) -> Any:
@@ -356,8 +381,13 @@ class Planner:
             out = (left.key_by(lk).interval_join(right.key_by(rk)).between(lower, upper)
                    .process(IntervalPair(cond)))
             return out.name(f"IntervalJoin({node.terms()})").uid(self.uid(node))
-        if flavor == "interval":
-            flavor = "regular"  # an outer interval join: a regular join, same final rows
+        if flavor == "interval" and self.streaming:
+            out = left.connect(right).key_by(lk, rk).process(IntervalOuterJoin(
+                node.join_type, node.bounds, (nl, nr), cond, (node.left_keys, node.right_keys)))
+            out = out.name(f"IntervalJoin({node.terms()})").uid(self.uid(node))
+            if not node.left_keys:
+                out.set_parallelism(1)
+            return out
         if not self.streaming and flavor in ("regular", "interval"):
             tagged = left.map(TagSide(0)).union(right.map(TagSide(1)))
             out = tagged.key_by(_TaggedKey(lk, rk)).process(
@@ -367,10 +397,14 @@ class Planner:
             out = left.connect(right).key_by(lk, rk).process(
                 TemporalJoin(lt, rt, nr, node.join_type == "LEFT", cond))
             name = f"TemporalJoin({node.terms()})"
+        elif node.join_type in ("SEMI", "ANTI"):
+            out = left.connect(right).key_by(lk, rk).process(
+                SemiAntiJoin(node.join_type == "ANTI", cond, (node.left_keys, node.right_keys)))
         elif flavor == "window":
             _ls, le, _rs, re_ = node.bounds
             out = left.connect(right).key_by(lk, rk).process(
-                WindowJoin(nl, nr, node.join_type, le, re_, cond))
+                WindowJoin(nl, nr, node.join_type, le, re_, cond,
+                           (node.left_keys, node.right_keys)))
             name = f"WindowJoin({node.terms()})"
         else:
             out = left.connect(right).key_by(lk, rk).process(
@@ -386,6 +420,13 @@ class Planner:
     def _union(self, node: Union) -> Any:
         streams = [self.translate(p) for p in node.parts]
         return streams[0].union(*streams[1:])
+
+    def _setop(self, node: SetOp) -> Any:
+        left, right = self.translate(node.left), self.translate(node.right)
+        tagged = left.map(TagSide(0)).union(right.map(TagSide(1)))
+        fn = SetOperation(node.op == "INTERSECT", node.all_, node.batch)
+        return (tagged.key_by(TaggedRow()).process(fn)
+                .name(f"SetOp({node.terms()})").uid(self.uid(node)))
 
     def _sort(self, node: Sort) -> Any:
         ds = self.translate(node.input)
@@ -486,6 +527,21 @@ def _drop_last(r: tuple) -> tuple:
 
 #: the row a batch global aggregate adds so that an empty input still has its group
 _EMPTY_GROUP = (-1,)
+
+
+class CalcWithWatermark(ProcessFunction):
+    """A Calc reading CURRENT_WATERMARK: the step's watermark handed to the generated
+    function before each row."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def process_element(self, r: tuple, ctx: Any) -> Any:
+        cell = next(v for v in self.f.bindings.values() if isinstance(v, WatermarkCell))
+        wm = ctx.timer_service().current_watermark()
+        cell.current = None if wm is None or wm <= -(2 ** 63) + 1 else wm
+        out = self.f(r)
+        return () if out is None else (out,)
 
 
 class _Filtered:

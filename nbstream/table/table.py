@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 from . import builder as B
 from .expressions import Expression, col, expressions_of
 from .plan import (Calc, RelNode, Sort, Union, WindowSpec, explain)
+from .recipe import record_methods
 from .result import TableResult, TableSchema
 from .rex import InputRef, Literal
 from .types import DataType, ValidationError
@@ -60,6 +61,7 @@ class Table:
         if self._registered is None:
             name = f"UnnamedTable${next(_unnamed)}"
             self._tenv._register_node(name, self._node)
+            self._tenv._record("create_temporary_view", name, self)
             self._registered = name
         return self._registered
 
@@ -170,10 +172,19 @@ class Table:
         return self._new(union_nodes([self._node, right._node]))
 
     def union(self, right: "Table") -> "Table":
+        self._batch_only("UNION")
         return self.union_all(right).distinct()
+
+    def _batch_only(self, operation: str) -> None:
+        """The Table API's UNION, INTERSECT and MINUS are for batch mode (SQL's work in
+        streaming too), as in Flink."""
+        if self._tenv._streaming:
+            raise ValidationError(f"The {operation} operation on two unbounded tables is "
+                                  "currently not supported.")
 
     def _set_op(self, right: "Table", kind: str, all_: bool) -> "Table":
         from .joins import set_operation
+        self._batch_only("INTERSECT" if kind == "INTERSECT" else "MINUS")
         return self._new(set_operation(self._node, right._node, kind, all_, self._ctx()))
 
     def intersect(self, right: "Table") -> "Table":
@@ -241,15 +252,16 @@ class Table:
     # execution ------------------------------------------------------------------------------------------
     def execute(self) -> TableResult:
         """Run the query; the result's ``collect()`` / ``print()`` read its rows."""
-        return self._tenv._execute_query(self._node)
+        return self._tenv._execute_query(self._node, self)
 
     def execute_insert(self, table_path_or_descriptor: Any, overwrite: bool = False) -> TableResult:
         """Write the rows into a table (a sink); ``.wait()`` on the result waits for the job."""
-        return self._tenv._execute_inserts([(table_path_or_descriptor, self._node)])
+        return self._tenv._execute_inserts([(table_path_or_descriptor, self._node)],
+                                           [(table_path_or_descriptor, self)])
 
     def insert_into(self, table_path: str) -> Any:
         from .environment import TablePipeline
-        return TablePipeline(self._tenv, table_path, self._node)
+        return TablePipeline(self._tenv, table_path, self._node, self)
 
     def explain(self, *extra_details: Any) -> str:
         return self._tenv._explain(self._node)
@@ -432,13 +444,23 @@ def window_spec(node: RelNode, w: GroupWindow, ctx: B.Context) -> WindowSpec:
     def ms(e: Any, what: str) -> int:
         lit = B.Resolver(B.Scope.of(node), ctx).resolve(e)
         if not isinstance(lit, Literal) or not lit.type.is_interval:
-            if e is not None and getattr(e, "_op", "") == "row_interval":
-                raise ValidationError("row-count windows (row_interval) are not supported yet")
             raise ValidationError(f"the window {what} must be a time interval such as "
                                   f"lit(5).seconds, not {e}")
         return int(lit.value)
 
     proctime = getattr(t, "kind", "") == "PROCTIME"
+    if getattr(w.size, "_op", "") == "row_interval":  # a count window: fires when full
+        if w.kind == "SESSION":
+            raise ValidationError("a session window has no row count")
+        slide = w.slide if w.kind == "HOP" else w.size
+        if getattr(slide, "_op", "") != "row_interval":
+            raise ValidationError("a sliding count window slides by a row count: "
+                                  ".every(row_interval(n))")
+        size, step = int(w.size._args[0]), int(slide._args[0])
+        if size < 1 or step < 1:
+            raise ValidationError("a count window holds at least one row")
+        return WindowSpec(w.kind, rex.index, size=size, slide=step, proctime=proctime,
+                          rows=True)
     if w.kind == "TUMBLE":
         return WindowSpec("TUMBLE", rex.index, size=ms(w.size, "size"), proctime=proctime)
     if w.kind == "HOP":
@@ -486,3 +508,14 @@ def plan_text(node: RelNode) -> str:
     return explain(node)
 
 
+# every Table API call remembers how it was made (flink mode replays it on PyFlink: recipe.py)
+record_methods(Table, ("select", "where", "filter", "alias", "add_columns",
+                       "add_or_replace_columns", "rename_columns", "drop_columns", "group_by",
+                       "distinct", "window", "over_window", "join", "left_outer_join",
+                       "right_outer_join", "full_outer_join", "union_all", "union",
+                       "intersect", "intersect_all", "minus", "minus_all", "order_by",
+                       "offset", "fetch", "limit", "map", "flat_map", "join_lateral",
+                       "left_outer_join_lateral", "aggregate", "flat_aggregate"))
+for _cls in (GroupedTable, GroupWindowedTable, OverWindowedTable, AggregatedTable,
+             FlatAggregateTable):
+    record_methods(_cls, ("select", "group_by", "aggregate", "flat_aggregate"))

@@ -546,7 +546,15 @@ def plan_correlate(planner: Any, node: Correlate) -> Any:
 
 
 def plan_python_aggregate(planner: Any, node: Aggregate) -> Any:
-    """A streaming GROUP BY with a Python aggregate: one result per key per bundle."""
+    """A streaming GROUP BY with a Python aggregate: one result per key per bundle. A
+    pandas aggregate is refused there, with PyFlink 2.3's message (it runs in batch mode
+    and over windows)."""
+    if any(getattr(c.fn, "pandas", False) for c in node.aggs):
+        raise ValidationError(
+            "Cannot generate a valid execution plan for the given query:\n\n"
+            f"{node.kind()}({node.terms()})\n\n"
+            "Pandas UDAFs are not supported in streaming mode currently.\n"
+            "Please check the documentation for the set of currently supported SQL features.")
     return _plan_grouped(planner, node, GroupAggregateBundle)
 
 

@@ -23,6 +23,7 @@ import datetime as _dt
 import decimal
 import math
 import struct
+from operator import itemgetter
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .types import DataType, DecimalType, RowType, ValidationError
@@ -407,28 +408,35 @@ _NATIVE = {"BIGINT": int, "INT": int, "SMALLINT": int, "TINYINT": int, "DOUBLE":
            "VARCHAR": str, "CHAR": str, "BOOLEAN": bool}
 
 
-def to_internal(rows: Sequence[Sequence[Any]], types: Sequence[DataType]) -> List[tuple]:
+def to_internal(rows: Sequence[Sequence[Any]], types: Sequence[DataType],
+                kind: Optional[int] = None) -> List[tuple]:
     """Rows of user values as tuples of runtime values of ``types`` (one converter per
     column, made once; a column whose values are already of the native Python type is
-    taken as it is)."""
+    taken as it is). ``kind``: each tuple starts with it (a runtime row, ``(0, ...)``)."""
     width = len(types)
-    for r in rows:
-        if len(r) != width:
-            raise ValidationError(f"the row {tuple(r)!r} has {len(r)} fields, the schema {width}")
+    if set(map(len, rows)) - {width}:  # (map: the checks make no Python call per row)
+        r = next(r for r in rows if len(r) != width)
+        raise ValidationError(f"the row {tuple(r)!r} has {len(r)} fields, the schema {width}")
     convert = []
     for i, t in enumerate(types):
         native = _NATIVE.get(t.root)
-        if native is not None and all(type(r[i]) is native or r[i] is None for r in rows) and (
+        if native is not None and set(map(type, map(itemgetter(i), rows))) <= {
+                native, type(None)} and (
                 native is not int or t.root == "BIGINT" or _fits(rows, i, t)):
             continue
         convert.append((i, converter(t)))
     if not convert:
-        return [tuple(r) for r in rows]
+        if kind is None:
+            return [tuple(r) for r in rows]
+        head = (kind,)
+        return [head + r if type(r) is tuple else head + tuple(r) for r in rows]
     out = []
+    head_list = [] if kind is None else [kind]
     for r in rows:
-        values = list(r)
+        values = head_list + list(r)
+        shift = len(head_list)
         for i, c in convert:
-            values[i] = c(values[i])
+            values[i + shift] = c(values[i + shift])
         out.append(tuple(values))
     return out
 

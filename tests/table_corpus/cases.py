@@ -5,7 +5,10 @@ Regenerate (real PyFlink, Java 17; about 5 minutes on a 2-core machine):
 
     TZ=UTC PYTHONUNBUFFERED=1 python tests/table_corpus/generate.py > tests/table_corpus/expected.txt
 
-Each case: ``(name, mode, statement, compare)``: ``mode`` streaming/batch, ``compare``
+Each case: ``(name, mode, statement, compare)``: ``mode`` streaming/batch (or
+streaming_kolkata: the session time zone Asia/Kolkata), the statement SQL text or a
+function of the TableEnvironment returning a Table (a Table API program, written with
+``pyflink`` imports: nbstream's compat layer runs it), ``compare``
 ``"lines"`` (same text, line by line), ``"rows"`` (the same table rows in any order:
 Flink's output order is not fixed there) or ``"final"`` (the same rows once the changelog
 is applied: the changelog itself depends on how two inputs interleave). Every case runs at parallelism 1 in the
@@ -14,7 +17,7 @@ session time zone UTC, after ``DDL`` declared the tables over ``data/``.
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Any, Callable, List, Tuple
 
 DDL = [
     """CREATE TABLE clicks (
@@ -53,12 +56,59 @@ DDL = [
     """CREATE TABLE printed_ts (
         `user` STRING, ts TIMESTAMP(3), price DECIMAL(10, 2), ok BOOLEAN, f FLOAT
     ) WITH ('connector' = 'print', 'print-identifier' = 'out')""",
+    """CREATE TABLE clicks_ltz (
+        `user` STRING, url STRING, ts TIMESTAMP(3), amount INT, price DECIMAL(10, 2),
+        lts AS CAST(ts AS TIMESTAMP_LTZ(3)),
+        WATERMARK FOR lts AS lts - INTERVAL '2' SECOND
+    ) WITH ('connector' = 'filesystem', 'path' = '{data}/clicks.csv', 'format' = 'csv')""",
+    """CREATE TABLE clicks_pt (
+        `user` STRING, url STRING, ts TIMESTAMP(3), amount INT, price DECIMAL(10, 2),
+        pt AS PROCTIME()
+    ) WITH ('connector' = 'filesystem', 'path' = '{data}/clicks.csv', 'format' = 'csv')""",
+    """CREATE TEMPORARY VIEW clicks_k AS SELECT NULLIF(url, '/pay') AS k, amount, ts
+        FROM clicks""",
+    """CREATE TEMPORARY VIEW rates_null AS SELECT cur, rate, ts FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY cur ORDER BY ts DESC) AS rn
+        FROM (SELECT NULLIF(currency, 'USD') AS cur, rate, ts FROM rates)) WHERE rn = 1""",
 ]
 
 S, B = "streaming", "batch"
+K = "streaming_kolkata"  # streaming with table.local-time-zone Asia/Kolkata (UTC+05:30)
 LINES, ROWS, FINAL = "lines", "rows", "final"
 
-CASES: List[Tuple[str, str, str, str]] = [
+def count_tumble(t_env: Any) -> Any:
+    from pyflink.table.expressions import col, row_interval
+    from pyflink.table.window import Tumble
+    return (t_env.from_path("clicks_pt")
+            .window(Tumble.over(row_interval(2)).on(col("pt")).alias("w"))
+            .group_by(col("user"), col("w"))
+            .select(col("user"), col("amount").sum.alias("total"), col("url").count.alias("n")))
+
+
+def count_slide(t_env: Any) -> Any:
+    from pyflink.table.expressions import col, row_interval
+    from pyflink.table.window import Slide
+    return (t_env.from_path("clicks_pt")
+            .window(Slide.over(row_interval(3)).every(row_interval(2)).on(col("pt")).alias("w"))
+            .group_by(col("user"), col("w"))
+            .select(col("user"), col("amount").sum.alias("total"), col("amount").max))
+
+
+def table_minus_all(t_env: Any) -> Any:
+    from pyflink.table.expressions import col
+    clicks = t_env.from_path("clicks")
+    return clicks.select(col("url")).minus_all(clicks.where(col("amount") >= 3).select(col("url")))
+
+
+def table_intersect_minus(t_env: Any) -> Any:
+    from pyflink.table.expressions import col
+    users = t_env.from_path("users").select(col("name"))
+    clicks = t_env.from_path("clicks").select(col("user").alias("name"))
+    return clicks.intersect(users).union_all(users.minus(clicks)).union_all(
+        clicks.intersect_all(clicks.where(col("name") != "dave")))
+
+
+CASES: List[Tuple[str, str, Any, str]] = [
     # -- values, types and printing ----------------------------------------------------------
     ("literals", S, "SELECT TRUE, 1, CAST(1 AS TINYINT), CAST(2 AS SMALLINT), CAST(3 AS BIGINT), "
      "1.5, 1e3, CAST(1.23 AS FLOAT), 'abc', DATE '2024-01-02', TIME '12:34:56', "
@@ -225,4 +275,77 @@ CASES: List[Tuple[str, str, str, str]] = [
      "`user`, ts, price, TRUE, CAST(1.5 AS FLOAT) FROM clicks WHERE amount > 5; END", ROWS),
     ("print_ltz", S, "INSERT INTO printed_ltz SELECT `user`, TO_TIMESTAMP_LTZ(1704103205000, 3), "
      "CAST(ts AS TIMESTAMP(0)) FROM clicks WHERE amount = 6", LINES),
+    # -- set operations ------------------------------------------------------------------------
+    ("intersect", S, "SELECT `user` FROM clicks WHERE amount >= 3 INTERSECT SELECT name FROM users",
+     FINAL),
+    ("intersect_all", S, "SELECT url FROM clicks INTERSECT ALL SELECT url FROM clicks WHERE "
+     "amount >= 3", FINAL),
+    ("except", S, "SELECT `user` FROM clicks EXCEPT SELECT name FROM users WHERE age < 31", FINAL),
+    ("except_all", S, "SELECT url FROM clicks EXCEPT ALL SELECT url FROM clicks WHERE amount >= 3",
+     FINAL),
+    ("intersect_batch", B, "SELECT `user` FROM clicks WHERE amount >= 3 INTERSECT SELECT name "
+     "FROM users", ROWS),
+    ("except_all_batch", B, "SELECT url, amount > 2 AS big FROM clicks EXCEPT ALL SELECT url, "
+     "FALSE FROM clicks WHERE `user` = 'alice'", ROWS),
+    ("table_minus_all", S, table_minus_all, FINAL),
+    ("table_intersect_minus", B, table_intersect_minus, ROWS),
+    # -- subqueries in expressions: semi and anti joins ----------------------------------------
+    ("in_subquery", S, "SELECT `user`, url FROM clicks WHERE `user` IN (SELECT name FROM users "
+     "WHERE country = 'US')", FINAL),
+    ("not_in_subquery", S, "SELECT `user`, amount FROM clicks WHERE amount NOT IN (SELECT amount "
+     "FROM clicks WHERE url = '/pay')", FINAL),
+    ("exists_correlated", S, "SELECT name, country FROM users u WHERE EXISTS (SELECT * FROM "
+     "clicks c WHERE c.`user` = u.name AND c.amount > 4)", FINAL),
+    ("not_exists", S, "SELECT name FROM users u WHERE NOT EXISTS (SELECT * FROM orders o WHERE "
+     "o.`user` = u.name)", FINAL),
+    ("scalar_subquery", S, "SELECT `user`, amount FROM clicks WHERE amount > (SELECT AVG(amount) "
+     "FROM clicks)", FINAL),
+    ("scalar_subquery_select", B, "SELECT name, age - (SELECT MIN(age) FROM users) AS older "
+     "FROM users", ROWS),
+    ("in_subquery_batch", B, "SELECT `user`, url FROM clicks WHERE `user` IN (SELECT name FROM "
+     "users WHERE country = 'US') AND url <> '/pay'", ROWS),
+    # -- CURRENT_WATERMARK ----------------------------------------------------------------------
+    ("current_watermark", S, "SELECT k, ts, v, CURRENT_WATERMARK(ts) AS wm FROM late", LINES),
+    ("current_watermark_late", S, "SELECT k, v FROM late WHERE CURRENT_WATERMARK(ts) IS NULL OR "
+     "ts > CURRENT_WATERMARK(ts)", LINES),
+    # -- windows on TIMESTAMP_LTZ in a session time zone that is not UTC -------------------------
+    ("ltz_tumble_hour", K, "SELECT window_start, window_end, window_time, COUNT(*) AS c, "
+     "SUM(amount) AS s FROM TABLE(TUMBLE(TABLE clicks_ltz, DESCRIPTOR(lts), INTERVAL '1' HOUR)) "
+     "GROUP BY window_start, window_end, window_time", ROWS),
+    ("ltz_tumble_day", K, "SELECT window_start, window_end, COUNT(*) AS c FROM TABLE(TUMBLE("
+     "TABLE clicks_ltz, DESCRIPTOR(lts), INTERVAL '1' DAY)) GROUP BY window_start, window_end",
+     ROWS),
+    ("ltz_hop", K, "SELECT window_start, window_end, COUNT(*) AS c FROM TABLE(HOP(TABLE "
+     "clicks_ltz, DESCRIPTOR(lts), INTERVAL '20' MINUTE, INTERVAL '1' HOUR)) GROUP BY "
+     "window_start, window_end", ROWS),
+    ("ltz_cumulate", K, "SELECT window_start, window_end, SUM(amount) AS s FROM TABLE(CUMULATE("
+     "TABLE clicks_ltz, DESCRIPTOR(lts), INTERVAL '6' HOUR, INTERVAL '1' DAY)) GROUP BY "
+     "window_start, window_end", ROWS),
+    ("ltz_lts_values", K, "SELECT `user`, lts, CAST(lts AS STRING) AS s FROM clicks_ltz WHERE "
+     "amount = 6", LINES),
+    ("ts_tumble_hour_kolkata", K, "SELECT window_start, window_end, COUNT(*) AS c FROM TABLE("
+     "TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' HOUR)) GROUP BY window_start, "
+     "window_end", ROWS),
+    # -- outer interval joins: insert-only, an unmatched row padded once it can match no more ---
+    ("interval_left_join", S, "SELECT o.id, o.`user`, c.url, c.ts FROM orders o LEFT JOIN "
+     "clicks c ON o.`user` = c.`user` AND c.ts BETWEEN o.ts - INTERVAL '3' SECOND AND "
+     "o.ts + INTERVAL '3' SECOND", ROWS),
+    ("interval_right_join", S, "SELECT o.id, c.`user`, c.url FROM orders o RIGHT JOIN clicks c "
+     "ON o.`user` = c.`user` AND c.ts BETWEEN o.ts - INTERVAL '3' SECOND AND "
+     "o.ts + INTERVAL '3' SECOND", ROWS),
+    ("interval_full_join", S, "SELECT o.id, c.url, c.amount FROM orders o FULL JOIN clicks c "
+     "ON o.`user` = c.`user` AND c.ts BETWEEN o.ts AND o.ts + INTERVAL '5' SECOND", ROWS),
+    # -- NULL keys match nothing in temporal and window joins ------------------------------------
+    ("temporal_join_null_key", S, "SELECT o.id, o.cur, r.rate FROM (SELECT id, NULLIF(currency, "
+     "'USD') AS cur, ts FROM orders) AS o LEFT JOIN rates_null FOR SYSTEM_TIME AS OF o.ts AS r "
+     "ON o.cur = r.cur", ROWS),
+    ("window_join_null_key", S, "SELECT l.k, l.window_start, l.c, r.s FROM (SELECT k, "
+     "window_start, window_end, COUNT(*) AS c FROM TABLE(TUMBLE(TABLE clicks_k, DESCRIPTOR(ts), "
+     "INTERVAL '10' SECOND)) GROUP BY k, window_start, window_end) l FULL JOIN (SELECT k, "
+     "window_start, window_end, SUM(amount) AS s FROM TABLE(TUMBLE(TABLE clicks_k, "
+     "DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY k, window_start, window_end) r ON "
+     "l.k = r.k AND l.window_start = r.window_start AND l.window_end = r.window_end", ROWS),
+    # -- count windows of the Table API (proctime): a window fires when it is full ---------------
+    ("count_tumble", S, count_tumble, ROWS),
+    ("count_slide", S, count_slide, ROWS),
 ]

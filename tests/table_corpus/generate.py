@@ -20,11 +20,13 @@ from cases import CASES, DDL  # noqa: E402
 def environments():
     from pyflink.table import EnvironmentSettings, TableEnvironment
     out = {}
-    for mode, settings in (("streaming", EnvironmentSettings.in_streaming_mode()),
-                           ("batch", EnvironmentSettings.in_batch_mode())):
+    for mode, settings, zone in (
+            ("streaming", EnvironmentSettings.in_streaming_mode(), "UTC"),
+            ("batch", EnvironmentSettings.in_batch_mode(), "UTC"),
+            ("streaming_kolkata", EnvironmentSettings.in_streaming_mode(), "Asia/Kolkata")):
         t_env = TableEnvironment.create(settings)
         t_env.get_config().set("parallelism.default", "1")
-        t_env.get_config().set("table.local-time-zone", "UTC")
+        t_env.get_config().set("table.local-time-zone", zone)
         for ddl in DDL:
             t_env.execute_sql(ddl.replace("{data}", os.path.join(HERE, "data")))
         out[mode] = t_env
@@ -47,10 +49,13 @@ def main(names=None) -> None:
             continue
         print(f"##### {name}", flush=True)
         try:
-            result = envs[mode].execute_sql(stmt)
-            head = stmt.lstrip().split()[0].upper()
-            if head in ("INSERT", "EXECUTE"):
-                result.wait()
+            if callable(stmt):  # a Table API program
+                result = stmt(envs[mode]).execute()
+            else:
+                result = envs[mode].execute_sql(stmt)
+                head = stmt.lstrip().split()[0].upper()
+                if head in ("INSERT", "EXECUTE"):
+                    result.wait()
             result.print()
         except Exception as exc:  # the expected output records Flink's failure
             print(f"##### error {type(exc).__name__}: {error_line(exc)}", flush=True)

@@ -35,6 +35,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Dict, List, Optional, Sequence
 
 from ...errors import JobFailedError
+from . import wire
 from .wire import HEADER, READY, SHUTDOWN
 
 __all__ = ["Worker", "WorkerPool", "get_pool", "shutdown_pool", "pool_size"]
@@ -107,6 +108,9 @@ class WorkerPool:
         self._wake_r, self._wake_w = socket.socketpair()
         self._closed = False
         self.links_dir = tempfile.mkdtemp(prefix="nbstream-links-")  # 0700: this user only
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        self.arrow_dir = tempfile.mkdtemp(prefix="nbstream-arrow-", dir=shm)  # wire.ARROW_FOLDER
+        wire.ARROW_FOLDER[0] = self.arrow_dir
 
     # -- workers ----------------------------------------------------------------------------------
     def ensure(self, n: int) -> List[Worker]:
@@ -130,6 +134,7 @@ class WorkerPool:
         env = dict(os.environ)
         env["NBSTREAM_WORKER_PATH"] = json.dumps([p for p in sys.path if isinstance(p, str)])
         env["NBSTREAM_WORKER_LINKS"] = self.links_dir
+        env[wire.ARROW_FOLDER_ENV] = self.arrow_dir
         started = []
         for _ in range(n):
             parent, child = socket.socketpair()
@@ -289,6 +294,9 @@ class WorkerPool:
         self._wake_r.close()
         self._wake_w.close()
         shutil.rmtree(self.links_dir, ignore_errors=True)
+        shutil.rmtree(self.arrow_dir, ignore_errors=True)  # batches no one read
+        if wire.ARROW_FOLDER[0] == self.arrow_dir:
+            wire.ARROW_FOLDER[0] = None
 
 
 _POOL: Optional[WorkerPool] = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import pickle
 import struct
 import types
@@ -63,10 +64,32 @@ Frames = List[Any]  # bytes-like objects: the pickle, then its out-of-band buffe
 
 
 def encode(obj: Any) -> Frames:
-    """Pickle ``obj`` (protocol 5, cloudpickle's pickler) into frames."""
+    """Pickle ``obj`` (protocol 5, cloudpickle's pickler) into frames: a message read once
+    (its large Arrow batches travel as files, :data:`ARROW_FOLDER`)."""
     buffers: List[Any] = []
-    data = dumps(obj, buffer_callback=buffers.append)
-    return [data] + [b.raw() for b in buffers]
+    out = io.BytesIO()
+    pickler = _pickler()(out, protocol=5, buffer_callback=buffers.append)
+    pickler.arrow_folder = arrow_folder()
+    pickler.dump(obj)
+    return [out.getvalue()] + [b.raw() for b in buffers]
+
+
+#: where the Arrow batches of messages (:func:`encode`) travel as memory-mapped files, not
+#: through the connection: the worker pool's private folder, on tmpfs when there is one
+#: (set by the pool in the kernel, and in the environment of its workers); a batch is
+#: written once, and the process that reads the message maps the file, unlinks it, and
+#: reads the batch without a copy. None: in the message (no pool, or a small batch).
+ARROW_FOLDER: List[Optional[str]] = [None]
+ARROW_FILE_MIN = 1 << 20  # bytes: a smaller batch travels in the message
+ARROW_FOLDER_ENV = "NBSTREAM_WORKER_ARROW"
+
+
+def arrow_folder() -> Optional[str]:
+    folder = ARROW_FOLDER[0]
+    if folder is None:
+        import os
+        folder = ARROW_FOLDER[0] = os.environ.get(ARROW_FOLDER_ENV) or ""
+    return folder or None
 
 
 def dumps(obj: Any, buffer_callback: Any = None) -> bytes:
@@ -109,6 +132,8 @@ def _pickler() -> type:
             self.dispatch_table = dispatch_table(len(copyreg.dispatch_table))
             super().__init__(*args, **kwargs)
 
+        arrow_folder: Optional[str] = None  # set for a message read once (encode)
+
         def reducer_override(self, obj: Any) -> Any:
             kind = type(obj)
             if kind in standard:
@@ -117,6 +142,9 @@ def _pickler() -> type:
                 make, args = self.dispatch_table[types.CodeType](obj)
                 return make, tuple(obj.co_filename if a == "<dynamic-code>" else a for a in args)
             if kind.__name__ in _ARROW and kind.__module__ == "pyarrow.lib":
+                if self.arrow_folder is not None and obj.nbytes >= ARROW_FILE_MIN:
+                    return _read_arrow_file, (_arrow_file(obj, self.arrow_folder),
+                                              kind.__name__)
                 return _read_arrow, (pickle.PickleBuffer(_arrow_ipc(obj)), kind.__name__)
             reduced = super().reducer_override(obj)
             if reduced is NotImplemented and not issubclass(kind, (type, types.FunctionType)):
@@ -139,6 +167,34 @@ def _arrow_ipc(data: Any) -> Any:
     with pa.ipc.new_stream(sink, data.schema) as writer:
         writer.write(data)
     return sink.getvalue()
+
+
+_files = itertools.count()
+
+
+def _arrow_file(data: Any, folder: str) -> str:
+    """An Arrow batch or table written as an Arrow IPC stream file in ``folder``."""
+    import os
+
+    import pyarrow as pa
+
+    path = os.path.join(folder, f"{os.getpid()}-{next(_files)}.arrow")
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write(data)
+    return path
+
+
+def _read_arrow_file(path: str, kind: str) -> Any:
+    """The batch of :func:`_arrow_file`, read from the mapped file without a copy (the
+    file is unlinked at once: the mapping lives as long as the batch)."""
+    import os
+
+    import pyarrow as pa
+
+    source = pa.memory_map(path)
+    os.unlink(path)
+    reader = pa.ipc.open_stream(source)
+    return reader.read_next_batch() if kind == "RecordBatch" else reader.read_all()
 
 
 def _read_arrow(data: Any, kind: str) -> Any:

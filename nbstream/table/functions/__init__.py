@@ -17,8 +17,13 @@ group, window and OVER operators call (``create``, ``add``, ``retract``, ``merge
 A **table function** (UDTF) is a :class:`TableFunctionDef` (``infer`` returns a ROW
 type; ``create()`` a callable yielding rows).
 
-Registries chain: a :class:`FunctionRegistry` of a TableEnvironment (temporary
-functions) looks names up in itself, then in :data:`BUILTINS`.
+Registries chain as Flink resolves a function's name: a TableEnvironment's
+:class:`FunctionRegistry` holds its temporary *system* functions and looks a name up in
+itself, then in :data:`BUILTINS`, then in its temporary *catalog* functions
+(``create_temporary_function``), which therefore never hide a built-in. A SQL operator
+(``a + b``, ``a = b``) is resolved in :data:`BUILTINS` only; the Table API's operators
+(``col('a') + 1``) go by name, so a temporary system function ``plus`` replaces them, as
+in PyFlink 2.3.
 
 >>> BUILTINS.scalar("upper").name, BUILTINS.aggregate("count").name
 ('upper', 'count')
@@ -194,14 +199,19 @@ class TableFunctionDef:
 class FunctionRegistry:
     """Functions by lower-case name; a lookup falls back to ``parent``."""
 
-    def __init__(self, parent: Optional["FunctionRegistry"] = None) -> None:
+    def __init__(self, parent: Optional["FunctionRegistry"] = None,
+                 catalog: Optional["FunctionRegistry"] = None) -> None:
         self.parent = parent
+        self.catalog = catalog  # searched after the parents (temporary catalog functions)
         self.scalars: Dict[str, ScalarFunctionDef] = {}
         self.aggregates: Dict[str, AggregateFunctionDef] = {}
         self.tables: Dict[str, TableFunctionDef] = {}
 
-    def add(self, fn: Any, *names: str) -> Any:
-        """Register ``fn`` under its name and ``names``; returns it (a decorator too)."""
+    def add(self, fn: Any, *names: str, system: bool = True) -> Any:
+        """Register ``fn`` under its name and ``names``; returns it (a decorator too).
+        ``system=False``: a catalog function, found only when no built-in has its name."""
+        if not system and self.catalog is not None:
+            return self.catalog.add(fn, *names)
         table = (self.scalars if isinstance(fn, ScalarFunctionDef) else
                  self.aggregates if isinstance(fn, AggregateFunctionDef) else self.tables)
         for n in (fn.name, *names):
@@ -212,6 +222,8 @@ class FunctionRegistry:
         found = False
         for table in (self.scalars, self.aggregates, self.tables):
             found = table.pop(name.lower(), None) is not None or found
+        if self.catalog is not None:
+            found = self.catalog.remove(name) or found
         return found
 
     def _find(self, attr: str, name: str) -> Any:
@@ -221,7 +233,7 @@ class FunctionRegistry:
             if fn is not None:
                 return fn
             r = r.parent
-        return None
+        return self.catalog._find(attr, name) if self.catalog is not None else None
 
     def scalar(self, name: str) -> ScalarFunctionDef:
         fn = self._find("scalars", name)
@@ -247,6 +259,8 @@ class FunctionRegistry:
 
     def names(self, user_only: bool = False) -> List[str]:
         out = set(self.scalars) | set(self.aggregates) | set(self.tables)
+        if self.catalog is not None:
+            out |= set(self.catalog.names())
         if self.parent is not None and not user_only:
             out |= set(self.parent.names())
         return sorted(out)

@@ -473,3 +473,42 @@ class UnitFunction(ScalarFunctionDef):
 
 BUILTINS.add(UnitFunction("timestampdiff"))
 BUILTINS.add(UnitFunction("timestampadd"))
+
+
+# -- CURRENT_WATERMARK ---------------------------------------------------------------------------------
+class WatermarkCell:
+    """The watermark of the step running a generated function (epoch ms, None before the
+    first): the step sets ``current`` before each row (``planner: CalcWithWatermark``)."""
+
+    def __init__(self) -> None:
+        self.current: Optional[int] = None
+
+
+def _watermark_value(ms: Optional[int], ltz: bool) -> Any:
+    if ms is None or ms <= -(2 ** 63) + 1:
+        return None
+    from ..values import EPOCH, EPOCH_UTC
+    return (EPOCH_UTC if ltz else EPOCH) + _dt.timedelta(milliseconds=ms)
+
+
+class CurrentWatermark(ScalarFunctionDef):
+    """CURRENT_WATERMARK(rowtime): the watermark of the step when the row passes it (the
+    one emitted after the previous row), NULL before the first; the rowtime's type."""
+
+    name = "current_watermark"
+    deterministic = False
+
+    def infer(self, ctx: CallContext) -> DataType:
+        if len(ctx.types) != 1 or getattr(ctx.types[0], "kind", "") != "ROWTIME":
+            raise ctx.fail("The argument of CURRENT_WATERMARK must be a rowtime attribute")
+        t = ctx.types[0]
+        plain = t.plain() if hasattr(t, "plain") else t
+        return plain.copy(True)
+
+    def emit(self, gen: Any, args: List[str], call: Call) -> str:
+        cell = gen.bind(gen.watermark_cell(), "wm")
+        f = gen.bind(_watermark_value, "f")
+        return f"{f}({cell}.current, {call.type.root == 'TIMESTAMP_LTZ'})"
+
+
+BUILTINS.add(CurrentWatermark())

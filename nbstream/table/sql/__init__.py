@@ -77,9 +77,9 @@ class SqlRunner:
         words = _words(stmt)
         head = words[0] if words else ""
         if _QUERY_START.match(stmt):
-            return self.tenv._execute_query(self.query(stmt))
+            return self.tenv._execute_query(self.query(stmt), stmt)
         if head in ("INSERT", "UPSERT"):
-            return self.tenv._execute_inserts([self.insert_target(stmt)])
+            return self.tenv._execute_inserts([self.insert_target(stmt)], [stmt])
         if head == "EXECUTE" and words[1:3] == ["STATEMENT", "SET"]:
             return self.statement_set(stmt)
         if head == "EXECUTE":
@@ -164,8 +164,8 @@ class SqlRunner:
                      re.IGNORECASE | re.DOTALL)
         if m is None:
             raise SqlParseError("SQL parse failed. EXECUTE STATEMENT SET BEGIN ...; END")
-        inserts = [self.insert_target(s) for s in statements(m.group(1))]
-        return self.tenv._execute_inserts(inserts)
+        parts = statements(m.group(1))
+        return self.tenv._execute_inserts([self.insert_target(s) for s in parts], parts)
 
     # -- DDL ------------------------------------------------------------------------------------------
     def create(self, stmt: str, words: List[str]) -> TableResult:

@@ -157,7 +157,8 @@ def to_expression(node: Any) -> Expression:
 
 
 def _call(name: str, *args: Expression) -> Expression:
-    return Expression("call", name, *args)
+    """SQL syntax (an operator, CASE, BETWEEN ...): the built-in, never a user function."""
+    return Expression.operator(name, *args)
 
 
 def _convert(node: Any) -> Expression:  # noqa: C901  (one branch per kind of node)
@@ -206,7 +207,9 @@ def _convert(node: Any) -> Expression:  # noqa: C901  (one branch per kind of no
                      _call("less_than_or_equal", x, to_expression(node.args["high"])))
     if isinstance(node, exp.In):
         if node.args.get("query") is not None:
-            return Expression("in_query", to_expression(node.this), node.args["query"])
+            raise ValidationError(f"a subquery is supported in a WHERE conjunct ([NOT] IN, "
+                                  f"[NOT] EXISTS) or as a scalar value, not here: "
+                                  f"{node.sql()[:80]}")
         return _call("in", to_expression(node.this), *[to_expression(v) for v in node.expressions])
     if isinstance(node, exp.Like):
         args = [to_expression(node.this), to_expression(node.expression)]
@@ -304,8 +307,10 @@ def _convert(node: Any) -> Expression:  # noqa: C901  (one branch per kind of no
         return _call("current_time")
     if isinstance(node, exp.Anonymous):
         return _function(node.name, node.expressions)
-    if isinstance(node, exp.Subquery) or isinstance(node, exp.Exists):
-        raise ValidationError(f"subqueries in expressions are not supported yet: {node.sql()}")
+    if isinstance(node, exp.Subquery) or isinstance(node, exp.Exists) or (
+            isinstance(node, exp.In) and node.args.get("query") is not None):
+        raise ValidationError(f"a subquery is supported in a WHERE conjunct ([NOT] IN, [NOT] "
+                              f"EXISTS) or as a scalar value, not here: {node.sql()[:80]}")
     if isinstance(node, exp.Func):  # a function sqlglot knows by another name
         name = node.sql_name() if hasattr(node, "sql_name") else kind
         args = [v for k, v in node.args.items() if v is not None and not isinstance(v, bool)]
@@ -349,7 +354,7 @@ def _function(name: str, args: List[Any]) -> Expression:
             converted.append(to_expression(a))
     if lname == "count" and converted and converted[0]._op == "star":
         converted = []
-    call = _call(lname, *converted)
+    call = Expression("call", lname, *converted)  # by name: a system function may replace it
     return Expression("distinct", call) if distinct else call
 
 
@@ -423,9 +428,15 @@ class Converter:
             where = None
         for join in joins:
             node, scope = self.join(node, scope, join)
-        if where is not None:
-            node = absorb_rank(B.filter_node(node, to_expression(where.this), self.ctx, scope))
-        items = [to_expression(e) for e in tree.expressions]
+        condition = where.this.copy() if where is not None else None
+        if condition is not None:
+            node, condition = self.predicate_subqueries(node, scope, condition)
+        selected = [e.copy() for e in tree.expressions]
+        node, scope, parts = self.scalar_subqueries(node, scope, [condition] + selected)
+        condition, selected = parts[0], parts[1:]
+        if condition is not None:
+            node = absorb_rank(B.filter_node(node, to_expression(condition), self.ctx, scope))
+        items = [to_expression(e) for e in selected]
         named_windows = {w.alias: w for w in (tree.args.get("windows") or [])}
         group = tree.args.get("group")
         having = tree.args.get("having")
@@ -446,6 +457,111 @@ class Converter:
             node = B.aggregate(node, keys, keys, self.ctx, style="sql")
         note_rank_use(node)
         return self._order_limit(node, tree, None)
+
+    # subqueries in expressions -----------------------------------------------------------------
+    def predicate_subqueries(self, node: RelNode, scope: B.Scope, condition: Any
+                             ) -> Tuple[RelNode, Any]:
+        """``x [NOT] IN (SELECT ...)`` and ``[NOT] EXISTS (SELECT ...)`` among the WHERE's
+        conjuncts as semi / anti joins (as Flink plans them); the other conjuncts back."""
+        exp = _sqlglot()[0]
+        rest = []
+        for c in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            inner, anti = c, False
+            while isinstance(inner, (exp.Not, exp.Paren)):
+                anti = anti != isinstance(inner, exp.Not)
+                inner = inner.this
+            if isinstance(inner, exp.In) and inner.args.get("query") is not None:
+                node = self._in_join(node, scope, inner, anti)
+            elif isinstance(inner, exp.Exists):
+                node = self._exists_join(node, scope, inner.this, anti)
+            else:
+                rest.append(c)
+        return node, (exp.and_(*rest) if rest else None)
+
+    def _in_join(self, node: RelNode, scope: B.Scope, tree: Any, anti: bool) -> RelNode:
+        from ..functions import BUILTINS
+        from ..joins import make_join
+        query = tree.args["query"]
+        sub = self.query(query.this if isinstance(query, _sqlglot()[0].Subquery) else query)
+        if len(sub.types) != 1:
+            raise ValidationError(f"the subquery of IN returns {len(sub.types)} columns, not one: "
+                                  f"{tree.sql()[:80]}")
+        x = B.Resolver(scope, self.ctx, self.text).resolve(to_expression(tree.this))
+        y = InputRef(len(node.types), sub.types[0], sub.names[0])
+        functions = self.ctx.functions
+        equal = B.resolve_call(BUILTINS.scalar("equals"), "equals", [x, y], tree.sql(),
+                               functions)
+        if anti and (x.type.nullable or y.type.nullable):
+            # NOT IN is NULL (not TRUE) when x or any value of the subquery is NULL
+            checks = [equal] + [B.resolve_call(BUILTINS.scalar("is_null"), "is_null", [v], "",
+                                               functions) for v in (x, y) if v.type.nullable]
+            equal = checks[0]
+            for c in checks[1:]:
+                equal = B.resolve_call(BUILTINS.scalar("or"), "or", [equal, c], "", functions)
+        return make_join(node, sub, "ANTI" if anti else "SEMI", equal)
+
+    def _exists_join(self, node: RelNode, scope: B.Scope, query: Any, anti: bool) -> RelNode:
+        """EXISTS: the subquery's rows (its FROM and WHERE) joined to the outer rows by the
+        WHERE conjuncts that name outer columns (a correlated subquery), as a semi join."""
+        from ..joins import make_join
+        exp = _sqlglot()[0]
+        query = query.this if isinstance(query, exp.Subquery) else query
+        if not isinstance(query, exp.Select) or query.args.get("group") is not None or \
+                query.args.get("having") is not None:
+            raise ValidationError(f"EXISTS takes a SELECT without GROUP BY here: "
+                                  f"{query.sql()[:80]}")
+        from_ = query.args.get("from_") or query.args.get("from")
+        if from_ is None or query.args.get("joins"):
+            raise ValidationError(f"EXISTS takes a SELECT from one table here: "
+                                  f"{query.sql()[:80]}")
+        sub, inner_scope = self.from_item(from_.this)
+        where = query.args.get("where")
+        local, correlated = [], []
+        for c in (where.this.flatten() if where is not None and isinstance(where.this, exp.And)
+                  else ([where.this] if where is not None else [])):
+            try:  # a conjunct naming only the subquery's columns filters the subquery
+                B.Resolver(inner_scope, self.ctx, self.text).resolve(to_expression(c))
+                local.append(c)
+            except ValidationError:
+                correlated.append(c)
+        if local:
+            sub = B.filter_node(sub, to_expression(exp.and_(*local)), self.ctx, inner_scope)
+        condition = None
+        if correlated:
+            condition = B.Resolver(scope + inner_scope, self.ctx, self.text).resolve(
+                to_expression(exp.and_(*correlated)))
+        return make_join(node, sub, "ANTI" if anti else "SEMI", condition)
+
+    def scalar_subqueries(self, node: RelNode, scope: B.Scope, trees: List[Any]
+                          ) -> Tuple[RelNode, B.Scope, List[Any]]:
+        """Scalar subqueries ``(SELECT MAX(x) FROM t)`` in ``trees``: each joined (LEFT, no
+        keys) to the rows as one more column, which the expression then reads."""
+        from ..joins import make_join
+        exp = _sqlglot()[0]
+        out = []
+        for tree in trees:
+            if tree is None:
+                out.append(None)
+                continue
+            for sub_tree in list(tree.find_all(exp.Subquery)):
+                if isinstance(sub_tree.parent, (exp.In, exp.Exists, exp.From, exp.Join)):
+                    continue
+                sub = self.query(sub_tree.this)
+                if len(sub.types) != 1:
+                    raise ValidationError(f"a scalar subquery returns one column, not "
+                                          f"{len(sub.types)}: {sub_tree.sql()[:80]}")
+                name = f"$scalar{len(node.types)}"
+                sub = _rename(sub, [name])
+                joined = make_join(node, sub, "LEFT", None)
+                scope = scope + B.Scope.of(sub)
+                node = joined
+                column = exp.column(exp.to_identifier(name, quoted=True))
+                if sub_tree is tree:
+                    tree = column
+                else:
+                    sub_tree.replace(column)
+            out.append(tree)
+        return node, scope, out
 
     def _group_key(self, key: Expression, items: List[Expression]) -> Expression:
         """GROUP BY 1 (a position) or a select alias as the select item it names."""

@@ -230,7 +230,7 @@ def create_function(tenv: "TableEnvironment", stmt: str) -> None:
     name = strip_path(m.group(4))
     if m.group(3) and tenv._catalog.functions._find("scalars", name):
         return
-    tenv._register_function(name, _string(m.group(5)))
+    tenv._register_function(name, _string(m.group(5)), system=bool(m.group(2)))
 
 
 # -- DESCRIBE / SHOW CREATE --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Union
 
 from ..connectors.sinks import (CollectSink, FunctionSink, PrintSink, SinkSpec,
                                 SocketSink, TextFileSink, WriteMode)
-from ..errors import PlanError
+from ..errors import PlanError, whole_number
 from ..plan.config import parallelism_of
 from ..plan.logical import Node, Partitioning, UserFn
 from ..runtime.aggregations import accumulator

@@ -25,7 +25,7 @@ from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import FunctionInvocationError, UnknownFunctionTypeError
 from .messages import EgressMessage, Message
 from .storage import Cell, make_address_storage_spec
-from .types import Type, TypedValue
+from .types import TypedValue
 
 __all__ = ["StatefulFunctions", "StatefulFunction", "Context", "DelayedMessage", "BatchResult",
            "run_batch", "run_batch_async", "Invocation"]

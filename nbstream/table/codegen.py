@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .rex import Call, InputRef, Literal, Rex
 from .functions import BUILTINS

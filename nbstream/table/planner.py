@@ -18,7 +18,7 @@ import hashlib
 import math
 from typing import Any, Dict, List, Optional
 
-from ..api.functions import FlatMapFunction, ProcessFunction
+from ..api.functions import ProcessFunction
 from ..api.watermarks import WatermarkStrategy
 from .codegen import compile_calc, compile_group_step, compile_key
 from .functions.aggregates import make_accumulator

@@ -31,7 +31,7 @@ import sys
 import sysconfig
 import threading
 import types
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 __all__ = ["driver_imports", "apply_driver_imports"]
 

@@ -21,11 +21,9 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import logging
-import os
 import pickle
 import queue
 import subprocess
-import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set

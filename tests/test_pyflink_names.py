@@ -67,5 +67,5 @@ def test_the_file_sink_names_import_from_the_connectors_package():
                                                    OutputFileConfig, RollingPolicy)
         from pyflink.datastream.connectors.file_system import FileSink as direct
         assert FileSink is direct
-        with pytest.raises(NotAvailableError, match="KafkaSource"):
-            from pyflink.datastream.connectors import KafkaSource  # noqa: F401
+        with pytest.raises(NotAvailableError, match="JdbcSink"):
+            from pyflink.datastream.connectors import JdbcSink  # noqa: F401

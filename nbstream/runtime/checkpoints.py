@@ -510,7 +510,8 @@ class CheckpointCoordinator:
     def _check_restorable(self, cp: CompletedCheckpoint) -> None:
         for nid, node in self.plan.nodes.items():
             entry = cp.operators.get(self.uids[nid])
-            if node.is_source and entry is not None \
+            rescalable = getattr(node.params.get("source"), "rescalable", False)  # splits
+            if node.is_source and entry is not None and not rescalable \
                     and entry["parallelism"] != self.plan.parallelism[nid]:
                 raise CheckpointError(
                     f"{cp.path}: source '{node.name}' ran at parallelism {entry['parallelism']}, "

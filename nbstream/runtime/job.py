@@ -136,7 +136,8 @@ class JobClient:
         """Records in and out per operator, summed over its parallel instances (live),
         the lowest watermark, operator counters such as ``late_records`` and
         ``late_records_dropped`` of windows and interval joins, and latencies an operator
-        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance)."""
+        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), and statuses
+        as text (a live feed's ``feed_status``: connected, reconnecting...)."""
         out: Dict[str, Dict[str, Any]] = {}
         for m in self._metrics_source():
             key = f"{m['id']}:{m['name']}"
@@ -153,6 +154,8 @@ class JobClient:
             for name, value in m.items():  # operator counters (late_records_dropped, ...)
                 if name not in _BASE_METRICS and isinstance(value, int):
                     entry[name] = entry.get(name, 0) + value
+                elif isinstance(value, str):  # a status (a live feed's connection...)
+                    entry[name] = value
                 elif isinstance(value, Histogram):  # latencies: merged, then read as quantiles
                     entry.setdefault(name, Histogram()).merge(value)
         for entry in out.values():

@@ -403,11 +403,17 @@ def test_exactly_once_needs_checkpointing(cluster):
 
 
 def test_flink_mode_without_the_connector_jar_says_how(cluster):
-    from nbstream.connectors.kafka import KafkaSourceSpec
+    """Flink mode translates a KafkaSource to Flink's own Kafka connector; without its
+    jar configured the translation says how (checked on the plan, no JVM started)."""
+    from nbstream.flink.translate import Translator
 
-    spec = KafkaSourceSpec(source(cluster, "x"), None)
-    with pytest.raises(PlanError, match="pipeline.jars.*flink-sql-connector-kafka"):
-        spec.flink_source({})
+    env = env_for("thread", 1)
+    env.from_source(source(cluster, "x"), WatermarkStrategy.no_watermarks(), "in").print()
+    plan = env._plan("job")
+    node = next(n for n in plan.nodes.values() if n.is_source)
+    with pytest.raises(PlanError, match=r"step 'Source: in' \(source\) cannot run in flink "
+                                        r"mode: .*pipeline.jars.*flink-sql-connector-kafka"):
+        Translator(plan, fenv=None)._source(node)
 
 
 def test_pyflink_names(cluster):

@@ -120,9 +120,13 @@ def throughput(cluster: LocalKafkaCluster, src: str, n: int, mode: str, windowed
         env = environment(mode, os.path.join(folder, uuid.uuid4().hex))
         build(env, cluster, src, out, windowed)
         started = time.perf_counter()
-        env.execute()
+        job = env.execute_async()
+        job.result(timeout=1800)
         seconds = time.perf_counter() - started
         produced = len(cluster.read(out, timeout_s=120))
+        if job.restarts or produced != (n if not windowed else produced):
+            print(f"  {mode} {'W' if windowed else 'P'}: {produced:,} out, {job.restarts} "
+                  f"restart(s): {job.last_failure}")
         rates_in.append(n / seconds)
         rates_out.append(produced / seconds)
         outs.append(produced)

@@ -165,8 +165,14 @@ def describe_function(fn: Any) -> str:
         name = type(fn).__qualname__
     code = getattr(target, "__code__", None)
     if code is not None:
-        return f"{name} ({_short_file(code.co_filename)}:{code.co_firstlineno})"
+        return f"{name} ({where_in(code)})"
     return name
+
+
+def where_in(code: Any, line: Optional[int] = None) -> str:
+    """``file:line`` of a code object (its first line unless ``line``), the file shortened
+    to its folder and name."""
+    return f"{_short_file(code.co_filename)}:{code.co_firstlineno if line is None else line}"
 
 
 def _short_file(path: str) -> str:

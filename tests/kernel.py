@@ -51,12 +51,23 @@ class Kernel:
                 self._cond.notify_all()
 
     # -- running cells ------------------------------------------------------------------------
-    def submit(self, code: str) -> str:
-        return self.kc.execute(code, allow_stdin=False)
+    def submit(self, code: str, cell_id: Optional[str] = None,
+               deleted: Optional[List[str]] = None) -> str:
+        """Send ``code`` to run; ``cell_id``: as a notebook cell of that id (JupyterLab's
+        request metadata, with the ids of cells ``deleted`` since the last run)."""
+        if cell_id is None and not deleted:
+            return self.kc.execute(code, allow_stdin=False)
+        content = {"code": code, "silent": False, "store_history": True,
+                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+        msg = self.kc.session.msg("execute_request", content)
+        msg["metadata"] = {"cellId": cell_id, "deletedCells": deleted or []}
+        self.kc.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
 
-    def execute(self, code: str, timeout: float = 60) -> "Cell":
-        """Run ``code``; return once the kernel is idle again after it."""
-        msg_id = self.submit(code)
+    def execute(self, code: str, timeout: float = 60, cell_id: Optional[str] = None,
+                deleted: Optional[List[str]] = None) -> "Cell":
+        """Run ``code`` (as cell ``cell_id``); return once the kernel is idle again after it."""
+        msg_id = self.submit(code, cell_id, deleted)
         return Cell(self, msg_id, self.finish(msg_id, timeout))
 
     def finish(self, msg_id: str, timeout: float = 60) -> Dict[str, Any]:

@@ -1,6 +1,8 @@
 """binder/ installs into a fresh virtual environment (as repo2docker does: the
-requirements, then postBuild from the repository root), and there the installed package
-(not this checkout) runs the quickstart with its live view."""
+requirements, then postBuild from the repository root) at the versions binder/constraints.txt
+pins, every installed package pinned there; the package build makes the live view's front end
+from js/ (a checkout without it); and there the installed package (not this checkout) runs the
+quickstart with its live view."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ def test_binder_files_install_into_a_fresh_venv(tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(ROOT, repo, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv", "__pycache__", "*.egg-info", "build", ".pytest_cache", "artifacts",
-        ".hypothesis", "benchmarks"))
+        ".hypothesis", "benchmarks", "node_modules", "site"))
+    shutil.rmtree(repo / "nbstream" / "notebook" / "static")  # generated: as in a fresh clone
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     bin_ = venv / "bin"
@@ -37,6 +40,12 @@ def test_binder_files_install_into_a_fresh_venv(tmp_path):
 
     run("python", "-m", "pip", "install", "-q", "-r", "binder/requirements.txt")
     run("bash", "binder/postBuild")
+    pins = dict(line.split("==") for line in (repo / "binder" / "constraints.txt").read_text().split()
+                if "==" in line)
+    frozen = run("python", "-m", "pip", "freeze", "--exclude", "nbstream", "--exclude", "pip",
+                 "--exclude", "setuptools").split()
+    installed = dict(line.split("==") for line in frozen if "==" in line)
+    assert installed == pins  # the lock is whole, and it is what got installed
     where = run("python", "-c", "import nbstream, pathlib; "
                 "from nbstream.notebook.widget import STATIC, StreamView; "
                 "print(nbstream.__file__, (STATIC / 'widget.js').resolve(), "

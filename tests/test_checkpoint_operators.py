@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import glob
 import os
-import signal
 import time
 from collections import Counter
 from typing import Any, Callable, List, Optional, Tuple
@@ -26,6 +25,7 @@ from nbstream import (CheckpointingMode, Duration, EventTimeSessionWindows, JobS
                       MapStateDescriptor, ProcessJoinFunction, RestartStrategies,
                       StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy)
 from nbstream.api.async_io import AsyncDataStream, AsyncFunction
+from tests.workers import kill_a_worker_of
 
 
 # -- the harness ---------------------------------------------------------------------------------
@@ -80,7 +80,6 @@ def as_rows(results: Any) -> List[Any]:
 def recovered(build: Build, mode: str, parallelism: int, tmp_path: Any, at: int) -> Tuple[Counter, Any]:
     """Run ``build`` with checkpoints: in thread mode a step fails once at ``at``, in
     process mode a worker is killed once two checkpoints have completed."""
-    from nbstream.runtime.executors.pool import get_pool
 
     folder = str(tmp_path / "checkpoints")
     os.makedirs(folder, exist_ok=True)
@@ -92,8 +91,7 @@ def recovered(build: Build, mode: str, parallelism: int, tmp_path: Any, at: int)
     for record in it:
         got.append(record)
         if kill and victim is None and it.job.checkpoint_info().get("completed", 0) >= 2:
-            victim = next(iter(get_pool().workers.values()))
-            os.kill(victim.pid, signal.SIGKILL)
+            victim = kill_a_worker_of(it.job)
     job = it.job
     assert job.status is JobStatus.FINISHED, job.error
     assert job.restarts == 1, (job.restarts, job.last_failure)

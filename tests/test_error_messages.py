@@ -187,8 +187,12 @@ def test_pyflink_environment_methods_not_built_yet_say_so(method):
         env.enable_teleport
 
 
-def test_the_pyflink_compat_layer_raises_the_same_error_on_its_environment():
+def test_the_pyflink_compat_layer_keeps_the_changelog_setting_and_names_java_methods():
     from nbstream import NotAvailableError
     from nbstream.compat.pyflink.datastream import StreamExecutionEnvironment as PyFlinkEnv
-    with pytest.raises(NotAvailableError, match="enable_changelog_state_backend"):
-        PyFlinkEnv.get_execution_environment().enable_changelog_state_backend()
+    env = PyFlinkEnv.get_execution_environment()
+    assert env.is_changelog_state_backend_enabled() is None
+    assert env.enable_changelog_state_backend(True).is_changelog_state_backend_enabled() is True
+    with pytest.raises(NotAvailableError, match=r"StreamExecutionEnvironment.getStreamGraph\(\) "
+                                                r"of the Java environment"):
+        env._j_stream_execution_environment.getStreamGraph(True)

@@ -16,6 +16,7 @@ from nbstream import (CheckpointingMode, JobStatus, PlanError, RestartStrategies
                       StreamExecutionEnvironment, WriteMode)
 from nbstream.connectors.files import (BucketAssigner, FileSink, OutputFileConfig,
                                        RollingPolicy)
+from tests.workers import kill_a_worker_of
 
 N = 3000
 
@@ -308,9 +309,7 @@ def test_date_time_buckets_follow_javas_pattern_letters():
 
 
 def test_a_killed_worker_leaves_no_duplicate_or_lost_line(tmp_path):
-    import signal
 
-    from nbstream.runtime.executors.pool import get_pool
 
     out = tmp_path / "out"
     env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
@@ -328,8 +327,7 @@ def test_a_killed_worker_leaves_no_duplicate_or_lost_line(tmp_path):
     while job.checkpoint_info().get("completed", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.005)
     assert not job.done, "the job ended before two checkpoints completed"
-    victim = next(iter(get_pool().workers.values()))
-    os.kill(victim.pid, signal.SIGKILL)
+    kill_a_worker_of(job)
     job.result(timeout=120)
     assert job.restarts == 1 and "SIGKILL" in job.last_failure
     assert hidden_files(out) == []

@@ -1,14 +1,18 @@
-"""The flink mode's driver feed: a process other than the job's own reads nothing but
-ciphertext, cannot get in once the job is connected, and cannot make the job unpickle
-its bytes. Real sockets on loopback; one real Flink job."""
+"""The flink mode's driver feed: only the job's own connection, which proves itself with
+the feed's key, gets the records (a local process that connects first reads nothing but its
+challenge, and the job still gets its input); the job unpickles only lines its driver
+sealed; the local mini-cluster listens on loopback only. Real sockets on loopback; one real
+Flink job."""
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import socket
 import threading
 import time
+import urllib.request
 from typing import Any, List
 
 import pytest
@@ -47,28 +51,65 @@ def read_all(conn: socket.socket, deadline_s: float = 10) -> bytes:
         chunks.append(data)
 
 
+def read_line(conn: socket.socket) -> bytes:
+    conn.settimeout(10)
+    line = b""
+    while not line.endswith(b"\n"):
+        data = conn.recv(1)
+        assert data, "closed before a whole line"
+        line += data
+    return line
+
+
 def serve(n: int = 50) -> DriverFeed:
     feed = DriverFeed("sensors", Records(n), "127.0.0.1")
     feed.start(JobClient("feed test"))
     return feed
 
 
-def test_whoever_connects_first_reads_only_ciphertext():
-    feed = serve()
-    with socket.create_connection(("127.0.0.1", feed.port)) as rogue:
-        got = read_all(rogue)
-    assert got and SECRET.encode() not in got
-    lines = got.decode().split()
-    assert len(lines) == 50
-    assert all(SECRET.encode() not in base64.b64decode(line) for line in lines)
-    # only the key the job carries opens them
-    assert feed.decoder()(lines[0]) == [((SECRET, 0), None)]
+def as_the_job(feed: DriverFeed) -> List[Any]:
+    """Read the feed as the Flink job does: its socket source passes every line to the
+    decoder, which answers the challenge on a connection of its own."""
+    decode = feed.decoder()
+    with socket.create_connection(("127.0.0.1", feed.port)) as conn:
+        assert decode(read_line(conn).decode().rstrip()) == []  # the challenge, answered
+        lines = read_all(conn).decode().split()
+    return [pair for line in lines for pair in decode(line)]
 
 
-def test_a_second_connection_is_refused():
+def test_a_process_that_connects_first_reads_only_its_challenge():
     feed = serve()
+    rogue = socket.create_connection(("127.0.0.1", feed.port))
+    challenge = read_line(rogue)
+    assert challenge.startswith(b"?") and len(base64.b64decode(challenge[1:])) == 16
+    got = as_the_job(feed)
+    assert got == [((SECRET, i), None) for i in range(50)]
+    assert read_all(rogue) == b""  # closed once the job proved itself, nothing else sent
+    rogue.close()
+
+
+def test_a_forged_proof_is_refused_and_the_job_still_gets_in(caplog):
+    feed = serve()
+    rogue = socket.create_connection(("127.0.0.1", feed.port))
+    nonce = base64.b64decode(read_line(rogue)[1:])
+    forged = feed_module.proof(Sealer.new_key(), nonce)
+    with caplog.at_level(logging.ERROR, logger=feed_module.__name__):
+        with socket.create_connection(("127.0.0.1", feed.port)) as prover:
+            read_line(prover)  # a connection is challenged too
+            prover.sendall(b"!" + base64.b64encode(nonce) + b" " + base64.b64encode(forged) + b"\n")
+            assert read_all(prover) == b""
+    assert not feed.connected.is_set()
+    assert "refused a connection that did not prove it is the job's" in caplog.text
+    assert len(as_the_job(feed)) == 50
+    rogue.close()
+
+
+def test_once_the_job_is_in_the_port_is_closed():
+    feed = serve(20_000)
+    decode = feed.decoder()
     first = socket.create_connection(("127.0.0.1", feed.port))
     try:
+        assert decode(read_line(first).decode().rstrip()) == []  # proves it
         assert feed.connected.wait(10)
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", feed.port), timeout=5)
@@ -94,16 +135,44 @@ def test_a_line_sealed_with_another_key_or_changed_is_refused_with_a_log_line(ca
         for m in refused)
 
 
+def listening(pid: int) -> List[str]:
+    """The addresses process ``pid`` listens on (TCP, from /proc)."""
+    import os
+
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/net/{table}") as f:
+            for row in f.read().splitlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    host = bytes.fromhex(cols[1].split(":")[0])
+                    if table == "tcp":
+                        found.append(socket.inet_ntop(socket.AF_INET, host[::-1]))
+                    else:
+                        words = b"".join(host[i:i + 4][::-1] for i in range(0, 16, 4))
+                        found.append(socket.inet_ntop(socket.AF_INET6, words))
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.flink
-def test_the_real_job_runs_while_a_rogue_knocks(monkeypatch):
-    feeds: List[DriverFeed] = []
+def test_the_real_job_gets_its_input_while_a_rogue_knocks_and_listens_on_loopback(monkeypatch):
+    rogue: List[Any] = []
     start = DriverFeed.start
 
-    def spy(self: DriverFeed, job: Any) -> None:  # learn the port, as a rogue scanning would
-        feeds.append(self)
+    def first_in(self: DriverFeed, job: Any) -> None:  # a process that connects before the job
+        rogue.append(socket.create_connection(("127.0.0.1", self.port)))
         start(self, job)
-    monkeypatch.setattr(DriverFeed, "start", spy)
+        rogue.append(self)
+    monkeypatch.setattr(DriverFeed, "start", first_in)
 
     def readings():
         for i in range(200):
@@ -117,23 +186,37 @@ def test_the_real_job_runs_while_a_rogue_knocks(monkeypatch):
     env.from_iterable(readings).key_by(lambda r: r[0]).sum(1).add_sink(out.append)
     refused: List[bool] = []
 
-    def rogue() -> None:
-        deadline = time.monotonic() + 60
-        while not feeds and time.monotonic() < deadline:
+    def knock_later() -> None:
+        deadline = time.monotonic() + 120
+        while len(rogue) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert feeds[0].connected.wait(60)
+        assert rogue[1].connected.wait(120)
         try:
-            socket.create_connection(("127.0.0.1", feeds[0].port), timeout=5).close()
+            socket.create_connection(("127.0.0.1", rogue[1].port), timeout=5).close()
             refused.append(False)
         except ConnectionRefusedError:
             refused.append(True)
-    knocker = threading.Thread(target=rogue)
+    knocker = threading.Thread(target=knock_later)
     knocker.start()
     env.execute("fed")
-    knocker.join(60)
+    knocker.join(120)
     assert refused == [True]
+    got = read_all(rogue[0])
+    assert got.startswith(b"?") and got.count(b"\n") == 1 and SECRET.encode() not in got
+    rogue[0].close()
     finals = {}
     for key, total in out:
         finals[key] = max(finals.get(key, 0), total)
-    expected = {k: sum(i for i in range(200) if "abc"[i % 3] == k) for k in "abc"}
-    assert finals == expected
+    assert finals == {k: sum(i for i in range(200) if "abc"[i % 3] == k) for k in "abc"}
+    # the shared mini-cluster: every server on loopback, the web UI cannot submit or cancel
+    from pyflink.java_gateway import get_gateway
+
+    from nbstream.runtime.executors import get_executor
+
+    jvm = get_gateway().jvm.java.lang.ProcessHandle.current().pid()
+    addresses = listening(jvm)
+    assert addresses and set(addresses) <= {"127.0.0.1", "::ffff:127.0.0.1"}, addresses
+    port = get_executor("flink")._cluster[1]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as answer:
+        features = json.loads(answer.read())["features"]
+    assert features["web-submit"] is False and features["web-cancel"] is False

@@ -43,7 +43,7 @@ def test_execute_async_handle_lifecycle(env):
     gate.set()
     result = job.result(10)
     assert job.status is JobStatus.FINISHED and job.done and out == [1, 2]
-    assert result.job_id == job.get_job_id() and job.get_job_execution_result().job_id == job.job_id
+    assert result.job_id == job.get_job_id() and job.get_job_execution_result().result(10).job_id == job.job_id
 
 
 def test_cancel_stops_an_endless_job_and_result_says_so(env):

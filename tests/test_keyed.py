@@ -124,11 +124,22 @@ def test_key_by_field_name_or_position(env):
     assert got[-1] == {"u": "x", "n": 3}
 
 
-def test_unhashable_key_is_a_clear_error(make_env):
+class Unhashable:
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other):
+        return isinstance(other, Unhashable)
+
+
+def test_list_keys_work_and_other_unhashable_keys_are_a_clear_error(make_env):
+    """As PyFlink keys by the serialized key, a list is a key like any other."""
     for p in (1, 2):
         env = make_env(p)
-        with pytest.raises(UserFunctionError, match=r"key \['a'\] of type list is not hashable"):
-            collect(env.from_collection([("a", 1)]).key_by(lambda r: [r[0]]).sum(1))
+        got = collect(env.from_collection([("a", 1), ("b", 5), ("a", 2)])
+                      .key_by(lambda r: [r[0]]).sum(1))
+        assert sorted(got) == [("a", 1), ("a", 3), ("b", 5)]
+        with pytest.raises(UserFunctionError, match=r"key .* of type Unhashable is not hashable"):
+            collect(env.from_collection([("a", 1)]).key_by(lambda r: Unhashable()).sum(1))
 
 
 def test_failing_key_selector_names_key_by(env):

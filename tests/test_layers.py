@@ -18,6 +18,7 @@ ALLOWED: Dict[str, set] = {
     "runtime": {"errors", "plan"},
     "connectors": {"errors", "plan", "runtime"},
     "api": {"errors", "plan", "runtime", "connectors"},
+    "table": {"errors", "plan", "runtime", "connectors", "api"},
 }
 
 

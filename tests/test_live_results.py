@@ -11,11 +11,13 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbstream.notebook.live import error_info, start
+from nbstream import Row, RowKind
 from nbstream.notebook.results import LiveResults, json_cell, keyed_rolling_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,18 +174,21 @@ def deltas_for(batches, limit, max_rows):
     for batch in batches:
         r.add([window(k, w * 10, i) for i, (k, w) in enumerate(batch)])
         new, rows, columns = r.changes_since(version, limit)
-        deltas.append({"from": version, "to": new, "rows": rows})
+        deltas.append({"from": version, "to": new, "rows": rows,
+                       "removed": r.removed_since(version)})
         version = new
     return r, deltas
 
 
 def replay_python(deltas, limit):
-    """The front end's applyDelta, as written in js/widget.js, in Python."""
+    """The front end's applyDelta, as written in js/store.js, in Python."""
     rows, version = OrderedDict(), 0
     for d in deltas:
         if d["to"] <= version:
             continue
-        for rid, cells, label in d["rows"]:
+        for rid in d.get("removed") or []:
+            rows.pop(rid, None)
+        for rid, cells, label, _time in d["rows"]:
             rows.pop(rid, None)
             rows[rid] = cells
         while len(rows) > limit:
@@ -197,7 +202,7 @@ def replay_python(deltas, limit):
 def test_deltas_rebuild_the_newest_rows(batches, limit):
     r, deltas = deltas_for(batches, limit, max_rows=max(limit, 6))
     _, snapshot, _ = r.changes_since(0, limit)
-    assert replay_python(deltas, limit) == [cells for _, cells, _ in snapshot]
+    assert replay_python(deltas, limit) == [cells for _, cells, _, _ in snapshot]
 
 
 @pytest.fixture(scope="module")
@@ -212,10 +217,7 @@ def test_the_front_end_module_applies_deltas_and_snapshots(node, tmp_path):
     limit = 3
     r, deltas = deltas_for(batches, limit, max_rows=5)
     _, snapshot, columns = r.changes_since(0, limit)
-    script = tmp_path / "replay.mjs"
-    module = json.dumps((ROOT / "js" / "widget.js").as_uri())
-    script.write_text(f"""
-import {{ createStore, applyDelta, applySnapshot, chartData }} from {module};
+    out = run_store(node, tmp_path, f"""
 const deltas = {json.dumps(deltas)};
 const store = createStore({limit});
 const gaps = [];
@@ -224,19 +226,112 @@ const replayed = [...store.rows.values()].map((r) => r.cells);
 const late = createStore({limit});
 const lateGap = applyDelta(late, deltas[deltas.length - 1]).gap;
 applySnapshot(late, {{ version: store.version, rows: {json.dumps(snapshot)} }});
-const spec = {{ kind: "line", x: "window_end" }};
-const chart = chartData(store, {json.dumps(columns)}, spec, "count");
+const spec = {{ kind: "line", x: "window_end", mode: "window" }};
+const series = seriesOf(store, {json.dumps(columns)}, spec, "count");
 const lateRows = [...late.rows.values()].map((r) => r.cells);
 console.log(JSON.stringify({{ replayed, gaps, lateGap, late: lateRows,
-  series: [...chart.series.keys()].sort() }}));
+  series: [...series.keys()].sort() }}));
 """)
-    out = json.loads(subprocess.run([node, str(script)], check=True, capture_output=True,
-                                    text=True, timeout=60).stdout)
-    expected = [cells for _, cells, _ in snapshot]
+    expected = [cells for _, cells, _, _ in snapshot]
     assert out["replayed"] == expected
     assert out["gaps"] == [False] * len(deltas)
     assert out["lateGap"] is True and out["late"] == expected
     assert out["series"] == sorted({row[0] for row in expected})
+
+
+def run_store(node, tmp_path, body):
+    """Run ``body`` as an ES module with js/store.js's exports imported; its JSON output."""
+    script = tmp_path / "script.mjs"
+    module = json.dumps((ROOT / "js" / "store.js").as_uri())
+    script.write_text(f"import * as S from {module};\n"
+                      "const { createStore, applyDelta, applySnapshot, seriesOf, pickKeys, aligned,"
+                      " tableOrder, toCsv, progressText, changelogText } = S;\n" + body)
+    done = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def change(kind, key, value):
+    row = Row(key, value)
+    row.set_row_kind(kind)
+    return row
+
+
+KINDS = [RowKind.INSERT, RowKind.UPDATE_BEFORE, RowKind.UPDATE_AFTER, RowKind.DELETE]
+changelogs = st.lists(st.lists(st.tuples(st.sampled_from(KINDS), st.sampled_from("abcd"),
+                                         st.integers(0, 3)), max_size=10), max_size=6)
+
+
+def reference_table(batches, keyed):
+    """What a changelog leaves, by hand: upserted per key, or a multiset of rows."""
+    rows = OrderedDict() if keyed else []
+    for batch in batches:
+        for kind, key, value in batch:
+            retract = kind in (RowKind.UPDATE_BEFORE, RowKind.DELETE)
+            if keyed:
+                rows.pop(key, None)
+                if not retract:
+                    rows[key] = (key, value)
+            elif retract:
+                if (key, value) in rows:
+                    rows.remove((key, value))
+            else:
+                rows.append((key, value))
+    return sorted(rows.values()) if keyed else sorted(rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(changelogs, st.booleans())
+def test_a_changelog_upserts_by_key_and_removes(batches, keyed):
+    r = LiveResults(max_rows=100, key_fn=(lambda row: row[0]) if keyed else None, mode="changelog")
+    deltas, version = [], 0
+    for batch in batches:
+        r.add([change(*c) for c in batch])
+        new, rows, _ = r.changes_since(version, 100)
+        deltas.append({"from": version, "to": new, "rows": rows,
+                       "removed": r.removed_since(version)})
+        version = new
+    assert sorted(tuple(row) for row in r.rows()) == reference_table(batches, keyed)
+    assert sorted(map(tuple, replay_python(deltas, 100))) == reference_table(batches, keyed)
+
+
+def test_the_front_end_store_removes_charts_over_time_sorts_filters_and_exports(node, tmp_path):
+    r = LiveResults(max_rows=100, key_fn=lambda row: row[0], mode="changelog")
+    deltas, version = [], 0
+    for batch in ([change(RowKind.INSERT, "a", 1), change(RowKind.INSERT, "b", 5)],
+                  [change(RowKind.UPDATE_BEFORE, "a", 1), change(RowKind.UPDATE_AFTER, "a", 7),
+                   change(RowKind.DELETE, "b", 5), change(RowKind.INSERT, "c,x", 2)]):
+        r.add(batch, timestamps=[1_700_000_000_000 + len(deltas) * 1000] * len(batch))
+        new, rows, columns = r.changes_since(version, 100)
+        deltas.append({"from": version, "to": new, "rows": rows,
+                       "removed": r.removed_since(version)})
+        version = new
+    out = run_store(node, tmp_path, f"""
+const store = createStore(100);
+for (const d of {json.dumps(deltas)}) applyDelta(store, d);
+const columns = {json.dumps(columns)};
+const series = seriesOf(store, columns, {{ x: null, mode: "changelog" }}, "f1");
+const picked = pickKeys(series, null, 1);
+console.log(JSON.stringify({{
+  rows: [...store.rows.values()].map((r) => r.cells),
+  a: series.get("a"), picked, data: aligned(series, ["a", "b"]),
+  sorted: tableOrder(store, columns, {{ sort: {{ column: "f1", desc: true }} }})
+    .map((id) => store.rows.get(id).cells[0]),
+  filtered: tableOrder(store, columns, {{ filter: "C,X" }}).length,
+  csv: toCsv(store, columns, new Set()),
+  progress: progressText({{ progress: {{ done: 500, total: 2000 }}, rate: 100 }}),
+  changes: changelogText({json.dumps(r.kinds)}), plain: changelogText(undefined),
+}}));
+""")
+    assert sorted(out["rows"]) == [["a", 7], ["c,x", 2]]  # b deleted, a updated
+    assert out["a"] == [[1_700_000_000_000, 1], [1_700_000_001_000, 7]]  # a's value over time
+    assert out["picked"] == {"shown": ["a"], "all": ["a", "b", "c,x"], "hidden": 2}
+    assert out["data"][0] == [1_700_000_000_000, 1_700_000_001_000]
+    assert out["data"][2] == [5, None]  # b had a value at the first time only
+    assert out["sorted"] == ["a", "c,x"] and out["filtered"] == 1
+    assert out["csv"] == 'f0,f1\na,7\n"c,x",2\n'
+    assert out["progress"] == "500 of 2,000 (25 %), ETA 15 s"
+    assert out["changes"] == " · +I 3 -U 1 +U 1 -D 1" and out["plain"] == ""  # header counters
 
 
 def test_a_late_firing_updates_its_window_row(env):
@@ -267,3 +362,6 @@ def test_a_late_firing_updates_its_window_row(env):
     _, changes, columns = results.changes_since(0, 10)
     assert columns == ["key", "window_start", "window_end", "count"]
     assert [(c[1], c[2]) for c in changes if c[1][:2] == ["a", 0]] == [(["a", 0, 10, 3], "a")]
+    frame = job.to_pandas()  # window bounds as timezone-aware datetimes
+    assert str(frame["window_end"].dtype) == "datetime64[ns, UTC]"
+    assert frame["window_end"].min() == pd.Timestamp(10, unit="ms", tz="UTC")

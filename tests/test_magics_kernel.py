@@ -53,13 +53,16 @@ def test_a_stream_cell_returns_at_once_and_its_widget_updates_live(kernel):
     cell = stream_cell(kernel, "--name live1 --to live1")
     [comm_id] = cell.widget_ids()
     [display] = cell.displays
-    assert "nbstream job 'live1' [thread]" in display["data"]["text/plain"]
+    assert "nbstream job 'live1' [thread] started" in display["data"]["text/plain"]
+    assert "running" not in display["data"]["text/plain"]  # kept as is when the job has ended
     first = state_when(kernel, comm_id, lambda s: s["stats"].get("records_in", 0) > 100)
     later = state_when(kernel, comm_id,
                        lambda s: s["stats"]["records_in"] > first["stats"]["records_in"] + 500)
     assert later["status"] == "running" and later["title"] == "live1"
     assert later["columns"] == ["f0", "f1"]
-    assert later["chart"]["kind"] == "bar" and later["chart"]["y"] == ["f1"]
+    # a keyed rolling sum: its value per key over time (x None: each row's time)
+    assert later["chart"]["kind"] == "line" and later["chart"]["y_default"] == "f1"
+    assert later["chart"]["x"] is None and later["chart"]["mode"] == "keyed"
     assert later["delta"]["to"] > first["delta"]["to"]
     assert {row[2] for row in later["delta"]["rows"]} <= {"/home", "/cart", "/help"}
     # updates are coalesced: at most ~10 a second however fast records arrive
@@ -168,7 +171,7 @@ def test_stream_stop_and_jobs(kernel):
     table = kernel.execute("_t = %stream_jobs\nprint(_t.set_index('name').loc[['one', 'two'], "
                            "['mode', 'status']].values.tolist(), list(_t.columns))")
     assert table.stdout.strip() == (
-        "[['thread', 'stopped'], ['thread', 'stopped']] ['name', 'mode', 'status', "
+        "[['thread', 'stopped'], ['thread', 'stopped']] ['name', 'cell', 'mode', 'status', "
         "'records_in', 'records_out', 'records_per_s', 'watermark', 'uptime_s', 'restarts', "
         "'checkpoint', 'error']")
 
@@ -295,7 +298,8 @@ def test_a_syntax_error_in_a_stream_cell_shows_the_line_and_caret_and_no_magic_f
     cell = kernel.execute("%%stream\nevents = env.from_collection([1, 2)\nevents.map(str)")
     assert cell.error["ename"] == "UsageError"
     text = cell.error["evalue"]
-    assert "the cell has a syntax error" in text and ", line 1" in text and "Cell In[" in text
+    # line 2 as the editor counts it: the %%stream line is line 1
+    assert "the cell has a syntax error" in text and ", line 2" in text and "Cell In[" in text
     assert "events = env.from_collection([1, 2)" in text and "^" in text
     assert "SyntaxError: closing parenthesis ')' does not match opening parenthesis '['" in text
     assert "nbstream/" not in "\n".join(cell.error["traceback"])
@@ -336,3 +340,134 @@ def test_a_columnar_window_cell_shows_its_window_rows_live(kernel):
     counted = kernel.execute("df = col1.to_pandas(); print(len(df), df['n'].sum(), "
                              "sorted(set(df['key'])))")
     assert counted.stdout.split(maxsplit=2) == ["90", "30000", "[0, 1, 2]\n"]
+
+
+def test_rerunning_a_cell_without_a_name_replaces_its_job_and_jobs_show_the_cell(kernel):
+    first = kernel.execute(f"%%stream --to c1\n{ROLLING}", cell_id="cell-A")
+    assert first.ok, first.error
+    again = kernel.execute(f"%%stream --to c2\n{ROLLING}", cell_id="cell-A")
+    assert again.ok, again.error
+    assert "stopped the previous job 'stream-" in again.stdout and "of this cell" in again.stdout
+    other = kernel.execute(f"%%stream --to c3\n{ROLLING}", cell_id="cell-B")  # another cell
+    assert "stopped" not in other.stdout
+    out = kernel.execute("print(c1.status, c2.status, c3.status)").stdout.split()
+    assert out == ["stopped", "running", "running"]
+    table = kernel.execute("_t = %stream_jobs\n"
+                           "print(_t[_t.status == 'running'][['name', 'cell']].values.tolist())")
+    running = eval(table.stdout.strip())  # noqa: S307 - the test's own output
+    assert [cell for _, cell in running] == [f"In[{n}]" for n in sorted(
+        int(c[3:-1]) for _, c in running)] and len(running) == 2
+    # deleting a cell stops its job (JupyterLab sends the ids of deleted cells)
+    gone = kernel.execute("print(c3.status)", deleted=["cell-B"], cell_id="cell-C")
+    assert "its cell was deleted" in gone.stderr
+    assert kernel.execute("print(c3.status)").stdout.strip() == "stopped"
+    kernel.execute("%stream_stop --all")
+
+
+def test_the_kernel_stays_busy_while_a_blocking_cell_runs(kernel):
+    start = len(kernel.messages)
+    msg_id = kernel.submit(f"%%stream --name busy --to busy --blocking\n{ROLLING}")
+    comm_id = kernel.wait_widget(msg_id, start)
+    state_when(kernel, comm_id, lambda s: s["stats"].get("records_in", 0) > 0)
+    # a front end's control request (JupyterLab's debugger and usage probes use this channel):
+    # ipykernel reports busy, then idle, for it, in the middle of the cell
+    kernel.kc.control_channel.send(kernel.kc.session.msg("kernel_info_request"))
+    time.sleep(1.0)
+    statuses = [(m["parent_header"].get("msg_id"), m["content"]["execution_state"])
+                for m in kernel.messages[start:] if m["msg_type"] == "status"]
+    assert any(parent != msg_id and state == "idle" for parent, state in statuses)
+    assert statuses[-1] == (msg_id, "busy")  # the last word while the cell runs: busy
+    kernel.send_custom(comm_id, {"type": "stop"})
+    assert kernel.finish(msg_id, 30)["content"]["status"] == "ok"
+
+
+def test_an_ended_job_keeps_a_static_snapshot_and_a_failed_one_says_so(kernel):
+    body = ('def parse(line):\n'
+            '    n = int(line)\n'
+            '    return {"page": "/p%d" % (n % 3), "n": n}\n'
+            'env.from_collection(["1", "2", "3", "x4"]).map(parse).name("parse")')
+    cell = stream_cell(kernel, "--name snap", body)
+    [comm_id] = cell.widget_ids()
+    state = state_when(kernel, comm_id, lambda s: s["status"] == "failed" and s["snapshot"])
+    final = kernel.wait_for(lambda m: m["msg_type"] == "update_display_data"
+                            and m["parent_header"].get("msg_id") == cell.msg_id, 30)
+    html = final["content"]["data"]["text/html"]
+    assert "<table" in html and "<svg" in html and "failed" in html and "<script" not in html
+    assert "/p1" in html and "ValueError" in html
+    assert "failed" in final["content"]["data"]["text/plain"]
+    assert state["snapshot"] == html  # the widget carries it too (saved with the notebook)
+    # the user's line as the editor numbers it (the %%stream line is line 1)
+    assert "Cell In[" in state["error"]["traceback"] and ", line 3, in parse" in state["error"]["traceback"]
+    assert state["error"]["summary"].startswith("ValueError: invalid literal")
+    assert state["error"]["where"] == ("in step 'parse', function parse (Cell In[" + state["cell"][3:-1]
+                                       + "], line 2), record 'x4'")
+    warned = kernel.wait_for(lambda m: m["msg_type"] == "stream" and m["content"]["name"] == "stderr"
+                             and m["parent_header"].get("msg_id") == cell.msg_id, 30)
+    assert "nbstream job 'snap' failed: ValueError" in warned["content"]["text"]
+
+
+def test_process_mode_points_the_caret_at_the_failing_expression(kernel):
+    body = ('def ratio(c):\n'
+            '    scale = 10\n'
+            '    return scale * 2 + 100 // (c["ms"] - 57)\n'
+            'env.from_iterable(clicks).map(ratio).name("ratio")')
+    cell = stream_cell(kernel, "--name caret --mode process", body)
+    [comm_id] = cell.widget_ids()
+    state = state_when(kernel, comm_id, lambda s: s["status"] == "failed" and s["error"], 60)
+    lines = state["error"]["traceback"].splitlines()
+    at = next(i for i, line in enumerate(lines) if "return scale * 2 + 100 // (c[" in line)
+    assert ", line 4, in ratio" in lines[at - 1]
+    source, caret = lines[at], lines[at + 1]
+    underlined = source[len(caret) - len(caret.lstrip()):len(caret.rstrip())]
+    assert underlined == '100 // (c["ms"] - 57)', (source, caret)
+
+
+def test_a_bounded_job_reports_its_progress_and_exports_parquet(kernel):
+    cell = stream_cell(kernel, "--name bounded --to bounded",
+                       'env.from_collection([{"k": i % 4, "v": i} for i in range(2000)])'
+                       '.key_by("k").max("v")')
+    [comm_id] = cell.widget_ids()
+    state = state_when(kernel, comm_id, lambda s: s["status"] == "finished")
+    assert state["stats"]["progress"] == {"done": 2000, "total": 2000}
+    assert state["chart"]["y_default"] == "v"  # the reduced field, not the key
+    kernel.send_custom(comm_id, {"type": "export", "format": "parquet"})
+    reply = kernel.wait_for(lambda m: m["msg_type"] == "comm_msg"
+                            and m["content"].get("comm_id") == comm_id
+                            and m["content"]["data"].get("content", {}).get("type") == "export", 30)
+    import io
+
+    import pyarrow.parquet as pq
+    table = pq.read_table(io.BytesIO(reply["buffers"][0]))
+    assert sorted(table.column("v").to_pylist()) == [1996, 1997, 1998, 1999]
+
+
+SQL_TICKS = ("%%sql\nCREATE TABLE IF NOT EXISTS ticks (k INT) WITH ('connector' = 'datagen', "
+             "'rows-per-second' = '200', 'fields.k.min' = '0', 'fields.k.max' = '2')")
+SQL_COUNTS = "SELECT k, COUNT(*) AS c FROM ticks GROUP BY k"
+
+
+def test_a_sql_cell_is_an_upserting_live_table_owned_by_its_cell(kernel):
+    assert kernel.execute(SQL_TICKS).ok
+    first = kernel.execute(f"%%sql --to q1\n{SQL_COUNTS}", cell_id="sql-A")
+    assert first.ok, first.error
+    [comm_id] = first.widget_ids()
+    state = state_when(kernel, comm_id, lambda s: s["stats"].get("changelog", {}).get("+U", 0) > 3
+                       and len(s.get("delta", {}).get("rows", [])) > 0)
+    counts = state["stats"]["changelog"]
+    assert counts["+I"] == 3 and counts["-D"] == 0 and counts["-U"] > 0
+    assert state["chart"]["y_default"] == "c"  # the aggregate, not the key
+    assert {row[2] for row in state["delta"]["rows"]} <= {"0", "1", "2"}  # labelled by key
+    # the same cell again (no --name): it replaces its job, as a %%stream cell does
+    again = kernel.execute(f"%%sql --to q2 --chart bar\n{SQL_COUNTS}", cell_id="sql-A")
+    assert again.ok, again.error
+    assert "stopped the previous job 'stream-" in again.stdout and "of this cell" in again.stdout
+    assert kernel.execute("print(q1.status, q2.status)").stdout.split() == ["stopped", "running"]
+    # %%sql --blocking is awaited: the Stop button is handled while the cell waits
+    start = len(kernel.messages)
+    msg_id = kernel.submit(f"%%sql --name sqlfg --to sqlfg --blocking\n{SQL_COUNTS}", "sql-B")
+    blocking = kernel.wait_widget(msg_id, start)
+    state_when(kernel, blocking, lambda s: s["stats"].get("records_in", 0) > 0)
+    kernel.send_custom(blocking, {"type": "stop"})
+    assert kernel.finish(msg_id, 30)["content"]["status"] == "ok"
+    assert kernel.execute("print(sqlfg.status)").stdout.strip() == "stopped"
+    kernel.execute("%stream_stop --all")

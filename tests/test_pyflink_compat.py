@@ -113,15 +113,22 @@ def test_runner_gives_the_script_its_arguments_and_failures(tmp_path):
 def test_connectors_of_the_jvm_name_the_class_that_is_missing():
     with compat.activated():
         kafka = importlib.import_module("pyflink.datastream.connectors.kafka")
-        with pytest.raises(NotAvailableError, match=r"KafkaSource \(pyflink.datastream.connectors"
-                                                    r".kafka\) is not available in nbstream"):
-            kafka.KafkaSource
+        with pytest.raises(NotAvailableError, match=r"KafkaSource.builder \(pyflink.datastream."
+                                                    r"connectors.kafka\) is not available in nbstream"):
+            kafka.KafkaSource.builder()  # importing it works: a program may not use it
+        namespace = {}
+        exec("from pyflink.datastream.connectors.jdbc import JdbcSink", namespace)
         with pytest.raises(NotAvailableError, match="JdbcSink"):
-            exec("from pyflink.datastream.connectors.jdbc import JdbcSink", {})
-        with pytest.raises(NotAvailableError, match="Table API"):
-            importlib.import_module("pyflink.table")
+            namespace["JdbcSink"].sink("INSERT ...")
+        with pytest.raises(NotAvailableError, match=r"pyflink.table.catalog \(this module\)"):
+            importlib.import_module("pyflink.table.catalog")
+        assert importlib.import_module("pyflink.table").TableEnvironment.__module__ == \
+            "nbstream.compat.pyflink.table.table_environment"
+        exec("from pyflink.common import JobID", namespace)
         with pytest.raises(NotAvailableError, match="JobID"):
-            exec("from pyflink.common import JobID", {})
+            namespace["JobID"]()
+        with pytest.raises(NotAvailableError, match="pyflink.no_such_module"):
+            importlib.import_module("pyflink.no_such_module")
 
 
 def test_activation_is_undone_and_restores_what_was_there():

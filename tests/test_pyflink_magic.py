@@ -47,7 +47,8 @@ def test_the_cells_parallelism_default_gives_subtask_prefixes(shell, capsys):
 
 def test_a_jvm_connector_in_a_pyflink_cell_is_named(shell):
     result = shell.run_cell("%%stream --pyflink\n"
-                            "from pyflink.datastream.connectors.kafka import KafkaSource\n")
+                            "from pyflink.datastream.connectors.kafka import KafkaSource\n"
+                            "KafkaSource.builder()\n")
     assert not result.success
-    assert "KafkaSource (pyflink.datastream.connectors.kafka) is not available in nbstream" in str(
-        result.error_in_exec)
+    assert "KafkaSource.builder (pyflink.datastream.connectors.kafka) is not available in " \
+           "nbstream" in str(result.error_in_exec)

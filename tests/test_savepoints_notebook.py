@@ -153,6 +153,31 @@ def test_stop_with_a_savepoint_then_resume_in_the_same_shell(shell, dirs, capsys
     assert (row["name"], row["job"]) == ("s1", "counts") and row["bytes"] > 0
 
 
+def test_someone_elses_savepoint_resumes_only_with_trust(shell, dirs, monkeypatch, capsys):
+    mine = os.environ["NBSTREAM_KEY_FILE"]
+    monkeypatch.setenv("NBSTREAM_KEY_FILE", str(dirs / "someone-else.key"))
+    cell = "%%stream --checkpoint 50 --name theirs --mode thread --to theirs\n" + PIPELINE
+    assert shell.run_cell(cell).success
+    theirs = shell.user_ns["theirs"]
+    deadline = time.monotonic() + 30
+    while theirs.fault_tolerance().get("completed", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shell.run_cell("%stream_stop theirs --savepoint given").success
+    assert oct(os.stat(dirs / "savepoints").st_mode & 0o777) == "0o700"
+    monkeypatch.setenv("NBSTREAM_KEY_FILE", mine)
+    text = usage_error(shell, "%%stream --resume given --mode thread --name mine\n" + PIPELINE)
+    assert text.startswith(f"%%stream: savepoint or checkpoint {dirs / 'savepoints' / 'given'}")
+    assert "signed with another key" in text and text.rstrip().endswith("pass --trust")
+    assert usage_error(shell, "%%stream --trust\nenv.from_sequence(1, 3)").startswith(
+        "%%stream: --trust goes with --resume SAVEPOINT or --replay NAME")
+    cell = "%%stream --resume given --trust --mode thread --name mine --to mine\n" + PIPELINE
+    assert shell.run_cell(cell).success
+    mine_job = shell.user_ns["mine"]
+    mine_job.wait(60)
+    assert mine_job.fault_tolerance()["resumed_from"] == "given"
+    assert dict(mine_job.rows("counts")) == {0: N // 3, 1: N // 3, 2: N // 3}
+
+
 def test_savepoints_default_to_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("NBSTREAM_SAVEPOINT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -278,7 +303,7 @@ def test_a_savepoint_outlives_a_kernel_restart_and_the_totals_continue(kernel):
     values_view, counts_view = cell.widget_ids()
     first = widget_when(kernel, counts_view, lambda s: s["delta"]["rows"])
     # the totals continue: no count starts again below where the savepoint left it
-    for _rid, (key, total), _label in first["delta"]["rows"]:
+    for _rid, (key, total), _label, _time in first["delta"]["rows"]:
         assert total >= counted[key] > 0
     final = widget_when(kernel, counts_view, lambda s: s["status"] == "finished", timeout=90)
     assert final["checkpoints"]["resumed_from"] == "s1"
@@ -313,3 +338,36 @@ def test_the_live_view_shows_restarting_and_the_restarts(kernel):
                           "print(_r['status'], int(_r['restarts']), int(_r['checkpoint']) >= 1)")
     assert jobs.ok, jobs.error
     assert jobs.stdout.split() == ["finished", "1", "True"]
+
+
+def test_the_view_says_restoring_while_a_rerun_generator_replays_to_its_position(dirs):
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.enable_checkpointing(50)
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(3, 100))
+    env.get_config().set_batch_size(50)
+    failed = []
+
+    def readings():  # no start parameter: run again after a restore, its first records dropped
+        for i in range(1500):
+            time.sleep(0.001)
+            yield i
+
+    def once(x):
+        if x == 1000 and not failed:
+            failed.append(x)
+            raise ValueError("once")
+        return x
+
+    job = start(env, [env.from_iterable(readings).map(once)], name="replay", rows=2000)
+    restoring = []
+    while not job.wait(0.01):
+        state = job.stats()["restoring"]
+        if state:
+            restoring.append(state)
+    assert job.status == "finished", job.error
+    assert Counter(job.rows()) == Counter(range(1500))  # exactly once across the restart
+    assert restoring, "the view never said it was restoring the source's position"
+    total = restoring[0]["total"]
+    assert 0 < total <= 1000 and all(r["total"] == total for r in restoring)
+    assert all(0 <= r["done"] < total for r in restoring)
+    assert job.stats()["restoring"] is None  # over once the job ended

@@ -58,6 +58,9 @@ ALLOWED = {
     "AsyncWaitOperator": ({"process_watermark", "end_input", "cancel"},
                           "a watermark waits behind the requests in flight; the end waits for "
                           "them; a cancel cancels them"),
+    "BundleOperator": ({"process_watermark", "end_input"},
+                       "a bundle it gathers is emitted before a watermark or the end of input "
+                       "goes on (the Table API's Python functions, as Flink's bundles)"),
     "IterationHeadOperator": ({"process_watermark", "end_input"},
                               "it holds the final watermark back until its input ended, so "
                               "records still going round the loop are not late"),

@@ -263,6 +263,8 @@ def configure_checkpoints(env: Any, configuration: Any) -> None:
         "execution.savepoint.path": lambda v: setattr(env, "_savepoint_path", os.fspath(v)),
         "execution.savepoint.ignore-unclaimed-state": lambda v: setattr(
             env, "_allow_non_restored", str(v).lower() == "true"),
+        "nbstream.savepoint.trust": lambda v: setattr(
+            env, "_trust_savepoint", str(v).lower() == "true"),
     }
     for key, value in configuration.items():
         handler = keys.get(key)
@@ -299,14 +301,16 @@ def _strategy_from(kind: str, conf: Any, millis: Any) -> RestartStrategyConfigur
 
 def arm_job(job: Any, plan: Any, executor: Any, clock: Any) -> None:
     """Give a job its checkpoint coordinator and restart policy (before it starts)."""
-    from ..runtime.checkpoint_storage import CheckpointStorage, read_checkpoint
+    from ..runtime.checkpoint_storage import CheckpointStorage, find_checkpoint
     from ..runtime.checkpoints import CheckpointCoordinator
 
     cfg = plan.config
     settings = cfg.checkpoints
     if settings is None and cfg.restore_from is None:
         return
-    restore = read_checkpoint(cfg.restore_from) if cfg.restore_from else None
+    restore = find_checkpoint(cfg.restore_from, cfg.trust_savepoint) if cfg.restore_from else None
+    if restore is not None:
+        job.warnings.extend(restore.skipped)
     directory = settings.directory if settings is not None else default_directory()
     folder = f"{_SAFE_NAME(job.job_name)}-{job.job_id[:8]}"
     storage = CheckpointStorage(directory, folder, settings.retained if settings else 1)

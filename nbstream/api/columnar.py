@@ -122,12 +122,17 @@ class ColumnarStream:
     def map_batches(self, func: Any, format: str = "pandas") -> "ColumnarStream":
         """Apply ``func`` to each batch: a pandas DataFrame in and out (``format=
         "pandas"``) or a ``pyarrow.RecordBatch`` in and a RecordBatch or Table out
-        (``"arrow"``). The time column, if the result keeps it, stays the time column."""
+        (``"arrow"``). The time column, if the result keeps it, stays the time column.
+        A ``MapFunction`` gets each batch in ``map`` between its ``open`` and ``close``."""
+        from .functions import MapFunction
         if format not in ("pandas", "arrow"):
             raise PlanError(f"map_batches: format must be 'pandas' or 'arrow', not {format!r}")
-        if not callable(func):
+        if isinstance(func, MapFunction):
+            fn = UserFn((func.map,), owner=func, name=type(func).__qualname__)
+        elif not callable(func):
             raise TypeError(f"map_batches() takes a callable, not {type(func).__name__}")
-        fn = UserFn((func,), owner=None, name=describe_function(func))
+        else:
+            fn = UserFn((func,), owner=None, name=describe_function(func))
         stream = self._stream._add("columnar_map", f"Columnar: MapBatches({fn.name})", fn, None,
                                    format=format)
         stream._inherit_parallelism(self._stream)

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Union
 
 from ..connectors.sinks import (CollectSink, FunctionSink, PrintSink, SinkSpec,
                                 SocketSink, TextFileSink, WriteMode)
-from ..errors import PlanError, whole_number
+from ..errors import PlanError
+from ..plan.config import parallelism_of
 from ..plan.logical import Node, Partitioning, UserFn
 from ..runtime.aggregations import accumulator
 from ..runtime.records import OutputTag
 from . import functions as F
 from .functions_util import key_selector_fn, user_fn
-from .types import PickledTypeInfo, TypeInformation
+from .types import PickledTypeInfo, RowTypeInfo, TupleTypeInfo, TypeInformation
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..runtime.collect import CloseableIterator
@@ -126,7 +127,7 @@ class DataStream:
         >>> "chain 1  parallelism 2" in env.explain()
         True
         """
-        parallelism = whole_number(parallelism, f"'{self._node.name}': parallelism", 1)
+        parallelism = parallelism_of(parallelism, f"'{self._node.name}': parallelism")
         if self._node.params.get("non_parallel") and parallelism != 1:
             raise PlanError(f"'{self._node.name}' is a non-parallel source: its parallelism "
                             f"must be 1, not {parallelism}")
@@ -138,7 +139,8 @@ class DataStream:
         >>> env.from_sequence(1, 4).key_by(lambda x: x % 2).sum(0).set_max_parallelism(8)._node.max_parallelism
         8
         """
-        max_parallelism = whole_number(max_parallelism, f"'{self._node.name}': max parallelism", 1)
+        max_parallelism = parallelism_of(max_parallelism, f"'{self._node.name}': max parallelism",
+                                         maximum=True)
         return self._update(max_parallelism=max_parallelism)
 
     def force_non_parallel(self) -> "DataStream":
@@ -177,7 +179,43 @@ class DataStream:
         """
         return self._update(execution_mode=_checked_mode(mode))
 
+    def slot_sharing_group(self, slot_sharing_group: Any) -> "DataStream":
+        """Flink's slot sharing group of this step: a name, or a ``SlotSharingGroup``
+        naming the resources it asks a cluster for. Kept in the plan; on one machine it
+        changes nothing.
+
+        >>> ds = env.from_collection([1]).map(lambda x: x)
+        >>> ds.slot_sharing_group("heavy") is ds
+        True
+        """
+        name = slot_sharing_group if isinstance(slot_sharing_group, str) \
+            else slot_sharing_group.get_name()
+        return self._update(params={**self._node.params, "slot_sharing_group": name})
+
     # -- transformations -------------------------------------------------------------------------
+    def project(self, *field_indexes: int) -> "DataStream":
+        """A tuple of the fields at ``field_indexes`` of each record (a tuple or a row), as
+        Flink's projection; a declared tuple or row type gives the result's type.
+
+        >>> env.from_collection([(1, "a", True)]).project(2, 0).execute_and_collect(limit=1)
+        [(True, 1)]
+        """
+        if not field_indexes:
+            raise PlanError("project() needs at least one field index")
+        indexes = tuple(whole_number(i, "project() field index", 0) for i in field_indexes)
+        declared = self._declared_type()
+        output_type = None
+        if isinstance(declared, (TupleTypeInfo, RowTypeInfo)):
+            types = declared.field_types
+            if max(indexes) >= len(types):
+                raise PlanError(f"project(): field index {max(indexes)} is out of range for "
+                                f"{declared} ({len(types)} fields)")
+            output_type = TupleTypeInfo([types[i] for i in indexes])
+        elif declared is not None and not isinstance(declared, PickledTypeInfo):
+            raise PlanError(f"project() takes tuples or rows, not records of type {declared}")
+        pick = _Fields(indexes)
+        return self._add("map", "Projection", UserFn((pick,), name=repr(pick)), output_type)
+
     def map(self, func: Union[Callable[[Any], Any], F.MapFunction],
             output_type: Optional[TypeInformation] = None) -> "DataStream":
         """One record in, one out.
@@ -238,7 +276,7 @@ class DataStream:
                                     params={"partitioning": Partitioning("hash", key_selector=fn,
                                                                          key_type=key_type),
                                             "key_type": key_type})
-        return KeyedStream(self._env, node.id, self)
+        return self._env._keyed_stream_type(self._env, node.id, self)
 
     def union(self, *streams: "DataStream") -> "DataStream":
         """All records of this stream and ``streams``, as one stream.
@@ -252,7 +290,13 @@ class DataStream:
                 raise TypeError(f"union() takes DataStreams, not {type(s).__name__}")
             if s._env is not self._env:
                 raise PlanError("union() of streams from different environments")
-        return self._add("union", "Union", inputs=(self._id,) + tuple(s._id for s in streams))
+        inputs = (self,) + streams
+        return self._add("union", "Union", inputs=tuple(s._union_input()._id for s in inputs))
+
+    def _union_input(self) -> "DataStream":
+        """What this stream gives a union (a compatibility layer's keyed stream may add
+        the step its framework adds there)."""
+        return self
 
     def connect(self, other: Any) -> Any:
         """Pair this stream with ``other`` for a co-map, co-flat-map or co-process; with a
@@ -462,7 +506,8 @@ class DataStream:
 
     def add_sink(self, sink_func: Any) -> "DataStreamSink":
         """Send every record to a SinkFunction (``invoke(value, context)``), a plain
-        callable ``f(value)``, or a sink spec such as :class:`DataFrameSink`.
+        callable ``f(value)``, a sink spec such as :class:`DataFrameSink`, or a connector
+        object that attaches itself (``sink._nbstream_sink(stream)``, as :meth:`sink_to`).
 
         >>> seen = []
         >>> _ = env.from_collection([1, 2]).add_sink(seen.append)
@@ -472,6 +517,9 @@ class DataStream:
         """
         if isinstance(sink_func, SinkSpec):
             return self._sink(sink_func, type(sink_func).__name__)
+        attach = getattr(sink_func, "_nbstream_sink", None)
+        if attach is not None:  # a connector object that attaches itself (as in sink_to)
+            return attach(self)
         if isinstance(sink_func, F.SinkFunction):
             return self._sink(FunctionSink(sink_func.invoke, owner=sink_func), "Sink: Unnamed")
         if callable(sink_func):
@@ -807,6 +855,17 @@ class KeyedStream(DataStream):
         """
         return self._refuse("Setting a name")
 
+    def slot_sharing_group(self, slot_sharing_group: Any) -> DataStream:
+        """Refused, as in Flink: a keyed stream is a partitioning, not a step; apply an
+        operation (map, reduce, process, ...) first.
+
+        >>> env.from_collection([1]).key_by(lambda x: x).slot_sharing_group("g")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        nbstream.errors.PlanError: Setting a slot sharing group is not supported on a KeyedStream; apply an ...
+        """
+        return self._refuse("Setting a slot sharing group")
+
     def uid(self, uid: str) -> DataStream:
         """Refused, as in Flink: a keyed stream is a partitioning, not a step; apply an
         operation (map, reduce, process, ...) first.
@@ -958,7 +1017,7 @@ class DataStreamSink:
         return self._update(uid=str(uid))
 
     def set_parallelism(self, parallelism: int) -> "DataStreamSink":
-        parallelism = whole_number(parallelism, "the sink's parallelism", 1)
+        parallelism = parallelism_of(parallelism, "the sink's parallelism")
         return self._update(parallelism=parallelism)
 
     def disable_chaining(self) -> "DataStreamSink":
@@ -971,6 +1030,34 @@ class DataStreamSink:
         """Run this sink in ``mode`` (sinks that hand records to kernel objects, such as
         ``add_sink(f)`` and :class:`DataFrameSink`, always run in the kernel)."""
         return self._update(execution_mode=_checked_mode(mode))
+
+    def slot_sharing_group(self, slot_sharing_group: Any) -> "DataStreamSink":
+        """Flink's slot sharing group of the sink (see :meth:`DataStream.slot_sharing_group`)."""
+        name = slot_sharing_group if isinstance(slot_sharing_group, str) \
+            else slot_sharing_group.get_name()
+        node = self._env._graph.nodes[self._id]
+        return self._update(params={**node.params, "slot_sharing_group": name})
+
+
+class _Fields:
+    """The fields at some positions of a record, as a tuple (``project``)."""
+
+    __slots__ = ("indexes",)
+
+    def __init__(self, indexes: tuple) -> None:
+        self.indexes = indexes
+
+    def __call__(self, value: Any) -> tuple:
+        return tuple([value[i] for i in self.indexes])
+
+    def __getstate__(self) -> tuple:
+        return self.indexes
+
+    def __setstate__(self, state: tuple) -> None:
+        self.indexes = state
+
+    def __repr__(self) -> str:
+        return f"project{self.indexes}"
 
 
 def _checked_mode(mode: str) -> str:

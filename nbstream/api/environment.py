@@ -21,14 +21,14 @@ from ..errors import NotAvailableError, PlanError, whole_number
 from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
 from ..runtime.clock import Clock, SystemClock
-from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig
+from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig, parallelism_of
 from ..runtime.durations import to_millis
 from ..runtime.executors import check_mode, executor_for, get_executor
 from ..runtime.job import JobClient, JobExecutionResult
 from .checkpointing import (CheckpointConfig, CheckpointingMode, RestartStrategyConfiguration,
                             arm_job, configure_checkpoints)
 from .columnar import ColumnarStream, columnar_source
-from .datastream import DataStream
+from .datastream import DataStream, KeyedStream
 from .state_backends import (HashMapStateBackend, StateBackend, check_state_backend,
                              configure_state_backend)
 from .types import TypeInformation
@@ -92,8 +92,11 @@ class StreamExecutionEnvironment:
     :meth:`configure`: ``parallelism.default``, ``pipeline.max-parallelism``,
     ``python.execution-mode``, ``execution.runtime-mode`` (``streaming``/``batch``),
     ``pipeline.auto-watermark-interval`` (ms), ``execution.buffer-timeout`` (ms),
-    ``nbstream.batch-size``.
+    ``pipeline.operator-chaining`` (``false`` fuses no steps), ``nbstream.batch-size``.
     """
+
+    #: the class of the streams ``key_by`` returns (a compatibility layer may refine it)
+    _keyed_stream_type = KeyedStream
 
     def __init__(self, configuration: Optional[Mapping[str, Any]] = None) -> None:
         self._graph = StreamGraph()
@@ -111,6 +114,7 @@ class StreamExecutionEnvironment:
         self._restart_strategy: Optional[RestartStrategyConfiguration] = None
         self._savepoint_path: Optional[str] = None
         self._allow_non_restored = False
+        self._trust_savepoint = False
         if configuration:
             self.configure(configuration)
 
@@ -137,6 +141,8 @@ class StreamExecutionEnvironment:
             "pipeline.auto-watermark-interval": lambda v: self._config.set_auto_watermark_interval(
                 _millis(v)),
             "execution.buffer-timeout": lambda v: self.set_buffer_timeout(_millis(v)),
+            "pipeline.operator-chaining": self._configure_chaining,
+            "pipeline.operator-chaining.enabled": self._configure_chaining,
             "nbstream.batch-size": lambda v: self._config.set_batch_size(
                 whole_number(v, "configuration key 'nbstream.batch-size'", 1, text=True)),
         }
@@ -148,6 +154,9 @@ class StreamExecutionEnvironment:
         configure_checkpoints(self, configuration)
         configure_state_backend(self, configuration)
         return self
+
+    def _configure_chaining(self, value: Any) -> None:
+        self._chaining = str(value).strip().lower() != "false"
 
     def __getattr__(self, name: str) -> Any:
         why = _NOT_YET.get(name)
@@ -163,7 +172,7 @@ class StreamExecutionEnvironment:
     # -- settings ------------------------------------------------------------------------------
     def set_parallelism(self, parallelism: int) -> "StreamExecutionEnvironment":
         """Default parallelism of every step (sources such as from_collection keep 1)."""
-        self._parallelism = whole_number(parallelism, "parallelism", 1)
+        self._parallelism = parallelism_of(parallelism)
         return self
 
     def get_parallelism(self) -> int:
@@ -171,7 +180,7 @@ class StreamExecutionEnvironment:
 
     def set_max_parallelism(self, max_parallelism: int) -> "StreamExecutionEnvironment":
         """Number of key groups (the upper bound of any keyed step's parallelism)."""
-        self._max_parallelism = whole_number(max_parallelism, "max parallelism", 1, 32768)
+        self._max_parallelism = parallelism_of(max_parallelism, "max parallelism", maximum=True)
         return self
 
     def get_max_parallelism(self) -> int:
@@ -363,6 +372,7 @@ class StreamExecutionEnvironment:
                          restart=self._effective_restart(),
                          restore_from=self._savepoint_path,
                          allow_non_restored_state=self._allow_non_restored,
+                         trust_savepoint=self._trust_savepoint,
                          state_backend=self._state_backend._settings())
 
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
@@ -386,10 +396,12 @@ class StreamExecutionEnvironment:
         :mod:`nbstream.connectors.recording`); a limit stops the recording, not the job."""
         self._sources_from = ("record", name, max_seconds, max_bytes)
 
-    def replay(self, name: str, speed: Union[float, str] = 1.0) -> None:
+    def replay(self, name: str, speed: Union[float, str] = 1.0, trust: bool = False) -> None:
         """Run the next job on recording ``name`` instead of its live sources, paced by the
-        recorded arrival times ``speed`` times faster (``"max"``: as fast as possible)."""
-        self._sources_from = ("replay", name, speed)
+        recorded arrival times ``speed`` times faster (``"max"``: as fast as possible).
+        A recording not signed by your key (someone else's, or made before recordings were
+        signed) is refused unless ``trust=True``: objects pickled in it could run code."""
+        self._sources_from = ("replay", name, speed, trust)
 
     def _override_sources(self, plan: PhysicalPlan) -> None:
         how, self._sources_from = getattr(self, "_sources_from", None), None
@@ -401,7 +413,7 @@ class StreamExecutionEnvironment:
         if how[0] == "record":
             specs: Dict[int, Any] = recording.plan_recording(how[1], sources, how[2], how[3])
         else:
-            specs = recording.plan_replay(how[1], sources, how[2])
+            specs = recording.plan_replay(how[1], sources, how[2], how[3])
         for nid, spec in specs.items():
             node = plan.nodes[nid]
             plan.nodes[nid] = node.replace(params={**node.params, "source": spec})  # type: ignore[index]
@@ -453,13 +465,18 @@ class StreamExecutionEnvironment:
 
     def execute_async(self, job_name: Optional[str] = None,
                       savepoint_path: Optional[str] = None,
-                      allow_non_restored_state: bool = False) -> JobClient:
+                      allow_non_restored_state: bool = False,
+                      trust_savepoint: bool = False) -> JobClient:
         """Start the job made of every sink added since the last run; return its handle.
         ``savepoint_path``: start from that savepoint or checkpoint (as the
-        ``execution.savepoint.path`` setting)."""
+        ``execution.savepoint.path`` setting), or from the newest checkpoint that checks
+        out in a job's checkpoint folder. It must be signed by your key (see the README's
+        checkpoint section); ``trust_savepoint=True`` restores one that is not (someone
+        else's, or written before files were signed): its pickled objects could run code."""
         if savepoint_path is not None:
             self._savepoint_path = os.fspath(savepoint_path)
             self._allow_non_restored = allow_non_restored_state
+            self._trust_savepoint = trust_savepoint
         if not self._graph.sinks:
             raise PlanError("No sinks defined: add one (print(), add_sink(), write_as_text(), "
                             "execute_and_collect()) before executing")
@@ -481,6 +498,7 @@ class StreamExecutionEnvironment:
             self._graph.sinks = []
             if savepoint_path is not None:
                 self._savepoint_path, self._allow_non_restored = None, False
+                self._trust_savepoint = False
         try:
             executor.start(plan, job, self._clock)
         except BaseException:
@@ -491,10 +509,12 @@ class StreamExecutionEnvironment:
         return job
 
     def execute(self, job_name: Optional[str] = None, savepoint_path: Optional[str] = None,
-                allow_non_restored_state: bool = False) -> JobExecutionResult:
+                allow_non_restored_state: bool = False,
+                trust_savepoint: bool = False) -> JobExecutionResult:
         """Run the job to its end and return its result (raises its error if it fails).
         An interrupt (Ctrl-C, or the notebook's stop button) cancels the job."""
-        job = self.execute_async(job_name, savepoint_path, allow_non_restored_state)
+        job = self.execute_async(job_name, savepoint_path, allow_non_restored_state,
+                                 trust_savepoint)
         try:
             return job.result()
         except KeyboardInterrupt:

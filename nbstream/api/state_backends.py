@@ -22,6 +22,7 @@ choose the same.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from typing import Any, List, Mapping, Optional
 
 from ..errors import PlanError
@@ -71,8 +72,9 @@ class EmbeddedRocksDBStateBackend(StateBackend):
         return self._incremental
 
     def set_db_storage_paths(self, *paths: str) -> None:
-        """Where operator instances make their database folders (the first path is used)."""
-        self._paths = [os.fspath(p) for p in paths if p is not None]
+        """Where operator instances make their database folders (the first path is used):
+        local paths, or ``file:`` URIs (``file:///var/state/`` is ``/var/state``)."""
+        self._paths = [local_path(p) for p in paths if p is not None]
 
     def set_db_storage_path(self, path: Optional[str]) -> None:
         self.set_db_storage_paths(*([path] if path is not None else []))
@@ -98,6 +100,19 @@ class EmbeddedRocksDBStateBackend(StateBackend):
                 and (other._incremental, other._paths) == (self._incremental, self._paths))
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def local_path(path: Any) -> str:
+    """The local folder a path or ``file:`` URI names, as Flink reads it (the URI's
+    path, without a trailing slash).
+
+    >>> local_path("file:///var/state/"), local_path("file://host/state"), local_path("/tmp/x/")
+    ('/var/state', '/state', '/tmp/x')
+    """
+    text = os.fspath(path)
+    if text.startswith("file:"):
+        text = urllib.parse.urlparse(text).path
+    return text.rstrip("/") or text
 
 
 def check_state_backend(backend: Any) -> StateBackend:

@@ -13,6 +13,7 @@ Row(word='hi', n=2)
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import math
 import struct
@@ -48,11 +49,26 @@ class TypeInformation:
     def __repr__(self) -> str:
         return self.name
 
+    def __str__(self) -> str:
+        """The name PyFlink gives this type (Java's class names: ``Integer``,
+        ``RowTypeInfo(a: String, b: Long)``, ``ListTypeInfo<Integer>``)."""
+        return _JAVA_NAMES.get(self.name, self.name)
+
     def __eq__(self, other: Any) -> bool:
         return type(other) is type(self) and vars(other) == vars(self)
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+#: PyFlink's names of the basic types (``str(Types.INT())``)
+_JAVA_NAMES = {"STRING": "String", "BYTE": "Byte", "BOOLEAN": "Boolean", "SHORT": "Short",
+               "INT": "Integer", "LONG": "Long", "FLOAT": "Float", "DOUBLE": "Double",
+               "CHAR": "Char", "BIG_INT": "BigInteger", "BIG_DEC": "BigDecimal",
+               "INSTANT": "Instant", "SQL_DATE": "DateTypeInfo", "SQL_TIME": "TimeTypeInfo",
+               "SQL_TIMESTAMP": "TimestampTypeInfo", "PICKLED_BYTE_ARRAY": "PickledByteArrayTypeInfo",
+               "LIST": "ListTypeInfo", "PRIMITIVE_ARRAY": "PrimitiveArrayTypeInfo",
+               "BASIC_ARRAY": "BasicArrayTypeInfo", "OBJECT_ARRAY": "ObjectArrayTypeInfo"}
 
 
 def _flink_scalar(value: Any) -> str:
@@ -62,6 +78,8 @@ def _flink_scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return java_double_string(value)
+    if isinstance(value, (bytes, bytearray)):  # Java's byte[]: signed bytes
+        return "[" + ", ".join(str(b - 256 if b > 127 else b) for b in value) + "]"
     return str(value)
 
 
@@ -122,22 +140,50 @@ class BasicTypeInfo(TypeInformation):
         return value
 
     def to_flink_string(self, value: Any) -> str:
-        if self.name == "FLOAT" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        """Java's ``toString`` of the value Flink's serializer gives back: a SHORT, INT,
+        LONG or BYTE out of range wraps around as Java's two's complement does; SQL_TIME
+        is ``hh:mm:ss``; SQL_TIMESTAMP keeps milliseconds, written as java.sql.Timestamp
+        writes them (``2021-01-09 12:00:00.011``, ``... 12:00:00.0``).
+
+        >>> Types.SHORT().to_flink_string(43878), Types.INT().to_flink_string(9147483648)
+        ('-21658', '557549056')
+        >>> import datetime
+        >>> Types.SQL_TIMESTAMP().to_flink_string(datetime.datetime(2021, 1, 9, 12, 0, 0, 11000))
+        '2021-01-09 12:00:00.011'
+        """
+        name = self.name
+        if name == "FLOAT" and isinstance(value, (int, float)) and not isinstance(value, bool):
             return java_double_string(float(value), float32=True)
-        if self.name == "DOUBLE" and isinstance(value, int) and not isinstance(value, bool):
+        if name == "DOUBLE" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        bits = _INT_BITS.get(name)
+        if bits is not None and isinstance(value, int) and not isinstance(value, bool):
+            value = (value + (1 << (bits - 1))) % (1 << bits) - (1 << (bits - 1))
+        elif name == "SQL_TIME" and isinstance(value, datetime.time):
+            return value.strftime("%H:%M:%S")
+        elif name == "SQL_TIMESTAMP" and isinstance(value, datetime.datetime):
+            millis = value.microsecond // 1000
+            fraction = f"{millis:03d}".rstrip("0") if millis else "0"
+            return f"{value.strftime('%Y-%m-%d %H:%M:%S')}.{fraction}"
         return _flink_scalar(value)
 
 
+_INT_BITS = {"BYTE": 8, "SHORT": 16, "INT": 32, "LONG": 64}
+
+
 class PickledTypeInfo(TypeInformation):
-    """Any Python object (PyFlink's default): printed with ``str()``."""
+    """Any Python object (PyFlink's default): printed with ``str()``; in Flink's text
+    (a field of a row, a file sink) bytes are Java's list of signed bytes."""
 
     name = "PICKLED_BYTE_ARRAY"
 
     def to_flink_string(self, value: Any) -> str:
+        if isinstance(value, (bytes, bytearray)):
+            return _flink_scalar(value)
         return value if isinstance(value, str) else str(value)
 
-    to_print_string = to_flink_string
+    def to_print_string(self, value: Any) -> str:
+        return value if isinstance(value, str) else str(value)
 
 
 class RowTypeInfo(TypeInformation):
@@ -146,6 +192,7 @@ class RowTypeInfo(TypeInformation):
     def __init__(self, field_types: List[TypeInformation],
                  field_names: Optional[List[str]] = None) -> None:
         self.field_types = list(field_types)
+        self.named = field_names is not None  # PyFlink's str() shows names given explicitly
         self.field_names = list(field_names) if field_names is not None else [
             f"f{i}" for i in range(len(field_types))]
         if len(self.field_names) != len(self.field_types):
@@ -155,6 +202,18 @@ class RowTypeInfo(TypeInformation):
 
     def get_field_names(self) -> List[str]:
         return list(self.field_names)
+
+    def get_field_types(self) -> List[TypeInformation]:
+        return list(self.field_types)
+
+    def get_field_index(self, field_name: str) -> int:
+        """The position of ``field_name`` (-1 if there is none)."""
+        return self.field_names.index(field_name) if field_name in self.field_names else -1
+
+    def __str__(self) -> str:
+        fields = [f"{n}: {t}" if self.named else str(t)
+                  for n, t in zip(self.field_names, self.field_types)]
+        return f"RowTypeInfo({', '.join(fields)})"
 
     def from_value(self, value: Any) -> Any:
         if isinstance(value, Row):
@@ -185,6 +244,12 @@ class TupleTypeInfo(TypeInformation):
         self.field_types = list(field_types)
         self.name = "TUPLE"
         self.converts = True
+
+    def get_field_types(self) -> List[TypeInformation]:
+        return list(self.field_types)
+
+    def __str__(self) -> str:
+        return f"TupleTypeInfo({', '.join(str(t) for t in self.field_types)})"
 
     def from_value(self, value: Any) -> Any:
         if isinstance(value, (tuple, list, Row)):
@@ -220,6 +285,9 @@ class ListTypeInfo(TypeInformation):
     def to_flink_string(self, value: Any) -> str:
         return "[" + ", ".join(self.element_type.to_flink_string(v) for v in value) + "]"
 
+    def __str__(self) -> str:
+        return f"{_JAVA_NAMES[self.name]}<{self.element_type}>"
+
 
 class MapTypeInfo(TypeInformation):
     def __init__(self, key_type: TypeInformation, value_type: TypeInformation) -> None:
@@ -237,6 +305,9 @@ class MapTypeInfo(TypeInformation):
         items = (f"{self.key_type.to_flink_string(k)}={self.value_type.to_flink_string(v)}"
                  for k, v in value.items())
         return "{" + ", ".join(items) + "}"
+
+    def __str__(self) -> str:
+        return f"MapTypeInfo<{self.key_type}, {self.value_type}>"
 
 
 class Types:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 import copy
 import inspect
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from ..runtime.durations import DurationLike, to_millis
@@ -157,6 +158,24 @@ def _arity(fn: Any) -> int:
     return len(positional)
 
 
+@dataclass(frozen=True)
+class WatermarkAlignment:
+    """A watermark alignment group and its bounds (see ``with_watermark_alignment``)."""
+
+    group: str
+    max_drift_ms: int
+    update_interval_ms: int
+
+    def get_watermark_group(self) -> str:
+        return self.group
+
+    def get_max_allowed_watermark_drift(self) -> int:
+        return self.max_drift_ms
+
+    def get_update_interval(self) -> int:
+        return self.update_interval_ms
+
+
 class WatermarkStrategy:
     """How a stream gets event-time timestamps and watermarks (immutable: each method
     returns a new strategy)."""
@@ -237,6 +256,27 @@ class WatermarkStrategy:
         if idle <= 0:
             raise ValueError("the idle timeout must be positive")
         return self._replace(_idle_ms=idle)
+
+    def with_watermark_alignment(self, watermark_group: str,
+                                 max_allowed_watermark_drift: DurationLike,
+                                 update_interval: DurationLike = 1000) -> "WatermarkStrategy":
+        """Flink's watermark alignment: sources of ``watermark_group`` pause while their
+        watermark is more than ``max_allowed_watermark_drift`` ahead of the group's lowest,
+        to bound the state buffered for the slowest. Kept (``get_alignment_parameters()``);
+        nbstream's sources are not paused: results are the same (an operator's watermark is
+        the lowest of its inputs'), only what is buffered meanwhile can be larger.
+
+        >>> s = WatermarkStrategy.no_watermarks().with_watermark_alignment("g", 20_000)
+        >>> s.get_alignment_parameters()
+        WatermarkAlignment(group='g', max_drift_ms=20000, update_interval_ms=1000)
+        """
+        alignment = WatermarkAlignment(str(watermark_group),
+                                       to_millis(max_allowed_watermark_drift, "max drift"),
+                                       to_millis(update_interval, "update interval"))
+        return self._replace(_alignment=alignment)
+
+    def get_alignment_parameters(self) -> Optional["WatermarkAlignment"]:
+        return getattr(self, "_alignment", None)
 
     # -- used by the runtime --------------------------------------------------------------------------
     def create_timestamp_assigner(self) -> Optional[Callable[[Any, int], Any]]:

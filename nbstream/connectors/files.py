@@ -14,7 +14,9 @@ renamed) and deletes the hidden files of failed attempts, whose records are repl
 record is in exactly one finished file, once, whatever failed.
 
 Without checkpointing a part file is finished as soon as it rolls, and the open ones at the
-end of the input (as Flink's sink in a bounded job).
+end of the input (as Flink's sink in a bounded job); Flink's legacy ``StreamingFileSink``
+(``finalize_at_end = False``) finishes files only on completed checkpoints, so without
+checkpointing they all stay in progress.
 """
 
 from __future__ import annotations
@@ -259,9 +261,14 @@ class FileSink:
         def build(self) -> "FileSink":
             return self._sink
 
+    #: whether the end of the input finishes the open and pending part files (Flink's
+    #: legacy StreamingFileSink leaves them in progress without checkpointing)
+    finalize_at_end = True
+
     def _spec(self) -> "FileSinkSpec":
         return FileSinkSpec(self.base_path, self.output_file_config, self.bucket_assigner,
-                            self.rolling_policy, getattr(self.encoder, "charset", None) or "UTF-8")
+                            self.rolling_policy, getattr(self.encoder, "charset", None) or "UTF-8",
+                            self.finalize_at_end)
 
     def _nbstream_sink(self, stream: Any) -> Any:
         if self.bulk is not None:
@@ -295,9 +302,9 @@ class FileSinkSpec(SinkSpec):
     """The plan's spec of a :class:`FileSink`; ``uid`` names this job's part files."""
 
     def __init__(self, base_path: str, config: OutputFileConfig, buckets: BucketAssigner,
-                 policy: RollingPolicy, charset: str = "UTF-8") -> None:
+                 policy: RollingPolicy, charset: str = "UTF-8", finalize_at_end: bool = True) -> None:
         self.base_path, self.config, self.buckets = base_path, config, buckets
-        self.policy, self.charset = policy, charset
+        self.policy, self.charset, self.finalize_at_end = policy, charset, finalize_at_end
         self.uid = str(uuid.uuid4())
 
     def prepare(self, job: Any, parallelism: int) -> None:
@@ -364,8 +371,8 @@ class _PartFileWriter(_Writer):
         del self.parts[part.bucket]
         if part.size == 0:
             os.remove(self._abs(part.hidden))
-        elif self.checkpointing:
-            self.rolled.append((part.hidden, part.final))
+        elif self.checkpointing or not self.spec.finalize_at_end:
+            self.rolled.append((part.hidden, part.final))  # pending until a checkpoint
         else:  # no checkpoints: finished when rolled
             _publish(self._abs(part.hidden), self._abs(part.final))
 
@@ -406,6 +413,10 @@ class _PartFileWriter(_Writer):
     def finish(self) -> None:
         if not self.cleaned:
             self._clean()
+        if not self.spec.finalize_at_end:  # the legacy sink: in progress they stay
+            for part in self.parts.values():
+                part.file.flush()
+            return
         for part in list(self.parts.values()):
             self._roll(part)
 
@@ -434,6 +445,8 @@ class _PartFileWriter(_Writer):
                 "pending": list(self.pending), "in_progress": in_progress}
 
     def commit(self, checkpoint_id: Optional[int]) -> None:
+        if checkpoint_id is None and not self.spec.finalize_at_end:
+            return  # the legacy sink: what no checkpoint committed stays in progress
         if checkpoint_id is None:  # the job is over: everything is final
             self.finish()
             self.pending += [(self.epoch + 1, hidden, final) for hidden, final in self.rolled]

@@ -9,6 +9,13 @@ timestamps and arrival times (processing time, ms), to Arrow IPC files under
 its ``uid``, else its name; records come with their recorded timestamps, paced by their
 recorded arrival times (``speed`` times faster; ``"max"``: as fast as possible).
 
+Values of one plain type (int, float, str, bool) are an Arrow column; others (dicts, tuples,
+user objects) are stored per record batch in :mod:`nbstream.runtime.state_format` (plain
+values as data, only other objects pickled), in the batch's custom metadata. A recording's
+folder is ``0700`` and its files ``0600``, each signed with this user's key
+(:mod:`nbstream.runtime.signing`): a replay refuses a recording that is not signed by it
+(someone else's, or one made before recordings were signed) unless ``trust=True``.
+
 >>> import tempfile, os
 >>> from nbstream import StreamExecutionEnvironment
 >>> os.environ["NBSTREAM_RECORDINGS"] = tempfile.mkdtemp()
@@ -28,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 import shutil
 import threading
@@ -37,6 +43,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 from ..errors import PlanError
+from ..runtime import state_format
+from ..runtime.signing import UntrustedFileError, check_file, private_dir, sign_file, write_private
 from .sources import SourceSpec
 
 __all__ = ["RecordingSource", "ReplaySource", "recordings_dir", "list_recordings",
@@ -48,6 +56,8 @@ DEFAULT_MAX_BYTES = 256 * 1024 ** 2  # ... or 256 MiB of files, whichever comes 
 _FLUSH_ROWS = 4096
 _FLUSH_S = 1.0
 _META = "recording.json"
+_VALUES = b"values"  # a batch's custom metadata key: its values in state_format
+TRUST_HINT = "trust=True (env.replay(name, trust=True))"
 
 
 def recordings_dir() -> Path:
@@ -126,8 +136,9 @@ class _Limits:
 
 class _Writer:
     """The files of one source subtask: columns value, timestamp, arrival_ms. Values of one
-    plain type (int, float, str, bool) are stored as Arrow columns, others pickled; when the
-    kind changes, a new part file begins."""
+    plain type (int, float, str, bool) are stored as Arrow columns, others in state_format
+    (the value column is null, the batch's metadata holds them); when the kind changes, a
+    new part file begins. A part file is signed when it is complete."""
 
     def __init__(self, directory: Path, key: str, subtask: int, limits: _Limits) -> None:
         self.prefix = directory / f"{_safe(key)}.{subtask}"
@@ -169,32 +180,41 @@ class _Writer:
         values, tss, arrivals = self.values, self.timestamps, self.arrivals
         self.values, self.timestamps, self.arrivals = [], [], []
         kind = _native_kind(values)
+        metadata = None
         if kind is not None:
             column = pa.array(values, getattr(pa, _NATIVE[kind])())
         else:
-            column = pa.array([pickle.dumps(v, protocol=5) for v in values], pa.binary())
-        encoding = _NATIVE[kind] if kind is not None else "pickle"
+            column = pa.nulls(len(values))
+            metadata = {_VALUES: state_format.dumps(values)}
+        encoding = _NATIVE[kind] if kind is not None else "nbstate"
         schema = pa.schema([("value", column.type), ("timestamp", pa.int64()),
                             ("arrival_ms", pa.int64())], metadata={"encoding": encoding})
         batch = pa.record_batch([column, pa.array(tss, pa.int64()), pa.array(arrivals, pa.int64())],
                                 schema=schema)
-        if not self.limits.add(batch.nbytes):
+        size = batch.nbytes + (len(metadata[_VALUES]) if metadata else 0)
+        if not self.limits.add(size):
             self.done = True
             return
         if self.writer is not None and kind is not self.kind:
-            self.writer.close()
-            self.writer, self.part = None, self.part + 1
+            self._close_part()
+            self.part += 1
         if self.writer is None:
-            self.writer = pa.ipc.new_file(f"{self.prefix}.{self.part}.arrow", schema)
+            path = f"{self.prefix}.{self.part}.arrow"
+            write_private(path, b"")  # 0600 before Arrow writes into it
+            self.writer = pa.ipc.new_file(path, schema)
             self.kind = kind
-        self.writer.write_batch(batch)
+        self.writer.write_batch(batch, custom_metadata=metadata)
+
+    def _close_part(self) -> None:
+        self.writer.close()
+        self.writer = None
+        sign_file(f"{self.prefix}.{self.part}.arrow")
 
     def close(self) -> None:
         with self.lock:
             self._flush()
             if self.writer is not None:
-                self.writer.close()
-                self.writer = None
+                self._close_part()
 
 
 class _RecordingContext:
@@ -272,9 +292,10 @@ def plan_recording(name: str, sources: List[Any], max_seconds: float = DEFAULT_M
     directory = recordings_dir() / _checked_name(name)
     if directory.exists():
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    (directory / _META).write_text(json.dumps(
-        {"name": name, "sources": keys, "created_ms": int(time.time() * 1000)}))
+    private_dir(str(directory))
+    write_private(str(directory / _META), json.dumps(
+        {"name": name, "sources": keys, "created_ms": int(time.time() * 1000)}).encode())
+    sign_file(str(directory / _META))
     limits = _Limits(max_seconds, max_bytes)
     return {n.id: RecordingSource(n.params["source"], directory, _source_key(n), limits)
             for n in sources}
@@ -284,15 +305,17 @@ def plan_recording(name: str, sources: List[Any], max_seconds: float = DEFAULT_M
 class ReplaySource(SourceSpec):
     """The recorded records of one source, with their timestamps, paced by arrival time."""
 
-    def __init__(self, files: List[Path], speed: Union[float, str], origin_ms: int) -> None:
+    def __init__(self, files: List[Path], speed: Union[float, str], origin_ms: int,
+                 name: str = "", trust: bool = False) -> None:
         self.files, self.speed, self.origin_ms = files, speed, origin_ms
+        self.name, self.trust = name, trust
         # as parallel as the recorded source was: one recorded subtask, one replaying
         self.non_parallel = len({f.name.rsplit(".", 3)[1] for f in files}) <= 1
 
     def create_reader(self, subtask: int, parallelism: int) -> Any:
         # every part file of a recorded subtask goes to the same replaying subtask, in order
         mine = [f for f in self.files if int(f.name.rsplit(".", 3)[1]) % parallelism == subtask]
-        speed, origin = self.speed, self.origin_ms
+        speed, origin, name, trust = self.speed, self.origin_ms, self.name, self.trust
 
         class Reader:
             threaded = speed != "max"  # paced replay sleeps: keep the task responsive
@@ -304,36 +327,53 @@ class ReplaySource(SourceSpec):
                 import pyarrow as pa
 
                 started = time.monotonic()
-                for path in mine:
-                    with pa.memory_map(str(path)) as source:
-                        reader = pa.ipc.open_file(source)
-                        pickled = reader.schema.metadata[b"encoding"] == b"pickle"
-                        for i in range(reader.num_record_batches):
-                            if self.stopped.is_set():
+                for path in mine:  # checked as read: the bytes used are the bytes signed
+                    reader = pa.ipc.open_file(pa.py_buffer(_verified(name, path, trust)))
+                    encoding = reader.schema.metadata[b"encoding"]
+                    for i in range(reader.num_record_batches):
+                        if self.stopped.is_set():
+                            return
+                        batch, metadata = reader.get_batch_with_custom_metadata(i)
+                        values = _values(batch, metadata, encoding)
+                        ts_col = batch.column(1)
+                        tss = _pylist(ts_col) if ts_col.null_count < len(ts_col) else None
+                        if speed == "max":
+                            ctx.emit_batch(values, tss)
+                            continue
+                        arrivals = _pylist(batch.column(2))
+                        for k, v in enumerate(values):
+                            t, arrived = tss[k] if tss else None, arrivals[k]
+                            due = started + (arrived - origin) / 1000.0 / float(speed)
+                            if due > time.monotonic() and self.stopped.wait(due - time.monotonic()):
                                 return
-                            batch = reader.get_batch(i)
-                            values = _pylist(batch.column(0))
-                            if pickled:
-                                values = [pickle.loads(v) for v in values]
-                            ts_col = batch.column(1)
-                            tss = _pylist(ts_col) if ts_col.null_count < len(ts_col) else None
-                            if speed == "max":
-                                ctx.emit_batch(values, tss)
-                                continue
-                            arrivals = _pylist(batch.column(2))
-                            for k, v in enumerate(values):
-                                t, arrived = tss[k] if tss else None, arrivals[k]
-                                due = started + (arrived - origin) / 1000.0 / float(speed)
-                                if due > time.monotonic() and self.stopped.wait(due - time.monotonic()):
-                                    return
-                                if t is None:
-                                    ctx.collect(v)
-                                else:
-                                    ctx.collect_with_timestamp(v, t)
+                            if t is None:
+                                ctx.collect(v)
+                            else:
+                                ctx.collect_with_timestamp(v, t)
 
             def cancel(self) -> None:
                 self.stopped.set()
         return Reader()
+
+
+def _verified(name: str, path: Path, trust: bool) -> bytes:
+    """The bytes of a recording's file, once its signature says they are this user's
+    (else :class:`UntrustedFileError`, unless ``trust``)."""
+    data = path.read_bytes()
+    check_file(str(path), data, f"recording '{name}': file", trust, TRUST_HINT)
+    return data
+
+
+def _values(batch: Any, metadata: Any, encoding: bytes) -> List[Any]:
+    """The values of a recorded batch."""
+    if encoding == b"nbstate":
+        return state_format.loads(metadata[_VALUES])
+    values = _pylist(batch.column(0))
+    if encoding == b"pickle":  # a recording made before values were data (trusted)
+        import pickle
+
+        return [pickle.loads(v) for v in values]
+    return values
 
 
 def _pylist(column: Any) -> List[Any]:
@@ -343,11 +383,13 @@ def _pylist(column: Any) -> List[Any]:
     return column.to_numpy(zero_copy_only=False).tolist()
 
 
-def plan_replay(name: str, sources: List[Any], speed: Union[float, str] = 1.0) -> Dict[int, ReplaySource]:
-    """The replay spec of each source node; errors name what does not match."""
+def plan_replay(name: str, sources: List[Any], speed: Union[float, str] = 1.0,
+                trust: bool = False) -> Dict[int, ReplaySource]:
+    """The replay spec of each source node; errors name what does not match. A recording
+    not signed by this user's key is refused (:class:`UntrustedFileError`) unless ``trust``."""
     if speed != "max" and not (isinstance(speed, (int, float)) and speed > 0):
         raise PlanError(f"replay speed must be a positive number or 'max', not {speed!r}")
-    meta = _read_meta(name)
+    meta = _read_meta(name, trust)
     recorded = meta["sources"]
     keys = [_source_key(n) for n in sources]
     if sorted(keys) != sorted(recorded):
@@ -359,24 +401,31 @@ def plan_replay(name: str, sources: List[Any], speed: Union[float, str] = 1.0) -
     origin = None
     for paths in files.values():
         for p in paths:
-            first = _check_file(name, p)
+            first = _check_file(name, p, trust)
             if first is not None:
                 origin = first if origin is None else min(origin, first)
-    return {n.id: ReplaySource(files[_source_key(n)], speed, origin or 0) for n in sources}
+    return {n.id: ReplaySource(files[_source_key(n)], speed, origin or 0, name, trust)
+            for n in sources}
 
 
-def _check_file(name: str, path: Path) -> Optional[int]:
-    """Open ``path`` (a corrupt file fails here, before the job starts); its first arrival."""
+def _check_file(name: str, path: Path, trust: bool = False) -> Optional[int]:
+    """Check ``path``'s signature and open it (a corrupt file fails here, before the job
+    starts); its first arrival."""
     import pyarrow as pa
 
     try:
-        with pa.memory_map(str(path)) as source:
-            reader = pa.ipc.open_file(source)
-            if reader.schema.names != ["value", "timestamp", "arrival_ms"]:
-                raise ValueError(f"unexpected columns {reader.schema.names}")
-            if reader.num_record_batches == 0:
-                return None
-            return reader.get_batch(0).column(2)[0].as_py()
+        reader = pa.ipc.open_file(pa.py_buffer(_verified(name, path, trust)))
+        if reader.schema.names != ["value", "timestamp", "arrival_ms"]:
+            raise ValueError(f"unexpected columns {reader.schema.names}")
+        if reader.num_record_batches == 0:
+            return None
+        return reader.get_batch(0).column(2)[0].as_py()
+    except UntrustedFileError as exc:
+        if exc.verdict != "changed":
+            raise
+        raise PlanError(f"recording '{name}' is damaged: {path.name} changed after it was "
+                        f"written (its signature does not match); record it again or remove "
+                        f"it with clear_recording({name!r})") from None
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise PlanError(f"recording '{name}' is damaged: {path.name} cannot be read ({exc}); "
                         f"record it again or remove it with clear_recording({name!r})") from None
@@ -389,10 +438,12 @@ def _checked_name(name: str) -> str:
     return name
 
 
-def _read_meta(name: str) -> Dict[str, Any]:
+def _read_meta(name: str, trust: bool = False) -> Dict[str, Any]:
     path = recordings_dir() / _checked_name(name) / _META
     try:
-        return json.loads(path.read_text())
+        data = path.read_bytes()
+        check_file(str(path), data, f"recording '{name}': file", trust, TRUST_HINT)
+        return json.loads(data)
     except FileNotFoundError:
         known = [r["name"] for r in list_recordings()]
         raise PlanError(f"there is no recording named '{name}' (recordings: "

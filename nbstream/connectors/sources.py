@@ -36,6 +36,11 @@ class SourceSpec:
     def create_reader(self, subtask: int, parallelism: int) -> Any:
         raise NotImplementedError
 
+    def size_hint(self) -> Optional[int]:
+        """How many records the source emits in all, if known before it runs (the live
+        view's progress, "x of N"); None for an unbounded or unknown source."""
+        return None
+
 
 class _Reader:
     """A source instance's reader. Checkpoints store how many records it emitted; a
@@ -67,6 +72,9 @@ class CollectionSource(SourceSpec):
         self.values = list(values)
         self.type_info = type_info
 
+    def size_hint(self) -> Optional[int]:
+        return len(self.values)
+
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         spec = self
 
@@ -88,6 +96,9 @@ class SequenceSource(SourceSpec):
         if end < start:
             raise PlanError(f"from_sequence: end ({end}) is before start ({start})")
         self.start, self.end = start, end
+
+    def size_hint(self) -> Optional[int]:
+        return self.end - self.start + 1
 
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         total = self.end - self.start + 1
@@ -142,6 +153,10 @@ class IterableSource(SourceSpec):
         if not hasattr(it, "__next__"):
             it = iter(it)
         return it
+
+    def size_hint(self) -> Optional[int]:
+        src = self.source  # a list or other sized collection (not a generator)
+        return len(src) if hasattr(src, "__len__") and hasattr(src, "__iter__") else None
 
     @property
     def after_restore(self) -> str:  # type: ignore[override]
@@ -262,6 +277,9 @@ class DataFrameSource(SourceSpec):
         self.df = df
         self.rows = rows
         self.timestamp_column = timestamp_column
+
+    def size_hint(self) -> Optional[int]:
+        return len(self.df)
 
     def _timestamps(self, part: Any) -> Optional[List[int]]:
         if self.timestamp_column is None:

@@ -5,7 +5,9 @@ submitted to a Flink mini-cluster that the jobs of this process share (started w
 first job, in PyFlink's JVM), or to a remote cluster when the environment's configuration
 names one (``rest.address`` and ``rest.port``; every other key of the configuration is
 handed to Flink as well). ``nbstream.flink.shared-cluster: false`` gives each job a
-mini-cluster of its own, configured with the job's configuration. The records of every sink are collected
+mini-cluster of its own, configured with the job's configuration. A local mini-cluster
+binds its servers to loopback and turns the web UI's job submission and cancelling off
+(:data:`LOCAL_CLUSTER`). The records of every sink are collected
 back through Flink's collect sink, and nbstream's sink writers run in this process:
 ``print()`` writes into the notebook cell, a DataFrameSink fills the live DataFrame,
 ``execute_and_collect()`` iterates, exactly as in the embedded modes.
@@ -37,6 +39,12 @@ INSTALL_HINT = ("the flink execution mode needs Apache Flink's Python API: "
 _OWN_KEYS = ("nbstream.",)
 #: task slots of the shared mini-cluster; a job needing more gets a mini-cluster of its own
 SHARED_SLOTS = max(16, 2 * (os.cpu_count() or 1))
+#: a local mini-cluster's REST, RPC, blob and data servers listen on loopback only, and its
+#: web UI neither submits nor cancels jobs (a setting of the environment wins)
+LOCAL_CLUSTER = {"rest.bind-address": "127.0.0.1", "jobmanager.bind-host": "127.0.0.1",
+                 "jobmanager.rpc.address": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
+                 "taskmanager.host": "127.0.0.1", "web.submit.enable": "false",
+                 "web.cancel.enable": "false"}
 
 
 def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
@@ -46,6 +54,13 @@ def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
     ...                             "nbstream.batch-size": 9, "python.execution-mode": "thread"})
     >>> {k: v for k, v in conf.items() if not k.endswith("executable")}
     {'python.execution-mode': 'process', 'rest.address': 'jm', 'rest.port': '8081'}
+
+    Without a cluster of the user's, the local mini-cluster listens on loopback only and its
+    web UI cannot submit or cancel jobs (:data:`LOCAL_CLUSTER`; a setting of the user wins):
+
+    >>> local = flink_configuration({})
+    >>> local["rest.bind-address"], local["taskmanager.bind-host"], local["web.submit.enable"]
+    ('127.0.0.1', '127.0.0.1', 'false')
     """
     # thread mode runs Python inside Flink's JVM (fastest); on a standalone cluster it
     # needs flink-python in the cluster's lib/, so remote jobs use Flink's default, process
@@ -58,6 +73,9 @@ def flink_configuration(settings: Mapping[str, Any]) -> Dict[str, str]:
         conf[key] = str(value).lower() if isinstance(value, bool) else str(value)
     conf.setdefault("python.executable", sys.executable)
     conf.setdefault("python.client.executable", conf["python.executable"])
+    if "rest.address" not in settings:
+        for key, value in LOCAL_CLUSTER.items():
+            conf.setdefault(key, value)
     return conf
 
 

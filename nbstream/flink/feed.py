@@ -8,12 +8,18 @@ their timestamps. When the source ends, the connection closes and so does Flink'
 
 Each line carries a list of ``(value, timestamp or None)`` pairs (one record, or a
 batch), pickled, then sealed with AES-GCM under a key made for this feed alone
-(:class:`Sealer`): the key travels with the job's decoding function, so a process that
-connects to the feed's port in the job's place reads nothing but ciphertext, and the
-job unpickles only lines its own driver sealed (any other line is refused with a log
-line, :class:`FeedDecoder`). The feed listens on loopback for a local cluster and
-accepts one connection: it closes its port at the first one. Watermarks a source
-emits itself are not forwarded (a WatermarkStrategy downstream makes Flink's own).
+(:class:`Sealer`): the key travels with the job's decoding function, so the job unpickles
+only lines its own driver sealed (any other line is refused with a log line,
+:class:`FeedDecoder`).
+
+The feed listens on loopback for a local cluster and serves one connection: the job's,
+which proves itself. Flink's socket source only reads, so the proof goes the other way
+round: the feed sends each connection a challenge line (``?`` and a random nonce); the job's
+decoder, which reads that line as the first of its input, answers on a connection of its
+own with ``!``, the nonce and an HMAC of it under the feed's key. The connection the proof
+names gets the records; every other one (a local process that connected first) is closed
+having read nothing but its challenge, and the port closes. Watermarks a source emits
+itself are not forwarded (a WatermarkStrategy downstream makes Flink's own).
 
 >>> sealer = Sealer(Sealer.new_key())
 >>> FeedDecoder("s", sealer.key)(sealer.seal([("a", 5)]).decode().rstrip())
@@ -24,17 +30,31 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
+import selectors
 import socket
 import threading
-from typing import Any, List, Optional, Tuple
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["DriverFeed", "Sealer", "FeedDecoder"]
 
 log = logging.getLogger(__name__)
 
 _CONTEXT = b"nbstream flink feed v1"  # bound into every seal (AES-GCM associated data)
+_HANDSHAKE = b"nbstream flink feed handshake v1"  # what the proofs' HMAC binds the nonce to
+#: connections that have not been proven yet, at most (more are closed at once), and how
+#: long one may wait for its proof
+MAX_PENDING = 64
+PROOF_WAIT_S = 120.0
+
+
+def proof(key: bytes, nonce: bytes) -> bytes:
+    """The job's answer to challenge ``nonce``: an HMAC-SHA256 of it under the feed's key."""
+    return hmac.new(key, _HANDSHAKE + nonce, hashlib.sha256).digest()
 
 
 class Sealer:
@@ -63,8 +83,10 @@ class FeedDecoder:
     ``(value, timestamp)`` pairs; a line this feed's driver did not seal is dropped
     with an error in the log, never unpickled."""
 
-    def __init__(self, name: str, key: bytes) -> None:
+    def __init__(self, name: str, key: bytes, host: Optional[str] = None,
+                 port: Optional[int] = None) -> None:
         self.name, self.key = name, key
+        self.host, self.port = host, port  # where the feed takes the handshake's proof
         self._aead: Any = None
 
     def __call__(self, line: str) -> List[Tuple[Any, Optional[int]]]:
@@ -73,6 +95,9 @@ class FeedDecoder:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        if line.startswith("?"):  # the feed's challenge: prove this is the job's connection
+            self._prove(line[1:])
+            return []
         if self._aead is None:
             self._aead = AESGCM(self.key)
         try:
@@ -84,11 +109,25 @@ class FeedDecoder:
             return []
         return pickle.loads(payload)
 
+    def _prove(self, challenge: str) -> None:
+        """Answer the feed's challenge on a connection of its own (Flink's socket source
+        cannot write): ``!<nonce> <HMAC>``."""
+        try:
+            nonce = base64.b64decode(challenge, validate=True)
+            answer = (b"!" + base64.b64encode(nonce) + b" "
+                      + base64.b64encode(proof(self.key, nonce)) + b"\n")
+            with socket.create_connection((self.host, self.port), timeout=30) as conn:
+                conn.sendall(answer)
+        except (OSError, ValueError, TypeError) as exc:
+            log.error("flink feed of '%s': could not answer the feed's challenge (%s)",
+                      self.name, exc)
+
     def __getstate__(self) -> Any:
-        return {"name": self.name, "key": self.key}
+        return {"name": self.name, "key": self.key, "host": self.host, "port": self.port}
 
     def __setstate__(self, state: Any) -> None:
         self.name, self.key, self._aead = state["name"], state["key"], None
+        self.host, self.port = state.get("host"), state.get("port")
 
 
 class _FeedContext:
@@ -192,22 +231,102 @@ class DriverFeed:
 
     def decoder(self) -> FeedDecoder:
         """What the job runs to read this feed (it carries the feed's key)."""
-        return FeedDecoder(self.name, self.sealer.key)
+        return FeedDecoder(self.name, self.sealer.key, self.host, self.port)
 
     def _accept(self) -> Optional[socket.socket]:
-        """The job's connection; the port closes with it, so no one else gets in."""
-        while not self.stopped.is_set():
-            try:
-                conn, peer = self.server.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return None
+        """The job's connection: each connection gets a challenge, and the one a valid proof
+        names is served; the others are closed, and so is the port."""
+        selector = selectors.DefaultSelector()
+        selector.register(self.server, selectors.EVENT_READ)
+        pending: Dict[socket.socket, Tuple[bytes, float]] = {}  # connection: nonce, since
+        received: Dict[socket.socket, bytes] = {}
+        try:
+            while not self.stopped.is_set():
+                for key, _ in selector.select(0.1):
+                    if key.fileobj is self.server:
+                        self._challenge(selector, pending, received)
+                        continue
+                    winner = self._answer(key.fileobj, selector, pending, received)
+                    if winner is not None:
+                        self.server.close()  # before anyone hears the job is in
+                        self.connected.set()
+                        return winner
+                now = time.monotonic()
+                for conn in [c for c, (_, since) in pending.items() if now - since > PROOF_WAIT_S]:
+                    self._drop(conn, selector, pending, received)
+            return None
+        finally:
+            for conn in list(pending) + list(received):
+                self._drop(conn, selector, pending, received)
+            selector.close()
             self.server.close()
-            log.debug("flink feed of '%s': serving %s:%s", self.name, *peer[:2])
-            self.connected.set()
-            return conn
-        return None
+
+    def _challenge(self, selector: Any, pending: Dict[socket.socket, Tuple[bytes, float]],
+                   received: Dict[socket.socket, bytes]) -> None:
+        try:
+            conn, peer = self.server.accept()
+        except OSError:
+            return
+        if len(pending) >= MAX_PENDING:
+            conn.close()
+            return
+        nonce = os.urandom(16)
+        try:
+            conn.settimeout(5)
+            conn.sendall(b"?" + base64.b64encode(nonce) + b"\n")
+        except OSError:
+            conn.close()
+            return
+        pending[conn] = (nonce, time.monotonic())
+        received[conn] = b""
+        selector.register(conn, selectors.EVENT_READ)
+        log.debug("flink feed of '%s': challenged %s:%s", self.name, *peer[:2])
+
+    def _answer(self, conn: Any, selector: Any, pending: Dict[socket.socket, Tuple[bytes, float]],
+                received: Dict[socket.socket, bytes]) -> Optional[socket.socket]:
+        """Read from ``conn``; once it sent a line, it is a proof: the connection it vouches
+        for is returned (every other one closed), ``conn`` is closed either way."""
+        try:
+            data = conn.recv(512)
+        except OSError:
+            data = b""
+        buffer = received.get(conn, b"") + data
+        if data and b"\n" not in buffer and len(buffer) < 512:
+            received[conn] = buffer
+            return None
+        self._drop(conn, selector, pending, received)
+        winner = self._vouched(buffer.split(b"\n")[0], pending)
+        if winner is None:
+            if data:
+                log.error("flink feed of '%s': refused a connection that did not prove it is "
+                          "the job's", self.name)
+            return None
+        selector.unregister(winner)
+        del pending[winner], received[winner]
+        winner.settimeout(None)
+        return winner
+
+    def _vouched(self, line: bytes, pending: Dict[socket.socket, Tuple[bytes, float]]
+                 ) -> Optional[socket.socket]:
+        if not line.startswith(b"!"):
+            return None
+        try:
+            nonce_b64, mac_b64 = line[1:].split(b" ")
+            nonce, mac = base64.b64decode(nonce_b64, validate=True), base64.b64decode(mac_b64,
+                                                                                    validate=True)
+        except ValueError:
+            return None
+        if not hmac.compare_digest(mac, proof(self.sealer.key, nonce)):
+            return None
+        return next((c for c, (n, _) in pending.items() if hmac.compare_digest(n, nonce)), None)
+
+    @staticmethod
+    def _drop(conn: Any, selector: Any, pending: Dict[Any, Any], received: Dict[Any, Any]) -> None:
+        pending.pop(conn, None)
+        received.pop(conn, None)
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(conn)
+        conn.close()
 
     def _serve(self, job: Any) -> None:
         from ..errors import UserFunctionError

@@ -13,7 +13,18 @@ How rows are identified decides whether a new row replaces an old one:
 * ``"keyed"``: the rolling values of a keyed reduce (``reduce``, ``sum``, ``max``...): the
   newest value of each key replaces the previous one, so the rows are the current value
   per key;
-* ``"append"``: any other stream: every record is a new row.
+* ``"append"``: any other stream: every record is a new row;
+* ``"changelog"`` (never chosen by ``"auto"``): rows are changes, Flink's ``RowKind``
+  (``+I`` insert, ``-U`` update before, ``+U`` update after, ``-D`` delete) carried by
+  :class:`~nbstream.Row`; with a ``key_fn`` (the upsert key) ``+I``/``+U`` upsert the row
+  of that key and ``-U``/``-D`` remove it (a ``-U`` whose ``+U`` follows in the same
+  batch keeps the row in place, so a view updates it rather than replacing it); without
+  one the rows are a multiset and ``-U``/``-D`` remove one equal row. Records that are not
+  Rows count as ``+I``; ``kinds`` counts the changes of each kind.
+
+Every kept row has a time: the record's event timestamp, else when it arrived (epoch
+milliseconds); the live view charts keyed values over it. A removed row is remembered
+(a tombstone) so a view that saw it can drop it (:meth:`LiveResults.removed_since`).
 
 >>> results = LiveResults(max_rows=2)
 >>> results.add([{"key": "a", "window_start": 0, "window_end": 10, "n": 1},
@@ -24,32 +35,51 @@ How rows are identified decides whether a new row replaces an old one:
 >>> plain.add([1, 2, 3])
 >>> plain.rows(), plain.dropped
 ([2, 3], 1)
+>>> from nbstream import Row, RowKind
+>>> def change(kind, *values):
+...     row = Row(*values)
+...     row.set_row_kind(kind)
+...     return row
+>>> table = LiveResults(mode="changelog", key_fn=lambda r: r[0])
+>>> table.add([Row("a", 1), Row("b", 1), change(RowKind.UPDATE_BEFORE, "a", 1),
+...            change(RowKind.UPDATE_AFTER, "a", 2), change(RowKind.DELETE, "b", 1)])
+>>> [tuple(r) for r in table.rows()]
+[('a', 2)]
+>>> table.kinds
+{'+I': 2, '-U': 1, '+U': 1, '-D': 1}
 
 This module imports neither IPython nor pandas (pandas is imported on ``to_pandas``).
 """
 
 from __future__ import annotations
 
+import ast
 import collections
 import datetime
 import itertools
 import math
+import re
 import threading
+import time
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..connectors.frames import row_columns, rows_to_pandas
 from ..connectors.sinks import SinkSpec, _HeldUntilCheckpoint, _Writer
 from ..errors import short_repr
-from ..runtime.row import Row
+from ..runtime.records import Batch
+from ..runtime.row import Row, RowKind
 
-__all__ = ["LiveResults", "LiveSink", "Change", "MODES", "json_cell", "keyed_rolling_key"]
+__all__ = ["LiveResults", "LiveSink", "Change", "MODES", "json_cell", "keyed_rolling_key",
+           "reduced_field"]
 
-MODES = ("auto", "window", "keyed", "append")
+MODES = ("auto", "window", "keyed", "append", "changelog")
 WINDOW_FIELDS = ("window_start", "window_end")
+TOMBSTONES = 10_000  # removed rows remembered for views that catch up with deltas
 
-Change = Tuple[int, List[Any], Optional[str]]
-"""One changed row as the live view gets it: (row id, cells, key label or None)."""
+Change = Tuple[int, List[Any], Optional[str], int]
+"""One changed row as the live view gets it: (row id, cells, key label or None, time in
+epoch ms: the record's timestamp, else when it arrived)."""
 
 
 def _is_window_row(value: Any) -> bool:
@@ -61,7 +91,7 @@ class LiveResults:
 
     ``mode`` is ``"auto"`` (decided by the first row: window rows are upserted by key and
     window, rows of a keyed rolling reduce by ``key_fn``, others appended), or one of
-    ``"window"``, ``"keyed"``, ``"append"``.
+    ``"window"``, ``"keyed"``, ``"append"``, ``"changelog"``.
     """
 
     def __init__(self, max_rows: int = 1000, key_fn: Optional[Callable[[Any], Any]] = None,
@@ -81,17 +111,25 @@ class LiveResults:
         self.columns: List[str] = []
         self._known: set = set()
         self._lock = threading.Lock()
-        # identity -> [row id, value, label, version]; order = least recently touched first
+        # identity -> [row id, value, label, version, time]; least recently touched first
         self._rows: "collections.OrderedDict[Any, List[Any]]" = collections.OrderedDict()
         self._ids = itertools.count(1)
         self._listeners: List[Callable[[], None]] = []
+        # removed rows (changelog): (version, row id), the oldest forgotten first
+        self._removed: Deque[Tuple[int, int]] = collections.deque(maxlen=TOMBSTONES)
+        self._equal: Dict[Any, List[Any]] = {}  # changelog without a key: value -> identities
+        self._before: set = set()  # changelog with a key: keys whose -U waits for its +U
+        self.kinds: Dict[str, int] = {"+I": 0, "-U": 0, "+U": 0, "-D": 0}  # changelog: changes
 
     # -- writing (job threads) ---------------------------------------------------------------
-    def add(self, values: Iterable[Any]) -> None:
-        """Add (or upsert) a batch of rows."""
+    def add(self, values: Iterable[Any], timestamps: Optional[Sequence[Optional[int]]] = None
+            ) -> None:
+        """Add (or upsert, or for a changelog remove) a batch of rows; ``timestamps``: their
+        event times in epoch ms (None: when they arrived)."""
         values = list(values)
         if not values:
             return
+        now = int(time.time() * 1000)
         with self._lock:
             if self.mode == "auto":
                 self.mode = ("window" if _is_window_row(values[0])
@@ -99,38 +137,94 @@ class LiveResults:
             if not self.columns:
                 self.columns = row_columns(values[0])
                 self._known = set(self.columns)
-            rows, mode, key_fn, version = self._rows, self.mode, self.key_fn, self.version
-            for value in values:
+            mode, version = self.mode, self.version
+            for i, value in enumerate(values):
                 version += 1
-                label: Optional[str] = None
-                if mode == "append":
-                    ident: Any = version
-                elif mode == "window" and _is_window_row(value):
-                    key = value.get("key")
-                    label = "all" if "key" not in value else _label(key)
-                    ident = (_hashable(key), value["window_start"], value["window_end"])
-                elif mode == "keyed":
-                    key = key_fn(value)  # type: ignore[misc]
-                    label = _label(key)
-                    ident = _hashable(key)
-                else:  # a non-window row in a window stream: keep it, as a new row
-                    ident = ("row", version)
-                entry = rows.pop(ident, None)
-                if entry is None:
-                    rows[ident] = [next(self._ids), value, label, version]
-                    if len(rows) > self.max_rows:
-                        rows.popitem(last=False)
-                        self.dropped += 1
+                stamp = timestamps[i] if timestamps is not None else None
+                stamp = now if stamp is None else stamp
+                if mode == "changelog":
+                    self._change(value, version, stamp)
                 else:
-                    entry[1], entry[2], entry[3] = value, label, version
-                    rows[ident] = entry
+                    ident, label = self._identity(value, mode, version)
+                    self._put(ident, value, label, version, stamp)
                 if isinstance(value, dict) and not value.keys() <= self._known:
                     self._extend_columns(value)
+            if self._before:  # a -U whose +U did not come: its row is gone
+                for ident in self._before:
+                    self._remove(ident, version)
+                self._before.clear()
             self.version = version
             self.received += len(values)
             listeners = list(self._listeners)
         for wake in listeners:
             wake()
+
+    def add_stamped(self, pairs: Iterable[Tuple[Any, Optional[int]]]) -> None:
+        """Add ``(value, timestamp)`` pairs (what the live sink delivers)."""
+        pairs = list(pairs)
+        self.add([p[0] for p in pairs], [p[1] for p in pairs])
+
+    def _identity(self, value: Any, mode: str, version: int) -> Tuple[Any, Optional[str]]:
+        if mode == "append":
+            return version, None
+        if mode == "window" and _is_window_row(value):
+            key = value.get("key")
+            label = "all" if "key" not in value else _label(key)
+            return (_hashable(key), value["window_start"], value["window_end"]), label
+        if mode == "keyed":
+            key = self.key_fn(value)  # type: ignore[misc]
+            return _hashable(key), _label(key)
+        return ("row", version), None  # a non-window row in a window stream: a new row
+
+    def _put(self, ident: Any, value: Any, label: Optional[str], version: int,
+             stamp: int) -> None:
+        rows = self._rows
+        entry = rows.pop(ident, None)
+        if entry is None:
+            rows[ident] = [next(self._ids), value, label, version, stamp]
+            if len(rows) > self.max_rows:
+                old_ident, old = rows.popitem(last=False)
+                self._forget_equal(old_ident, old[1])
+                self.dropped += 1
+        else:
+            entry[1], entry[2], entry[3], entry[4] = value, label, version, stamp
+            rows[ident] = entry
+
+    def _change(self, value: Any, version: int, stamp: int) -> None:
+        kind = value.get_row_kind() if isinstance(value, Row) else RowKind.INSERT
+        self.kinds[kind.short_string()] += 1
+        retract = kind in (RowKind.UPDATE_BEFORE, RowKind.DELETE)
+        if self.key_fn is not None:
+            key = self.key_fn(value)
+            ident: Any = ("key", _hashable(key))
+            self._before.discard(ident)
+            if kind == RowKind.UPDATE_BEFORE:  # removed at the batch's end unless its +U comes
+                self._before.add(ident)
+                return
+            if not retract:
+                self._put(ident, value, _label(key), version, stamp)
+                return
+        else:
+            same = self._equal.setdefault(_value_key(value), [])
+            if not retract:
+                ident = ("row", version)
+                same.append(ident)
+                self._put(ident, value, None, version, stamp)
+                return
+            ident = same.pop(0) if same else None
+        if ident is not None:
+            self._remove(ident, version)
+
+    def _remove(self, ident: Any, version: int) -> None:
+        entry = self._rows.pop(ident, None)
+        if entry is not None:
+            self._removed.append((version, entry[0]))
+
+    def _forget_equal(self, ident: Any, value: Any) -> None:
+        if self.mode == "changelog" and self.key_fn is None:
+            same = self._equal.get(_value_key(value))
+            if same and ident in same:
+                same.remove(ident)
 
     def _extend_columns(self, value: Dict[Any, Any]) -> None:
         self.columns = self.columns + [k for k in value if k not in self._known]
@@ -156,8 +250,16 @@ class LiveResults:
             return [entry[1] for entry in self._rows.values()]
 
     def to_pandas(self) -> Any:
-        """The kept rows as a pandas DataFrame (a copy, current at the moment of the call)."""
-        return rows_to_pandas(self.rows())
+        """The kept rows as a pandas DataFrame (a copy, current at the moment of the call).
+        Window bounds (``window_start``, ``window_end``) are timezone-aware UTC datetimes."""
+        frame = rows_to_pandas(self.rows())
+        for column in WINDOW_FIELDS:
+            values = frame[column] if column in frame else None
+            if values is not None and values.map(_epoch_ms_or_none).all() and values.notna().any():
+                import pandas as pd
+
+                frame[column] = pd.to_datetime(values, unit="ms", utc=True)
+        return frame
 
     def to_arrow(self) -> Any:
         """The kept rows as a pyarrow Table."""
@@ -171,21 +273,31 @@ class LiveResults:
         snapshot of the newest ``limit`` rows."""
         with self._lock:
             columns = list(self.columns)
-            picked: List[Tuple[int, Any, Optional[str]]] = []
+            picked: List[Tuple[int, Any, Optional[str], int]] = []
             for entry in reversed(self._rows.values()):
                 if entry[3] <= version or len(picked) >= limit:
                     break
-                picked.append((entry[0], entry[1], entry[2]))
+                picked.append((entry[0], entry[1], entry[2], entry[4]))
             current = self.version
         picked.reverse()
-        return current, [(rid, cells(value, columns), label) for rid, value, label in picked], columns
+        return current, [(rid, cells(value, columns), label, stamp)
+                         for rid, value, label, stamp in picked], columns
+
+    def removed_since(self, version: int) -> Optional[List[int]]:
+        """The ids of rows removed after ``version`` (a changelog's ``-U``/``-D``), or None
+        if some of them are no longer remembered (then only a snapshot is right)."""
+        with self._lock:
+            removed = self._removed
+            if len(removed) == removed.maxlen and removed[0][0] > version + 1:
+                return None
+            return [rid for v, rid in removed if v > version]
 
 
 def cells(value: Any, columns: List[str]) -> List[Any]:
     """The JSON-ready cells of one row, in column order."""
     if isinstance(value, dict):
         return [json_cell(value.get(c)) for c in columns]
-    if isinstance(value, Row) and value._fields:
+    if isinstance(value, Row):
         return [json_cell(v) for v in value]
     if isinstance(value, (tuple, list)) and columns != ["value"]:
         return [json_cell(v) for v in value]
@@ -213,6 +325,21 @@ def json_cell(value: Any) -> Any:
         except Exception:
             pass
     return short_repr(value)
+
+
+def _epoch_ms_or_none(value: Any) -> bool:
+    """A window bound: epoch milliseconds (an int), or None (global and count windows)."""
+    if value is None or value != value:  # None, or NaN where pandas made the column float
+        return True
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+
+
+def _value_key(value: Any) -> Any:
+    if isinstance(value, (Row, tuple, list)):
+        return _hashable(tuple(value))
+    if isinstance(value, dict):
+        return _hashable(tuple(value.items()))
+    return _hashable(value)
 
 
 def _label(key: Any) -> str:
@@ -247,7 +374,15 @@ class LiveSink(SinkSpec):
         self.token = uuid.uuid4().hex
 
     def create_writer(self) -> _Writer:
-        return _HeldUntilCheckpoint(self, self.results.add)
+        return _StampedWriter(self, self.results.add_stamped)
+
+
+class _StampedWriter(_HeldUntilCheckpoint):
+    """Holds (and delivers) ``(value, timestamp)`` pairs: plain data in a checkpoint."""
+
+    def write(self, batch: Any) -> None:
+        stamps = batch.timestamps or [None] * len(batch.values)
+        super().write(Batch(list(zip(batch.values, stamps))))
 
 
 def keyed_rolling_key(stream: Any) -> Optional[Callable[[Any], Any]]:
@@ -262,3 +397,20 @@ def keyed_rolling_key(stream: Any) -> Optional[Callable[[Any], Any]]:
     if partitioning is None or partitioning.kind != "hash" or partitioning.key_selector is None:
         return None
     return partitioning.key_selector.call
+
+
+_REDUCED = re.compile(r"^(?:sum|min|max|min_by|max_by)\((.*)\)$")
+
+
+def reduced_field(stream: Any) -> Any:
+    """The field a keyed ``sum``/``min``/``max``/``min_by``/``max_by`` reduces (a name or
+    a position), or None for any other stream."""
+    graph = stream._env._graph
+    node = graph.nodes[stream._id]
+    match = _REDUCED.match(getattr(node.fn, "name", "") or "") if node.kind == "reduce" else None
+    if match is None:
+        return None
+    try:
+        return ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError):
+        return None

@@ -4,23 +4,34 @@ The Python side is a handful of synced traits; a :class:`Pump` thread (started i
 context of the cell that owns the job, so every message carries that cell's parent
 header) moves the job's progress into them:
 
-* ``stats``/``status``/``error``: the header (records, rate, watermark, elapsed);
+* ``stats``/``status``/``error``: the header (records, rate, watermark, elapsed; for a
+  changelog, :attr:`LiveResults.kinds`, the changes of each kind, as ``changelog``);
 * ``checkpoints``: for a job that checkpoints, restarted or resumed from a savepoint,
   :meth:`LiveJob.fault_tolerance` (restarts, last failure, the last checkpoint's id,
   size and duration, ``resumed_from``) and ``text``, the line the front end shows;
 * ``functions``: for a StateFun job, a line per function type (:func:`function_lines`:
-  messages in, calls, egress, latency p50/p99);
-* ``delta``: the rows touched since the previous update, ``{"from", "to", "rows"}``,
-  where ``rows`` holds ``[row id, cells, key label]`` oldest first. The front end keeps
-  the newest ``limit`` rows, upserting by row id; if it sees a gap in ``from``/``to``
-  (it was not listening from the start, e.g. after a page reload) it asks for a snapshot
-  with a ``{"type": "snapshot"}`` message.
+  messages in, calls, egress, latency p50/p99); then a line per step whose function
+  registered metrics (:func:`metric_lines`: counters, gauges, meters, distributions); for a
+  Table job, where each step calling Python UDFs runs and why (:meth:`LiveJob.python_steps`);
+* ``delta``: the rows touched since the previous update, ``{"from", "to", "rows",
+  "removed"}``, where ``rows`` holds ``[row id, cells, key label, time]`` oldest first
+  and ``removed`` the ids of rows a changelog removed. The front end keeps the newest
+  ``limit`` rows, upserting by row id; if it sees a gap in ``from``/``to`` (it was not
+  listening from the start, e.g. after a page reload) it asks for a snapshot with a
+  ``{"type": "snapshot"}`` message;
+* ``graph``: the job's steps (:meth:`LiveJob.graph`: parallelism, mode, records in and
+  out, backpressure);
+* ``snapshot``: the view as static HTML (:mod:`.snapshot`), refreshed every
+  ``SNAPSHOT_PERIOD`` seconds while rows change and when the job ends; the front end
+  stores it in the notebook when the notebook is saved, so a notebook opened without this
+  kernel shows it instead of the widget.
 
 Updates are coalesced: at most one every ``MIN_INTERVAL`` seconds (the header also
 refreshes every ``HEADER_PERIOD`` seconds when nothing arrives). The front end says
 ``{"type": "view", "open": bool, "id": ...}`` when a view appears or goes away; with no
 view left the pump stops sending rows until one comes back. ``{"type": "stop"}`` is the
-Stop button.
+Stop button; ``{"type": "export", "format": "parquet"}`` asks for the kept rows as a
+Parquet file (sent back as a buffer).
 """
 
 from __future__ import annotations
@@ -36,16 +47,32 @@ import anywidget
 import traitlets as t
 
 from ..runtime.records import MAX_TIMESTAMP
-from .live import LiveJob, error_info, fault_text, function_lines
+from ..runtime.row import Row
+from .live import LiveJob, error_info, fault_text, function_lines, metric_lines
 from .results import LiveResults
+from .snapshot import SNAPSHOT_ROWS, render_html
 
-__all__ = ["StreamView", "Pump", "chart_spec", "MIN_INTERVAL", "HEADER_PERIOD"]
+__all__ = ["StreamView", "Pump", "chart_spec", "MIN_INTERVAL", "HEADER_PERIOD",
+           "SNAPSHOT_PERIOD", "frontend_missing"]
 
 STATIC = Path(__file__).with_name("static")
 MIN_INTERVAL = 0.1   # seconds between two updates (at most 10 per second)
 HEADER_PERIOD = 0.5  # header refresh when no rows arrive
+SNAPSHOT_PERIOD = 2.0  # static snapshot refresh while rows change
 CHARTS = ("auto", "line", "bar", "none")
+TIME_NAMES = {"ts", "timestamp", "time", "event_time", "eventtime", "rowtime",
+              "window_start", "window_end"}
 _uids = itertools.count(1)
+
+
+def frontend_missing() -> str:
+    """Why the front end cannot load (empty if it can): the ES module is built from js/
+    by esbuild (``scripts/build-js``, run by ``scripts/test`` and the package build)."""
+    missing = [n for n in ("widget.js", "widget.css") if not (STATIC / n).is_file()]
+    if not missing:
+        return ""
+    return (f"the live view's front end is not built ({', '.join(missing)} missing in "
+            f"{STATIC}): run scripts/build-js in the source tree (it needs node and npm)")
 
 
 class StreamView(anywidget.AnyWidget):
@@ -68,38 +95,73 @@ class StreamView(anywidget.AnyWidget):
     functions = t.List().tag(sync=True)
     limit = t.Int(1000).tag(sync=True)
     has_table = t.Bool(True).tag(sync=True)
+    graph = t.List().tag(sync=True)
+    snapshot = t.Unicode("").tag(sync=True)
+    model_ref = t.Unicode("").tag(sync=True)  # this model's id (the front end keys its snapshot by it)
+    cell = t.Unicode("").tag(sync=True)       # "In[5]": the cell that started the job
+    started = t.Float(0.0).tag(sync=True)     # epoch seconds
+
+    def __init__(self, **kwargs: Any) -> None:
+        problem = frontend_missing()
+        if problem:
+            raise RuntimeError(problem)
+        super().__init__(**kwargs)
+        self.model_ref = self.model_id or ""
 
 
-def chart_spec(results: Optional[LiveResults], chart: str = "auto",
-               y: Optional[str] = None) -> Dict[str, Any]:
-    """What the front end draws: ``kind`` (line: one line per key over window end; bar:
-    the current value per key; none), the ``x`` column, the numeric ``y`` candidates."""
+def chart_spec(results: Optional[LiveResults], chart: str = "auto", y: Optional[str] = None,
+               x: Optional[str] = None, reduced: Any = None) -> Dict[str, Any]:
+    """What the front end draws: ``kind`` (line: a line per key over time; bar: the current
+    value per key; none), ``x`` (a time column: the window end by default; None: each
+    row's time), ``y`` the value columns to choose from and ``y_default`` the one drawn:
+    ``y`` if given, else the field a keyed reduce reduces, else a window's first aggregate,
+    else the first numeric column; never a time column or the key."""
     if results is None or not results.columns:
-        return {"kind": "none", "x": None, "y": [], "y_default": None}
-    kind = chart
-    if kind == "auto":
-        kind = {"window": "line", "keyed": "bar"}.get(results.mode, "none")
+        return {"kind": "none", "x": None, "y": [], "y_default": None, "time": True,
+                "times": [], "mode": "auto"}
     columns = list(results.columns)
     newest = results.rows()[-20:]
-    skip = {"window_start", "window_end", "key"}
+    timeish = {c for i, c in enumerate(columns)
+               if str(c).lower() in TIME_NAMES or _millis_column(newest, c, i)}
     numeric = [c for i, c in enumerate(columns)
-               if c not in skip and _numeric_column(newest, c, i)]
-    x = "window_end" if "window_end" in columns else None
-    if kind != "none" and not numeric:
+               if c not in timeish and c != "key" and _numeric_column(newest, c, i)]
+    if y is not None and y in columns and y not in numeric:
+        numeric.insert(0, y)
+    if x is None or x not in columns:
+        x = "window_end" if "window_end" in columns else None
+    kind = chart if chart != "auto" else "line"
+    if not numeric:
         kind = "none"
-    default = y if y in numeric else (numeric[0] if numeric else None)
-    return {"kind": kind, "x": x, "y": numeric, "y_default": default}
+    if isinstance(reduced, int) and 0 <= reduced < len(columns):
+        reduced = columns[reduced]
+    after_window = [c for c in numeric if "window_end" in columns
+                    and columns.index(c) > columns.index("window_end")]
+    default = (y if y in numeric else reduced if reduced in numeric
+               else after_window[0] if after_window else numeric[0] if numeric else None)
+    return {"kind": kind, "x": x, "y": numeric, "y_default": default,
+            "time": x is None or x in timeish, "times": sorted(timeish), "mode": results.mode}
+
+
+def _millis_column(rows: List[Any], column: str, index: int) -> bool:
+    """Every value seen is an int that reads as epoch milliseconds."""
+    values = [_value(row, column, index) for row in rows]
+    values = [v for v in values if v is not None]
+    return bool(values) and all(isinstance(v, int) and not isinstance(v, bool)
+                                and 10**11 < v < 10**14 for v in values)
+
+
+def _value(row: Any, column: str, index: int) -> Any:
+    if isinstance(row, dict):
+        return row.get(column)
+    if isinstance(row, (tuple, list, Row)):  # a Row: a table's row (%%sql)
+        return row[index] if index < len(row) else None
+    return getattr(row, column, row) if hasattr(row, "__dataclass_fields__") else row
 
 
 def _numeric_column(rows: List[Any], column: str, index: int) -> bool:
     seen = False
     for row in rows:
-        if isinstance(row, dict):
-            value = row.get(column)
-        elif isinstance(row, (tuple, list)):
-            value = row[index] if index < len(row) else None
-        else:
-            value = row
+        value = _value(row, column, index)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -113,15 +175,19 @@ class Pump:
 
     def __init__(self, job: LiveJob, results: Optional[LiveResults], title: str,
                  chart: str = "auto", y: Optional[str] = None, limit: int = 1000,
-                 on_final: Optional[Callable[["Pump"], None]] = None) -> None:
+                 on_final: Optional[Callable[["Pump"], None]] = None, x: Optional[str] = None,
+                 reduced: Any = None, index: int = 0) -> None:
         self.job = job
         self.results = results
         self.chart_choice = chart
-        self.y = y
+        self.y, self.x, self.reduced = y, x, reduced
+        self.index = index  # which of the job's shown streams
+        execution = job.cell.get("execution")
         self.view = StreamView(uid=f"nbstream-{next(_uids)}-{job.client.job_id[:8]}",
                                title=title, job_name=job.name, mode=job.mode,
                                limit=limit, has_table=results is not None,
-                               status=job.status)
+                               status=job.status, started=job.started_at,
+                               cell=f"In[{execution}]" if execution else "")
         self.limit = limit
         self.on_final = on_final
         self._version = 0
@@ -129,6 +195,8 @@ class Pump:
         self._closed = False
         self._views: set = set()
         self._had_view = False
+        self._snapshot_at = 0.0
+        self._snapshot_of: Any = None
         self.updates = 0  # messages sent (for tests and measurements)
         self.view.on_msg(self._on_msg)
         if results is not None:
@@ -181,27 +249,70 @@ class Pump:
             if stats["watermark"] is not None and stats["watermark"] >= MAX_TIMESTAMP:
                 stats["watermark"] = "end of input"
             view.stats = stats
+            graph = job.graph()
+            if graph != view.graph:
+                view.graph = graph
             fault = job.fault_tolerance()
             if fault:
                 fault["text"] = fault_text(fault)
             if fault != view.checkpoints:
                 view.checkpoints = fault
-            functions = function_lines(job.function_stats())
+            functions = (function_lines(job.function_stats()) + metric_lines(job.user_metrics())
+                         + job.python_steps())
             if functions != view.functions:
                 view.functions = functions
             if self.results is not None and (not self.paused or final):
-                version, rows, columns = self.results.changes_since(self._version, self.limit)
-                if rows or version != self._version:
-                    if columns != view.columns:
-                        view.columns = columns
-                    if view.chart.get("kind", "none") == "none" or not view.chart.get("y"):
-                        view.chart = chart_spec(self.results, self.chart_choice, self.y)
-                    view.delta = {"from": self._version, "to": version, "rows": rows}
-                    self._version = version
+                self._send_rows(view)
             if final and job.error is not None and not view.error:
                 view.error = error_info(job.error)
             view.status = status
+            if final or (not self.paused
+                         and time.monotonic() - self._snapshot_at >= SNAPSHOT_PERIOD):
+                self._refresh_snapshot(final)
         self.updates += 1
+
+    def _send_rows(self, view: StreamView) -> None:
+        results = self.results
+        assert results is not None
+        version, rows, columns = results.changes_since(self._version, self.limit)
+        if not rows and version == self._version:
+            return
+        removed = results.removed_since(self._version)
+        if removed is None:  # more removals than remembered: start the view afresh
+            self.send_snapshot()
+            self._version = version
+            return
+        if columns != view.columns:
+            view.columns = columns
+        if view.chart.get("kind", "none") == "none" or not view.chart.get("y_default"):
+            view.chart = chart_spec(results, self.chart_choice, self.y, self.x, self.reduced)
+        view.delta = {"from": self._version, "to": version, "rows": rows, "removed": removed}
+        self._version = version
+
+    def _refresh_snapshot(self, final: bool) -> None:
+        state = (self.job.status, self.results.version if self.results is not None else 0)
+        if state == self._snapshot_of and not final:
+            return
+        self._snapshot_of, self._snapshot_at = state, time.monotonic()
+        self.view.snapshot = self.snapshot_html()
+
+    def snapshot_html(self) -> str:
+        """The view as static HTML: the status line (for a job that still runs, the time
+        it stood so), the error, the chart as SVG, the kept rows."""
+        job = self.job
+        status = job.summary()
+        if not job.done:
+            status += time.strftime(" (as of %Y-%m-%d %H:%M:%S UTC)", time.gmtime())
+        error = None
+        if job.error is not None:
+            info = error_info(job.error)
+            error = "\n".join(filter(None, [info["summary"], info["where"],
+                                            info["traceback"].rstrip()]))
+        columns, changes = [], []
+        if self.results is not None:
+            _, changes, columns = self.results.changes_since(0, SNAPSHOT_ROWS)
+        spec = self.view.chart if self.view.chart.get("y_default") else None
+        return render_html(status, columns, changes, spec, error=error, title=self.view.title)
 
     # -- messages from the front end (kernel's shell thread) -----------------------------------
     def _on_msg(self, _widget: Any, content: Dict[str, Any], _buffers: List[Any]) -> None:
@@ -210,6 +321,8 @@ class Pump:
             self.job.stop()
         elif kind == "snapshot":
             self.send_snapshot()
+        elif kind == "export":
+            self.send_export(str(content.get("format", "parquet")))
         elif kind == "view":
             view_id = content.get("id")
             if content.get("open"):
@@ -225,6 +338,24 @@ class Pump:
         version, rows, columns = self.results.changes_since(0, self.limit)
         self.view.send({"type": "snapshot", "version": version, "rows": rows,
                         "columns": columns})
+
+    def send_export(self, fmt: str) -> None:
+        """The kept rows as a file the front end offers for download (Parquet)."""
+        name = f"{self.job.name}.{fmt}"
+        try:
+            if fmt != "parquet" or self.results is None:
+                raise ValueError(f"cannot export {fmt!r} (parquet only)")
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            sink = pa.BufferOutputStream()
+            pq.write_table(self.results.to_arrow(), sink)
+            data = sink.getvalue().to_pybytes()
+        except Exception as exc:  # mixed types in a column, ...: say so in the view
+            self.view.send({"type": "export", "format": fmt, "error": f"{type(exc).__name__}: {exc}"})
+            return
+        self.view.send({"type": "export", "format": fmt, "name": name, "rows": len(self.results)},
+                       buffers=[data])
 
     def close(self) -> None:
         """Stop updating (the job keeps running)."""

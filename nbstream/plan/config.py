@@ -5,10 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-__all__ = ["JobConfig", "DEFAULT_MAX_PARALLELISM", "CheckpointSettings", "RestartSettings",
-           "StateBackendSettings"]
+from ..errors import PlanError, whole_number
+
+__all__ = ["JobConfig", "DEFAULT_MAX_PARALLELISM", "UPPER_BOUND_MAX_PARALLELISM",
+           "parallelism_of", "CheckpointSettings", "RestartSettings", "StateBackendSettings"]
 
 DEFAULT_MAX_PARALLELISM = 128
+UPPER_BOUND_MAX_PARALLELISM = 1 << 15  # 32768 key groups at most, as Flink
+
+
+def parallelism_of(value: Any, what: str = "parallelism", maximum: bool = False) -> int:
+    """A parallelism (or, with ``maximum``, a max parallelism) as Flink bounds it: 1..32768.
+
+    >>> parallelism_of(4)
+    4
+    >>> parallelism_of(40000, "'Map': parallelism")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nbstream.errors.PlanError: 'Map': parallelism 40000 is above the max parallelism 32768 (...)
+    """
+    number = whole_number(value, what, 1)
+    if number > UPPER_BOUND_MAX_PARALLELISM:
+        raise PlanError(f"{what} {number} is above the "
+                        f"{'upper bound' if maximum else 'max parallelism'} "
+                        f"{UPPER_BOUND_MAX_PARALLELISM} (the upper bound of key groups, as in Flink)")
+    return number
 
 
 @dataclass(frozen=True)
@@ -90,4 +111,5 @@ class JobConfig:
     restart: RestartSettings = field(default_factory=RestartSettings)
     restore_from: Optional[str] = None
     allow_non_restored_state: bool = False
+    trust_savepoint: bool = False  # restore_from even if not signed by this user's key
     state_backend: StateBackendSettings = field(default_factory=StateBackendSettings)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import PlanError
-from .config import DEFAULT_MAX_PARALLELISM, JobConfig
+from .config import DEFAULT_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM, JobConfig
 from .logical import STATELESS_KINDS, TWO_INPUT_KINDS, Node, Partitioning
 
 __all__ = ["Edge", "Chain", "PhysicalPlan", "plan_job"]
@@ -222,6 +222,7 @@ def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
     real = {nid: n for nid, n in nodes.items() if not n.is_virtual}
     if not real:
         raise PlanError("No operators defined in streaming topology. Cannot execute.")
+    _check_uids(real)
     parallelism = {nid: _parallelism(n, default_parallelism) for nid, n in real.items()}
     max_par = {nid: _max_parallelism(n, parallelism[nid], default_max_parallelism)
                for nid, n in real.items()}
@@ -242,6 +243,21 @@ def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
                         config or JobConfig(),
                         {c.id: node_modes[c.head][0] for c in chains},
                         {c.id: node_modes[c.head][1] for c in chains})
+
+
+def _check_uids(real: Mapping[int, Node]) -> None:
+    """A uid names a step's state in checkpoints and savepoints: two steps with one uid
+    would share (and so lose) it. Refused, as Flink refuses a uid's hash collision."""
+    seen: Dict[str, Node] = {}
+    for nid in sorted(real):
+        node = real[nid]
+        if node.uid is None:
+            continue
+        first = seen.setdefault(str(node.uid), node)
+        if first is not node:
+            raise PlanError(f"uid '{node.uid}' is given to two steps: '{first.name}' and "
+                            f"'{node.name}'; a uid names a step's state in checkpoints and "
+                            "savepoints, so each step needs its own")
 
 
 def _node_mode(node: Node, keyed: bool, default: str) -> Tuple[str, str]:
@@ -291,7 +307,8 @@ def _parallelism(node: Node, default: int) -> int:
 
 
 def _max_parallelism(node: Node, parallelism: int, default: Optional[int]) -> int:
-    m = node.max_parallelism or default or max(DEFAULT_MAX_PARALLELISM, parallelism)
+    m = node.max_parallelism or default or \
+        min(max(DEFAULT_MAX_PARALLELISM, parallelism), UPPER_BOUND_MAX_PARALLELISM)
     if m < parallelism:
         raise PlanError(f"'{node.name}': max parallelism {m} is below its parallelism {parallelism}")
     return m

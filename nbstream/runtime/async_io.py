@@ -398,8 +398,10 @@ class AsyncWaitOperator(OneInputOperator):
 
     def _checked(self, results: Any, method: str) -> List[Any]:
         if results is None or isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
-            raise TypeError(f"{method} of {self.fn_name} returned {type(results).__name__} "
-                            f"{results!r}; return a list of results ([] to emit nothing)")
+            what = ("cannot be none" if results is None else "should be of list type")
+            raise TypeError(f"The result of AsyncFunction {what}: {method} of {self.fn_name} "
+                            f"returned {type(results).__name__} {results!r}; return a list of "
+                            f"results ([] to emit nothing)")
         return list(results)
 
     def _complete(self, entry: _Entry, results: Optional[List[Any]],

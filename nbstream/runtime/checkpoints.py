@@ -16,7 +16,6 @@ A failed job with restarts left is restarted from the last completed checkpoint
 
 from __future__ import annotations
 
-import pickle
 import queue
 import threading
 import time
@@ -24,6 +23,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 from ..errors import NbstreamError
+from . import state_format
 from .checkpoint_storage import CheckpointStorage, CompletedCheckpoint
 from .keygroups import subtask_for_key
 from .records import END_OF_INPUT, Barrier
@@ -60,15 +60,10 @@ def operator_uid(node: Any, plan: Any) -> str:
 
 
 def dump_state(state: Any, step: str) -> bytes:
-    """Serialize one operator's snapshot (on the task thread: this is the copy)."""
+    """Serialize one operator's snapshot (on the task thread: this is the copy), plain
+    values as data and other objects pickled (:mod:`nbstream.runtime.state_format`)."""
     try:
-        return pickle.dumps(state, protocol=5)
-    except Exception:
-        pass
-    try:
-        import cloudpickle  # lambdas and classes of the notebook (imported on demand)
-
-        return cloudpickle.dumps(state, protocol=5)
+        return state_format.dumps(state)
     except Exception as exc:
         raise CheckpointError(
             f"checkpoint failed: the state of step '{step}' cannot be serialized "
@@ -76,8 +71,9 @@ def dump_state(state: Any, step: str) -> bytes:
 
 
 def load_state(blob: bytes) -> Any:
-    """The inverse of :func:`dump_state` (either pickler's output loads with pickle)."""
-    return pickle.loads(blob)
+    """The inverse of :func:`dump_state` (of a checkpoint that was checked, or trusted,
+    when it was read: see :func:`~nbstream.runtime.checkpoint_storage.read_checkpoint`)."""
+    return state_format.loads(blob)
 
 
 class AligningInbox:
@@ -99,6 +95,7 @@ class AligningInbox:
         self._open = {ch for ch in range(channels) if not feedback[ch]}
         self._seen: Set[int] = set()
         self._current: Optional[int] = None
+        self._stop = False  # the current checkpoint is a stop's savepoint
         self._held: Deque[Tuple[int, Any]] = deque()
         self._replay: Deque[Tuple[int, Any]] = deque()
         self.alignment_s = 0.0
@@ -122,7 +119,7 @@ class AligningInbox:
                     return LOOP_CLOSED, (ch, msg.checkpoint_id)
                 return ch, msg
             if type(msg) is Barrier:
-                done = self._barrier(ch, msg.checkpoint_id)
+                done = self._barrier(ch, msg)
                 if done is not None:
                     return -1, done
                 continue
@@ -132,20 +129,22 @@ class AligningInbox:
                     self._replay.appendleft((-1, self._complete()))
             return ch, msg
 
-    def _barrier(self, ch: int, checkpoint_id: int) -> Optional[Barrier]:
+    def _barrier(self, ch: int, barrier: Barrier) -> Optional[Barrier]:
+        checkpoint_id = barrier.checkpoint_id
         if self._current is None:
             self._current = checkpoint_id
             self._align_start = time.monotonic()
         elif checkpoint_id != self._current:  # a newer one while aligning: the old was aborted
             self._current = checkpoint_id
             self._seen.clear()
+        self._stop = barrier.stop
         self._seen.add(ch)
         if self._seen >= self._open:
             return self._complete()
         return None
 
     def _complete(self) -> Barrier:
-        barrier = Barrier(self._current)  # type: ignore[arg-type]
+        barrier = Barrier(self._current, self._stop)  # type: ignore[arg-type]
         self.alignment_s = time.monotonic() - self._align_start
         self._current = None
         self._seen.clear()
@@ -191,8 +190,8 @@ class RestartPolicy:
 
 
 class _Savepoint:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, stop: bool = False) -> None:
+        self.path, self.stop = path, stop
         self.done = threading.Event()
         self.error: Optional[BaseException] = None
         self.result: Optional[CompletedCheckpoint] = None
@@ -311,7 +310,7 @@ class CheckpointCoordinator:
                 snaps = [parts[sub] for sub in sorted(parts)]  # filtered by key group
                 owns = _key_filter(chain.max_parallelism, chain.parallelism, subtask)
             finished.append(all(s["finished"] for s in snaps))
-            out[nid] = ([s["state"] for s in snaps], owns,  # bytes: the task unpickles
+            out[nid] = ([s["state"] for s in snaps], owns,  # bytes: the task decodes
                         entry["parallelism"] == chain.parallelism)
         if finished and all(finished) and len(finished) == len(chain.nodes):
             out[FINISHED] = True
@@ -377,8 +376,8 @@ class CheckpointCoordinator:
         with self._lock:
             # not before every task of the attempt is there: one that attaches later would
             # not be expected, and its state would be missing from the checkpoint
-            if self._pending is not None or len(self._tasks) < self._task_count \
-                    or self.job is None or self.job.cancelled:
+            if self._pending is not None or not self._tasks or len(self._tasks) < self._task_count \
+                    or self.job is None or self.job.cancelled or self.job.done:
                 return None
             cid = self._next_id
             self._next_id += 1
@@ -396,26 +395,41 @@ class CheckpointCoordinator:
         if complete is not None:
             self._writes.put(complete)
             return cid
+        kind = "stop-barrier" if savepoint is not None and savepoint.stop else "barrier"
         for task in sources:
-            task.post(("barrier", cid))
+            task.post((kind, cid))
         return cid
 
-    def savepoint(self, path: str, timeout_s: float = 60.0) -> CompletedCheckpoint:
-        """Take a savepoint into ``path`` as soon as no checkpoint is running; wait for it."""
-        sp = _Savepoint(path)
+    def savepoint(self, path: str, timeout_s: float = 60.0, stop: bool = False) -> CompletedCheckpoint:
+        """Take a savepoint into ``path`` as soon as no checkpoint is running; wait for it.
+        With ``stop``, every task holds still once it took its snapshot for it (sources
+        emit nothing more, no timer fires); if the savepoint fails, they go on."""
+        sp = _Savepoint(path, stop)
         deadline = time.monotonic() + timeout_s
-        while self.trigger(sp) is None:
+        while True:
+            cid = self.trigger(sp)
+            if cid is not None:
+                break
             if self.job is None or self.job.cancelled or self.job.done:
                 raise CheckpointError("no savepoint: the job is not running")
             if time.monotonic() > deadline:
                 raise CheckpointError(f"no savepoint within {timeout_s} s: a checkpoint "
                                       "before it did not end")
             time.sleep(0.005)
-        if not sp.done.wait(max(0.0, deadline - time.monotonic())):
-            raise CheckpointError(f"the savepoint to {path} did not complete within "
-                                  f"{timeout_s} s")
-        if sp.error is not None:
-            raise CheckpointError(f"the savepoint to {path} failed: {sp.error}")
+        try:
+            if not sp.done.wait(max(0.0, deadline - time.monotonic())):
+                raise CheckpointError(f"the savepoint to {path} did not complete within "
+                                      f"{timeout_s} s")
+            if sp.error is not None:
+                raise CheckpointError(f"the savepoint to {path} failed: {sp.error}")
+        except CheckpointError:
+            if stop:  # abandon it: the tasks held still for it go on
+                with self._lock:
+                    if self._pending is not None and self._pending.id == cid:
+                        self._pending = None
+                    self._savepoints.pop(cid, None)
+                self._post_all(("resume", cid))
+            raise
         assert sp.result is not None
         return sp.result
 
@@ -485,13 +499,15 @@ class CheckpointCoordinator:
                 uid = f"{self.uids[chain.head]}/{FEEDBACK_LOG}"
                 ops.setdefault(uid, {"parallelism": chain.parallelism,
                                      "max_parallelism": chain.max_parallelism,
-                                     "name": "feedback in flight", "subtasks": {}})
+                                     "name": "feedback in flight", "kind": FEEDBACK_LOG,
+                                     "subtasks": {}})
                 ops[uid]["subtasks"][sub] = states[FEEDBACK_LOG]
             for nid in chain.nodes:
                 uid = self.uids[nid]
+                node = self.plan.nodes[nid]
                 entry = ops.setdefault(uid, {"parallelism": chain.parallelism,
                                              "max_parallelism": chain.max_parallelism,
-                                             "name": self.plan.nodes[nid].name,
+                                             "name": node.name, "kind": node.kind,
                                              "subtasks": {}})
                 entry["subtasks"][sub] = states[uid]
         return ops
@@ -510,6 +526,8 @@ class CheckpointCoordinator:
     def _check_restorable(self, cp: CompletedCheckpoint) -> None:
         for nid, node in self.plan.nodes.items():
             entry = cp.operators.get(self.uids[nid])
+            if entry is not None:
+                _check_kind(cp.path, node, self.uids[nid], entry)
             rescalable = getattr(node.params.get("source"), "rescalable", False)  # splits
             if node.is_source and entry is not None and not rescalable \
                     and entry["parallelism"] != self.plan.parallelism[nid]:
@@ -554,6 +572,23 @@ def _shared_files_of(cp: CompletedCheckpoint) -> Set[str]:
     """The shared files the instances of checkpoint ``cp`` need."""
     return {name for entry in cp.operators.values() for part in entry["subtasks"].values()
             for name in part.get("shared", ())}
+
+
+#: steps that keep no state but their watermark: one may take another's place under a uid
+_INTERCHANGEABLE = frozenset({"map", "flat_map", "filter"})
+
+
+def _check_kind(path: str, node: Any, uid: str, entry: Dict[str, Any]) -> None:
+    """A step restores only state of its own kind (a window's state under a reduce's uid
+    would fail, or be lost, on restore): else an error naming both."""
+    was = entry.get("kind")  # None: written before kinds were recorded
+    if was is None or was == node.kind or {was, node.kind} <= _INTERCHANGEABLE:
+        return
+    raise RestoreError(
+        f"{path}: step '{node.name}' is a {node.kind} step, but the state stored under its uid "
+        f"'{uid}' is a {was} step's ('{entry.get('name', uid)}'): a step takes back only "
+        f"state of its own kind. Give the {node.kind} step a uid(...) of its own (and "
+        f"allow_non_restored_state=True to drop the {was} state), or restore the {was} step")
 
 
 class _KeyFilter:

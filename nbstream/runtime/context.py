@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from .keygroups import plain_key
 from .timers import TimeDomain
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,6 +59,12 @@ class StreamingRuntimeContext:
 
     def get_job_parameter(self, key: str, default_value: Optional[Any] = None) -> Any:
         return self._task.config.job_parameters.get(key, default_value)
+
+    def get_metrics_group(self) -> Any:
+        """This instance's metric group: ``counter(name)``, ``gauge(name, fn)``,
+        ``meter(name)``, ``distribution(name)``, ``add_group(name)``; the values appear in
+        ``job.metrics()`` under the step (see :mod:`nbstream.runtime.metrics`)."""
+        return self._op.metric_group()
 
     @property
     def task_name(self) -> str:
@@ -148,7 +155,7 @@ class ProcessContext:
     def get_current_key(self) -> Any:
         if self._op.state is None:
             raise RuntimeError(f"step '{self._op.name}' is not keyed: there is no current key")
-        return self._op.state.current_key
+        return plain_key(self._op.state.current_key)
 
     def time_domain(self) -> Optional[TimeDomain]:
         """In ``on_timer``: which clock fired the timer."""

@@ -8,6 +8,7 @@ and :meth:`JobClient._finish` once every task has stopped.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
@@ -19,7 +20,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..errors import JobCancelledError, JobFailedError, NbstreamError
 from .histogram import Histogram
-from .keygroups import subtask_for_key
+from .keygroups import canonical_key, hashable_key, subtask_for_key
+from .metrics import DistributionSummary
 from .queries import QueryError, TaskQueries
 
 __all__ = ["JobStatus", "JobClient", "JobExecutionResult", "as_job_error"]
@@ -63,6 +65,14 @@ class JobExecutionResult:
 
     def get_job_execution_result(self) -> "JobExecutionResult":
         return self
+
+    def get_all_accumulator_results(self) -> Dict[str, Any]:
+        """Flink's accumulators: nbstream has none (metrics are in ``metrics``)."""
+        return {}
+
+    def get_accumulator_result(self, name: str) -> Any:
+        """None: no accumulator of that name (nbstream has none)."""
+        return None
 
     def __str__(self) -> str:
         lines = [f"Job '{self.job_name}' ({self.job_id}) finished in {self.wall_time_s:.3f} s"]
@@ -109,6 +119,9 @@ class JobClient:
         self.restarts = 0
         self.last_failure: Optional[str] = None
         self.stopped_with_savepoint: Optional[str] = None
+        # task threads that did not stop (thread mode cannot stop a function that does not
+        # return): each says where it is, or None once it has ended
+        self._stragglers: List[Callable[[], Optional[str]]] = []
         # reading state while the job runs: the plan (set on submit), each task's mailbox
         self.plan: Any = None
         self.mailboxes: Dict[Tuple[int, int], Any] = {}
@@ -118,6 +131,18 @@ class JobClient:
     @property
     def status(self) -> JobStatus:
         return self._status
+
+    @property
+    def still_running(self) -> List[str]:
+        """What of this job has not stopped although the job has: a user function that did
+        not return when the job was cancelled (a thread cannot be stopped from outside),
+        as ``step 'parse' (1/2): function parse (cell.py:3) has not returned (now at
+        cell.py:5)``; an entry goes once its function returns."""
+        return [found for found in (where() for where in list(self._stragglers)) if found]
+
+    def _linger(self, where: Callable[[], Optional[str]]) -> None:
+        """An executor's: a task thread outlives the job; ``where()`` says where it is."""
+        self._stragglers.append(where)
 
     @property
     def error(self) -> Optional[BaseException]:
@@ -135,9 +160,12 @@ class JobClient:
     def metrics(self) -> Dict[str, Dict[str, Any]]:
         """Records in and out per operator, summed over its parallel instances (live),
         the lowest watermark, operator counters such as ``late_records`` and
-        ``late_records_dropped`` of windows and interval joins, and latencies an operator
-        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), and statuses
-        as text (a live feed's ``feed_status``: connected, reconnecting...)."""
+        ``late_records_dropped`` of windows and interval joins, latencies an operator
+        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), statuses as
+        text (a live feed's ``feed_status``: connected, reconnecting...), and under
+        ``user_metrics`` the metrics of the step's function
+        (``runtime_context.get_metrics_group()``: counters, meters and numeric gauges
+        summed, distributions as count/sum/min/max/mean)."""
         out: Dict[str, Dict[str, Any]] = {}
         for m in self._metrics_source():
             key = f"{m['id']}:{m['name']}"
@@ -152,17 +180,20 @@ class JobClient:
             if wm is not None:
                 entry["watermark"] = wm if entry["watermark"] is None else min(entry["watermark"], wm)
             for name, value in m.items():  # operator counters (late_records_dropped, ...)
-                if name not in _BASE_METRICS and isinstance(value, int):
-                    entry[name] = entry.get(name, 0) + value
-                elif isinstance(value, str):  # a status (a live feed's connection...)
-                    entry[name] = value
-                elif isinstance(value, Histogram):  # latencies: merged, then read as quantiles
-                    entry.setdefault(name, Histogram()).merge(value)
+                if name == "user_metrics":
+                    user = entry.setdefault("user_metrics", {})
+                    for metric, v in value.items():
+                        _merge(user, metric, v)
+                elif name not in _BASE_METRICS and name != "mode":
+                    _merge(entry, name, value)
         for entry in out.values():
             for name in [n for n, v in entry.items() if isinstance(v, Histogram)]:
                 histogram = entry.pop(name)
                 entry[f"{name} p50 ms"] = round(histogram.quantile(0.5) * 1000, 3)
                 entry[f"{name} p99 ms"] = round(histogram.quantile(0.99) * 1000, 3)
+            user = entry.get("user_metrics", {})
+            for name in [n for n, v in user.items() if isinstance(v, DistributionSummary)]:
+                user[name] = user[name].summary()
         return out
 
     # -- reading state while the job runs -----------------------------------------------------
@@ -176,6 +207,8 @@ class JobClient:
         if plan is None or node_id not in plan.nodes:
             raise QueryError(f"this job has no step {node_id}")
         chain = plan.chain_of[node_id]
+        # as the keyed steps see it: a list as its hashable stand-in, a NaN as the one NaN key
+        key = canonical_key(hashable_key(key))
         subtask = subtask_for_key(key, plan.max_parallelism[node_id], plan.parallelism[node_id])
         task = self.mailboxes.get((chain, subtask))
         if task is None:
@@ -214,23 +247,39 @@ class JobClient:
     def trigger_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
         """Take a savepoint (a checkpoint that is kept) into folder ``path`` (default: a
         new folder under the checkpoint directory's ``savepoints``); returns its path.
-        Start a job from it with ``env.execute(savepoint_path=...)``."""
+        Start a job from it with ``env.execute(savepoint_path=...)``. A job that is not
+        running (finished, cancelled, failed) refuses at once, as Flink's does."""
+        return self._savepoint(path, timeout, stop=False)
+
+    def _savepoint(self, path: Optional[str], timeout: float, stop: bool) -> str:
+        from .checkpoints import CheckpointError
+
         coordinator = self.checkpoints
         if coordinator is None or coordinator.settings is None:
-            from .checkpoints import CheckpointError
             raise CheckpointError("savepoints need checkpointing: call env.enable_checkpointing"
                                   "(interval) before starting the job")
+        with self._lock:
+            if self._done.is_set() or self._cancel_requested:
+                status = self._status.value if self._done.is_set() else JobStatus.CANCELLING.value
+                raise CheckpointError(f"job '{self.job_name}' is not running ({status}): "
+                                      "no savepoint")
         if path is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = os.path.join(coordinator.settings.directory, "savepoints",
                                 f"savepoint-{self.job_id[:8]}-{stamp}-{time.monotonic_ns() % 10**6}")
         self.warnings.extend(coordinator.uid_warnings())
-        return coordinator.savepoint(os.path.abspath(os.path.expanduser(path)), timeout).path
+        return coordinator.savepoint(os.path.abspath(os.path.expanduser(path)), timeout,
+                                     stop=stop).path
 
     def stop_with_savepoint(self, path: Optional[str] = None, timeout: float = 60.0) -> str:
-        """Take a savepoint, then stop the job (its status becomes FINISHED); what the
-        sinks had not committed by then comes again when a job resumes from it."""
-        saved = self.trigger_savepoint(path, timeout)
+        """Stop the job with a savepoint (Flink's ``stop`` without ``--drain``): the sources
+        stop at the savepoint's barrier and every task holds still once it took its
+        snapshot, so no record after the barrier reaches a sink, no timer fires and no
+        final watermark flushes windows; once the savepoint completed, the sinks commit
+        what it covers and the job ends FINISHED. A job resumed from the savepoint goes
+        on from exactly there. If the savepoint fails, the job goes on and this raises;
+        a job that is not running refuses at once."""
+        saved = self._savepoint(path, timeout, stop=True)
         with self._lock:
             self.stopped_with_savepoint = saved
             self._cancel_requested = True
@@ -282,8 +331,18 @@ class JobClient:
     def get_job_status(self) -> JobStatus:
         return self._status
 
-    def get_job_execution_result(self) -> JobExecutionResult:
-        return self.result()
+    def get_job_execution_result(self) -> "concurrent.futures.Future[JobExecutionResult]":
+        """A future of the job's result, as PyFlink's: ``.result(timeout)`` waits for it
+        (and raises the job's error), ``.done()`` tells whether the job has stopped."""
+        future: "concurrent.futures.Future[JobExecutionResult]" = concurrent.futures.Future()
+
+        def settle(job: "JobClient") -> None:
+            try:
+                future.set_result(job.result())
+            except BaseException as exc:  # noqa: BLE001 - the job's error, for the future
+                future.set_exception(exc)
+        self.on_done(settle)
+        return future
 
     def __repr__(self) -> str:
         return (f"<JobClient '{self.job_name}' {self._status.value} mode={self.mode} "
@@ -395,6 +454,17 @@ class JobClient:
             self._error = as_job_error(exc)
             self._restarter = None
             self._finish()
+
+
+def _merge(entry: Dict[str, Any], name: str, value: Any) -> None:
+    """Add one instance's ``value`` of metric ``name`` to the step's ``entry``: numbers
+    summed, histograms and distributions merged, anything else as the first instance says."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        entry[name] = entry.get(name, 0) + value
+    elif isinstance(value, (Histogram, DistributionSummary)):
+        entry.setdefault(name, type(value)()).merge(value)
+    else:
+        entry.setdefault(name, value)
 
 
 def as_job_error(exc: BaseException) -> NbstreamError:

@@ -50,7 +50,8 @@ def serialized_key(value: Any, type_name: Optional[str]) -> bytes:
         return _string(value)
     import cloudpickle
 
-    data = cloudpickle.dumps(value)
+    from .keygroups import plain_key
+    data = cloudpickle.dumps(plain_key(value))  # a list key as the list it is
     return struct.pack(">i", len(data)) + data
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
 from .context import ProcessContext, StreamingRuntimeContext, TaskInfo
+from .metrics import MetricGroup
 from .records import MIN_TIMESTAMP, Batch, OutputTag
 from .operator_state import (FunctionInitializationContext, FunctionSnapshotContext,
                              OperatorStateStore, redistribute)
@@ -160,6 +161,7 @@ class Operator:
         self.ctx: Optional[ProcessContext] = None
         self.on_timer: Optional[Callable[[int, Any], Any]] = None
         self.resources: List[Any] = []  # things with dispose(): released when the task ends
+        self._metric_group: Optional[MetricGroup] = None
         self.fn_name = _function_name(self.fn)
         if getattr(node.output_type, "converts", False):  # declared rows, tuples, FLOATs...
             self.output.convert = node.output_type.from_value
@@ -167,6 +169,16 @@ class Operator:
     @property
     def records_out(self) -> int:
         return self.output.count
+
+    def metric_group(self) -> MetricGroup:
+        """The user metrics of this instance (``runtime_context.get_metrics_group()``)."""
+        if self._metric_group is None:
+            self._metric_group = MetricGroup()
+        return self._metric_group
+
+    def user_metrics(self) -> Dict[str, Any]:
+        """The values of the metrics the user's function registered, if any."""
+        return self._metric_group.report() if self._metric_group is not None else {}
 
     def extra_metrics(self) -> Dict[str, Any]:
         """Operator-specific counters reported with the job's metrics (e.g. late records);
@@ -351,8 +363,12 @@ class Operator:
               phase: str = "") -> UserFunctionError:
         if isinstance(exc, UserFunctionError):
             return exc
+        function = self.fn_name
+        where = getattr(exc, "nbstream_where", None)  # (function, record) that a step calling
+        if where is not None:                         # several functions put on the exception
+            (function, record), has_record = where, True
         task = self.task
-        return UserFunctionError(self.name, self.fn_name, record, exc,
+        return UserFunctionError(self.name, function, record, exc,
                                  subtask=task.subtask if task else 0,
                                  parallelism=task.parallelism if task else 1,
                                  has_record=has_record, phase=phase)
@@ -406,6 +422,7 @@ class SourceOperator(Operator):
 
     instance_fields = ("records_in",)
     skip = 0
+    replay_to = 0  # the position a reader run again after a restore replays up to
 
     def open(self) -> None:
         task = self.task
@@ -448,9 +465,16 @@ class SourceOperator(Operator):
         elif seek is not None:
             seek(position)
         else:
-            self.skip = position
+            self.skip = self.replay_to = position
         self.records_in = position
         self.current_watermark = snaps[0]["watermark"]
+
+    def extra_metrics(self) -> Dict[str, Any]:
+        metrics = super().extra_metrics()
+        if self.skip:  # run again after a restore: dropping what it emitted before
+            metrics["replay_to"] = self.replay_to
+            metrics["replay_left"] = self.skip
+        return metrics
 
     def checkpointed_function(self) -> Any:
         fn = getattr(getattr(self, "reader", None), "function", None)

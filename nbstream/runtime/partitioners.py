@@ -9,10 +9,11 @@ is one pass with slicing or list appends, no locks.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from collections import defaultdict
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
-from .keygroups import stable_hash
+from .keygroups import canonical_key, hashable_key, stable_hash
 from .records import Batch
 
 __all__ = ["make_partitioner", "Partitioner", "check_hashable"]
@@ -54,12 +55,11 @@ class RoundRobin(Partitioner):
         if n == 1:
             return [(0, Batch(values, ts))]
         out = []
-        for ch in range(n):
-            offset = (ch - self.next) % n
-            part = values[offset::n]
-            if part:
-                out.append((ch, Batch(part, ts[offset::n] if ts is not None else None)))
-        self.next = (self.next + len(values)) % n
+        start = self.next
+        for offset in range(min(n, len(values))):  # the channels that get a record, no more
+            out.append(((start + offset) % n,
+                        Batch(values[offset::n], ts[offset::n] if ts is not None else None)))
+        self.next = (start + len(values)) % n
         return out
 
 
@@ -84,6 +84,7 @@ class _Keyed(Partitioner):
         self.step = step
         self.fn_name = fn_name
         self.cache: dict = {}
+        self.known: set = set()  # at n=1: the keys seen (canonical)
 
     def keys_of(self, values: Sequence[Any]) -> List[Any]:
         key_fn = self.key_fn
@@ -104,28 +105,58 @@ class _Keyed(Partitioner):
 
     def route(self, batch: Batch) -> Route:
         keys = self.keys_of(batch.values)
-        if self.n == 1:
+        if self.n == 1:  # no channel to choose: only new (or NaN) keys need a look
+            known = self.known
+            try:
+                seen = known.issuperset(keys)
+            except TypeError:  # a list or dict key: keyed as PyFlink keys it, by its content
+                keys = self._hashable(keys, batch.values)
+                seen = known.issuperset(keys)
+            if not seen:
+                self._channels(keys, batch.values)
+                known.update(keys)
+                if len(known) > _CACHE_LIMIT:
+                    known.clear()
+                    self.cache.clear()
             return [(0, Batch(batch.values, batch.timestamps, keys))]
         cache = self.cache
         try:
             channels = list(map(cache.get, keys))  # known keys at C speed
-        except TypeError:
-            channels = []  # an unhashable key: found and named below
+        except TypeError:  # a list or dict key: keyed as PyFlink keys it, by its content
+            keys = self._hashable(keys, batch.values)
+            channels = list(map(cache.get, keys))
         if None in channels or len(channels) < len(keys):
             channels = self._channels(keys, batch.values)
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
         return _group(self.n, channels, batch.values, batch.timestamps, keys)
 
+    def _hashable(self, keys: List[Any], values: Sequence[Any]) -> List[Any]:
+        out = []
+        for k, v in zip(keys, values):
+            try:
+                out.append(hashable_key(k))
+            except TypeError:
+                check_hashable(k, self.step, self.fn_name, v)
+                raise
+        return out
+
     def _channels(self, keys: List[Any], values: Sequence[Any]) -> List[int]:
+        """Channels of keys not all known; a NaN key becomes NAN_KEY in ``keys`` (one
+        key for all NaNs, as Flink), a key never seen is placed and remembered."""
         cache = self.cache
         channels: List[int] = []
         append = channels.append
         try:
-            for k in keys:
+            for i, k in enumerate(keys):
                 ch = cache.get(k)
                 if ch is None:
-                    ch = cache[k] = self.channel_of(k)
+                    same = canonical_key(k)
+                    if same is not k:
+                        keys[i] = k = same
+                        ch = cache.get(k)
+                    if ch is None:
+                        ch = cache[k] = self.channel_of(k)
                 append(ch)
         except TypeError:
             check_hashable(k, self.step, self.fn_name, values[len(channels)])
@@ -175,10 +206,11 @@ class Custom(_Keyed):
 
 def _group(n: int, channels: Sequence[int], values: Sequence[Any],
            timestamps: Optional[Sequence[Any]], keys: Optional[Sequence[Any]]) -> Route:
-    vals: List[List[Any]] = [[] for _ in range(n)]
-    tss: List[List[Any]] = [[] for _ in range(n)]
-    keys_out: List[List[Any]] = [[] for _ in range(n)]
+    """Records split by channel, in channel order: lists only for the channels that get
+    records (a small batch over many channels builds a few lists, not 3 x n)."""
+    vals: Dict[int, List[Any]] = defaultdict(list)
     if keys is not None:  # one pass: a value and its key
+        keys_out: Dict[int, List[Any]] = defaultdict(list)
         for ch, v, k in zip(channels, values, keys):
             vals[ch].append(v)
             keys_out[ch].append(k)
@@ -186,11 +218,12 @@ def _group(n: int, channels: Sequence[int], values: Sequence[Any],
         for ch, v in zip(channels, values):
             vals[ch].append(v)
     if timestamps is not None:
+        tss: Dict[int, List[Any]] = defaultdict(list)
         for ch, t in zip(channels, timestamps):
             tss[ch].append(t)
     return [(ch, Batch(vals[ch], tss[ch] if timestamps is not None else None,
                        keys_out[ch] if keys is not None else None))
-            for ch in range(n) if vals[ch]]
+            for ch in sorted(vals)]
 
 
 def check_hashable(key: Any, step: str, fn_name: str, record: Any) -> None:
@@ -201,7 +234,7 @@ def check_hashable(key: Any, step: str, fn_name: str, record: Any) -> None:
         raise UserFunctionError(
             step, fn_name, record,
             TypeError(f"key {key!r} of type {type(key).__name__} is not hashable; "
-                      "return a tuple, str or number from the key selector"),
+                      "return a tuple, str, number, list or dict from the key selector"),
             phase="key selector") from exc
 
 

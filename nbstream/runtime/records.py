@@ -50,9 +50,13 @@ class WatermarkStatus(NamedTuple):
 
 
 class Barrier(NamedTuple):
-    """Checkpoint ``checkpoint_id``: everything before this in the channel belongs to it."""
+    """Checkpoint ``checkpoint_id``: everything before this in the channel belongs to it.
+    ``stop``: the savepoint of a stop (Flink's synchronous savepoint): a task that took
+    its snapshot for it processes, fires and emits nothing more, and ends once the
+    savepoint completed (or goes on if it failed)."""
 
     checkpoint_id: int
+    stop: bool = False
 
 
 class _EndOfInput:
@@ -66,6 +70,13 @@ class _EndOfInput:
 
 
 END_OF_INPUT = _EndOfInput()
+
+
+class Ends(NamedTuple):
+    """The end of input on several channels at once: channels that never carried
+    anything, whose ends a task takes together (``executors/channels.py: Inbox``)."""
+
+    channels: List[int]
 
 
 class OutputTag:

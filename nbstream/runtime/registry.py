@@ -22,7 +22,7 @@ __all__ = ["register", "build_operator", "kinds", "builders", "OPERATOR_MODULES"
 Builder = Callable[["Node"], "Operator"]
 
 #: the modules (of ``nbstream.runtime``) whose operators register themselves on import
-OPERATOR_MODULES: Tuple[str, ...] = ("adapters", "async_io", "broadcast", "columnar",
+OPERATOR_MODULES: Tuple[str, ...] = ("adapters", "async_io", "broadcast", "bundles", "columnar",
                                      "columnar_sessions", "iterate",
                                      "joins", "watermarks", "windows")
 

@@ -10,6 +10,7 @@ of each input channel and feeds the minimum to the chain's head.
 from __future__ import annotations
 
 import contextvars
+import heapq
 import queue
 import threading
 import time
@@ -17,17 +18,18 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, SHARED_DIR,
-                          AligningInbox, RestoreError, dump_state, load_state)
+                          AligningInbox, CheckpointError, dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
 from .operators import ChainTarget, Operator, SourceOperator
 from .pacer import Pacer
 from .partitioners import make_partitioner
-from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Barrier, Batch, TaskCancelled,
+from .records import (END_OF_INPUT, MAX_TIMESTAMP, MIN_TIMESTAMP, Barrier, Batch, Ends, TaskCancelled,
                       Watermark, WatermarkStatus)
 from .registry import build_operator
+from .restore_checks import restore_operator
 from .source_context import Handoff, SourceContext
-from .state_backends import SHARED_FILES, stored_entries
+from .state_backends import SHARED_FILES
 
 __all__ = ["Task", "NetworkTarget", "InputWatermarks", "TaskCancelled", "TICK", "CANCEL", "MAIL"]
 
@@ -53,55 +55,113 @@ MAIL = _Signal("MAIL")      # wake up: the task's mailbox has a message (checkpo
 
 
 class NetworkTarget:
-    """An edge leaving the chain: a partitioner and one writer per receiving subtask."""
+    """An edge leaving the chain: a partitioner and a writer per receiving subtask, made
+    when a message first goes that way (``open_writer(i)``). The end of input on the
+    channels that carried nothing goes by ``end_unopened([i, ...])`` when the executor
+    has it (no writer, no credit: ending a p x p edge makes no object per channel)."""
 
-    __slots__ = ("partitioner", "writers", "ending")
+    __slots__ = ("partitioner", "writers", "ending", "_open", "_end_unopened")
 
-    def __init__(self, partitioner: Any, writers: Sequence[Any]) -> None:
+    def __init__(self, partitioner: Any, receivers: int, open_writer: Callable[[int], Any],
+                 end_unopened: Optional[Callable[[List[int]], None]] = None) -> None:
         self.partitioner = partitioner
-        self.writers = list(writers)
+        self.writers: List[Any] = [None] * receivers
+        self._open, self._end_unopened = open_writer, end_unopened
         self.ending = False  # the task's input is over: its end of input follows
+
+    def _writer(self, i: int) -> Any:
+        w = self.writers[i] = self._open(i)
+        return w
+
+    def _all(self) -> List[Any]:
+        return [w if w is not None else self._writer(i) for i, w in enumerate(self.writers)]
 
     def send(self, batch: Batch) -> None:
         writers = self.writers
         for ch, part in self.partitioner.route(batch):
-            writers[ch].put(part)
+            w = writers[ch]
+            if w is None:
+                w = self._writer(ch)
+            w.put(part)
 
     def watermark(self, timestamp: int) -> None:
         if self.ending and timestamp == MAX_TIMESTAMP:
             return  # the end of input follows and means as much: one message per channel, not two
         mark = Watermark(timestamp)
-        for w in self.writers:
+        for w in self._all():
             w.put(mark)
 
     def status(self, idle: bool) -> None:
         status = WatermarkStatus(idle)
-        for w in self.writers:
+        for w in self._all():
             w.put(status)
 
     def end(self) -> None:
+        unopened = [i for i, w in enumerate(self.writers) if w is None]
         for w in self.writers:
-            w.put(END_OF_INPUT)
+            if w is not None:
+                w.put(END_OF_INPUT)
+        if unopened and self._end_unopened is not None:
+            self._end_unopened(unopened)
+        else:
+            for i in unopened:
+                self._writer(i).put(END_OF_INPUT)
 
-    def barrier(self, checkpoint_id: int) -> None:
-        mark = Barrier(checkpoint_id)
-        for w in self.writers:
+    def barrier(self, checkpoint_id: int, stop: bool = False) -> None:
+        mark = Barrier(checkpoint_id, stop)
+        for w in self._all():
             w.put(mark)
 
 
 class InputWatermarks:
-    """Per-channel watermarks; the task's watermark is the minimum over active channels."""
+    """Per-channel watermarks; the task's watermark is the minimum over active (not idle)
+    channels. While an active channel has had no message it holds the minimum at MIN;
+    after that, the minimum is kept in a heap of ``(mark, channel)`` whose outdated
+    entries are dropped when they reach the top (and the heap rebuilt once they outnumber
+    the channels). A message costs O(log p): a round of watermarks or ends of input over p
+    channels costs O(p log p), not O(p^2) (Flink's valve keeps its channels so too)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, idle: Optional[Sequence[bool]] = None) -> None:
         self.marks = [MIN_TIMESTAMP] * channels
-        self.idle = [False] * channels
+        self.idle = list(idle) if idle is not None else [False] * channels
         self.current = MIN_TIMESTAMP
+        self._active = self.idle.count(False)
+        self._untouched = self._active  # active channels that had no message yet
+        self._touched = bytearray(channels)
+        self._heap: List[Tuple[int, int]] = []
 
-    def _combined(self) -> Optional[int]:
-        active = [m for m, idle in zip(self.marks, self.idle) if not idle]
-        if not active:
-            return None
-        low = min(active)
+    def _rebuild(self) -> None:
+        self._heap = [(m, ch) for ch, (m, idle, touched)
+                      in enumerate(zip(self.marks, self.idle, self._touched)) if touched and not idle]
+        heapq.heapify(self._heap)
+
+    def _set(self, channel: int, mark: int, idle: bool) -> None:
+        was_idle = self.idle[channel]
+        if not self._touched[channel]:
+            self._touched[channel] = 1
+            if not was_idle:
+                self._untouched -= 1
+        if was_idle != idle:
+            self._active += 1 if was_idle else -1
+        self.marks[channel], self.idle[channel] = mark, idle
+        if not idle:
+            heapq.heappush(self._heap, (mark, channel))
+
+    def _advanced(self) -> Optional[int]:
+        """The new combined watermark if it advanced (drops outdated entries on top)."""
+        if self._untouched:
+            return None  # a channel still at MIN holds it
+        heap, marks, idles = self._heap, self.marks, self.idle
+        if len(heap) > 2 * len(marks) + 8:
+            self._rebuild()
+            heap = self._heap
+        while heap:
+            low, ch = heap[0]
+            if marks[ch] == low and not idles[ch]:
+                break
+            heapq.heappop(heap)
+        else:  # no entry: every active channel ended together (end_all), or none is active
+            low = MAX_TIMESTAMP if self._active else MIN_TIMESTAMP
         if low > self.current:
             self.current = low
             return low
@@ -109,22 +169,33 @@ class InputWatermarks:
 
     def update(self, channel: int, timestamp: int) -> Optional[int]:
         """Record a watermark; return the new combined watermark if it advanced."""
-        if timestamp > self.marks[channel]:
-            self.marks[channel] = timestamp
-        self.idle[channel] = False
-        return self._combined()
+        self._set(channel, max(timestamp, self.marks[channel]), False)
+        return self._advanced()
 
     def set_idle(self, channel: int, idle: bool) -> Optional[int]:
-        self.idle[channel] = idle
-        return self._combined()
+        self._set(channel, self.marks[channel], idle)
+        return self._advanced()
 
     def end(self, channel: int) -> Optional[int]:
-        self.marks[channel] = MAX_TIMESTAMP
-        self.idle[channel] = False
-        return self._combined()
+        self._set(channel, MAX_TIMESTAMP, False)
+        return self._advanced()
+
+    def end_all(self, channels: Sequence[int]) -> Optional[int]:
+        """Several channels ended at once (not put in the heap: an active channel that is
+        in no valid heap entry has ended, see :meth:`_advanced`)."""
+        marks, idle, touched = self.marks, self.idle, self._touched
+        for ch in channels:
+            if idle[ch]:
+                idle[ch] = False
+                self._active += 1
+            elif not touched[ch]:
+                self._untouched -= 1
+            touched[ch] = 1
+            marks[ch] = MAX_TIMESTAMP
+        return self._advanced()
 
     def all_idle(self) -> bool:
-        return all(self.idle) and bool(self.idle)
+        return self._active == 0 and bool(self.idle)
 
 
 class Task:
@@ -144,12 +215,15 @@ class Task:
         self.ops: Dict[int, Operator] = {nid: build_operator(_instance_of(plan.nodes[nid], subtask))
                                          for nid in self.chain.nodes}
         self.head = self.ops[self.chain.head]
-        self.inputs = plan.input_channels(chain_id, subtask)
+        # the input edges and how many channels each brings (plan.input_channels's order)
+        self.input_edges = [(e, n) for e in plan.network_in_edges(chain_id)
+                            for n in (len(plan.senders(e, subtask)),) if n]
+        edges = [e for e, _n in self.input_edges]
         # keyed: hash-partitioned inputs (a broadcast second input may join them)
-        kinds = [(e.partitioning.kind, e.input_index) for e, _ in self.inputs]
+        kinds = [(e.partitioning.kind, e.input_index) for e in edges]
         self.keyed = any(k == "hash" for k, _ in kinds) and all(
             k == "hash" or (k == "broadcast" and i == 1) for k, i in kinds)
-        key_types = [e.partitioning.key_type for e, _ in self.inputs if e.partitioning.kind == "hash"]
+        key_types = [e.partitioning.key_type for e in edges if e.partitioning.kind == "hash"]
         extras = {**(extras or {}), "key_type": key_types[0] if key_types else None}
         info = TaskInfo(self.name, subtask, self.chain.parallelism, self.chain.max_parallelism,
                         plan.config, self.time_service, plan.job_name, extras)
@@ -167,6 +241,8 @@ class Task:
         self._over = False
         self._alignment_s = 0.0
         self._last_checkpoint = 0  # the newest checkpoint this task snapshotted or restored
+        self._holding: Optional[int] = None  # holding still for the savepoint of a stop
+        self._resumed: set = set()  # stop savepoints that failed
         # a loop head between its snapshot and the barrier's return on every feedback
         # channel: (checkpoint id, states, logged batches, feedback channels still open)
         self._loop_log: Optional[Tuple[int, Dict[str, Any], List[Any], set]] = None
@@ -188,9 +264,11 @@ class Task:
 
     # checkpoints ----------------------------------------------------------------------------------
     def post(self, message: Tuple[str, Any]) -> None:
-        """From the coordinator: ``("barrier", id)`` (sources), ``("complete", id)``,
-        ``("final", None)`` (every task is over), ``("stop", None)`` (stop with a savepoint);
-        from the job's client: ``("query", (id, step, key, method))``."""
+        """From the coordinator: ``("barrier", id)`` and ``("stop-barrier", id)`` (sources;
+        the second for the savepoint of a stop), ``("complete", id)``, ``("final", None)``
+        (every task is over), ``("stop", None)`` (stop with a savepoint: it completed),
+        ``("resume", id)`` (it failed: go on); from the job's client:
+        ``("query", (id, step, key, method))``."""
         self.mailbox.append(message)
         self._mail.set()
         if self.wake is not None:
@@ -201,6 +279,10 @@ class Task:
             kind, arg = self.mailbox.popleft()
             if kind == "barrier":
                 self._checkpoint(arg)
+            elif kind == "stop-barrier":
+                self._checkpoint(arg, stop=True)
+            elif kind == "resume":
+                self._resumed.add(arg)
             elif kind == "complete":
                 for op in self.ops.values():
                     op.notify_checkpoint_complete(arg)
@@ -248,22 +330,42 @@ class Task:
                 states[uids[nid]]["shared"] = snap[SHARED_FILES]
         return states
 
-    def _checkpoint(self, checkpoint_id: int) -> None:
+    def _checkpoint(self, checkpoint_id: int, stop: bool = False) -> None:
         """The barrier has come in on every input (or, at a source, was asked for): take
-        the chain's state, send the barrier on, acknowledge."""
+        the chain's state, send the barrier on, acknowledge. For the savepoint of a stop,
+        then hold still (see :meth:`_hold`)."""
         handoff = getattr(self, "_handoff", None)
         if handoff is not None and self.head.checkpointed_function() is not None:
             states = self._snapshot_under_lock(handoff, checkpoint_id)
         else:
             states = self._snapshot(checkpoint_id, False)
         for target in self.network:
-            target.barrier(checkpoint_id)
-        loop = {ch for ch, (edge, _) in enumerate(self.inputs) if edge.feedback}
+            target.barrier(checkpoint_id, stop)
+        loop = {ch for ch, feedback in enumerate(self._per_channel("feedback")) if feedback}
         if loop:  # a loop's head: log the feedback until the barrier is back on every channel
             self._loop_log = (checkpoint_id, states, [], loop)
+            if stop:  # and process none of it: it is the savepoint's (see _loop_closed)
+                self._holding = checkpoint_id
             return
         self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
                                      self._alignment_s)
+        if stop:
+            self._hold(checkpoint_id)
+
+    def _hold(self, checkpoint_id: int) -> None:
+        """The savepoint of a stop has this task's snapshot: as Flink's synchronous
+        savepoint, take no input, fire no timer, emit nothing (no final watermark either)
+        until it completed -- the sinks commit on ``("complete", id)`` and ``("stop",
+        None)`` ends the task -- or failed (``("resume", id)``: go on)."""
+        self._holding = checkpoint_id
+        while checkpoint_id not in self._resumed:
+            self._mail.wait(0.05)
+            self._mail.clear()
+            if self.mailbox:
+                self._handle_mail()
+            if self.control.cancelled:
+                raise TaskCancelled()
+        self._holding = None
 
     def _loop_closed(self, channel: int, checkpoint_id: int) -> None:
         """The barrier came back on a feedback channel; once on all of them, what came
@@ -279,6 +381,11 @@ class Task:
         states[FEEDBACK_LOG] = {"finished": False, "state": dump_state(log[2], "feedback")}
         self.coordinator.acknowledge((self.chain.id, self.subtask), checkpoint_id, states,
                                      self._alignment_s)
+        if self._holding == checkpoint_id:
+            self._hold(checkpoint_id)
+            index = self._per_channel("input_index")[channel]
+            for batch in log[2]:  # the savepoint failed: what came back meanwhile goes round
+                self.head.process_batch(batch, index)
 
     def _snapshot_under_lock(self, handoff: Handoff, checkpoint_id: int) -> Dict[str, Any]:
         """A SourceFunction with state of its own: hold its checkpoint lock (it emits and
@@ -306,14 +413,7 @@ class Task:
         for nid, op in self.ops.items():
             entry = restore.get(nid)
             if entry is not None:
-                blobs, owns, same = entry
-                try:
-                    snaps = [load_state(b) for b in blobs]
-                    with stored_entries(op, snaps, same, restore.get(SHARED_DIR)):
-                        op.restore_state(snaps, owns, same)
-                except Exception as exc:
-                    raise RestoreError(f"step '{op.name}' could not take back its state from "
-                                       f"the checkpoint: {type(exc).__name__}: {exc}") from exc
+                restore_operator(op, *entry, self.coordinator.uids[nid], restore.get(SHARED_DIR))
         return FINISHED in restore
 
     def _finished(self) -> None:
@@ -328,6 +428,13 @@ class Task:
                 self._handle_mail()
             if self.control.cancelled:
                 raise TaskCancelled()
+
+    def _per_channel(self, attribute: str) -> List[Any]:
+        """An attribute of each input channel's edge, by channel."""
+        out: List[Any] = []
+        for edge, n in self.input_edges:
+            out.extend([getattr(edge, attribute)] * n)
+        return out
 
     @property
     def display_name(self) -> str:
@@ -346,7 +453,12 @@ class Task:
                         plan.max_parallelism[edge.target],
                         f"{_STEP_OF.get(edge.partitioning.kind, edge.partitioning.kind)} into "
                         f"'{plan.nodes[edge.target].name}'")
-                    target = NetworkTarget(partitioner, [make_writer(edge, r) for r in receivers])
+                    ends = getattr(make_writer, "end_unopened", None)
+                    target = NetworkTarget(
+                        partitioner, len(receivers),
+                        lambda i, e=edge, rs=receivers: make_writer(e, rs[i]),
+                        None if ends is None else
+                        lambda idx, e=edge, rs=receivers: ends(e, [rs[i] for i in idx]))
                     self.network.append(target)
                 if edge.tag is None:
                     op.output.main.append(target)
@@ -497,11 +609,9 @@ class Task:
 
     def _run_inputs(self) -> None:
         head, control, time_service = self.head, self.control, self.time_service
-        inputs = [edge.input_index for edge, _ in self.inputs]
-        feedback = [edge.feedback for edge, _ in self.inputs]
-        marks = InputWatermarks(len(inputs))
-        for ch, fb in enumerate(feedback):
-            marks.idle[ch] = fb  # a loop's feedback never holds back the watermark
+        inputs = self._per_channel("input_index")
+        feedback = self._per_channel("feedback")
+        marks = InputWatermarks(len(inputs), feedback)  # a loop's feedback never holds it back
         strip_keys = not self.keyed
         feed = Pacer(self.plan.config.buffer_timeout_ms / 1000.0, control).feed
         process = head.process_batch
@@ -516,7 +626,8 @@ class Task:
             self._replay_feedback(inputs, feedback)
         open_channels = feedback.count(False)
         while open_channels:
-            wait = time_service.wait_seconds()
+            # (a loop's head holding still for a stop's savepoint fires no timer)
+            wait = time_service.wait_seconds() if self._holding is None else None
             try:
                 ch, msg = get() if wait is None else get(timeout=wait)
             except queue.Empty:
@@ -529,7 +640,8 @@ class Task:
                 head.records_in += len(msg.values)
                 if self._loop_log is not None and ch in self._loop_log[3]:
                     self._loop_log[2].append(msg)
-                feed(process, msg, inputs[ch])
+                if self._holding is None:
+                    feed(process, msg, inputs[ch])
             elif ch >= 0 and feedback[ch]:
                 pass  # control events of a feedback edge do not count
             elif kind is Watermark:
@@ -543,6 +655,13 @@ class Task:
                     self._ending()
                 if new is not None:
                     head.process_watermark(new)
+            elif kind is Ends:  # channels that carried nothing, ended together (no feedback)
+                open_channels -= len(msg.channels)
+                new = marks.end_all(msg.channels)
+                if not open_channels:
+                    self._ending()
+                if new is not None:
+                    head.process_watermark(new)
             elif kind is WatermarkStatus:
                 new = marks.set_idle(ch, msg.idle)
                 if new is not None:
@@ -550,12 +669,12 @@ class Task:
                 head.process_status(marks.all_idle())
             elif kind is Barrier:
                 self._alignment_s = aligner.alignment_s
-                self._checkpoint(msg.checkpoint_id)
+                self._checkpoint(msg.checkpoint_id, msg.stop)
             elif ch == LOOP_CLOSED:
                 self._loop_closed(*msg)
             if control.cancelled:
                 raise TaskCancelled()
-            if time_service._heap:
+            if time_service._heap and self._holding is None:
                 time_service.fire_due()
             if mailbox:
                 self._handle_mail()
@@ -605,8 +724,13 @@ class Task:
     def metrics(self) -> List[Dict[str, Any]]:
         return [{"id": nid, "name": op.name, "records_in": op.records_in,
                  "records_out": op.records_out, "watermark": op.current_watermark,
-                 **op.extra_metrics()}
+                 **op.extra_metrics(), **_user_metrics(op)}
                 for nid, op in self.ops.items()]
+
+
+def _user_metrics(op: Any) -> Dict[str, Any]:
+    values = op.user_metrics()
+    return {"user_metrics": values} if values else {}
 
 
 def _instance_of(node: Any, subtask: int) -> Any:

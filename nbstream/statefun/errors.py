@@ -36,15 +36,16 @@ def _rebuild(cls: type, text: str, typename: str, id: str, cause: BaseException)
     return err
 
 
-class UnknownFunctionTypeError(StatefulFunctionError, LookupError):
-    """A message for a function type no registry binds."""
+class UnknownFunctionTypeError(StatefulFunctionError, KeyError):
+    """A message for a function type no registry binds (a ``KeyError``, as the SDK's
+    registry raises)."""
 
     def __init__(self, typename: str, known: Iterable[str]) -> None:
         self.typename = typename
         names = ", ".join(sorted(known)) or "none"
         super().__init__(f"Unable to find a function of type {typename} (bound types: {names})")
 
-    def __str__(self) -> str:  # LookupError would quote the text
+    def __str__(self) -> str:  # KeyError would quote the text
         return str(self.args[0])
 
 

@@ -24,88 +24,29 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequ
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import FunctionInvocationError, UnknownFunctionTypeError
 from .messages import EgressMessage, Message
+from .storage import Cell, make_address_storage_spec
 from .types import Type, TypedValue
 
 __all__ = ["StatefulFunctions", "StatefulFunction", "Context", "DelayedMessage", "BatchResult",
            "run_batch", "run_batch_async", "Invocation"]
 
 
-# -- storage -----------------------------------------------------------------------------------
-
-class _Cell:
-    """One persisted value of a call: its type's typename and serializer (looked up once, not
-    per access), the TypedValue and whether the call changed it."""
-
-    __slots__ = ("typename", "serializer", "typed_value", "dirty")
-
-    def __init__(self, typename: str, serializer: Any, typed_value: Optional[TypedValue]) -> None:
-        self.typename, self.serializer = typename, serializer
-        self.typed_value, self.dirty = typed_value, False
-
-    def get(self) -> Any:  # from_typed_value, inlined
-        typed_value = self.typed_value
-        if typed_value is None or not typed_value.has_value:
-            return None
-        if typed_value.typename != self.typename:
-            raise TypeError(f"Type mismatch: type {typed_value.typename} (remote), yet it is "
-                            f"specified locally as {self.typename} ")
-        return self.serializer.deserialize(typed_value.value)
-
-    def set(self, value: Any) -> None:
-        if value is None:
-            raise ValueError("provided value must not be None. To delete a value, please use del.")
-        self.typed_value = TypedValue(self.typename, True, self.serializer.serialize(value))
-        self.dirty = True
-
-    def delete(self) -> None:
-        self.typed_value, self.dirty = None, True
-
-
-def _state_property(name: str) -> property:
-    def get(storage: Any) -> Any:
-        return storage._cells[name].get()
-
-    def put(storage: Any, value: Any) -> None:
-        storage._cells[name].set(value)
-
-    def delete(storage: Any) -> None:
-        storage._cells[name].delete()
-
-    return property(get, put, delete, doc=f"the persisted value {name!r}")
-
-
-def _undeclared(storage: Any, name: str) -> Any:
-    raise AttributeError(f"'{name}' is not a registered ValueSpec for the function "
-                         f"'{storage._typename}'")
-
-
-def _storage_class(typename: str, specs: Sequence[ValueSpec]) -> type:
-    """A class with one property per spec: ``context.storage.<name>`` reads, writes, deletes."""
-    members: Dict[str, Any] = {"__slots__": ("_cells", "_typename"), "__getattr__": _undeclared}
-    for spec in specs:
-        if spec.name in members:
-            raise ValueError("duplicate registered value name: " + spec.name)
-        members[spec.name] = _state_property(spec.name)
-    return type("AddressScopedStorage", (), members)
-
-
 # -- registry ----------------------------------------------------------------------------------
 
 class StatefulFunction:
-    """A bound function: its code, its value specs and whether it is ``async def``."""
+    """A bound function: its code, its value specs (and ``storage_spec``, the storage
+    made from them) and whether it is ``async def``."""
 
-    __slots__ = ("typename", "fun", "specs", "is_async", "_storage", "_cell_types")
+    __slots__ = ("typename", "fun", "specs", "is_async", "storage_spec", "_cell_types")
 
     def __init__(self, typename: str, fun: Callable[..., Any], specs: Sequence[ValueSpec]) -> None:
         self.typename, self.fun, self.specs = typename, fun, list(specs)
         self.is_async = inspect.iscoroutinefunction(fun)
-        self._storage = _storage_class(typename, self.specs)
-        self._cell_types = [(spec.name, spec.type.typename, spec.type.serializer()) for spec in self.specs]
+        self.storage_spec = make_address_storage_spec(self.specs)
+        self._cell_types = [(spec.name, spec.type, spec.type.serializer()) for spec in self.specs]
 
-    def new_storage(self, cells: Dict[str, _Cell]) -> Any:
-        storage = self._storage()
-        storage._cells, storage._typename = cells, self.typename
-        return storage
+    def new_storage(self, cells: Dict[str, Cell]) -> Any:
+        return self.storage_spec.make_instance(cells, self.typename)
 
     def __reduce__(self) -> Any:  # the storage class is rebuilt on the other side
         return (StatefulFunction, (self.typename, self.fun, self.specs))
@@ -275,7 +216,7 @@ def _prepare(fn: StatefulFunction, id: Union[str, SdkAddress],
     missing = [spec for spec in fn.specs if spec.name not in state]
     if missing:
         return missing
-    cells = {name: _Cell(typename, serializer, state[name]) for name, typename, serializer in fn._cell_types}
+    cells = {name: Cell(tpe, state[name], serializer) for name, tpe, serializer in fn._cell_types}
     address = id if isinstance(id, SdkAddress) else address_of(fn.typename, id)
     return Context(address, fn.new_storage(cells))
 

@@ -72,14 +72,14 @@ def _set_target(pb: Any, typename: str, id: str) -> None:
 
 
 def _encode_missing(reply: Any, missing: List[ValueSpec]) -> None:
-    expire = reply.ExpirationSpec.ExpireMode
+    expire = _proto().EXPIRE_MODE
     values = reply.incomplete_invocation_context.missing_values
     for spec in missing:
         value = values.add(state_name=spec.name, type_typename=spec.type.typename)
         value.expiration_spec.SetInParent()
         if spec.after_call or spec.after_write:
             value.expiration_spec.expire_after_millis = spec.duration
-            value.expiration_spec.mode = expire.AFTER_INVOKE if spec.after_call else expire.AFTER_WRITE
+            value.expiration_spec.mode = expire["AFTER_INVOKE"] if spec.after_call else expire["AFTER_WRITE"]
 
 
 def _encode_effects(result: Any, batch: BatchResult) -> None:
@@ -101,8 +101,7 @@ def _encode_effects(result: Any, batch: BatchResult) -> None:
         out = result.outgoing_egresses.add()
         out.egress_namespace, out.egress_type = parse_typename(egress.typename)
         _set_typed(out.argument, egress.typed_value)
-    mutation = _proto().FromFunction.PersistedValueMutation
-    modify, delete = mutation.MODIFY, mutation.DELETE
+    modify, delete = _proto().MUTATION["MODIFY"], _proto().MUTATION["DELETE"]
     for name, value in batch.mutations:
         out = result.state_mutations.add(state_name=name, mutation_type=delete if value is None else modify)
         if value is not None:

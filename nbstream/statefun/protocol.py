@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 __all__ = ["ToFunction", "FromFunction", "Address", "TypedValue", "KafkaProducerRecord",
            "KinesisEgressRecord", "BooleanWrapper", "IntWrapper", "FloatWrapper", "LongWrapper",
-           "DoubleWrapper", "StringWrapper", "POOL"]
+           "DoubleWrapper", "StringWrapper", "POOL", "MUTATION", "EXPIRE_MODE"]
 
 _F = descriptor_pb2.FieldDescriptorProto
 #: (field name, number, type, label, message/enum type name or "")
@@ -133,8 +133,28 @@ def _egress_and_types() -> List[descriptor_pb2.FileDescriptorProto]:
 def _message_class(pool: Any, full_name: str) -> Any:
     descriptor = pool.FindMessageTypeByName(full_name)
     if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.22
-        return message_factory.GetMessageClass(descriptor)
-    return message_factory.MessageFactory(pool).GetPrototype(descriptor)  # pragma: no cover
+        cls = message_factory.GetMessageClass(descriptor)
+    else:  # protobuf 3.20-4.21, the pure-Python one beside the statefun SDK among them
+        cls = message_factory.MessageFactory(pool).GetPrototype(descriptor)
+    _nest(cls, descriptor, pool)
+    return cls
+
+
+def _nest(cls: Any, descriptor: Any, pool: Any) -> None:
+    """Nested messages and enum values as attributes of their message's class
+    (``FromFunction.PersistedValueMutation.MODIFY``), as generated code has them; the
+    protobuf 3.20 factory leaves them out."""
+    for nested in descriptor.nested_types:
+        if not hasattr(cls, nested.name):
+            setattr(cls, nested.name, _message_class(pool, nested.full_name))
+    for enum in descriptor.enum_types:
+        for value in enum.values:
+            if not hasattr(cls, value.name):
+                setattr(cls, value.name, value.number)
+
+
+def _enum(full_name: str) -> Dict[str, int]:
+    return {v.name: v.number for v in POOL.FindEnumTypeByName(full_name).values}
 
 
 POOL = descriptor_pool.DescriptorPool()
@@ -150,3 +170,7 @@ KinesisEgressRecord = _message_class(POOL, "io.statefun.sdk.egress.KinesisEgress
 BooleanWrapper, IntWrapper, FloatWrapper, LongWrapper, DoubleWrapper, StringWrapper = (
     _message_class(POOL, f"io.statefun.sdk.types.{name}") for name in
     ("BooleanWrapper", "IntWrapper", "FloatWrapper", "LongWrapper", "DoubleWrapper", "StringWrapper"))
+
+#: the enums' numbers by name (``MUTATION["MODIFY"]``), whatever protobuf's version
+MUTATION = _enum(f"{REQREPLY}.FromFunction.PersistedValueMutation.MutationType")
+EXPIRE_MODE = _enum(f"{REQREPLY}.FromFunction.ExpirationSpec.ExpireMode")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import json
 import math
+import operator
 import struct
 from typing import Any, Callable, Optional
 
@@ -31,7 +32,15 @@ __all__ = ["TypeSerializer", "Type", "TypedValue", "simple_type", "make_json_typ
 class TypedValue:
     """A value on the wire: ``typename``, ``has_value`` and the serialized ``value`` bytes.
 
-    Field for field the SDK's protobuf ``TypedValue``, as a plain object (no protobuf needed).
+    Field for field the SDK's protobuf ``TypedValue``, as a plain object (no protobuf
+    needed), with the protobuf message's methods a program may call on
+    ``message.typed_value``: ``SerializeToString``, ``ParseFromString``, ``FromString``,
+    ``CopyFrom``, ``MergeFrom``, ``Clear``, ``ByteSize``; it equals a protobuf TypedValue
+    with the same fields.
+
+    >>> tv = TypedValue("io.statefun.types/int", True, b"\\x0d\\x05\\x00\\x00\\x00")
+    >>> TypedValue.FromString(tv.SerializeToString()) == tv
+    True
     """
 
     __slots__ = ("typename", "has_value", "value")
@@ -42,8 +51,57 @@ class TypedValue:
         self.value = value
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, TypedValue) and self.typename == other.typename
-                and self.has_value == other.has_value and self.value == other.value)
+        try:
+            return (self.typename == other.typename and self.has_value == other.has_value  # type: ignore[attr-defined]
+                    and self.value == other.value)  # type: ignore[attr-defined]
+        except AttributeError:
+            return False
+
+    # -- the protobuf message's API -----------------------------------------------------------
+    def SerializeToString(self, deterministic: Optional[bool] = None) -> bytes:  # noqa: N802
+        fields = []
+        if self.typename:
+            fields.append((1, LENGTH, self.typename.encode("utf-8")))
+        if self.has_value:
+            fields.append((2, VARINT, varint(1)))
+        if self.value:
+            fields.append((3, LENGTH, bytes(self.value)))
+        return encode_fields(fields)
+
+    def ParseFromString(self, serialized: bytes) -> int:  # noqa: N802
+        self.Clear()
+        self.MergeFromString(serialized)
+        return len(serialized)
+
+    def MergeFromString(self, serialized: bytes) -> int:  # noqa: N802
+        fields = decode_fields(bytes(serialized))
+        if 1 in fields:
+            self.typename = bytes(fields[1][1]).decode("utf-8")  # type: ignore[arg-type]
+        if 2 in fields:
+            self.has_value = bool(fields[2][1])
+        if 3 in fields:
+            self.value = bytes(fields[3][1])  # type: ignore[arg-type]
+        return len(serialized)
+
+    @classmethod
+    def FromString(cls, serialized: bytes) -> "TypedValue":  # noqa: N802
+        value = cls()
+        value.MergeFromString(serialized)
+        return value
+
+    def CopyFrom(self, other: Any) -> None:  # noqa: N802
+        self.typename, self.has_value, self.value = other.typename, other.has_value, bytes(other.value)
+
+    def MergeFrom(self, other: Any) -> None:  # noqa: N802 - proto3: set fields win
+        self.typename = other.typename or self.typename
+        self.has_value = other.has_value or self.has_value
+        self.value = bytes(other.value) or self.value
+
+    def Clear(self) -> None:  # noqa: N802
+        self.typename, self.has_value, self.value = "", False, b""
+
+    def ByteSize(self) -> int:  # noqa: N802
+        return len(self.SerializeToString())
 
     def __hash__(self) -> int:
         return hash((self.typename, self.has_value, self.value))
@@ -200,12 +258,22 @@ class _WrapperType(Type):
         return self._serializer
 
 
+def _index(value: Any) -> int:
+    """An integer from anything protobuf's int fields take: ``int``, ``bool``, numpy's
+    integer scalars (whatever has ``__index__``, but not an array)."""
+    kind = type(value)
+    if kind.__name__ == "ndarray" or not hasattr(kind, "__index__"):
+        raise TypeError(f"{value!r} has type {kind.__name__}, but expected one of: int")
+    if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):  # __index__ deprecated
+        return int(bool(value))
+    return operator.index(value)
+
+
 def _integer(bits: int) -> Callable[[Any], int]:
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
     def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: int")
+        value = _index(value)
         if not low <= value <= high:
             raise ValueError(f"Value out of range: {value}")
         return value
@@ -214,14 +282,16 @@ def _integer(bits: int) -> Callable[[Any], int]:
 
 
 def _boolean(value: Any) -> bool:
-    if not isinstance(value, (bool, int)):
-        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: bool, int")
-    return bool(value)
+    return bool(_index(value))
 
 
 def _real(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: int, float")
+    """A float from anything protobuf's float fields take (numbers, numpy scalars, Decimal:
+    whatever has ``__float__``, but not text or an array)."""
+    if (isinstance(value, (str, bytes, bytearray)) or type(value).__name__ == "ndarray"
+            or not hasattr(type(value), "__float__")):
+        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: "
+                        "int, float")
     return float(value)
 
 
@@ -238,8 +308,11 @@ def _float32(value: Any) -> float:
 
 
 def _string(value: Any) -> str:
+    if type(value) is bytes:  # as protobuf's string fields: UTF-8 bytes are text
+        return value.decode("utf-8")
     if not isinstance(value, str):
-        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: str")
+        raise TypeError(f"{value!r} has type {type(value).__name__}, but expected one of: "
+                        "bytes, str")
     return value
 
 

@@ -8,8 +8,9 @@ This package mirrors PyFlink's module tree (``pyflink.common``, ``pyflink.datast
     python -m nbstream.compat.pyflink my_job.py --input words.txt
 
 Inside a running program ``python.execution-mode`` selects nbstream's thread or process
-mode. Flink's JVM connectors and the Table API are not there: importing one of their
-names raises :class:`NotAvailableError` naming it.
+mode. ``pyflink.table`` is nbstream's Table API and SQL (:mod:`nbstream.table`). Flink's
+JVM connectors are not there: their names import as placeholders, and using one raises
+:class:`NotAvailableError` naming it.
 
 >>> with activated():
 ...     from pyflink.common import Types
@@ -32,7 +33,7 @@ import types
 from typing import Any, ContextManager, Dict, Optional
 
 from .._aliases import ModuleAliases
-from ._exports import NotAvailableError, not_available
+from ._exports import NotAvailableError, not_available, placeholder
 
 __all__ = ["install", "uninstall", "activated", "is_installed", "NotAvailableError", "MODULES",
            "__version__"]
@@ -44,12 +45,20 @@ __version__ = "2.3.0"
 MODULES = (
     "", ".common", ".common.configuration", ".common.typeinfo", ".common.types", ".common.time",
     ".common.watermark_strategy", ".common.serialization", ".common.job_execution_result",
+    ".common.execution_config", ".metrics", ".datastream.slot_sharing_group",
+    ".datastream.state_backend", ".datastream.checkpoint_storage", ".datastream.checkpoint_config",
     ".datastream", ".datastream.stream_execution_environment", ".datastream.data_stream",
     ".datastream.functions", ".datastream.state", ".datastream.window",
     ".datastream.timerservice", ".datastream.output_tag", ".datastream.time_domain",
     ".datastream.execution_mode", ".datastream.connectors", ".datastream.connectors.number_seq",
     ".datastream.connectors.file_system", ".datastream.async_data_stream",
     ".datastream.async_retry_strategies", ".datastream.async_retry_predicates",
+    ".table", ".table.table_environment", ".table.expressions",
+    ".table.expression", ".table.window", ".table.types", ".table.udf", ".table.data_view",
+    ".table.explain_detail",
+    ".table.changelog_mode", ".table.sql_dialect", ".table.table_descriptor", ".table.schema",
+    ".table.table_result", ".table.result_kind", ".table.environment_settings",
+    ".table.table_config", ".table.table_schema", ".table.statement_set", ".table.table",
 )
 _OPTIONAL_PACKAGES = ("pyflink.datastream.connectors.", "pyflink.datastream.formats.")
 
@@ -58,16 +67,21 @@ DEFAULTS: Dict[str, Any] = {}
 
 
 class _Unavailable(importlib.abc.Loader):
-    """A PyFlink connector or format module: importable, but every class in it raises."""
+    """A PyFlink module nbstream does not provide (a JVM connector or format, the Table
+    API): importable, every name in it a placeholder that raises when used."""
+
+    def __init__(self, why: str = "") -> None:
+        self.why = why
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         module = types.ModuleType(spec.name)
-        name = spec.name
+        name, why, names = spec.name, self.why, module.__dict__
 
         def __getattr__(attr: str) -> Any:
             if attr.startswith("__"):
                 raise AttributeError(attr)
-            raise not_available(attr, name)
+            names[attr] = placeholder(attr, name, why)
+            return names[attr]
         module.__getattr__ = __getattr__  # type: ignore[method-assign]
         module.__path__ = []
         return module
@@ -82,10 +96,11 @@ class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "pyflink" and not fullname.startswith("pyflink."):
             return None
-        if fullname.startswith(_OPTIONAL_PACKAGES):
+        if fullname.startswith(_OPTIONAL_PACKAGES) or fullname + "." in _OPTIONAL_PACKAGES:
             return importlib.machinery.ModuleSpec(fullname, _Unavailable(), is_package=True)
-        what = "the Table API" if fullname.startswith("pyflink.table") else "this module"
-        raise not_available(fullname, what, "nbstream provides PyFlink's DataStream API only")
+        raise not_available(fullname, "this module",
+                            "nbstream provides PyFlink's DataStream and Table APIs, not this "
+                            "part of PyFlink")
 
 
 def _modules() -> Dict[str, types.ModuleType]:

@@ -61,8 +61,41 @@ def _facade(name: str, source: types.ModuleType, names: list) -> types.ModuleTyp
     return module
 
 
+#: the 3.x SDK's other modules: ``statefun.<name>`` -> (nbstream's module, the names there)
+SDK_LAYOUT = {
+    "core": ("core", ["SdkAddress", "ValueSpec", "parse_typename"], "types",
+             ["Type", "TypeSerializer", "simple_type", "SimpleType"]),
+    "utils": ("utils", ["to_typed_value", "from_typed_value", "to_typed_value_deduce",
+                        "make_json_type", "make_protobuf_type"]),
+    "storage": ("storage", ["Cell", "StorageSpec", "Resolution", "make_address_storage_spec",
+                            "resolve", "ValueSpec"], "types", ["Type"]),
+    "wrapper_types": ("types", ["BoolType", "IntType", "FloatType", "DoubleType", "LongType",
+                                "StringType"]),
+    "messages": ("messages", ["Message", "EgressMessage", "message_builder",
+                              "egress_message_builder"]),
+    "egress_io": ("messages", ["kafka_egress_message", "kinesis_egress_message"]),
+    "context": ("functions", ["Context"]),
+    "statefun_builder": ("functions", ["StatefulFunctions", "StatefulFunction"]),
+    "request_reply_v3": ("handler", ["RequestReplyHandler"]),
+}
+
+
+def _layout_module(name: str, parts: tuple) -> types.ModuleType:
+    module = types.ModuleType(f"statefun.{name}", f"The statefun SDK's statefun.{name}, on nbstream.")
+    names: list = []
+    for source, attrs in zip(parts[::2], parts[1::2]):
+        home = importlib.import_module(f"nbstream.statefun.{source}")
+        for attr in attrs:
+            setattr(module, attr, getattr(home, attr))
+        names += attrs
+    module.__all__ = names
+    return module
+
+
 def sdk_modules(api: int = 3) -> Dict[str, types.ModuleType]:
-    """The modules standing for the SDK's: ``statefun`` and its generated ``*_pb2`` ones."""
+    """The modules standing for the SDK's: ``statefun``, its generated ``*_pb2`` ones and, for
+    the 3.x API, the others its code and tests import (``statefun.core``, ``.utils``,
+    ``.storage``, ...: :data:`SDK_LAYOUT`)."""
     from ...statefun import protocol
     if api == 2:
         from ...statefun import v2 as top
@@ -73,10 +106,13 @@ def sdk_modules(api: int = 3) -> Dict[str, types.ModuleType]:
           "types_pb2": ["BooleanWrapper", "IntWrapper", "FloatWrapper", "LongWrapper", "DoubleWrapper",
                         "StringWrapper"]}
     modules = {f"statefun.{name}": _facade(f"statefun.{name}", protocol, attrs) for name, attrs in pb.items()}
+    if api == 3:
+        modules.update({f"statefun.{name}": _layout_module(name, parts)
+                        for name, parts in SDK_LAYOUT.items()})
     root = _facade("statefun", top, top.__all__)
     root.__path__ = []  # a package, so that statefun.<name> imports find the modules above
-    for name in pb:
-        setattr(root, name, modules[f"statefun.{name}"])
+    for name in modules:
+        setattr(root, name.split(".", 1)[1], modules[name])
     modules["statefun"] = root
     return modules
 

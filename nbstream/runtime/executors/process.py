@@ -36,6 +36,7 @@ from ..checkpoints import RemoteTask
 from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from . import Executor, chain_label
 from .channels import JobChannels, Layout, message
+from .imports import driver_imports
 from .pool import Worker, get_pool
 from .thread import STOP_GRACE_S
 from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
@@ -81,25 +82,36 @@ def remote_error(body: Any, buffers: Sequence[Any] = ()) -> BaseException:
     return error
 
 
-class _Raise(Exception):
-    pass
-
-
 def _traceback(frames: Sequence[Any]) -> Any:
-    """A traceback whose frames show ``(file, line, function)`` as they were in a worker."""
+    """A traceback whose frames show ``(file, line, function)`` as they were in a worker,
+    and the columns of the expression that raised (``colno``, ``end_colno``, when the
+    worker knew them), so a traceback's caret underlines the same expression."""
     tb = None
     try:
-        for filename, lineno, name in reversed(frames):
-            code = compile("\n" * (int(lineno) - 1) + "raise _Raise()", filename, "exec")
+        for filename, lineno, name, *columns in reversed(frames):
+            code = compile(_raising_source(int(lineno), *columns), filename, "exec")
             try:
-                exec(code.replace(co_name=name), {"_Raise": _Raise})
-            except _Raise as exc:
+                exec(code.replace(co_name=name), {})
+            except NameError as exc:
                 frame_tb = exc.__traceback__.tb_next  # the frame of the compiled code
             frame_tb.tb_next = tb
             tb = frame_tb
     except Exception:  # a frame that cannot be rebuilt: keep the text only
         return None
     return tb
+
+
+def _raising_source(lineno: int, colno: Optional[int] = None,
+                    end_colno: Optional[int] = None) -> str:
+    """Source that raises NameError at line ``lineno``, from column ``colno`` to
+    ``end_colno`` (an undefined name of that width, inside parentheses so it may stand
+    anywhere on its line)."""
+    if colno is None or end_colno is None or end_colno <= colno:
+        return "\n" * (lineno - 1) + "_"
+    name = "_" * (end_colno - colno)
+    if lineno == 1:
+        return "(" + " " * (colno - 1) + name + ")" if colno else name
+    return "(" + "\n" * (lineno - 1) + " " * colno + name + ")"
 
 
 def _log_levels() -> Dict[str, int]:
@@ -339,6 +351,7 @@ class KernelJob:
         plan, shipped = self.plan, self.shipped
         source_of = {e.index: e.source for e in plan.edges}
         offloaded = self.placement.offloaded_chains()
+        imports = driver_imports()  # sys_path, cwd, aliases, the user's modules
         for w in workers:
             run = [t for t in self.remote_tids if self.node_of[t] == w.id]
             chains = {self.layout.tasks[t][0] for t in run} | offloaded
@@ -350,7 +363,7 @@ class KernelJob:
                         name=self.job.job_name, node_of=self.node_of, run=run,
                         clock=self.clock.now_ms() if self.clock.manual else None,
                         log_levels=_log_levels(), checkpoints=self._checkpoint_spec(run),
-                        sys_path=[p for p in sys.path if isinstance(p, str)], cwd=os.getcwd())
+                        **imports)
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
             w.send(first, rest)
         first, rest = message(RUN, self.job_no)

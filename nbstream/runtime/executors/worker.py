@@ -36,6 +36,7 @@ from ..partitioners import Forward
 from ..checkpoints import WorkerCoordinator
 from ..task import CANCEL, MAIL, TICK, Task, TaskCancelled
 from .channels import JobChannels, Layout, message
+from .imports import apply_driver_imports, remember_loaded
 from .wire import (ACK, ANSWER, CANCEL as CANCEL_MSG, CLOCK, CREDIT, DATA, DONE, END_JOB, FAILED, HEADER,
                    LOG, MAILBOX, METRICS, OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, OFFLOAD_REPLY, OUT,
                    READY, RUN, SHUTDOWN, START, decode, dumps, encode)
@@ -71,7 +72,10 @@ def failure_frames(exc: BaseException, where: str) -> List[Any]:
     # a user function's error: its own traceback is what matters (the kernel rebuilds the rest)
     shown = exc.__cause__ if isinstance(exc, UserFunctionError) and exc.__cause__ else exc
     text = "".join(traceback.format_exception(type(shown), shown, shown.__traceback__))
-    frames = [(f.filename, f.lineno or 1, f.name) for f in traceback.extract_tb(shown.__traceback__)]
+    frames = [(f.filename, f.lineno or 1, f.name, getattr(f, "colno", None),
+               getattr(f, "end_colno", None) if getattr(f, "end_lineno", None) == f.lineno
+               else None)
+              for f in traceback.extract_tb(shown.__traceback__)]
     try:
         blob: Optional[bytes] = dumps(error)
         pickle.loads(blob)  # must also come back (exceptions with odd __init__ do not)
@@ -263,6 +267,8 @@ class WorkerJob:
             for stream in self.streams.values():
                 stream.flush()
             self.running.pop(tid, None)
+            # before DONE: the driver may edit a module as soon as the job ends
+            remember_loaded(self.worker.module_versions)
             self.worker.send(DONE, self.no, tid, frames=encode(task.metrics()))
 
     def cancel(self) -> None:
@@ -460,6 +466,7 @@ class WorkerProcess:
         self.main = threading.current_thread()
         self.deferred: Optional["queue.SimpleQueue[Any]"] = None
         self.links = _Links(self, os.environ["NBSTREAM_WORKER_LINKS"])
+        self.module_versions: Dict[str, Any] = {}  # the user's modules, as imported here
 
     # -- sending ---------------------------------------------------------------------------------
     def send_raw(self, node: int, first: Any, rest: Sequence[Any] = ()) -> None:
@@ -534,6 +541,7 @@ class WorkerProcess:
             elif kind == MAILBOX:
                 job.mail(a, decode(body, rest))
             elif kind == END_JOB:
+                remember_loaded(self.module_versions)  # what the job's functions imported
                 job.end()
                 self.links.ended_job(job_no)
                 del self.jobs[job_no]
@@ -560,13 +568,9 @@ class WorkerProcess:
         spec = pickle.loads(body)
         for name, level in spec["log_levels"].items():
             logging.getLogger(name or None).setLevel(level)
-        # the kernel may have changed directory or extended sys.path since this worker started
-        sys.path.extend(p for p in spec["sys_path"] if p not in sys.path)
-        if spec["cwd"] != os.getcwd():
-            try:
-                os.chdir(spec["cwd"])
-            except OSError:
-                pass
+        # the kernel may have changed directory, extended sys.path, installed module aliases
+        # (the PyFlink layer) or edited its modules since this worker started
+        apply_driver_imports(spec, self.module_versions)
         # the loaded plan (a source's collection too) lives as long as the job: loaded with
         # the collector off (unpickling 100,000 records otherwise triggers ~10 full
         # collections) and then kept out of its way until the job ends
@@ -584,6 +588,7 @@ class WorkerProcess:
             if collecting:
                 gc.enable()
         gc.freeze()
+        remember_loaded(self.module_versions)
         self.latest = job
         self.links.started(job)
         job.build_tasks(spec["run"])

@@ -11,6 +11,7 @@ flavour that differ only in where the time comes from.
 from __future__ import annotations
 
 import abc
+import warnings
 from typing import Any, Callable, Collection, Iterable, List, Optional, Tuple
 
 from ..durations import DurationLike, Time, to_millis  # noqa: F401 - Time: doctests
@@ -143,11 +144,28 @@ class TumblingProcessingTimeWindows(_Tumbling):
         return ProcessingTimeTrigger()
 
 
+# Every record is in ceil(size / slide) sliding windows, and updates each: above
+# WARN_WINDOWS_PER_RECORD a sliding window warns, above MAX_WINDOWS_PER_RECORD it is
+# refused (one record would cost that many state updates; a day over a millisecond is
+# 86.4 million). For such shapes, aggregate into tumbling windows of the slide first.
+WARN_WINDOWS_PER_RECORD = 1_000
+MAX_WINDOWS_PER_RECORD = 100_000
+
+
 class _Sliding(WindowAssigner):
     event_time = True
 
     def __init__(self, size: DurationLike, slide: DurationLike, offset: DurationLike = 0) -> None:
         self.size, self.slide, self.offset = _size_offset(type(self).__name__, size, offset, slide)
+        per_record = -(-self.size // self.slide)
+        shape = (f"{type(self).__name__}: size {self.size:,} ms over slide {self.slide:,} ms "
+                 f"{{}} every record in {per_record:,} windows")
+        if per_record > MAX_WINDOWS_PER_RECORD:
+            raise ValueError(shape.format("would put") + f" (more than {MAX_WINDOWS_PER_RECORD:,}); "
+                             "use a larger slide, or tumbling windows of the slide first")
+        if per_record > WARN_WINDOWS_PER_RECORD:
+            warnings.warn(shape.format("puts") + f" (more than {WARN_WINDOWS_PER_RECORD:,}): each "
+                          "record updates every one of them", stacklevel=3)
 
     def _time(self, timestamp: int, context: Any) -> int:
         return timestamp

@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ...errors import USER_ERRORS, short_repr
 from ..context import StreamingRuntimeContext
+from ..keygroups import plain_key
 from ..operators import Collector, OneInputOperator, Operator
 from ..records import MAX_TIMESTAMP, Batch
 from ..registry import register
@@ -627,10 +628,10 @@ class WindowOperator(OneInputOperator):
             wctx._window = window
             self.wstate.namespace = window
             if spec.keyed:
-                return spec.function.process(key, wctx, elements)
+                return spec.function.process(plain_key(key), wctx, elements)
             return spec.function.process(wctx, elements)
         if spec.keyed:
-            return spec.function.apply(key, window, elements)
+            return spec.function.apply(plain_key(key), window, elements)
         return spec.function.apply(window, elements)
 
     def _emit_evicting(self, key: Any, window: Any, state_window: Any,

@@ -3,6 +3,8 @@ the timestamped values evictors see.
 
 >>> TimeWindow(0, 5).max_timestamp()
 4
+>>> TimeWindow(0, 5) <= TimeWindow(0, 5) < TimeWindow(0, 6) < TimeWindow(1, 2)
+True
 """
 
 from __future__ import annotations
@@ -72,8 +74,18 @@ class TimeWindow(Window):
     def __hash__(self) -> int:
         return self._hash
 
+    # ordered by start, then end (as Flink's TimeWindow): sorted() gives time order
     def __lt__(self, other: "TimeWindow") -> bool:
         return (self.start, self.end) < (other.start, other.end)
+
+    def __le__(self, other: "TimeWindow") -> bool:
+        return (self.start, self.end) <= (other.start, other.end)
+
+    def __gt__(self, other: "TimeWindow") -> bool:
+        return (self.start, self.end) > (other.start, other.end)
+
+    def __ge__(self, other: "TimeWindow") -> bool:
+        return (self.start, self.end) >= (other.start, other.end)
 
     def __repr__(self) -> str:
         return f"TimeWindow(start={self.start}, end={self.end})"

@@ -4,7 +4,7 @@ from .._exports import exports
 
 __all__, __getattr__ = exports(__name__, {
     "Configuration": "nbstream.compat.pyflink.common.configuration",
-    "ExecutionConfig": "nbstream",
+    "ExecutionConfig": "nbstream.compat.pyflink.common.execution_config",
     "TypeInformation": "nbstream",
     "Types": "nbstream",
     "Row": "nbstream",
@@ -16,8 +16,9 @@ __all__, __getattr__ = exports(__name__, {
     "Duration": "nbstream",
     "Time": "nbstream",
     "Encoder": "nbstream.compat.pyflink.common.serialization",
-    "SimpleStringSchema": "nbstream.compat.pyflink.common.serialization",
+    **{name: "nbstream.compat.pyflink.common.serialization" for name in (
+        "SimpleStringSchema", "SerializationSchema", "DeserializationSchema", "ByteArraySchema")},
     "RestartStrategies": "nbstream", "RestartStrategyConfiguration": "nbstream",
-}, unavailable=["ConfigOption", "ConfigOptions", "TypeSerializer", "SerializationSchema",
-                "DeserializationSchema", "ByteArraySchema", "CompletableFuture",
-                "InputDependencyConstraint", "JobID", "Instant", "AssignerWithPeriodicWatermarksWrapper"])
+    "Instant": "nbstream.compat.pyflink.common.instant",
+}, unavailable=["ConfigOption", "ConfigOptions", "TypeSerializer", "CompletableFuture",
+                "InputDependencyConstraint", "JobID", "AssignerWithPeriodicWatermarksWrapper"])

@@ -17,17 +17,18 @@ __all__, __getattr__ = exports(__name__, {
         "ProcessAllWindowFunction", "AggregateFunction", "BroadcastProcessFunction",
         "KeyedBroadcastProcessFunction", "RuntimeContext", "TimerService", "KeySelector",
         "Partitioner", "SourceFunction", "SinkFunction")},
-    "AsyncDataStream": "nbstream",
+    "AsyncDataStream": f"{_HERE}.async_data_stream",
     **{name: f"{_HERE}.functions" for name in (
         "AsyncFunction", "AsyncRetryPredicate", "AsyncRetryStrategy")},
     "RuntimeExecutionMode": "nbstream", "TimeDomain": "nbstream", "OutputTag": "nbstream",
     **{name: f"{_HERE}.window" for name in (
         "Window", "TimeWindow", "CountWindow", "GlobalWindow", "WindowAssigner",
         "MergingWindowAssigner", "TriggerResult", "Trigger")},
-    "CheckpointingMode": "nbstream", "CheckpointConfig": "nbstream",
-    "ExternalizedCheckpointRetention": "nbstream", "FileSystemCheckpointStorage": "nbstream",
-    "HashMapStateBackend": "nbstream", "EmbeddedRocksDBStateBackend": "nbstream",
-    "StateBackend": "nbstream.api.state_backends",
-}, unavailable=["CustomStateBackend", "PredefinedOptions", "CheckpointStorage",
-                "JobManagerCheckpointStorage",
-                "CustomCheckpointStorage", "SlotSharingGroup", "MemorySize"])
+    "CheckpointingMode": "nbstream", "CheckpointConfig": f"{_HERE}.checkpoint_config",
+    "ExternalizedCheckpointRetention": "nbstream",
+    **{name: f"{_HERE}.checkpoint_storage" for name in (
+        "CheckpointStorage", "JobManagerCheckpointStorage", "FileSystemCheckpointStorage")},
+    **{name: f"{_HERE}.state_backend" for name in (
+        "StateBackend", "HashMapStateBackend", "EmbeddedRocksDBStateBackend", "PredefinedOptions")},
+    "SlotSharingGroup": f"{_HERE}.slot_sharing_group", "MemorySize": f"{_HERE}.slot_sharing_group",
+}, unavailable=["CustomStateBackend", "CustomCheckpointStorage"])

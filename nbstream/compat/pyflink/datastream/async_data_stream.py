@@ -1,5 +1,67 @@
-"""``pyflink.datastream.async_data_stream`` on nbstream."""
+"""``pyflink.datastream.async_data_stream`` on nbstream.
 
-from .._exports import exports
+nbstream's :class:`~nbstream.AsyncDataStream`, with PyFlink's one refusal: a program that
+configured ``python.execution-mode`` to ``thread`` itself gets PyFlink's error, as on Flink
+(whose thread mode cannot run async functions). Under nbstream's own default mode, and in
+process mode, async functions run.
 
-__all__, __getattr__ = exports(__name__, {"AsyncDataStream": "nbstream"})
+>>> from nbstream.compat.pyflink.common import Configuration
+>>> from nbstream.compat.pyflink.datastream import StreamExecutionEnvironment
+>>> env = StreamExecutionEnvironment.get_execution_environment(
+...     Configuration().set_string("python.execution-mode", "thread"))
+>>> async def twice(v):
+...     return [2 * v]
+>>> AsyncDataStream.ordered_wait(env.from_collection([1]), twice, 1000)
+Traceback (most recent call last):
+...
+ValueError: AsyncFunction is still not supported for 'thread' mode (as in PyFlink): configure python.execution-mode 'process', or leave it to nbstream's default
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbstream.api.async_io import NO_RETRY_STRATEGY
+from nbstream.api.async_io import AsyncDataStream as _AsyncDataStream
+
+__all__ = ["AsyncDataStream"]
+
+
+def _refuse_thread_mode(data_stream: Any) -> None:
+    configured = data_stream.get_execution_environment()._settings.get("python.execution-mode")
+    if str(configured or "").strip().lower() == "thread":
+        raise ValueError("AsyncFunction is still not supported for 'thread' mode (as in PyFlink): "
+                         "configure python.execution-mode 'process', or leave it to nbstream's "
+                         "default")
+
+
+class AsyncDataStream(_AsyncDataStream):
+    """PyFlink's AsyncDataStream (see above)."""
+
+    @staticmethod
+    def unordered_wait(data_stream: Any, async_function: Any, timeout: Any, capacity: int = 100,
+                       output_type: Any = None) -> Any:
+        return AsyncDataStream.unordered_wait_with_retry(
+            data_stream, async_function, timeout, NO_RETRY_STRATEGY, capacity, output_type)
+
+    @staticmethod
+    def unordered_wait_with_retry(data_stream: Any, async_function: Any, timeout: Any,
+                                  async_retry_strategy: Any, capacity: int = 100,
+                                  output_type: Any = None) -> Any:
+        _refuse_thread_mode(data_stream)
+        return _AsyncDataStream.unordered_wait_with_retry(
+            data_stream, async_function, timeout, async_retry_strategy, capacity, output_type)
+
+    @staticmethod
+    def ordered_wait(data_stream: Any, async_function: Any, timeout: Any, capacity: int = 100,
+                     output_type: Any = None) -> Any:
+        return AsyncDataStream.ordered_wait_with_retry(
+            data_stream, async_function, timeout, NO_RETRY_STRATEGY, capacity, output_type)
+
+    @staticmethod
+    def ordered_wait_with_retry(data_stream: Any, async_function: Any, timeout: Any,
+                                async_retry_strategy: Any, capacity: int = 100,
+                                output_type: Any = None) -> Any:
+        _refuse_thread_mode(data_stream)
+        return _AsyncDataStream.ordered_wait_with_retry(
+            data_stream, async_function, timeout, async_retry_strategy, capacity, output_type)

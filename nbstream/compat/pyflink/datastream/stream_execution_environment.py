@@ -13,13 +13,22 @@ True
 
 from __future__ import annotations
 
+import atexit
 import os
-from typing import Any, Optional
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from nbstream.api.environment import RuntimeExecutionMode
 from nbstream.api.environment import StreamExecutionEnvironment as _Environment
 from nbstream.api.datastream import DataStream
 from nbstream.errors import PlanError
+from ..common.execution_config import ExecutionConfig
+from .._exports import not_available
+from .checkpoint_config import CheckpointConfig
+from .keyed_stream import KeyedStream
 
 __all__ = ["StreamExecutionEnvironment"]
 
@@ -35,11 +44,76 @@ class StreamExecutionEnvironment(_Environment):
     """
 
     _batch_key_order = "serialized"
+    _keyed_stream_type = KeyedStream
+
+    def __init__(self, configuration: Any = None) -> None:
+        super().__init__(None)
+        self._config = ExecutionConfig(self)
+        self._checkpoint_config = CheckpointConfig()
+        self._slot_sharing_groups: Dict[str, Any] = {}
+        self._cached_files: List[Tuple[str, str]] = []
+        self._changelog: Optional[bool] = None
+        if configuration is not None:
+            self.configure(configuration)
+
+    @property
+    def _j_stream_execution_environment(self) -> "JavaEnvironment":
+        """PyFlink's handle of the Java environment. nbstream has no JVM: every Java
+        method called on it raises :class:`NotAvailableError` naming it."""
+        return JavaEnvironment(self)
+
+    def configure(self, configuration: Any) -> "StreamExecutionEnvironment":
+        """Apply configuration keys: a dict or a ``Configuration`` (see nbstream's
+        :meth:`~nbstream.StreamExecutionEnvironment.configure`)."""
+        if not isinstance(configuration, Mapping):
+            configuration = configuration.to_dict()
+        super().configure(configuration)
+        return self
+
+    def register_slot_sharing_group(self, slot_sharing_group: Any) -> "StreamExecutionEnvironment":
+        """Declare a slot sharing group's resources for a Flink cluster (kept; see
+        :mod:`nbstream.compat.pyflink.datastream.slot_sharing_group`)."""
+        self._slot_sharing_groups[slot_sharing_group.get_name()] = slot_sharing_group
+        return self
+
+    def register_cached_file(self, file_path: str, name: str, executable: bool = False) -> None:
+        """Flink's distributed cache: a file its workers copy locally. Here the functions
+        run on this machine and read ``file_path`` where it is; the entry is kept."""
+        self._cached_files.append((name, os.fspath(file_path)))
+
+    def get_cached_files(self) -> List[Tuple[str, str]]:
+        """The ``(name, path)`` of every registered cached file."""
+        return list(self._cached_files)
+
+    def enable_changelog_state_backend(self, enabled: bool) -> "StreamExecutionEnvironment":
+        """Flink's changelog state backend (faster checkpoints of large state): kept and
+        read back; nbstream's checkpoints are full snapshots either way."""
+        self._changelog = bool(enabled)
+        return self
+
+    def is_changelog_state_backend_enabled(self) -> Optional[bool]:
+        return self._changelog
 
     def _default_parallelism(self) -> int:
         if self.get_runtime_mode() is RuntimeExecutionMode.BATCH:
             return 1
         return self.get_parallelism()
+
+    def _plan(self, job_name: str, all_nodes: bool = False) -> Any:
+        """In BATCH mode, as Flink's adaptive batch scheduler: a broadcast-connected step
+        (and the steps fused after it) keeps the environment's parallelism, so every
+        instance gets every broadcast element; other steps without a parallelism of their
+        own run at 1."""
+        if self.get_runtime_mode() is not RuntimeExecutionMode.BATCH:
+            return super()._plan(job_name, all_nodes)
+        nodes = self._graph.nodes
+        saved = dict(nodes)
+        nodes.update(_broadcast_chains(nodes, self.get_parallelism()))
+        try:
+            return super()._plan(job_name, all_nodes)
+        finally:
+            nodes.clear()
+            nodes.update(saved)
 
     @staticmethod
     def get_execution_environment(configuration: Any = None) -> "StreamExecutionEnvironment":
@@ -49,7 +123,7 @@ class StreamExecutionEnvironment(_Environment):
                           else configuration)
         from .. import DEFAULTS
 
-        env = StreamExecutionEnvironment(None)
+        env = StreamExecutionEnvironment()
         env.set_parallelism(DEFAULTS.get("parallelism") or os.cpu_count() or 1)
         if DEFAULTS.get("mode"):
             env.set_execution_mode(DEFAULTS["mode"])
@@ -83,8 +157,6 @@ class StreamExecutionEnvironment(_Environment):
 
     def add_python_file(self, file_path: str) -> None:
         """Make a Python file or directory importable by the job's functions."""
-        import sys
-
         folder = file_path if os.path.isdir(file_path) else os.path.dirname(file_path)
         if folder not in sys.path:
             sys.path.append(os.path.abspath(folder))
@@ -94,7 +166,24 @@ class StreamExecutionEnvironment(_Environment):
 
     def set_python_requirements(self, requirements_file_path: str,
                                 requirements_cache_dir: Optional[str] = None) -> None:
-        """Requirements to install on Flink's workers: install them here yourself."""
+        """Requirements PyFlink installs for its workers. nbstream's functions run in this
+        interpreter (and its workers): with ``requirements_cache_dir`` (PyFlink's offline
+        installation) the requirements are installed from that folder, without the network,
+        into a temporary folder put last on ``sys.path``, so what is installed already stays
+        first; without one, nothing is installed: install them into this environment."""
+        if requirements_cache_dir is None:
+            return
+        target = tempfile.mkdtemp(prefix="nbstream-requirements-")
+        atexit.register(shutil.rmtree, target, True)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--no-index", "--find-links", os.fspath(requirements_cache_dir), "--target", target,
+             "-r", os.fspath(requirements_file_path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise PlanError(f"set_python_requirements: pip could not install "
+                            f"{requirements_file_path} from {requirements_cache_dir}:\n"
+                            f"{done.stderr.strip()[-2000:]}")
+        sys.path.append(target)
 
     def add_python_archive(self, archive_path: str, target_dir: Optional[str] = None) -> None:
         """An archive for Flink's workers: nothing to ship here."""
@@ -107,3 +196,35 @@ class StreamExecutionEnvironment(_Environment):
 
     def close(self) -> None:
         """Release the environment (nothing is held between jobs)."""
+
+
+def _broadcast_chains(nodes: Dict[int, Any], parallelism: int) -> Dict[int, Any]:
+    """The broadcast-connected steps without a parallelism of their own, and the steps
+    fused after them (one input, forward, none of their own), at ``parallelism``."""
+    consumers: Dict[int, List[Any]] = {}
+    for node in nodes.values():
+        for i in node.inputs:
+            consumers.setdefault(i, []).append(node)
+    todo = [n for n in nodes.values() if n.kind == "broadcast_process" and n.parallelism is None]
+    out: Dict[int, Any] = {}
+    while todo:
+        node = todo.pop()
+        out[node.id] = node.replace(parallelism=parallelism)
+        todo += [c for c in consumers.get(node.id, ()) if c.id not in out and not c.is_virtual
+                 and c.parallelism is None and len(c.inputs) == 1 and c.chaining == "default"]
+    return out
+
+
+class JavaEnvironment:
+    """What PyFlink code reaches as ``env._j_stream_execution_environment``: nbstream has no
+    Java environment, so each Java method raises, naming it. ``environment`` is the
+    nbstream environment it stands for."""
+
+    def __init__(self, environment: StreamExecutionEnvironment) -> None:
+        self.environment = environment
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise not_available(f"StreamExecutionEnvironment.{name}() of the Java environment",
+                            "env._j_stream_execution_environment")

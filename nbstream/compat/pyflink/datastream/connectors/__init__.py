@@ -2,8 +2,8 @@
 (:mod:`.number_seq`, :mod:`.file_system`) and Kafka (:mod:`.kafka`, on confluent-kafka),
 also under this package's own name as PyFlink 2.3 still re-exports them
 (``from pyflink.datastream.connectors import FileSink``).
-Flink's other JVM connectors (JDBC, Pulsar, RabbitMQ, ...) are not available: importing
-one of their classes raises
+Flink's other JVM connectors (JDBC, Pulsar, RabbitMQ, ...) are not available: their classes
+import as placeholders, and using one raises
 :class:`~nbstream.compat.pyflink._exports.NotAvailableError` naming it.
 
 >>> from nbstream.compat.pyflink.datastream.connectors import FileSink, NumberSequenceSource
@@ -15,11 +15,11 @@ from ..._exports import exports
 
 _HERE = "nbstream.compat.pyflink.datastream.connectors"
 _FILE_SYSTEM = ("FileSource", "FileSourceBuilder", "StreamFormat", "FileSink", "OutputFileConfig",
-                "RollingPolicy", "BucketAssigner")
-#: what PyFlink 2.3 re-exports here from its JVM connectors (and file classes nbstream lacks)
+                "RollingPolicy", "BucketAssigner", "StreamingFileSink")
 _KAFKA = ("KafkaSource", "KafkaSink", "KafkaOffsetsInitializer", "KafkaOffsetResetStrategy",
           "KafkaTopicPartition", "KafkaRecordSerializationSchema",
           "KafkaRecordDeserializationSchema", "DeliveryGuarantee")
+#: what PyFlink 2.3 re-exports here from its JVM connectors (and file classes nbstream lacks)
 _JVM = ("Sink", "Source",
         "JdbcSink", "JdbcConnectionOptions", "JdbcExecutionOptions",
         "FlinkKafkaConsumer", "FlinkKafkaProducer", "Semantic",
@@ -28,7 +28,7 @@ _JVM = ("Sink", "Source",
         "StreamPatternSubscriber", "SingleClusterTopicMetadataService",
         "PulsarSource", "PulsarSourceBuilder", "StartCursor", "StopCursor",
         "RMQSource", "RMQSink", "RMQConnectionConfig",
-        "FileEnumeratorProvider", "FileSplitAssignerProvider", "StreamingFileSink")
+        "FileEnumeratorProvider", "FileSplitAssignerProvider")
 
 __all__, __getattr__ = exports(__name__, {
     "NumberSequenceSource": f"{_HERE}.number_seq:NumberSequenceSource",

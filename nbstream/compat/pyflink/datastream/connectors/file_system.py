@@ -22,6 +22,8 @@ with its rolling policies and, with checkpointing, its two-phase commit (see
 
 from __future__ import annotations
 
+from typing import Any
+
 from nbstream.connectors.files import (BucketAssigner, BulkFormat, FileSink, FileSource,
                                        FileSourceBuilder, OutputFileConfig,
                                        ParquetWriterFactory, RollingPolicy, StreamFormat)
@@ -30,11 +32,25 @@ from nbstream.connectors.files import DefaultRollingPolicy, OnCheckpointRollingP
 from ..._exports import exports
 
 __all__ = ["FileSource", "FileSourceBuilder", "StreamFormat", "BulkFormat", "FileSink",
-           "OutputFileConfig", "RollingPolicy", "BucketAssigner", "ParquetWriterFactory"]
+           "OutputFileConfig", "RollingPolicy", "BucketAssigner", "ParquetWriterFactory",
+           "StreamingFileSink"]
 
 # FileSource (static or monitor_continuously) and the sink live in nbstream.connectors.files
 # (exactly once with checkpointing)
 
 _, __getattr__ = exports(__name__, {}, unavailable=[
-    "FileCompactor", "FileCompactStrategy", "StreamingFileSink",
+    "FileCompactor", "FileCompactStrategy",
     "FileEnumeratorProvider", "FileSplitAssignerProvider"])
+
+
+class StreamingFileSink(FileSink):
+    """Flink's legacy file sink (``add_sink(StreamingFileSink.for_row_format(...).build())``):
+    nbstream's :class:`FileSink` whose part files are finished only by completed
+    checkpoints, as the legacy sink's are; without checkpointing they all stay in progress
+    (hidden ``.part-...inprogress...`` files)."""
+
+    finalize_at_end = False
+
+    @staticmethod
+    def for_row_format(base_path: str, encoder: Any = None) -> "FileSink.RowFormatBuilder":
+        return FileSink.RowFormatBuilder(StreamingFileSink(base_path, encoder))

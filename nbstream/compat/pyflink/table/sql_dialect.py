@@ -1,0 +1,8 @@
+"""``pyflink.table.SqlDialect``."""
+
+__all__ = ["SqlDialect"]
+
+
+class SqlDialect:
+    DEFAULT = 0
+    HIVE = 1

@@ -375,12 +375,10 @@ def test_parquet_part_files_are_committed_with_checkpoints_and_read_by_pandas_po
 
 
 def test_a_killed_worker_leaves_each_parquet_row_once(tmp_path):
-    import signal
-
     import pandas as pd
 
     from nbstream.connectors.files import ParquetWriterFactory
-    from nbstream.runtime.executors.pool import get_pool
+    from tests.workers import kill_a_worker_of
 
     out = tmp_path / "out"
     env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
@@ -398,7 +396,7 @@ def test_a_killed_worker_leaves_each_parquet_row_once(tmp_path):
     while job.checkpoint_info().get("completed", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.005)
     assert not job.done, "the job ended before two checkpoints completed"
-    os.kill(next(iter(get_pool().workers.values())).pid, signal.SIGKILL)
+    kill_a_worker_of(job)
     job.result(timeout=120)
     assert job.restarts == 1 and "SIGKILL" in job.last_failure
     assert hidden_files(out) == []

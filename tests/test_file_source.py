@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 from collections import Counter
@@ -18,8 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from nbstream import (Duration, RestartStrategies, StreamExecutionEnvironment, UserFunctionError,
-                      WatermarkStrategy)
+from nbstream import Duration, RestartStrategies, StreamExecutionEnvironment, WatermarkStrategy
 from nbstream.connectors.files import BulkFormat, FileSource, StreamFormat
 
 NONE = WatermarkStrategy.no_watermarks()
@@ -73,7 +71,7 @@ def test_a_watched_folder_reads_files_as_they_arrive(tmp_path):
 
 
 def test_a_watched_folder_is_read_exactly_once_through_a_killed_worker(tmp_path):
-    from nbstream.runtime.executors.pool import get_pool
+    from tests.workers import kill_a_worker_of
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -106,7 +104,7 @@ def test_a_watched_folder_is_read_exactly_once_through_a_killed_worker(tmp_path)
         for line in it:
             got.append(line)
             if not killed and it.job.checkpoint_info().get("completed", 0) >= 3:
-                os.kill(next(iter(get_pool().workers.values())).pid, signal.SIGKILL)
+                kill_a_worker_of(it.job)
                 killed = True
             if len(got) == files * lines:
                 break

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 import uuid
@@ -230,7 +229,7 @@ def produce_events(cluster: LocalKafkaCluster, name: str, evs: List[Tuple[int, i
 def test_exactly_once_through_killed_workers(cluster, tmp_path):
     """Source -> keyed window -> exactly-once sink in process mode, a pool worker
     SIGKILLed twice while results are being committed: each result once."""
-    from nbstream.runtime.executors.pool import get_pool
+    from tests.workers import kill_a_worker_of
 
     evs = events(24_000)
     src_topic, out = topic(cluster, 4), topic(cluster, 3)
@@ -248,8 +247,7 @@ def test_exactly_once_through_killed_workers(cluster, tmp_path):
         info = job.checkpoint_info()
         sunk = sum(m["records_in"] for k, m in job.metrics().items() if "Sink" in k)
         if info["restarts"] == kills and info.get("completed", 0) >= since + 2 and sunk:
-            victim = next(iter(get_pool().workers.values()))
-            os.kill(victim.pid, signal.SIGKILL)
+            kill_a_worker_of(job)
             kills += 1
             since = info.get("completed", 0)
         time.sleep(0.01)
@@ -356,7 +354,8 @@ def test_an_unreachable_broker_fails_within_the_timeout_naming_the_address():
            .set_property("default.api.timeout.ms", 1500).build())
     env = env_for("thread", 1)
     started = time.monotonic()
-    with pytest.raises(UserFunctionError, match=rf"cannot reach the Kafka cluster at 127.0.0.1:{port} within 1.5 s"):
+    with pytest.raises(UserFunctionError,
+                       match=rf"cannot reach the Kafka cluster at 127.0.0.1:{port} within 1.5 s"):
         list(env.from_source(src, WatermarkStrategy.no_watermarks(), "in").execute_and_collect())
     assert time.monotonic() - started < 10
     snk = (KafkaSink.builder().set_bootstrap_servers(f"127.0.0.1:{port}")
@@ -439,3 +438,31 @@ def test_pyflink_names(cluster):
     env.set_parallelism(2)
     assert sorted(env.from_source(src, W.for_monotonous_timestamps(), "Kafka Source")
                   .execute_and_collect()) == ["x", "y"]
+
+
+# -- SQL ---------------------------------------------------------------------------------------------
+
+def test_sql_tables_over_kafka_topics(cluster):
+    from nbstream.table import EnvironmentSettings, TableEnvironment
+
+    src, out = topic(cluster, 2), topic(cluster, 2)
+    cluster.produce(src, [json.dumps({"user": f"u{i % 3}", "n": i}) for i in range(30)])
+    servers = cluster.bootstrap_servers
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    t_env.execute_sql(
+        f"CREATE TABLE clicks (`user` STRING, n INT) WITH ('connector' = 'kafka', "
+        f"'topic' = '{src}', 'properties.bootstrap.servers' = '{servers}', "
+        f"'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset', "
+        f"'format' = 'json')")
+    t_env.execute_sql(
+        f"CREATE TABLE doubled (`user` STRING, n INT) WITH ('connector' = 'kafka', "
+        f"'topic' = '{out}', 'properties.bootstrap.servers' = '{servers}', 'format' = 'csv', "
+        f"'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset')")
+    t_env.execute_sql("INSERT INTO doubled SELECT `user`, n * 2 FROM clicks WHERE n % 2 = 0").wait()
+    want = sorted(f"u{i % 3},{2 * i}" for i in range(0, 30, 2))
+    assert sorted(values_of(cluster, out)) == want
+    with t_env.execute_sql("SELECT `user`, n FROM doubled").collect() as rows:
+        assert sorted(f"{r[0]},{r[1]}" for r in rows) == want
+    with pytest.raises(Exception, match="(?i)update"):
+        t_env.execute_sql("INSERT INTO doubled SELECT `user`, COUNT(*) FROM clicks "
+                          "GROUP BY `user`").wait()

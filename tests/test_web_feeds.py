@@ -5,7 +5,6 @@ in its number of events and every wait bounded in time."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections import Counter

@@ -27,10 +27,11 @@ that is committed at once. librdkafka cannot resume another process's open trans
 (Flink's Java sink does so by reflection), so the records stay in the checkpoint until
 their transaction committed: a restore first fences the transactional ids of earlier
 attempts (which aborts a transaction they left open), then looks in the output topics
-for the marker header the first record of each transaction carries
-(``nbstream-txn: <prefix>-<subtask>:<n>``, on the last record, sent once the others
-were acknowledged), and writes again only the transactions that did not commit. A ``read_committed`` consumer so sees every result once. The cost: a
-checkpoint holds the output of one interval (keep intervals short for large outputs).
+for the marker header each transaction carries (``nbstream-txn: <prefix>-<subtask>:<n>``,
+on its last record, sent once the others were acknowledged), and writes again only the
+transactions that did not commit. A ``read_committed`` consumer so sees every result
+once. The cost: a checkpoint holds the output of one interval (keep intervals short for
+large outputs).
 
 >>> cluster = LocalKafkaCluster(brokers=1)
 >>> cluster.create_topic("words", partitions=2)

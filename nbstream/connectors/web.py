@@ -306,8 +306,10 @@ class FeedReader(_Reader):
                         f"{_describe(error) if error else 'the server closed the connection'}")
                 self.reconnects += 1
                 delay = self.retry_s if self.retry_s is not None else wait
-                self.status = f"reconnecting in {delay:.1f} s ({_describe(error) if error else 'closed by the server'})"
-                await asyncio.sleep(min(delay, max(0.0, feed.give_up_after_s - (now - self._down_since)) + 0.01))
+                why = _describe(error) if error else "closed by the server"
+                self.status = f"reconnecting in {delay:.1f} s ({why})"
+                left = max(0.0, feed.give_up_after_s - (now - self._down_since))
+                await asyncio.sleep(min(delay, left + 0.01))
                 wait = min(wait * 2, feed.backoff_s[1])
 
     def _emit(self, ctx: Any, raw: Any) -> bool:

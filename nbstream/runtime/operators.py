@@ -471,6 +471,9 @@ class SourceOperator(Operator):
 
     def extra_metrics(self) -> Dict[str, Any]:
         metrics = super().extra_metrics()
+        report = getattr(getattr(self, "reader", None), "metrics", None)
+        if report is not None:  # the reader's own: a feed's status, Kafka partitions...
+            metrics.update(report())
         if self.skip:  # run again after a restore: dropping what it emitted before
             metrics["replay_to"] = self.replay_to
             metrics["replay_left"] = self.skip
@@ -498,10 +501,6 @@ class SourceOperator(Operator):
         notify = getattr(getattr(self, "reader", None), "notify_checkpoint_complete", None)
         if notify is not None:  # e.g. Kafka offsets committed to the group, for monitoring
             notify(checkpoint_id)
-
-    def extra_metrics(self) -> Dict[str, Any]:
-        report = getattr(getattr(self, "reader", None), "metrics", None)
-        return {**super().extra_metrics(), **(report() if report is not None else {})}
 
     def cancel(self) -> None:
         cancel = getattr(getattr(self, "reader", None), "cancel", None)

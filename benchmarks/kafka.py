@@ -4,7 +4,7 @@
     python benchmarks/kafka.py --records 200000 --runs 1 --kills 2   # quick (< 1 min)
 
 Everything runs against :class:`nbstream.connectors.kafka.LocalKafkaCluster` (librdkafka's
-mock cluster, 3 brokers on loopback, in this process). The input topic (4 partitions)
+mock cluster, 3 brokers on loopback, in this process). The input topic (8 partitions)
 holds ``--records`` records ``"<key>,<value>"`` (100 keys), their Kafka timestamps 10
 records per millisecond.
 
@@ -49,10 +49,13 @@ from nbstream.connectors.kafka import (DeliveryGuarantee, KafkaOffsetsInitialize
 
 BASE_TS = 1_700_000_000_000
 KEYS = 100
+# the mock cluster keeps about 5 MB per partition (older records are dropped): 8 partitions
+# keep a million records of these sizes whole
+PARTITIONS = 8
 
 
 def load(cluster: LocalKafkaCluster, topic: str, n: int) -> None:
-    cluster.create_topic(topic, 4)
+    cluster.create_topic(topic, PARTITIONS)
     chunk = 100_000
     for start in range(0, n, chunk):
         idx = range(start, min(n, start + chunk))
@@ -115,7 +118,7 @@ def throughput(cluster: LocalKafkaCluster, src: str, n: int, mode: str, windowed
     rates_in, rates_out, outs = [], [], []
     for _ in range(runs):
         out = f"out-{uuid.uuid4().hex[:8]}"
-        cluster.create_topic(out, 4)
+        cluster.create_topic(out, PARTITIONS)
         env = environment(mode, os.path.join(folder, uuid.uuid4().hex))
         build(env, cluster, src, out, windowed)
         started = time.perf_counter()
@@ -136,7 +139,7 @@ def kills(cluster: LocalKafkaCluster, src: str, n: int, count: int, folder: str)
     from nbstream.runtime.executors.pool import get_pool
 
     out = f"out-{uuid.uuid4().hex[:8]}"
-    cluster.create_topic(out, 4)
+    cluster.create_topic(out, PARTITIONS)
     env = environment("process", os.path.join(folder, "kills"), interval_ms=200)
     build(env, cluster, src, out, windowed=True)
     started = time.perf_counter()
@@ -162,7 +165,7 @@ def kills(cluster: LocalKafkaCluster, src: str, n: int, count: int, folder: str)
 
 def savepoint(cluster: LocalKafkaCluster, src: str, n: int, folder: str) -> Dict[str, Any]:
     out = f"out-{uuid.uuid4().hex[:8]}"
-    cluster.create_topic(out, 4)
+    cluster.create_topic(out, PARTITIONS)
     prefix = f"sp-{uuid.uuid4().hex[:6]}"
     env = environment("process", os.path.join(folder, "sp-run"), interval_ms=200)
     build(env, cluster, src, out, windowed=True, bounded=False, prefix=prefix)

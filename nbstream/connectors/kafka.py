@@ -1183,17 +1183,16 @@ class KafkaWriter(_Writer):
                 self._produce(entry["records"], self._marker(entry))
                 producer.commit_transaction(self.timeout)
                 return
-            except k.KafkaException as exc:
-                err = exc.args[0]
-                if not getattr(err, "txn_requires_abort", lambda: False)() or attempt == 2:
+            except (k.KafkaException, ConnectionError) as exc:
+                err = exc.args[0] if isinstance(exc, k.KafkaException) else None
+                if err is not None and not err.txn_requires_abort() or attempt == 2:
                     raise ConnectionError(f"{self._what()}: committing transaction "
                                           f"{self._marker(entry)} failed: {_error_text(exc)}") from None
+                _LOG.warning("%s: transaction %s aborted, written again: %s", self._what(),
+                             self._marker(entry), _error_text(exc))
                 producer.abort_transaction(self.timeout)
+                producer.poll(0)  # the aborted records' delivery reports
                 self.failures = []
-            except ConnectionError:
-                producer.abort_transaction(self.timeout)
-                if attempt == 2:
-                    raise
 
     def restore(self, state: Dict[str, Any]) -> None:
         """Finish what a completed checkpoint lists: every sealed interval whose
@@ -1293,9 +1292,10 @@ class LocalKafkaCluster:
     :attr:`bootstrap_servers`. Its limits (it is a test double inside librdkafka): no
     CreateTopics/DeleteTopics requests (use :meth:`create_topic`/:meth:`delete_topic`),
     no offset lookup by timestamp, offsets committed inside transactions are not kept,
-    and a transaction left open by a producer that died is not aborted when its
+    a transaction left open by a producer that died is not aborted when its
     transactional id is taken again (a real broker aborts it): its records become
-    readable.
+    readable; and a partition keeps only its last ~5 MB (older records are dropped, the
+    partition's low watermark moves up).
 
     >>> with LocalKafkaCluster(brokers=1) as cluster:
     ...     cluster.create_topic("t", partitions=1)

@@ -50,8 +50,9 @@ from nbstream.connectors.kafka import (DeliveryGuarantee, KafkaOffsetsInitialize
 BASE_TS = 1_700_000_000_000
 KEYS = 100
 # the mock cluster keeps about 5 MB per partition (older records are dropped): 8 partitions
-# keep a million records of these sizes whole
+# keep a million input records whole, 32 the output (each record with its marker header)
 PARTITIONS = 8
+OUT_PARTITIONS = 32
 
 
 def load(cluster: LocalKafkaCluster, topic: str, n: int) -> None:
@@ -118,7 +119,7 @@ def throughput(cluster: LocalKafkaCluster, src: str, n: int, mode: str, windowed
     rates_in, rates_out, outs = [], [], []
     for _ in range(runs):
         out = f"out-{uuid.uuid4().hex[:8]}"
-        cluster.create_topic(out, PARTITIONS)
+        cluster.create_topic(out, OUT_PARTITIONS)
         env = environment(mode, os.path.join(folder, uuid.uuid4().hex))
         build(env, cluster, src, out, windowed)
         started = time.perf_counter()
@@ -139,7 +140,7 @@ def kills(cluster: LocalKafkaCluster, src: str, n: int, count: int, folder: str)
     from nbstream.runtime.executors.pool import get_pool
 
     out = f"out-{uuid.uuid4().hex[:8]}"
-    cluster.create_topic(out, PARTITIONS)
+    cluster.create_topic(out, OUT_PARTITIONS)
     env = environment("process", os.path.join(folder, "kills"), interval_ms=200)
     build(env, cluster, src, out, windowed=True)
     started = time.perf_counter()
@@ -165,7 +166,7 @@ def kills(cluster: LocalKafkaCluster, src: str, n: int, count: int, folder: str)
 
 def savepoint(cluster: LocalKafkaCluster, src: str, n: int, folder: str) -> Dict[str, Any]:
     out = f"out-{uuid.uuid4().hex[:8]}"
-    cluster.create_topic(out, PARTITIONS)
+    cluster.create_topic(out, OUT_PARTITIONS)
     prefix = f"sp-{uuid.uuid4().hex[:6]}"
     env = environment("process", os.path.join(folder, "sp-run"), interval_ms=200)
     build(env, cluster, src, out, windowed=True, bounded=False, prefix=prefix)

@@ -27,9 +27,9 @@ that is committed at once. librdkafka cannot resume another process's open trans
 (Flink's Java sink does so by reflection), so the records stay in the checkpoint until
 their transaction committed: a restore first fences the transactional ids of earlier
 attempts (which aborts a transaction they left open), then looks in the output topics
-for the marker header each transaction carries (``nbstream-txn: <prefix>-<subtask>:<n>``,
-on its last record, sent once the others were acknowledged), and writes again only the
-transactions that did not commit. A ``read_committed`` consumer so sees every result
+for the header every record of a transaction carries (``nbstream-txn:
+<prefix>-<subtask>:<n>:<index>``), and writes again only the records not there (with a
+broker, all of a transaction that did not commit). A ``read_committed`` consumer so sees every result
 once. The cost: a checkpoint holds the output of one interval (keep intervals short for
 large outputs).
 
@@ -1096,21 +1096,22 @@ class KafkaWriter(_Writer):
             if msg.offset() + 1 > self.scan_from.get(key, 0):
                 self.scan_from[key] = msg.offset() + 1
 
-    def _produce(self, records: List[Rec], marker: Optional[str] = None) -> None:
+    def _produce(self, records: List[Rec], marker: Optional[str] = None,
+                 skip: Iterable[int] = ()) -> None:
+        """Send ``records`` (those whose index is not in ``skip``); with ``marker``, each
+        carries the header ``nbstream-txn: <marker>:<index>``."""
         produce, poll = self.producer.produce, self.producer.poll
-        last = len(records) - 1
+        skip = set(skip)
         for i, (topic, partition, key, value, headers, ts) in enumerate(records):
+            if i in skip:
+                continue
             kwargs: Dict[str, Any] = {"on_delivery": self._delivered}
             if partition is not None:
                 kwargs["partition"] = partition
             if ts is not None:
                 kwargs["timestamp"] = ts
-            if marker is not None and i == last:
-                # the marker goes last, once the others are acknowledged: a broker that lets
-                # a dead producer's open transaction be read (librdkafka's mock cluster) never
-                # shows the marker without the rest
-                self._flush()
-                headers = list(headers or ()) + [(MARKER_HEADER, marker.encode())]
+            if marker is not None:
+                headers = list(headers or ()) + [(MARKER_HEADER, f"{marker}:{i}".encode())]
             if headers:
                 kwargs["headers"] = headers
             while True:
@@ -1172,15 +1173,16 @@ class KafkaWriter(_Writer):
     def _marker(self, entry: Dict[str, Any]) -> str:
         return f"{self.spec.sink.prefix}-{entry['origin']}:{entry['seq']}"
 
-    def _transact(self, entry: Dict[str, Any]) -> None:
-        """Write one interval's records in one transaction and commit it; an abortable
-        failure aborts and tries again (a fatal one, such as being fenced, fails the job)."""
+    def _transact(self, entry: Dict[str, Any], skip: Iterable[int] = ()) -> None:
+        """Write one interval's records (but those in ``skip``, already in the output) in
+        one transaction and commit it; an abortable failure aborts and tries again (a
+        fatal one, such as being fenced, fails the job)."""
         k = _kafka()
         producer = self.producer
         for attempt in range(3):
             producer.begin_transaction()
             try:
-                self._produce(entry["records"], self._marker(entry))
+                self._produce(entry["records"], self._marker(entry), skip)
                 producer.commit_transaction(self.timeout)
                 return
             except (k.KafkaException, ConnectionError) as exc:
@@ -1212,25 +1214,31 @@ class KafkaWriter(_Writer):
         entries = state["pending"]
         if not entries:
             return
-        done = self._committed_markers(entries, state["scan_from"])
-        _LOG.info("KafkaSink %s: %d interval(s) of the checkpoint were committed before, "
-                  "%d are written now", self.spec.sink.prefix, len(done), len(entries) - len(done))
+        found = self._records_in_output(entries, state["scan_from"])
+        again = 0
         for entry in entries:
-            if self._marker(entry) not in done:
-                self._transact(entry)
+            seen = found.get(self._marker(entry), set())
+            if len(seen) < len(entry["records"]):
+                again += 1
+                self._transact(entry, skip=seen)
+        _LOG.info("KafkaSink %s: %d interval(s) of the checkpoint were in the output, %d "
+                  "written again", self.spec.sink.prefix, len(entries) - again, again)
 
-    def _committed_markers(self, entries: List[Dict[str, Any]],
-                           scan_from: Dict[str, int]) -> set:
-        """The markers of ``entries`` found in the output topics (read committed), from
-        the offsets after the last commit the checkpoint knew of."""
+    def _records_in_output(self, entries: List[Dict[str, Any]],
+                           scan_from: Dict[str, int]) -> Dict[str, set]:
+        """Which records of ``entries`` the output topics hold (read committed), by
+        marker: the indexes found, reading from the offsets after the last commit the
+        checkpoint knew of. A broker aborts what a fenced producer left open, so a
+        transaction is all there or not at one; one that does not (librdkafka's mock
+        cluster) shows part of it, and only the rest is written again."""
         k = _kafka()
         wanted = {self._marker(e) for e in entries}
-        topics = sorted({r[0] for e in entries for r in e["records"][-1:]})
+        topics = sorted({r[0] for e in entries for r in e["records"]})
         conf = _client_conf(self.spec.props, f"sink-{self.subtask}-check")
         conf.update({"group.id": f"nbstream-check-{uuid.uuid4().hex[:8]}",
                      "isolation.level": "read_committed", "enable.auto.commit": False})
         consumer = k.Consumer(conf)
-        found: set = set()
+        found: Dict[str, set] = {}
         try:
             metadata = consumer.list_topics(timeout=self.timeout)
             ends: Dict[Tuple[str, int], int] = {}
@@ -1246,12 +1254,14 @@ class KafkaWriter(_Writer):
                         assign.append(k.TopicPartition(topic, p, start))
             consumer.assign(assign)
             deadline = time.monotonic() + self.timeout * 2
-            while ends and found != wanted:
+            while ends:
                 for m in consumer.consume(1000, 0.2):
                     if m.error() is None:
                         for name, value in m.headers() or ():
-                            if name == MARKER_HEADER and value.decode() in wanted:
-                                found.add(value.decode())
+                            if name == MARKER_HEADER:
+                                marker, _, index = value.decode().rpartition(":")
+                                if marker in wanted:
+                                    found.setdefault(marker, set()).add(int(index))
                 for got in consumer.position([k.TopicPartition(t, p) for t, p in ends]):
                     if got.offset >= ends[(got.topic, got.partition)]:
                         ends.pop((got.topic, got.partition))

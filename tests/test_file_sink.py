@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from nbstream import (CheckpointingMode, JobStatus, RestartStrategies,
+from nbstream import (CheckpointingMode, JobStatus, PlanError, RestartStrategies,
                       StreamExecutionEnvironment, WriteMode)
 from nbstream.connectors.files import (BucketAssigner, FileSink, OutputFileConfig,
                                        RollingPolicy)
@@ -334,11 +334,74 @@ def test_a_killed_worker_leaves_no_duplicate_or_lost_line(tmp_path):
     assert_exactly_the_input(lines_of(part_files(out)))
 
 
-def test_bulk_formats_say_they_are_not_available():
-    from nbstream.errors import NotAvailableError
+def test_a_bulk_format_needs_a_writer_factory_and_rolls_on_checkpoints():
+    from nbstream.connectors.files import ParquetWriterFactory
 
-    with pytest.raises(NotAvailableError, match="for_bulk_format.*for_row_format"):
+    with pytest.raises(PlanError, match="for_bulk_format needs a ParquetWriterFactory"):
         FileSink.for_bulk_format("/tmp/x", None)
+    with pytest.raises(PlanError, match="roll on checkpoints only"):
+        FileSink.for_bulk_format("/tmp/x", ParquetWriterFactory()).with_rolling_policy(
+            RollingPolicy.default_rolling_policy())
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_parquet_part_files_are_committed_with_checkpoints_and_read_by_pandas_polars_duckdb(
+        tmp_path, mode):
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    from nbstream.connectors.files import ParquetWriterFactory
+
+    out = tmp_path / "out"
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 50})
+    env.set_execution_mode(mode)
+    env.set_parallelism(2)
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    sink = FileSink.for_bulk_format(str(out), ParquetWriterFactory()).build()
+    rows = [{"user": f"u{i % 7}", "n": i, "score": i / 10} for i in range(N)]
+    env.from_collection(rows).map(FailOnce("/nonexistent/never", -1, 0.0003)).sink_to(sink)
+    env.execute()
+    files = part_files(out)
+    assert len(files) > 2 and all(f.name.endswith(".parquet") for f in files)
+    assert hidden_files(out) == []
+    frame = pd.read_parquet(out)
+    assert sorted(frame["n"]) == list(range(N))
+    assert pl.read_parquet(str(out / "**" / "*.parquet"))["n"].sum() == sum(range(N))
+    [(count, total)] = duckdb.sql(
+        f"select count(*), sum(n) from read_parquet('{out}/**/*.parquet')").fetchall()
+    assert (count, total) == (N, sum(range(N)))
+
+
+def test_a_killed_worker_leaves_each_parquet_row_once(tmp_path):
+    import pandas as pd
+
+    from nbstream.connectors.files import ParquetWriterFactory
+    from tests.workers import kill_a_worker_of
+
+    out = tmp_path / "out"
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 40})
+    env.set_execution_mode("process")
+    env.set_parallelism(2)
+    env.enable_checkpointing(30)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "checkpoints"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
+    sink = (FileSink.for_bulk_format(str(out), ParquetWriterFactory())
+            .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner()).build())
+    env.from_collection(list(range(N))).map(FailOnce("/nonexistent/never", -1, 0.0006)) \
+        .map(lambda i: (i, f"v{i}")).sink_to(sink)
+    job = env.execute_async()
+    deadline = time.monotonic() + 60
+    while job.checkpoint_info().get("completed", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not job.done, "the job ended before two checkpoints completed"
+    kill_a_worker_of(job)
+    job.result(timeout=120)
+    assert job.restarts == 1 and "SIGKILL" in job.last_failure
+    assert hidden_files(out) == []
+    frame = pd.read_parquet(out)
+    assert sorted(frame["f0"]) == list(range(N)) and set(frame.columns) == {"f0", "f1"}
 
 
 @pytest.mark.parametrize("before, after", [(2, 2), (2, 1), (1, 2)])

@@ -20,16 +20,18 @@ def run(path: Path, workdir: Path) -> nbformat.NotebookNode:
         if item.suffix in (".py", ".ipynb"):
             shutil.copy(item, workdir / item.name)
     nb = nbformat.read(workdir / path.name, as_version=4)
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), old]))
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "NBSTREAM_RECORDINGS")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved["PYTHONPATH"]]))
+    os.environ["NBSTREAM_RECORDINGS"] = str(workdir / "recordings")  # not the home folder's
     try:
         NotebookClient(nb, timeout=120, kernel_name="python3",
                        resources={"metadata": {"path": str(workdir)}}).execute()
     finally:
-        if old is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = old
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
     return nb
 
 
@@ -43,7 +45,8 @@ def text_of(cell) -> str:
 
 def test_there_are_notebooks():
     assert {p.name for p in NOTEBOOKS} >= {"quickstart.ipynb", "explore_windows.ipynb",
-                                           "execution_modes.ipynb", "stateful_functions.ipynb"}
+                                           "execution_modes.ipynb", "stateful_functions.ipynb",
+                                           "live_feed.ipynb"}
 
 
 @pytest.mark.slow
@@ -74,6 +77,13 @@ def test_notebook_runs_without_error(path, tmp_path):
         assert "{'visits': " in text_of(state) and "{'count': " in text_of(state)
         counts = next(c for c in code if "function_stats()" in c.source)
         assert "'example/person'" in text_of(counts) and "'latency p99 ms'" in text_of(counts)
+    if path.stem == "live_feed":
+        recorded = next(c for c in code if "--record edits" in c.source)
+        assert "finished: 3,000 in" in text_of(recorded)
+        assert "live: a live feed cannot replay" in text_of(next(c for c in code if "explain()" in c.source))
+        replayed = next(c for c in code if "replayed" in c.source)
+        assert "replayed 3,000 edits (recorded: 3,000)" in text_of(replayed)
+        assert "commonswiki bot" in text_of(replayed)  # the edited window's keys
     if path.stem == "explore_windows":
         share = next(c for c in code if "share_5xx" in c.source)
         top = text_of(share).strip().splitlines()[1]

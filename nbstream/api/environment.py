@@ -329,6 +329,24 @@ class StreamExecutionEnvironment:
         return self._source(S.SocketTextSource(hostname, port, delimiter, max_retry),
                             f"Source: Socket Stream {hostname}:{port}")
 
+    def from_source(self, source: Any, watermark_strategy: Any, source_name: str,
+                    type_info: Optional[TypeInformation] = None) -> DataStream:
+        """Records of a connector's source (``KafkaSource``, ``FileSource``, the live feeds
+        of :mod:`nbstream.connectors.web`), with event time and watermarks from
+        ``watermark_strategy``. A source that reads splits (Kafka's partitions) runs the
+        strategy per split itself, as Flink does."""
+        own = getattr(source, "_nbstream_from_source", None)
+        if own is not None:
+            return own(self, watermark_strategy, source_name, type_info)
+        make = getattr(source, "_nbstream_source", None)
+        if make is None:
+            raise PlanError(f"from_source: {type(source).__name__} is not a source nbstream "
+                            "can read")
+        ds = make(self, source_name, type_info)
+        if watermark_strategy is not None and watermark_strategy.describe_assigner() is not None:
+            ds = ds.assign_timestamps_and_watermarks(watermark_strategy)
+        return ds
+
     def add_source(self, source_func: Any, source_name: str = "Custom Source",
                    type_info: Optional[TypeInformation] = None) -> DataStream:
         """A user source: a SourceFunction whose ``run(ctx)`` emits with ``ctx.collect``."""

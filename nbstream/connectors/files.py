@@ -21,19 +21,25 @@ checkpointing they all stay in progress.
 
 from __future__ import annotations
 
+import csv
 import json
+import logging
 import os
 import re
 import shutil
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..errors import NotAvailableError, PlanError
+from ..errors import PlanError
 from .sinks import SinkSpec, _Writer
+from .sources import SourceSpec
 
 __all__ = ["FileSink", "OutputFileConfig", "RollingPolicy", "DefaultRollingPolicy",
-           "OnCheckpointRollingPolicy", "BucketAssigner"]
+           "OnCheckpointRollingPolicy", "BucketAssigner", "FileSource", "FileSourceBuilder",
+           "StreamFormat", "BulkFormat", "ParquetWriterFactory"]
+
+_LOG = logging.getLogger("nbstream.files")
 
 
 # -- configuration (PyFlink's names) ----------------------------------------------------------
@@ -202,6 +208,7 @@ class FileSink:
         self.output_file_config = OutputFileConfig()
         self.bucket_assigner = BucketAssigner.date_time_bucket_assigner()
         self.rolling_policy: RollingPolicy = RollingPolicy.default_rolling_policy()
+        self.bulk: Optional["ParquetWriterFactory"] = None
 
     @staticmethod
     def for_row_format(base_path: str, encoder: Any = None) -> "FileSink.RowFormatBuilder":
@@ -210,11 +217,19 @@ class FileSink:
         return FileSink.RowFormatBuilder(FileSink(base_path, encoder))
 
     @staticmethod
-    def for_bulk_format(base_path: str, writer_factory: Any) -> Any:
-        raise NotAvailableError(
-            "FileSink.for_bulk_format (pyflink.datastream.connectors.file_system) is not "
-            "available in nbstream: it writes text rows only; use "
-            "FileSink.for_row_format(path, Encoder.simple_string_encoder())")
+    def for_bulk_format(base_path: str, writer_factory: Any) -> "FileSink.RowFormatBuilder":
+        """Columnar part files: ``writer_factory`` is a :class:`ParquetWriterFactory`.
+        As in Flink, bulk part files roll at every checkpoint (and at the end of the
+        input) and are committed with it; their names end in ``.parquet`` unless an
+        OutputFileConfig says otherwise."""
+        if not isinstance(writer_factory, ParquetWriterFactory):
+            raise PlanError(f"FileSink.for_bulk_format needs a ParquetWriterFactory, "
+                            f"not {type(writer_factory).__name__}")
+        sink = FileSink(base_path)
+        sink.bulk = writer_factory
+        sink.output_file_config = OutputFileConfig("part", ".parquet")
+        sink.rolling_policy = RollingPolicy.on_checkpoint_rolling_policy()
+        return FileSink.RowFormatBuilder(sink)
 
     class RowFormatBuilder:
         def __init__(self, sink: "FileSink") -> None:
@@ -225,6 +240,9 @@ class FileSink:
             return self
 
         def with_rolling_policy(self, policy: RollingPolicy) -> "FileSink.RowFormatBuilder":
+            if self._sink.bulk is not None and not policy.on_checkpoint:
+                raise PlanError("FileSink.for_bulk_format: bulk part files roll on checkpoints "
+                                "only (RollingPolicy.on_checkpoint_rolling_policy())")
             if not isinstance(policy, RollingPolicy):
                 raise PlanError(f"FileSink: with_rolling_policy needs a RollingPolicy, "
                                 f"not {type(policy).__name__}")
@@ -253,6 +271,10 @@ class FileSink:
                             self.finalize_at_end)
 
     def _nbstream_sink(self, stream: Any) -> Any:
+        if self.bulk is not None:
+            spec = BulkFileSinkSpec(self.base_path, self.output_file_config, self.bucket_assigner,
+                                    self.rolling_policy, bulk=self.bulk)
+            return stream._sink(spec, f"Sink: FileSink (Parquet) {self.base_path}")
         return stream._as_text()._sink(self._spec(), f"Sink: FileSink {self.base_path}")
 
     def __repr__(self) -> str:
@@ -640,3 +662,372 @@ class StagedTextWriter(_Writer):
             direct.close()
         if self.chunk is not None:
             self.chunk.close()
+
+
+# -- FileSource: a set of files, or a folder watched for new ones ------------------------------
+
+class StreamFormat:
+    """How a FileSource reads records one after another from a file, each ending at a
+    byte offset the checkpoint keeps: ``text_line_format()`` (lines), ``csv()`` (dicts
+    by the header), ``json_lines()`` (one JSON value per line)."""
+
+    kind = "text"
+
+    def __init__(self, charset: str = "UTF-8", kind: str = "text", **options: Any) -> None:
+        self.charset, self.kind, self.options = charset, kind, options
+
+    @staticmethod
+    def text_line_format(charset_name: str = "UTF-8") -> "StreamFormat":
+        return StreamFormat(charset_name)
+
+    @staticmethod
+    def csv(charset_name: str = "UTF-8", delimiter: str = ",", header: bool = True) -> "StreamFormat":
+        """CSV rows: dicts keyed by the header row (``header=False``: lists)."""
+        return StreamFormat(charset_name, "csv", delimiter=delimiter, header=header)
+
+    @staticmethod
+    def json_lines(charset_name: str = "UTF-8") -> "StreamFormat":
+        return StreamFormat(charset_name, "json")
+
+    def read(self, f: Any, offset: int) -> Iterator[Tuple[Any, int]]:
+        """``(record, offset after it)`` from byte ``offset`` of the binary file ``f``."""
+        import codecs
+
+        decode = codecs.getdecoder(self.charset)
+        header: Optional[List[str]] = None
+        if self.kind == "csv" and self.options["header"]:
+            f.seek(0)
+            first = f.readline()
+            header = next(csv.reader([decode(first)[0]], delimiter=self.options["delimiter"]), [])
+            offset = max(offset, len(first))
+        f.seek(offset)
+        position = offset
+        while True:
+            raw = f.readline()
+            if not raw:
+                return
+            position += len(raw)
+            text = decode(raw)[0].rstrip("\r\n")
+            if self.kind == "text":
+                yield text, position
+            elif not text.strip():
+                continue
+            elif self.kind == "json":
+                yield json.loads(text), position
+            else:
+                row = next(csv.reader([text], delimiter=self.options["delimiter"]))
+                yield (dict(zip(header, row)) if header is not None else row), position
+
+
+class BulkFormat:
+    """How a FileSource reads whole columnar files: ``parquet(columns)`` gives each row
+    as a dict; the checkpoint keeps the number of rows read."""
+
+    def __init__(self, columns: Optional[List[str]] = None) -> None:
+        self.columns = columns
+
+    @staticmethod
+    def parquet(columns: Optional[List[str]] = None) -> "BulkFormat":
+        return BulkFormat(columns)
+
+    def read(self, path: str, offset: int, batch_rows: int) -> Iterator[Tuple[List[Any], int]]:
+        import pyarrow.parquet as pq
+
+        done = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=self.columns):
+            rows = batch.to_pylist()
+            if done + len(rows) <= offset:
+                done += len(rows)
+                continue
+            rows = rows[max(0, offset - done):]
+            done = max(done, offset) + len(rows)
+            yield rows, done
+
+
+class FileSource:
+    """Records of files: a static set, or a folder watched for files that arrive
+    (``monitor_continuously``), read once each, exactly once across restores.
+
+    >>> import tempfile, os
+    >>> from nbstream import StreamExecutionEnvironment, WatermarkStrategy
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(folder, "a.csv"), "w").write("name,n\\nx,1\\ny,2\\n")
+    >>> source = FileSource.for_record_stream_format(StreamFormat.csv(), folder).build()
+    >>> env = StreamExecutionEnvironment.get_execution_environment()
+    >>> sorted(r["name"] for r in env.from_source(source, WatermarkStrategy.no_watermarks(),
+    ...                                            "csv").execute_and_collect())
+    ['x', 'y']
+    """
+
+    def __init__(self, paths: List[str], stream_format: Any) -> None:
+        self.paths = [os.fspath(p) for p in paths]
+        self.format = stream_format
+        self.interval_s: Optional[float] = None
+
+    @staticmethod
+    def for_record_stream_format(stream_format: StreamFormat, *paths: str) -> "FileSourceBuilder":
+        return FileSourceBuilder(FileSource(list(paths), stream_format))
+
+    @staticmethod
+    def for_bulk_file_format(bulk_format: BulkFormat, *paths: str) -> "FileSourceBuilder":
+        return FileSourceBuilder(FileSource(list(paths), bulk_format))
+
+    def _nbstream_source(self, env: Any, name: str, type_info: Any) -> Any:
+        if not self.paths:
+            raise PlanError(f"FileSource '{name}': give at least one file or folder")
+        return env._source(FileSourceSpec(self), f"Source: {name}", type_info)
+
+    def __repr__(self) -> str:
+        how = f"watched every {self.interval_s:g} s" if self.interval_s else "static"
+        return f"<FileSource {self.paths} {how}>"
+
+
+class FileSourceBuilder:
+    def __init__(self, source: FileSource) -> None:
+        self._source = source
+
+    def monitor_continuously(self, discovery_interval: Any) -> "FileSourceBuilder":
+        """Look for new files every ``discovery_interval`` (a Duration, or ms) and read
+        them as they arrive; the stream never ends. Write a file elsewhere (or under a
+        name starting with ``.`` or ``_``) and rename it in when complete."""
+        from ..runtime.durations import to_millis
+
+        ms = to_millis(discovery_interval, "monitor_continuously: the interval")
+        if ms <= 0:
+            raise PlanError("monitor_continuously: the interval must be positive")
+        self._source.interval_s = ms / 1000.0
+        return self
+
+    def process_static_file_set(self) -> "FileSourceBuilder":
+        """Read the files there are now, then end (the default)."""
+        self._source.interval_s = None
+        return self
+
+    def build(self) -> FileSource:
+        return self._source
+
+
+class FileSourceSpec(SourceSpec):
+    """One reader lists the paths (sorted by modification time, then name), reads every
+    file it has not read, and with monitoring looks again every interval. Its
+    checkpointed state: the files read completely, and the file being read with its
+    offset (bytes, or rows of a bulk file)."""
+
+    after_restore = "skips the files read and resumes the one being read at its offset " \
+                    "(exactly once)"
+
+    def __init__(self, source: FileSource) -> None:
+        self.source = source
+
+    def prepare(self, job: Any) -> None:
+        if self.source.interval_s is None:
+            missing = [p for p in self.source.paths if not os.path.exists(p)]
+            if missing:
+                raise PlanError(f"FileSource: no such file or folder: {', '.join(missing)}")
+
+    def create_reader(self, subtask: int, parallelism: int) -> "FolderReader":
+        return FolderReader(self.source)
+
+
+class FolderReader:
+    """Reads the files of a FileSource in the task's thread."""
+
+    def __init__(self, source: FileSource) -> None:
+        self.source = source
+        self.done: List[str] = []      # files read completely (paths as listed)
+        self.current: Optional[List[Any]] = None  # [path, offset]
+        self.stopped = False
+        self.vanished = 0
+
+    def snapshot_splits(self, checkpoint_id: int) -> Dict[str, Any]:
+        return {"done": list(self.done), "current": list(self.current) if self.current else None}
+
+    def restore_splits(self, states: List[Optional[Dict[str, Any]]]) -> None:
+        for state in states:
+            if state:
+                self.done += state["done"]
+                if state["current"]:
+                    self.current = list(state["current"])
+
+    def metrics(self) -> Dict[str, Any]:
+        return {"files_read": len(self.done), "files_vanished": self.vanished}
+
+    def cancel(self) -> None:
+        self.stopped = True
+
+    def _listing(self) -> List[str]:
+        found: List[Tuple[float, str]] = []
+        for path in self.source.paths:
+            if os.path.isdir(path):
+                for name in os.listdir(path):
+                    full = os.path.join(path, name)
+                    if not name.startswith((".", "_")) and os.path.isfile(full):
+                        found.append((_mtime(full), full))
+            elif os.path.isfile(path):
+                found.append((_mtime(path), path))
+            elif self.source.interval_s is None:
+                raise FileNotFoundError(f"FileSource: no such file or folder: {path}")
+        return [p for _, p in sorted(found)]
+
+    def run(self, ctx: Any) -> None:
+        seen = set(self.done)
+        if self.current is not None:
+            path, offset = self.current
+            if not os.path.exists(path):
+                raise FileNotFoundError(
+                    f"FileSource: {path} was being read (at {offset} of it) when the checkpoint "
+                    "was taken and is gone now: the job cannot resume it exactly once")
+            self._read(ctx, path, offset)
+            seen.add(path)
+        while not self.stopped:
+            new = [p for p in self._listing() if p not in seen]
+            for path in new:
+                seen.add(path)
+                self._read(ctx, path, 0)
+                if self.stopped:
+                    return
+            if self.source.interval_s is None:
+                return
+            deadline = time.monotonic() + self.source.interval_s
+            while not self.stopped and time.monotonic() < deadline:
+                ctx.flush()  # checkpoints and timers while waiting
+                time.sleep(min(0.05, self.source.interval_s))
+
+    def _read(self, ctx: Any, path: str, offset: int) -> None:
+        fmt = self.source.format
+        self.current = [path, offset]
+        try:
+            if isinstance(fmt, BulkFormat):
+                for rows, position in fmt.read(path, offset, ctx.batch_size):
+                    self.current[1] = position  # before the emit: a checkpoint in it has it
+                    ctx.emit_batch(rows)
+            else:
+                with open(path, "rb") as f:  # an open file reads on if it is deleted meanwhile
+                    values: List[Any] = []
+                    size = ctx.batch_size
+                    for value, position in fmt.read(f, offset):
+                        values.append(value)
+                        if len(values) >= size:
+                            self.current[1] = position
+                            ctx.emit_batch(values)
+                            values = []
+                        last = position
+                    if values:
+                        self.current[1] = last
+                        ctx.emit_batch(values)
+        except FileNotFoundError:
+            if offset:
+                raise
+            self.vanished += 1  # listed, then gone before it was opened: nothing to read
+            _LOG.warning("FileSource: %s disappeared before it was read", path)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"FileSource: {path}: cannot read a record after byte/row "
+                             f"{self.current[1]}: {type(exc).__name__}: {exc}") from exc
+        self.done.append(path)
+        self.current = None
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+# -- Parquet part files ------------------------------------------------------------------------
+
+class ParquetWriterFactory:
+    """Writes a FileSink's part files as Parquet (``FileSink.for_bulk_format``): records
+    are dicts, Rows with field names, or tuples (columns ``f0``, ``f1``...); the schema is
+    ``schema`` (a ``pyarrow.Schema``) or taken from the first records.
+
+    >>> import tempfile, pandas as pd
+    >>> from nbstream import StreamExecutionEnvironment
+    >>> out = tempfile.mkdtemp()
+    >>> env = StreamExecutionEnvironment.get_execution_environment()
+    >>> env.enable_checkpointing(100)
+    <nbstream StreamExecutionEnvironment mode=thread parallelism=...>
+    >>> sink = (FileSink.for_bulk_format(out, ParquetWriterFactory())
+    ...         .with_bucket_assigner(BucketAssigner.base_path_bucket_assigner()).build())
+    >>> _ = env.from_collection([{"k": "a", "n": 1}, {"k": "b", "n": 2}]).sink_to(sink)
+    >>> _ = env.execute()
+    >>> pd.read_parquet(out).sort_values("n")["k"].tolist()
+    ['a', 'b']
+    """
+
+    def __init__(self, schema: Any = None, compression: str = "snappy") -> None:
+        self.schema, self.compression = schema, compression
+
+    def table(self, values: List[Any], schema: Any) -> Any:
+        import pyarrow as pa
+
+        first = values[0]
+        if isinstance(first, dict):
+            rows = values
+        elif hasattr(first, "as_dict") and getattr(first, "_fields", None) is not None:
+            rows = [v.as_dict() for v in values]
+        elif isinstance(first, (tuple, list)) or hasattr(first, "as_dict"):
+            rows = [{f"f{i}": x for i, x in enumerate(v)} for v in values]
+        else:
+            rows = [{"f0": v} for v in values]
+        return pa.Table.from_pylist(rows, schema=schema)
+
+
+class _ParquetPart:
+    """The open "file" of a Parquet part: a pyarrow ParquetWriter made at the first write
+    (the schema then known); ``close`` writes the footer."""
+
+    def __init__(self, path: str, factory: ParquetWriterFactory) -> None:
+        self.path, self.factory = path, factory
+        self.writer: Any = None
+        self.schema = factory.schema
+
+    def write_values(self, values: List[Any]) -> int:
+        import pyarrow.parquet as pq
+
+        table = self.factory.table(values, self.schema)
+        if self.writer is None:
+            self.schema = table.schema
+            self.writer = pq.ParquetWriter(self.path, table.schema,
+                                           compression=self.factory.compression)
+        self.writer.write_table(table)
+        return table.nbytes
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class _BulkPartWriter(_PartFileWriter):
+    """A bulk FileSink's instance: part files rolled at every checkpoint (a Parquet file is
+    complete only with its footer), so a checkpoint lists pending files only."""
+
+    def _new_part(self, bucket: str, now_ms: int) -> _Part:
+        part = super()._new_part(bucket, now_ms)
+        part.file.close()  # the row format's open file: the bulk writer opens its own
+        part.file = _ParquetPart(self._abs(part.hidden), self.spec.bulk)
+        return part
+
+    def write(self, batch: Any) -> None:
+        if not len(batch.values):
+            return
+        if not self.cleaned:
+            self._clean()
+        now_ms = self._now_ms()
+        bucket = self.spec.buckets.bucket(now_ms)
+        part = self.parts.get(bucket) or self._new_part(bucket, now_ms)
+        part.size += part.file.write_values(list(batch.values))
+        part.written_ms = now_ms
+
+
+class BulkFileSinkSpec(FileSinkSpec):
+    def __init__(self, *args: Any, bulk: ParquetWriterFactory) -> None:
+        super().__init__(*args)
+        self.bulk = bulk
+
+    def create_writer(self) -> "_PartFileWriter":
+        return _BulkPartWriter(self)

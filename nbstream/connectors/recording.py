@@ -274,6 +274,9 @@ class RecordingSource(SourceSpec):
                 writer.close()
                 if hasattr(reader, "close"):
                     reader.close()
+
+            def __getattr__(self, name: str) -> Any:  # seek, metrics, splits: the inner's
+                return getattr(reader, name)
         return Reader()
 
 

@@ -145,6 +145,12 @@ class Translator:
             j_env = fenv._j_stream_execution_environment
             return FlinkDataStream(j_env.socketTextStream(spec.host, spec.port, spec.delimiter,
                                                           spec.max_retry))
+        if hasattr(spec, "flink_source"):  # a connector Flink has itself (Kafka)
+            try:
+                source = spec.flink_source(dict(self.plan.config.settings or {}))
+            except PlanError as exc:
+                raise untranslatable(node, str(exc)) from None
+            return fenv.from_source(source, FlinkWatermarkStrategy.no_watermarks(), node.name)
         if kind == "DataFrameSource" and spec.timestamp_column is None:
             return self._collection(node, spec._values(spec.df))
         return self._fed(node, spec, with_timestamps=kind != "IterableSource")

@@ -197,6 +197,9 @@ class PhysicalPlan:
             for nid in c.nodes:
                 node = self.nodes[nid]
                 extra = f"  mode={node.execution_mode}" if node.execution_mode else ""
+                live = getattr(node.params.get("source"), "live", "") if node.is_source else ""
+                if live:  # a live feed: say how to make it replayable, checkpoints or not
+                    extra += f"  (live: {live})"
                 if self.config.checkpoints is not None and node.is_source:
                     replay = getattr(node.params.get("source"), "after_restore", "")
                     extra += f"  (after a restore: {replay})" if replay else ""

@@ -573,7 +573,8 @@ class CheckpointCoordinator:
             entry = cp.operators.get(self.uids[nid])
             if entry is not None:
                 _check_kind(cp.path, node, self.uids[nid], entry)
-            if node.is_source and entry is not None \
+            rescalable = getattr(node.params.get("source"), "rescalable", False)  # splits
+            if node.is_source and entry is not None and not rescalable \
                     and entry["parallelism"] != self.plan.parallelism[nid]:
                 raise CheckpointError(
                     f"{cp.path}: source '{node.name}' ran at parallelism {entry['parallelism']}, "

@@ -162,7 +162,8 @@ class JobClient:
         """Records in and out per operator, summed over its parallel instances (live),
         the lowest watermark, operator counters such as ``late_records`` and
         ``late_records_dropped`` of windows and interval joins, latencies an operator
-        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), and under
+        measures (``<name> p50 ms``, ``<name> p99 ms``, over every instance), statuses as
+        text (a live feed's ``feed_status``: connected, reconnecting...), and under
         ``user_metrics`` the metrics of the step's function
         (``runtime_context.get_metrics_group()``: counters, meters and numeric gauges
         summed, distributions as count/sum/min/max/mean)."""

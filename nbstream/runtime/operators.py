@@ -442,8 +442,24 @@ class SourceOperator(Operator):
             except USER_ERRORS as exc:
                 raise self.error(exc, None, has_record=False, phase="open()") from exc
 
+    def snapshot_state(self, checkpoint_id: int) -> Dict[str, Any]:
+        """A reader that reads splits (Kafka partitions, files of a folder) keeps its own
+        position in them: ``snapshot_splits(checkpoint_id)`` gives it as plain data."""
+        snap = super().snapshot_state(checkpoint_id)
+        splits = getattr(getattr(self, "reader", None), "snapshot_splits", None)
+        if splits is not None:
+            snap["splits"] = splits(checkpoint_id)
+        return snap
+
     def restore_state(self, snaps: List[Dict[str, Any]], owns: Optional[Callable[[Any], bool]],
                       same_instance: bool) -> None:
+        restore_splits = getattr(self.reader, "restore_splits", None)
+        if restore_splits is not None:  # at any parallelism: the reader takes its splits
+            self.current_watermark = min(snap["watermark"] for snap in snaps)
+            restore_splits([snap.get("splits") for snap in snaps])
+            if same_instance:
+                self.records_in = snaps[0]["records_in"]
+            return
         if not same_instance:
             from .checkpoints import CheckpointError
             raise CheckpointError(f"source '{self.name}' cannot be restored at another "
@@ -463,6 +479,9 @@ class SourceOperator(Operator):
 
     def extra_metrics(self) -> Dict[str, Any]:
         metrics = super().extra_metrics()
+        report = getattr(getattr(self, "reader", None), "metrics", None)
+        if report is not None:  # the reader's own: a feed's status, Kafka partitions...
+            metrics.update(report())
         if self.skip:  # run again after a restore: dropping what it emitted before
             metrics["replay_to"] = self.replay_to
             metrics["replay_left"] = self.skip
@@ -485,6 +504,11 @@ class SourceOperator(Operator):
             raise
         except USER_ERRORS as exc:
             raise self.error(exc, None, has_record=False) from exc
+
+    def notify_checkpoint_complete(self, checkpoint_id: Optional[int]) -> None:
+        notify = getattr(getattr(self, "reader", None), "notify_checkpoint_complete", None)
+        if notify is not None:  # e.g. Kafka offsets committed to the group, for monitoring
+            notify(checkpoint_id)
 
     def cancel(self) -> None:
         cancel = getattr(getattr(self, "reader", None), "cancel", None)

@@ -77,8 +77,12 @@ class SourceContext:
             self.flush()
 
     def emit_batch(self, values: List[Any], timestamps: Optional[List[Any]] = None) -> None:
-        """Emit many records at once (bulk sources)."""
-        self.flush()
+        """Emit many records at once (bulk sources). Checkpoints are taken after the
+        batch, not before it: a reader that moved its position past the batch before
+        emitting it (Kafka offsets, file offsets) is snapshotted with the batch sent."""
+        if self._control.cancelled:
+            raise TaskCancelled()
+        self._push()  # records collected one by one go first, with no checkpoint between
         op = self._op
         if op.skip:
             values, timestamps, _ = op.admit(values, timestamps)
@@ -98,6 +102,10 @@ class SourceContext:
     def flush(self) -> None:
         if self._control.cancelled:
             raise TaskCancelled()
+        self._push()
+        self._after_flush()
+
+    def _push(self) -> None:
         if self._values:
             values, self._values = self._values, []
             timestamps, self._timestamps = self._timestamps, None
@@ -106,7 +114,6 @@ class SourceContext:
                 values, timestamps, _ = op.admit(values, timestamps)
             op.records_in += len(values)
             self._pacer.feed(self._output.emit, Batch(values, timestamps))
-        self._after_flush()
 
     def _after_flush(self) -> None:
         self._last_flush = time.monotonic()

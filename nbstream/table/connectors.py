@@ -70,6 +70,7 @@ def register_sink(name: str, factory: Callable[..., TableSink]) -> None:
 
 def _load_builtin() -> None:
     from . import filesystem  # noqa: F401  (registers 'filesystem')
+    from . import kafka  # noqa: F401  (registers 'kafka'; its client is imported when used)
 
 
 def _connector(options: Dict[str, str], what: str) -> str:

@@ -136,10 +136,13 @@ class StreamExecutionEnvironment(_Environment):
         and watermarks from ``watermark_strategy`` when it has a timestamp assigner (these
         sources' records carry no timestamps of their own, so there is nothing else to
         derive watermarks from)."""
+        own = getattr(source, "_nbstream_from_source", None)  # Kafka: watermarks per partition
+        if own is not None:
+            return own(self, watermark_strategy, source_name, type_info)
         make = getattr(source, "_nbstream_source", None)
         if make is None:
             raise PlanError(f"from_source: {type(source).__name__} is not a source nbstream "
-                            "can read (NumberSequenceSource, FileSource)")
+                            "can read (NumberSequenceSource, FileSource, KafkaSource)")
         ds = make(self, source_name, type_info)
         if watermark_strategy is not None and watermark_strategy.describe_assigner() is not None:
             ds = ds.assign_timestamps_and_watermarks(watermark_strategy)

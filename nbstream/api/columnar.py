@@ -1,13 +1,16 @@
 """Columnar streams: batches of rows (Arrow record batches) that flow as one unit.
 
-``env.from_arrow(...)``, ``env.read_parquet(...)``, ``env.read_csv(...)`` and
-``env.from_dataframe(df, ..., columnar=True)`` give a :class:`ColumnarStream`. Its
+``env.from_arrow(...)``, ``env.from_polars(...)``, ``env.read_parquet(...)``,
+``env.read_csv(...)`` and ``env.from_dataframe(df, ...)`` give a :class:`ColumnarStream`
+(a DataFrame whose rows would not come back unchanged from Arrow, or one given
+``columnar=False``, gives rows from the start). Its
 columnar steps work on whole columns: event-time watermarks per batch, ``key_by`` on
 column names, tumbling and sliding event-time windows with ``count / sum / mean / min
 / max / agg``, ``map_batches`` and ``filter`` with a ``pyarrow.compute`` expression.
 Anything else (a row function, another window kind, a join ...) converts the stream
-to records once (``to_rows()``; dicts, one per row) and goes on on the row path;
-``env.explain()`` shows the ``Columnar`` steps and the ``ToRows`` step with the reason.
+to records once (``to_rows()``; dicts, one per row, or the rows ``from_dataframe`` was
+asked for, with the values pandas gives) and goes on on the row path; ``env.explain()``
+shows the ``Columnar`` steps and the ``ToRows`` step with the reason.
 
 Window results are batches with the columns ``key`` (or the key columns, when there
 are several), ``window_start``, ``window_end`` and the aggregates in the order named;
@@ -20,7 +23,7 @@ mean, min and max (an all-null window gives null); ``count`` counts rows.
 ...                       WatermarkStrategy)
 >>> env = StreamExecutionEnvironment.get_execution_environment()
 >>> df = pd.DataFrame({"page": ["a", "b", "a"], "ts": [100, 1500, 1800], "v": [3, 1, 5]})
->>> (env.from_dataframe(df, timestamp_column="ts", columnar=True)
+>>> (env.from_dataframe(df, timestamp_column="ts")
 ...     .assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps())
 ...     .key_by("page").window(TumblingEventTimeWindows.of("1s"))
 ...     .agg(n="count", total=("v", "sum"))
@@ -54,32 +57,44 @@ class ColumnarStream:
     columnar form of are those of :class:`DataStream`, after one ``to_rows()``."""
 
     def __init__(self, stream: "DataStream", time: TimeSpec = None,
-                 key_columns: Tuple[str, ...] = (), late_time: TimeSpec = None) -> None:
+                 key_columns: Tuple[str, ...] = (), late_time: TimeSpec = None,
+                 frame_rows: Optional[str] = None, late_frame_rows: Optional[str] = None) -> None:
         self._stream = stream
         self._time = time
         self._key_columns = key_columns
         self._late_time = late_time  # the time column of late rows (after a window)
+        # rows of a DataFrame (from_dataframe): become the rows pandas gives, of this kind
+        self._frame_rows = frame_rows
+        self._late_frame_rows = late_frame_rows  # the same, for late rows (after a window)
         self._rows: Dict[str, "DataStream"] = {}
 
     def _next(self, stream: "DataStream", time: TimeSpec = None, **kw: Any) -> "ColumnarStream":
+        kw.setdefault("frame_rows", self._frame_rows)
         return ColumnarStream(stream, self._time if time is None else time, **kw)
 
     def __repr__(self) -> str:
         return f"ColumnarStream({self._stream._node.name!r})"
 
     # -- the row path ------------------------------------------------------------------------
-    def to_rows(self, rows: str = "dict", reason: str = "to_rows()") -> "DataStream":
-        """The stream as records: a dict per row (``rows="tuple"``: a tuple), with the
-        event time of the time column as each record's timestamp. Converted once per
-        stream, however many row steps follow."""
-        if rows not in ("dict", "tuple"):
-            raise PlanError(f"to_rows: rows must be 'dict' or 'tuple', not {rows!r}")
+    def to_rows(self, rows: Optional[str] = None, reason: str = "to_rows()") -> "DataStream":
+        """The stream as records: a dict per row (``rows="tuple"``: a tuple, ``"row"``: a
+        Row with the column names), with the event time of the time column as each
+        record's timestamp. Converted once per stream, however many row steps follow.
+        The rows of a DataFrame are those pandas gives, of the kind ``from_dataframe``
+        was asked for (unless ``rows`` says another)."""
+        rows = rows or self._frame_rows or "dict"
+        if rows not in ("dict", "tuple", "row"):
+            raise PlanError(f"to_rows: rows must be 'dict', 'tuple' or 'row', not {rows!r}")
         if rows not in self._rows:
             self._rows[rows] = self._stream._add(
                 "to_rows", f"ToRows (for {reason})", None, None,
-                time=self._time, key_columns=self._key_columns, rows=rows)
+                time=self._time, key_columns=self._key_columns, rows=rows,
+                pandas=self._frame_rows is not None)
             self._rows[rows]._inherit_parallelism(self._stream)
         return self._rows[rows]
+
+    def _as_rows(self, reason: str) -> "DataStream":
+        return self.to_rows(reason=reason)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -152,7 +167,8 @@ class ColumnarStream:
 
     def get_side_output(self, output_tag: OutputTag) -> "ColumnarStream":
         """Late rows of a columnar window (``side_output_late_data``), as batches."""
-        return self._next(self._stream.get_side_output(output_tag), time=self._late_time)
+        return self._next(self._stream.get_side_output(output_tag), time=self._late_time,
+                          frame_rows=self._late_frame_rows)
 
     # -- plan properties --------------------------------------------------------------------------
     def name(self, name: str) -> "ColumnarStream":
@@ -199,6 +215,8 @@ class ColumnarKeyedStream:
         columns = self._columns
         key = columns[0] if len(columns) == 1 else _TupleKey(columns)
         return self._parent.to_rows(reason=reason).key_by(key)
+
+    _as_rows = _rows
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -289,7 +307,8 @@ class ColumnarWindowedStream:
             stream = shuffled._add("columnar_window", f"Columnar: {name}", None, None,
                                    phase="final", **window)
         return ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns,
-                              late_time=keyed._stream._time)
+                              late_time=keyed._stream._time,
+                              late_frame_rows=keyed._stream._frame_rows)
 
     def _sessions(self, specs: List[Tuple[str, Any, Any]], described: str) -> Any:
         if self._lateness:  # a merged session re-fired by late rows: the row path's
@@ -300,7 +319,8 @@ class ColumnarWindowedStream:
             None, keys=keyed._columns, time=keyed._stream._time, gap=self._assigner.gap_ms,
             late_tag=self._late_tag, specs=tuple(specs))
         return ColumnarStream(stream, ("window_end", -1), key_columns=keyed._columns,
-                              late_time=keyed._stream._time)
+                              late_time=keyed._stream._time,
+                              late_frame_rows=keyed._stream._frame_rows)
 
     def count(self) -> ColumnarStream:
         """Rows per key and window, as ``count``."""
@@ -370,8 +390,8 @@ def _same_schema(batches: List[Any]) -> bool:
     return all(b.schema.equals(first) for b in batches[1:])
 
 
-def columnar_source(env: Any, spec: Any, name: str,
-                    timestamp_column: Optional[str]) -> ColumnarStream:
+def columnar_source(env: Any, spec: Any, name: str, timestamp_column: Optional[str],
+                    frame_rows: Optional[str] = None) -> ColumnarStream:
     """A columnar stream over a source spec, checking the time column where the
     schema is known before the job runs."""
     schema = spec.schema
@@ -386,5 +406,6 @@ def columnar_source(env: Any, spec: Any, name: str,
             raise PlanError(f"{name}: timestamp column {timestamp_column!r} has type {kind}; "
                             "use int milliseconds or a timestamp type")
     stream = env._source(spec, f"Columnar: {name}")
-    return ColumnarStream(stream, (timestamp_column, 0) if timestamp_column else None)
+    return ColumnarStream(stream, (timestamp_column, 0) if timestamp_column else None,
+                          frame_rows=frame_rows)
 

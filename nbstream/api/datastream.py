@@ -35,6 +35,13 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DataStream", "KeyedStream", "ConnectedStreams", "DataStreamSink"]
 
 
+def as_rows(stream: Any, what: str) -> Any:
+    """``stream`` where a step needs records: a columnar stream (or a keyed one) is
+    turned into its rows (one ``ToRows`` step, naming ``what``), anything else is kept."""
+    to_rows = getattr(type(stream), "_as_rows", None)
+    return to_rows(stream, f"{what}()") if to_rows is not None else stream
+
+
 class DataStream:
     """A stream of records, built lazily.
 
@@ -285,6 +292,7 @@ class DataStream:
         >>> sorted(a.union(b).execute_and_collect(limit=3))
         [1, 2, 3]
         """
+        streams = tuple(as_rows(s, "union") for s in streams)
         for s in streams:
             if not isinstance(s, DataStream):
                 raise TypeError(f"union() takes DataStreams, not {type(s).__name__}")
@@ -311,6 +319,7 @@ class DataStream:
 
         if isinstance(other, BroadcastStream):
             return BroadcastConnectedStream(self, other)
+        other = as_rows(other, "connect")
         if not isinstance(other, DataStream):
             raise TypeError(f"connect() takes a DataStream, not {type(other).__name__}")
         return ConnectedStreams(self, other)
@@ -755,7 +764,7 @@ class KeyedStream(DataStream):
         """
         from .joins import IntervalJoin
 
-        return IntervalJoin(self, other)
+        return IntervalJoin(self, as_rows(other, "interval_join"))
 
     def process(self, func: Any, output_type: Optional[TypeInformation] = None) -> DataStream:
         """Run a KeyedProcessFunction (or ``f(value, ctx)``): keyed state, timers,

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from ..connectors import sources as S
-from ..connectors.columnar import DEFAULT_BATCH_ROWS, ArrowSource
+from ..connectors.columnar import DEFAULT_BATCH_ROWS, ArrowSource, frame_table
 from ..errors import NotAvailableError, PlanError, whole_number
 from ..plan.logical import StreamGraph
 from ..plan.physical import PhysicalPlan, plan_job
@@ -286,14 +286,36 @@ class StreamExecutionEnvironment:
                             f"Source: {os.path.basename(os.fspath(file_path))}")
 
     def from_dataframe(self, df: Any, rows: str = "dict", timestamp_column: Optional[str] = None,
-                       columnar: bool = False) -> Any:
+                       columnar: Optional[bool] = None) -> Any:
         """The rows of a pandas DataFrame, as dicts (default), tuples or Rows; with
-        ``timestamp_column`` each row carries that column as its event time. With
-        ``columnar=True``, a :class:`ColumnarStream` of Arrow batches instead (the fast
-        path for windowed aggregates, see :mod:`nbstream.api.columnar`)."""
+        ``timestamp_column`` each row carries that column as its event time.
+
+        The frame travels as Arrow batches (a :class:`ColumnarStream`, see
+        :mod:`nbstream.api.columnar`) as far as the steps after it have a columnar form
+        (watermarks, ``key_by`` on column names, windowed count/sum/mean/min/max); the
+        first row step turns it into the rows asked for, once, with the values pandas
+        gives (``env.explain()`` shows that ``ToRows`` step and why). A frame whose rows
+        would not come back from Arrow unchanged (lists in a column, a missing string
+        that is NaN, ...) is read as rows from the start, as with ``columnar=False`` and
+        in flink mode; ``columnar=True`` is :meth:`from_arrow`.
+
+        >>> import pandas as pd
+        >>> env = StreamExecutionEnvironment.get_execution_environment()
+        >>> df = pd.DataFrame({"page": ["a", "b", "a"], "ms": [1, 2, 3]})
+        >>> env.from_dataframe(df).map(lambda r: r["page"]).execute_and_collect(limit=3)
+        ['a', 'b', 'a']
+        """
         if columnar:
             return self.from_arrow(df, timestamp_column=timestamp_column)
-        return self._source(S.DataFrameSource(df, rows, timestamp_column), "Source: DataFrame")
+        spec = S.DataFrameSource(df, rows, timestamp_column)  # checks the arguments
+        if columnar is None:  # Flink runs rows: there, a frame is rows from the start
+            table = frame_table(df, timestamp_column) if self._execution_mode != "flink" \
+                else "flink mode"
+            if not isinstance(table, str):
+                return columnar_source(self, ArrowSource.frame(table), "DataFrame",
+                                       timestamp_column, frame_rows=rows)
+            return self._source(spec, f"Source: DataFrame (as rows: {table})")
+        return self._source(spec, "Source: DataFrame")
 
     def from_arrow(self, data: Any, timestamp_column: Optional[str] = None,
                    batch_rows: int = DEFAULT_BATCH_ROWS) -> "ColumnarStream":

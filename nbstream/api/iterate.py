@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PlanError
 from ..runtime.durations import to_millis
-from .datastream import DataStream
+from .datastream import DataStream, as_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -43,6 +43,7 @@ class IterativeStream(DataStream):
     def close_with(self, feedback_stream: DataStream) -> DataStream:
         """Send ``feedback_stream``'s records back to the head of the loop; returns it.
         It must have the head's parallelism (records go back to the same instance)."""
+        feedback_stream = as_rows(feedback_stream, "close_with")
         if not isinstance(feedback_stream, DataStream):
             raise TypeError(f"close_with() takes a DataStream, not {type(feedback_stream).__name__}")
         if feedback_stream._env is not self._env:

@@ -118,8 +118,9 @@ class _TwoStreams:
     _what = "join"
 
     def __init__(self, first: "DataStream", second: "DataStream") -> None:
-        from .datastream import DataStream
+        from .datastream import DataStream, as_rows
 
+        second = as_rows(second, self._what)
         if not isinstance(second, DataStream):
             raise TypeError(f"{self._what}() takes a DataStream, not {type(second).__name__}")
         if first._env is not second._env:

@@ -14,12 +14,12 @@ row pyarrow reports).
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional, Union
 
 from ..errors import PlanError, whole_number
 from .sources import SourceSpec, _Reader
 
-__all__ = ["ArrowSource", "DEFAULT_BATCH_ROWS", "arrow_table"]
+__all__ = ["ArrowSource", "DEFAULT_BATCH_ROWS", "arrow_table", "frame_table"]
 
 DEFAULT_BATCH_ROWS = 262_144
 
@@ -39,6 +39,72 @@ def arrow_table(data: Any) -> Any:
         return pa.Table.from_pandas(data, preserve_index=False)
     raise TypeError(f"expected a pyarrow Table, a RecordBatchReader or a DataFrame, "
                     f"not {type(data).__name__}")
+
+
+def frame_table(df: Any, timestamp_column: Optional[str] = None) -> Union[Any, str]:
+    """A pandas DataFrame as an Arrow table whose rows read back (``to_pandas()``) as
+    the frame's own rows, or, where they would not, the reason as a string: the
+    columnar path takes a frame by default only when nothing about its rows changes.
+
+    Plain columns qualify: numbers and booleans (a float NaN stays NaN, not null),
+    datetimes, categoricals, and strings (missing values only as None); column names
+    must be distinct strings and the time column integers or datetimes.
+
+    >>> import pandas as pd
+    >>> frame_table(pd.DataFrame({"k": ["a"], "v": [1.5]})).schema.names
+    ['k', 'v']
+    >>> frame_table(pd.DataFrame({"k": [[1, 2]]}))
+    "column 'k' holds list values"
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    names = list(df.columns)
+    if not all(isinstance(c, str) for c in names) or len(set(names)) != len(names):
+        return "its column names are not distinct strings"
+    if timestamp_column is not None:
+        time = df[timestamp_column]
+        if not (isinstance(time.dtype, np.dtype) and time.dtype.kind in "iuM"
+                or isinstance(time.dtype, pd.DatetimeTZDtype)):
+            return f"its time column {timestamp_column!r} is {time.dtype}"
+        if time.isna().any():
+            return f"its time column {timestamp_column!r} has missing values"
+    arrays = []  # per column: an array of its own, or None for from_pandas's
+    for name in names:
+        col = df[name]
+        dtype, numpy = col.dtype, isinstance(col.dtype, np.dtype)
+        if numpy and dtype.kind == "f":
+            arrays.append(pa.array(col.to_numpy(), from_pandas=False))  # NaN stays NaN
+        elif numpy and dtype.kind in "biuM" or isinstance(dtype, (pd.CategoricalDtype,
+                                                                  pd.DatetimeTZDtype)):
+            arrays.append(None)
+        elif numpy and dtype.kind == "O":
+            missing = col.isna()
+            if missing.any() and not all(v is None for v in col[missing]):
+                return f"column {name!r} has missing values that are not None"
+            arrays.append(None)
+        else:
+            return f"column {name!r} is {dtype}"
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        return f"it has no Arrow form ({exc})"
+    for i, name in enumerate(names):
+        kind = table.schema.field(i).type
+        if isinstance(df[name].dtype, np.dtype) and df[name].dtype.kind == "O" and not (pa.types.is_string(kind) or
+                                               pa.types.is_large_string(kind) or
+                                               pa.types.is_null(kind)):
+            return f"column {name!r} holds {_kind_name(kind)} values"
+        if arrays[i] is not None:
+            table = table.set_column(i, table.schema.field(i), arrays[i])
+    return table
+
+
+def _kind_name(kind: Any) -> str:
+    import pyarrow as pa
+
+    return "list" if pa.types.is_list(kind) or pa.types.is_large_list(kind) else str(kind)
 
 
 class ArrowSource(SourceSpec):
@@ -72,6 +138,14 @@ class ArrowSource(SourceSpec):
             return cls("reader", data, batch_rows, data.schema, "RecordBatchReader")
         table = arrow_table(data)
         return cls("table", table, batch_rows, table.schema, f"{type(data).__name__}")
+
+    @classmethod
+    def frame(cls, table: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> "ArrowSource":
+        """A DataFrame's table (:func:`frame_table`), read in order by one instance, as
+        the DataFrame's row source is."""
+        spec = cls("table", table, batch_rows, table.schema, "DataFrame")
+        spec.non_parallel = True
+        return spec
 
     @classmethod
     def parquet(cls, path: str, columns: Optional[List[str]] = None,

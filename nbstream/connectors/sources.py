@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from ..errors import PlanError, short_repr, whole_number
-from ..runtime.row import Row
+from ..runtime.columnar import frame_rows
 
 __all__ = ["CollectionSource", "SequenceSource", "IterableSource", "TextFileSource",
            "DataFrameSource", "SocketTextSource", "FunctionSource"]
@@ -292,20 +292,6 @@ class DataFrameSource(SourceSpec):
             col = (utc - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms")
         return [int(v) for v in col]
 
-    def _values(self, part: Any) -> List[Any]:
-        if self.rows == "dict":
-            return part.to_dict("records")
-        tuples = list(part.itertuples(index=False, name=None))
-        if self.rows == "tuple":
-            return tuples
-        names = [str(c) for c in part.columns]
-        out = []
-        for t in tuples:
-            r = Row(*t)
-            r.set_field_names(names)
-            out.append(r)
-        return out
-
     def create_reader(self, subtask: int, parallelism: int) -> _Reader:
         spec = self
 
@@ -314,7 +300,7 @@ class DataFrameSource(SourceSpec):
                 df, size = spec.df, ctx.batch_size
                 for start in range(self.start, len(df), size):
                     part = df.iloc[start:start + size]
-                    ctx.emit_batch(spec._values(part), spec._timestamps(part))
+                    ctx.emit_batch(frame_rows(part, spec.rows), spec._timestamps(part))
         return Reader()
 
 

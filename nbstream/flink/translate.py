@@ -25,6 +25,7 @@ from pyflink.datastream import DataStream as FlinkDataStream
 from ..errors import PlanError
 from ..plan.logical import Node, UserFn
 from ..plan.physical import FORWARD, REBALANCE, Edge, PhysicalPlan
+from ..runtime.columnar import frame_rows
 from . import functions as A
 
 __all__ = ["Translator", "untranslatable"]
@@ -57,7 +58,11 @@ class Translator:
                 continue
             handler: Optional[Callable[[Node], Any]] = getattr(self, f"_{node.kind}", None)
             if handler is None:
-                raise untranslatable(node, "nbstream has no Flink translation for this kind of step")
+                raise untranslatable(node, "nbstream has no Flink translation for this kind of "
+                                     "step" + (" (for a DataFrame: set the flink mode before "
+                                               "from_dataframe, or give it columnar=False)"
+                                               if node.kind.startswith(("columnar", "to_rows"))
+                                               else ""))
             # operators PyFlink adds on its own (key extraction, conversions) take the
             # environment's parallelism: make it the step's, so they keep each key's order
             self.fenv.set_parallelism(self.plan.parallelism[nid])
@@ -152,7 +157,7 @@ class Translator:
                 raise untranslatable(node, str(exc)) from None
             return fenv.from_source(source, FlinkWatermarkStrategy.no_watermarks(), node.name)
         if kind == "DataFrameSource" and spec.timestamp_column is None:
-            return self._collection(node, spec._values(spec.df))
+            return self._collection(node, frame_rows(spec.df, spec.rows))
         return self._fed(node, spec, with_timestamps=kind != "IterableSource")
 
     def _fed(self, node: Node, spec: Any, with_timestamps: bool) -> Any:

@@ -11,7 +11,8 @@ watermarks work unchanged. The operators here work on whole columns:
   ``pyarrow`` group-by into partial results, partials are merged and emitted as one
   batch when the watermark passes the windows' end;
 * ``columnar_map``: a function from batch to batch, or a filter expression;
-* ``to_rows``: the one place where a columnar stream becomes records (dicts).
+* ``to_rows``: the one place where a columnar stream becomes records (dicts, tuples
+  or Rows).
 
 Between tasks, :class:`ColumnHash` splits batches by a hash of the key columns.
 
@@ -29,11 +30,12 @@ from ..errors import USER_ERRORS, UserFunctionError
 from .operators import OneInputOperator, Operator
 from .partitioners import Partitioner, Route
 from .records import MIN_TIMESTAMP, Batch
+from .row import Row
 from .registry import register
 from .watermarks import TimestampsAndWatermarksOperator
 
 __all__ = ["timestamps_ms", "ColumnHash", "ColumnarWindowOperator", "COLUMNAR_FUNCTIONS",
-           "TimeSpec"]
+           "TimeSpec", "frame_rows"]
 
 #: the window aggregates that run on columns (others take the row path)
 COLUMNAR_FUNCTIONS = ("count", "sum", "mean", "min", "max")
@@ -276,25 +278,64 @@ class ColumnarMapOperator(_ColumnarOperator):
 
 @register("to_rows")
 class ToRowsOperator(_ColumnarOperator):
-    """Turns batches into records: a dict per row (or a tuple), with the event time of
-    the stream's time column as the record's timestamp. The key columns of a window
-    result become one ``"key"`` field, as on the row path."""
+    """Turns batches into records: a dict per row (or a tuple, or a Row), with the event
+    time of the stream's time column as the record's timestamp. The key columns of a
+    window result become one ``"key"`` field, as on the row path. With ``pandas`` (a
+    stream of a DataFrame's rows), the values are those pandas gives for the rows, in
+    batches of the job's batch size, as the DataFrame's row source gives them."""
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
         time, keys = self.params["time"], self.params.get("key_columns") or ()
-        tuples = self.params.get("rows") == "tuple"
+        kind = self.params.get("rows") or "dict"
         for rb in batch.values:
             try:
                 tss = timestamps_ms(rb, time).tolist() if time is not None else None
             except (KeyError, TypeError, ValueError) as exc:
                 raise self.fail(exc, rb) from exc
-            if tuples:
+            if self.params.get("pandas"):
+                self._emit_frame(rb, kind, tss)
+                continue
+            if kind != "dict":
                 rows: List[Any] = list(zip(*(c.to_pylist() for c in rb.columns)))
+                if kind == "row":
+                    rows = named_rows(rb.schema.names, rows)
             else:
                 rows = rb.to_pylist()
                 if len(keys) > 1:
                     rows = [_with_tuple_key(r, keys) for r in rows]
             self.output.emit(Batch(rows, tss))
+
+    def _emit_frame(self, rb: Any, kind: str, tss: Optional[List[int]]) -> None:
+        frame = rb.to_pandas()
+        size = self.task.config.batch_size
+        for start in range(0, len(frame), size):
+            part = frame.iloc[start:start + size]
+            self.output.emit(Batch(frame_rows(part, kind),
+                                   None if tss is None else tss[start:start + size]))
+
+
+def frame_rows(frame: Any, kind: str) -> List[Any]:
+    """The rows of a pandas DataFrame as dicts (``kind="dict"``), tuples (``"tuple"``)
+    or Rows with the column names (``"row"``), with the values pandas gives.
+
+    >>> import pandas as pd
+    >>> frame_rows(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), "tuple")
+    [(1, 'x'), (2, 'y')]
+    """
+    if kind == "dict":
+        return frame.to_dict("records")
+    tuples = list(frame.itertuples(index=False, name=None))
+    return tuples if kind == "tuple" else named_rows([str(c) for c in frame.columns], tuples)
+
+
+def named_rows(names: List[str], tuples: List[Tuple[Any, ...]]) -> List[Row]:
+    """Rows with field ``names`` of ``tuples``."""
+    out = []
+    for t in tuples:
+        r = Row(*t)
+        r.set_field_names(names)
+        out.append(r)
+    return out
 
 
 def _with_tuple_key(row: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:

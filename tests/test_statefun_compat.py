@@ -164,7 +164,7 @@ def test_a_2x_module_is_served_by_the_runner_and_driven_remotely(env):
                                                         value_type=visit) for name in ["Ann", "Ann"]])
         out = (StatefulFunctionDataStreamBuilder.builder("v2-remote").with_data_stream_as_ingress(requests)
                .with_request_reply_remote_function("example/*", url).with_egress_id("example/greets")
-               .with_feedback_timeout(150).build(env))
+               .with_feedback_timeout(1000).build(env))
         rows = [StringValue.FromString(KafkaProducerRecord.FromString(e.raw_value()).value_bytes).value
                 for e in out.get_data_stream_for_egress_id("example/greets").execute_and_collect()]
     finally:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -21,6 +22,9 @@ from statefun_peer import PROGRAMS, ROOT, sdk_python
 from test_statefun_datastream import GREETER, VISITS, greets
 
 SCRIPT = PROGRAMS / "greeter.py"
+# the loop ends once no feedback came for this long: on a loaded machine a task thread may
+# not run for a tenth of a second, so jobs with remote calls out wait generously
+FEEDBACK_MS = 1000
 
 
 def free_port() -> int:
@@ -56,7 +60,7 @@ def remote_greets(env, url):
            .with_data_stream_as_ingress(requests)
            .with_request_reply_remote_function("example/*", url)
            .with_egress_id(GREETER.GREETS)
-           .with_feedback_timeout(150)
+           .with_feedback_timeout(FEEDBACK_MS)
            .build(env))
     records = out.get_data_stream_for_egress_id(GREETER.GREETS).execute_and_collect()
     return [(r.key, r.value_bytes.decode()) for r in
@@ -138,7 +142,11 @@ def test_a_bad_endpoint_fails_clearly_and_does_not_hang(bad_endpoint, path, erro
     argument = message_builder("example/f", "a", int_value=1).typed_value
     with pytest.raises(RemoteFunctionError, match=error):
         fn.invoke(address_of("example/f", "a"), {}, [(None, argument)])
-    assert calls == [path] * (1 if path == "/garbage" else 2)  # garbage is not retried
+    expected = [path] * (1 if path == "/garbage" else 2)  # garbage is not retried
+    deadline = time.monotonic() + 10  # a loaded server may read a timed-out request late
+    while len(calls) < len(expected) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls == expected
 
 
 def test_a_bad_endpoint_fails_the_job_naming_it(env, bad_endpoint):
@@ -171,7 +179,7 @@ spec:
     env = make_env(2)
     requests = env.from_collection([RoutableMessage(*row) for row in GREETER.INGRESS])
     out = (StatefulFunctionDataStreamBuilder.builder("yaml").with_data_stream_as_ingress(requests)
-           .with_module_yaml(str(module_yaml)).with_feedback_timeout(150).build(env))
+           .with_module_yaml(str(module_yaml)).with_feedback_timeout(FEEDBACK_MS).build(env))
     rows = [KafkaProducerRecord.FromString(e.raw_value())
             for e in out.get_data_stream_for_egress_id(GREETER.GREETS).execute_and_collect()]
     assert Counter((r.key, r.value_bytes.decode()) for r in rows) == Counter(greets(make_env(2)))
@@ -252,7 +260,7 @@ def summing_endpoint(delay_s, drop_after_reply=False):
         thread.join(5)
 
 
-def run_sums(env, url, n, ids, feedback_ms=100, **options):
+def run_sums(env, url, n, ids, feedback_ms=FEEDBACK_MS, **options):
     from nbstream.statefun import IntType
     messages = [message_builder("example/sum", f"k{i % ids}", int_value=1) for i in range(n)]
     out = (StatefulFunctionDataStreamBuilder.builder("batched")
@@ -288,14 +296,14 @@ def test_a_full_backlog_holds_the_ingress_back_instead_of_growing(env):
     assert sum(sizes) == 400 and max(sizes) == 4  # full backlogs, never past the bound
 
 
-def test_an_endpoint_slower_than_the_keep_alive_period_is_waited_for_without_losing_messages(env):
-    """Each call takes 0.25 s, longer than the loop's keep-alive period (feedback timeout 100 ms,
-    so waits of 50 ms): the backlog wait gives up and keeps the loop open; nothing is lost,
+def test_an_endpoint_slower_than_the_feedback_timeout_is_waited_for_without_losing_messages(env):
+    """Each call takes 0.6 s, longer than the loop's feedback timeout (400 ms): keep-alives
+    go round the loop while calls are out and while a full backlog waits; nothing is lost,
     nothing hangs."""
-    with summing_endpoint(0.25) as (url, log):
-        totals = run_sums(env, url, 12, 1, max_backlog=2)
-    assert totals == list(range(1, 13))
-    assert log["overlaps"] == 0 and sum(n for _, n in log["batches"]) == 12
+    with summing_endpoint(0.6) as (url, log):
+        totals = run_sums(env, url, 6, 1, feedback_ms=400, max_backlog=2)
+    assert totals == list(range(1, 7))
+    assert log["overlaps"] == 0 and sum(n for _, n in log["batches"]) == 6
 
 
 def test_calls_reuse_kept_alive_connections(env):
@@ -307,22 +315,31 @@ def test_calls_reuse_kept_alive_connections(env):
     assert requests >= 220 and log["connections"] <= 40
 
 
-def test_the_http_client_replaces_a_connection_the_server_closed_while_idle():
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_failed_attempt():
     """The server closes each connection after its reply without saying so (as an idle
-    timeout does): the next request on it fails, and is sent again on a new connection
-    without counting as a failed attempt."""
-    from nbstream.statefun.remote import HttpClient, encode_request
-    client = HttpClient()
+    timeout does): the next request goes on a new connection, without counting as a failed
+    attempt (the endpoint allows none)."""
+    import asyncio
+
+    from nbstream.statefun.remote import encode_request, new_session
     request = message_builder("example/sum", "a", int_value=1)
-    data = encode_request(address_of("example/sum", "a"), {"total": None}, [(None, request.typed_value)])
+    address = address_of("example/sum", "a")
+    data = encode_request(address, {"total": None}, [(None, request.typed_value)])
+
+    async def twice(fn):
+        session = new_session()
+        try:
+            first = await fn._post_async(data, address, session)
+            await asyncio.sleep(0.1)  # the server has closed its end by now
+            return first, await fn._post_async(data, address, session)
+        finally:
+            await session.close()
+
     with summing_endpoint(0.0, drop_after_reply=True) as (url, log):
-        assert decode_result(client.post(url, data, 5)).egress
-        assert client.connections_opened == 1 and sum(map(len, client._idle.values())) == 1
-        import time
-        time.sleep(0.1)  # the server has closed its end by now
-        assert decode_result(client.post(url, data, 5)).egress
-        assert client.connections_opened == 2 and log["connections"] == 2
-    client.close()
+        fn = RemoteFunction("example/sum", RemoteEndpoint("example/*", url, retries=0))
+        replies = asyncio.run(twice(fn))
+    assert all(decode_result(reply).egress for reply in replies)
+    assert log["connections"] == 2
 
 
 class FailAt:

@@ -390,18 +390,25 @@ class OneInputOperator(Operator):
     """
 
     process_element: Callable[[Any, Any], Any]
+    # a function of nbstream's own may take a whole batch: ``_process_batch(operator,
+    # batch)``, emitting through the operator (the StateFun dispatcher groups by address)
+    _whole: Optional[Callable[["Operator", Batch], None]] = None
 
     def open(self) -> None:
         owner = self.fn.owner if self.fn is not None else None
         if owner is not None and hasattr(owner, "process_element"):
             self.process_element = owner.process_element
             self.on_timer = getattr(owner, "on_timer", None)
+            self._whole = getattr(owner, "_process_batch", None)
         elif self.fn is not None:
             self.process_element = self.fn.call
         super().open()
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
-        self.run_process(self.process_element, batch)
+        if self._whole is not None:
+            self._whole(self, batch)
+        else:
+            self.run_process(self.process_element, batch)
 
 class TwoInputOperator(Operator):
     """Core two-input operator: ``process_element1`` / ``process_element2`` per record."""

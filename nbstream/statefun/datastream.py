@@ -33,23 +33,26 @@ DataStream per egress id.
 from __future__ import annotations
 
 import json
+import threading
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Deque, Dict, List, NamedTuple, Optional, Tuple
 
 from ..api.functions import KeyedProcessFunction
 from ..api.state import ValueStateDescriptor
 from ..plan.config import DEFAULT_MAX_PARALLELISM
 from ..runtime.histogram import Histogram
 from ..runtime.keygroups import subtask_for_key
-from ..runtime.records import OutputTag
+from ..runtime.operators import Collector
+from ..runtime.records import Batch, OutputTag
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import StatefulFunctionError
-from .functions import BatchResult, StatefulFunction, address_of
+from .embedded import EmbeddedRunner
+from .functions import BatchResult, Context, StatefulFunction, address_of
 from .messages import (KAFKA_RECORD_TYPENAME, KINESIS_RECORD_TYPENAME, EgressMessage, Message,
                        from_typed_value, to_typed_value)
-from .remote import RemoteEndpoint, RemoteFunction, read_module_yaml
+from .remote import RemoteCalls, RemoteEndpoint, RemoteFunction, read_module_yaml
 from ._wire import decode_fields
 from .types import (BoolType, DoubleType, FloatType, IntType, LongType, StringType, Type, TypedValue)
 
@@ -77,6 +80,22 @@ class Envelope(NamedTuple):
     id: str
     value: Optional[TypedValue]
     caller: Optional[SdkAddress] = None
+
+
+def _register_plain_types() -> None:
+    """Checkpoints hold an address's values, backlogs and delayed messages as data."""
+    from ..runtime import state_format
+
+    state_format.register(TypedValue, "statefun.TypedValue",
+                          lambda v: (v.typename, v.has_value, bytes(v.value)),
+                          lambda t: TypedValue(*t))
+    state_format.register(Envelope, "statefun.Envelope", tuple, lambda t: Envelope(*t))
+    state_format.register(SdkAddress, "statefun.SdkAddress",
+                          lambda a: (a.namespace, a.name, a.id, a.typename),
+                          lambda t: SdkAddress(*t), dedupe=True)
+
+
+_register_plain_types()
 
 
 def _envelope(record: Any) -> Envelope:
@@ -153,11 +172,21 @@ def egress_row(message: EgressMessage, json_types: tuple = ()) -> Dict[str, Any]
 
 # -- the operator ---------------------------------------------------------------------------
 
-_EMPTY_SLOT = (None, None, None, None, None)
+#: an address's state, one keyed value: [values, last call, delayed, backlog, in flight,
+#: written]. values: name -> the Python value (an embedded function's built-in types) or a
+#: TypedValue; last call: ms; delayed: {due ms: [(token, Envelope)]}; backlog: the
+#: [(caller, TypedValue)] waiting for an address's remote call; in flight: the batch of its
+#: call, kept until the reply is applied (so a checkpoint holds it and a restore sends it
+#: again); written: name -> ms of the last write (functions with expiring specs only)
+_VALUES, _LAST_CALL, _DELAYED, _BACKLOG, _IN_FLIGHT, _WRITTEN = range(6)
 _STATS = ("messages in", "invocations", "messages out", "egress", "delayed")  # per function type
+_POLL_MS = 2          # how often a task with remote calls out looks for their replies
+_MAX_QUEUED = 100_000  # messages waiting in one instance's backlogs before the ingress waits
 
 
-def _expired(spec: ValueSpec, written: int, last_call: Optional[int], now: int) -> bool:
+def _expired(spec: ValueSpec, written: Optional[int], last_call: Optional[int], now: int) -> bool:
+    if written is None:
+        return False
     if spec.after_write:
         return now - written >= spec.duration
     if spec.after_call:
@@ -165,34 +194,77 @@ def _expired(spec: ValueSpec, written: int, last_call: Optional[int], now: int) 
     return False
 
 
+def _upgraded(slot: Any) -> List[Any]:
+    """A slot of an earlier version (a tuple, values as (TypedValue, written) pairs)."""
+    slot = list(slot) + [None] * (6 - len(slot))
+    if slot[_VALUES]:
+        pairs = slot[_VALUES]
+        slot[_VALUES] = {name: value for name, (value, _) in pairs.items()}
+        slot[_WRITTEN] = {name: written for name, (_, written) in pairs.items()}
+    return slot
+
+
 class _Dispatcher(KeyedProcessFunction):
-    """Runs the function of the current address for each message, applies its effects."""
+    """Runs the functions of the messages of a batch, address by address: one state access
+    per address, the messages in their order, the effects applied after each call."""
 
     def __init__(self, functions: Dict[str, StatefulFunction], egress: Dict[str, OutputTag],
-                 keepalive_ms: int, remote: Optional[List[RemoteEndpoint]] = None) -> None:
-        self.functions, self.egress, self.keepalive_ms = functions, egress, keepalive_ms
+                 feedback_ms: int, remote: Optional[List[RemoteEndpoint]] = None) -> None:
+        self.functions, self.egress, self.feedback_ms = functions, egress, feedback_ms
+        # while work is pending, something goes round the loop this often
+        self.keepalive_ms = max(1, feedback_ms // 4)
         self.remote = remote or []
 
     def open(self, runtime_context: Any) -> None:
-        # per address: (values {name: (TypedValue, written at)}, last call,
-        #               delayed {due: [(token, Envelope)]}, backlog [(caller, TypedValue)],
-        #               the batch of a remote call in flight: kept until its reply is
-        #               applied, so a checkpoint holds it and a restore sends it again)
+        self._op = runtime_context._op  # the operator: its state, timers and output
         self.slot = runtime_context.get_state(ValueStateDescriptor("statefun.address"))
+        self._runners: Dict[str, EmbeddedRunner] = {}  # function type -> its reused context
+        self._group: Any = None  # the address an embedded function runs for: (slot, add, now)
+        self._sampled = -1  # addresses run, of which one in 16 gives the latency
         self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec], bool]] = {}
-        self._inflight: Dict[Tuple[str, str], Any] = {}  # address -> (future, last sign of life)
-        self._keepalive_at: Dict[Tuple[str, str], int] = {}  # address -> next keep-alive (delayed)
         self._stats: Dict[str, List[int]] = {}  # function type -> counts by _STATS, for job.metrics()
         self._latencies: Dict[str, Histogram] = {}  # function type -> invocation latencies
-        self._pool: Any = None
-        self.backpressure_waits = 0     # records that found their address's backlog full
-        self.backpressure_s = 0.0       # time spent waiting for those addresses' calls
-        self.backlog_overflows = 0      # ... that still found it full after the wait
-        self._blocked_s = 0.0           # waited in the current input batch
+        # remote calls: at most an endpoint's max_in_flight at once, one per address
+        self._calls: Any = None  # the event loop they run on
+        self._inflight: Dict[str, int] = {}  # address key -> when its call was sent (ms)
+        self._ready: Dict[str, None] = {}  # address keys with a backlog and no call out
+        self._done: Deque[Tuple[str, Any, float]] = deque()  # replies not yet applied
+        self._wake = threading.Condition()
+        self._queued = 0  # messages in backlogs
+        self._polling = False
+        self._alive_at = 0  # when the last keep-alive went round the loop (ms)
+        self._keepalive_at: Dict[str, int] = {}  # address key -> next keep-alive (delayed)
+        if self.remote:  # ready before the first message (a slow start could end the loop)
+            self._calls = RemoteCalls(self._replied)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for runner in self._runners.values():
+            runner.close()
+        if getattr(self, "_calls", None) is None:
+            return
+        try:  # the loop ended (its feedback timeout) with calls out: say so
+            with self._wake:
+                self._wake.wait_for(lambda: len(self._done) >= len(self._inflight), 1.0)
+            failed = [result for _, result, _ in self._done if isinstance(result, Exception)]
+            lost = self._unanswered()
+        finally:
+            self._calls.close()
+        if failed:
+            raise failed[0]
+        if lost:
+            raise StatefulFunctionError(
+                f"the loop ended with {lost} messages for remote functions not yet answered: no "
+                f"feedback came for the feedback timeout ({self.feedback_ms} ms); give "
+                f"with_feedback_timeout(...) more time than the endpoint takes")
+
+    def _unanswered(self) -> int:
+        """Messages of remote calls out or waiting to go."""
+        state, n = self._op.state, 0
+        for key in {**self._inflight, **self._ready}:
+            state.current_key = key
+            slot = self._slot()
+            n += len(slot[_IN_FLIGHT] or ()) + len(slot[_BACKLOG] or ())
+        return n
 
     def _function(self, typename: str) -> Any:
         fn = self.functions.get(typename)
@@ -220,140 +292,310 @@ class _Dispatcher(KeyedProcessFunction):
                                                  expiring)
         return cached[1], cached[2]
 
-    def _state(self, fn: Any, values: Optional[Dict[str, Tuple[TypedValue, int]]],
-               last_call: Optional[int], now: int) -> Dict[str, Optional[TypedValue]]:
+    def _state(self, fn: Any, slot: List[Any], now: int) -> Dict[str, Optional[TypedValue]]:
+        """The values of a call over the protocol: TypedValues, None where expired or unset."""
         specs, expiring = self._spec_index(fn)
         state: Dict[str, Optional[TypedValue]] = dict.fromkeys(specs)
-        if values:
-            for name, (value, written) in values.items():
-                spec = specs.get(name) if expiring else None
-                if spec is None or not _expired(spec, written, last_call, now):
-                    state[name] = value
+        written = slot[_WRITTEN] or {}
+        for name, value in (slot[_VALUES] or {}).items():
+            spec = specs.get(name)
+            if spec is not None and expiring and _expired(spec, written.get(name),
+                                                          slot[_LAST_CALL], now):
+                continue
+            state[name] = value if value.__class__ is TypedValue or spec is None \
+                else to_typed_value(spec.type, value)
         return state
 
     def _slot(self) -> List[Any]:
-        slot = list(self.slot.value() or _EMPTY_SLOT)
-        if len(slot) < 5:  # a savepoint of a version without in-flight batches
-            slot += [None] * (5 - len(slot))
-        return slot
+        slot = self.slot.value()
+        if slot is None:
+            return [None] * 6
+        return slot if len(slot) == 6 else _upgraded(slot)  # a savepoint of an earlier version
+
+    # -- a batch of messages ---------------------------------------------------------------
+
+    def _process_batch(self, op: Any, batch: Any) -> None:
+        """Group the batch's messages by address (each address's in order) and run each
+        address's function on its messages at once."""
+        values, keys, tss = batch.values, batch.keys, batch.timestamps
+        if keys is None:
+            keys = [_address_key(v) for v in values]
+        groups: Dict[str, List[int]] = {}
+        for i, key in enumerate(keys):
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [i]
+            else:
+                group.append(i)
+        out = Collector(op, tss is not None)
+        add, state, functions = out.add, op.state, self.functions
+        now = op.task.time_service.now_ms()
+        for key, indices in groups.items():
+            first = values[indices[0]]
+            state.current_key = key
+            fn = functions.get(first.typename)
+            if type(fn) is StatefulFunction:
+                self._embedded(fn, first.id, values, indices, tss, add, now)
+                continue
+            items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
+                     for i in indices if values[i].value is not None]  # not the keep-alives
+            if items:
+                self._address(key, first, items, add, now)
+        out.flush()
+        if self._inflight or self._ready or self._done:
+            self._drain()
 
     def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
-        if envelope.value is None:
-            return []  # a keep-alive of the feedback loop
-        typename = envelope.typename
-        fn = self._function(typename)
-        self._counts(typename)[0] += 1
-        now = ctx.timer_service().current_processing_time()
-        address = address_of(typename, envelope.id)
-        invocation = (envelope.caller, envelope.value)
-        if isinstance(fn, RemoteFunction):
-            return self._remote_message(fn, address, invocation, ctx, now)
-        slot = self._slot()
-        state = self._state(fn, slot[0], slot[1], now)
-        started = time.perf_counter()
-        result = fn.invoke(address, state, [invocation])
-        self._latency(typename, time.perf_counter() - started)
-        return self._apply(result, address, slot, ctx, now)
+        """One message (the operator hands whole batches to ``_process_batch``)."""
+        out: List[Any] = []
+        if envelope.value is not None:
+            now = ctx.timer_service().current_processing_time()
+            self._address(ctx.get_current_key(), envelope,
+                          [(envelope.caller, envelope.value, None)],
+                          lambda results, ts: out.extend(results), now)
+            if self._ready:
+                self._drain()
+        return out
 
-    def _apply(self, result: BatchResult, address: SdkAddress, slot: List[Any], ctx: Any,
-               now: int) -> List[Any]:
-        """The outputs of a batch's result; its delayed messages and state go into ``slot``."""
-        out = self._outputs(result, address)
+    def _embedded(self, fn: StatefulFunction, id: str, envelopes: List[Envelope],
+                  indices: List[int], tss: Optional[List[Optional[int]]], add: Any,
+                  now: int) -> None:
+        """The messages of an embedded function's address: its values stay Python objects
+        in its state (see :mod:`nbstream.statefun.embedded`)."""
+        runner = self._runners.get(fn.typename)
+        if runner is None:
+            runner = self._runners[fn.typename] = EmbeddedRunner(fn, self._counts(fn.typename))
+        slot = self.slot.value()
+        if slot is None:
+            slot = [None] * 6
+        elif len(slot) != 6:
+            slot = _upgraded(slot)  # a savepoint of an earlier version
+        values, written = slot[_VALUES], None
+        if values is None:
+            values = {}
+        if runner.expiring:
+            written = slot[_WRITTEN] or {}
+            specs, _ = self._spec_index(fn)
+            for name in [n for n in values if n in specs and _expired(
+                    specs[n], written.get(n), slot[_LAST_CALL], now)]:
+                del values[name]
+                written.pop(name, None)
+        self._group = (slot, add, now)  # for _emit
+        self._sampled += 1
+        timed = not self._sampled & 15  # one address in 16 gives the latency
+        started = time.perf_counter() if timed else 0.0
+        calls = runner.run(fn.typename, id, values, written, now, envelopes, indices, tss,
+                           self._emit)
+        if timed:
+            self._latency(fn.typename, time.perf_counter() - started)
+        counts = runner.counts
+        counts[0] += calls
+        counts[1] += calls
+        slot[_VALUES] = values or None
+        if runner.expiring:
+            slot[_WRITTEN], slot[_LAST_CALL] = written or None, now
+        self.slot.update(slot)
+
+    def _emit(self, context: Context, ts: Optional[int]) -> None:
+        """The effects an embedded call asked for (see ``EmbeddedRunner.run``)."""
+        slot, add, now = self._group
+        result = BatchResult([], context._messages, context._delayed, context._egress)
+        context._messages, context._delayed, context._egress = [], [], []
+        add(self._effects(result, context.address, slot, now), ts)
+
+    def _address(self, key: str, first: Envelope, items: List[Tuple[Any, TypedValue, Optional[int]]],
+                 add: Any, now: int) -> None:
+        """The messages of an address whose function runs over the protocol: remote, hosted
+        from the SDK, a 2.x function (TypedValues in and out)."""
+        typename = first.typename
+        fn = self._function(typename)
+        if type(fn) is StatefulFunction:  # (one message, from process_element)
+            return self._embedded(fn, first.id, [first], [0], None, add, now)
+        counts = self._counts(typename)
+        counts[0] += len(items)
+        address = address_of(typename, first.id)
+        if type(fn) is RemoteFunction:
+            return self._remote_messages(fn, key, address, items, add, now)
+        slot = self._slot()
+        started = time.perf_counter()
+        result = fn.invoke(address, self._state(fn, slot, now), [item[:2] for item in items])
+        add(self._apply(result, address, slot, now), items[-1][2])
+        self._latency(typename, time.perf_counter() - started)
+        counts[1] += len(items)
+        slot[_LAST_CALL] = now
+        self.slot.update(slot)
+
+    def _effects(self, result: BatchResult, address: SdkAddress, slot: List[Any],
+                 now: int) -> List[Any]:
+        """The outputs of a call's messages and egress; its delayed messages go into ``slot``."""
         counts = self._counts(address.typename)
-        counts[1] += 1
         counts[2] += len(result.messages)
         counts[3] += len(result.egress)
         if result.delayed:
             counts[4] += len(result.delayed)
-            slot[2] = self._schedule(result.delayed, address, ctx, now, slot[2])
-        slot[0], slot[1] = _written(slot[0], result.mutations, now), now
-        self.slot.update(tuple(slot))
+            slot[_DELAYED] = self._schedule(result.delayed, address, now, slot[_DELAYED])
+        return self._outputs(result, address)
+
+    def _apply(self, result: BatchResult, address: SdkAddress, slot: List[Any], now: int) -> List[Any]:
+        """The outputs of a batch's result over the protocol; its state goes into ``slot``."""
+        out = self._effects(result, address, slot, now)
+        if result.mutations:
+            values, written = dict(slot[_VALUES] or {}), dict(slot[_WRITTEN] or {})
+            for name, value in result.mutations:
+                if value is None:
+                    values.pop(name, None)
+                    written.pop(name, None)
+                else:
+                    values[name], written[name] = value, now
+            slot[_VALUES], slot[_WRITTEN] = values or None, written or None
         return out
 
-    # remote functions: one request in flight per address, the backlog goes as the next batch
+    # -- remote functions: many calls out at once, one per address; the backlog goes as the
+    #    address's next batch; replies are applied on the task's thread
 
-    def _remote_message(self, fn: RemoteFunction, address: SdkAddress, invocation: Any, ctx: Any,
-                        now: int) -> List[Any]:
-        key, out = (address.typename, address.id), []
-        if (invocation[0] is None and key in self._inflight  # only the ingress is held back
-                and len((self.slot.value() or _EMPTY_SLOT)[3] or ()) >= fn.endpoint.max_backlog):
-            out = self._backpressure(fn, address, ctx)
+    def _remote_messages(self, fn: RemoteFunction, key: str, address: SdkAddress,
+                         items: List[Any], add: Any, now: int) -> None:
         slot = self._slot()
-        slot[3] = (slot[3] or []) + [invocation]
-        if key in self._inflight:
-            self.slot.update(tuple(slot))  # goes with the next batch
-        else:
-            self._send(fn, address, slot, ctx, now)
-        return out
+        backlog = slot[_BACKLOG] or []
+        for caller, value, _ in items:
+            if caller is None and self._full(fn, key, backlog):  # only the ingress is held back
+                slot[_BACKLOG] = backlog or None
+                self.slot.update(slot)
+                if key not in self._inflight:
+                    self._ready[key] = None
+                self._backpressure(fn, key)
+                slot = self._slot()
+                backlog = slot[_BACKLOG] or []
+            backlog.append((caller, value))
+            self._queued += 1
+        slot[_BACKLOG] = backlog
+        self.slot.update(slot)
+        if key not in self._inflight:
+            self._ready[key] = None  # sent once the batch's outputs are out
+        if now - self._alive_at >= self.keepalive_ms:  # the loop stays open for the reply
+            add([Envelope(address.typename, address.id, None)], None)
+            self._alive_at = now
 
-    def _backpressure(self, fn: RemoteFunction, address: SdkAddress, ctx: Any) -> List[Any]:
-        """An ingress message finds its address's backlog full: wait here for the address's
-        call to finish and apply it. The operator stops taking records meanwhile, so the
-        bounded channels slow the ingress down. (Messages between functions are never held
-        back: the feedback edge must not block, as in StateFun.)
+    def _full(self, fn: RemoteFunction, key: str, backlog: List[Any]) -> bool:
+        return len(backlog) >= fn.endpoint.max_backlog or self._queued >= _MAX_QUEUED
 
-        The outputs of an input batch leave when the whole batch is done, and a loop whose
-        ingress has ended stops when no feedback has come for the feedback timeout. So the
-        waits of one batch (reset by the timers that run between batches) stop at half the
-        keep-alive period; past it a message joins the backlog over its bound, with a
-        keep-alive for the loop."""
-        key = (address.typename, address.id)
-        future = self._inflight[key][0]
-        started = time.monotonic()
-        budget = self.keepalive_ms / 2000.0 - self._blocked_s
-        if budget > 0:
-            try:
-                future.exception(timeout=budget)
-            except FutureTimeout:
-                pass
-        waited = time.monotonic() - started
-        self._blocked_s += waited
-        self.backpressure_s += waited
-        self.backpressure_waits += 1
-        if future.done():
-            now = ctx.timer_service().current_processing_time()
-            return self._complete(fn, address, ctx, now)
-        self.backlog_overflows += 1
-        return [Envelope(key[0], key[1], None)]
+    def _backpressure(self, fn: RemoteFunction, key: str) -> None:
+        """An ingress message finds its address's backlog (or all backlogs) full: send what
+        can go and wait here for calls to finish, applying their replies, until there is
+        room. The operator stops taking records meanwhile, so the bounded channels slow the
+        ingress down; keep-alives go round the loop while it waits. (Messages between
+        functions are never held back: the feedback edge must not block, as in StateFun.)"""
+        state, timers = self._op.state, self._op.ctx.timer_service()
+        while True:
+            self._drain()
+            state.current_key = key
+            if not self._full(fn, key, self._slot()[_BACKLOG] or []):
+                return
+            self._keep_alive(key, timers.current_processing_time())
+            with self._wake:
+                if not self._done:
+                    self._wake.wait(self.keepalive_ms / 2000.0)
 
-    def _send(self, fn: RemoteFunction, address: SdkAddress, slot: List[Any], ctx: Any, now: int) -> None:
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-            self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="statefun-remote")
+    def _keep_alive(self, key: str, now: int) -> None:
+        """Send a keep-alive round the loop now, unless one went within the period."""
+        if now - self._alive_at >= self.keepalive_ms:
+            self._op.output.emit(Batch([Envelope(*_address_of_key(key), None)]))
+            self._alive_at = now
+
+    def _pump(self, now: int) -> None:
+        """Send the ready addresses' next batches, as far as the endpoints allow."""
+        ready, calls = self._ready, []
+        while ready:
+            key = next(iter(ready))
+            fn = self._function(_address_of_key(key)[0])
+            if len(self._inflight) >= fn.endpoint.max_in_flight:
+                break
+            del ready[key]
+            calls.append(self._call(fn, key, now))
+        if calls:
+            self._calls.submit(calls)
+        self._poll_later()
+
+    def _call(self, fn: RemoteFunction, key: str, now: int) -> Tuple[Any, ...]:
+        """The next call of an address: its batch leaves the backlog for the slot."""
+        state = self._op.state
+        saved, state.current_key = state.current_key, key
+        slot = self._slot()
         size = fn.endpoint.max_batch
-        if slot[4]:  # restored with a call in flight: its batch goes (again) first
-            slot[3] = slot[4] + (slot[3] or [])
-        batch, slot[3] = slot[3][:size], slot[3][size:] or None
-        slot[4] = batch
-        self.slot.update(tuple(slot))
-        future = self._pool.submit(_timed, fn.invoke, address, self._state(fn, slot[0], slot[1], now),
-                                   batch)
-        self._inflight[address.typename, address.id] = (future, now, 1)
-        ctx.timer_service().register_processing_time_timer(now + 1)  # poll, backing off
+        backlog = (slot[_IN_FLIGHT] or []) + (slot[_BACKLOG] or [])  # a restored call goes first
+        batch, slot[_BACKLOG] = backlog[:size], backlog[size:] or None
+        self._queued = max(0, self._queued - len(batch))
+        slot[_IN_FLIGHT] = batch
+        self.slot.update(slot)
+        self._inflight[key] = now
+        state.current_key = saved
+        return key, fn, address_of(*_address_of_key(key)), self._state(fn, slot, now), batch
 
-    def _complete(self, fn: RemoteFunction, address: SdkAddress, ctx: Any, now: int) -> List[Any]:
-        """Apply the in-flight batch's result if it is done, then send the backlog."""
-        key = (address.typename, address.id)
-        future, alive, poll = self._inflight[key]
-        if not future.done():
-            out = []
-            if now - alive >= self.keepalive_ms:  # a long call keeps the feedback loop open
-                out.append(Envelope(key[0], key[1], None))
-                alive = now
-            poll = min(poll * 2, 128, self.keepalive_ms)  # a poll also keeps the loop open
-            self._inflight[key] = (future, alive, poll)
-            ctx.timer_service().register_processing_time_timer(now + poll)
-            return out
-        del self._inflight[key]
-        slot = self._slot()
-        slot[4] = None
-        result, seconds = future.result()
-        self._latency(address.typename, seconds)
-        out = self._apply(result, address, slot, ctx, now)
-        if slot[3]:
-            self._send(fn, address, slot, ctx, now)
-            out.append(Envelope(key[0], key[1], None))  # the loop is busy: keep it open
-        return out
+    def _replied(self, key: str, result: Any, seconds: float) -> None:
+        """(On the calls' event loop) a call is over: its reply waits for the task."""
+        with self._wake:
+            self._done.append((key, result, seconds))
+            self._wake.notify()
+
+    def _drain(self) -> None:
+        """Apply the replies that came, then send what is ready."""
+        op, done = self._op, self._done
+        now = op.ctx.timer_service().current_processing_time()
+        if done:
+            state = op.state
+            saved = state.current_key
+            out = Collector(op, False)
+            while done:
+                key, result, seconds = done.popleft()
+                state.current_key = key
+                del self._inflight[key]
+                typename, id = _address_of_key(key)
+                if isinstance(result, BaseException):
+                    raise op.error(result, None, has_record=False) from result
+                slot = self._slot()
+                calls = len(slot[_IN_FLIGHT] or ())
+                slot[_IN_FLIGHT] = None
+                self._latency(typename, seconds)
+                self._counts(typename)[1] += calls
+                out.add(self._apply(result, address_of(typename, id), slot, now), None)
+                slot[_LAST_CALL] = now
+                self.slot.update(slot)
+                if slot[_BACKLOG]:
+                    self._ready[key] = None
+            state.current_key = saved
+            out.flush()
+        self._pump(now)
+
+    def _poll_later(self) -> None:
+        if (self._inflight or self._ready) and not self._polling:
+            self._polling = True
+            service = self._op.task.time_service
+            service.schedule(service.now_ms() + _POLL_MS, self._poll)
+
+    def _poll(self, now: int) -> None:
+        self._polling = False
+        self._drain()
+        if self._inflight:  # a long call keeps the feedback loop open
+            self._keep_alive(next(iter(self._inflight)), now)
+        self._poll_later()
+
+    # checkpoints: an address's calls and backlog are in its state; after a restore, the
+    # calls that were out (and the backlogs) go again
+
+    def snapshot_state(self, context: Any) -> None:
+        pass  # all is in keyed state (this makes the runtime call initialize_state)
+
+    def initialize_state(self, context: Any) -> None:
+        if not self.remote:  # (a fresh instance has no keys: nothing to look at)
+            return
+        state = self._op.state
+        for key in list(self.slot.keys_with_state()):
+            state.current_key = key
+            slot = self._slot()
+            if slot[_IN_FLIGHT] or slot[_BACKLOG]:
+                self._ready[key] = None
+        if self._ready:
+            self._pump(self._op.ctx.timer_service().current_processing_time())
 
     # the notebook reads an address's state while the job runs (JobClient.statefun_state)
 
@@ -366,10 +608,9 @@ class _Dispatcher(KeyedProcessFunction):
         see them now (expired ones None), read as their specs' types; a remote function's
         values of other than the built-in types stay bytes."""
         fn = self._function(_address_of_key(key)[0])
-        values, last_call = (self.slot.value() or _EMPTY_SLOT)[:2]
         specs, _ = self._spec_index(fn)
         return {name: _read(specs.get(name), value)
-                for name, value in self._state(fn, values, last_call, now).items()}
+                for name, value in self._state(fn, self._slot(), now).items()}
 
     def _counts(self, typename: str) -> List[int]:
         counts = self._stats.get(typename)
@@ -384,9 +625,10 @@ class _Dispatcher(KeyedProcessFunction):
         histogram.add(seconds)
 
     def extra_metrics(self) -> Dict[str, Any]:
-        """Per function type: messages in, invocations, messages out, egress records and
-        delayed messages sent (summed over the instances in ``job.metrics()``), and the
-        invocation latency (the call embedded, the HTTP round trip remote) as p50 and p99."""
+        """Per function type: messages in, invocations (calls of the function), messages out,
+        egress records and delayed messages sent (summed over the instances in
+        ``job.metrics()``), and the latency of running an address's messages (embedded) or
+        of an HTTP round trip (remote) as p50 and p99."""
         if not hasattr(self, "_stats"):  # asked before open()
             return {}
         out: Dict[str, Any] = {f"{typename}: {what}": n for typename, counts in list(self._stats.items())
@@ -409,11 +651,11 @@ class _Dispatcher(KeyedProcessFunction):
             out.append((tag, egress))
         return out
 
-    def _schedule(self, requests: List[Any], address: SdkAddress, ctx: Any, now: int,
+    def _schedule(self, requests: List[Any], address: SdkAddress, now: int,
                   delayed: Optional[Dict[int, List[Tuple[str, Envelope]]]]
                   ) -> Optional[Dict[int, List[Tuple[str, Envelope]]]]:
         pending = dict(delayed or {})
-        timers = ctx.timer_service()
+        timers = self._op.ctx.timer_service()
         for request in requests:
             if request.is_cancellation:  # tokens are scoped to the sending address
                 token = request.cancellation_token
@@ -425,49 +667,36 @@ class _Dispatcher(KeyedProcessFunction):
                 message.target_typename, message.target_id, message.typed_value, address)))
             timers.register_processing_time_timer(due)
         pending = {ts: items for ts, items in pending.items() if items}
-        key = (address.typename, address.id)
+        key = address.typename + "\x00" + address.id
         if pending and key not in self._keepalive_at:
             self._keepalive_at[key] = now + self.keepalive_ms
             timers.register_processing_time_timer(now + self.keepalive_ms)
         return pending or None
 
     def on_timer(self, timestamp: int, ctx: Any) -> List[Any]:
-        self._blocked_s = 0.0  # timers run between input batches
-        key = _address_of_key(ctx.get_current_key())
+        key = ctx.get_current_key()
         out: List[Any] = []
-        if key in self._inflight:
-            now = ctx.timer_service().current_processing_time()
-            out += self._complete(self.functions[key[0]], address_of(*key), ctx, now)
+        if self._done:
+            self._drain()
         slot = self._slot()
-        if slot[4] and key not in self._inflight:  # restored with a call in flight: resend
-            now = ctx.timer_service().current_processing_time()
-            self._send(self._function(key[0]), address_of(*key), slot, ctx, now)
-            out.append(Envelope(key[0], key[1], None))
-            slot = self._slot()
-        pending = dict(slot[2] or {})
+        keepalive_at = self._keepalive_at
+        pending = dict(slot[_DELAYED] or {})
         due = [ts for ts in sorted(pending) if ts <= timestamp]
         for ts in due:
             out += [envelope for _, envelope in pending.pop(ts)]
         if due:
-            slot[2] = pending or None
+            slot[_DELAYED] = pending or None
             if any(part is not None for part in slot):
-                self.slot.update(tuple(slot))
+                self.slot.update(slot)
             else:
                 self.slot.clear()
         if not pending:
-            self._keepalive_at.pop(key, None)
-        elif timestamp >= self._keepalive_at.get(key, 0):  # keep the loop open while messages wait
-            out.append(Envelope(key[0], key[1], None))
-            self._keepalive_at[key] = timestamp + self.keepalive_ms
+            keepalive_at.pop(key, None)
+        elif timestamp >= keepalive_at.get(key, 0):  # keep the loop open while messages wait
+            out.append(Envelope(*_address_of_key(key), None))
+            keepalive_at[key] = timestamp + self.keepalive_ms
             ctx.timer_service().register_processing_time_timer(timestamp + self.keepalive_ms)
         return out
-
-
-def _timed(call: Any, *args: Any) -> Tuple[Any, float]:
-    """``call(*args)`` and how long it took (a remote call, on the pool's thread)."""
-    started = time.perf_counter()
-    result = call(*args)
-    return result, time.perf_counter() - started
 
 
 def _read(spec: Optional[ValueSpec], value: Optional[TypedValue]) -> Any:
@@ -477,20 +706,6 @@ def _read(spec: Optional[ValueSpec], value: Optional[TypedValue]) -> Any:
     if tpe is None or tpe.typename != value.typename:
         return value.value
     return tpe.serializer().deserialize(value.value)
-
-
-def _written(values: Optional[Dict[str, Tuple[TypedValue, int]]],
-             mutations: List[Tuple[str, Optional[TypedValue]]], now: int
-             ) -> Optional[Dict[str, Tuple[TypedValue, int]]]:
-    if not mutations:
-        return values
-    stored = dict(values or {})
-    for name, value in mutations:
-        if value is None:
-            stored.pop(name, None)
-        else:
-            stored[name] = (value, now)
-    return stored or None
 
 
 # -- the builder ------------------------------------------------------------------------------
@@ -550,16 +765,17 @@ class StatefulFunctionDataStreamBuilder:
 
     def with_request_reply_remote_function(self, pattern: str, url: str, timeout: float = 10.0,
                                            retries: int = 3, max_batch: int = 1000,
-                                           max_backlog: int = 1000
+                                           max_backlog: int = 1000, max_in_flight: int = 64
                                            ) -> "StatefulFunctionDataStreamBuilder":
         """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
-        request-reply endpoint at ``url`` (``{function.name}`` is filled in). Each address has
-        one request in flight; messages arriving meanwhile wait and go as its next batches,
-        ``max_batch`` invocations at most per request. An address holds at most ``max_backlog``
-        waiting messages: the next one waits for the address's call (backpressure on the
-        ingress) rather than growing the backlog."""
+        request-reply endpoint at ``url`` (``{function.name}`` is filled in). Calls go out
+        over kept-alive connections (aiohttp), up to ``max_in_flight`` at once per parallel
+        instance, one per address: messages arriving meanwhile wait and go as its next
+        batches, ``max_batch`` invocations at most per request. An address holds at most
+        ``max_backlog`` waiting messages: the next one waits for the address's call
+        (backpressure on the ingress) rather than growing the backlog."""
         self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_batch=max_batch,
-                                           max_backlog=max_backlog))
+                                           max_backlog=max_backlog, max_in_flight=max_in_flight))
         return self
 
     def with_module_yaml(self, path_or_text: str) -> "StatefulFunctionDataStreamBuilder":
@@ -602,8 +818,7 @@ class StatefulFunctionDataStreamBuilder:
         loop = envelopes.partition_custom(_by_address, _address_key) \
             .iterate(max_wait_time_ms=self._feedback_ms)
         tags = {egress_id: OutputTag(f"{self.name}: {egress_id}") for egress_id in self._egress}
-        dispatcher = _Dispatcher(dict(self._functions), tags, max(1, self._feedback_ms // 2),
-                                 list(self._remote))
+        dispatcher = _Dispatcher(dict(self._functions), tags, self._feedback_ms, list(self._remote))
         functions = loop.key_by(_address_key).process(dispatcher).name(f"{self.name}: functions")
         loop.close_with(functions)
         return StatefulFunctionEgressStreams({egress_id: functions.get_side_output(tag)

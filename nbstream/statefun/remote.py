@@ -13,13 +13,11 @@ the same :class:`BatchResult` an embedded function gives, so the runtime applies
 
 from __future__ import annotations
 
-import collections
-import http.client
-import itertools
+import functools
+import threading
 import time
-import urllib.parse
 from datetime import timedelta
-from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import StatefulFunctionError
@@ -29,7 +27,7 @@ from .messages import EgressMessage, Message
 from .types import TypedValue, simple_type
 
 __all__ = ["RemoteEndpoint", "RemoteFunction", "RemoteFunctionError", "encode_request", "decode_result",
-           "read_module_yaml", "HttpClient", "ProtocolFunction"]
+           "read_module_yaml", "RemoteCalls", "ProtocolFunction", "post", "new_session"]
 
 
 class RemoteFunctionError(StatefulFunctionError):
@@ -44,101 +42,139 @@ class HTTPError(OSError):
         self.status = status
 
 
-# a reused connection the server closed meanwhile fails like this on its next request
-_STALE = (http.client.RemoteDisconnected, http.client.BadStatusLine, BrokenPipeError, ConnectionResetError,
-          ConnectionAbortedError)
+_HEADERS = {"Content-Type": "application/octet-stream"}
 
 
-class HttpClient:
-    """POSTs over kept-alive HTTP/1.1 connections: one pool of idle connections per
-    (scheme, host, port), shared by every caller thread of the process. A connection goes
-    back to its pool after a complete reply unless the server said it closes it; one that
-    the server closed while idle is replaced once, without counting as a failed attempt.
+async def post(session: Any, url: str, body: bytes, timeout: float) -> bytes:
+    """The body of a 200 reply to ``body`` POSTed at ``url`` over the aiohttp ``session``
+    (kept-alive connections); else :class:`HTTPError` or the client's error. A kept-alive
+    connection the server closed while idle fails on its next request: that request goes
+    once more, on a new connection, without counting as a failed attempt."""
+    import aiohttp
 
-    ``connections_opened`` counts the TCP connections made (tests and benchmarks read it).
+    for fresh in (False, True):
+        try:
+            async with session.post(url, data=body, headers=_HEADERS,
+                                    timeout=_timeout(timeout)) as response:
+                data = await response.read()
+                if response.status != 200:
+                    raise HTTPError(response.status, response.reason or "")
+                return data
+        except aiohttp.ServerDisconnectedError:
+            if fresh:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=None)
+def _timeout(seconds: float) -> Any:
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=seconds)
+
+
+def new_session(limit: int = 100) -> Any:
+    """An aiohttp session keeping at most ``limit`` connections (made in a running loop);
+    no cookies, no decompression: the protocol has neither."""
+    import aiohttp
+
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
+                                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
+
+
+class RemoteCalls:
+    """The remote calls of one runtime instance, on an event loop thread of its own with
+    one aiohttp session: ``submit([(key, fn, address, state, batch), ...])`` starts calls
+    and returns at once; when it is over, ``on_done(key, result or exception, seconds)`` is
+    called on the loop's thread. ``close()`` cancels what is still out and ends the thread.
     """
 
-    def __init__(self, max_idle: int = 256) -> None:
-        self.max_idle = max_idle
-        # no lock: deque.append/pop and dict.setdefault are atomic, and a lock taken twice per
-        # request by a hundred caller threads convoys behind the GIL (10,000 addresses: 50 msg/s)
-        self._idle: Dict[Tuple[str, str, int], Deque[http.client.HTTPConnection]] = {}
-        self._opened = itertools.count()
-        self.connections_opened = 0
+    def __init__(self, on_done: Callable[[Any, Any, float], None], limit: int = 100) -> None:
+        import asyncio
 
-    def _connection(self, key: Tuple[str, str, int], timeout: float) -> Tuple[Any, bool]:
-        idle = self._idle.get(key)
-        if idle:
-            try:
-                connection = idle.pop()
-            except IndexError:  # another caller took the last one
-                pass
-            else:
-                connection.timeout = timeout
-                if connection.sock is not None:
-                    connection.sock.settimeout(timeout)
-                return connection, True
-        self.connections_opened = next(self._opened) + 1
-        cls = http.client.HTTPSConnection if key[0] == "https" else http.client.HTTPConnection
-        return cls(key[1], key[2], timeout=timeout), False
+        self._on_done, self._limit = on_done, limit
+        self._loop = asyncio.new_event_loop()
+        self._session: Any = None
+        self._tasks: set = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="statefun-remote-calls")
+        self._thread.start()
 
-    def _release(self, key: Tuple[str, str, int], connection: Any) -> None:
-        idle = self._idle.get(key)
-        if idle is None:
-            idle = self._idle.setdefault(key, collections.deque())
-        if len(idle) < self.max_idle:
-            idle.append(connection)
-        else:
-            connection.close()
+    def submit(self, calls: List[Tuple[Any, "ProtocolFunction", SdkAddress,
+                                       Mapping[str, Optional[TypedValue]], List[Invocation]]]) -> None:
+        """Start ``(key, fn, address, state, batch)`` calls (one wake-up of the loop for all)."""
+        self._loop.call_soon_threadsafe(self._start, calls)
 
-    def post(self, url: str, body: bytes, timeout: float) -> bytes:
-        """The body of a 200 reply to ``body`` POSTed at ``url``; else :class:`HTTPError` or the
-        connection's ``OSError`` (refused, reset, ``TimeoutError``)."""
-        parts = urllib.parse.urlsplit(url)
-        key = (parts.scheme or "http", parts.hostname or "127.0.0.1",
-               parts.port or (443 if parts.scheme == "https" else 80))
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        headers = {"Content-Type": "application/octet-stream"}
-        while True:
-            connection, reused = self._connection(key, timeout)
-            try:
-                connection.request("POST", path, body, headers)
-                response = connection.getresponse()
-                data = response.read()
-            except _STALE:
-                connection.close()
-                if reused:
-                    continue  # the server closed it while it was idle: a fresh one, once per idle one
-                raise
-            except BaseException:
-                connection.close()
-                raise
-            if response.will_close:
-                connection.close()
-            else:
-                self._release(key, connection)
-            if response.status != 200:
-                raise HTTPError(response.status, response.reason)
-            return data
+    def _start(self, calls: List[Any]) -> None:
+        for call in calls:
+            task = self._loop.create_task(self._call(*call))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, key: Any, fn: "ProtocolFunction", address: SdkAddress,
+                    state: Mapping[str, Optional[TypedValue]], batch: List[Invocation]) -> None:
+        started = time.perf_counter()
+        try:
+            if self._session is None:
+                self._session = new_session(self._limit)
+            result: Any = await fn.invoke_async(address, state, batch, self._session)
+        except Exception as exc:
+            result = exc
+        self._on_done(key, result, time.perf_counter() - started)
 
     def close(self) -> None:
-        idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                connection.close()
+        import asyncio
+
+        async def shut() -> None:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._session is not None:
+                await self._session.close()
+
+        if self._thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(shut(), self._loop).result(10)
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(10)
+        self._loop.close()
 
 
-_CLIENT: Optional[HttpClient] = None
-_CLIENT_PID = 0
+def _load_client() -> None:
+    """Import aiohttp where remote functions are set up, before a job needs it (the first
+    import takes a while, longer than a loop's feedback timeout may wait)."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the statefun extra brings it
+        raise StatefulFunctionError("remote functions need aiohttp: pip install "
+                                    "'nbstream[statefun]'") from exc
 
 
-def http_client() -> HttpClient:
-    """The process's shared :class:`HttpClient` (a forked process makes its own)."""
-    global _CLIENT, _CLIENT_PID
-    import os
-    if _CLIENT is None or _CLIENT_PID != os.getpid():
-        _CLIENT, _CLIENT_PID = HttpClient(), os.getpid()
-    return _CLIENT
+def _run(coroutine: Any) -> Any:
+    """Run ``coroutine`` to its end from synchronous code (on a thread of its own when this
+    thread already runs an event loop, as a notebook's does)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    box: List[Any] = []
+
+    def run() -> None:
+        try:
+            box.append((True, asyncio.run(coroutine)))
+        except BaseException as exc:  # handed to the caller
+            box.append((False, exc))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _address(pb: Any, address: SdkAddress) -> None:
@@ -205,12 +241,18 @@ class RemoteEndpoint:
 
     def __init__(self, pattern: str, url: str, timeout: Union[float, timedelta] = 10.0,
                  retries: int = 3, backoff_s: float = 0.05, max_batch: int = 1000,
-                 max_backlog: int = 1000) -> None:
+                 max_backlog: int = 1000, max_in_flight: int = 64) -> None:
         parse_typename(pattern)
         self.pattern, self.url, self.retries, self.backoff_s = pattern, url, retries, backoff_s
         self.max_batch = max(1, int(max_batch))
         self.max_backlog = max(1, int(max_backlog))
+        self.max_in_flight = max(1, int(max_in_flight))
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        _load_client()
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:  # in a worker: load it before the job
+        self.__dict__.update(state)
+        _load_client()
 
     def matches(self, typename: str) -> bool:
         namespace, name = parse_typename(self.pattern)
@@ -235,28 +277,47 @@ class ProtocolFunction:
     def _post(self, body: bytes, address: SdkAddress) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    async def _post_async(self, body: bytes, address: SdkAddress, session: Any) -> bytes:
+        return self._post(body, address)
+
     def invoke(self, address: SdkAddress, state: Mapping[str, Optional[TypedValue]],
                invocations: Iterable[Invocation]) -> BatchResult:
         """Send the batch; after a handshake, register the missing state and send it again."""
         invocations, state = list(invocations), dict(state)
         for _ in range(2):
-            data = self._post(encode_request(address, state, invocations), address)
-            try:
-                result = decode_result(data)
-            except Exception as exc:
-                raise RemoteFunctionError(f"remote function {self.typename} at {self.url} replied with "
-                                          f"{len(data)} bytes that are not a FromFunction: {exc}") from exc
+            result = self._decoded(self._post(encode_request(address, state, invocations), address))
             if not result.missing:
                 return result
-            known = {spec.name for spec in self.specs}
-            self.specs += [spec for spec in result.missing if spec.name not in known]
-            state.update({spec.name: None for spec in result.missing})
-        raise RemoteFunctionError(f"remote function {self.typename} at {self.url} keeps asking for "
-                                  f"state it was given: {[spec.name for spec in result.missing]}")
+            self._learn(result, state)
+        raise self._asks_again(result)
 
     async def invoke_async(self, address: SdkAddress, state: Mapping[str, Optional[TypedValue]],
-                           invocations: Iterable[Invocation]) -> BatchResult:
-        return self.invoke(address, state, invocations)
+                           invocations: Iterable[Invocation], session: Any = None) -> BatchResult:
+        """:meth:`invoke` without blocking the event loop (the calls of a ``session``)."""
+        invocations, state = list(invocations), dict(state)
+        for _ in range(2):
+            body = encode_request(address, state, invocations)
+            result = self._decoded(await self._post_async(body, address, session))
+            if not result.missing:
+                return result
+            self._learn(result, state)
+        raise self._asks_again(result)
+
+    def _decoded(self, data: bytes) -> BatchResult:
+        try:
+            return decode_result(data)
+        except Exception as exc:
+            raise RemoteFunctionError(f"remote function {self.typename} at {self.url} replied with "
+                                      f"{len(data)} bytes that are not a FromFunction: {exc}") from exc
+
+    def _learn(self, result: BatchResult, state: Dict[str, Optional[TypedValue]]) -> None:
+        known = {spec.name for spec in self.specs}
+        self.specs += [spec for spec in result.missing if spec.name not in known]
+        state.update({spec.name: None for spec in result.missing})
+
+    def _asks_again(self, result: BatchResult) -> RemoteFunctionError:
+        return RemoteFunctionError(f"remote function {self.typename} at {self.url} keeps asking for "
+                                   f"state it was given: {[spec.name for spec in result.missing]}")
 
 
 class RemoteFunction(ProtocolFunction):
@@ -268,17 +329,33 @@ class RemoteFunction(ProtocolFunction):
         self.specs: List[ValueSpec] = []  # learned from the endpoint's handshakes
 
     def _post(self, body: bytes, address: SdkAddress) -> bytes:
+        return _run(self._post_async(body, address, None))
+
+    async def _post_async(self, body: bytes, address: SdkAddress, session: Any) -> bytes:
+        """POST with the endpoint's retries (backing off); a session of its own if none."""
+        import asyncio
+
+        import aiohttp
+
         endpoint, error = self.endpoint, None
-        for attempt in range(endpoint.retries + 1):
-            if attempt:
-                time.sleep(endpoint.backoff_s * 2 ** (attempt - 1))
-            try:
-                return http_client().post(self.url, body, endpoint.timeout)
-            except (OSError, http.client.HTTPException) as exc:  # HTTP errors, refused, timeouts
-                error = exc
+        own = session is None
+        if own:
+            session = new_session()
+        try:
+            for attempt in range(endpoint.retries + 1):
+                if attempt:
+                    await asyncio.sleep(endpoint.backoff_s * 2 ** (attempt - 1))
+                try:
+                    return await post(session, self.url, body, endpoint.timeout)
+                except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    error = exc  # HTTP errors, refused, reset, timeouts
+        finally:
+            if own:
+                await session.close()
+        if isinstance(error, asyncio.TimeoutError):
+            error = TimeoutError(f"no reply in {endpoint.timeout} s")
         raise RemoteFunctionError(f"remote function {self.typename} (id {address.id!r}) at {self.url} "
                                   f"failed {endpoint.retries + 1} times: {type(error).__name__}: {error}")
-
 
 
 _UNITS = {"ms": 0.001, "milli": 0.001, "millis": 0.001, "millisecond": 0.001, "milliseconds": 0.001,

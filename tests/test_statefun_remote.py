@@ -216,7 +216,7 @@ def summing_endpoint(delay_s, drop_after_reply=False):
         context.send_egress(egress_message_builder("example/out", t, IntType))
 
     handler, inflight, lock = RequestReplyHandler(functions), Counter(), threading.Lock()
-    log = {"batches": [], "connections": 0, "overlaps": 0}
+    log = {"batches": [], "connections": 0, "overlaps": 0, "at_once": 0, "most_at_once": 0}
 
     class Slow(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: a caller reuses its connection
@@ -233,11 +233,14 @@ def summing_endpoint(delay_s, drop_after_reply=False):
             with lock:
                 inflight[target.id] += 1
                 log["overlaps"] += inflight[target.id] > 1
+                log["at_once"] += 1
+                log["most_at_once"] = max(log["most_at_once"], log["at_once"])
             clock.sleep(delay_s)
             reply = handler.handle_sync(body)
             handshake = FromFunction.FromString(reply).HasField("incomplete_invocation_context")
             with lock:
                 inflight[target.id] -= 1
+                log["at_once"] -= 1
                 if not handshake:  # a handshake is answered, then the same batch comes again
                     log["batches"].append((target.id, len(invocations)))
             self.send_response(200)

@@ -47,7 +47,7 @@ from ..runtime.keygroups import subtask_for_key
 from ..runtime.operators import Collector
 from ..runtime.records import Batch, OutputTag
 from .core import SdkAddress, ValueSpec, parse_typename
-from .errors import StatefulFunctionError
+from .errors import FunctionInvocationError, StatefulFunctionError
 from .embedded import EmbeddedRunner
 from .functions import BatchResult, Context, StatefulFunction, address_of
 from .messages import (KAFKA_RECORD_TYPENAME, KINESIS_RECORD_TYPENAME, EgressMessage, Message,
@@ -83,7 +83,8 @@ class Envelope(NamedTuple):
 
 
 def _register_plain_types() -> None:
-    """Checkpoints hold an address's values, backlogs and delayed messages as data."""
+    """Checkpoints hold an address's values, backlogs and delayed messages as data (and the
+    messages and egress records that sinks hold or logs keep)."""
     from ..runtime import state_format
 
     state_format.register(TypedValue, "statefun.TypedValue",
@@ -93,6 +94,12 @@ def _register_plain_types() -> None:
     state_format.register(SdkAddress, "statefun.SdkAddress",
                           lambda a: (a.namespace, a.name, a.id, a.typename),
                           lambda t: SdkAddress(*t), dedupe=True)
+    # records held for exactly-once output, or read again after a restore
+    state_format.register(Message, "statefun.Message",
+                          lambda m: (m.target_typename, m.target_id, m.typed_value),
+                          lambda t: Message(*t))
+    state_format.register(EgressMessage, "statefun.EgressMessage",
+                          lambda m: (m.typename, m.typed_value), lambda t: EgressMessage(*t))
 
 
 _register_plain_types()
@@ -334,13 +341,19 @@ class _Dispatcher(KeyedProcessFunction):
             first = values[indices[0]]
             state.current_key = key
             fn = functions.get(first.typename)
-            if type(fn) is StatefulFunction:
-                self._embedded(fn, first.id, values, indices, tss, add, now)
-                continue
-            items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
-                     for i in indices if values[i].value is not None]  # not the keep-alives
-            if items:
-                self._address(key, first, items, add, now)
+            try:
+                if type(fn) is StatefulFunction:
+                    self._embedded(fn, first.id, values, indices, tss, add, now)
+                    continue
+                items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
+                         for i in indices if values[i].value is not None]  # not the keep-alives
+                if items:
+                    self._address(key, first, items, add, now)
+            except Exception as exc:  # the step, the function and the message
+                runner = self._runners.get(first.typename)
+                failed = values[runner.failed] if isinstance(exc, FunctionInvocationError) \
+                    and runner is not None else first
+                raise op.error(exc, failed) from exc
         out.flush()
         if self._inflight or self._ready or self._done:
             self._drain()

@@ -159,7 +159,7 @@ class EmbeddedRunner:
     empties the context's lists). It returns the number of calls; a failing call raises
     :class:`FunctionInvocationError`."""
 
-    __slots__ = ("fn", "context", "storage", "expiring", "counts", "_loop")
+    __slots__ = ("fn", "context", "storage", "expiring", "counts", "failed", "_loop")
 
     def __init__(self, fn: StatefulFunction, counts: Optional[List[int]] = None) -> None:
         self.fn = fn
@@ -168,6 +168,7 @@ class EmbeddedRunner:
         self.context = _Context(None, self.storage)  # type: ignore[arg-type]
         self.expiring = any(spec.after_call or spec.after_write for spec in fn.specs)
         self.counts = counts  # the dispatcher's counters of this function type
+        self.failed = 0  # the index of the envelope whose call raised
         self._loop: Any = None
 
     def run(self, typename: str, id: str, values: Dict[str, Any], written: Optional[Dict[str, int]],
@@ -191,6 +192,7 @@ class EmbeddedRunner:
                 else:
                     fun(context, message)
             except Exception as exc:
+                self.failed = i
                 raise FunctionInvocationError(typename, id, message, exc) from exc
             calls += 1
             if context._messages or context._egress or context._delayed:

@@ -1,0 +1,119 @@
+"""Stateful Functions run lean: embedded values stay Python objects between messages (reading
+back exactly what their bytes would give), a batch runs address by address in order, state in
+checkpoints is plain data, and remote calls to many addresses are out at once (one per address)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, List
+
+import pytest
+
+from nbstream import StreamExecutionEnvironment, UserFunctionError
+from nbstream.runtime import state_format
+from nbstream.runtime.checkpoint_storage import latest_checkpoint
+from nbstream.statefun import (FloatType, IntType, StatefulFunctionDataStreamBuilder,
+                               StatefulFunctions, StringType, ValueSpec, egress_message_builder,
+                               make_json_type, message_builder)
+
+DOC = make_json_type("example/doc")
+
+
+def run(functions: StatefulFunctions, messages: List[Any], env: Any = None) -> List[Any]:
+    env = env or StreamExecutionEnvironment.get_execution_environment()
+    out = (StatefulFunctionDataStreamBuilder.builder("lean")
+           .with_data_stream_as_ingress(env.from_collection(messages))
+           .with_functions(functions).with_egress_id("example/out")
+           .with_feedback_timeout(100).build(env))
+    return [StringType.serializer().deserialize(e.raw_value())
+            for e in out.get_data_stream_for_egress_id("example/out").execute_and_collect()]
+
+
+def test_values_read_back_as_their_bytes_would_and_documents_are_not_shared():
+    functions = StatefulFunctions()
+
+    @functions.bind("example/f", [ValueSpec("i", IntType), ValueSpec("x", FloatType),
+                                  ValueSpec("s", StringType), ValueSpec("doc", DOC)])
+    def f(context, message):
+        storage = context.storage
+        seen = (storage.doc or {"n": 0})
+        report = repr((storage.i, storage.x, storage.s, seen))
+        storage.i = True  # an int type keeps the int a bool reads back as
+        storage.x = 0.1  # 32 bits
+        storage.s = b"caf\xc3\xa9"  # UTF-8 bytes are text
+        seen["n"] += 1
+        storage.doc = seen
+        seen["n"] += 100  # changed after it was written: the state keeps what was written
+        context.send_egress(egress_message_builder("example/out", report, StringType))
+
+    got = run(functions, [message_builder("example/f", "a", int_value=0)] * 2)
+    assert got == ["(None, None, None, {'n': 0})",
+                   "(1, 0.10000000149011612, 'café', {'n': 1})"]
+
+
+def test_a_value_its_type_cannot_hold_fails_at_once_naming_the_function():
+    functions = StatefulFunctions()
+
+    @functions.bind("example/f", [ValueSpec("i", IntType)])
+    def f(context, message):
+        context.storage.i = 1 << 40
+
+    with pytest.raises(UserFunctionError, match=r"(?s)example/f.*Value out of range"):
+        run(functions, [message_builder("example/f", "a", int_value=0)])
+
+
+def test_a_batch_runs_each_address_in_order():
+    functions = StatefulFunctions()
+
+    @functions.bind("example/log", [ValueSpec("seen", StringType)])
+    def log(context, message):
+        context.storage.seen = seen = (context.storage.seen or "") + str(message.as_int())
+        context.send_egress(egress_message_builder("example/out", f"{context.address.id}:{seen}",
+                                                   StringType))
+
+    messages = [message_builder("example/log", "ab"[i % 2], int_value=i) for i in range(10)]
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 10})
+    got = run(functions, messages, env)
+    assert sorted(g for g in got if len(g) == 7) == ["a:02468", "b:13579"]
+    assert Counter(g.split(":")[0] for g in got) == {"a": 5, "b": 5}
+
+
+def test_checkpoints_hold_function_state_as_data(tmp_path):
+    functions = StatefulFunctions()
+
+    @functions.bind("example/f", [ValueSpec("n", IntType), ValueSpec("doc", DOC)])
+    def f(context, message):
+        time.sleep(0.002)
+        context.storage.n = n = (context.storage.n or 0) + 1
+        context.storage.doc = {"n": n}
+        context.send_egress(egress_message_builder("example/out", str(n), StringType))
+
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 20})
+    env.enable_checkpointing(30)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    messages = [message_builder("example/f", str(i % 7), int_value=i) for i in range(5000)]
+    out = (StatefulFunctionDataStreamBuilder.builder("lean")
+           .with_data_stream_as_ingress(env.from_collection(messages))
+           .with_functions(functions).with_egress_id("example/out").build(env))
+    it = out.get_data_stream_for_egress_id("example/out").execute_and_collect()
+    for _ in it:
+        if it.job.checkpoint_info().get("completed", 0) >= 2:
+            break
+    checkpoint = latest_checkpoint(str(next(tmp_path.iterdir())))
+    it.close()
+    blobs = [part["state"] for op in checkpoint.operators.values()
+             for part in op["subtasks"].values()]
+    assert blobs and [state_format.object_types(blob) for blob in blobs] == [[]] * len(blobs)
+    states = repr([state_format.loads(blob, objects=False) for blob in blobs])
+    assert "statefun.address" in states and "TypedValue" in states  # the document's bytes
+
+
+def test_calls_to_many_addresses_are_out_at_once_one_per_address(env):
+    from test_statefun_remote import run_sums, summing_endpoint
+
+    with summing_endpoint(0.05) as (url, log):
+        totals = run_sums(env, url, 60, 12)
+    assert totals == sorted(list(range(1, 6)) * 12)
+    assert log["overlaps"] == 0  # one call per address at a time
+    assert log["most_at_once"] > 1  # but many addresses' at once

@@ -151,7 +151,8 @@ def test_a_record_that_cannot_leave_a_worker_blames_the_step_that_made_it(after)
     made = env.from_collection([1, 2, 3]).map(lambda x: x + 1).name("inc").map(make_lock).name("lock")
     out = []
     if after == "key_by":
-        made.key_by(lambda t: t[0]).map(str).name("fmt").add_sink(out.append)
+        # a chain of its own: a key_by from one instance to one is chained otherwise
+        made.key_by(lambda t: t[0]).map(str).name("fmt").start_new_chain().add_sink(out.append)
         target = "fmt"
     else:
         made.add_sink(out.append).name("keep")

@@ -199,9 +199,13 @@ class StreamExecutionEnvironment:
         """Where tasks run: ``thread`` (threads in this kernel), ``process`` (a warm pool of
         worker processes), ``auto`` (measured per step while the job runs), ``flink`` (a job
         on Apache Flink; needs ``nbstream[flink]``). A step may override it with
-        ``set_execution_mode``. A mode that cannot work here says so at once."""
+        ``set_execution_mode``. A mode that cannot work here says so at once; the process
+        mode starts the worker pool in the background at once."""
         check_mode(mode)
         self._execution_mode = mode
+        if mode == "process":  # the workers start now, not with the first job
+            from ..runtime.executors.pool import warm_up
+            warm_up()
         return self
 
     def get_execution_mode(self) -> str:
@@ -409,9 +413,16 @@ class StreamExecutionEnvironment:
         operators with parallelism, chain and the ship strategy of each input."""
         return self._plan(DEFAULT_JOB_NAME).to_json()
 
-    def explain(self) -> str:
-        """The plan of the next job as readable text (chains, parallelism, partitioning)."""
-        return self._plan(DEFAULT_JOB_NAME).explain()
+    def explain(self, code: bool = False) -> str:
+        """The plan of the next job as readable text (chains, parallelism, partitioning);
+        with ``code=True`` also the Python loop each fused run of steps runs as (map,
+        filter and flat_map steps, a key_by at parallelism 1 and the reduce after it;
+        see :mod:`nbstream.runtime.fused`)."""
+        plan = self._plan(DEFAULT_JOB_NAME)
+        if not code:
+            return plan.explain()
+        from ..runtime.fused import explain_code
+        return plan.explain() + "\n\n" + explain_code(plan)
 
     def record(self, name: str, max_seconds: float = 600, max_bytes: int = 256 * 1024 ** 2) -> None:
         """Record the next job's sources as recording ``name`` (see

@@ -3,8 +3,10 @@
 Virtual nodes (partition, union, side output) dissolve into :class:`Edge` objects
 between real nodes. Operators joined by a forward edge of equal parallelism are
 fused into one :class:`Chain` (one task per parallel instance, no queue between
-them), as Flink chains operators. Every other edge becomes a network edge between
-tasks, with a partitioning that decides which downstream instance gets a record.
+them), as Flink chains operators; so is a key_by from parallelism 1 to parallelism 1
+(there is no other instance a key could go to): nothing crosses a thread at p=1. Every
+other edge becomes a network edge between tasks, with a partitioning that decides
+which downstream instance gets a record.
 """
 
 from __future__ import annotations
@@ -200,6 +202,9 @@ class PhysicalPlan:
                 live = getattr(node.params.get("source"), "live", "") if node.is_source else ""
                 if live:  # a live feed: say how to make it replayable, checkpoints or not
                     extra += f"  (live: {live})"
+                if any(e.partitioning.kind in ("hash", "columns") and self.is_chained(e)
+                       for e in self.in_edges(nid)):
+                    extra += "  (keyed in the chain: one instance, no thread between)"
                 if self.config.checkpoints is not None and node.is_source:
                     replay = getattr(node.params.get("source"), "after_restore", "")
                     extra += f"  (after a restore: {replay})" if replay else ""
@@ -355,14 +360,23 @@ def _edges(nodes: Mapping[int, Node], real: Mapping[int, Node],
 
 
 def _chainable(edge: Edge, up: Node, down: Node, in_degree: int,
-               parallelism: Mapping[int, int], modes: Mapping[int, Tuple[str, str]]) -> bool:
+               parallelism: Mapping[int, int], max_par: Mapping[int, int],
+               modes: Mapping[int, Tuple[str, str]]) -> bool:
     return (in_degree == 1
-            and edge.partitioning.kind == "forward"
+            and (edge.partitioning.kind == "forward" or _single_keyed(edge, parallelism, max_par))
             and parallelism[up.id] == parallelism[down.id]
             and down.chaining == "default"
             and up.chaining != "never"
             and down.kind not in TWO_INPUT_KINDS
             and modes[up.id][0] == modes[down.id][0])
+
+
+def _single_keyed(edge: Edge, parallelism: Mapping[int, int], max_par: Mapping[int, int]) -> bool:
+    """A key_by from one instance to one instance (of the same key groups): every key goes
+    to the only receiver, so the keyed step is chained, its keys computed in the task."""
+    return (edge.partitioning.kind in ("hash", "columns")
+            and parallelism[edge.source] == parallelism[edge.target] == 1
+            and max_par[edge.source] == max_par[edge.target])
 
 
 def _chain(real: Mapping[int, Node], edges: Sequence[Edge], parallelism: Mapping[int, int],
@@ -376,7 +390,7 @@ def _chain(real: Mapping[int, Node], edges: Sequence[Edge], parallelism: Mapping
     for nid in sorted(real):  # ids grow with creation, so inputs come first
         ins = in_edges[nid]
         if enabled and ins and _chainable(ins[0], real[ins[0].source], real[nid], len(ins),
-                                          parallelism, modes):
+                                          parallelism, max_par, modes):
             cid = chain_of[ins[0].source]
             members[cid].append(nid)
         else:

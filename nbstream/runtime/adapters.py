@@ -169,16 +169,22 @@ class ReduceOperator(OneInputOperator):
                     acc[k] = v
                     append(v)
         except USER_ERRORS as exc:
-            if isinstance(exc, TypeError):
-                check_hashable(k, self.name, self.fn_name, v)
-            if first is not None:
-                try:
-                    first(v)  # a record without the field: the clearer message
-                except USER_ERRORS as missing:
-                    raise self.error(missing, v) from missing
-            raise self.error(exc, v) from exc
+            raise self.failure(exc, k, v) from exc
         if not self.batch_mode:
             self.output.emit(Batch(out, batch.timestamps))
+
+    def failure(self, exc: BaseException, key: Any, record: Any) -> BaseException:
+        """The error of the record that failed: a key Python cannot hash, a record without
+        the field a sum/min/max reads (said plainly), or the function's own error."""
+        if isinstance(exc, TypeError):
+            check_hashable(key, self.name, self.fn_name, record)
+        first = getattr(self.reduce, "check_first", None)
+        if first is not None:
+            try:
+                first(record)  # a record without the field: the clearer message
+            except USER_ERRORS as missing:
+                return self.error(missing, record)
+        return self.error(exc, record)
 
     def end_input(self) -> None:
         if self.batch_mode:

@@ -510,6 +510,9 @@ class SourceOperator(Operator):
         except UserFunctionError:
             raise
         except USER_ERRORS as exc:
+            from .checkpoints import CheckpointError
+            if isinstance(exc, CheckpointError):  # a checkpoint taken between its batches
+                raise
             raise self.error(exc, None, has_record=False) from exc
 
     def notify_checkpoint_complete(self, checkpoint_id: Optional[int]) -> None:

@@ -21,6 +21,7 @@ from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, SH
                           AligningInbox, dump_state, load_state)
 from .clock import TimeService
 from .context import TaskInfo
+from .fused import KeyedChainTarget, fuse
 from .operators import ChainTarget, Operator, SourceOperator
 from .pacer import Pacer
 from .partitioners import make_partitioner
@@ -223,15 +224,21 @@ class Task:
         kinds = [(e.partitioning.kind, e.input_index) for e in edges]
         self.keyed = any(k == "hash" for k, _ in kinds) and all(
             k == "hash" or (k == "broadcast" and i == 1) for k, i in kinds)
-        key_types = [e.partitioning.key_type for e in edges if e.partitioning.kind == "hash"]
+        # a key_by chained at parallelism 1: its step is keyed inside the chain
+        chained_keys = [e for nid in self.chain.nodes for e in plan.in_edges(nid)
+                        if e.partitioning.kind == "hash" and plan.is_chained(e)]
+        key_types = [e.partitioning.key_type for e in edges + chained_keys
+                     if e.partitioning.kind == "hash"]
         extras = {**(extras or {}), "key_type": key_types[0] if key_types else None}
         info = TaskInfo(self.name, subtask, self.chain.parallelism, self.chain.max_parallelism,
                         plan.config, self.time_service, plan.job_name, extras,
                         self.wait_for_notifications)
+        keyed_inside = {e.target for e in chained_keys}
         for nid, op in self.ops.items():
-            op.setup(info, keyed=self.keyed and nid == self.chain.head)
+            op.setup(info, keyed=self.keyed and nid == self.chain.head or nid in keyed_inside)
         self.network: List[NetworkTarget] = []
         self._wire(make_writer)
+        self.fused = fuse(plan, self.chain, self.ops)  # runs of steps as one loop
         self.is_source = isinstance(self.head, SourceOperator)
         self.mailbox: Deque[Tuple[str, Any]] = deque()
         mailboxes = getattr(control, "mailboxes", None)
@@ -474,8 +481,12 @@ class Task:
         plan = self.plan
         for nid, op in self.ops.items():
             for edge in plan.out_edges(nid):
-                if plan.is_chained(edge):
-                    target: Any = ChainTarget(self.ops[edge.target])
+                if plan.is_chained(edge) and edge.partitioning.kind == "hash":
+                    target: Any = KeyedChainTarget(self.ops[edge.target], make_partitioner(
+                        edge.partitioning, 1, 0, plan.max_parallelism[edge.target],
+                        f"key_by into '{plan.nodes[edge.target].name}'"))
+                elif plan.is_chained(edge):
+                    target = ChainTarget(self.ops[edge.target])
                 else:
                     receivers = plan.receivers(edge, self.subtask)
                     partitioner = make_partitioner(

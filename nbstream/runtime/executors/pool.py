@@ -38,7 +38,7 @@ from ...errors import JobFailedError
 from . import wire
 from .wire import HEADER, READY, SHUTDOWN
 
-__all__ = ["Worker", "WorkerPool", "get_pool", "shutdown_pool", "pool_size"]
+__all__ = ["Worker", "WorkerPool", "get_pool", "shutdown_pool", "pool_size", "warm_up"]
 
 START_TIMEOUT_S = 60.0
 BOOT = ("import json, os, sys; sys.path[:0] = json.loads(os.environ.pop('NBSTREAM_WORKER_PATH')); "
@@ -310,6 +310,28 @@ def get_pool() -> WorkerPool:
         if _POOL is None or _POOL._closed:
             _POOL = WorkerPool()
         return _POOL
+
+
+def warm_up() -> None:
+    """Start the pool's workers in the background, so that the first process-mode job
+    finds them ready (an environment set to process mode, ``%set_mode process``). A job
+    that comes meanwhile waits for the start under way; an error starting them is left
+    to that job to report."""
+    pool = get_pool()
+    if len(pool.workers) >= pool.size:
+        return
+
+    def start() -> None:
+        try:
+            pool.ensure(pool.size)
+            import importlib  # what a job's start in the kernel needs, loaded meanwhile
+            importlib.import_module(f"{__package__}.process")
+            importlib.import_module("nbstream.runtime.registry").kinds()  # the operators
+            importlib.import_module("cloudpickle")  # the steps are shipped with it
+        except Exception:  # noqa: BLE001 - the job that needs the workers says why
+            pass
+
+    threading.Thread(target=start, daemon=True, name="nbstream pool warm-up").start()
 
 
 def shutdown_pool() -> None:

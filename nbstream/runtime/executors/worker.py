@@ -515,6 +515,7 @@ class WorkerProcess:
         first, rest = message(READY, 0, os.getpid())
         self._send_now(first, rest)
         threading.Thread(target=self._report, daemon=True, name="nbstream-worker report").start()
+        threading.Thread(target=_preload, daemon=True, name="nbstream-worker preload").start()
         recv = self.conn.recv_bytes
         while True:
             try:
@@ -609,6 +610,15 @@ class WorkerProcess:
         except Exception:  # noqa: BLE001 - the next round tries again
             return
         self.send(METRICS, job.no, frames=frames)
+
+
+def _preload() -> None:
+    """Load what every job needs while the worker waits for its first (a warm worker's
+    first job then starts as fast as its next)."""
+    import cloudpickle  # noqa: F401 - a job's steps come pickled with it
+
+    from ..registry import kinds
+    kinds()  # every operator module
 
 
 def main(fd: int, wid: int) -> None:

@@ -173,6 +173,8 @@ class Hash(_Keyed):
         self.max_parallelism = max_parallelism
 
     def channel_of(self, key: Any) -> int:
+        if self.n == 1:  # one receiver: no hash to compute
+            return 0
         return (stable_hash(key) % self.max_parallelism) * self.n // self.max_parallelism
 
 

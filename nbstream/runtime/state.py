@@ -149,6 +149,12 @@ class _State:
     def keys_with_state(self) -> Iterator[Any]:
         return iter(self._data)
 
+    def entries(self) -> Tuple[Any, bool]:
+        """The state's values by key (a state without namespaces), for a loop that reads and
+        writes many keys' values itself, and whether a value changed in place is stored
+        (a dict: yes; a state store's mapping: write it back)."""
+        return self._data, type(self._data) is dict
+
 
 class ValueState(_State):
     """One value per key: ``value()``, ``update(v)``, ``clear()``."""

@@ -48,7 +48,7 @@ from ..runtime.operators import Collector
 from ..runtime.records import Batch, OutputTag
 from .core import SdkAddress, ValueSpec, parse_typename
 from .errors import FunctionInvocationError, StatefulFunctionError
-from .embedded import EmbeddedRunner
+from .embedded import EmbeddedRunner, expired, upgraded
 from .functions import BatchResult, Context, StatefulFunction, address_of
 from .messages import (KAFKA_RECORD_TYPENAME, KINESIS_RECORD_TYPENAME, EgressMessage, Message,
                        from_typed_value, to_typed_value)
@@ -107,7 +107,8 @@ _register_plain_types()
 
 def _envelope(record: Any) -> Envelope:
     if isinstance(record, Message):
-        return Envelope(record.target_typename, record.target_id, record.typed_value)
+        return _tuple(Envelope, (record.target_typename, record.target_id, record.typed_value,
+                                 None))
     if isinstance(record, RoutableMessage):
         tpe = record.value_type or _PY_TYPES.get(type(record.value))
         if tpe is None:
@@ -119,8 +120,11 @@ def _envelope(record: Any) -> Envelope:
                     f"{type(record).__name__}")
 
 
+_tuple = tuple.__new__  # Envelope(...) without the named tuple's own __new__: a third of the cost
+
+
 def _by_address(key: str, partitions: int) -> int:
-    return subtask_for_key(key, DEFAULT_MAX_PARALLELISM, partitions)
+    return subtask_for_key(key, DEFAULT_MAX_PARALLELISM, partitions) if partitions > 1 else 0
 
 
 def _address_key(envelope: Envelope) -> str:
@@ -191,26 +195,6 @@ _POLL_MS = 2          # how often a task with remote calls out looks for their r
 _MAX_QUEUED = 100_000  # messages waiting in one instance's backlogs before the ingress waits
 
 
-def _expired(spec: ValueSpec, written: Optional[int], last_call: Optional[int], now: int) -> bool:
-    if written is None:
-        return False
-    if spec.after_write:
-        return now - written >= spec.duration
-    if spec.after_call:
-        return now - (last_call if last_call is not None else written) >= spec.duration
-    return False
-
-
-def _upgraded(slot: Any) -> List[Any]:
-    """A slot of an earlier version (a tuple, values as (TypedValue, written) pairs)."""
-    slot = list(slot) + [None] * (6 - len(slot))
-    if slot[_VALUES]:
-        pairs = slot[_VALUES]
-        slot[_VALUES] = {name: value for name, (value, _) in pairs.items()}
-        slot[_WRITTEN] = {name: written for name, (_, written) in pairs.items()}
-    return slot
-
-
 class _Dispatcher(KeyedProcessFunction):
     """Runs the functions of the messages of a batch, address by address: one state access
     per address, the messages in their order, the effects applied after each call."""
@@ -226,8 +210,7 @@ class _Dispatcher(KeyedProcessFunction):
         self._op = runtime_context._op  # the operator: its state, timers and output
         self.slot = runtime_context.get_state(ValueStateDescriptor("statefun.address"))
         self._runners: Dict[str, EmbeddedRunner] = {}  # function type -> its reused context
-        self._group: Any = None  # the address an embedded function runs for: (slot, add, now)
-        self._sampled = -1  # addresses run, of which one in 16 gives the latency
+        self._group: Any = None  # where an embedded call's effects go: (add, now)
         self._specs: Dict[str, Tuple[int, Dict[str, ValueSpec], bool]] = {}
         self._stats: Dict[str, List[int]] = {}  # function type -> counts by _STATS, for job.metrics()
         self._latencies: Dict[str, Histogram] = {}  # function type -> invocation latencies
@@ -306,7 +289,7 @@ class _Dispatcher(KeyedProcessFunction):
         written = slot[_WRITTEN] or {}
         for name, value in (slot[_VALUES] or {}).items():
             spec = specs.get(name)
-            if spec is not None and expiring and _expired(spec, written.get(name),
+            if spec is not None and expiring and expired(spec, written.get(name),
                                                           slot[_LAST_CALL], now):
                 continue
             state[name] = value if value.__class__ is TypedValue or spec is None \
@@ -317,7 +300,7 @@ class _Dispatcher(KeyedProcessFunction):
         slot = self.slot.value()
         if slot is None:
             return [None] * 6
-        return slot if len(slot) == 6 else _upgraded(slot)  # a savepoint of an earlier version
+        return slot if len(slot) == 6 else upgraded(slot)  # a savepoint of an earlier version
 
     # -- a batch of messages ---------------------------------------------------------------
 
@@ -337,23 +320,31 @@ class _Dispatcher(KeyedProcessFunction):
         out = Collector(op, tss is not None)
         add, state, functions = out.add, op.state, self.functions
         now = op.task.time_service.now_ms()
+        embedded: Dict[str, List[Tuple[str, str, List[int]]]] = {}
         for key, indices in groups.items():
             first = values[indices[0]]
+            if type(functions.get(first.typename)) is StatefulFunction:
+                addresses = embedded.get(first.typename)
+                if addresses is None:
+                    addresses = embedded[first.typename] = []
+                addresses.append((key, first.id, indices))
+                continue
             state.current_key = key
-            fn = functions.get(first.typename)
+            items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
+                     for i in indices if values[i].value is not None]  # not the keep-alives
             try:
-                if type(fn) is StatefulFunction:
-                    self._embedded(fn, first.id, values, indices, tss, add, now)
-                    continue
-                items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
-                         for i in indices if values[i].value is not None]  # not the keep-alives
                 if items:
                     self._address(key, first, items, add, now)
             except Exception as exc:  # the step, the function and the message
-                runner = self._runners.get(first.typename)
-                failed = values[runner.failed] if isinstance(exc, FunctionInvocationError) \
-                    and runner is not None else first
-                raise op.error(exc, failed) from exc
+                raise op.error(exc, first) from exc
+        for typename, addresses in embedded.items():
+            runner = self._runner(functions[typename])
+            try:
+                self._embedded(runner, addresses, values, tss, add, now)
+            except FunctionInvocationError as exc:
+                raise op.error(exc, values[runner.failed]) from exc
+            except Exception as exc:
+                raise op.error(exc, None, has_record=False) from exc
         out.flush()
         if self._inflight or self._ready or self._done:
             self._drain()
@@ -370,48 +361,25 @@ class _Dispatcher(KeyedProcessFunction):
                 self._drain()
         return out
 
-    def _embedded(self, fn: StatefulFunction, id: str, envelopes: List[Envelope],
-                  indices: List[int], tss: Optional[List[Optional[int]]], add: Any,
-                  now: int) -> None:
-        """The messages of an embedded function's address: its values stay Python objects
-        in its state (see :mod:`nbstream.statefun.embedded`)."""
+    def _runner(self, fn: StatefulFunction) -> EmbeddedRunner:
         runner = self._runners.get(fn.typename)
         if runner is None:
-            runner = self._runners[fn.typename] = EmbeddedRunner(fn, self._counts(fn.typename))
-        slot = self.slot.value()
-        if slot is None:
-            slot = [None] * 6
-        elif len(slot) != 6:
-            slot = _upgraded(slot)  # a savepoint of an earlier version
-        values, written = slot[_VALUES], None
-        if values is None:
-            values = {}
-        if runner.expiring:
-            written = slot[_WRITTEN] or {}
-            specs, _ = self._spec_index(fn)
-            for name in [n for n in values if n in specs and _expired(
-                    specs[n], written.get(n), slot[_LAST_CALL], now)]:
-                del values[name]
-                written.pop(name, None)
-        self._group = (slot, add, now)  # for _emit
-        self._sampled += 1
-        timed = not self._sampled & 15  # one address in 16 gives the latency
-        started = time.perf_counter() if timed else 0.0
-        calls = runner.run(fn.typename, id, values, written, now, envelopes, indices, tss,
-                           self._emit)
-        if timed:
-            self._latency(fn.typename, time.perf_counter() - started)
-        counts = runner.counts
-        counts[0] += calls
-        counts[1] += calls
-        slot[_VALUES] = values or None
-        if runner.expiring:
-            slot[_WRITTEN], slot[_LAST_CALL] = written or None, now
-        self.slot.update(slot)
+            runner = self._runners[fn.typename] = EmbeddedRunner(
+                fn, self._counts(fn.typename), lambda s, t=fn.typename: self._latency(t, s))
+        return runner
 
-    def _emit(self, context: Context, ts: Optional[int]) -> None:
+    def _embedded(self, runner: EmbeddedRunner, addresses: List[Tuple[str, str, List[int]]],
+                  envelopes: List[Envelope], tss: Optional[List[Optional[int]]], add: Any,
+                  now: int) -> None:
+        """The messages of an embedded function's addresses: their values stay Python objects
+        in their state (see :mod:`nbstream.statefun.embedded`), one state access each."""
+        entries, in_place = self.slot.entries()
+        self._group = (add, now)
+        runner.run(self._op.state, entries, in_place, addresses, envelopes, tss, now, self._emit)
+
+    def _emit(self, context: Context, ts: Optional[int], slot: List[Any]) -> None:
         """The effects an embedded call asked for (see ``EmbeddedRunner.run``)."""
-        slot, add, now = self._group
+        add, now = self._group
         result = BatchResult([], context._messages, context._delayed, context._egress)
         context._messages, context._delayed, context._egress = [], [], []
         add(self._effects(result, context.address, slot, now), ts)
@@ -423,7 +391,8 @@ class _Dispatcher(KeyedProcessFunction):
         typename = first.typename
         fn = self._function(typename)
         if type(fn) is StatefulFunction:  # (one message, from process_element)
-            return self._embedded(fn, first.id, [first], [0], None, add, now)
+            return self._embedded(self._runner(fn), [(key, first.id, [0])], [first], None, add,
+                                  now)
         counts = self._counts(typename)
         counts[0] += len(items)
         address = address_of(typename, first.id)
@@ -653,7 +622,7 @@ class _Dispatcher(KeyedProcessFunction):
     def _outputs(self, result: BatchResult, address: SdkAddress) -> List[Any]:
         if not result.messages and not result.egress:
             return []
-        out: List[Any] = [Envelope(m.target_typename, m.target_id, m.typed_value, address)
+        out: List[Any] = [_tuple(Envelope, (m.target_typename, m.target_id, m.typed_value, address))
                           for m in result.messages]
         for egress in result.egress:
             tag = self.egress.get(egress.typename)

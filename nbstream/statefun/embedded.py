@@ -17,20 +17,21 @@ of a function's earlier version) is read through the spec's type on first access
 ... def counter(context, message):
 ...     context.storage.count = (context.storage.count or 0) + message.as_int()
 >>> runner = EmbeddedRunner(functions.for_typename("example/counter"))
->>> values = {}
+>>> from types import SimpleNamespace
 >>> message = message_builder("example/counter", "7", int_value=5)
->>> from collections import namedtuple  # the runtime's envelopes have .value and .caller
->>> envelopes = [namedtuple("Envelope", "value caller")(message.typed_value, None)] * 2
->>> runner.run("example/counter", "7", values, None, 0, envelopes, [0, 1], None,
-...            lambda context, ts: None)
+>>> envelopes = [SimpleNamespace(value=message.typed_value, caller=None)] * 2
+>>> entries = {}  # the addresses' states by key
+>>> runner.run(SimpleNamespace(), entries, True, [("k7", "7", [0, 1])], envelopes, None, 0,
+...            lambda context, ts, slot: None)
 2
->>> values
+>>> entries["k7"][0]
 {'count': 10}
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .core import SdkAddress, ValueSpec
 from .errors import FunctionInvocationError
@@ -54,9 +55,47 @@ def _revived(value: TypedValue, typename: str, serializer: Any) -> Any:
 _NONE_ERROR = "provided value must not be None. To delete a value, please use del."
 
 
+def expired(spec: ValueSpec, written: Optional[int], last_call: Optional[int], now: int) -> bool:
+    """Whether a value written at ``written`` has expired by ``now`` (the spec's expiry)."""
+    if written is None:
+        return False
+    if spec.after_write:
+        return now - written >= spec.duration
+    if spec.after_call:
+        return now - (last_call if last_call is not None else written) >= spec.duration
+    return False
+
+
+def upgraded(slot: Any) -> List[Any]:
+    """An address's state of an earlier version (a tuple, values as (TypedValue, written)
+    pairs) as today's slot."""
+    slot = list(slot) + [None] * (6 - len(slot))
+    if slot[0]:
+        pairs = slot[0]
+        slot[0] = {name: value for name, (value, _) in pairs.items()}
+        slot[5] = {name: written for name, (_, written) in pairs.items()}
+    return slot
+
+
+def _as_is(tpe: Type) -> Callable[[Any], bool]:
+    """Whether a value is already what the type's bytes would read back as (the common case,
+    told at once: an int in range for IntType, a float for DoubleType, a str for
+    StringType); any other value goes through the type's own check."""
+    from .types import BoolType, DoubleType, IntType, LongType, StringType
+
+    if tpe is IntType or tpe is LongType:
+        bits = 32 if tpe is IntType else 64
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return lambda v: type(v) is int and low <= v <= high
+    exact = {BoolType: bool, DoubleType: float, StringType: str}.get(tpe)  # type: ignore[call-overload]
+    if exact is not None:
+        return lambda v: type(v) is exact
+    return lambda v: False
+
+
 def _live_property(name: str, tpe: Type, check: Callable[[Any], Any], default: Any) -> property:
     """A value of a built-in type, kept as the Python value it reads back as."""
-    typename, serializer = tpe.typename, tpe.serializer()
+    typename, serializer, as_is = tpe.typename, tpe.serializer(), _as_is(tpe)
 
     def get(storage: Any) -> Any:
         value = storage._values.get(name)
@@ -69,9 +108,10 @@ def _live_property(name: str, tpe: Type, check: Callable[[Any], Any], default: A
         return value
 
     def put(storage: Any, value: Any) -> None:
-        if value is None:
-            raise ValueError(_NONE_ERROR)
-        value = check(value)
+        if not as_is(value):
+            if value is None:
+                raise ValueError(_NONE_ERROR)
+            value = check(value)
         storage._values[name] = value if value else default  # as the bytes read back
         if storage._written is not None:
             storage._written[name] = storage._now
@@ -152,52 +192,101 @@ _new = object.__new__
 class EmbeddedRunner:
     """Runs one function type's messages, address by address, on a reused context.
 
-    ``run(typename, id, values, written, now, envelopes, indices, timestamps, emit)`` calls
-    the function once per envelope ``envelopes[i]`` for ``i`` in ``indices`` (skipping
-    keep-alives) with ``values`` (name -> value, changed in place) as the address's storage;
-    after a call that asked for effects, ``emit(context, timestamp)`` takes them (and
+    ``run(keyed, entries, in_place, addresses, envelopes, timestamps, now, emit)`` goes
+    through ``addresses`` (``(key, id, indices)``: the address's key and id, and the indices
+    of its envelopes in ``envelopes``, in order): it makes the key current in ``keyed`` (the
+    keyed state), finds the address's state in ``entries`` (its values by key, see
+    ``ValueState.entries``; a new one made, written back unless ``in_place``) and calls the
+    function once per envelope (keep-alives skipped) with the address's values as storage.
+    After a call that asked for effects, ``emit(context, timestamp, slot)`` takes them (and
     empties the context's lists). It returns the number of calls; a failing call raises
-    :class:`FunctionInvocationError`."""
+    :class:`FunctionInvocationError` (``failed`` is then its envelope's index).
 
-    __slots__ = ("fn", "context", "storage", "expiring", "counts", "failed", "_loop")
+    An address's state is the dispatcher's slot (a list: its values first, the time of its
+    last call second, written times last; see ``nbstream.statefun.datastream``)."""
 
-    def __init__(self, fn: StatefulFunction, counts: Optional[List[int]] = None) -> None:
+    __slots__ = ("fn", "context", "storage", "expiring", "specs", "counts", "failed",
+                 "latency", "_loop")
+
+    def __init__(self, fn: StatefulFunction, counts: Optional[List[int]] = None,
+                 latency: Optional[Callable[[float], None]] = None) -> None:
         self.fn = fn
         self.storage = storage_class(fn.specs)()
         self.storage._typename = fn.typename
         self.context = _Context(None, self.storage)  # type: ignore[arg-type]
         self.expiring = any(spec.after_call or spec.after_write for spec in fn.specs)
+        self.specs = {spec.name: spec for spec in fn.specs}
         self.counts = counts  # the dispatcher's counters of this function type
+        self.latency = latency  # takes the seconds of one address in 16
         self.failed = 0  # the index of the envelope whose call raised
         self._loop: Any = None
 
-    def run(self, typename: str, id: str, values: Dict[str, Any], written: Optional[Dict[str, int]],
-            now: int, envelopes: Sequence[Any], indices: Iterable[int],
-            timestamps: Optional[Sequence[Optional[int]]],
-            emit: Callable[[Context, Optional[int]], None]) -> int:
-        storage, context, fun = self.storage, self.context, self.fn.fun
-        storage._values, storage._written, storage._now = values, written, now
-        context._address, context._typename, context._id = None, typename, id
-        is_async, calls = self.fn.is_async, 0
-        for i in indices:
-            envelope = envelopes[i]
-            argument = envelope.value
-            if argument is None:
-                continue  # a keep-alive of the loop
-            context._caller = envelope.caller
-            message = _message(typename, id, argument)
-            try:
-                if is_async:
-                    self._await(fun(context, message))
-                else:
-                    fun(context, message)
-            except Exception as exc:
-                self.failed = i
-                raise FunctionInvocationError(typename, id, message, exc) from exc
-            calls += 1
-            if context._messages or context._egress or context._delayed:
-                emit(context, timestamps[i] if timestamps is not None else None)
+    def run(self, keyed: Any, entries: Any, in_place: bool,
+            addresses: Iterable[Tuple[Any, str, List[int]]], envelopes: Sequence[Any],
+            timestamps: Optional[Sequence[Optional[int]]], now: int,
+            emit: Callable[[Context, Optional[int], List[Any]], None]) -> int:
+        storage, context, fun, fn = self.storage, self.context, self.fn.fun, self.fn
+        typename, is_async, expiring = fn.typename, fn.is_async, self.expiring
+        storage._written, storage._now = None, now
+        context._typename = typename
+        calls, latency, perf_counter = 0, self.latency, time.perf_counter
+        for n, (key, id, indices) in enumerate(addresses):
+            timed = latency is not None and not n & 15
+            started = perf_counter() if timed else 0.0
+            keyed.current_key = key
+            slot = entries.get(key)
+            if slot is None:
+                slot = [None] * 6
+                entries[key] = slot
+            elif len(slot) != 6 or not in_place:
+                if len(slot) != 6:
+                    slot = upgraded(slot)  # a savepoint of an earlier version
+                entries[key] = slot  # (a store's: written back now, changed below)
+            values = slot[0]
+            if values is None:
+                values = slot[0] = {}
+            if expiring:
+                storage._written = self._unexpired(slot, values, now)
+            storage._values = values
+            context._address, context._id = None, id
+            for i in indices:
+                envelope = envelopes[i]
+                argument = envelope.value
+                if argument is None:
+                    continue  # a keep-alive of the loop
+                context._caller = envelope.caller
+                message = _message(typename, id, argument)
+                try:
+                    if is_async:
+                        self._await(fun(context, message))
+                    else:
+                        fun(context, message)
+                except Exception as exc:
+                    self.failed = i
+                    raise FunctionInvocationError(typename, id, message, exc) from exc
+                calls += 1
+                if context._messages or context._egress or context._delayed:
+                    emit(context, timestamps[i] if timestamps is not None else None, slot)
+            if expiring:
+                slot[1], slot[5] = now, storage._written or None
+            if not in_place:
+                entries[key] = slot
+            if timed:
+                latency(perf_counter() - started)
+        if self.counts is not None:
+            self.counts[0] += calls
+            self.counts[1] += calls
         return calls
+
+    def _unexpired(self, slot: List[Any], values: Dict[str, Any], now: int) -> Dict[str, int]:
+        """Drop the values expired by now; the written times (kept for expiring specs)."""
+        written = slot[5] or {}
+        specs, last_call = self.specs, slot[1]
+        for name in [n for n in values if n in specs]:
+            if expired(specs[name], written.get(name), last_call, now):
+                del values[name]
+                written.pop(name, None)
+        return written
 
     def _await(self, coroutine: Any) -> Any:
         if self._loop is None:

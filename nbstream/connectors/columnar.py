@@ -184,7 +184,7 @@ class ArrowSource(SourceSpec):
             for rb in self.data:
                 yield from _chunks(rb, self.batch_rows)
         elif self.kind == "parquet":
-            yield from self._parquet(subtask, parallelism)
+            yield from _ahead(self._parquet(subtask, parallelism))
         else:
             yield from self._csv()
 
@@ -237,6 +237,52 @@ class ArrowSource(SourceSpec):
         if spec.kind == "reader":  # a stream read once: after a restore, read on
             Reader.seek = lambda self, position: None  # type: ignore[attr-defined]
         return Reader()
+
+
+_DONE = object()
+
+
+def _ahead(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``batches``, read up to ``depth`` ahead on a thread of their own: decoding the next
+    ones (Arrow lets go of the GIL meanwhile) overlaps with the work on this one. Closing
+    the generator stops the thread; an error reading is raised here."""
+    import queue
+    import threading
+
+    ready: "queue.Queue[Any]" = queue.Queue(depth)
+    stop = threading.Event()
+
+    def hand(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for rb in batches:
+                if not hand(rb):
+                    return
+            hand(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - raised in the reading task
+            hand(exc)
+
+    thread = threading.Thread(target=read, daemon=True, name="nbstream read-ahead")
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _chunks(rb: Any, rows: int) -> Iterator[Any]:

@@ -455,11 +455,14 @@ class ColumnarWindowOperator(_ColumnarWindows):
                                    names=columns + ["__start"] + (["__last"] if last else [])))
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         aggs = self._partial_aggs() + ([("__last", "sum")] if last else [])
-        # the window start leads the grouping keys: pyarrow 16's grouping by a string key
-        # holding nulls, as its first key, splits the null group (and more) past 32 rows
-        partial = table.group_by(["__start"] + self.keys).aggregate(aggs)
-        partial = partial.select(self.keys + ["__start"] + [
-            c for c in partial.column_names if c not in self.keys and c != "__start"])
+        partial = None if last else _counted(table, self.keys, self.slide, aggs)
+        if partial is None:  # any other keys or aggregates: Arrow's hash group-by
+            # the window start leads the grouping keys: pyarrow 16's grouping by a string
+            # key holding nulls, as its first key, splits the null group (and more) past 32
+            # rows
+            partial = table.group_by(["__start"] + self.keys).aggregate(aggs)
+            partial = partial.select(self.keys + ["__start"] + [
+                c for c in partial.column_names if c not in self.keys and c != "__start"])
         self.pending.append(partial)
         low = int(min(s[m].min() for m, s, _ in fresh))
         self.min_start = low if self.min_start is None else min(self.min_start, low)
@@ -630,6 +633,60 @@ Spec = Tuple[str, Optional[str], str]  # (result name, column, function)
 
 
 # -- plain accumulators, for the rows that must be seen one by one -----------------------------
+_EXACT = float(1 << 53)  # a float64 sum of integers below this is exact
+
+
+def _counted(table: Any, keys: Sequence[str], slide: int, aggs: List[Any]) -> Any:
+    """The partial aggregates Arrow's group-by gives (same columns, names and types), by
+    counting instead of hashing where that is exact and small: one integer key column
+    without nulls whose values and windows span a range not much wider than the batch,
+    and count, sum and count of numeric columns without nulls (``np.bincount``, a few
+    times faster). None where it does not apply."""
+    import numpy as np
+    import pyarrow as pa
+
+    if len(keys) != 1 or table.num_rows == 0:
+        return None
+    key = table.column(keys[0])
+    if not pa.types.is_integer(key.type) or key.null_count:
+        return None
+    columns = {}
+    for column, fn in aggs[1:]:
+        col = table.column(column)
+        if fn not in ("sum", "count") or col.null_count or not (
+                pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            return None
+        columns[column] = col
+    k = key.to_numpy().astype(np.int64, copy=False)
+    start = table.column("__start").to_numpy()
+    k_low, s_low = int(k.min()), int(start.min())
+    width = int(start.max() - s_low) // slide + 1
+    cells = (int(k.max()) - k_low + 1) * width
+    if cells > max(4 * len(k), 1 << 16):
+        return None  # sparse: counting would touch more cells than rows
+    code = (k - k_low) * width + (start - s_low) // slide
+    counts = np.bincount(code, minlength=cells)
+    present = np.flatnonzero(counts)
+    out = {keys[0]: pa.array((present // width + k_low).astype(key.type.to_pandas_dtype())),
+           "__start": pa.array((present % width) * slide + s_low),
+           "count_all": pa.array(counts[present])}
+    for column, fn in aggs[1:]:
+        col = columns[column]
+        name = f"{column}_{fn}"
+        if fn == "count":
+            out[name] = pa.array(counts[present])
+            continue
+        values = col.to_numpy()
+        if pa.types.is_integer(col.type):
+            if len(values) and float(np.abs(values).max()) * len(values) >= _EXACT:
+                return None  # the float sums might round
+            sums = np.bincount(code, weights=values, minlength=cells)[present]
+            out[name] = pa.array(np.rint(sums).astype(np.int64))
+        else:
+            out[name] = pa.array(np.bincount(code, weights=values, minlength=cells)[present])
+    return pa.table(out)
+
+
 def empty_accumulator(specs: Sequence[Spec]) -> List[Any]:
     """count: rows; mean: [sum, non-null values]; sum, min, max: None until a value."""
     return [0 if fn == "count" else [0, 0] if fn == "mean" else None for _, _, fn in specs]

@@ -64,14 +64,27 @@ def timestamps_ms(batch: Any, time: Tuple[str, int]) -> Any:
     kind = col.type
     if pa.types.is_timestamp(kind):
         mul, div = _PER_MS[kind.unit]
-        ms = col.cast(pa.int64()).to_numpy()
+        ms = numpy_of(col.cast(pa.int64()))
         ms = ms * mul if mul != 1 else (np.floor_divide(ms, div) if div != 1 else ms)
     elif pa.types.is_integer(kind):
-        ms = col.to_numpy().astype(np.int64, copy=False)
+        ms = numpy_of(col).astype(np.int64, copy=False)
     else:
         raise TypeError(f"timestamp column {name!r} has type {kind}; use int milliseconds "
                         "or a timestamp type")
     return ms + delta if delta else ms
+
+
+def numpy_of(column: Any) -> Any:
+    """A numpy view of an Arrow array (or chunked array) of numbers without nulls, with no
+    copy where one is not needed (``to_numpy()`` copies by default)."""
+    if hasattr(column, "num_chunks"):
+        if column.num_chunks != 1:
+            return column.to_numpy()
+        column = column.chunk(0)
+    try:
+        return column.to_numpy(zero_copy_only=True)
+    except Exception:  # noqa: BLE001 - booleans, nulls: a copy
+        return column.to_numpy(zero_copy_only=False)
 
 
 class ColumnHash(Partitioner):
@@ -531,6 +544,9 @@ class ColumnarWindowOperator(_ColumnarWindows):
         group = self.keys + ["__start"]
         parts = [c for c in table.column_names if c not in group]
         how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
+        summed = _counted(table, self.keys, self.slide, [([], "count_all")] + how, merge=True)
+        if summed is not None:
+            return summed.select(group + parts)
         merged = table.group_by(["__start"] + self.keys).aggregate(how)  # (see _aggregate)
         return pa.table([merged[k] for k in group] + [merged[f"{c}_{h}"] for c, h in how],
                         names=group + parts)
@@ -636,12 +652,14 @@ Spec = Tuple[str, Optional[str], str]  # (result name, column, function)
 _EXACT = float(1 << 53)  # a float64 sum of integers below this is exact
 
 
-def _counted(table: Any, keys: Sequence[str], slide: int, aggs: List[Any]) -> Any:
+def _counted(table: Any, keys: Sequence[str], slide: int, aggs: List[Any],
+             merge: bool = False) -> Any:
     """The partial aggregates Arrow's group-by gives (same columns, names and types), by
     counting instead of hashing where that is exact and small: one integer key column
     without nulls whose values and windows span a range not much wider than the batch,
     and count, sum and count of numeric columns without nulls (``np.bincount``, a few
-    times faster). None where it does not apply."""
+    times faster). With ``merge``, partials merged: every aggregate a sum of a column named
+    as it is (``count_all`` too). None where it does not apply."""
     import numpy as np
     import pyarrow as pa
 
@@ -657,8 +675,8 @@ def _counted(table: Any, keys: Sequence[str], slide: int, aggs: List[Any]) -> An
                 pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
             return None
         columns[column] = col
-    k = key.to_numpy().astype(np.int64, copy=False)
-    start = table.column("__start").to_numpy()
+    k = numpy_of(key).astype(np.int64, copy=False)
+    start = numpy_of(table.column("__start"))
     k_low, s_low = int(k.min()), int(start.min())
     width = int(start.max() - s_low) // slide + 1
     cells = (int(k.max()) - k_low + 1) * width
@@ -672,11 +690,11 @@ def _counted(table: Any, keys: Sequence[str], slide: int, aggs: List[Any]) -> An
            "count_all": pa.array(counts[present])}
     for column, fn in aggs[1:]:
         col = columns[column]
-        name = f"{column}_{fn}"
+        name = column if merge else f"{column}_{fn}"
         if fn == "count":
             out[name] = pa.array(counts[present])
             continue
-        values = col.to_numpy()
+        values = numpy_of(col)
         if pa.types.is_integer(col.type):
             if len(values) and float(np.abs(values).max()) * len(values) >= _EXACT:
                 return None  # the float sums might round

@@ -37,7 +37,7 @@ from .live import LiveJob, start, wait_async
 from .options import (JOBS, RECORDINGS, SAVEPOINTS, SET_MODE, SET_PARALLELISM, STOP, STREAM,
                       Parser, parse, usage)
 from .recordings import RECORDING_COLUMNS, recordings_table
-from .results import LiveResults
+from .results import LiveResults, keyed_rolling_key
 from .savepoints import (SAVEPOINT_COLUMNS, list_savepoints, savepoint_path, savepoints_dir,
                          savepoints_table, stop_with_savepoint)
 
@@ -178,6 +178,10 @@ class StreamMagics(Magics):
         from ..runtime.checkpoints import CheckpointError
         from ..runtime.signing import UntrustedFileError
 
+        if results_for is None and any(opts.get("columns") for _, opts in streams):
+            results_for = [LiveResults(args.rows, key_fn=keyed_rolling_key(s),
+                                       names=opts["columns"]) if opts.get("columns") else None
+                           for s, opts in streams]
         try:
             job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
                         labels=[opts.get("label") or s.get_name() for s, opts in streams],
@@ -226,17 +230,22 @@ class StreamMagics(Magics):
         from ..api.datastream import DataStream
 
         def show(stream: Any, *, chart: str = "auto", y: Optional[str] = None,
-                 x: Optional[str] = None, label: Optional[str] = None) -> Any:
+                 x: Optional[str] = None, label: Optional[str] = None,
+                 columns: Optional[Sequence[str]] = None) -> Any:
             """Show ``stream`` live under this cell (chart: auto, line, bar or none; y: the
             column to chart; x: the column to chart it over, by default the window end or
-            each record's time)."""
+            each record's time; columns: names of a tuple record's positions)."""
             if isinstance(stream, ColumnarStream):  # the live view shows rows
                 stream = stream.to_rows(reason="the live view")
             if not isinstance(stream, DataStream):
                 raise TypeError(f"show() takes a stream, not {type(stream).__name__}")
             if chart not in ("auto", "line", "bar", "none"):
                 raise ValueError(f"show(chart=...) must be auto, line, bar or none, not {chart!r}")
-            shown.append((stream, {"chart": chart, "y": y, "x": x, "label": label}))
+            if columns is not None and (isinstance(columns, str)
+                                        or not all(isinstance(c, str) for c in columns)):
+                raise TypeError(f"show(columns=...) takes a list of names, not {columns!r}")
+            shown.append((stream, {"chart": chart, "y": y, "x": x, "label": label,
+                                   "columns": columns}))
             return stream
 
         ns = self.shell.user_ns

@@ -25,9 +25,13 @@ def sdk_python(version: str = SDK_VERSION) -> Path:
         return python
     building = home.with_name(f"{version}.building-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(building)], check=True)
+    # without this process's PYTHONPATH (a flink-mode job puts its sys.path there): pip
+    # would take this interpreter's packages (protobuf 5) for the venv's own
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, env=env)
     subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", f"apache-flink-statefun=={version}"], check=True)
+                    "--disable-pip-version-check", f"apache-flink-statefun=={version}"],
+                   check=True, env=env)
     try:
         building.rename(home)  # whole or not at all: a half-made venv is never reused
     except OSError:  # another session finished first

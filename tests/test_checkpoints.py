@@ -869,3 +869,49 @@ def test_every_checkpoint_holds_the_state_of_every_task(tmp_path):
         assert any(uid.startswith("Reduce") for uid in operators), chk.name
         for uid, entry in operators.items():
             assert len(entry["files"]) == entry["parallelism"], (chk.name, uid)
+
+
+
+class SawACheckpoint:
+    """A map step: whether a checkpoint of the job was on disk when it took the record;
+    10 ms per record until then (a job of seconds, if none ever completes)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder, self.saw = folder, False
+
+    def __call__(self, value):
+        import glob
+
+        if not self.saw:
+            self.saw = bool(glob.glob(os.path.join(self.folder, "*", "chk-*")))
+            if not self.saw:
+                time.sleep(0.01)
+        return self.saw
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_checkpoint_triggered_as_soon_as_every_task_is_there_completes(tmp_path, mode,
+                                                                         monkeypatch):
+    """The timer may fire the moment the last task is attached (under load, it did): its
+    barrier must reach every source. A worker drops a message of a job it has not yet
+    been sent, so a task in a worker counts only from then; before, such a barrier was
+    lost and its checkpoint stayed pending (every later one waiting behind it, and all
+    the exactly-once sinks' output with it) until the job ended."""
+    from nbstream.runtime.checkpoints import CheckpointCoordinator
+
+    attach = CheckpointCoordinator.attach
+
+    def attach_then_trigger(self, key, task):  # the earliest moment the timer could fire
+        attach(self, key, task)
+        self.trigger()  # None until every task is there
+
+    monkeypatch.setattr(CheckpointCoordinator, "attach", attach_then_trigger)
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 5})
+    env.set_execution_mode(mode)
+    env.set_parallelism(1)
+    env.enable_checkpointing(3_600_000)  # only the one triggered at the attach
+    folder = str(tmp_path / "cp")
+    env.get_checkpoint_config().set_checkpoint_storage_dir(folder)
+    # a source of data (not of code) runs in a worker in process mode, as its step
+    saw = list(env.from_collection(range(3000)).map(SawACheckpoint(folder)).execute_and_collect())
+    assert len(saw) == 3000 and saw[-1], "no checkpoint completed while the job ran"

@@ -258,10 +258,25 @@ def test_cancel_and_completion_leave_nothing_behind():
     for _ in range(3):
         assert len(collect(process_env(2).from_sequence(1, 5000).map(lambda x: x * 2))) == 5000
     auto = StreamExecutionEnvironment.get_execution_environment({"python.execution-mode": "auto"})
-    it = auto.from_collection(list(range(1000))).map(lambda x: sum(range(20_000)) + x) \
+    running: dict = {}
+
+    def offloaded() -> bool:
+        job = running.get("job")
+        return job is not None and any(v.startswith("process on worker")
+                                       for v in job.placement.values())
+
+    def numbers():  # until the step runs on workers (under load they come late), then ends
+        i, deadline = 0, time.monotonic() + 60
+        while i < 1000 or (not offloaded() and time.monotonic() < deadline):
+            yield i
+            i += 1
+
+    it = auto.from_iterable(numbers).map(lambda x: sum(range(20_000)) + x) \
         .name("offloaded").set_parallelism(2).execute_and_collect()
-    assert len(list(it)) == 1000
-    assert any(v.startswith("process on worker") for v in it.job.placement.values())
+    running["job"] = it.job
+    got = list(it)
+    assert sorted(got) == [sum(range(20_000)) + x for x in range(len(got))]
+    assert offloaded()
     env = process_env(2)
     env.from_iterable(naturals).rebalance().map(lambda x: x).add_sink(lambda x: None)
     job = env.execute_async("endless")

@@ -227,7 +227,7 @@ MISTAKES = textwrap.dedent('''
 
 def test_the_same_mistakes_raise_the_same_errors():
     sdk_out = subprocess.run([str(sdk_python()), "-c", MISTAKES], capture_output=True, text=True,
-                             timeout=60)
+                             timeout=60, env={"PATH": ""})  # its own protobuf, not ours
     ours_code = "import nbstream.compat.statefun as c; c.install(3)\n" + MISTAKES
     ours_out = subprocess.run([sys.executable, "-c", ours_code], capture_output=True, text=True,
                               timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": ""})

@@ -7,6 +7,7 @@ unmodified in tests/test_upstream_suites.py."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import sysconfig
@@ -48,8 +49,15 @@ print(json.dumps(out))
 
 def test_built_in_types_take_what_the_sdk_takes():
     numpy_home = sysconfig.get_paths()["purelib"]  # numpy for the SDK's interpreter too
-    sdk = subprocess.run([str(sdk_python()), "-c", f"import sys; sys.path.append({numpy_home!r})\n"
-                          + PROBE], capture_output=True, text=True, timeout=120)
+    # the SDK with its own protobuf (it pins < 4: pure Python), whatever this process's
+    # environment says: a flink-mode job puts this interpreter's sys.path on PYTHONPATH,
+    # which made the SDK import our protobuf 5 (upb: BoolType of 2**63 an OverflowError)
+    own_protobuf = ("import google.protobuf as pb; "
+                    "assert int(pb.__version__.split('.')[0]) < 4, pb.__version__\n")
+    sdk = subprocess.run([str(sdk_python()), "-c", own_protobuf + "import sys; "
+                          f"sys.path.append({numpy_home!r})\n" + PROBE],
+                         capture_output=True, text=True, timeout=120,
+                         env={"PATH": os.environ.get("PATH", "")})
     assert sdk.returncode == 0, sdk.stderr[-2000:]
     ours = subprocess.run([sys.executable, "-c", "import nbstream.compat.statefun as c; c.install(3)\n"
                            + PROBE], capture_output=True, text=True, timeout=120)

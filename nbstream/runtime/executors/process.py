@@ -283,9 +283,11 @@ class KernelJob:
             for tid, node in enumerate(self.node_of):
                 if node == 0:
                     self.local[tid] = self.placement.kernel_task(tid)
-            self._join_mailboxes()
+            for task in self.local.values():  # woken for their mailbox while on their inbox
+                if task.inbox is not None:
+                    task.wake = lambda: self.channels.poke(MAIL)
             self.placement.describe()
-            self.install(list(self.workers.values()))
+            self.install(list(self.workers.values()), self._join_mailboxes)
         except BaseException:
             if self.pool is not None:
                 self.pool.unregister(self.job_no)
@@ -303,7 +305,9 @@ class KernelJob:
 
     def _join_mailboxes(self) -> None:
         """The job's client (questions) and the checkpoint coordinator get a handle on every
-        remote task; local tasks waiting on their inbox are woken for their mailbox."""
+        remote task. Only once its worker has the job's START: a worker drops a message of a
+        job it does not know, and a barrier lost so would keep its checkpoint, and every
+        result of the exactly-once sinks, pending until the job ends."""
         coordinator = self.job.checkpoints
         for tid in self.remote_tids:
             chain, sub = self.layout.tasks[tid]
@@ -312,9 +316,6 @@ class KernelJob:
             self.job.mailboxes[(chain, sub)] = handle
             if coordinator is not None:
                 coordinator.attach((chain, sub), handle)
-        for task in self.local.values():
-            if task.inbox is not None:
-                task.wake = lambda: self.channels.poke(MAIL)
 
     def _mail(self, tid: int, msg: Any) -> None:
         first, rest = message(MAILBOX, self.job_no, tid, frames=encode(msg))
@@ -349,12 +350,16 @@ class KernelJob:
                 self.events.put(("lost", w, 0, _exit_of(w), ()))
         return workers
 
-    def install(self, workers: Sequence[Worker]) -> None:
+    def install(self, workers: Sequence[Worker],
+                before_run: Optional[Callable[[], None]] = None) -> None:
         """Send the job to those of ``workers`` that do not have it yet, with the tasks
-        each of them runs, then (once all have it) start those tasks."""
+        each of them runs, then (once all have it) call ``before_run`` and start those
+        tasks."""
         workers = [w for w in workers if w.id not in self._installed]
         self._installed |= {w.id for w in workers}
-        if self.shipped is None:
+        if self.shipped is None:  # nothing runs in a worker
+            if before_run is not None:
+                before_run()
             return
         plan, shipped = self.plan, self.shipped
         source_of = {e.index: e.source for e in plan.edges}
@@ -374,6 +379,8 @@ class KernelJob:
                         **imports)
             first, rest = message(START, self.job_no, frames=[pickle.dumps(spec, protocol=5)])
             w.send(first, rest)
+        if before_run is not None:
+            before_run()
         first, rest = message(RUN, self.job_no)
         for w in workers:
             w.send(first, rest)

@@ -168,6 +168,11 @@ def test_stream_stop_and_jobs(kernel):
     assert "give a job name or --all" in both.error["evalue"]
     stopped = kernel.execute("%stream_stop --all")
     assert "stopped 2 jobs: one, two" in stopped.stdout
+    # the stopped views' snapshots come again in this cell: a notebook runner (nbclient)
+    # takes a display update only from the cell it runs
+    updates = [m["content"] for m in stopped.messages if m["msg_type"] == "update_display_data"]
+    assert {u["transient"]["display_id"].rsplit("-", 1)[1] for u in updates} == {"0"}
+    assert len(updates) == 2 and all("stopped:" in u["data"]["text/html"] for u in updates)
     table = kernel.execute("_t = %stream_jobs\nprint(_t.set_index('name').loc[['one', 'two'], "
                            "['mode', 'status']].values.tolist(), list(_t.columns))")
     assert table.stdout.strip() == (

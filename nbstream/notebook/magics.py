@@ -378,7 +378,7 @@ class StreamMagics(Magics):
             label = job.labels[index] if stream is not None else job.name
             title = job.name if len(targets) == 1 else f"{job.name}: {label}"
             chart = opts.get("chart", "auto") if opts.get("chart", "auto") != "auto" else args.chart
-            display_id = f"nbstream-{job.client.job_id}-{index}"
+            display_id = _display_id(job, index)
             pump = Pump(job, results, title, chart=chart, y=opts.get("y"), x=opts.get("x"),
                         reduced=(opts["reduced"] if "reduced" in opts  # %%sql: a value column
                                  else reduced_field(stream) if stream is not None else None),
@@ -550,6 +550,7 @@ class StreamMagics(Magics):
             running = self.session.stop_all()
             print(f"stopped {len(running)} job{'s' if len(running) != 1 else ''}"
                   + (": " + ", ".join(running) if running else ""))
+            self._final_here(running)
             return
         job = self.session.jobs.get(args.name)
         if job is None:
@@ -557,11 +558,24 @@ class StreamMagics(Magics):
             raise usage(STOP, f"no job named {args.name!r} (jobs: {known})")
         if args.savepoint is not None:
             stop_with_savepoint(self.session, job, args.savepoint)
+            self._final_here([args.name])
             return
         if not self.session.stop(args.name):
             print(f"job '{args.name}' is not running ({job.status})")
             return
         print(f"stopped '{args.name}' ({job.status_text})")
+        self._final_here([args.name])
+
+    def _final_here(self, names: Sequence[str]) -> None:
+        """The stopped jobs' final displays (their snapshots), sent again from this cell: a
+        notebook runner (nbclient: the docs' build, ``nbconvert --execute``) takes a display
+        update only from the cell it is running, and a job's own comes from its cell."""
+        for name in names:
+            job = self.session.jobs.get(name)
+            for pump in self.session.pumps.get(name, []):
+                pump.thread.join(STOP_WAIT_S)  # its own final display went first
+                if job is not None and job.done:
+                    _final_display(pump, job, _display_id(job, pump.index), announce=False)
 
     @line_magic
     def stream_savepoints(self, line: str) -> Any:
@@ -598,15 +612,20 @@ def _bundle(pump: Any, job: LiveJob) -> Dict[str, Any]:
                           "text becomes its results when it ends"}
 
 
-def _final_display(pump: Any, job: LiveJob, display_id: str) -> None:
+def _display_id(job: LiveJob, index: int) -> str:
+    return f"nbstream-{job.client.job_id}-{index}"
+
+
+def _final_display(pump: Any, job: LiveJob, display_id: str, announce: bool = True) -> None:
     """When the job ends, the display keeps its results for when no kernel is there: a
     static snapshot (HTML: status, chart as SVG, table) and the text report; the widget
-    shows instead wherever its model is alive. A failed job also says so in the cell."""
+    shows instead wherever its model is alive. A failed job also says so in the cell
+    (``announce``)."""
     try:
         update_display(_bundle(pump, job) | {"text/html": pump.snapshot_html(),
                                              "text/plain": job.report()},
                        raw=True, display_id=display_id)
-        if job.error is not None and pump.index == 0:  # once per job
+        if announce and job.error is not None and pump.index == 0:  # once per job
             print(f"nbstream job '{job.name}' failed: {pump.view.error.get('summary', '')} "
                   "(the live view above shows where)", file=sys.stderr)
     except Exception as exc:  # the kernel may be shutting down

@@ -84,6 +84,12 @@ def test_the_site_builds_strictly_with_the_notebooks_and_no_broken_internal_link
     windows = (site / "notebooks" / "explore_windows.html").read_text()
     assert windows.count('class="nbstream-snapshot"') >= 2 and "<svg" in windows
     assert "[thread] finished:" in windows
+    assert "finished: 3,000 in" in (site / "notebooks" / "live_feed.html").read_text()
+    # ... and a job stopped by a later cell too (a %%sql changelog: 4 keys inserted, then updated)
+    sql = (site / "notebooks" / "explore_with_sql.html").read_text()
+    assert "[thread] stopped:" in sql and "+I 4 -U " in sql
+    quickstart = (site / "notebooks" / "quickstart.html").read_text()
+    assert "[thread] stopped:" in quickstart and "becomes its results" not in quickstart
     assert broken_links(site) == []
 
 

@@ -140,6 +140,28 @@ export function fmtTime(ms, tz = "UTC", withDate = true) {
   return (withDate ? `${date} ` : "") + time + (millis ? `.${pad(millis, 3)}` : "");
 }
 
+// Tick labels of a time axis in ISO 8601 (uPlot's own are US style: "9/29", "1:05pm"), in
+// UTC or local time: the time of day as precise as the ticks' spacing (`incr`, ms) needs,
+// and the date under it on the first tick and wherever the day changes; date-only ticks
+// (a day apart or more) are dates.
+export function timeTicks(splits, incr, tz = "UTC") {
+  let lastDate = null;
+  return splits.map((ms) => {
+    const d = new Date(ms);
+    if (Number.isNaN(d.getTime())) return "";
+    const utc = tz === "UTC";
+    const date = utc ? `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
+      : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    const hm = utc ? `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    const s = pad(utc ? d.getUTCSeconds() : d.getSeconds());
+    const clock = incr >= 86400000 ? "" : incr >= 60000 ? hm
+      : incr >= 1000 ? `${hm}:${s}` : `${hm}:${s}.${pad(d.getUTCMilliseconds(), 3)}`;
+    const label = !clock ? date : date !== lastDate ? `${clock}\n${date}` : clock;
+    lastDate = date;
+    return label;
+  });
+}
+
 export function fmtNumber(v) {
   if (typeof v !== "number") return v == null ? "" : String(v);
   if (Number.isInteger(v)) return v.toLocaleString("en-US");

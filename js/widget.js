@@ -6,7 +6,7 @@ import "uplot/dist/uPlot.min.css";
 import "./widget.css";
 import {
   applyDelta, applySnapshot, changelogText, createStore, fmtCell, fmtDuration, fmtNumber, fmtTime,
-  isMillis, pickKeys, aligned, barsOf, progressText, seriesOf, tableOrder, toCsv, TOP_KEYS,
+  isMillis, pickKeys, aligned, barsOf, progressText, seriesOf, tableOrder, timeTicks, toCsv, TOP_KEYS,
 } from "./store.js";
 
 export { applyDelta, applySnapshot, createStore } from "./store.js";
@@ -523,7 +523,8 @@ function render({ model, el: root }) {
       legend: { live: true },
       cursor: { drag: { x: !bars, y: false } },
       axes: [
-        bars ? { ...axis, values: (u, splits) => splits.map((i) => (Number.isInteger(i) && keys[i] != null ? String(keys[i]).slice(0, 14) : "")) } : { ...axis },
+        bars ? { ...axis, values: (u, splits) => splits.map((i) => (Number.isInteger(i) && keys[i] != null ? String(keys[i]).slice(0, 14) : "")) }
+          : timeAxis ? { ...axis, space: 70, values: (u, splits, ax, space, incr) => timeTicks(splits, incr, ui.tz) } : { ...axis },
         { ...axis, size: 60, label: yName, labelFont: t.font, values: (u, splits) => splits.map(fmtNumber) },
       ],
       series: [

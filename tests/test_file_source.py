@@ -100,6 +100,15 @@ def test_a_watched_folder_is_read_exactly_once_through_a_killed_worker(tmp_path)
     writer.start()
     got: List[str] = []
     killed = False
+    seen: dict = {}
+
+    def give_up() -> None:  # a lost record must fail the test, not hang it
+        seen.update(checkpoints=it.job.checkpoint_info(), restarts=it.job.restarts,
+                    status=it.job.status, received=len(got))
+        it.job.cancel()
+
+    watchdog = threading.Timer(150, give_up)
+    watchdog.start()
     try:
         for line in it:
             got.append(line)
@@ -109,9 +118,11 @@ def test_a_watched_folder_is_read_exactly_once_through_a_killed_worker(tmp_path)
             if len(got) == files * lines:
                 break
     finally:
+        watchdog.cancel()
         stop.set()
         writer.join()
         it.close()
+    assert not seen, f"gave up after 150 s: {seen}"
     assert killed and it.job.restarts == 1
     counts = Counter(got)
     assert counts == Counter(f"{f}-{i}" for f in range(files) for i in range(lines)), \

@@ -3,6 +3,7 @@ view gets rebuild the newest rows exactly (checked against the front end's own c
 
 from __future__ import annotations
 
+import os
 import json
 import math
 import shutil
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from nbstream.notebook.live import error_info, start
 from nbstream import Row, RowKind
-from nbstream.notebook.results import LiveResults, json_cell, keyed_rolling_key
+from nbstream.notebook.results import LiveResults, json_cell, keyed_rolling_key, tuple_names
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,6 +79,29 @@ def test_keyed_rolling_reduce_keeps_the_current_value_per_key(env):
     assert dict(zip(df["f0"], df["f1"])) == reference
     assert job.to_arrow().num_rows == len(reference)
     assert job.results[0].mode == "keyed"
+
+
+def test_tuple_rows_take_their_column_names_from_the_pipeline_where_it_has_them(env):
+    readings = pd.DataFrame({"sensor": ["a", "b", "a", "b"], "temp": [20, 25, 23, 21]})
+    hottest = (env.from_dataframe(readings, rows="tuple").filter(lambda r: r[1] > 0)
+               .key_by(lambda r: r[0]).max(1))
+    assert tuple_names(hottest) == ["sensor", "temp"]  # through filter, key_by and max
+    assert tuple_names(hottest.map(lambda r: (r[0], r[1] * 2))) is None  # a map may reshape
+    job = start(env, [hottest], name="hottest")
+    job.result(30)
+    assert job.results[0].columns == ["sensor", "temp"]
+    frame = job.to_pandas()
+    assert dict(zip(frame["sensor"], frame["temp"])) == {"a": 23, "b": 25}
+    # given names (show(stream, columns=...)): used when the rows' length matches
+    named = LiveResults(names=["word", "count"])
+    named.add([("to", 1), ("be", 1)])
+    assert named.columns == ["word", "count"] and list(named.to_pandas().columns) == ["word", "count"]
+    wrong = LiveResults(names=["only"])
+    wrong.add([("to", 1)])
+    assert wrong.columns == ["f0", "f1"]
+    kept = LiveResults(names=["a", "b"])
+    kept.add([{"x": 1, "y": 2}])  # rows that name their fields keep their names
+    assert kept.columns == ["x", "y"]
 
 
 def test_a_plain_map_is_appended(env):
@@ -239,16 +263,40 @@ console.log(JSON.stringify({{ replayed, gaps, lateGap, late: lateRows,
     assert out["series"] == sorted({row[0] for row in expected})
 
 
-def run_store(node, tmp_path, body):
-    """Run ``body`` as an ES module with js/store.js's exports imported; its JSON output."""
+def run_store(node, tmp_path, body, tz=None):
+    """Run ``body`` as an ES module with js/store.js's exports imported; its JSON output
+    (``tz``: the local time zone node runs in)."""
     script = tmp_path / "script.mjs"
     module = json.dumps((ROOT / "js" / "store.js").as_uri())
     script.write_text(f"import * as S from {module};\n"
                       "const { createStore, applyDelta, applySnapshot, seriesOf, pickKeys, aligned,"
-                      " tableOrder, toCsv, progressText, changelogText } = S;\n" + body)
-    done = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60)
+                      " tableOrder, toCsv, progressText, changelogText, timeTicks } = S;\n" + body)
+    env = dict(os.environ, TZ=tz) if tz else None
+    done = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def test_time_axis_ticks_are_iso_dates_in_utc_or_local_time(node, tmp_path):
+    """The chart's time axis (uPlot's own labels are US style): the time of day as precise
+    as the spacing needs, the date on the first tick and where the day changes."""
+    day = 86_400_000
+    base = 1_700_006_400_000  # 2023-11-15 00:00:00 UTC
+    out = run_store(node, tmp_path, f"""
+const seconds = [{base - 2000}, {base}, {base + 2000}];
+console.log(JSON.stringify({{
+  utc: timeTicks(seconds, 2000, "UTC"),
+  local: timeTicks(seconds, 2000, "local"),
+  minutes: timeTicks([{base}, {base + 600_000}], 600_000, "UTC"),
+  millis: timeTicks([{base + 250}], 250, "UTC"),
+  days: timeTicks([{base}, {base + day}], {day}, "UTC"),
+}}));
+""", tz="Asia/Kolkata")  # UTC+05:30, no daylight saving
+    assert out["utc"] == ["23:59:58\n2023-11-14", "00:00:00\n2023-11-15", "00:00:02"]
+    assert out["local"] == ["05:29:58\n2023-11-15", "05:30:00", "05:30:02"]
+    assert out["minutes"] == ["00:00\n2023-11-15", "00:10"]
+    assert out["millis"] == ["00:00:00.250\n2023-11-15"]
+    assert out["days"] == ["2023-11-15", "2023-11-16"]
 
 
 def change(kind, key, value):

@@ -168,6 +168,11 @@ def test_stream_stop_and_jobs(kernel):
     assert "give a job name or --all" in both.error["evalue"]
     stopped = kernel.execute("%stream_stop --all")
     assert "stopped 2 jobs: one, two" in stopped.stdout
+    # the stopped views' snapshots come again in this cell: a notebook runner (nbclient)
+    # takes a display update only from the cell it runs
+    updates = [m["content"] for m in stopped.messages if m["msg_type"] == "update_display_data"]
+    assert {u["transient"]["display_id"].rsplit("-", 1)[1] for u in updates} == {"0"}
+    assert len(updates) == 2 and all("stopped:" in u["data"]["text/html"] for u in updates)
     table = kernel.execute("_t = %stream_jobs\nprint(_t.set_index('name').loc[['one', 'two'], "
                            "['mode', 'status']].values.tolist(), list(_t.columns))")
     assert table.stdout.strip() == (
@@ -471,3 +476,17 @@ def test_a_sql_cell_is_an_upserting_live_table_owned_by_its_cell(kernel):
     assert kernel.finish(msg_id, 30)["content"]["status"] == "ok"
     assert kernel.execute("print(sqlfg.status)").stdout.strip() == "stopped"
     kernel.execute("%stream_stop --all")
+
+
+def test_show_names_the_positions_of_tuple_rows(kernel):
+    cell = stream_cell(kernel, "--name named --to named",
+                       'show(env.from_collection(["to", "be", "or", "to"]).map(lambda w: (w, 1))'
+                       '.key_by(lambda t: t[0]).sum(1), columns=["word", "count"])')
+    [comm_id] = cell.widget_ids()
+    state = state_when(kernel, comm_id, lambda s: s["status"] == "finished")
+    assert state["columns"] == ["word", "count"]
+    assert state["chart"]["y_default"] == "count"  # sum(1): the reduced position, by its name
+    counted = kernel.execute("print(dict(zip(named.to_pandas()['word'], named.to_pandas()['count'])))")
+    assert counted.stdout.strip() == "{'be': 1, 'or': 1, 'to': 2}"
+    refused = kernel.execute('%%stream\nshow(env.from_collection([(1, 2)]), columns="ab")')
+    assert "show(columns=...) takes a list of names" in refused.error["evalue"]

@@ -46,7 +46,7 @@ def text_of(cell) -> str:
 def test_there_are_notebooks():
     assert {p.name for p in NOTEBOOKS} >= {"quickstart.ipynb", "explore_windows.ipynb",
                                            "execution_modes.ipynb", "stateful_functions.ipynb",
-                                           "live_feed.ipynb"}
+                                           "live_feed.ipynb", "explore_with_sql.ipynb"}
 
 
 @pytest.mark.slow
@@ -57,13 +57,17 @@ def test_notebook_runs_without_error(path, tmp_path):
     assert errors == []
     code = [c for c in nb.cells if c.cell_type == "code"]
     streams = [c for c in code if c.source.startswith("%%stream")]
+    stopped = {c.source.split()[1] for c in code if c.source.startswith("%stream_stop ")}
     for cell in streams:  # every %%stream cell shows a live view with a text fallback
         mimes = [set(o.get("data", {})) for o in cell.outputs if o["output_type"] == "display_data"]
         widget = {"application/vnd.jupyter.widget-view+json", "text/plain"}
         assert any(widget <= m for m in mimes), cell.source
-        if "--blocking" in cell.source.splitlines()[0]:  # ended: its static snapshot stays
+        name = cell.source.split("--name ")[1].split()[0] if "--name " in cell.source else None
+        ended = "--blocking" in cell.source.splitlines()[0] or name in stopped
+        if ended:  # its static snapshot stays (a stopped job's too: the docs show it)
             html = [o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {})]
-            assert html and "<table" in html[0] and "finished" in html[0], cell.source
+            word = "finished" if "--blocking" in cell.source.splitlines()[0] else "stopped"
+            assert html and "<table" in html[0] and word in html[0], cell.source
     if path.stem == "quickstart":
         frame = next(c for c in code if "to_pandas()" in c.source)
         assert all(page in text_of(frame) for page in ("/home", "/search", "/checkout"))
@@ -84,6 +88,17 @@ def test_notebook_runs_without_error(path, tmp_path):
         replayed = next(c for c in code if "replayed" in c.source)
         assert "replayed 3,000 edits (recorded: 3,000)" in text_of(replayed)
         assert "commonswiki bot" in text_of(replayed)  # the edited window's keys
+    if path.stem == "explore_with_sql":
+        totals = text_of(next(c for c in code if c.source.startswith("%%sql --batch")))
+        assert totals.split()[:3] == ["shop", "orders", "total"]
+        assert [line.split()[2] for line in totals.strip().splitlines()[1:]] == ["60"] * 3
+        quarters = text_of(next(c for c in code if "pivot" in c.source))
+        assert "2024-03-12 08:45:00" in quarters and "466.25" in quarters
+        live = next(c for c in code if "--name per_sensor" in c.source)
+        html = [o["data"]["text/html"] for o in live.outputs if "text/html" in o.get("data", {})]
+        assert html and "stopped:" in html[0] and "+I 4 " in html[0]  # a changelog: 4 sensors
+        current = text_of(next(c for c in code if "per_sensor.to_pandas()" in c.source))
+        assert current.split()[:4] == ["sensor", "readings", "max_temp", "mean_temp"]
     if path.stem == "explore_windows":
         share = next(c for c in code if "share_5xx" in c.source)
         top = text_of(share).strip().splitlines()[1]

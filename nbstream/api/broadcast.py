@@ -5,20 +5,28 @@ kept in MapStates that the other stream's function reads.
 ...                       StreamExecutionEnvironment)
 >>> rates = MapStateDescriptor("rates")
 >>> class Convert(BroadcastProcessFunction):
+...     def __init__(self):
+...         self.waiting = []  # amounts that came before their rate
 ...     def process_element(self, value, ctx):
 ...         rate = ctx.get_broadcast_state(rates).get(value[0])
-...         if rate is not None:
+...         if rate is None:
+...             self.waiting.append(value)
+...         else:
 ...             yield value[0], value[1] * rate
 ...     def process_broadcast_element(self, value, ctx):
 ...         ctx.get_broadcast_state(rates).put(value[0], value[1])
-...         return []
+...         ready = [v for v in self.waiting if v[0] == value[0]]
+...         self.waiting = [v for v in self.waiting if v[0] != value[0]]
+...         for currency, amount in ready:
+...             yield currency, amount * value[1]
 >>> env = StreamExecutionEnvironment.get_execution_environment()
 >>> settings = env.from_collection([("EUR", 2)]).broadcast(rates)
->>> env.from_collection([("EUR", 10)]).connect(settings).process(Convert()).execute_and_collect(limit=1)
-[('EUR', 20)]
+>>> amounts = env.from_collection([("EUR", 10), ("EUR", 5)])
+>>> sorted(amounts.connect(settings).process(Convert()).execute_and_collect())
+[('EUR', 10), ('EUR', 20)]
 
-(The order in which the two inputs arrive is not defined; real pipelines buffer data
-until the rules they need have arrived.)
+(The order in which the two inputs arrive is not defined, hence the waiting list; a
+real pipeline keeps it in state so that a checkpoint holds it.)
 """
 
 from __future__ import annotations

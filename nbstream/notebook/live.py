@@ -31,7 +31,7 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 from ..errors import UserFunctionError, short_repr
 from ..runtime.job import JobClient, JobStatus
 from ..runtime.records import MAX_TIMESTAMP, MIN_TIMESTAMP
-from .results import LiveResults, LiveSink, keyed_rolling_key
+from .results import LiveResults, LiveSink, keyed_rolling_key, tuple_names
 
 __all__ = ["LiveJob", "start", "status_word", "error_info", "format_watermark", "format_bytes"]
 
@@ -522,7 +522,8 @@ def start(env: Any, streams: Sequence[Any], name: Optional[str] = None,
     results: List[LiveResults] = []
     for index, stream in enumerate(streams):
         given = results_for[index] if results_for is not None else None
-        live = given if given is not None else LiveResults(rows, key_fn=keyed_rolling_key(stream))
+        live = given if given is not None else LiveResults(
+            rows, key_fn=keyed_rolling_key(stream), names=tuple_names(stream))
         stream.add_sink(LiveSink(live)).name("Live view")
         results.append(live)
     graph = env._graph

@@ -37,7 +37,7 @@ from .live import LiveJob, start, wait_async
 from .options import (JOBS, RECORDINGS, SAVEPOINTS, SET_MODE, SET_PARALLELISM, STOP, STREAM,
                       Parser, parse, usage)
 from .recordings import RECORDING_COLUMNS, recordings_table
-from .results import LiveResults
+from .results import LiveResults, keyed_rolling_key
 from .savepoints import (SAVEPOINT_COLUMNS, list_savepoints, savepoint_path, savepoints_dir,
                          savepoints_table, stop_with_savepoint)
 
@@ -178,6 +178,10 @@ class StreamMagics(Magics):
         from ..runtime.checkpoints import CheckpointError
         from ..runtime.signing import UntrustedFileError
 
+        if results_for is None and any(opts.get("columns") for _, opts in streams):
+            results_for = [LiveResults(args.rows, key_fn=keyed_rolling_key(s),
+                                       names=opts["columns"]) if opts.get("columns") else None
+                           for s, opts in streams]
         try:
             job = start(env, [s for s, _ in streams], name=name, rows=args.rows,
                         labels=[opts.get("label") or s.get_name() for s, opts in streams],
@@ -226,17 +230,22 @@ class StreamMagics(Magics):
         from ..api.datastream import DataStream
 
         def show(stream: Any, *, chart: str = "auto", y: Optional[str] = None,
-                 x: Optional[str] = None, label: Optional[str] = None) -> Any:
+                 x: Optional[str] = None, label: Optional[str] = None,
+                 columns: Optional[Sequence[str]] = None) -> Any:
             """Show ``stream`` live under this cell (chart: auto, line, bar or none; y: the
             column to chart; x: the column to chart it over, by default the window end or
-            each record's time)."""
+            each record's time; columns: names of a tuple record's positions)."""
             if isinstance(stream, ColumnarStream):  # the live view shows rows
                 stream = stream.to_rows(reason="the live view")
             if not isinstance(stream, DataStream):
                 raise TypeError(f"show() takes a stream, not {type(stream).__name__}")
             if chart not in ("auto", "line", "bar", "none"):
                 raise ValueError(f"show(chart=...) must be auto, line, bar or none, not {chart!r}")
-            shown.append((stream, {"chart": chart, "y": y, "x": x, "label": label}))
+            if columns is not None and (isinstance(columns, str)
+                                        or not all(isinstance(c, str) for c in columns)):
+                raise TypeError(f"show(columns=...) takes a list of names, not {columns!r}")
+            shown.append((stream, {"chart": chart, "y": y, "x": x, "label": label,
+                                   "columns": columns}))
             return stream
 
         ns = self.shell.user_ns
@@ -369,7 +378,7 @@ class StreamMagics(Magics):
             label = job.labels[index] if stream is not None else job.name
             title = job.name if len(targets) == 1 else f"{job.name}: {label}"
             chart = opts.get("chart", "auto") if opts.get("chart", "auto") != "auto" else args.chart
-            display_id = f"nbstream-{job.client.job_id}-{index}"
+            display_id = _display_id(job, index)
             pump = Pump(job, results, title, chart=chart, y=opts.get("y"), x=opts.get("x"),
                         reduced=(opts["reduced"] if "reduced" in opts  # %%sql: a value column
                                  else reduced_field(stream) if stream is not None else None),
@@ -541,6 +550,7 @@ class StreamMagics(Magics):
             running = self.session.stop_all()
             print(f"stopped {len(running)} job{'s' if len(running) != 1 else ''}"
                   + (": " + ", ".join(running) if running else ""))
+            self._final_here(running)
             return
         job = self.session.jobs.get(args.name)
         if job is None:
@@ -548,11 +558,24 @@ class StreamMagics(Magics):
             raise usage(STOP, f"no job named {args.name!r} (jobs: {known})")
         if args.savepoint is not None:
             stop_with_savepoint(self.session, job, args.savepoint)
+            self._final_here([args.name])
             return
         if not self.session.stop(args.name):
             print(f"job '{args.name}' is not running ({job.status})")
             return
         print(f"stopped '{args.name}' ({job.status_text})")
+        self._final_here([args.name])
+
+    def _final_here(self, names: Sequence[str]) -> None:
+        """The stopped jobs' final displays (their snapshots), sent again from this cell: a
+        notebook runner (nbclient: the docs' build, ``nbconvert --execute``) takes a display
+        update only from the cell it is running, and a job's own comes from its cell."""
+        for name in names:
+            job = self.session.jobs.get(name)
+            for pump in self.session.pumps.get(name, []):
+                pump.thread.join(STOP_WAIT_S)  # its own final display went first
+                if job is not None and job.done:
+                    _final_display(pump, job, _display_id(job, pump.index), announce=False)
 
     @line_magic
     def stream_savepoints(self, line: str) -> Any:
@@ -589,15 +612,20 @@ def _bundle(pump: Any, job: LiveJob) -> Dict[str, Any]:
                           "text becomes its results when it ends"}
 
 
-def _final_display(pump: Any, job: LiveJob, display_id: str) -> None:
+def _display_id(job: LiveJob, index: int) -> str:
+    return f"nbstream-{job.client.job_id}-{index}"
+
+
+def _final_display(pump: Any, job: LiveJob, display_id: str, announce: bool = True) -> None:
     """When the job ends, the display keeps its results for when no kernel is there: a
     static snapshot (HTML: status, chart as SVG, table) and the text report; the widget
-    shows instead wherever its model is alive. A failed job also says so in the cell."""
+    shows instead wherever its model is alive. A failed job also says so in the cell
+    (``announce``)."""
     try:
         update_display(_bundle(pump, job) | {"text/html": pump.snapshot_html(),
                                              "text/plain": job.report()},
                        raw=True, display_id=display_id)
-        if job.error is not None and pump.index == 0:  # once per job
+        if announce and job.error is not None and pump.index == 0:  # once per job
             print(f"nbstream job '{job.name}' failed: {pump.view.error.get('summary', '')} "
                   "(the live view above shows where)", file=sys.stderr)
     except Exception as exc:  # the kernel may be shutting down

@@ -71,7 +71,7 @@ from ..runtime.records import Batch
 from ..runtime.row import Row, RowKind
 
 __all__ = ["LiveResults", "LiveSink", "Change", "MODES", "json_cell", "keyed_rolling_key",
-           "reduced_field"]
+           "reduced_field", "tuple_names"]
 
 MODES = ("auto", "window", "keyed", "append", "changelog")
 WINDOW_FIELDS = ("window_start", "window_end")
@@ -92,10 +92,12 @@ class LiveResults:
     ``mode`` is ``"auto"`` (decided by the first row: window rows are upserted by key and
     window, rows of a keyed rolling reduce by ``key_fn``, others appended), or one of
     ``"window"``, ``"keyed"``, ``"append"``, ``"changelog"``.
+    ``names``: column names for rows that are plain tuples (or Rows without field names),
+    used when their length matches; by default their columns are ``f0``, ``f1``...
     """
 
     def __init__(self, max_rows: int = 1000, key_fn: Optional[Callable[[Any], Any]] = None,
-                 mode: str = "auto") -> None:
+                 mode: str = "auto", names: Optional[Sequence[str]] = None) -> None:
         if not isinstance(max_rows, int) or max_rows < 1:
             raise ValueError(f"max_rows must be a positive int, not {max_rows!r}")
         if mode not in MODES:
@@ -105,6 +107,7 @@ class LiveResults:
         self.max_rows = max_rows
         self.key_fn = key_fn
         self.mode = mode
+        self.names = list(names) if names else None  # of plain tuples' positions (else f0, f1...)
         self.received = 0     # rows that reached the results
         self.dropped = 0      # rows no longer kept because of max_rows
         self.version = 0      # bumped on every change (one per row)
@@ -135,7 +138,7 @@ class LiveResults:
                 self.mode = ("window" if _is_window_row(values[0])
                              else "keyed" if self.key_fn is not None else "append")
             if not self.columns:
-                self.columns = row_columns(values[0])
+                self.columns = self._columns_of(values[0])
                 self._known = set(self.columns)
             mode, version = self.mode, self.version
             for i, value in enumerate(values):
@@ -226,6 +229,11 @@ class LiveResults:
             if same and ident in same:
                 same.remove(ident)
 
+    def _columns_of(self, first: Any) -> List[str]:
+        columns = row_columns(first)
+        plain = columns == [f"f{i}" for i in range(len(columns))]  # a tuple, list or unnamed Row
+        return list(self.names) if plain and self.names and len(self.names) == len(columns) else columns
+
     def _extend_columns(self, value: Dict[Any, Any]) -> None:
         self.columns = self.columns + [k for k in value if k not in self._known]
         self._known.update(value)
@@ -253,6 +261,10 @@ class LiveResults:
         """The kept rows as a pandas DataFrame (a copy, current at the moment of the call).
         Window bounds (``window_start``, ``window_end``) are timezone-aware UTC datetimes."""
         frame = rows_to_pandas(self.rows())
+        with self._lock:
+            columns = list(self.columns)
+        if self.names and columns == self.names and len(frame.columns) == len(columns):
+            frame.columns = columns  # named tuple positions
         for column in WINDOW_FIELDS:
             values = frame[column] if column in frame else None
             if values is not None and values.map(_epoch_ms_or_none).all() and values.notna().any():
@@ -397,6 +409,34 @@ def keyed_rolling_key(stream: Any) -> Optional[Callable[[Any], Any]]:
     if partitioning is None or partitioning.kind != "hash" or partitioning.key_selector is None:
         return None
     return partitioning.key_selector.call
+
+
+_SAME_SHAPE = ("filter", "partition", "reduce", "timestamps_watermarks", "union")
+
+
+def tuple_names(stream: Any) -> Optional[List[str]]:
+    """Names for the positions of ``stream``'s tuple records, when the pipeline knows them:
+    the columns of a DataFrame read as tuples (``from_dataframe(df, rows="tuple")``),
+    followed through steps that keep a record's shape (``filter``, ``key_by`` and the other
+    partitionings, timestamps and watermarks, a keyed ``reduce``/``sum``/``min``/``max``/
+    ``min_by``/``max_by``, a ``union`` of streams with the same names); else None (the
+    view says ``f0``, ``f1``..., Flink's names of tuple fields)."""
+    graph = stream._env._graph
+
+    def names_of(node_id: int) -> Optional[List[str]]:
+        node = graph.nodes[node_id]
+        source = node.params.get("source") if node.kind == "source" else None
+        if source is not None:
+            frame = getattr(source, "df", None)
+            if getattr(source, "rows", None) == "tuple" and frame is not None:
+                return [str(c) for c in frame.columns]
+            return None
+        if node.kind not in _SAME_SHAPE or not node.inputs:
+            return None
+        found = [names_of(i) for i in node.inputs]
+        return found[0] if all(f == found[0] for f in found) else None
+
+    return names_of(stream._id)
 
 
 _REDUCED = re.compile(r"^(?:sum|min|max|min_by|max_by)\((.*)\)$")

@@ -34,11 +34,7 @@ Extension points
 ----------------
 * **A built-in scalar function**: a :class:`~nbstream.table.functions.ScalarFunctionDef`
   registered in :data:`~nbstream.table.functions.BUILTINS` (``functions/strings.py``,
-  ``temporal.py``, ``scalar.py``). Most are one line::
-
-      BUILTINS.add(Strict("reverse", signature("STRING", result=DataTypes.STRING()),
-                          lambda s: s[::-1]))
-
+  ``temporal.py``, ``scalar.py``); most are one line (the example below).
   ``Strict`` gives SQL's NULL-in-NULL-out; the check returns the result type or None
   (a type error naming the call and its argument types). A function needing laziness or
   implicit casts overrides ``coerce``/``infer``/``emit`` (``emit`` returns Python
@@ -64,6 +60,11 @@ Extension points
   in ``sql/convert.py`` into builder calls or a new plan node in ``plan.py``, and give the
   planner a ``_<nodename>`` method that builds it from DataStream API steps. A feature not
   built yet is refused by name (``sql/dialect.py: UNSUPPORTED``, or a ValidationError).
+
+A built-in scalar function in one line::
+
+    BUILTINS.add(Strict("reverse", signature("STRING", result=DataTypes.STRING()),
+                        lambda s: s[::-1]))
 """
 
 from __future__ import annotations

@@ -780,15 +780,8 @@ def _frame_in_caller(name: str) -> Any:
     or the frames calling into nbstream), as DuckDB's replacement scans."""
     if not name.isidentifier():
         return None
-    try:
-        from IPython import get_ipython  # type: ignore
-        shell = get_ipython()
-        if shell is not None and name in shell.user_ns and _is_frame(shell.user_ns[name]):
-            return shell.user_ns[name]
-    except ImportError:
-        pass
     frame = inspect.currentframe()
-    try:
+    try:  # the calling code's names first: a shell of an earlier session may still be there
         while frame is not None:
             module = frame.f_globals.get("__name__", "")
             if not str(module).startswith("nbstream."):
@@ -798,6 +791,13 @@ def _frame_in_caller(name: str) -> Any:
             frame = frame.f_back
     finally:
         del frame
+    try:  # a %%sql cell: the magic's callers are IPython's, the names are the notebook's
+        from IPython import get_ipython  # type: ignore
+        shell = get_ipython()
+        if shell is not None and name in shell.user_ns and _is_frame(shell.user_ns[name]):
+            return shell.user_ns[name]
+    except ImportError:
+        pass
     return None
 
 

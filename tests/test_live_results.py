@@ -87,6 +87,8 @@ def test_tuple_rows_take_their_column_names_from_the_pipeline_where_it_has_them(
                .key_by(lambda r: r[0]).max(1))
     assert tuple_names(hottest) == ["sensor", "temp"]  # through filter, key_by and max
     assert tuple_names(hottest.map(lambda r: (r[0], r[1] * 2))) is None  # a map may reshape
+    as_rows = env.from_dataframe(readings, rows="tuple", columnar=False).filter(bool)
+    assert tuple_names(as_rows) == ["sensor", "temp"]  # the row path names them too
     job = start(env, [hottest], name="hottest")
     job.result(30)
     assert job.results[0].columns == ["sensor", "temp"]

@@ -416,7 +416,8 @@ _SAME_SHAPE = ("filter", "partition", "reduce", "timestamps_watermarks", "union"
 
 def tuple_names(stream: Any) -> Optional[List[str]]:
     """Names for the positions of ``stream``'s tuple records, when the pipeline knows them:
-    the columns of a DataFrame read as tuples (``from_dataframe(df, rows="tuple")``),
+    the columns of a DataFrame read as tuples (``from_dataframe(df, rows="tuple")``, on
+    the row or the columnar path: a columnar stream's tuples are its batches' columns),
     followed through steps that keep a record's shape (``filter``, ``key_by`` and the other
     partitionings, timestamps and watermarks, a keyed ``reduce``/``sum``/``min``/``max``/
     ``min_by``/``max_by``, a ``union`` of streams with the same names); else None (the
@@ -431,10 +432,21 @@ def tuple_names(stream: Any) -> Optional[List[str]]:
             if getattr(source, "rows", None) == "tuple" and frame is not None:
                 return [str(c) for c in frame.columns]
             return None
+        if node.kind == "to_rows":  # a columnar stream's tuples: its batches' columns
+            return columns_of(node.inputs[0]) if node.params.get("rows") == "tuple" else None
         if node.kind not in _SAME_SHAPE or not node.inputs:
             return None
         found = [names_of(i) for i in node.inputs]
         return found[0] if all(f == found[0] for f in found) else None
+
+    def columns_of(node_id: int) -> Optional[List[str]]:
+        """The column names of a columnar source's batches, through its watermarks."""
+        node = graph.nodes[node_id]
+        if node.kind == "columnar_watermarks":
+            return columns_of(node.inputs[0])
+        schema = getattr(node.params.get("source"), "schema", None) \
+            if node.kind == "source" else None
+        return [str(n) for n in schema.names] if schema is not None else None
 
     return names_of(stream._id)
 

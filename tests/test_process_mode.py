@@ -51,7 +51,10 @@ def open_fds() -> int:
 
 
 def shm_entries() -> set:
-    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    """/dev/shm's entries, but other processes' pool folders (kernels of other tests)."""
+    names = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    return {n for n in names if not n.startswith("nbstream-arrow-")
+            or n.startswith(f"nbstream-arrow-{os.getpid()}-")}
 
 
 def worker_pids() -> set:
@@ -529,3 +532,18 @@ def test_batches_of_objects_pickle_the_way_cloudpickle_does():
         assert decode(frames[0], frames[1:]) == [40]
     finally:
         del copyreg.dispatch_table[Registered]
+
+
+def test_a_killed_kernels_private_folders_are_removed_by_the_next_pool(tmp_path):
+    from nbstream.runtime.executors.pool import private_folder
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = tmp_path / f"nbstream-arrow-{gone.pid}-abc"
+    orphan.mkdir()
+    (orphan / "batch").write_bytes(b"x")
+    mine = tmp_path / f"nbstream-arrow-{os.getpid()}-def"  # a live process's stays
+    mine.mkdir()
+    made = private_folder("nbstream-arrow", str(tmp_path))
+    assert not orphan.exists() and mine.exists() and os.path.isdir(made)
+    assert oct(os.stat(made).st_mode & 0o777) == "0o700"

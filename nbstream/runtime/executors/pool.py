@@ -107,9 +107,9 @@ class WorkerPool:
         self._router: Optional[threading.Thread] = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._closed = False
-        self.links_dir = tempfile.mkdtemp(prefix="nbstream-links-")  # 0700: this user only
+        self.links_dir = private_folder("nbstream-links")  # 0700: this user only
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        self.arrow_dir = tempfile.mkdtemp(prefix="nbstream-arrow-", dir=shm)  # wire.ARROW_FOLDER
+        self.arrow_dir = private_folder("nbstream-arrow", shm)  # wire.ARROW_FOLDER
         wire.ARROW_FOLDER[0] = self.arrow_dir
 
     # -- workers ----------------------------------------------------------------------------------
@@ -297,6 +297,39 @@ class WorkerPool:
         shutil.rmtree(self.arrow_dir, ignore_errors=True)  # batches no one read
         if wire.ARROW_FOLDER[0] == self.arrow_dir:
             wire.ARROW_FOLDER[0] = None
+
+
+def private_folder(prefix: str, parent: Optional[str] = None) -> str:
+    """A new 0700 folder ``<prefix>-<pid>-<random>`` in ``parent`` (the temp folder by default),
+    after removing this user's folders of the same prefix whose process is gone (a kernel that
+    was killed never removed its own).
+
+    >>> path = private_folder("nbstream-doctest")
+    >>> os.path.basename(path).startswith(f"nbstream-doctest-{os.getpid()}-")
+    True
+    >>> os.rmdir(path)
+    """
+    parent = parent or tempfile.gettempdir()
+    for name in os.listdir(parent):
+        pid = name[len(prefix) + 1:].partition("-")[0]
+        if name.startswith(prefix + "-") and pid.isdigit() and not _alive(int(pid)):
+            path = os.path.join(parent, name)
+            try:
+                if os.stat(path).st_uid == os.getuid():
+                    shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                pass  # removed by another process meanwhile
+    return tempfile.mkdtemp(prefix=f"{prefix}-{os.getpid()}-", dir=parent)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 _POOL: Optional[WorkerPool] = None

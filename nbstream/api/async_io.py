@@ -200,30 +200,36 @@ class AsyncDataStream:
     """Applies an :class:`AsyncFunction` (or a plain ``async def`` callable) to a stream."""
 
     @staticmethod
-    def unordered_wait(data_stream: Any, async_function: Any, timeout: Any, capacity: int = 100,
-                       output_type: Any = None) -> Any:
+    def _accept(data_stream: Any) -> None:
+        """A layer's own refusal (PyFlink's compat refuses thread mode); none here."""
+
+    @classmethod
+    def unordered_wait(cls, data_stream: Any, async_function: Any, timeout: Any,
+                       capacity: int = 100, output_type: Any = None) -> Any:
         """Results in completion order (never across a watermark)."""
-        return AsyncDataStream.unordered_wait_with_retry(
+        return cls.unordered_wait_with_retry(
             data_stream, async_function, timeout, NO_RETRY_STRATEGY, capacity, output_type)
 
-    @staticmethod
-    def unordered_wait_with_retry(data_stream: Any, async_function: Any, timeout: Any,
+    @classmethod
+    def unordered_wait_with_retry(cls, data_stream: Any, async_function: Any, timeout: Any,
                                   async_retry_strategy: AsyncRetryStrategy, capacity: int = 100,
                                   output_type: Any = None) -> Any:
+        cls._accept(data_stream)
         return _add(data_stream, async_function, timeout, async_retry_strategy, capacity,
                     output_type, ordered=False)
 
-    @staticmethod
-    def ordered_wait(data_stream: Any, async_function: Any, timeout: Any, capacity: int = 100,
-                     output_type: Any = None) -> Any:
+    @classmethod
+    def ordered_wait(cls, data_stream: Any, async_function: Any, timeout: Any,
+                     capacity: int = 100, output_type: Any = None) -> Any:
         """Results in input order."""
-        return AsyncDataStream.ordered_wait_with_retry(
+        return cls.ordered_wait_with_retry(
             data_stream, async_function, timeout, NO_RETRY_STRATEGY, capacity, output_type)
 
-    @staticmethod
-    def ordered_wait_with_retry(data_stream: Any, async_function: Any, timeout: Any,
+    @classmethod
+    def ordered_wait_with_retry(cls, data_stream: Any, async_function: Any, timeout: Any,
                                 async_retry_strategy: AsyncRetryStrategy, capacity: int = 100,
                                 output_type: Any = None) -> Any:
+        cls._accept(data_stream)
         return _add(data_stream, async_function, timeout, async_retry_strategy, capacity,
                     output_type, ordered=True)
 

@@ -822,29 +822,17 @@ class RegularJoin(KeyedCoProcessFunction):
         matched = [] if null_key else self._matches(side, values, others)
         other_changed = False
         if kind in (INSERT, UPDATE_AFTER):
-            if i_am_outer:
-                if not matched:
-                    out.append((INSERT,) + self._pair(side, values, nulls_other))
-                else:
-                    for o in matched:
-                        if other_outer:
-                            entry = others[o]
-                            if entry[1] == 0:
-                                out.append((DELETE,) + self._pair(side, nulls_mine, o))
-                            entry[1] += 1
-                            other_changed = True
-                        out.append((INSERT,) + self._pair(side, values, o))
-            else:
-                for o in matched:
-                    if other_outer:
-                        entry = others[o]
-                        if entry[1] == 0:
-                            out.append((DELETE,) + self._pair(side, nulls_mine, o))
-                        entry[1] += 1
-                        other_changed = True
-                        out.append((INSERT,) + self._pair(side, values, o))
-                    else:
-                        out.append((kind,) + self._pair(side, values, o))
+            if i_am_outer and not matched:
+                out.append((INSERT,) + self._pair(side, values, nulls_other))
+            for o in matched:
+                if other_outer:  # the other row's null-padded result is withdrawn
+                    entry = others[o]
+                    if entry[1] == 0:
+                        out.append((DELETE,) + self._pair(side, nulls_mine, o))
+                    entry[1] += 1
+                    other_changed = True
+                out.append((INSERT if i_am_outer or other_outer else kind,)
+                           + self._pair(side, values, o))
             entry = mine.get(values)
             if entry is None:
                 mine[values] = [1, len(matched)]

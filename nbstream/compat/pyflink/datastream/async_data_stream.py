@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbstream.api.async_io import NO_RETRY_STRATEGY
 from nbstream.api.async_io import AsyncDataStream as _AsyncDataStream
 
 __all__ = ["AsyncDataStream"]
@@ -38,30 +37,4 @@ def _refuse_thread_mode(data_stream: Any) -> None:
 class AsyncDataStream(_AsyncDataStream):
     """PyFlink's AsyncDataStream (see above)."""
 
-    @staticmethod
-    def unordered_wait(data_stream: Any, async_function: Any, timeout: Any, capacity: int = 100,
-                       output_type: Any = None) -> Any:
-        return AsyncDataStream.unordered_wait_with_retry(
-            data_stream, async_function, timeout, NO_RETRY_STRATEGY, capacity, output_type)
-
-    @staticmethod
-    def unordered_wait_with_retry(data_stream: Any, async_function: Any, timeout: Any,
-                                  async_retry_strategy: Any, capacity: int = 100,
-                                  output_type: Any = None) -> Any:
-        _refuse_thread_mode(data_stream)
-        return _AsyncDataStream.unordered_wait_with_retry(
-            data_stream, async_function, timeout, async_retry_strategy, capacity, output_type)
-
-    @staticmethod
-    def ordered_wait(data_stream: Any, async_function: Any, timeout: Any, capacity: int = 100,
-                     output_type: Any = None) -> Any:
-        return AsyncDataStream.ordered_wait_with_retry(
-            data_stream, async_function, timeout, NO_RETRY_STRATEGY, capacity, output_type)
-
-    @staticmethod
-    def ordered_wait_with_retry(data_stream: Any, async_function: Any, timeout: Any,
-                                async_retry_strategy: Any, capacity: int = 100,
-                                output_type: Any = None) -> Any:
-        _refuse_thread_mode(data_stream)
-        return _AsyncDataStream.ordered_wait_with_retry(
-            data_stream, async_function, timeout, async_retry_strategy, capacity, output_type)
+    _accept = staticmethod(_refuse_thread_mode)

@@ -123,8 +123,7 @@ function toast(model) {
     host.className = "nbs-toasts";
     document.body.append(host);
   }
-  host.append(box);
-  setTimeout(done, 30000);
+  host.append(box);  // until dismissed, as JupyterLab keeps its error notifications
 }
 
 function initialize({ model }) {
@@ -146,9 +145,15 @@ function initialize({ model }) {
     }
   };
   let wasLive = LIVE.has(model.get("status"));
+  const tellFailure = () => {  // once per job, also when it failed before its view was drawn
+    if (model.get("status") !== "failed" || model.get("failure_told")) return;
+    model.set("failure_told", true);
+    model.save_changes();
+    toast(model);
+  };
   const onStatus = () => {
     const status = model.get("status");
-    if (wasLive && status === "failed") toast(model);
+    tellFailure();
     if (wasLive && !LIVE.has(status)) keepSnapshot(model);
     wasLive = LIVE.has(status);
   };
@@ -161,6 +166,7 @@ function initialize({ model }) {
   // The model may have been created before this module was loaded (or the page was
   // reloaded): whatever came before the current delta is then missing.
   onDelta();
+  tellFailure();
   return () => {
     model.off("change:delta", onDelta);
     model.off("msg:custom", onMessage);

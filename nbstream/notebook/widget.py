@@ -100,6 +100,7 @@ class StreamView(anywidget.AnyWidget):
     model_ref = t.Unicode("").tag(sync=True)  # this model's id (the front end keys its snapshot by it)
     cell = t.Unicode("").tag(sync=True)       # "In[5]": the cell that started the job
     started = t.Float(0.0).tag(sync=True)     # epoch seconds
+    failure_told = t.Bool(False).tag(sync=True)  # a front end has shown the failure's toast
 
     def __init__(self, **kwargs: Any) -> None:
         problem = frontend_missing()

@@ -367,7 +367,8 @@ class StreamExecutionEnvironment:
         make = getattr(source, "_nbstream_source", None)
         if make is None:
             raise PlanError(f"from_source: {type(source).__name__} is not a source nbstream "
-                            "can read")
+                            "can read (KafkaSource, FileSource, NumberSequenceSource, the "
+                            "feeds of nbstream.connectors.web)")
         ds = make(self, source_name, type_info)
         if watermark_strategy is not None and watermark_strategy.describe_assigner() is not None:
             ds = ds.assign_timestamps_and_watermarks(watermark_strategy)

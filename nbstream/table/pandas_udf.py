@@ -39,7 +39,7 @@ from .rex import Call, InputRef, Literal, Rex
 from .types import DataType, RowType, ValidationError
 from .udf_defs import (Bound, UdfError, _direct, _raised, bound_functions, fresh, is_python,
                        result_converter)
-from .values import arrow_type, converter
+from .values import _unique, arrow_type, converter
 
 __all__ = ["BatchCalc", "PandasAccumulator", "to_arrow", "from_arrow", "to_pandas",
            "from_pandas"]
@@ -497,16 +497,6 @@ def _as_type(array: Any, t: DataType) -> Any:
         return array.cast(target)
     except Exception:  # noqa: BLE001 - a column Arrow cannot cast stays as it came
         return array
-
-
-def _unique(names: Sequence[str]) -> List[str]:
-    seen: Dict[str, int] = {}
-    out = []
-    for n in names:
-        k = seen.get(n, 0)
-        seen[n] = k + 1
-        out.append(n if k == 0 else f"{n}_{k}")
-    return out
 
 
 # -- pandas aggregate functions ----------------------------------------------------------------------

@@ -285,40 +285,35 @@ def _boolean_operands(ctx: CallContext) -> None:
                                    else "<BOOLEAN>"])
 
 
-class And(ScalarFunctionDef):
+class _Connective(ScalarFunctionDef):
+    """AND / OR with SQL's three-valued logic: the deciding value (False for AND, True for
+    OR) wins over NULL, NULL wins over the other."""
+
+    decides = False
+
+    def coerce(self, ctx: CallContext) -> None:
+        _boolean_operands(ctx)
+
+    def infer(self, ctx: CallContext) -> DataType:
+        return DataTypes.BOOLEAN(ctx.nullable)
+
+    def emit(self, gen: Any, args: List[str], call: Call) -> str:
+        if not call.type.nullable:
+            return "(" + f" {self.name} ".join(args) + ")"
+        temps = [gen.temp() for _ in args]
+        deciding = " or ".join(f"({t} := {a}) is {self.decides}" for t, a in zip(temps, args))
+        nulls = " or ".join(f"{t} is None" for t in temps)
+        return f"({self.decides} if {deciding} else (None if {nulls} else {not self.decides}))"
+
+
+class And(_Connective):
     name = "and"
-
-    def coerce(self, ctx: CallContext) -> None:
-        _boolean_operands(ctx)
-
-    def infer(self, ctx: CallContext) -> DataType:
-        return DataTypes.BOOLEAN(ctx.nullable)
-
-    def emit(self, gen: Any, args: List[str], call: Call) -> str:
-        if not call.type.nullable:
-            return "(" + " and ".join(args) + ")"
-        temps = [gen.temp() for _ in args]
-        falses = " or ".join(f"({t} := {a}) is False" for t, a in zip(temps, args))
-        nulls = " or ".join(f"{t} is None" for t in temps)
-        return f"(False if {falses} else (None if {nulls} else True))"
+    decides = False
 
 
-class Or(ScalarFunctionDef):
+class Or(_Connective):
     name = "or"
-
-    def coerce(self, ctx: CallContext) -> None:
-        _boolean_operands(ctx)
-
-    def infer(self, ctx: CallContext) -> DataType:
-        return DataTypes.BOOLEAN(ctx.nullable)
-
-    def emit(self, gen: Any, args: List[str], call: Call) -> str:
-        if not call.type.nullable:
-            return "(" + " or ".join(args) + ")"
-        temps = [gen.temp() for _ in args]
-        trues = " or ".join(f"({t} := {a}) is True" for t, a in zip(temps, args))
-        nulls = " or ".join(f"{t} is None" for t in temps)
-        return f"(True if {trues} else (None if {nulls} else False))"
+    decides = True
 
 
 class Not(ScalarFunctionDef):

@@ -23,7 +23,6 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from nbstream.api.environment import RuntimeExecutionMode
 from nbstream.api.environment import StreamExecutionEnvironment as _Environment
-from nbstream.api.datastream import DataStream
 from nbstream.errors import PlanError
 from ..common.execution_config import ExecutionConfig
 from .._exports import not_available
@@ -129,24 +128,6 @@ class StreamExecutionEnvironment(_Environment):
             env.set_execution_mode(DEFAULTS["mode"])
         env.configure(config)
         return env
-
-    def from_source(self, source: Any, watermark_strategy: Any, source_name: str,
-                    type_info: Any = None) -> DataStream:
-        """Records of a PyFlink source (NumberSequenceSource, FileSource), with timestamps
-        and watermarks from ``watermark_strategy`` when it has a timestamp assigner (these
-        sources' records carry no timestamps of their own, so there is nothing else to
-        derive watermarks from)."""
-        own = getattr(source, "_nbstream_from_source", None)  # Kafka: watermarks per partition
-        if own is not None:
-            return own(self, watermark_strategy, source_name, type_info)
-        make = getattr(source, "_nbstream_source", None)
-        if make is None:
-            raise PlanError(f"from_source: {type(source).__name__} is not a source nbstream "
-                            "can read (NumberSequenceSource, FileSource, KafkaSource)")
-        ds = make(self, source_name, type_info)
-        if watermark_strategy is not None and watermark_strategy.describe_assigner() is not None:
-            ds = ds.assign_timestamps_and_watermarks(watermark_strategy)
-        return ds
 
     # settings for a JVM cluster: accepted, nothing to do without one ---------------------
     def add_jars(self, *jars_path: str) -> None:

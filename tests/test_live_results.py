@@ -415,3 +415,20 @@ def test_a_late_firing_updates_its_window_row(env):
     frame = job.to_pandas()  # window bounds as timezone-aware datetimes
     assert str(frame["window_end"].dtype) == "datetime64[ns, UTC]"
     assert frame["window_end"].min() == pd.Timestamp(10, unit="ms", tz="UTC")
+
+
+def test_a_view_built_after_its_job_ended_says_finished_only_with_its_counts_and_rows(env):
+    # under load a bounded job can end before the cell draws its view: the view must not
+    # say "finished" above an empty header or table (a full run once showed progress "")
+    from nbstream.notebook.widget import Pump
+
+    job = start(env, [env.from_collection(list(range(50))).map(lambda n: n + 1)], name="late")
+    job.result(30)
+    pump = Pump(job, job.results[0], "late")
+    seen = []
+    pump.view.observe(lambda change: seen.append(
+        (change["new"], pump.view.stats.get("progress"), len(pump.view.delta["rows"]))),
+        names="status")
+    assert pump.view.status == "running" and pump.view.stats["progress"] == {"done": 50, "total": 50}
+    pump.start().thread.join(10)
+    assert seen == [("finished", {"done": 50, "total": 50}, 50)]

@@ -171,6 +171,15 @@ def _numeric_column(rows: List[Any], column: str, index: int) -> bool:
     return seen
 
 
+def header_stats(job: LiveJob) -> Dict[str, Any]:
+    """The job's :meth:`LiveJob.stats` as the header shows them (a watermark at the end
+    of time reads "end of input")."""
+    stats = job.stats()
+    if stats["watermark"] is not None and stats["watermark"] >= MAX_TIMESTAMP:
+        stats["watermark"] = "end of input"
+    return stats
+
+
 class Pump:
     """Moves a live job's progress into one :class:`StreamView`, on its own thread."""
 
@@ -184,10 +193,15 @@ class Pump:
         self.y, self.x, self.reduced = y, x, reduced
         self.index = index  # which of the job's shown streams
         execution = job.cell.get("execution")
+        # A job that ended before its view was built (under load) is shown running until
+        # the first push brings its final status together with its counts and rows: a
+        # view never says "finished" above an empty header or table, and it goes through
+        # the same live-to-ended change (snapshot kept, failure told) as any other.
+        status = "running" if job.done else job.status
         self.view = StreamView(uid=f"nbstream-{next(_uids)}-{job.client.job_id[:8]}",
                                title=title, job_name=job.name, mode=job.mode,
                                limit=limit, has_table=results is not None,
-                               status=job.status, started=job.started_at,
+                               status=status, stats=header_stats(job), started=job.started_at,
                                cell=f"In[{execution}]" if execution else "")
         self.limit = limit
         self.on_final = on_final
@@ -246,10 +260,7 @@ class Pump:
             # status first: once it says the job ended, the counts and rows read after it
             # are final, so a view never shows "stopped" above numbers that still move
             status = job.status
-            stats = job.stats()
-            if stats["watermark"] is not None and stats["watermark"] >= MAX_TIMESTAMP:
-                stats["watermark"] = "end of input"
-            view.stats = stats
+            view.stats = header_stats(job)
             graph = job.graph()
             if graph != view.graph:
                 view.graph = graph

@@ -5,7 +5,8 @@ thread mode at parallelism 1 and 2 and process mode at parallelism 2.
     integers (from_sequence) -> map to (key, 1) -> key_by -> sum(1) -> collect (BATCH)
 
 Prints records/s and the ratio to a hand-written Python loop (a dict reduce calling the same
-functions) measured in the same run, medians of --runs runs. At parallelism 1 the key_by is
+functions) measured in the same run: every configuration runs in turn, --runs rounds, and
+the medians are printed, with the median ratio of combined to not combined per round. At parallelism 1 the key_by is
 chained (no shuffle, so nothing to combine): both rows are the same plan.
 
     python benchmarks/combine.py
@@ -16,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
+import time
+from typing import Any, Callable, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import machine, median_seconds, table  # noqa: E402
+from benchmarks.common import machine, table  # noqa: E402
 
 
 def make_functions(keys: int):
@@ -65,6 +69,21 @@ def nbstream_sum(n: int, keys: int, parallelism: int, mode: str, combine: bool):
     return list(ds.execute_and_collect("combine"))
 
 
+def paired(fns: Dict[str, Callable[[], Any]], runs: int, check: Callable[[Any], bool]) -> Dict[str, List[float]]:
+    """Wall times of each function, run in turn ``runs`` times (after one untimed round):
+    on a shared machine every function sees the same load, run by run."""
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for rnd in range(runs + 1):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            out = fn()
+            if rnd:
+                times[name].append(time.perf_counter() - t)
+            if not check(out):
+                raise AssertionError(f"{name} produced a wrong result")
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,16 +94,22 @@ def main() -> None:
     n, runs = args.records, args.runs
     print(f"BATCH keyed sum, {n:,} records, median of {runs} runs; {machine()}")
     for keys in (int(k) for k in args.keys.split(",")):
-        ok = lambda out, keys=keys: sorted(out) == expected(n, keys)  # noqa: E731
-        rows = [{"name": "hand-written loop", "records": n,
-                 "seconds": median_seconds(lambda: hand_loop(n, keys), runs, ok)}]
+        fns: Dict[str, Callable[[], Any]] = {"hand-written loop": lambda keys=keys: hand_loop(n, keys)}
         for mode, p in (("thread", 1), ("thread", 2), ("process", 2)):
             for combine in (False, True):
-                secs = median_seconds(lambda: nbstream_sum(n, keys, p, mode, combine), runs, ok)
-                rows.append({"name": f"{mode} p={p} {'combined' if combine else 'not combined'}",
-                             "records": n, "seconds": secs})
+                name = f"{mode} p={p} {'combined' if combine else 'not combined'}"
+                fns[name] = lambda keys=keys, p=p, mode=mode, combine=combine: \
+                    nbstream_sum(n, keys, p, mode, combine)
+        times = paired(fns, runs, lambda out, keys=keys: sorted(out) == expected(n, keys))
+        rows = [{"name": name, "records": n, "seconds": statistics.median(t)}
+                for name, t in times.items()]
         print(f"\n{keys:,} keys")
         print(table(rows, "hand-written loop"))
+        for mode, p in (("thread", 2), ("process", 2)):
+            off, on = times[f"{mode} p={p} not combined"], times[f"{mode} p={p} combined"]
+            gain = statistics.median(a / b for a, b in zip(off, on))
+            print(f"{mode} p={p}: combined {gain:.2f}x as fast as not combined "
+                  "(median of the runs' ratios)")
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 

@@ -210,3 +210,20 @@ def test_a_missing_field_is_reported_as_without_the_combiner():
 
     for text in (message(True), message(False)):
         assert "sum('v'): the record {'k': 1} has no field 'v'" in text, text
+
+
+def test_keys_python_cannot_hash_and_nan_keys_are_one_key_each_as_without_the_combiner():
+    nan = float("nan")
+    records = [([i % 3, "x"], i) for i in range(60)] + [(float("nan"), 1) for _ in range(5)] \
+        + [(nan, 2), ((nan, 1), 3), ((float("nan"), 1), 4)]
+
+    def totals(combine: bool) -> List[Any]:
+        env = make("thread", 2, combine)
+        out = env.from_collection(records).key_by(lambda r: r[0]).reduce(
+            lambda a, b: (a[0], a[1] + b[1]))
+        return sorted(repr(r) for r in out.execute_and_collect())
+
+    got = totals(True)
+    assert got == totals(False)
+    assert got == sorted(["([0, 'x'], 570)", "([1, 'x'], 590)", "([2, 'x'], 610)",
+                          "(nan, 7)", "((nan, 1), 7)"])

@@ -13,9 +13,10 @@ record holding the extreme: within a sender its first, across senders the first 
 arrive, as without combining). For a user reduce function it relies on the function
 being associative, as Flink's batch combiners (DataSet ``reduce``) do: folding
 ``(a, b, c)`` as ``f(f(a, b), c)`` in the sender and ``f(partial, d)`` in the reduce
-step. Floating-point sums may differ in their last bits when a sender starts over (the
-same happens between senders without combining). STREAMING mode never combines: there
-every record's rolling value is output.
+step. Floating-point sums are added in another grouping (each sender's first), so
+their last bits may differ from a run without combining, as they differ between runs
+with several senders anyway. STREAMING mode never combines: there every record's rolling
+value is output, and folding records before the shuffle would drop outputs.
 
 ``env.explain()`` names the reduce steps whose inputs are combined:
 
@@ -42,8 +43,10 @@ _MISSING = object()
 
 
 class CombiningTarget(NetworkTarget):
-    """A network target that holds partial values per key and receiving channel, and
-    sends them on at a flush (see the module text)."""
+    """A network target that holds one partial value per key and sends them on, through
+    its partitioner, at a flush (see the module text). Keys are folded as the key selector
+    returns them; the partitioner makes them keys (a list one Python can hash, every NaN
+    one key) when a key cannot be hashed, and at the flush."""
 
     __slots__ = ("reduce", "first", "held", "limit", "batch_size", "step", "fn_name")
 
@@ -54,26 +57,40 @@ class CombiningTarget(NetworkTarget):
         self.reduce = fn.call
         self.first = getattr(fn.call, "check_first", None)
         self.step, self.fn_name = node.name, _function_name(fn)
-        self.held: List[Dict[Any, Any]] = [{} for _ in range(receivers)]
+        self.held: Dict[Any, Any] = {}
         self.limit, self.batch_size = max(1, limit), max(1, batch_size)
 
     def send(self, batch: Batch) -> None:
-        held, f, first = self.held, self.reduce, self.first
-        for ch, part in self.partitioner.route(batch):
-            acc = held[ch]
-            get = acc.get
-            try:
-                for k, v in zip(part.keys, part.values):
-                    a = get(k, _MISSING)
-                    if a is not _MISSING:
-                        v = f(a, v)
-                    elif first is not None:
-                        first(v)
-                    acc[k] = v
-            except USER_ERRORS as exc:
-                raise self._failure(exc, v) from exc
-        if sum(map(len, held)) > self.limit:
+        values = batch.values
+        keys = self.partitioner.keys_of(values)
+        done = self._fold(keys, values)
+        if done < len(values):  # a key Python cannot hash: made one by its content
+            keys = self.partitioner._hashable(keys[done:], values[done:])
+            self._fold(keys, values[done:])
+        if len(self.held) > self.limit:
             self.flush()
+
+    def _fold(self, keys: List[Any], values: List[Any]) -> int:
+        """Fold the records into the held partial values; returns how many were folded
+        (fewer than all when a key cannot be hashed: the first such key stops it)."""
+        acc, f, first = self.held, self.reduce, self.first
+        get = acc.get
+        try:
+            for k, v in zip(keys, values):
+                a = get(k, _MISSING)
+                if a is not _MISSING:
+                    v = f(a, v)
+                elif first is not None:
+                    first(v)
+                acc[k] = v
+        except USER_ERRORS as exc:
+            if isinstance(exc, TypeError):
+                try:
+                    hash(k)
+                except TypeError:
+                    return next(i for i, key in enumerate(keys) if not _hashable(key))
+            raise self._failure(exc, v) from exc
+        return len(values)
 
     def _failure(self, exc: BaseException, record: Any) -> BaseException:
         """The reduce step's error, naming the record (as the reduce step names it)."""
@@ -87,17 +104,19 @@ class CombiningTarget(NetworkTarget):
 
     def flush(self) -> None:
         """Send every partial value held, in the order the keys came, and start over."""
+        held = self.held
+        if not held:
+            return
         writers, size = self.writers, self.batch_size
-        for ch, acc in enumerate(self.held):
-            if not acc:
-                continue
+        routed = self.partitioner.route_keys(Batch(list(held.values())), list(held))
+        held.clear()
+        for ch, part in routed:
             w = writers[ch]
             if w is None:
                 w = self._writer(ch)
-            keys, values = list(acc), list(acc.values())
-            for i in range(0, len(keys), size):
+            values, keys = part.values, part.keys
+            for i in range(0, len(values), size):
                 w.put(Batch(values[i:i + size], None, keys[i:i + size]))
-            acc.clear()
 
     def watermark(self, timestamp: int) -> None:
         self.flush()
@@ -114,3 +133,11 @@ class CombiningTarget(NetworkTarget):
     def end(self) -> None:
         self.flush()
         super().end()
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True

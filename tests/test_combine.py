@@ -227,3 +227,26 @@ def test_keys_python_cannot_hash_and_nan_keys_are_one_key_each_as_without_the_co
     assert got == totals(False)
     assert got == sorted(["([0, 'x'], 570)", "([1, 'x'], 590)", "([2, 'x'], 610)",
                           "(nan, 7)", "((nan, 1), 7)"])
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_restart_from_a_checkpoint_gives_the_same_sums(tmp_path, mode):
+    """Partial values held when a checkpoint's barrier passes are sent before it: a
+    restart from that checkpoint neither loses nor repeats them."""
+    from nbstream import RestartStrategies
+    from tests.test_checkpoints import FailOnce
+
+    records = [(f"k{i % 7}", i % 10, i, i) for i in range(3000)]
+    env = make(mode, 2, **{"nbstream.batch-size": "40"})
+    env.enable_checkpointing(20)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "ck"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(2, 0))
+    out = (env.from_collection(records).map(FailOnce(str(tmp_path / "failed"), 2500)).name("spread")
+           .key_by(lambda e: e[0]).sum(1).name("agg"))
+    it = out.execute_and_collect()
+    got = sorted((r[0], r[1]) for r in it)
+    want: Dict[str, int] = {}
+    for r in records:
+        want[r[0]] = want.get(r[0], 0) + r[1]
+    assert got == sorted(want.items())
+    assert it.job.restarts == 1 and it.job.checkpoint_info()["completed"] >= 1

@@ -92,7 +92,9 @@ class StreamExecutionEnvironment:
     :meth:`configure`: ``parallelism.default``, ``pipeline.max-parallelism``,
     ``python.execution-mode``, ``execution.runtime-mode`` (``streaming``/``batch``),
     ``pipeline.auto-watermark-interval`` (ms), ``execution.buffer-timeout`` (ms),
-    ``pipeline.operator-chaining`` (``false`` fuses no steps), ``nbstream.batch-size``.
+    ``pipeline.operator-chaining`` (``false`` fuses no steps), ``nbstream.batch-size``,
+    ``nbstream.combine-before-shuffle`` (``false``: BATCH reduces get every record across
+    the shuffle, see :mod:`nbstream.runtime.combine`), ``nbstream.combine.max-keys``.
     """
 
     #: the class of the streams ``key_by`` returns (a compatibility layer may refine it)
@@ -145,6 +147,9 @@ class StreamExecutionEnvironment:
             "pipeline.operator-chaining.enabled": self._configure_chaining,
             "nbstream.batch-size": lambda v: self._config.set_batch_size(
                 whole_number(v, "configuration key 'nbstream.batch-size'", 1, text=True)),
+            "nbstream.combine-before-shuffle": self._configure_combine,
+            "nbstream.combine.max-keys": lambda v: setattr(self, "_combine_max_keys", whole_number(
+                v, "configuration key 'nbstream.combine.max-keys'", 1, text=True)),
         }
         for key, value in configuration.items():
             self._settings[key] = value
@@ -157,6 +162,9 @@ class StreamExecutionEnvironment:
 
     def _configure_chaining(self, value: Any) -> None:
         self._chaining = str(value).strip().lower() != "false"
+
+    def _configure_combine(self, value: Any) -> None:
+        self._combine = str(value).strip().lower() != "false"
 
     def __getattr__(self, name: str) -> Any:
         why = _NOT_YET.get(name)
@@ -381,6 +389,7 @@ class StreamExecutionEnvironment:
 
     # -- running -----------------------------------------------------------------------------------
     _batch_key_order = "arrival"  # see JobConfig.batch_key_order
+    _combine, _combine_max_keys = True, 10_000  # see JobConfig.combine_before_shuffle
 
     def _default_parallelism(self) -> int:
         """The parallelism of steps that have none of their own."""
@@ -393,6 +402,8 @@ class StreamExecutionEnvironment:
                          auto_watermark_interval_ms=cfg._auto_watermark_interval,
                          batch_mode=self._runtime_mode is RuntimeExecutionMode.BATCH,
                          batch_key_order=self._batch_key_order,
+                         combine_before_shuffle=self._combine,
+                         combine_max_keys=self._combine_max_keys,
                          job_parameters=cfg.get_global_job_parameters(),
                          settings=dict(self._settings),
                          checkpoints=self._checkpoint_config.settings(),

@@ -101,6 +101,11 @@ class JobConfig:
     batch_key_order: the order of a keyed reduce's final values in BATCH mode:
     ``"arrival"`` (first seen first) or ``"serialized"`` (Flink's: by the serialized key,
     see :mod:`nbstream.runtime.keyorder`; the PyFlink compatibility layer's choice).
+    combine_before_shuffle: in BATCH mode, a keyed reduce (sum, min, max, min_by, max_by,
+    reduce) whose input crosses a keyed shuffle folds each key's records in the sending
+    task first and sends partial values (see :mod:`nbstream.runtime.combine`).
+    combine_max_keys: the keys a sending task holds partial values of at most; past it,
+    it sends them all on and starts over.
     settings: every configuration key the environment was given (executors such as
     ``flink`` hand them on).
     """
@@ -111,6 +116,8 @@ class JobConfig:
     auto_watermark_interval_ms: int = 200
     batch_mode: bool = False
     batch_key_order: str = "arrival"
+    combine_before_shuffle: bool = True
+    combine_max_keys: int = 10_000
     job_parameters: Mapping[str, Any] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
     checkpoints: Optional[CheckpointSettings] = None

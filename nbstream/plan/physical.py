@@ -163,6 +163,20 @@ class PhysicalPlan:
         except KeyError:
             raise KeyError((edge.index, sender, receiver)) from None
 
+    def combines(self, edge: Edge) -> bool:
+        """Whether ``edge`` is combined before its shuffle: a key_by into a keyed reduce
+        (sum, min, max, min_by, max_by, reduce) in BATCH mode, across tasks. The sending
+        task folds each key's records with the reduce function and sends partial values
+        (see :mod:`nbstream.runtime.combine`). Never in STREAMING mode, where every
+        rolling value is output, nor for a ReduceFunction with its own ``open``/``close``
+        (it may use keyed state or resources only the reduce step's instance has)."""
+        target = self.nodes[edge.target]
+        return (self.config.batch_mode and self.config.combine_before_shuffle
+                and edge.partitioning.kind == "hash" and target.kind == "reduce"
+                and not self.is_chained(edge) and not edge.feedback
+                and self.chain_mode(self.chain_of[edge.target]) != "flink"
+                and _plain_function(target.fn))
+
     # -- views --------------------------------------------------------------------------
     def to_json(self) -> str:
         """The plan in the JSON form of Flink's ``getExecutionPlan`` (plus chain ids)."""
@@ -205,11 +219,27 @@ class PhysicalPlan:
                 if any(e.partitioning.kind in ("hash", "columns") and self.is_chained(e)
                        for e in self.in_edges(nid)):
                     extra += "  (keyed in the chain: one instance, no thread between)"
+                if any(self.combines(e) for e in self.in_edges(nid)):
+                    extra += ("  (combine before shuffle: partial values per key in the "
+                              "sending tasks; the reduce function must be associative)")
                 if self.config.checkpoints is not None and node.is_source:
                     replay = getattr(node.params.get("source"), "after_restore", "")
                     extra += f"  (after a restore: {replay})" if replay else ""
                 lines.append(f"  [{nid}] {node.name}{extra}")
         return "\n".join(lines)
+
+
+def _plain_function(fn: object) -> bool:
+    """A function the sending tasks may call too: a plain callable, or a function object
+    whose own classes define no ``open``/``close`` (nbstream's and the compat layer's
+    Function bases do, as no-ops)."""
+    owner = getattr(fn, "owner", None)
+    if fn is None:
+        return False
+    if owner is None:
+        return True
+    return not any(("open" in vars(c) or "close" in vars(c))
+                   for c in type(owner).__mro__ if not c.__module__.startswith("nbstream."))
 
 
 # -- planning ----------------------------------------------------------------------------

@@ -104,7 +104,10 @@ class _Keyed(Partitioner):
         raise NotImplementedError
 
     def route(self, batch: Batch) -> Route:
-        keys = self.keys_of(batch.values)
+        return self.route_keys(batch, self.keys_of(batch.values))
+
+    def route_keys(self, batch: Batch, keys: List[Any]) -> Route:
+        """Route ``batch`` whose records' keys are ``keys`` (a list this may change)."""
         if self.n == 1:  # no channel to choose: only new (or NaN) keys need a look
             known = self.known
             try:

@@ -495,11 +495,17 @@ class Task:
                         f"{_STEP_OF.get(edge.partitioning.kind, edge.partitioning.kind)} into "
                         f"'{plan.nodes[edge.target].name}'")
                     ends = getattr(make_writer, "end_unopened", None)
-                    target = NetworkTarget(
-                        partitioner, len(receivers),
-                        lambda i, e=edge, rs=receivers: make_writer(e, rs[i]),
-                        None if ends is None else
-                        lambda idx, e=edge, rs=receivers: ends(e, [rs[i] for i in idx]))
+                    args = (partitioner, len(receivers),
+                            lambda i, e=edge, rs=receivers: make_writer(e, rs[i]),
+                            None if ends is None else
+                            lambda idx, e=edge, rs=receivers: ends(e, [rs[i] for i in idx]))
+                    if plan.combines(edge):  # BATCH: partial values per key, not every record
+                        from .combine import CombiningTarget
+                        target = CombiningTarget(*args, plan.nodes[edge.target],
+                                                 plan.config.combine_max_keys,
+                                                 plan.config.batch_size)
+                    else:
+                        target = NetworkTarget(*args)
                     self.network.append(target)
                 if edge.tag is None:
                     op.output.main.append(target)

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbstream import MapFunction, Partitioner, PlanError, UserFunctionError
-from nbstream.runtime.partitioners import _group
+from nbstream.runtime.keygroups import canonical_key, subtask_for_key
+from nbstream.runtime.partitioners import Hash, _group
+from nbstream.runtime.records import Batch
 from tests.conftest import collect
 
 
@@ -130,3 +132,20 @@ def test_a_batch_splits_over_few_channels_as_over_many(n, data):
         assert part.timestamps == (None if stamps is None else [stamps[i] for i in rows])
     if n <= 8:
         assert got == [] or len(got) > 1 or got[0][1].values is values
+
+
+@pytest.mark.parametrize("n", [2, 3, 8, 9])
+def test_hash_routes_known_new_and_nan_keys_to_their_key_groups(n):
+    """The hash split's fast way (known keys looked up at C speed, up to 8 channels) and
+    its slow way (new keys, NaN keys made one key) put every record where its key group
+    says, keys beside their records."""
+    part = Hash(n, lambda v: v[0], 128, "key_by", "first")
+    batches = [[("a", 1), ("b", 2)], [("a", 3), ("c", 4), (float("nan"), 5), ("b", 6)],
+               [(float("nan"), 7), ("c", 8), ("a", 9)]]
+    for values in batches:
+        routed = part.route(Batch(values))
+        got = sorted((v for _, b in routed for v in b.values), key=lambda v: v[1])
+        assert got == values
+        for ch, b in routed:
+            assert b.keys == [canonical_key(v[0]) for v in b.values]
+            assert {subtask_for_key(k, 128, n) for k in b.keys} == {ch}

@@ -8,6 +8,11 @@ run (medians of --runs runs). Goal for thread mode at parallelism 1: >= 0.5 of t
     python benchmarks/w1_wordcount.py              # nbstream and the loop
     python benchmarks/w1_wordcount.py --peers      # plus streamz, bytewax (setup_peers.sh)
     python benchmarks/w1_wordcount.py --pyflink    # plus PyFlink (slow: ~9,000 records/s)
+    python benchmarks/w1_wordcount.py --modes thread,process --keys 64   # more keys
+
+With 5 words, parallelism 2 cannot split the keyed work evenly: the words' key groups put
+3 on one subtask and 2 on the other (printed), so the busier reducer takes 60% of the
+records; ``--keys K`` counts K words (``w0``...; records a multiple of K) instead.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,11 +29,16 @@ from benchmarks.common import machine, median_seconds, run_peer, table  # noqa: 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon"]
 
 
-def make_functions(n: int):
-    final = n // len(WORDS)
+def words(keys: int = 5):
+    return WORDS if keys == 5 else [f"w{i}" for i in range(keys)]
+
+
+def make_functions(n: int, keys: int = 5):
+    final = n // keys
+    names = words(keys)
 
     def to_word(i):
-        return WORDS[i % 5], 1
+        return names[i % keys], 1
 
     def key(t):
         return t[0]
@@ -41,13 +52,23 @@ def make_functions(n: int):
     return to_word, key, add, is_final
 
 
-def expected(n: int):
-    return sorted((w, n // len(WORDS)) for w in WORDS)
+def expected(n: int, keys: int = 5):
+    return sorted((w, n // keys) for w in words(keys))
 
 
-def hand_loop(n: int):
+def key_split(keys: int, parallelism: int) -> List[int]:
+    """How many of the words each subtask of the keyed step gets."""
+    from nbstream.runtime.keygroups import subtask_for_key
+
+    counts = [0] * parallelism
+    for w in words(keys):
+        counts[subtask_for_key(w, 128, parallelism)] += 1
+    return counts
+
+
+def hand_loop(n: int, keys: int = 5):
     """The same work as a plain Python loop calling the same four functions."""
-    to_word, key, add, is_final = make_functions(n)
+    to_word, key, add, is_final = make_functions(n, keys)
     acc, out = {}, []
     for i in range(n):
         r = to_word(i)
@@ -61,10 +82,10 @@ def hand_loop(n: int):
     return out
 
 
-def nbstream_w1(n: int, parallelism: int, mode: str = "thread"):
+def nbstream_w1(n: int, parallelism: int, mode: str = "thread", keys: int = 5):
     from nbstream import StreamExecutionEnvironment
 
-    to_word, key, add, is_final = make_functions(n)
+    to_word, key, add, is_final = make_functions(n, keys)
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism).set_execution_mode(mode)
     ds = env.from_sequence(0, n - 1).map(to_word).key_by(key).reduce(add).filter(is_final)
@@ -79,15 +100,21 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also measure streamz and bytewax")
     parser.add_argument("--pyflink", action="store_true", help="also measure PyFlink (slow)")
     parser.add_argument("--pyflink-records", type=int, default=100_000)
+    parser.add_argument("--keys", type=int, default=5, help="distinct words (default 5)")
     args = parser.parse_args()
-    n, runs = args.records, args.runs
-    ok = lambda out: sorted(out) == expected(n)  # noqa: E731
-    print(f"W1 word count, {n:,} records, median of {runs} runs; {machine()}")
+    n, runs, k = args.records, args.runs, args.keys
+    if k < 1 or n % k:
+        parser.error("--keys must divide --records")
+    if k != 5 and (args.peers or args.pyflink):
+        parser.error("the peers' scripts count the 5 words: leave --keys out with --peers, --pyflink")
+    ok = lambda out: sorted(out) == expected(n, k)  # noqa: E731
+    print(f"W1 word count, {n:,} records, {k} keys (words per subtask at p=2: "
+          f"{':'.join(map(str, key_split(k, 2)))}), median of {runs} runs; {machine()}")
     rows = [{"name": "hand-written loop", "records": n,
-             "seconds": median_seconds(lambda: hand_loop(n), runs, ok)}]
+             "seconds": median_seconds(lambda: hand_loop(n, k), runs, ok)}]
     for mode in args.modes.split(","):
         for p in (1, 2):
-            secs = median_seconds(lambda: nbstream_w1(n, p, mode), runs, ok)
+            secs = median_seconds(lambda: nbstream_w1(n, p, mode, k), runs, ok)
             rows.append({"name": f"nbstream {mode} p={p}", "records": n, "seconds": secs})
     if args.peers:
         for peer in ("streamz", "bytewax"):

@@ -112,6 +112,17 @@ def test_explain_shows_the_code_of_a_run():
     assert "# key_by: test_explain_shows_the_code_of_a_run.<locals>.<lambda> (tests/" in text
 
 
+def test_explain_shows_a_run_after_a_network_key_by_taking_the_keys_with_the_records():
+    """At p=2 the key_by is a network edge: the reduce's run gets each record's key from
+    the batch, and the code shown says so (it read an undefined ``k`` before)."""
+    env = make_env()
+    env.set_parallelism(2)
+    env.from_sequence(1, 10).map(lambda v: (v % 3, 1)).key_by(lambda t: t[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).filter(lambda t: t[1] > 1).print()
+    text = env.explain(code=True)
+    assert "    for v0, k in zip(values, keys):" in text and "a = get0(k, MISSING)" in text
+
+
 # -- errors --------------------------------------------------------------------------------
 
 def fails(build_job: Callable[[StreamExecutionEnvironment], Any]) -> str:

@@ -4,8 +4,13 @@ import collections
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbstream import MapFunction, Partitioner, PlanError, UserFunctionError
+from nbstream.runtime.keygroups import canonical_key, subtask_for_key
+from nbstream.runtime.partitioners import Hash, _group
+from nbstream.runtime.records import Batch
 from tests.conftest import collect
 
 
@@ -105,3 +110,42 @@ def test_ship_strategies_in_the_plan(make_env):
                            ("rescale", "RESCALE"), ("broadcast", "BROADCAST"), ("keyed", "HASH"),
                            ("custom", "CUSTOM")]:
         assert [p["ship_strategy"] for p in by_name[name]["predecessors"]] == [strategy]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.data())
+def test_a_batch_splits_over_few_channels_as_over_many(n, data):
+    """Up to 8 channels a batch is cut at C speed (bytes and compress), above that by one
+    loop of appends: both give each channel its records, keys and timestamps in the
+    batch's order, channels in order, no empty part (cut: a batch for one channel whole)."""
+    size = data.draw(st.integers(0, 40))
+    channels = data.draw(st.lists(st.integers(0, n - 1), min_size=size, max_size=size))
+    values = [("v", i) for i in range(size)]
+    keys = [f"k{c}" for c in channels]
+    stamps = data.draw(st.sampled_from([None, list(range(1000, 1000 + size))]))
+    got = _group(n, channels, values, stamps, keys)
+    expected = [(c, [i for i, ch in enumerate(channels) if ch == c]) for c in sorted(set(channels))]
+    assert [c for c, _ in got] == [c for c, _ in expected]
+    for (c, part), (_, rows) in zip(got, expected):
+        assert part.values == [values[i] for i in rows]
+        assert part.keys == [keys[i] for i in rows]
+        assert part.timestamps == (None if stamps is None else [stamps[i] for i in rows])
+    if n <= 8:
+        assert got == [] or len(got) > 1 or got[0][1].values is values
+
+
+@pytest.mark.parametrize("n", [2, 3, 8, 9])
+def test_hash_routes_known_new_and_nan_keys_to_their_key_groups(n):
+    """The hash split's fast way (known keys looked up at C speed, up to 8 channels) and
+    its slow way (new keys, NaN keys made one key) put every record where its key group
+    says, keys beside their records."""
+    part = Hash(n, lambda v: v[0], 128, "key_by", "first")
+    batches = [[("a", 1), ("b", 2)], [("a", 3), ("c", 4), (float("nan"), 5), ("b", 6)],
+               [(float("nan"), 7), ("c", 8), ("a", 9)]]
+    for values in batches:
+        routed = part.route(Batch(values))
+        got = sorted((v for _, b in routed for v in b.values), key=lambda v: v[1])
+        assert got == values
+        for ch, b in routed:
+            assert b.keys == [canonical_key(v[0]) for v in b.values]
+            assert {subtask_for_key(k, 128, n) for k in b.keys} == {ch}

@@ -357,13 +357,13 @@ def explain_code(plan: Any) -> str:
     """The code of every fused run of ``plan`` (for ``env.explain(code=True)``)."""
     out = []
     for chain in plan.chains:
+        hashed_in = any(e.partitioning.kind == "hash" for e in plan.network_in_edges(chain.id))
         for run in runs(plan, chain):
             steps = []
             for nid, edge in run:
                 node = plan.nodes[nid]
                 call = node.fn.call if node.fn is not None else None
-                keyed = edge is not None or nid == chain.head and any(
-                    e.partitioning.kind == "hash" for e in plan.network_in_edges(chain.id))
+                keyed = edge is not None or nid == chain.head and hashed_in
                 steps.append(Step(node.kind, node.name, key=edge is not None,
                                   fn=_described(node.fn), key_fn=_described(
                                       edge.partitioning.key_selector if edge is not None else None),
@@ -371,5 +371,6 @@ def explain_code(plan: Any) -> str:
                                                    or node.fn.owner is not None),
                                   first=getattr(call, "check_first", None) is not None))
             names = ", ".join(f"[{j}] {plan.nodes[nid].name}" for j, (nid, _) in enumerate(run))
-            out.append(f"# chain {chain.id}: {names}\n" + source(steps, False, False))
+            keys_in = hashed_in and run[0][0] == chain.head  # the batches come with their keys
+            out.append(f"# chain {chain.id}: {names}\n" + source(steps, False, keys_in))
     return "\n\n".join(out) if out else "# no fused runs"

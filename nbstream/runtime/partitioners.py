@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from itertools import compress
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import USER_ERRORS, UserFunctionError, describe_function
@@ -123,6 +124,12 @@ class _Keyed(Partitioner):
                     self.cache.clear()
             return [(0, Batch(batch.values, batch.timestamps, keys))]
         cache = self.cache
+        if self.n <= _CUT_CHANNELS:
+            try:  # known keys at C speed, their channels as bytes (a new key's None fails)
+                return _cut(self.n, bytes(map(cache.get, keys)), batch.values,
+                            batch.timestamps, keys)
+            except TypeError:  # a new key, or a list or dict key: the way below
+                pass
         try:
             channels = list(map(cache.get, keys))  # known keys at C speed
         except TypeError:  # a list or dict key: keyed as PyFlink keys it, by its content
@@ -211,8 +218,11 @@ class Custom(_Keyed):
 
 def _group(n: int, channels: Sequence[int], values: Sequence[Any],
            timestamps: Optional[Sequence[Any]], keys: Optional[Sequence[Any]]) -> Route:
-    """Records split by channel, in channel order: lists only for the channels that get
-    records (a small batch over many channels builds a few lists, not 3 x n)."""
+    """Records split by channel, in channel order, each part in the batch's order: lists
+    only for the channels that get records (a small batch over many channels builds a few
+    lists, not 3 x n). Over a few channels the parts are cut at C speed (:func:`_cut`)."""
+    if n <= _CUT_CHANNELS:
+        return _cut(n, channels, values, timestamps, keys)
     vals: Dict[int, List[Any]] = defaultdict(list)
     if keys is not None:  # one pass: a value and its key
         keys_out: Dict[int, List[Any]] = defaultdict(list)
@@ -229,6 +239,31 @@ def _group(n: int, channels: Sequence[int], values: Sequence[Any],
     return [(ch, Batch(vals[ch], tss[ch] if timestamps is not None else None,
                        keys_out[ch] if keys is not None else None))
             for ch in sorted(vals)]
+
+
+#: up to this many channels, :func:`_group` cuts with :func:`_cut` (a pass per channel)
+_CUT_CHANNELS = 8
+#: ``_SELECT[c]`` turns a batch's channel numbers (as bytes) into 1 for channel c, else 0
+_SELECT = [bytes(int(i == c) for i in range(256)) for c in range(_CUT_CHANNELS)]
+
+
+def _cut(n: int, channels: Sequence[int], values: Sequence[Any],
+         timestamps: Optional[Sequence[Any]], keys: Optional[Sequence[Any]]) -> Route:
+    """:func:`_group` over at most ``_CUT_CHANNELS`` channels: the channel numbers as one
+    bytes object (``channels`` may be one already), and per channel that gets records a
+    selector (``translate``) and ``compress`` of the values, keys and timestamps, all in C
+    (W1's split at p=2: 69 -> 43 ns a record). A batch for one channel goes on whole."""
+    code = channels if type(channels) is bytes else bytes(channels)
+    present = [ch for ch in range(n) if ch in code]
+    if len(present) == 1:
+        return [(present[0], Batch(values, timestamps, keys))]
+    out = []
+    for ch in present:
+        select = code.translate(_SELECT[ch])
+        out.append((ch, Batch(list(compress(values, select)),
+                              list(compress(timestamps, select)) if timestamps is not None else None,
+                              list(compress(keys, select)) if keys is not None else None)))
+    return out
 
 
 def check_hashable(key: Any, step: str, fn_name: str, record: Any) -> None:

@@ -102,6 +102,48 @@ def test_timestamps_keyed_state_and_metrics_go_through(mode):
     assert job(True) == job(False)
 
 
+def batch_finals(steps: List[Tuple[str, int]], records: List[int]) -> List[Any]:
+    """The reference in BATCH mode: the steps up to the first keyed sum, then that sum's
+    final value per key, keys in the order they came (later steps left out)."""
+    cut = next(i for i, (kind, _) in enumerate(steps) if kind == "sum")
+    out = apply(steps[:cut], records)
+    n = steps[cut][1]
+    finals: dict = {}
+    for v in out:
+        finals[v % (n + 2)] = finals.get(v % (n + 2), 0) + v
+    return list(finals.values())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=pipelines.filter(lambda s: any(kind == "sum" for kind, _ in s)),
+       records=st.lists(st.integers(-50, 50), max_size=40))
+def test_in_batch_mode_a_run_ending_in_a_reduce_gives_its_final_values(steps, records):
+    """BATCH: the reduce ends its run (its loop folds, the end of input emits)."""
+    from nbstream import RuntimeExecutionMode
+
+    cut = next(i for i, (kind, _) in enumerate(steps) if kind == "sum")
+
+    def run(chaining: bool) -> List[Any]:
+        env = make_env(chaining=chaining)
+        env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+        return list(build(env, steps[:cut + 1], records).execute_and_collect())
+
+    assert run(True) == run(False) == batch_finals(steps, records)
+
+
+def test_in_batch_mode_the_reduce_ends_its_run_and_its_loop_emits_nothing():
+    from nbstream import RuntimeExecutionMode
+
+    env = make_env()
+    env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+    env.from_sequence(1, 10).map(lambda v: (v % 3, 1)).key_by(lambda t: t[0]).sum(1) \
+        .filter(lambda t: t[1] > 1).print()
+    text = env.explain(code=True)
+    first, after = text.split("# chain 0:")[1:3]  # the run of the sum; the filter's own
+    assert "acc1[k] = v2" in first and "append(v2)" not in first and "Filter" not in first
+    assert "Filter" in after
+
+
 def test_explain_shows_the_code_of_a_run():
     env = make_env()
     env.from_sequence(1, 10).map(lambda v: (v % 3, 1)).key_by(lambda t: t[0]) \

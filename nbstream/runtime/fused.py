@@ -1,6 +1,7 @@
 """Fused runs: consecutive map, filter and flat_map steps of a chain, a key_by chained at
 parallelism 1 (see :mod:`nbstream.plan.physical`) and the rolling reduce after it run as
-one generated Python loop per batch. No list per step: each record goes through the whole
+one generated Python loop per batch (in BATCH mode a reduce ends its run: the loop folds
+the records and the reduce emits its final values at the end of input). No list per step: each record goes through the whole
 run before the next; the key is computed once, the reduce's accumulator looked up once.
 
 The operators stay what they are for everything but batches: watermarks, barriers, timers,
@@ -83,6 +84,8 @@ def runs(plan: Any, chain: Any) -> List[List[Tuple[int, Any]]]:
         else:
             current = _closed(found, current)
             current = [(nid, None)]
+        if _final_only(plan, nid):  # nothing follows it per record
+            current = _closed(found, current)
     _closed(found, current)
     return found
 
@@ -97,7 +100,13 @@ def _fusible(plan: Any, nid: int) -> bool:
     node = plan.nodes[nid]
     if node.kind not in _FUSIBLE or getattr(node.output_type, "converts", False):
         return False
-    return node.kind != "reduce" or not plan.config.batch_mode  # BATCH: one value per key at the end
+    return True
+
+
+def _final_only(plan: Any, nid: int) -> bool:
+    """A reduce in BATCH mode: it emits one value per key at the end of input, so it
+    ends its run (its loop folds the records and emits nothing)."""
+    return plan.nodes[nid].kind == "reduce" and plan.config.batch_mode
 
 
 def _one_way_on(plan: Any, nid: int) -> bool:
@@ -119,6 +128,7 @@ class Step:
     key_fn: str = ""            # the key selector, for the comments
     state: bool = False         # it has keyed state whose current key to set
     first: bool = False         # reduce: a check of a key's first record (sum, min, max ...)
+    final: bool = False         # reduce in BATCH mode: emits at the end of input, not here
 
 
 def source(steps: Sequence[Step], has_ts: bool, keys_in: bool,
@@ -195,9 +205,10 @@ def source(steps: Sequence[Step], has_ts: bool, keys_in: bool,
             add(f"acc{j}[k] = {nxt}", j, "call", cur)
             cur = nxt
         keyed = False
-    add(f"append({cur})")
-    if has_ts:
-        add("tappend(t)")
+    if not steps[-1].final:
+        add(f"append({cur})")
+        if has_ts:
+            add("tappend(t)")
     counts = ", ".join(f"n{j}" for j in counted)
     code.append(f"    return out, {'tout' if has_ts else 'None'}, ({counts}{',' if counted else ''})")
     return "\n".join(code)
@@ -209,6 +220,8 @@ class FusedRun:
     def __init__(self, ops: List[Operator], keys: List[Any]) -> None:
         self.ops, self.keys = ops, keys  # keys[j]: the key_by partitioner before step j
         self.head = ops[0]
+        # a reduce in BATCH mode last: it folds here and emits at the end of input
+        self.final = isinstance(ops[-1], ReduceOperator) and ops[-1].task.config.batch_mode
         # per step but the last: counted (filter, flat_map) or as many out as in
         self._counted = [_kind(op) in ("filter", "flat_map") for op in ops[:-1]]
         self._loops: Dict[Tuple[bool, bool], Any] = {}
@@ -220,7 +233,8 @@ class FusedRun:
                      state=op.state is not None and (
                          not isinstance(op, ReduceOperator) or op.track_key),
                      first=isinstance(op, ReduceOperator)
-                     and getattr(op.reduce, "check_first", None) is not None)
+                     and getattr(op.reduce, "check_first", None) is not None,
+                     final=self.final and op is self.ops[-1])
                 for j, op in enumerate(self.ops)]
 
     def process_batch(self, batch: Batch, input_index: int = 0) -> None:
@@ -239,7 +253,8 @@ class FusedRun:
         except USER_ERRORS as exc:
             raise self._error(exc, fn, lines) from exc
         self._count(len(values), counts)
-        ops[-1].output.emit(Batch(out, tout))
+        if out or not self.final:
+            ops[-1].output.emit(Batch(out, tout))
 
     def _count(self, n: int, counts: Tuple[int, ...]) -> None:
         """Each step's records in and out, as its own loop would have counted them (the
@@ -369,7 +384,8 @@ def explain_code(plan: Any) -> str:
                                       edge.partitioning.key_selector if edge is not None else None),
                                   state=keyed and (node.kind != "reduce"
                                                    or node.fn.owner is not None),
-                                  first=getattr(call, "check_first", None) is not None))
+                                  first=getattr(call, "check_first", None) is not None,
+                                  final=_final_only(plan, nid)))
             names = ", ".join(f"[{j}] {plan.nodes[nid].name}" for j, (nid, _) in enumerate(run))
             keys_in = hashed_in and run[0][0] == chain.head  # the batches come with their keys
             out.append(f"# chain {chain.id}: {names}\n" + source(steps, False, keys_in))

@@ -1,6 +1,8 @@
 """Keyed streams: reduce and the built-in aggregations, key context, key errors."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbstream import (KeyedProcessFunction, MapFunction, PlanError, ReduceFunction,
                       RuntimeExecutionMode, Row, Types, UserFunctionError, ValueStateDescriptor)
@@ -175,3 +177,23 @@ def test_state_is_refused_on_unkeyed_streams(env):
 
     with pytest.raises(UserFunctionError, match="keyed state is only available on a keyed stream"):
         collect(env.from_collection([1]).map(NeedsState()))
+
+
+scalars = st.one_of(st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=False, width=16))
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["sum", "min", "max", "min_by", "max_by"]), pos=st.integers(0, 3),
+       a=st.lists(scalars, min_size=1, max_size=4), b=st.lists(scalars, min_size=1, max_size=4))
+def test_the_tuple_shortcut_of_sum_min_max_agrees_with_the_general_fields(kind, pos, a, b):
+    """sum/min/max/min_by/max_by read plain tuples directly: the same value (or the same
+    error) as the general field access, NaN and short records included."""
+    from nbstream.runtime.aggregations import _combine, accumulator
+
+    def outcome(f):
+        try:
+            return ("value", repr(f(tuple(a), tuple(b))))
+        except Exception as exc:  # noqa: BLE001 - the error is part of the outcome
+            return ("error", type(exc))
+
+    assert outcome(accumulator(kind, pos)) == outcome(_combine(kind, pos))

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 from ..errors import PlanError, describe_function
 from ..plan.logical import UserFn
+from ..runtime.combine import window_panes
 from ..runtime.durations import DurationLike, to_millis
 from ..runtime.records import OutputTag
 from ..runtime.summaries import FieldsAggregate, SummaryRows, parse_spec
@@ -166,7 +167,9 @@ class _Windowed:
         stream = self._input_for_window()._add(
             "window", name, UserFn((), owner=spec, name=fn_name), output_type,
             assigner=self._assigner, trigger=trigger, evictor=self._evictor,
-            allowed_lateness=self._lateness, late_tag=self._late_tag)
+            allowed_lateness=self._lateness, late_tag=self._late_tag,
+            combine_panes=window_panes(self._assigner, trigger, self._evictor,
+                                       self._lateness, self._late_tag, spec))
         if not self._keyed:
             stream._update(parallelism=1, max_parallelism=1)
         return stream

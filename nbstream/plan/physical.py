@@ -164,18 +164,22 @@ class PhysicalPlan:
             raise KeyError((edge.index, sender, receiver)) from None
 
     def combines(self, edge: Edge) -> bool:
-        """Whether ``edge`` is combined before its shuffle: a key_by into a keyed reduce
-        (sum, min, max, min_by, max_by, reduce) in BATCH mode, across tasks. The sending
-        task folds each key's records with the reduce function and sends partial values
-        (see :mod:`nbstream.runtime.combine`). Never in STREAMING mode, where every
-        rolling value is output, nor for a ReduceFunction with its own ``open``/``close``
-        (it may use keyed state or resources only the reduce step's instance has)."""
+        """Whether ``edge`` is combined before its shuffle (across tasks; see
+        :mod:`nbstream.runtime.combine`): a key_by into a keyed reduce (sum, min, max,
+        min_by, max_by, reduce) in BATCH mode, whose sending tasks fold each key's records
+        with the reduce function, or into an event-time window of built-in aggregates the
+        API marked ``combine_panes``, whose sending tasks add each key's and pane's records
+        into one accumulator. A rolling reduce in STREAMING mode is never combined (every
+        rolling value is output), nor a ReduceFunction with its own ``open``/``close`` (it
+        may use keyed state or resources only the reduce step's instance has)."""
         target = self.nodes[edge.target]
-        return (self.config.batch_mode and self.config.combine_before_shuffle
-                and edge.partitioning.kind == "hash" and target.kind == "reduce"
+        if not (self.config.combine_before_shuffle and edge.partitioning.kind == "hash"
                 and not self.is_chained(edge) and not edge.feedback
-                and self.chain_mode(self.chain_of[edge.target]) != "flink"
-                and _plain_function(target.fn))
+                and self.chain_mode(self.chain_of[edge.target]) != "flink"):
+            return False
+        if target.kind == "reduce":
+            return self.config.batch_mode and _plain_function(target.fn)
+        return target.kind == "window" and target.params.get("combine_panes") is not None
 
     # -- views --------------------------------------------------------------------------
     def to_json(self) -> str:
@@ -220,7 +224,9 @@ class PhysicalPlan:
                        for e in self.in_edges(nid)):
                     extra += "  (keyed in the chain: one instance, no thread between)"
                 if any(self.combines(e) for e in self.in_edges(nid)):
-                    extra += ("  (combine before shuffle: partial values per key in the "
+                    extra += ("  (combine before shuffle: partial aggregates per key and "
+                              "pane in the sending tasks)" if node.kind == "window" else
+                              "  (combine before shuffle: partial values per key in the "
                               "sending tasks; the reduce function must be associative)")
                 if self.config.checkpoints is not None and node.is_source:
                     replay = getattr(node.params.get("source"), "after_restore", "")

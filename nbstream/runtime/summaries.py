@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from .aggregations import get_field
 from .row import Row
 
-__all__ = ["FieldsAggregate", "SummaryRows", "SUMMARY_FUNCTIONS", "parse_spec"]
+__all__ = ["FieldsAggregate", "Partial", "SummaryRows", "SUMMARY_FUNCTIONS", "parse_spec"]
 
 SUMMARY_FUNCTIONS = ("count", "sum", "mean", "min", "max", "first", "last")
 _NONE = object()
@@ -66,6 +66,22 @@ def _identity(v: Any) -> Any:
     return v
 
 
+class Partial:
+    """An accumulator of some records, sent in their place (a window's input combined
+    before the keyed shuffle: :mod:`nbstream.runtime.combine`); adding it merges it."""
+
+    __slots__ = ("acc",)
+
+    def __init__(self, acc: List[Any]) -> None:
+        self.acc = acc
+
+    def __reduce__(self) -> Any:
+        return (Partial, (self.acc,))
+
+    def __repr__(self) -> str:
+        return f"Partial({self.acc!r})"
+
+
 class FieldsAggregate:
     """An AggregateFunction computing several named summaries at once."""
 
@@ -102,7 +118,13 @@ class FieldsAggregate:
         return ops
 
     def add_all(self, values: List[Any], acc: List[Any]) -> List[Any]:
+        """Add ``values``: records, or :class:`Partial` accumulators (a batch holds one
+        kind or the other, never both)."""
         if not values:
+            return acc
+        if type(values[0]) is Partial:
+            for partial in values:
+                acc = self.merge(acc, partial.acc)
             return acc
         for i, fn, get in self._ops_for(values[0]):
             if fn == "count":

@@ -499,11 +499,11 @@ class Task:
                             lambda i, e=edge, rs=receivers: make_writer(e, rs[i]),
                             None if ends is None else
                             lambda idx, e=edge, rs=receivers: ends(e, [rs[i] for i in idx]))
-                    if plan.combines(edge):  # BATCH: partial values per key, not every record
-                        from .combine import CombiningTarget
-                        target = CombiningTarget(*args, plan.nodes[edge.target],
-                                                 plan.config.combine_max_keys,
-                                                 plan.config.batch_size)
+                    if plan.combines(edge):  # partial values per key, not every record
+                        from .combine import combining_target
+                        target = combining_target(*args, plan.nodes[edge.target],
+                                                  plan.config.combine_max_keys,
+                                                  plan.config.batch_size)
                     else:
                         target = NetworkTarget(*args)
                     self.network.append(target)

@@ -187,3 +187,52 @@ def test_a_restart_from_a_checkpoint_gives_the_same_windows(tmp_path, mode):
         cell[1] += v
     assert got == sorted((k, w, n, s) for (k, w), (n, s) in want.items())
     assert it.job.restarts == 1 and it.job.checkpoint_info()["completed"] >= 1
+
+
+def test_a_sender_whose_records_share_no_pane_stops_combining_and_stays_exact():
+    """A key per record: every partial would hold one record. After its first 20,000
+    records the sender sends records on as they come; the results do not change."""
+    records = [(i, i, i % 5) for i in range(30_000)]
+    aggs = dict(n="count", s=(2, "sum"))
+    combined, ins = run(make("thread", 2), records, TUMBLING, aggs, periodic=True)
+    plain, plain_ins = run(make("thread", 2, combine=False), records, TUMBLING, aggs, periodic=True)
+    assert combined == plain and len(combined) == 30_001  # a row a record, and the late count
+    assert ins == plain_ins == 30_000
+
+
+def sender(records_per_pane: int, records: int) -> Tuple[Any, List[Any]]:
+    """A window combiner over two receivers, its batches kept in lists (what the channels'
+    writers would carry), fed ``records`` records, ``records_per_pane`` to each key's pane."""
+    from nbstream.plan.logical import Node, UserFn
+    from nbstream.runtime.combine import WindowCombiningTarget
+    from nbstream.runtime.partitioners import Hash
+    from nbstream.runtime.records import Batch
+    from nbstream.runtime.summaries import FieldsAggregate
+    from nbstream.runtime.windows import WindowFunctionSpec
+
+    class Channel(list):
+        put = list.append
+
+    spec = WindowFunctionSpec("aggregate", aggregate=FieldsAggregate([("n", None, "count")]))
+    node = Node(1, "window", "windows", fn=UserFn((), owner=spec, name="agg"),
+                params={"combine_panes": (100, 0)})
+    channels: List[Any] = [Channel(), Channel()]
+    target = WindowCombiningTarget(Hash(2, lambda r: r[0], 128, "key_by", "key"), 2,
+                                   lambda i: channels[i], None, node, 10_000, 500)
+    for start in range(0, records, 500):
+        batch = [(i // records_per_pane, i) for i in range(start, start + 500)]
+        target.send(Batch(batch, [t for _, t in batch]))
+    target.end()
+    return target, [b for ch in channels for b in ch if isinstance(b, Batch)]
+
+
+def test_the_sender_stops_holding_when_its_records_share_nothing_and_not_before():
+    from nbstream.runtime.summaries import Partial
+
+    shared, batches = sender(50, 40_000)  # 50 records a key and pane: 800 partials
+    assert not shared.passing and sum(len(b.values) for b in batches) == 800
+    assert all(type(v) is Partial for b in batches for v in b.values)
+    alone, batches = sender(1, 40_000)  # a key a record: nothing shared
+    assert alone.passing and 20_000 <= alone.taken < 40_000  # held no more after that
+    sent = [v for b in batches for v in b.values]
+    assert len(sent) == 40_000 and type(sent[-1]) is tuple  # the later ones as they came

@@ -33,6 +33,10 @@ records. A record not after the sender's last watermark goes on alone, at once: 
 may be late, and whether it is depends on when the window sees it, as without
 combining. The window's ``records_in`` then counts partial accumulators, not records.
 
+A sender whose records hardly share partial values (fewer than two records a partial
+value over its first 20,000 records: many keys, a window per record) stops combining
+and sends its records on as they come.
+
 ``env.explain()`` names the reduce steps whose inputs are combined:
 
 >>> from nbstream import StreamExecutionEnvironment, RuntimeExecutionMode
@@ -90,15 +94,22 @@ def combining_target(partitioner: Any, receivers: int, open_writer: Any, end_uno
 class _Holding(NetworkTarget):
     """A network target that holds partial values and sends them on, through its
     partitioner, at a flush: past ``limit`` held, and before every watermark, status,
-    barrier and the end of input."""
+    barrier and the end of input.
 
-    __slots__ = ("held", "limit", "batch_size", "step", "fn_name")
+    Combining pays only when records share their partial values: once ``SEEN`` records
+    have gone into fewer than ``GAIN`` records each on average, the target stops holding
+    and sends every record on as it comes (``passing``; e.g. a window per record)."""
+
+    __slots__ = ("held", "limit", "batch_size", "step", "fn_name", "taken", "sent", "passing")
+    SEEN, GAIN = 20_000, 2
 
     def __init__(self, partitioner: Any, receivers: int, open_writer: Any,
                  end_unopened: Any, node: Any, limit: int, batch_size: int) -> None:
         super().__init__(partitioner, receivers, open_writer, end_unopened)
         self.held: Dict[Any, Any] = {}
         self.limit, self.batch_size = max(1, limit), max(1, batch_size)
+        self.taken = self.sent = 0  # records taken in, partial values sent
+        self.passing = False
 
     def _drain(self) -> Tuple[List[Any], List[Any], Optional[List[Any]]]:
         """The held values, their keys and timestamps (or None); then nothing is held."""
@@ -109,6 +120,9 @@ class _Holding(NetworkTarget):
         if not self.held:
             return
         values, keys, tss = self._drain()
+        self.sent += len(values)
+        if self.taken >= self.SEEN and self.sent * self.GAIN > self.taken:
+            self.passing = True  # from now on: every record as it comes
         writers, size = self.writers, self.batch_size
         for ch, part in self.partitioner.route_keys(Batch(values, tss), keys):
             w = writers[ch]
@@ -153,7 +167,11 @@ class CombiningTarget(_Holding):
         self.step, self.fn_name = node.name, _function_name(fn)
 
     def send(self, batch: Batch) -> None:
+        if self.passing:
+            NetworkTarget.send(self, batch)
+            return
         values = batch.values
+        self.taken += len(values)
         keys = self.partitioner.keys_of(values)
         done = self._fold(keys, values)
         if done < len(values):  # a key Python cannot hash: made one by its content
@@ -218,7 +236,11 @@ class WindowCombiningTarget(_Holding):
         self.last_watermark = MIN_TIMESTAMP
 
     def send(self, batch: Batch) -> None:
+        if self.passing:
+            NetworkTarget.send(self, batch)
+            return
         values, tss = batch.values, batch.timestamps
+        self.taken += len(values)
         keys = self.partitioner.keys_of(values)
         try:
             hash(tuple(keys))

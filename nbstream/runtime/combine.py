@@ -123,15 +123,14 @@ class _Holding(NetworkTarget):
         self.sent += len(values)
         if self.taken >= self.SEEN and self.sent * self.GAIN > self.taken:
             self.passing = True  # from now on: every record as it comes
-        writers, size = self.writers, self.batch_size
-        for ch, part in self.partitioner.route_keys(Batch(values, tss), keys):
-            w = writers[ch]
-            if w is None:
-                w = self._writer(ch)
-            values, keys, tss = part.values, part.keys, part.timestamps
-            for i in range(0, len(values), size):
-                w.put(Batch(values[i:i + size], None if tss is None else tss[i:i + size],
-                            keys[i:i + size]))
+        self.put_parts((ch, chunk) for ch, part in self.partitioner.route_keys(
+            Batch(values, tss), keys) for chunk in _chunks(part, self.batch_size))
+
+    def _send_on(self, batch: Batch, keys: List[Any]) -> None:
+        """Send records as they are (their keys known), after the partial values held:
+        the order per key stays that of the records."""
+        self.flush()
+        self.put_parts(self.partitioner.route_keys(batch, keys))
 
     def watermark(self, timestamp: int) -> None:
         self.flush()
@@ -171,18 +170,16 @@ class CombiningTarget(_Holding):
             NetworkTarget.send(self, batch)
             return
         values = batch.values
-        self.taken += len(values)
         keys = self.partitioner.keys_of(values)
-        done = self._fold(keys, values)
-        if done < len(values):  # a key Python cannot hash: made one by its content
-            keys = self.partitioner._hashable(keys[done:], values[done:])
-            self._fold(keys, values[done:])
+        if not _hashable(tuple(keys)):  # a list or dict key: a key by its content
+            keys = self.partitioner._hashable(keys, values)
+        self._fold(keys, values)
         if len(self.held) > self.limit:
             self.flush()
 
-    def _fold(self, keys: List[Any], values: List[Any]) -> int:
-        """Fold the records into the held partial values; returns how many were folded
-        (fewer than all when a key cannot be hashed: the first such key stops it)."""
+    def _fold(self, keys: List[Any], values: List[Any]) -> None:
+        """Fold the records into the held partial values."""
+        self.taken += len(values)
         acc, f, first = self.held, self.reduce, self.first
         get = acc.get
         try:
@@ -194,13 +191,7 @@ class CombiningTarget(_Holding):
                     first(v)
                 acc[k] = v
         except USER_ERRORS as exc:
-            if isinstance(exc, TypeError):
-                try:
-                    hash(k)
-                except TypeError:
-                    return next(i for i, key in enumerate(keys) if not _hashable(key))
             raise self._failure(exc, v) from exc
-        return len(values)
 
     def _failure(self, exc: BaseException, record: Any) -> BaseException:
         """The reduce step's error, naming the record (as the reduce step names it)."""
@@ -240,33 +231,25 @@ class WindowCombiningTarget(_Holding):
             NetworkTarget.send(self, batch)
             return
         values, tss = batch.values, batch.timestamps
-        self.taken += len(values)
         keys = self.partitioner.keys_of(values)
-        try:
-            hash(tuple(keys))
-        except TypeError:  # a key Python cannot hash (a list, a dict): no combining
-            tss = None
-        if tss is None:  # (nor without event time: the window step says what is wrong)
-            self._alone(batch)
+        if tss is None or not _hashable(tuple(keys)):
+            # no event time (the window step says what is wrong), or a list or dict key
+            self._send_on(batch, keys)
             return
         wm = self.last_watermark
         begin = 0
         for i, t in enumerate(tss):
             if t is None or t <= wm:  # maybe late: alone, after what came before it
                 self._fold(keys[begin:i], values[begin:i], tss[begin:i])
-                self._alone(Batch([values[i]], [t]))
+                self._send_on(Batch([values[i]], [t]), [keys[i]])
                 begin = i + 1
         self._fold(keys[begin:], values[begin:], tss[begin:])
         if len(self.held) > self.limit:
             self.flush()
 
-    def _alone(self, batch: Batch) -> None:
-        """Send records as they are, after the partial values held (the order per key
-        and window stays that of the records: ``first``/``last`` depend on it)."""
-        self.flush()
-        super().send(batch)
-
     def _fold(self, keys: List[Any], values: List[Any], tss: List[Any]) -> None:
+        """Add the records into the held accumulators of their keys' panes."""
+        self.taken += len(values)
         pane, offset = self.pane, self.offset
         groups: Dict[Any, List[Any]] = {}
         latest: Dict[Any, int] = {}
@@ -313,6 +296,14 @@ def _failing(agg: FieldsAggregate, values: List[Any]) -> Any:
         except USER_ERRORS:
             return v
     return values[0]
+
+
+def _chunks(batch: Batch, size: int) -> List[Batch]:
+    """``batch`` cut into batches of at most ``size`` records."""
+    values, keys, tss = batch.values, batch.keys, batch.timestamps
+    return [Batch(values[i:i + size], None if tss is None else tss[i:i + size],
+                  None if keys is None else keys[i:i + size])
+            for i in range(0, len(values), size)]
 
 
 def _hashable(key: Any) -> bool:

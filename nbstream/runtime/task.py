@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .checkpoints import (CHECKPOINT_ID, FEEDBACK_LOG, FINISHED, LOOP_CLOSED, SHARED_DIR,
                           AligningInbox, dump_state, load_state)
@@ -78,8 +78,12 @@ class NetworkTarget:
         return [w if w is not None else self._writer(i) for i, w in enumerate(self.writers)]
 
     def send(self, batch: Batch) -> None:
+        self.put_parts(self.partitioner.route(batch))
+
+    def put_parts(self, parts: Iterable[Tuple[int, Batch]]) -> None:
+        """Put each (channel, batch) into its channel."""
         writers = self.writers
-        for ch, part in self.partitioner.route(batch):
+        for ch, part in parts:
             w = writers[ch]
             if w is None:
                 w = self._writer(ch)

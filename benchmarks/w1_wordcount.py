@@ -11,11 +11,12 @@ run (medians of --runs runs). Goal for thread mode at parallelism 1: >= 0.5 of t
     python benchmarks/w1_wordcount.py --modes thread,process --keys 64   # more keys
     python benchmarks/w1_wordcount.py --paired --runs 9       # process p=2 against thread p=1
 
-``--paired`` runs thread p=1 and process p=2 in turn, run by run, so both see the same
-load; it prints the median of the runs' ratios, the load average, and the CPU seconds of
-the busiest worker process against those of the whole thread p=1 job: their ratio is the
-speed-up two free cores would allow, and it moves less with other programs' load than
-the wall times do.
+``--paired`` runs thread p=1, thread p=1 with the reduce in a task of its own (the
+price of one task boundary, nothing pickled) and process p=2 in turn, run by run, so all
+see the same load; it prints the medians of the runs' ratios to thread p=1, the load
+average, and the CPU seconds of the busiest worker process against those of the whole
+thread p=1 job: their ratio is the speed-up two free cores would allow, and it moves
+less with other programs' load than the wall times do.
 
 With 5 words, parallelism 2 cannot split the keyed work evenly: the words' key groups put
 3 on one subtask and 2 on the other (printed), so the busier reducer takes 60% of the
@@ -93,7 +94,9 @@ def hand_loop(n: int, keys: int = 5):
 
 
 def nbstream_w1(n: int, parallelism: int, mode: str = "thread", keys: int = 5,
-                batch_size: int = 0):
+                batch_size: int = 0, split: bool = False):
+    """W1 in nbstream; ``split``: the reduce starts a new chain (a task of its own, so
+    the records cross a thread at the key_by, as they cross tasks at parallelism 2)."""
     from nbstream import StreamExecutionEnvironment
 
     to_word, key, add, is_final = make_functions(n, keys)
@@ -101,8 +104,10 @@ def nbstream_w1(n: int, parallelism: int, mode: str = "thread", keys: int = 5,
     env.set_parallelism(parallelism).set_execution_mode(mode)
     if batch_size:
         env.get_config().set_batch_size(batch_size)
-    ds = env.from_sequence(0, n - 1).map(to_word).key_by(key).reduce(add).filter(is_final)
-    return list(ds.execute_and_collect("W1"))
+    reduced = env.from_sequence(0, n - 1).map(to_word).key_by(key).reduce(add)
+    if split:
+        reduced = reduced.start_new_chain()
+    return list(reduced.filter(is_final).execute_and_collect("W1"))
 
 
 def _children_cpu() -> Dict[int, float]:
@@ -119,20 +124,26 @@ def _children_cpu() -> Dict[int, float]:
     return out
 
 
+PAIRED = (("thread p=1", "thread", 1, False),
+          ("thread p=1 split", "thread", 1, True),  # one task boundary, nothing pickled
+          ("process p=2", "process", 2, False))
+
+
 def paired(n: int, runs: int, keys: int, batch_size: int) -> None:
-    """Thread p=1 and process p=2 in turn (see the module text)."""
+    """Thread p=1, thread p=1 with a task boundary at the key_by, and process p=2, in turn
+    (see the module text)."""
     if not os.path.isdir("/proc"):
         raise SystemExit("--paired reads the workers' CPU time from /proc (Linux)")
     want = expected(n, keys)
-    walls: Dict[str, List[float]] = {"thread p=1": [], "process p=2": []}
-    cpus: Dict[str, List[float]] = {"thread p=1": [], "process p=2": []}
+    walls: Dict[str, List[float]] = {name: [] for name, *_ in PAIRED}
+    cpus: Dict[str, List[float]] = {name: [] for name, *_ in PAIRED}
     nbstream_w1(10_000, 2, "process", keys)  # the pool warm, the code imported
     load = os.getloadavg()[0]
     for rnd in range(runs + 1):
-        for name, mode, p in (("thread p=1", "thread", 1), ("process p=2", "process", 2)):
+        for name, mode, p, split in PAIRED:
             before, mine = _children_cpu(), os.times()
             start = time.perf_counter()
-            out = nbstream_w1(n, p, mode, keys, batch_size)
+            out = nbstream_w1(n, p, mode, keys, batch_size, split)
             wall = time.perf_counter() - start
             after, mine_after = _children_cpu(), os.times()
             if sorted(out) != want:
@@ -146,15 +157,16 @@ def paired(n: int, runs: int, keys: int, batch_size: int) -> None:
                 cpus[name].append(cpu)
     print(f"W1 word count, {n:,} records, {keys} keys (words per subtask at p=2: "
           f"{':'.join(map(str, key_split(keys, 2)))}), {runs} paired runs; {machine()}")
-    for name in walls:
-        print(f"  {name:12} median {statistics.median(walls[name]):.3f} s wall, "
-              f"{statistics.median(cpus[name]):.3f} s CPU"
-              + (" (busiest worker)" if "process" in name else ""))
-    ratio = statistics.median(a / b for a, b in zip(walls["thread p=1"], walls["process p=2"]))
-    cpu_ratio = statistics.median(a / b for a, b in zip(cpus["thread p=1"], cpus["process p=2"]))
-    print(f"process p=2 / thread p=1: {ratio:.2f}x as fast (median of the runs' wall ratios); "
-          f"{cpu_ratio:.2f}x by CPU (thread p=1's CPU over the busiest worker's: what two free "
-          f"cores would allow); load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at end")
+    base_wall, base_cpu = walls["thread p=1"], cpus["thread p=1"]
+    for name, mode, *_ in PAIRED:
+        by_wall = statistics.median(a / b for a, b in zip(base_wall, walls[name]))
+        by_cpu = statistics.median(a / b for a, b in zip(base_cpu, cpus[name]))
+        print(f"  {name:17} {statistics.median(walls[name]):.3f} s wall ({by_wall:.2f}x), "
+              f"{statistics.median(cpus[name]):.3f} s CPU{' of the busiest worker' if mode == 'process' else ''}"
+              f" ({by_cpu:.2f}x)")
+    print("(x: thread p=1's time over the row's, median of the runs' ratios; by CPU, the "
+          "speed-up two free cores would allow)")
+    print(f"load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at end")
 
 
 def main() -> None:

@@ -9,6 +9,22 @@ run (medians of --runs runs). Goal for thread mode at parallelism 1: >= 0.5 of t
     python benchmarks/w1_wordcount.py --peers      # plus streamz, bytewax (setup_peers.sh)
     python benchmarks/w1_wordcount.py --pyflink    # plus PyFlink (slow: ~9,000 records/s)
     python benchmarks/w1_wordcount.py --modes thread,process --keys 64   # more keys
+    python benchmarks/w1_wordcount.py --paired --runs 9       # process p=2 against thread p=1
+
+``--paired`` runs thread p=1, thread p=1 with the reduce in a task of its own (the
+price of one task boundary, nothing pickled) and process p=2 in turn, run by run, so all
+see the same load; it prints the medians of the runs' ratios to thread p=1, the load
+average, and the CPU seconds of the busiest worker process against those of the whole
+thread p=1 job: their ratio is the speed-up two free cores would allow, and it moves
+less with other programs' load than the wall times do.
+
+Where process p=2's time goes (perf and py-spy of the workers, 2 cores, Python 3.11): the
+busiest worker spends about as much CPU as the whole thread p=1 job. The p=2-specific parts
+are each small (the hash split, a pickle and an unpickle per crossing record, thread
+wake-ups) and most of the rest is what any task boundary costs in CPython: the map's output
+and its keys made into lists, iterated again by the next stage, freed later, where the
+fused p=1 loop hands each record on while it is in the cache. The "split" row prices that
+boundary alone, in one process, nothing pickled: 0.66-0.71x of fused thread p=1.
 
 With 5 words, parallelism 2 cannot split the keyed work evenly: the words' key groups put
 3 on one subtask and 2 on the other (printed), so the busier reducer takes 60% of the
@@ -18,9 +34,12 @@ records; ``--keys K`` counts K words (``w0``...; records a multiple of K) instea
 from __future__ import annotations
 
 import argparse
+import glob
 import os
+import statistics
 import sys
-from typing import List
+import time
+from typing import Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -82,14 +101,79 @@ def hand_loop(n: int, keys: int = 5):
     return out
 
 
-def nbstream_w1(n: int, parallelism: int, mode: str = "thread", keys: int = 5):
+def nbstream_w1(n: int, parallelism: int, mode: str = "thread", keys: int = 5,
+                batch_size: int = 0, split: bool = False):
+    """W1 in nbstream; ``split``: the reduce starts a new chain (a task of its own, so
+    the records cross a thread at the key_by, as they cross tasks at parallelism 2)."""
     from nbstream import StreamExecutionEnvironment
 
     to_word, key, add, is_final = make_functions(n, keys)
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism).set_execution_mode(mode)
-    ds = env.from_sequence(0, n - 1).map(to_word).key_by(key).reduce(add).filter(is_final)
-    return list(ds.execute_and_collect("W1"))
+    if batch_size:
+        env.get_config().set_batch_size(batch_size)
+    reduced = env.from_sequence(0, n - 1).map(to_word).key_by(key).reduce(add)
+    if split:
+        reduced = reduced.start_new_chain()
+    return list(reduced.filter(is_final).execute_and_collect("W1"))
+
+
+def _children_cpu() -> Dict[int, float]:
+    """CPU seconds (user + system) of each child process of this one (the worker pool)."""
+    me, tick, out = str(os.getpid()), os.sysconf("SC_CLK_TCK"), {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            out[int(stat.split("/")[2])] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+PAIRED = (("thread p=1", "thread", 1, False),
+          ("thread p=1 split", "thread", 1, True),  # one task boundary, nothing pickled
+          ("process p=2", "process", 2, False))
+
+
+def paired(n: int, runs: int, keys: int, batch_size: int) -> None:
+    """Thread p=1, thread p=1 with a task boundary at the key_by, and process p=2, in turn
+    (see the module text)."""
+    if not os.path.isdir("/proc"):
+        raise SystemExit("--paired reads the workers' CPU time from /proc (Linux)")
+    want = expected(n, keys)
+    walls: Dict[str, List[float]] = {name: [] for name, *_ in PAIRED}
+    cpus: Dict[str, List[float]] = {name: [] for name, *_ in PAIRED}
+    nbstream_w1(10_000, 2, "process", keys)  # the pool warm, the code imported
+    print(f"W1 word count, {n:,} records, {keys} keys (words per subtask at p=2: "
+          f"{':'.join(map(str, key_split(keys, 2)))}), {runs} paired runs; {machine()}")
+    for rnd in range(runs + 1):
+        for name, mode, p, split in PAIRED:
+            before, mine = _children_cpu(), os.times()
+            start = time.perf_counter()
+            out = nbstream_w1(n, p, mode, keys, batch_size, split)
+            wall = time.perf_counter() - start
+            after, mine_after = _children_cpu(), os.times()
+            if sorted(out) != want:
+                raise AssertionError(f"{name} produced a wrong result")
+            if mode == "thread":  # the kernel's own CPU time
+                cpu = mine_after.user - mine.user + mine_after.system - mine.system
+            else:  # the busiest worker's
+                cpu = max(after[pid] - before.get(pid, 0.0) for pid in after)
+            if rnd:
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+    base_wall, base_cpu = walls["thread p=1"], cpus["thread p=1"]
+    for name, mode, *_ in PAIRED:
+        by_wall = statistics.median(a / b for a, b in zip(base_wall, walls[name]))
+        by_cpu = statistics.median(a / b for a, b in zip(base_cpu, cpus[name]))
+        print(f"  {name:17} {statistics.median(walls[name]):.3f} s wall ({by_wall:.2f}x), "
+              f"{statistics.median(cpus[name]):.3f} s CPU{' of the busiest worker' if mode == 'process' else ''}"
+              f" ({by_cpu:.2f}x)")
+    print("(x: thread p=1's time over the row's, median of the runs' ratios; by CPU, the "
+          "speed-up two free cores would allow)")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 def main() -> None:
@@ -101,10 +185,16 @@ def main() -> None:
     parser.add_argument("--pyflink", action="store_true", help="also measure PyFlink (slow)")
     parser.add_argument("--pyflink-records", type=int, default=100_000)
     parser.add_argument("--keys", type=int, default=5, help="distinct words (default 5)")
+    parser.add_argument("--paired", action="store_true",
+                        help="thread p=1 and process p=2 in turn, with the workers' CPU time")
+    parser.add_argument("--batch-size", type=int, default=0, help="records a source batch holds")
     args = parser.parse_args()
     n, runs, k = args.records, args.runs, args.keys
     if k < 1 or n % k:
         parser.error("--keys must divide --records")
+    if args.paired:
+        paired(n, runs, k, args.batch_size)
+        return
     if k != 5 and (args.peers or args.pyflink):
         parser.error("the peers' scripts count the 5 words: leave --keys out with --peers, --pyflink")
     ok = lambda out: sorted(out) == expected(n, k)  # noqa: E731

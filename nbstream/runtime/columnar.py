@@ -538,15 +538,19 @@ class ColumnarWindowOperator(_ColumnarWindows):
             self.output.emit(Batch(result.to_batches()))
 
     def _merged(self) -> Any:
-        """The pending partials merged into one row per (key, window start). Each
-        pending table has one row per (key, window start) already, so only the windows
-        found in several tables are grouped again."""
+        """The pending partials merged into one row per (key, window start): all counted
+        again where that applies (cheaper than finding the windows they share); otherwise,
+        as each pending table has one row per (key, window start) already, only the
+        windows found in several tables are grouped again."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         tables = self.pending
         if len(tables) == 1:
             return tables[0]
+        counted = self._recounted(pa.concat_tables(tables, promote_options="default"))
+        if counted is not None:
+            return counted
         seen = pc.value_counts(pa.chunked_array([pc.unique(t["__start"]) for t in tables]))
         shared = seen.field("values").filter(pc.greater(seen.field("counts"), 1))
         if not len(shared):
@@ -560,13 +564,22 @@ class ColumnarWindowOperator(_ColumnarWindows):
         return pa.concat_tables(alone + [regrouped.select(tables[0].column_names)],
                                 promote_options="default")
 
+    def _recounted(self, table: Any) -> Any:
+        """Partials merged by :func:`_counted` (the columns in the order they came), or
+        None where counting does not apply."""
+        group = self.keys + ["__start"]
+        parts = [c for c in table.column_names if c not in group]
+        how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
+        summed = _counted(table, self.keys, self.slide, [([], "count_all")] + how, merge=True)
+        return None if summed is None else summed.select(table.column_names)
+
     def _regroup(self, table: Any) -> Any:
         import pyarrow as pa
 
         group = self.keys + ["__start"]
         parts = [c for c in table.column_names if c not in group]
         how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
-        summed = _counted(table, self.keys, self.slide, [([], "count_all")] + how, merge=True)
+        summed = self._recounted(table)
         if summed is not None:
             return summed.select(group + parts)
         merged = table.group_by(["__start"] + self.keys).aggregate(how)  # (see _aggregate)

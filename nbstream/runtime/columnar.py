@@ -515,6 +515,7 @@ class ColumnarWindowOperator(_ColumnarWindows):
 
     # -- firing ------------------------------------------------------------------------------
     def _fire(self, wm: int) -> None:
+        import numpy as np
         import pyarrow.compute as pc
 
         if self.retained:
@@ -524,11 +525,17 @@ class ColumnarWindowOperator(_ColumnarWindows):
         if self.min_start is None or self.min_start + self.size - 1 > wm:
             return
         merged = self._merged()
-        ready = pc.less_equal(merged["__start"], wm - self.size + 1)
-        out = merged.filter(ready).sort_by("__start")
-        rest = merged.filter(pc.invert(ready))
+        starts = numpy_of(merged["__start"])
+        if bool((starts[:-1] <= starts[1:]).all()):  # in window order (counted partials are)
+            n = int(np.searchsorted(starts, wm - self.size + 1, side="right"))
+            out, rest = merged.slice(0, n), merged.slice(n)
+            self.min_start = int(starts[n]) if rest.num_rows else None
+        else:
+            ready = pc.less_equal(merged["__start"], wm - self.size + 1)
+            out = merged.filter(ready).sort_by("__start")
+            rest = merged.filter(pc.invert(ready))
+            self.min_start = pc.min(rest["__start"]).as_py() if rest.num_rows else None
         self.pending = [rest] if rest.num_rows else []
-        self.min_start = pc.min(rest["__start"]).as_py() if rest.num_rows else None
         if out.num_rows and self.phase == "partial":
             self.output.emit(Batch(out.combine_chunks().to_batches()))
         elif out.num_rows:
@@ -759,18 +766,19 @@ def _count(table: Any, key_name: str, windows: Any, width: int, first_start: int
     key = table.column(key_name)
     k = numpy_of(key)
     k_low, k_high = int(k.min()), int(k.max())
-    cells = (k_high - k_low + 1) * width
+    keys = k_high - k_low + 1
+    cells = keys * width
     if cells > max(4 * len(k), 1 << 16) or k_high >= 1 << 63:
         return None  # sparse: counting would touch more cells than rows
+    # window-major codes: the partials come out in window order, keys ascending within
     code = scratch.array("code", len(k), np.int64)
-    np.copyto(code, k, casting="unsafe")
+    np.multiply(windows, keys, out=code)
+    np.add(code, k, out=code, dtype=np.int64, casting="unsafe")  # exact: keys below 2**63
     code -= k_low
-    code *= width
-    code += windows
     counts = np.bincount(code, minlength=cells)
     present = np.flatnonzero(counts)
-    out = {key_name: pa.array((present // width + k_low).astype(key.type.to_pandas_dtype())),
-           "__start": pa.array((present % width) * slide + first_start),
+    out = {key_name: pa.array((present % keys + k_low).astype(key.type.to_pandas_dtype())),
+           "__start": pa.array((present // keys) * slide + first_start),
            "count_all": pa.array(counts[present])}
     for column, fn in aggs[1:]:
         col = table.column(column)

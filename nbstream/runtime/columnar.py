@@ -459,7 +459,7 @@ class ColumnarWindowOperator(_ColumnarWindows):
         first = low - (low - self.offset) % self.size  # the earliest row's window start
         if started and first + self.size - 1 <= self.current_watermark:
             return False
-        partial = _counted_tumbling(rb, ts, self.keys, self.offset, self.size,
+        partial = _counted_tumbling(rb, ts, low, self.keys, self.offset, self.size,
                                     self._partial_aggs(), self.scratch)
         if partial is None:
             self._aggregate(rb, [(None, ts - np.mod(ts - self.offset, self.size), 0)])
@@ -712,16 +712,16 @@ def _counted(table: Any, keys: Sequence[str], slide: int, aggs: List[Any],
     return _count(table, keys[0], windows, int(windows.max()) + 1, low, slide, aggs, merge)
 
 
-def _counted_tumbling(rb: Any, ts: Any, keys: Sequence[str], offset: int, size: int,
+def _counted_tumbling(rb: Any, ts: Any, low: int, keys: Sequence[str], offset: int, size: int,
                       aggs: List[Any], scratch: "_Scratch") -> Any:
     """:func:`_counted` for a batch whose every row belongs to one tumbling window not
-    fired yet, from the timestamps ``ts`` straight (no window start column is built), the
-    intermediate arrays in ``scratch``."""
+    fired yet, from the timestamps ``ts`` (the least ``low``) straight (no window start
+    column is built), the intermediate arrays in ``scratch``."""
     import numpy as np
 
     if not _countable(rb, keys, aggs):
         return None
-    first = (int(ts.min()) - offset) // size
+    first = (low - offset) // size
     width = (int(ts.max()) - offset) // size - first + 1
     windows = scratch.array("windows", len(ts), np.int64)
     np.subtract(ts, first * size + offset, out=windows)
@@ -774,7 +774,8 @@ def _count(table: Any, key_name: str, windows: Any, width: int, first_start: int
     code = scratch.array("code", len(k), np.int64)
     np.multiply(windows, keys, out=code)
     np.add(code, k, out=code, dtype=np.int64, casting="unsafe")  # exact: keys below 2**63
-    code -= k_low
+    if k_low:
+        code -= k_low
     counts = np.bincount(code, minlength=cells)
     present = np.flatnonzero(counts)
     out = {key_name: pa.array((present % keys + k_low).astype(key.type.to_pandas_dtype())),

@@ -493,3 +493,45 @@ def test_a_null_key_is_one_group_in_a_columnar_window():
                .key_by("k").window(TumblingEventTimeWindows.of(1000)).agg(n="count"))
     (out,), _ = run_job(env, windows)
     assert sorted((r["key"] or "", r["n"]) for r in out) == [("", 120), ("a", 1), ("b", 20)]
+
+
+def test_row_groups_read_on_several_threads_come_in_order_and_errors_where_due(
+        tmp_path: Any) -> None:
+    """Parquet row groups are decoded by two threads at once (_in_order): the batches still
+    come in file order, a broken file's error comes after the batches before it, and
+    closing early stops the threads."""
+    import threading
+    import time
+
+    from nbstream.connectors.columnar import ArrowSource, _in_order
+
+    def unit(i: int, n: int) -> Any:
+        for j in range(n):
+            if i % 3 == 0:
+                time.sleep(0.002)  # a slow unit: the other reader runs ahead meanwhile
+            yield (i, j)
+
+    sizes = [(i * 7) % 5 for i in range(40)]
+    assert list(_in_order(unit(i, n) for i, n in enumerate(sizes))) == \
+        [(i, j) for i, n in enumerate(sizes) for j in range(n)]
+
+    df = events(2000)
+    for i in range(3):
+        pq.write_table(pa.Table.from_pandas(df.iloc[i * 600:(i + 1) * 600]),
+                       tmp_path / f"part-{i}.parquet", row_group_size=100)
+    data = (tmp_path / "part-1.parquet").read_bytes()
+    (tmp_path / "part-1.parquet").write_bytes(data[: len(data) // 2])
+    got = []
+    with pytest.raises(ValueError, match="cannot read Parquet file .*part-1.parquet"):
+        for rb in ArrowSource.parquet(str(tmp_path), batch_rows=64).batches():
+            got.append(rb)
+    assert pa.Table.from_batches(got)["ts"].to_pylist() == df["ts"].iloc[:600].tolist()
+
+    def readers() -> int:
+        return sum(t.name == "nbstream read-ahead" for t in threading.enumerate())
+
+    batches = _in_order(iter([unit(1, 1000), unit(2, 1000)]))
+    next(batches)
+    assert readers() == 2
+    batches.close()
+    assert readers() == 0

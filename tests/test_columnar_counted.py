@@ -5,7 +5,7 @@ small and near the edge of exact float sums, with nulls (which take the group-by
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -14,8 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbstream import StreamExecutionEnvironment, TumblingEventTimeWindows
+from nbstream import OutputTag, StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy
 from nbstream.runtime.columnar import _counted
+from tests.test_columnar import cases as columnar_cases
+from tests.test_columnar import make_env, split
+from tests.test_columnar import reference as columnar_reference
+from tests.window_helpers import result_metric, run_all, run_job
 
 AGGS = [([], "count_all"), ("v", "sum"), ("v", "count"), ("f", "sum")]
 
@@ -82,3 +86,35 @@ def test_windows_over_integer_keys_equal_the_reference(rows, nulls, batch, p):
     for key, (n, s, m) in want.items():
         assert got[key][:2] == (n, s)
         assert (got[key][2] is None) == (m is None) and (m is None or got[key][2] == pytest.approx(m))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=columnar_cases(), p=st.sampled_from([1, 2]), with_tag=st.booleans())
+def test_counted_tumbling_windows_with_disorder_and_lateness_equal_the_reference(case, p,
+                                                                                 with_tag):
+    """Batches in order are counted straight from their timestamps; a batch with a row
+    for a window already fired takes the row-by-row tests: late rows, windows fired again
+    within the allowed lateness, and the watermark after every batch as the reference."""
+    rows, batch, _kind, size, _slide, bound, lateness = case
+    rows = [("abcd".index(k), ts, v) for k, ts, v in rows]  # integer keys: counted
+    want, late = columnar_reference(split(rows, batch), size, size, bound, lateness)
+    env = make_env("thread", p)
+    table = pa.table({"k": [r[0] for r in rows], "ts": [r[1] for r in rows],
+                      "v": [r[2] for r in rows]})
+    windows = (env.from_arrow(table, timestamp_column="ts", batch_rows=batch).set_parallelism(1)
+               .assign_timestamps_and_watermarks(WatermarkStrategy.for_bounded_out_of_orderness(bound))
+               .key_by("k").window(TumblingEventTimeWindows.of(size)).allowed_lateness(lateness))
+    aggs = dict(n="count", s=("v", "sum"), m=("v", "mean"))
+    if with_tag or lateness:
+        tag = OutputTag("late")
+        windows = windows.side_output_late_data(tag).agg(**aggs)
+        out, late_rows = run_all(env, windows, windows.get_side_output(tag))
+        got_late = len(late_rows)
+    else:  # pre-aggregated before the shuffle, late rows counted after it
+        windows = windows.agg(**aggs)
+        (out,), result = run_job(env, windows)
+        got_late = result_metric(result, "Columnar: Window", "late_records")
+    got = Counter((r["key"], r["window_start"], r["window_end"], r["n"], r["s"], r["m"])
+                  for r in out)
+    assert got == Counter({w[:5] + (w[7],): n for w, n in want.items()})
+    assert got_late == late

@@ -184,26 +184,34 @@ class ArrowSource(SourceSpec):
             for rb in self.data:
                 yield from _chunks(rb, self.batch_rows)
         elif self.kind == "parquet":
-            yield from _ahead(self._parquet(subtask, parallelism))
+            yield from _in_order(self._parquet(subtask, parallelism), _READERS)
         else:
             yield from self._csv()
 
-    def _parquet(self, subtask: int, parallelism: int) -> Iterator[Any]:
+    def _parquet(self, subtask: int, parallelism: int) -> Iterator[Iterator[Any]]:
+        """This instance's row groups, each as an iterator of its batches."""
         import pyarrow.parquet as pq
 
         files, columns = self.data
         unit = 0
         for path in files:
             try:
-                reader = pq.ParquetFile(path)
-                for group in range(reader.num_row_groups):
-                    unit += 1
-                    if (unit - 1) % parallelism != subtask:
-                        continue
-                    yield from reader.iter_batches(batch_size=self.batch_rows, columns=columns,
-                                                   row_groups=[group])
+                groups = pq.ParquetFile(path).num_row_groups
             except (OSError, ValueError) as exc:
                 raise ValueError(f"cannot read Parquet file {path}: {exc}") from None
+            for group in range(groups):
+                unit += 1
+                if (unit - 1) % parallelism == subtask:
+                    yield self._row_group(path, group, columns)
+
+    def _row_group(self, path: str, group: int, columns: Optional[List[str]]) -> Iterator[Any]:
+        import pyarrow.parquet as pq
+
+        try:  # a file object of its own: row groups are read on several threads at once
+            yield from pq.ParquetFile(path).iter_batches(
+                batch_size=self.batch_rows, columns=columns, row_groups=[group], use_threads=False)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read Parquet file {path}: {exc}") from None
 
     def _csv(self) -> Iterator[Any]:
         import pyarrow.csv as pcsv
@@ -240,49 +248,82 @@ class ArrowSource(SourceSpec):
 
 
 _DONE = object()
+#: row groups of a Parquet file decoded at once, each on a thread of its own (Arrow lets go
+#: of the GIL while it decodes): with the task's own thread, the work spreads over the cores
+_READERS = 2
 
 
-def _ahead(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """``batches``, read up to ``depth`` ahead on a thread of their own: decoding the next
-    ones (Arrow lets go of the GIL meanwhile) overlaps with the work on this one. Closing
-    the generator stops the thread; an error reading is raised here."""
+def _in_order(units: Iterator[Iterator[Any]], readers: int = _READERS,
+              depth: int = 2) -> Iterator[Any]:
+    """The batches of ``units`` (iterators of batches: a file's row groups) in order, the
+    units read by ``readers`` threads at once, each up to ``depth`` batches ahead of what is
+    taken: decoding overlaps with the work on the batches taken, and with the decoding of
+    the next units. Closing the generator stops the threads; an error reading is raised
+    here, where the batch it would have been is due."""
     import queue
     import threading
 
-    ready: "queue.Queue[Any]" = queue.Queue(depth)
     stop = threading.Event()
+    ready: List["queue.Queue[Any]"] = [queue.Queue(depth) for _ in range(readers)]
+    take_unit = threading.Lock()  # the units are handed out in order, one at a time
+    turns: "queue.Queue[int]" = queue.Queue()  # which reader has the next unit
 
-    def hand(item: Any) -> bool:
+    def hand(out: "queue.Queue[Any]", item: Any) -> bool:
         while not stop.is_set():
             try:
-                ready.put(item, timeout=0.1)
+                out.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def read() -> None:
+    def read(me: int) -> None:
+        out = ready[me]
         try:
-            for rb in batches:
-                if not hand(rb):
+            while not stop.is_set():
+                with take_unit:
+                    try:
+                        unit = next(units, _DONE)
+                    except BaseException as exc:  # noqa: BLE001 - raised where it is due
+                        unit = exc
+                    if unit is not _DONE:
+                        turns.put(me)
+                if unit is _DONE:
+                    break
+                if isinstance(unit, BaseException):
+                    hand(out, unit)
+                    break
+                for rb in unit:
+                    if not hand(out, rb):
+                        return
+                if not hand(out, _DONE):
                     return
-            hand(_DONE)
         except BaseException as exc:  # noqa: BLE001 - raised in the reading task
-            hand(exc)
+            hand(out, exc)
+        turns.put(-1)  # this reader is done
 
-    thread = threading.Thread(target=read, daemon=True, name="nbstream read-ahead")
-    thread.start()
+    threads = [threading.Thread(target=read, args=(i,), daemon=True,
+                                name="nbstream read-ahead") for i in range(readers)]
+    for thread in threads:
+        thread.start()
     try:
-        while True:
-            item = ready.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        done = 0
+        while done < readers:
+            me = turns.get()
+            if me < 0:
+                done += 1
+                continue
+            while True:
+                item = ready[me].get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
     finally:
         stop.set()
-        thread.join()
+        for thread in threads:
+            thread.join()
 
 
 def _chunks(rb: Any, rows: int) -> Iterator[Any]:

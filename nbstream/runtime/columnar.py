@@ -386,6 +386,7 @@ class ColumnarWindowOperator(_ColumnarWindows):
         self.min_start: Optional[int] = None
         self.retained: Dict[Tuple[Any, int], List[Any]] = {}
         self.schema: Any = None
+        self.scratch = _Scratch()
 
     # -- records -----------------------------------------------------------------------------
     def _add_batch(self, rb: Any) -> None:
@@ -420,6 +421,8 @@ class ColumnarWindowOperator(_ColumnarWindows):
         # before the first watermark nothing is late; in the partial phase lateness is
         # decided after the shuffle
         started = wm != MIN_TIMESTAMP and self.phase != "partial"
+        if size == slide and self._add_open(rb, ts, started):
+            return
         last_start = ts - np.mod(ts - self.offset + slide, slide)
         accepted = np.zeros(len(ts), dtype=bool)
         fresh: List[Tuple[Any, Any, int]] = []  # (rows, their window starts, window index)
@@ -446,6 +449,25 @@ class ColumnarWindowOperator(_ColumnarWindows):
         if not accepted.all():
             emit_late(self, rb, np.flatnonzero(~accepted))
 
+    def _add_open(self, rb: Any, ts: Any, started: bool) -> bool:
+        """A tumbling window's batch whose rows all belong to windows not fired yet (rows
+        in order, the common case): no row is late or fires again, so no per-row test is
+        needed. False (nothing done) where some row's window may have fired."""
+        import numpy as np
+
+        low = int(ts.min())
+        first = low - (low - self.offset) % self.size  # the earliest row's window start
+        if started and first + self.size - 1 <= self.current_watermark:
+            return False
+        partial = _counted_tumbling(rb, ts, low, self.keys, self.offset, self.size,
+                                    self._partial_aggs(), self.scratch)
+        if partial is None:
+            self._aggregate(rb, [(None, ts - np.mod(ts - self.offset, self.size), 0)])
+            return True
+        self.pending.append(partial)
+        self.min_start = first if self.min_start is None else min(self.min_start, first)
+        return True
+
     def _aggregate(self, rb: Any, fresh: List[Tuple[Any, Any, int]]) -> None:
         import numpy as np
         import pyarrow as pa
@@ -456,8 +478,8 @@ class ColumnarWindowOperator(_ColumnarWindows):
         # a row is late when that window is (its earlier ones may be late alone)
         last = self.phase == "partial" and self.slide != self.size
         tables = []
-        for mask, start, j in fresh:
-            whole = bool(mask.all())
+        for mask, start, j in fresh:  # mask None: every row
+            whole = mask is None or bool(mask.all())
             cols = [rb.column(c) for c in columns]
             if not whole:
                 m = pa.array(mask)
@@ -477,7 +499,7 @@ class ColumnarWindowOperator(_ColumnarWindows):
             partial = partial.select(self.keys + ["__start"] + [
                 c for c in partial.column_names if c not in self.keys and c != "__start"])
         self.pending.append(partial)
-        low = int(min(s[m].min() for m, s, _ in fresh))
+        low = int(min((s if m is None else s[m]).min() for m, s, _ in fresh))
         self.min_start = low if self.min_start is None else min(self.min_start, low)
 
     def _partial_aggs(self) -> List[Any]:
@@ -493,6 +515,7 @@ class ColumnarWindowOperator(_ColumnarWindows):
 
     # -- firing ------------------------------------------------------------------------------
     def _fire(self, wm: int) -> None:
+        import numpy as np
         import pyarrow.compute as pc
 
         if self.retained:
@@ -502,11 +525,17 @@ class ColumnarWindowOperator(_ColumnarWindows):
         if self.min_start is None or self.min_start + self.size - 1 > wm:
             return
         merged = self._merged()
-        ready = pc.less_equal(merged["__start"], wm - self.size + 1)
-        out = merged.filter(ready).sort_by("__start")
-        rest = merged.filter(pc.invert(ready))
+        starts = numpy_of(merged["__start"])
+        if bool((starts[:-1] <= starts[1:]).all()):  # in window order (counted partials are)
+            n = int(np.searchsorted(starts, wm - self.size + 1, side="right"))
+            out, rest = merged.slice(0, n), merged.slice(n)
+            self.min_start = int(starts[n]) if rest.num_rows else None
+        else:
+            ready = pc.less_equal(merged["__start"], wm - self.size + 1)
+            out = merged.filter(ready).sort_by("__start")
+            rest = merged.filter(pc.invert(ready))
+            self.min_start = pc.min(rest["__start"]).as_py() if rest.num_rows else None
         self.pending = [rest] if rest.num_rows else []
-        self.min_start = pc.min(rest["__start"]).as_py() if rest.num_rows else None
         if out.num_rows and self.phase == "partial":
             self.output.emit(Batch(out.combine_chunks().to_batches()))
         elif out.num_rows:
@@ -516,15 +545,19 @@ class ColumnarWindowOperator(_ColumnarWindows):
             self.output.emit(Batch(result.to_batches()))
 
     def _merged(self) -> Any:
-        """The pending partials merged into one row per (key, window start). Each
-        pending table has one row per (key, window start) already, so only the windows
-        found in several tables are grouped again."""
+        """The pending partials merged into one row per (key, window start): all counted
+        again where that applies (cheaper than finding the windows they share); otherwise,
+        as each pending table has one row per (key, window start) already, only the
+        windows found in several tables are grouped again."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         tables = self.pending
         if len(tables) == 1:
             return tables[0]
+        counted = self._recounted(pa.concat_tables(tables, promote_options="default"))
+        if counted is not None:
+            return counted
         seen = pc.value_counts(pa.chunked_array([pc.unique(t["__start"]) for t in tables]))
         shared = seen.field("values").filter(pc.greater(seen.field("counts"), 1))
         if not len(shared):
@@ -538,13 +571,22 @@ class ColumnarWindowOperator(_ColumnarWindows):
         return pa.concat_tables(alone + [regrouped.select(tables[0].column_names)],
                                 promote_options="default")
 
+    def _recounted(self, table: Any) -> Any:
+        """Partials merged by :func:`_counted` (the columns in the order they came), or
+        None where counting does not apply."""
+        group = self.keys + ["__start"]
+        parts = [c for c in table.column_names if c not in group]
+        how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
+        summed = _counted(table, self.keys, self.slide, [([], "count_all")] + how, merge=True)
+        return None if summed is None else summed.select(table.column_names)
+
     def _regroup(self, table: Any) -> Any:
         import pyarrow as pa
 
         group = self.keys + ["__start"]
         parts = [c for c in table.column_names if c not in group]
         how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
-        summed = _counted(table, self.keys, self.slide, [([], "count_all")] + how, merge=True)
+        summed = self._recounted(table)
         if summed is not None:
             return summed.select(group + parts)
         merged = table.group_by(["__start"] + self.keys).aggregate(how)  # (see _aggregate)
@@ -661,48 +703,117 @@ def _counted(table: Any, keys: Sequence[str], slide: int, aggs: List[Any],
     times faster). With ``merge``, partials merged: every aggregate a sum of a column named
     as it is (``count_all`` too). None where it does not apply."""
     import numpy as np
+
+    if not _countable(table, keys, aggs):
+        return None
+    start = numpy_of(table.column("__start"))
+    low = int(start.min())
+    windows = (start - low) // slide
+    return _count(table, keys[0], windows, int(windows.max()) + 1, low, slide, aggs, merge)
+
+
+def _counted_tumbling(rb: Any, ts: Any, low: int, keys: Sequence[str], offset: int, size: int,
+                      aggs: List[Any], scratch: "_Scratch") -> Any:
+    """:func:`_counted` for a batch whose every row belongs to one tumbling window not
+    fired yet, from the timestamps ``ts`` (the least ``low``) straight (no window start
+    column is built), the intermediate arrays in ``scratch``."""
+    import numpy as np
+
+    if not _countable(rb, keys, aggs):
+        return None
+    first = (low - offset) // size
+    width = (int(ts.max()) - offset) // size - first + 1
+    windows = scratch.array("windows", len(ts), np.int64)
+    np.subtract(ts, first * size + offset, out=windows)
+    np.floor_divide(windows, size, out=windows)
+    return _count(rb, keys[0], windows, width, first * size + offset, size, aggs, False, scratch)
+
+
+def _countable(table: Any, keys: Sequence[str], aggs: List[Any]) -> bool:
+    """Whether :func:`_count` applies: one integer key and counts or sums of numbers,
+    none of them null, the integer sums exact in float64."""
+    import numpy as np
     import pyarrow as pa
 
     if len(keys) != 1 or table.num_rows == 0:
-        return None
+        return False
     key = table.column(keys[0])
     if not pa.types.is_integer(key.type) or key.null_count:
-        return None
-    columns = {}
+        return False
     for column, fn in aggs[1:]:
         col = table.column(column)
         if fn not in ("sum", "count") or col.null_count or not (
                 pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-            return None
-        columns[column] = col
-    k = numpy_of(key).astype(np.int64, copy=False)
-    start = numpy_of(table.column("__start"))
-    k_low, s_low = int(k.min()), int(start.min())
-    width = int(start.max() - s_low) // slide + 1
-    cells = (int(k.max()) - k_low + 1) * width
-    if cells > max(4 * len(k), 1 << 16):
+            return False
+        if fn == "sum" and pa.types.is_integer(col.type):
+            values = numpy_of(col)
+            top = max(abs(int(values.min())), abs(int(values.max())))
+            if float(top) * len(values) >= _EXACT:
+                return False  # the float sums might round
+    return True
+
+
+def _count(table: Any, key_name: str, windows: Any, width: int, first_start: int, slide: int,
+           aggs: List[Any], merge: bool, scratch: Optional["_Scratch"] = None) -> Any:
+    """The partials of a :func:`_countable` table by ``np.bincount`` over one code per row,
+    key and window (``windows``: each row's window number from the one starting at
+    ``first_start``, below ``width``). None where the codes would span much more cells than
+    there are rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    scratch = scratch or _Scratch()
+    key = table.column(key_name)
+    k = numpy_of(key)
+    k_low, k_high = int(k.min()), int(k.max())
+    keys = k_high - k_low + 1
+    cells = keys * width
+    if cells > max(4 * len(k), 1 << 16) or k_high >= 1 << 63:
         return None  # sparse: counting would touch more cells than rows
-    code = (k - k_low) * width + (start - s_low) // slide
+    # window-major codes: the partials come out in window order, keys ascending within
+    code = scratch.array("code", len(k), np.int64)
+    np.multiply(windows, keys, out=code)
+    np.add(code, k, out=code, dtype=np.int64, casting="unsafe")  # exact: keys below 2**63
+    if k_low:
+        code -= k_low
     counts = np.bincount(code, minlength=cells)
     present = np.flatnonzero(counts)
-    out = {keys[0]: pa.array((present // width + k_low).astype(key.type.to_pandas_dtype())),
-           "__start": pa.array((present % width) * slide + s_low),
+    out = {key_name: pa.array((present % keys + k_low).astype(key.type.to_pandas_dtype())),
+           "__start": pa.array((present // keys) * slide + first_start),
            "count_all": pa.array(counts[present])}
     for column, fn in aggs[1:]:
-        col = columns[column]
+        col = table.column(column)
         name = column if merge else f"{column}_{fn}"
         if fn == "count":
             out[name] = pa.array(counts[present])
             continue
         values = numpy_of(col)
-        if pa.types.is_integer(col.type):
-            if len(values) and float(np.abs(values).max()) * len(values) >= _EXACT:
-                return None  # the float sums might round
-            sums = np.bincount(code, weights=values, minlength=cells)[present]
-            out[name] = pa.array(np.rint(sums).astype(np.int64))
-        else:
-            out[name] = pa.array(np.bincount(code, weights=values, minlength=cells)[present])
+        if values.dtype != np.float64:
+            weights = scratch.array("weights", len(values), np.float64)
+            np.copyto(weights, values, casting="unsafe")
+            values = weights
+        sums = np.bincount(code, weights=values, minlength=cells)[present]
+        out[name] = pa.array(np.rint(sums).astype(np.int64) if pa.types.is_integer(col.type)
+                             else sums)
     return pa.table(out)
+
+
+class _Scratch:
+    """Numpy arrays kept from batch to batch for intermediate results: a fresh array of a
+    batch's length for each would be mapped and faulted in anew by the allocator every
+    time (about 10 ns a row where page faults are dear). Nothing that leaves the
+    operator may be a view of one."""
+
+    def __init__(self) -> None:
+        self._arrays: Dict[str, Any] = {}
+
+    def array(self, name: str, n: int, dtype: Any) -> Any:
+        import numpy as np
+
+        have = self._arrays.get(name)
+        if have is None or len(have) < n or have.dtype != dtype:
+            have = self._arrays[name] = np.empty(n, dtype)
+        return have[:n]
 
 
 def empty_accumulator(specs: Sequence[Spec]) -> List[Any]:

@@ -305,30 +305,37 @@ class _Dispatcher(KeyedProcessFunction):
     # -- a batch of messages ---------------------------------------------------------------
 
     def _process_batch(self, op: Any, batch: Any) -> None:
-        """Group the batch's messages by address (each address's in order) and run each
-        address's function on its messages at once."""
+        """Run the batch's messages: an embedded function's in their order (runs of one
+        function type at once, see ``EmbeddedRunner.run``), the others grouped by address
+        (each address's in order) and each address's run at once."""
         values, keys, tss = batch.values, batch.keys, batch.timestamps
         if keys is None:
             keys = [_address_key(v) for v in values]
-        groups: Dict[str, List[int]] = {}
-        for i, key in enumerate(keys):
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [i]
-            else:
-                group.append(i)
         out = Collector(op, tss is not None)
-        add, state, functions = out.add, op.state, self.functions
+        add, state, functions, runners = out.add, op.state, self.functions, self._runners
         now = op.task.time_service.now_ms()
-        embedded: Dict[str, List[Tuple[str, str, List[int]]]] = {}
-        for key, indices in groups.items():
+        others: Dict[str, List[int]] = {}  # messages over the protocol, by address
+        entries, in_place = self.slot.entries()
+        self._group = (add, now)
+        i, end = 0, len(values)
+        while i < end:
+            typename = values[i][0]
+            runner = runners.get(typename)
+            if runner is None:
+                fn = functions.get(typename)
+                if type(fn) is not StatefulFunction:
+                    others.setdefault(keys[i], []).append(i)
+                    i += 1
+                    continue
+                runner = self._runner(fn)
+            try:
+                i = runner.run(state, entries, in_place, keys, values, tss, i, now, self._emit)
+            except FunctionInvocationError as exc:
+                raise op.error(exc, values[runner.failed]) from exc
+            except Exception as exc:
+                raise op.error(exc, None, has_record=False) from exc
+        for key, indices in others.items():
             first = values[indices[0]]
-            if type(functions.get(first.typename)) is StatefulFunction:
-                addresses = embedded.get(first.typename)
-                if addresses is None:
-                    addresses = embedded[first.typename] = []
-                addresses.append((key, first.id, indices))
-                continue
             state.current_key = key
             items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
                      for i in indices if values[i].value is not None]  # not the keep-alives
@@ -337,14 +344,6 @@ class _Dispatcher(KeyedProcessFunction):
                     self._address(key, first, items, add, now)
             except Exception as exc:  # the step, the function and the message
                 raise op.error(exc, first) from exc
-        for typename, addresses in embedded.items():
-            runner = self._runner(functions[typename])
-            try:
-                self._embedded(runner, addresses, values, tss, add, now)
-            except FunctionInvocationError as exc:
-                raise op.error(exc, values[runner.failed]) from exc
-            except Exception as exc:
-                raise op.error(exc, None, has_record=False) from exc
         out.flush()
         if self._inflight or self._ready or self._done:
             self._drain()
@@ -368,15 +367,6 @@ class _Dispatcher(KeyedProcessFunction):
                 fn, self._counts(fn.typename), lambda s, t=fn.typename: self._latency(t, s))
         return runner
 
-    def _embedded(self, runner: EmbeddedRunner, addresses: List[Tuple[str, str, List[int]]],
-                  envelopes: List[Envelope], tss: Optional[List[Optional[int]]], add: Any,
-                  now: int) -> None:
-        """The messages of an embedded function's addresses: their values stay Python objects
-        in their state (see :mod:`nbstream.statefun.embedded`), one state access each."""
-        entries, in_place = self.slot.entries()
-        self._group = (add, now)
-        runner.run(self._op.state, entries, in_place, addresses, envelopes, tss, now, self._emit)
-
     def _emit(self, context: Context, ts: Optional[int], slot: List[Any]) -> None:
         """The effects an embedded call asked for (see ``EmbeddedRunner.run``)."""
         add, now = self._group
@@ -391,8 +381,11 @@ class _Dispatcher(KeyedProcessFunction):
         typename = first.typename
         fn = self._function(typename)
         if type(fn) is StatefulFunction:  # (one message, from process_element)
-            return self._embedded(self._runner(fn), [(key, first.id, [0])], [first], None, add,
-                                  now)
+            entries, in_place = self.slot.entries()
+            self._group = (add, now)
+            self._runner(fn).run(self._op.state, entries, in_place, [key], [first], None, 0, now,
+                                 self._emit)
+            return None
         counts = self._counts(typename)
         counts[0] += len(items)
         address = address_of(typename, first.id)

@@ -388,3 +388,69 @@ def test_a_call_in_flight_at_a_checkpoint_is_sent_again_after_a_restore(make_env
     assert totals == sorted(list(range(1, 151)) * 4)
     [metrics] = [m for name, m in it.job.metrics().items() if name.endswith("sums: functions")]
     assert metrics["example/sum: latency p50 ms"] >= 40  # the HTTP round trip: 40 ms a call
+
+
+def test_the_client_reads_chunked_replies_replies_ended_by_closing_and_large_bodies():
+    """The lean client (nbstream.statefun._http) against the standard library's server:
+    a chunked reply, one without a length ended by closing (HTTP/1.0), a 3 MB one, then an
+    error status on a kept-alive connection that stays usable."""
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from nbstream.statefun._http import HTTPError, Pool
+
+    big = bytes(range(256)) * (3 << 12)
+
+    class Replies(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/chunked":
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for part in (body[:3], body[3:]):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            elif self.path == "/close":
+                self.protocol_version = "HTTP/1.0"
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(body[::-1])
+                self.close_connection = True
+            else:
+                status, reply = (404, b"no") if self.path == "/missing" else (200, big)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Replies)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    async def main():
+        pool = Pool(4)
+        try:
+            got = [await pool.post(base + "/chunked", b"hello world", 5.0),
+                   await pool.post(base + "/close", b"abc", 5.0),
+                   len(await pool.post(base + "/big", b"x", 5.0))]
+            with pytest.raises(HTTPError, match="404"):
+                await pool.post(base + "/missing", b"", 5.0)
+            got.append(len(await pool.post(base + "/big", b"", 5.0)))
+            return got
+        finally:
+            await pool.close()
+
+    try:
+        assert asyncio.run(main()) == [b"hello world", b"cba", len(big), len(big)]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -184,3 +184,30 @@ def test_interleaved_function_types_in_process_mode():
     env.set_parallelism(2)
     messages = [message_builder(f"example/{kind}", id, int_value=value) for kind, id, value in ingress]
     _check_logs(run(_logging_functions(), messages, env), ingress)
+
+
+def test_a_message_a_function_keeps_stays_as_it_was():
+    """The runner passes one Message object from call to call while no function keeps it: one
+    that does (a list here, a send of the message itself) keeps what it was given."""
+    functions, kept = StatefulFunctions(), []
+
+    @functions.bind("example/keep", [ValueSpec("n", IntType)])
+    def keep(context, message):
+        if message.as_int() % 3 == 0:
+            kept.append(message)
+        if message.as_int() % 5 == 0 and context.caller is None:
+            context.send(message)  # the same object, to the same address, once more
+        context.storage.n = (context.storage.n or 0) + 1
+        context.send_egress(egress_message_builder("example/out", message.as_int(), IntType))
+
+    messages = [message_builder("example/keep", str(i % 4), int_value=i) for i in range(60)]
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 16})
+    out = (StatefulFunctionDataStreamBuilder.builder("lean")
+           .with_data_stream_as_ingress(env.from_collection(messages))
+           .with_functions(functions).with_egress_id("example/out")
+           .with_feedback_timeout(100).build(env))
+    got = [IntType.serializer().deserialize(e.raw_value())
+           for e in out.get_data_stream_for_egress_id("example/out").execute_and_collect()]
+    assert sorted(got) == sorted(list(range(60)) + list(range(0, 60, 5)))
+    assert sorted((m.target_id, m.as_int()) for m in kept) == sorted(
+        [(str(i % 4), i) for i in range(0, 60, 3)] + [(str(i % 4), i) for i in range(0, 60, 15)])

@@ -790,8 +790,10 @@ class StatefulFunctionDataStreamBuilder:
         envelopes._inherit_parallelism(ingress)
         if envelopes._node.parallelism is None:
             envelopes.set_parallelism(parallelism)
-        loop = envelopes.partition_custom(_by_address, _address_key) \
-            .iterate(max_wait_time_ms=self._feedback_ms)
+        # (into one instance, any edge keeps each ingress partition's order: no key to compute)
+        routed = envelopes.partition_custom(_by_address, _address_key) if parallelism > 1 \
+            else envelopes.rebalance()
+        loop = routed.iterate(max_wait_time_ms=self._feedback_ms)
         tags = {egress_id: OutputTag(f"{self.name}: {egress_id}") for egress_id in self._egress}
         dispatcher = _Dispatcher(dict(self._functions), tags, self._feedback_ms, list(self._remote))
         functions = loop.key_by(_address_key).process(dispatcher).name(f"{self.name}: functions")

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, NamedTuple, Optional, Tuple
 
@@ -217,7 +217,9 @@ class _Dispatcher(KeyedProcessFunction):
         # remote calls: at most an endpoint's max_in_flight at once, one per address
         self._calls: Any = None  # the event loop they run on
         self._inflight: Dict[str, int] = {}  # address key -> when its call was sent (ms)
-        self._ready: Dict[str, None] = {}  # address keys with a backlog and no call out
+        # address keys with a backlog and no call out, first come first sent (an OrderedDict:
+        # a dict's first key, after many taken from the front, is found by a scan)
+        self._ready: "OrderedDict[str, None]" = OrderedDict()
         self._done: Deque[Tuple[str, Any, float]] = deque()  # replies not yet applied
         self._wake = threading.Condition()
         self._queued = 0  # messages in backlogs
@@ -388,9 +390,9 @@ class _Dispatcher(KeyedProcessFunction):
             return None
         counts = self._counts(typename)
         counts[0] += len(items)
-        address = address_of(typename, first.id)
         if type(fn) is RemoteFunction:
-            return self._remote_messages(fn, key, address, items, add, now)
+            return self._remote_messages(fn, key, first, items, add, now)
+        address = address_of(typename, first.id)
         slot = self._slot()
         started = time.perf_counter()
         result = fn.invoke(address, self._state(fn, slot, now), [item[:2] for item in items])
@@ -428,7 +430,7 @@ class _Dispatcher(KeyedProcessFunction):
     # -- remote functions: many calls out at once, one per address; the backlog goes as the
     #    address's next batch; replies are applied on the task's thread
 
-    def _remote_messages(self, fn: RemoteFunction, key: str, address: SdkAddress,
+    def _remote_messages(self, fn: RemoteFunction, key: str, first: Envelope,
                          items: List[Any], add: Any, now: int) -> None:
         slot = self._slot()
         backlog = slot[_BACKLOG] or []
@@ -448,7 +450,7 @@ class _Dispatcher(KeyedProcessFunction):
         if key not in self._inflight:
             self._ready[key] = None  # sent once the batch's outputs are out
         if now - self._alive_at >= self.keepalive_ms:  # the loop stays open for the reply
-            add([Envelope(address.typename, address.id, None)], None)
+            add([Envelope(first.typename, first.id, None)], None)
             self._alive_at = now
 
     def _full(self, fn: RemoteFunction, key: str, backlog: List[Any]) -> bool:
@@ -481,11 +483,12 @@ class _Dispatcher(KeyedProcessFunction):
         """Send the ready addresses' next batches, as far as the endpoints allow."""
         ready, calls = self._ready, []
         while ready:
-            key = next(iter(ready))
+            key, _ = ready.popitem(last=False)
             fn = self._function(_address_of_key(key)[0])
             if len(self._inflight) >= fn.endpoint.max_in_flight:
+                ready[key] = None
+                ready.move_to_end(key, last=False)
                 break
-            del ready[key]
             calls.append(self._call(fn, key, now))
         if calls:
             self._calls.submit(calls)

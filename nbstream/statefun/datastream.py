@@ -105,7 +105,11 @@ def _register_plain_types() -> None:
 _register_plain_types()
 
 
-def _envelope(record: Any) -> Envelope:
+def _envelope(record: Any) -> Any:
+    """An ingress record as the loop carries it: an SDK :class:`Message` as it is (no copy:
+    a message from the ingress has no caller), anything else as an :class:`Envelope`."""
+    if record.__class__ is Message:
+        return record
     if isinstance(record, Message):
         return _tuple(Envelope, (record.target_typename, record.target_id, record.typed_value,
                                  None))
@@ -127,9 +131,19 @@ def _by_address(key: str, partitions: int) -> int:
     return subtask_for_key(key, DEFAULT_MAX_PARALLELISM, partitions) if partitions > 1 else 0
 
 
-def _address_key(envelope: Envelope) -> str:
+def _address_key(envelope: Any) -> str:
     """The key of an address: ``typename NUL id`` (a string hashes faster than a tuple)."""
-    return envelope.typename + "\x00" + envelope.id
+    if envelope.__class__ is Message:
+        return envelope.target_typename + "\x00" + envelope.target_id
+    return envelope[0] + "\x00" + envelope[1]
+
+
+def _as_envelope(record: Any) -> Envelope:
+    """An Envelope of a message in the loop (an ingress Message travels as it is)."""
+    if record.__class__ is Message:
+        return _tuple(Envelope, (record.target_typename, record.target_id, record.typed_value,
+                                 None))
+    return record
 
 
 def _address_of_key(key: str) -> Tuple[str, str]:
@@ -321,7 +335,8 @@ class _Dispatcher(KeyedProcessFunction):
         self._group = (add, now)
         i, end = 0, len(values)
         while i < end:
-            typename = values[i][0]
+            value = values[i]
+            typename = value.target_typename if value.__class__ is Message else value[0]
             runner = runners.get(typename)
             if runner is None:
                 fn = functions.get(typename)
@@ -337,10 +352,11 @@ class _Dispatcher(KeyedProcessFunction):
             except Exception as exc:
                 raise op.error(exc, None, has_record=False) from exc
         for key, indices in others.items():
-            first = values[indices[0]]
+            envelopes = [_as_envelope(values[i]) for i in indices]
+            first = envelopes[0]
             state.current_key = key
-            items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
-                     for i in indices if values[i].value is not None]  # not the keep-alives
+            items = [(e.caller, e.value, tss[i] if tss is not None else None)
+                     for i, e in zip(indices, envelopes) if e.value is not None]  # not the keep-alives
             try:
                 if items:
                     self._address(key, first, items, add, now)
@@ -350,9 +366,10 @@ class _Dispatcher(KeyedProcessFunction):
         if self._inflight or self._ready or self._done:
             self._drain()
 
-    def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
+    def process_element(self, envelope: Any, ctx: Any) -> List[Any]:
         """One message (the operator hands whole batches to ``_process_batch``)."""
         out: List[Any] = []
+        envelope = _as_envelope(envelope)
         if envelope.value is not None:
             now = ctx.timer_service().current_processing_time()
             self._address(ctx.get_current_key(), envelope,

@@ -248,12 +248,17 @@ class EmbeddedRunner:
         i = start
         while i < end:
             envelope = envelopes[i]
-            if envelope[0] != typename:
-                break
-            argument = envelope[2]
-            if argument is None:  # a keep-alive of the loop
-                i += 1
-                continue
+            if envelope.__class__ is Message:  # from the ingress, as it came
+                if envelope.target_typename != typename:
+                    break
+                id, argument, caller = envelope.target_id, envelope.typed_value, None
+            else:
+                if envelope[0] != typename:
+                    break
+                id, argument, caller = envelope[1], envelope[2], envelope[3]
+                if argument is None:  # a keep-alive of the loop
+                    i += 1
+                    continue
             key = keys[i]
             slot = entries.get(key)
             if slot is None:
@@ -266,11 +271,11 @@ class EmbeddedRunner:
             if expiring:
                 storage._written = self._unexpired(slot, values, now)
             storage._values = values
-            context._address, context._id, context._caller = None, envelope[1], envelope[3]
+            context._address, context._id, context._caller = None, id, caller
             if refcount(message) > 2:  # the last call kept its message: a new one
                 message = new(Message)
                 message.target_typename = typename
-            message.target_id, message.typed_value = envelope[1], argument
+            message.target_id, message.typed_value = id, argument
             sampled += 1
             timed = latency is not None and sampled >= 16
             started = perf_counter() if timed else 0.0
@@ -282,7 +287,7 @@ class EmbeddedRunner:
             except Exception as exc:
                 self.failed = i
                 self._sampled = sampled
-                raise FunctionInvocationError(typename, envelope[1], message, exc) from exc
+                raise FunctionInvocationError(typename, id, message, exc) from exc
             if timed:
                 latency(perf_counter() - started)
                 sampled = 0

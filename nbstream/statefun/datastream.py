@@ -74,7 +74,9 @@ class RoutableMessage:
 
 
 class Envelope(NamedTuple):
-    """A message inside the loop: its target, value and caller (None from an ingress)."""
+    """A message inside the loop: its target, value and caller (None from an ingress). An
+    ingress :class:`Message` travels as it is (a tuple per message made work for the
+    garbage collector); ``_as_envelope`` makes one of it where a path needs it."""
 
     typename: str
     id: str

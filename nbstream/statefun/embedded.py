@@ -213,7 +213,9 @@ class EmbeddedRunner:
 
     An address's state is the dispatcher's slot (a list: its values first, the time of its
     last call second, written times last; see ``nbstream.statefun.datastream``); an
-    envelope is a tuple ``(typename, id, value, caller)``."""
+    envelope is a tuple ``(typename, id, value, caller)`` or, from the ingress, the
+    :class:`Message` itself (no caller). The :class:`Message` a function gets is the
+    runner's: one object from call to call while no function keeps a reference to it."""
 
     __slots__ = ("fn", "context", "storage", "expiring", "specs", "counts", "failed",
                  "latency", "_loop", "_sampled")

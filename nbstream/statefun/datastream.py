@@ -357,8 +357,8 @@ class _Dispatcher(KeyedProcessFunction):
             envelopes = [_as_envelope(values[i]) for i in indices]
             first = envelopes[0]
             state.current_key = key
-            items = [(e.caller, e.value, tss[i] if tss is not None else None)
-                     for i, e in zip(indices, envelopes) if e.value is not None]  # not the keep-alives
+            items = [(e.caller, e.value, tss[i] if tss is not None else None)  # not keep-alives
+                     for i, e in zip(indices, envelopes) if e.value is not None]
             try:
                 if items:
                     self._address(key, first, items, add, now)
@@ -767,8 +767,9 @@ class StatefulFunctionDataStreamBuilder:
         """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
         request-reply endpoint at ``url`` (``{function.name}`` is filled in). Calls go out
         over kept-alive connections (a lean HTTP/1.1 client, :mod:`nbstream.statefun._http`),
-        up to ``max_in_flight`` at once per parallel instance, one per address: messages arriving meanwhile wait and go as its next
-        batches, ``max_batch`` invocations at most per request. An address holds at most
+        up to ``max_in_flight`` at once per parallel instance, one per address: messages
+        arriving meanwhile wait and go as its next batches, ``max_batch`` invocations at most
+        per request. An address holds at most
         ``max_backlog`` waiting messages: the next one waits for the address's call
         (backpressure on the ingress) rather than growing the backlog."""
         self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_batch=max_batch,

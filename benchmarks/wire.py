@@ -3,7 +3,7 @@
     python benchmarks/wire.py                  # batches of 2,048 records, 7 rounds
     python benchmarks/wire.py --runs 11
 
-Records of four shapes: W1's ``(word, count)`` tuples, ``Row`` objects with names, and
+Records of four shapes: W1's ``(word, count)`` tuples, ``Row`` objects with names,
 StateFun envelopes (a named tuple holding a ``TypedValue``: messages between functions), and
 the ``Message`` records an ingress sends into the loop as they are. Each is encoded by nbstream's
 ``wire.encode`` (cloudpickle's pickler, which records must go through: a record may hold

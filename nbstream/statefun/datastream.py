@@ -766,10 +766,9 @@ class StatefulFunctionDataStreamBuilder:
                                            ) -> "StatefulFunctionDataStreamBuilder":
         """Serve the function types matching ``pattern`` (``ns/name`` or ``ns/*``) by the
         request-reply endpoint at ``url`` (``{function.name}`` is filled in). Calls go out
-        over kept-alive connections (a lean HTTP/1.1 client, :mod:`nbstream.statefun._http`),
-        up to ``max_in_flight`` at once per parallel instance, one per address: messages
-        arriving meanwhile wait and go as its next batches, ``max_batch`` invocations at most
-        per request. An address holds at most
+        over kept-alive connections (aiohttp), up to ``max_in_flight`` at once per parallel
+        instance, one per address: messages arriving meanwhile wait and go as its next
+        batches, ``max_batch`` invocations at most per request. An address holds at most
         ``max_backlog`` waiting messages: the next one waits for the address's call
         (backpressure on the ingress) rather than growing the backlog."""
         self._remote.append(RemoteEndpoint(pattern, url, timeout, retries, max_batch=max_batch,

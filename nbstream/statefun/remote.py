@@ -13,6 +13,7 @@ the same :class:`BatchResult` an embedded function gives, so the runtime applies
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import timedelta
@@ -33,26 +34,57 @@ class RemoteFunctionError(StatefulFunctionError):
     """A remote function's endpoint failed (HTTP error, garbage reply, timeout) past its retries."""
 
 
+class HTTPError(OSError):
+    """An endpoint answered with a status other than 200."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"HTTP Error {status}: {reason}")
+        self.status = status
+
+
+_HEADERS = {"Content-Type": "application/octet-stream"}
+
+
 async def post(session: Any, url: str, body: bytes, timeout: float) -> bytes:
-    """The body of a 200 reply to ``body`` POSTed at ``url`` over ``session`` (a
-    :func:`new_session`: kept-alive connections); else :class:`~nbstream.statefun._http.HTTPError`,
-    ``asyncio.TimeoutError`` or another ``OSError``. A kept-alive connection the server
-    closed while idle fails on its next request: that request goes once more, on a new
-    connection, without counting as a failed attempt."""
-    return await session.post(url, body, timeout)
+    """The body of a 200 reply to ``body`` POSTed at ``url`` over the aiohttp ``session``
+    (kept-alive connections); else :class:`HTTPError` or the client's error. A kept-alive
+    connection the server closed while idle fails on its next request: that request goes
+    once more, on a new connection, without counting as a failed attempt."""
+    import aiohttp
+
+    for fresh in (False, True):
+        try:
+            async with session.post(url, data=body, headers=_HEADERS,
+                                    timeout=_timeout(timeout)) as response:
+                data = await response.read()
+                if response.status != 200:
+                    raise HTTPError(response.status, response.reason or "")
+                return data
+        except aiohttp.ServerDisconnectedError:
+            if fresh:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=None)
+def _timeout(seconds: float) -> Any:
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def new_session(limit: int = 100) -> Any:
-    """A pool keeping at most ``limit`` connections (made in a running loop, closed with
-    ``await session.close()``): see :mod:`nbstream.statefun._http`."""
-    from ._http import Pool
+    """An aiohttp session keeping at most ``limit`` connections (made in a running loop);
+    no cookies, no decompression: the protocol has neither."""
+    import aiohttp
 
-    return Pool(limit)
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
+                                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
 
 
 class RemoteCalls:
     """The remote calls of one runtime instance, on an event loop thread of its own with
-    one connection pool: ``submit([(key, fn, address, state, batch), ...])`` starts calls
+    one aiohttp session: ``submit([(key, fn, address, state, batch), ...])`` starts calls
     and returns at once; when it is over, ``on_done(key, result or exception, seconds)`` is
     called on the loop's thread. ``close()`` cancels what is still out and ends the thread.
     """
@@ -110,11 +142,12 @@ class RemoteCalls:
 
 
 def _load_client() -> None:
-    """Import the HTTP client where remote functions are set up, before a job needs it."""
+    """Import aiohttp where remote functions are set up, before a job needs it (the first
+    import takes a while, longer than a loop's feedback timeout may wait)."""
     try:
-        from . import _http  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - the statefun extra brings httptools
-        raise StatefulFunctionError("remote functions need httptools: pip install "
+        import aiohttp  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the statefun extra brings it
+        raise StatefulFunctionError("remote functions need aiohttp: pip install "
                                     "'nbstream[statefun]'") from exc
 
 
@@ -302,6 +335,8 @@ class RemoteFunction(ProtocolFunction):
         """POST with the endpoint's retries (backing off); a session of its own if none."""
         import asyncio
 
+        import aiohttp
+
         endpoint, error = self.endpoint, None
         own = session is None
         if own:
@@ -312,7 +347,7 @@ class RemoteFunction(ProtocolFunction):
                     await asyncio.sleep(endpoint.backoff_s * 2 ** (attempt - 1))
                 try:
                     return await post(session, self.url, body, endpoint.timeout)
-                except (OSError, asyncio.TimeoutError) as exc:
+                except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
                     error = exc  # HTTP errors, refused, reset, timeouts
         finally:
             if own:

@@ -13,7 +13,8 @@ Variants, in each round one after the other:
   addresses): the same function served by nbstream's handler and by the real SDK 3.3.0 (its
   virtualenv from the tests' helper, with aiohttp added), both behind aiohttp's web server
   as the SDK's examples serve it (``handler.handle_async``), driven by nbstream's runtime
-  at parallelism 1 (``--remote-only`` runs just these; ``--remote-p`` another parallelism);
+  at parallelism 1 (``--remote-only`` runs just these; ``--remote-p`` another parallelism),
+  with the CPU each message costs in this process (the job's side) and in the endpoint's;
 * the latency of a ``send_after(0)`` round trip: a chain of 500 hops of a function sending
   itself a delayed message of 0 ms, divided by 500.
 
@@ -142,6 +143,20 @@ def serve(python: List[str], script: str) -> Any:
     return process, f"http://127.0.0.1:{port}/statefun"
 
 
+def cpu_seconds(pid: int = 0) -> float:
+    """CPU seconds (user and system) of this process, or of process ``pid`` (Linux's /proc)."""
+    if not pid:
+        import resource
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def served_script() -> str:
     path = os.path.join(tempfile.mkdtemp(), "counter_served.py")
     with open(path, "w") as f:
@@ -202,17 +217,24 @@ def main() -> None:
                      "seconds": median_seconds(lambda mode=mode, p=p: job(msgs, p, mode=mode), args.runs)})
     script = served_script()
     from statefun_peer import sdk_python
+    cpu: List[str] = []
     for name, python in [("nbstream", [sys.executable, "-m", "nbstream.compat.statefun"]),
                          ("real SDK 3.3.0", [with_aiohttp(str(sdk_python()))])]:
         process, url = serve(python, script)
         try:
+            ours, theirs = cpu_seconds(), cpu_seconds(process.pid)
             rows.append({"name": f"remote HTTP, {name} endpoint", "records": len(remote_msgs),
                          "seconds": median_seconds(
                              lambda url=url: job(remote_msgs, args.remote_p, remote=url), args.runs)})
+            per_message = 1e6 / (args.runs + 1) / len(remote_msgs)  # (and the warm-up run)
+            ours, theirs = cpu_seconds() - ours, cpu_seconds(process.pid) - theirs
+            cpu.append(f"remote HTTP, {name} endpoint: CPU a message {ours * per_message:.0f} us in "
+                       f"nbstream's job, {theirs * per_message:.0f} us in the endpoint")
         finally:
             process.terminate()
             process.wait(10)
     print(table(rows, "remote HTTP, real SDK 3.3.0 endpoint" if args.remote_only else "hand-written loop"))
+    print("\n".join(cpu))
     if not args.remote_only:
         print(f"send_after(0) round trip: {round_trip_latency() * 1000:.2f} ms per hop")
 

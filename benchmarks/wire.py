@@ -3,8 +3,9 @@
     python benchmarks/wire.py                  # batches of 2,048 records, 7 rounds
     python benchmarks/wire.py --runs 11
 
-Records of three shapes: W1's ``(word, count)`` tuples, ``Row`` objects with names, and
-StateFun envelopes (a named tuple holding a ``TypedValue``). Each is encoded by nbstream's
+Records of four shapes: W1's ``(word, count)`` tuples, ``Row`` objects with names,
+StateFun envelopes (a named tuple holding a ``TypedValue``: messages between functions), and
+the ``Message`` records an ingress sends into the loop as they are. Each is encoded by nbstream's
 ``wire.encode`` (cloudpickle's pickler, which records must go through: a record may hold
 a class or function defined in the notebook) and, as the reference, by the standard C
 pickler (``pickle.dumps``, protocol 5), which is as fast as pickling gets but cannot carry
@@ -28,7 +29,7 @@ from nbstream import Row  # noqa: E402
 from nbstream.runtime.executors.wire import decode, encode  # noqa: E402
 from nbstream.runtime.records import Batch  # noqa: E402
 from nbstream.statefun import message_builder  # noqa: E402
-from nbstream.statefun.datastream import _envelope  # noqa: E402
+from nbstream.statefun.datastream import Envelope, _address_key  # noqa: E402
 
 BATCH = 2048
 
@@ -36,9 +37,12 @@ BATCH = 2048
 def batches() -> Dict[str, Batch]:
     words = [(f"word{i % 5}", 1) for i in range(BATCH)]
     rows = [Row(user=f"u{i % 100}", clicks=i, ms=i * 10) for i in range(BATCH)]
-    envelopes = [_envelope(message_builder("bench/counter", str(i), int_value=1)) for i in range(BATCH)]
+    messages = [message_builder("bench/counter", str(i), int_value=1) for i in range(BATCH)]
+    envelopes = [Envelope(m.target_typename, m.target_id, m.typed_value, None) for m in messages]
+    keys = [_address_key(e) for e in envelopes]
     return {"(word, count) tuples": Batch(words), "Row objects": Batch(rows),
-            "StateFun envelopes": Batch(envelopes, None, [e.typename + "\0" + e.id for e in envelopes])}
+            "StateFun envelopes": Batch(envelopes, None, keys),
+            "StateFun ingress Message": Batch(messages, None, keys)}
 
 
 def micros_per_record(fn: Callable[[], Any], runs: int, rounds: int = 20) -> float:

@@ -9,6 +9,8 @@ from collections import Counter
 from typing import Any, List
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nbstream import StreamExecutionEnvironment, UserFunctionError
 from nbstream.runtime import state_format
@@ -117,3 +119,95 @@ def test_calls_to_many_addresses_are_out_at_once_one_per_address(env):
     assert totals == sorted(list(range(1, 6)) * 12)
     assert log["overlaps"] == 0  # one call per address at a time
     assert log["most_at_once"] > 1  # but many addresses' at once
+
+
+def _logging_functions() -> StatefulFunctions:
+    """Two function types logging the values each address saw; ``example/a`` forwards each
+    value to ``example/b`` (id ``f`` + value % 3) after its egress, so messages to ``b`` come
+    from the ingress and the feedback edge interleaved."""
+    functions = StatefulFunctions()
+
+    def logged(context, message):
+        seen = context.storage.seen = (context.storage.seen or "") + f"{message.as_int()},"
+        address = context.address
+        context.send_egress(egress_message_builder(
+            "example/out", f"{address.name}:{address.id}:{seen}", StringType))
+
+    @functions.bind("example/a", [ValueSpec("seen", StringType)])
+    def a(context, message):
+        logged(context, message)
+        context.send(message_builder("example/b", f"f{message.as_int() % 3}",
+                                     int_value=message.as_int()))
+
+    functions.bind("example/b", [ValueSpec("seen", StringType)])(logged)
+    return functions
+
+
+def _check_logs(got: List[str], ingress: List[Any]) -> None:
+    """Each address's egress grows its log by one value at a time; an ``a`` address saw its
+    ingress in order; every address saw the values sent to it, each once."""
+    logs: dict = {}
+    for record in got:
+        kind, id, seen = record.split(":")
+        logs.setdefault((kind, id), []).append(seen)
+    expected: dict = {}
+    for kind, id, value in ingress:
+        expected.setdefault((kind, id), []).append(value)
+        if kind == "a":
+            expected.setdefault(("b", f"f{value % 3}"), []).append(value)
+    assert set(logs) == set(expected)
+    for address, seen in logs.items():
+        assert sorted(seen, key=len) == seen
+        final = [int(v) for v in seen[-1].split(",")[:-1]]
+        assert len(seen) == len(final) and all(s == seen[-1][:len(s)] for s in seen)
+        assert sorted(final) == sorted(expected[address])
+        if address[0] == "a" or not any(k == "a" for k, _, _ in ingress):
+            assert final == expected[address]  # the ingress alone: its order
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ingress=st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from(["x", "y", "f1"]),
+                                  st.integers(0, 99)), min_size=1, max_size=40),
+       batch_size=st.integers(1, 12))
+def test_interleaved_function_types_keep_each_address_in_order(ingress, batch_size):
+    """Messages of two function types interleaved in batches of any size (runs of one type,
+    addresses repeating within a run and across runs) against a plain-Python reference."""
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": batch_size})
+    messages = [message_builder(f"example/{kind}", id, int_value=value) for kind, id, value in ingress]
+    _check_logs(run(_logging_functions(), messages, env), ingress)
+
+
+def test_interleaved_function_types_in_process_mode():
+    ingress = [("ab"[i % 3 % 2], ["x", "y", "f1", "f2"][i % 4], i) for i in range(60)]
+    env = StreamExecutionEnvironment.get_execution_environment(
+        {"python.execution-mode": "process", "nbstream.batch-size": 7})
+    env.set_parallelism(2)
+    messages = [message_builder(f"example/{kind}", id, int_value=value) for kind, id, value in ingress]
+    _check_logs(run(_logging_functions(), messages, env), ingress)
+
+
+def test_a_message_a_function_keeps_stays_as_it_was():
+    """The runner passes one Message object from call to call while no function keeps it: one
+    that does (a list here, a send of the message itself) keeps what it was given."""
+    functions, kept = StatefulFunctions(), []
+
+    @functions.bind("example/keep", [ValueSpec("n", IntType)])
+    def keep(context, message):
+        if message.as_int() % 3 == 0:
+            kept.append(message)
+        if message.as_int() % 5 == 0 and context.caller is None:
+            context.send(message)  # the same object, to the same address, once more
+        context.storage.n = (context.storage.n or 0) + 1
+        context.send_egress(egress_message_builder("example/out", message.as_int(), IntType))
+
+    messages = [message_builder("example/keep", str(i % 4), int_value=i) for i in range(60)]
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 16})
+    out = (StatefulFunctionDataStreamBuilder.builder("lean")
+           .with_data_stream_as_ingress(env.from_collection(messages))
+           .with_functions(functions).with_egress_id("example/out")
+           .with_feedback_timeout(100).build(env))
+    got = [IntType.serializer().deserialize(e.raw_value())
+           for e in out.get_data_stream_for_egress_id("example/out").execute_and_collect()]
+    assert sorted(got) == sorted(list(range(60)) + list(range(0, 60, 5)))
+    assert sorted((m.target_id, m.as_int()) for m in kept) == sorted(
+        [(str(i % 4), i) for i in range(0, 60, 3)] + [(str(i % 4), i) for i in range(0, 60, 15)])

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, NamedTuple, Optional, Tuple
 
@@ -74,7 +74,9 @@ class RoutableMessage:
 
 
 class Envelope(NamedTuple):
-    """A message inside the loop: its target, value and caller (None from an ingress)."""
+    """A message inside the loop: its target, value and caller (None from an ingress). An
+    ingress :class:`Message` travels as it is (a tuple per message made work for the
+    garbage collector); ``_as_envelope`` makes one of it where a path needs it."""
 
     typename: str
     id: str
@@ -105,7 +107,11 @@ def _register_plain_types() -> None:
 _register_plain_types()
 
 
-def _envelope(record: Any) -> Envelope:
+def _envelope(record: Any) -> Any:
+    """An ingress record as the loop carries it: an SDK :class:`Message` as it is (no copy:
+    a message from the ingress has no caller), anything else as an :class:`Envelope`."""
+    if record.__class__ is Message:
+        return record
     if isinstance(record, Message):
         return _tuple(Envelope, (record.target_typename, record.target_id, record.typed_value,
                                  None))
@@ -127,9 +133,19 @@ def _by_address(key: str, partitions: int) -> int:
     return subtask_for_key(key, DEFAULT_MAX_PARALLELISM, partitions) if partitions > 1 else 0
 
 
-def _address_key(envelope: Envelope) -> str:
+def _address_key(envelope: Any) -> str:
     """The key of an address: ``typename NUL id`` (a string hashes faster than a tuple)."""
-    return envelope.typename + "\x00" + envelope.id
+    if envelope.__class__ is Message:
+        return envelope.target_typename + "\x00" + envelope.target_id
+    return envelope[0] + "\x00" + envelope[1]
+
+
+def _as_envelope(record: Any) -> Envelope:
+    """An Envelope of a message in the loop (an ingress Message travels as it is)."""
+    if record.__class__ is Message:
+        return _tuple(Envelope, (record.target_typename, record.target_id, record.typed_value,
+                                 None))
+    return record
 
 
 def _address_of_key(key: str) -> Tuple[str, str]:
@@ -217,7 +233,9 @@ class _Dispatcher(KeyedProcessFunction):
         # remote calls: at most an endpoint's max_in_flight at once, one per address
         self._calls: Any = None  # the event loop they run on
         self._inflight: Dict[str, int] = {}  # address key -> when its call was sent (ms)
-        self._ready: Dict[str, None] = {}  # address keys with a backlog and no call out
+        # address keys with a backlog and no call out, first come first sent (an OrderedDict:
+        # a dict's first key, after many taken from the front, is found by a scan)
+        self._ready: "OrderedDict[str, None]" = OrderedDict()
         self._done: Deque[Tuple[str, Any, float]] = deque()  # replies not yet applied
         self._wake = threading.Condition()
         self._queued = 0  # messages in backlogs
@@ -305,53 +323,55 @@ class _Dispatcher(KeyedProcessFunction):
     # -- a batch of messages ---------------------------------------------------------------
 
     def _process_batch(self, op: Any, batch: Any) -> None:
-        """Group the batch's messages by address (each address's in order) and run each
-        address's function on its messages at once."""
+        """Run the batch's messages: an embedded function's in their order (runs of one
+        function type at once, see ``EmbeddedRunner.run``), the others grouped by address
+        (each address's in order) and each address's run at once."""
         values, keys, tss = batch.values, batch.keys, batch.timestamps
         if keys is None:
             keys = [_address_key(v) for v in values]
-        groups: Dict[str, List[int]] = {}
-        for i, key in enumerate(keys):
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [i]
-            else:
-                group.append(i)
         out = Collector(op, tss is not None)
-        add, state, functions = out.add, op.state, self.functions
+        add, state, functions, runners = out.add, op.state, self.functions, self._runners
         now = op.task.time_service.now_ms()
-        embedded: Dict[str, List[Tuple[str, str, List[int]]]] = {}
-        for key, indices in groups.items():
-            first = values[indices[0]]
-            if type(functions.get(first.typename)) is StatefulFunction:
-                addresses = embedded.get(first.typename)
-                if addresses is None:
-                    addresses = embedded[first.typename] = []
-                addresses.append((key, first.id, indices))
-                continue
+        others: Dict[str, List[int]] = {}  # messages over the protocol, by address
+        entries, in_place = self.slot.entries()
+        self._group = (add, now)
+        i, end = 0, len(values)
+        while i < end:
+            value = values[i]
+            typename = value.target_typename if value.__class__ is Message else value[0]
+            runner = runners.get(typename)
+            if runner is None:
+                fn = functions.get(typename)
+                if type(fn) is not StatefulFunction:
+                    others.setdefault(keys[i], []).append(i)
+                    i += 1
+                    continue
+                runner = self._runner(fn)
+            try:
+                i = runner.run(state, entries, in_place, keys, values, tss, i, now, self._emit)
+            except FunctionInvocationError as exc:
+                raise op.error(exc, values[runner.failed]) from exc
+            except Exception as exc:
+                raise op.error(exc, None, has_record=False) from exc
+        for key, indices in others.items():
+            envelopes = [_as_envelope(values[i]) for i in indices]
+            first = envelopes[0]
             state.current_key = key
-            items = [(values[i].caller, values[i].value, tss[i] if tss is not None else None)
-                     for i in indices if values[i].value is not None]  # not the keep-alives
+            items = [(e.caller, e.value, tss[i] if tss is not None else None)  # not keep-alives
+                     for i, e in zip(indices, envelopes) if e.value is not None]
             try:
                 if items:
                     self._address(key, first, items, add, now)
             except Exception as exc:  # the step, the function and the message
                 raise op.error(exc, first) from exc
-        for typename, addresses in embedded.items():
-            runner = self._runner(functions[typename])
-            try:
-                self._embedded(runner, addresses, values, tss, add, now)
-            except FunctionInvocationError as exc:
-                raise op.error(exc, values[runner.failed]) from exc
-            except Exception as exc:
-                raise op.error(exc, None, has_record=False) from exc
         out.flush()
         if self._inflight or self._ready or self._done:
             self._drain()
 
-    def process_element(self, envelope: Envelope, ctx: Any) -> List[Any]:
+    def process_element(self, envelope: Any, ctx: Any) -> List[Any]:
         """One message (the operator hands whole batches to ``_process_batch``)."""
         out: List[Any] = []
+        envelope = _as_envelope(envelope)
         if envelope.value is not None:
             now = ctx.timer_service().current_processing_time()
             self._address(ctx.get_current_key(), envelope,
@@ -368,15 +388,6 @@ class _Dispatcher(KeyedProcessFunction):
                 fn, self._counts(fn.typename), lambda s, t=fn.typename: self._latency(t, s))
         return runner
 
-    def _embedded(self, runner: EmbeddedRunner, addresses: List[Tuple[str, str, List[int]]],
-                  envelopes: List[Envelope], tss: Optional[List[Optional[int]]], add: Any,
-                  now: int) -> None:
-        """The messages of an embedded function's addresses: their values stay Python objects
-        in their state (see :mod:`nbstream.statefun.embedded`), one state access each."""
-        entries, in_place = self.slot.entries()
-        self._group = (add, now)
-        runner.run(self._op.state, entries, in_place, addresses, envelopes, tss, now, self._emit)
-
     def _emit(self, context: Context, ts: Optional[int], slot: List[Any]) -> None:
         """The effects an embedded call asked for (see ``EmbeddedRunner.run``)."""
         add, now = self._group
@@ -391,13 +402,16 @@ class _Dispatcher(KeyedProcessFunction):
         typename = first.typename
         fn = self._function(typename)
         if type(fn) is StatefulFunction:  # (one message, from process_element)
-            return self._embedded(self._runner(fn), [(key, first.id, [0])], [first], None, add,
-                                  now)
+            entries, in_place = self.slot.entries()
+            self._group = (add, now)
+            self._runner(fn).run(self._op.state, entries, in_place, [key], [first], None, 0, now,
+                                 self._emit)
+            return None
         counts = self._counts(typename)
         counts[0] += len(items)
-        address = address_of(typename, first.id)
         if type(fn) is RemoteFunction:
-            return self._remote_messages(fn, key, address, items, add, now)
+            return self._remote_messages(fn, key, first, items, add, now)
+        address = address_of(typename, first.id)
         slot = self._slot()
         started = time.perf_counter()
         result = fn.invoke(address, self._state(fn, slot, now), [item[:2] for item in items])
@@ -435,7 +449,7 @@ class _Dispatcher(KeyedProcessFunction):
     # -- remote functions: many calls out at once, one per address; the backlog goes as the
     #    address's next batch; replies are applied on the task's thread
 
-    def _remote_messages(self, fn: RemoteFunction, key: str, address: SdkAddress,
+    def _remote_messages(self, fn: RemoteFunction, key: str, first: Envelope,
                          items: List[Any], add: Any, now: int) -> None:
         slot = self._slot()
         backlog = slot[_BACKLOG] or []
@@ -455,7 +469,7 @@ class _Dispatcher(KeyedProcessFunction):
         if key not in self._inflight:
             self._ready[key] = None  # sent once the batch's outputs are out
         if now - self._alive_at >= self.keepalive_ms:  # the loop stays open for the reply
-            add([Envelope(address.typename, address.id, None)], None)
+            add([Envelope(first.typename, first.id, None)], None)
             self._alive_at = now
 
     def _full(self, fn: RemoteFunction, key: str, backlog: List[Any]) -> bool:
@@ -488,11 +502,12 @@ class _Dispatcher(KeyedProcessFunction):
         """Send the ready addresses' next batches, as far as the endpoints allow."""
         ready, calls = self._ready, []
         while ready:
-            key = next(iter(ready))
+            key, _ = ready.popitem(last=False)
             fn = self._function(_address_of_key(key)[0])
             if len(self._inflight) >= fn.endpoint.max_in_flight:
+                ready[key] = None
+                ready.move_to_end(key, last=False)
                 break
-            del ready[key]
             calls.append(self._call(fn, key, now))
         if calls:
             self._calls.submit(calls)
@@ -797,8 +812,10 @@ class StatefulFunctionDataStreamBuilder:
         envelopes._inherit_parallelism(ingress)
         if envelopes._node.parallelism is None:
             envelopes.set_parallelism(parallelism)
-        loop = envelopes.partition_custom(_by_address, _address_key) \
-            .iterate(max_wait_time_ms=self._feedback_ms)
+        # (into one instance, any edge keeps each ingress partition's order: no key to compute)
+        routed = envelopes.partition_custom(_by_address, _address_key) if parallelism > 1 \
+            else envelopes.rebalance()
+        loop = routed.iterate(max_wait_time_ms=self._feedback_ms)
         tags = {egress_id: OutputTag(f"{self.name}: {egress_id}") for egress_id in self._egress}
         dispatcher = _Dispatcher(dict(self._functions), tags, self._feedback_ms, list(self._remote))
         functions = loop.key_by(_address_key).process(dispatcher).name(f"{self.name}: functions")

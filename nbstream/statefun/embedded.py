@@ -19,9 +19,9 @@ of a function's earlier version) is read through the spec's type on first access
 >>> runner = EmbeddedRunner(functions.for_typename("example/counter"))
 >>> from types import SimpleNamespace
 >>> message = message_builder("example/counter", "7", int_value=5)
->>> envelopes = [SimpleNamespace(value=message.typed_value, caller=None)] * 2
+>>> envelopes = [("example/counter", "7", message.typed_value, None)] * 2
 >>> entries = {}  # the addresses' states by key
->>> runner.run(SimpleNamespace(), entries, True, [("k7", "7", [0, 1])], envelopes, None, 0,
+>>> runner.run(SimpleNamespace(), entries, True, ["k7", "k7"], envelopes, None, 0, 0,
 ...            lambda context, ts, slot: None)
 2
 >>> entries["k7"][0]
@@ -30,14 +30,15 @@ of a function's earlier version) is read through the spec's type on first access
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .core import SdkAddress, ValueSpec
 from .errors import FunctionInvocationError
 from .functions import Context, StatefulFunction, address_of
 from .messages import Message
-from .types import Type, TypedValue, _WrapperSerializer
+from .types import IntType, LongType, Type, TypedValue, _WrapperSerializer
 
 __all__ = ["EmbeddedRunner", "storage_class"]
 
@@ -116,6 +117,19 @@ def _live_property(name: str, tpe: Type, check: Callable[[Any], Any], default: A
         if storage._written is not None:
             storage._written[name] = storage._now
 
+    if tpe is IntType or tpe is LongType:  # the common case told inline (an int reads back as itself)
+        bits = 32 if tpe is IntType else 64
+        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+        def put(storage: Any, value: Any) -> None:  # noqa: F811 - the same, for ints
+            if value.__class__ is not int or not low <= value <= high:
+                if value is None:
+                    raise ValueError(_NONE_ERROR)
+                value = check(value)
+            storage._values[name] = value
+            if storage._written is not None:
+                storage._written[name] = storage._now
+
     return property(get, put, _deleter(name), doc=f"the persisted value {name!r}")
 
 
@@ -169,7 +183,7 @@ def storage_class(specs: Sequence[ValueSpec]) -> type:
 class _Context(Context):
     """The context of an embedded call; its address is made when first asked for."""
 
-    __slots__ = ("_typename", "_id")
+    __slots__ = ("_typename", "_id", "storage")  # storage: a plain attribute, read at once
 
     @property
     def address(self) -> SdkAddress:
@@ -179,34 +193,32 @@ class _Context(Context):
         return address
 
 
-def _message(typename: str, id: str, argument: TypedValue) -> Message:
-    """A Message of the runtime's (its parts were checked at the ingress)."""
-    message = _new(Message)
-    message.target_typename, message.target_id, message.typed_value = typename, id, argument
-    return message
-
-
 _new = object.__new__
 
 
 class EmbeddedRunner:
-    """Runs one function type's messages, address by address, on a reused context.
+    """Runs one function type's messages in their order, on a reused context.
 
-    ``run(keyed, entries, in_place, addresses, envelopes, timestamps, now, emit)`` goes
-    through ``addresses`` (``(key, id, indices)``: the address's key and id, and the indices
-    of its envelopes in ``envelopes``, in order): it makes the key current in ``keyed`` (the
-    keyed state), finds the address's state in ``entries`` (its values by key, see
+    ``run(keyed, entries, in_place, keys, envelopes, timestamps, start, now, emit)`` goes
+    through ``envelopes`` from ``start`` while they are for its function type (keep-alives,
+    without a value, skipped) and returns the index where it stopped. For each message it
+    finds the address's state in ``entries`` by its key in ``keys`` (the states by key, see
     ``ValueState.entries``; a new one made, written back unless ``in_place``) and calls the
-    function once per envelope (keep-alives skipped) with the address's values as storage.
-    After a call that asked for effects, ``emit(context, timestamp, slot)`` takes them (and
-    empties the context's lists). It returns the number of calls; a failing call raises
+    function with the address's values as storage: an address's messages run in their order,
+    and a dict lookup is all it costs to go from one address to the next (grouping a batch
+    by address costed more than it saved). After a call that asked for effects, the key is
+    made current in ``keyed`` (the keyed state) and ``emit(context, timestamp, slot)`` takes
+    them (and empties the context's lists). A failing call raises
     :class:`FunctionInvocationError` (``failed`` is then its envelope's index).
 
     An address's state is the dispatcher's slot (a list: its values first, the time of its
-    last call second, written times last; see ``nbstream.statefun.datastream``)."""
+    last call second, written times last; see ``nbstream.statefun.datastream``); an
+    envelope is a tuple ``(typename, id, value, caller)`` or, from the ingress, the
+    :class:`Message` itself (no caller). The :class:`Message` a function gets is the
+    runner's: one object from call to call while no function keeps a reference to it."""
 
     __slots__ = ("fn", "context", "storage", "expiring", "specs", "counts", "failed",
-                 "latency", "_loop")
+                 "latency", "_loop", "_sampled")
 
     def __init__(self, fn: StatefulFunction, counts: Optional[List[int]] = None,
                  latency: Optional[Callable[[float], None]] = None) -> None:
@@ -214,69 +226,87 @@ class EmbeddedRunner:
         self.storage = storage_class(fn.specs)()
         self.storage._typename = fn.typename
         self.context = _Context(None, self.storage)  # type: ignore[arg-type]
+        self.context.storage = self.storage
         self.expiring = any(spec.after_call or spec.after_write for spec in fn.specs)
         self.specs = {spec.name: spec for spec in fn.specs}
         self.counts = counts  # the dispatcher's counters of this function type
-        self.latency = latency  # takes the seconds of one address in 16
+        self.latency = latency  # takes the seconds of one call in 16
         self.failed = 0  # the index of the envelope whose call raised
         self._loop: Any = None
+        self._sampled = 0  # calls since the last timed one
 
-    def run(self, keyed: Any, entries: Any, in_place: bool,
-            addresses: Iterable[Tuple[Any, str, List[int]]], envelopes: Sequence[Any],
-            timestamps: Optional[Sequence[Optional[int]]], now: int,
-            emit: Callable[[Context, Optional[int], List[Any]], None]) -> int:
+    def run(self, keyed: Any, entries: Any, in_place: bool, keys: Sequence[Any],
+            envelopes: Sequence[Any], timestamps: Optional[Sequence[Optional[int]]], start: int,
+            now: int, emit: Callable[[Context, Optional[int], List[Any]], None]) -> int:
         storage, context, fun, fn = self.storage, self.context, self.fn.fun, self.fn
         typename, is_async, expiring = fn.typename, fn.is_async, self.expiring
         storage._written, storage._now = None, now
         context._typename = typename
-        calls, latency, perf_counter = 0, self.latency, time.perf_counter
-        for n, (key, id, indices) in enumerate(addresses):
-            timed = latency is not None and not n & 15
-            started = perf_counter() if timed else 0.0
-            keyed.current_key = key
+        calls, latency, sampled = 0, self.latency, self._sampled
+        perf_counter, new, end = time.perf_counter, _new, len(envelopes)
+        # one Message serves the calls while none keeps it (CPython's reference count tells)
+        refcount, message = sys.getrefcount, new(Message)
+        message.target_typename = typename
+        i = start
+        while i < end:
+            envelope = envelopes[i]
+            if envelope.__class__ is Message:  # from the ingress, as it came
+                if envelope.target_typename != typename:
+                    break
+                id, argument, caller = envelope.target_id, envelope.typed_value, None
+            else:
+                if envelope[0] != typename:
+                    break
+                id, argument, caller = envelope[1], envelope[2], envelope[3]
+                if argument is None:  # a keep-alive of the loop
+                    i += 1
+                    continue
+            key = keys[i]
             slot = entries.get(key)
             if slot is None:
-                slot = [None] * 6
-                entries[key] = slot
-            elif len(slot) != 6 or not in_place:
-                if len(slot) != 6:
-                    slot = upgraded(slot)  # a savepoint of an earlier version
-                entries[key] = slot  # (a store's: written back now, changed below)
+                slot = entries[key] = [None] * 6
+            elif len(slot) != 6:
+                slot = entries[key] = upgraded(slot)  # a savepoint of an earlier version
             values = slot[0]
             if values is None:
                 values = slot[0] = {}
             if expiring:
                 storage._written = self._unexpired(slot, values, now)
             storage._values = values
-            context._address, context._id = None, id
-            for i in indices:
-                envelope = envelopes[i]
-                argument = envelope.value
-                if argument is None:
-                    continue  # a keep-alive of the loop
-                context._caller = envelope.caller
-                message = _message(typename, id, argument)
-                try:
-                    if is_async:
-                        self._await(fun(context, message))
-                    else:
-                        fun(context, message)
-                except Exception as exc:
-                    self.failed = i
-                    raise FunctionInvocationError(typename, id, message, exc) from exc
-                calls += 1
-                if context._messages or context._egress or context._delayed:
-                    emit(context, timestamps[i] if timestamps is not None else None, slot)
+            context._address, context._id, context._caller = None, id, caller
+            if refcount(message) > 2:  # the last call kept its message: a new one
+                message = new(Message)
+                message.target_typename = typename
+            message.target_id, message.typed_value = id, argument
+            sampled += 1
+            timed = latency is not None and sampled >= 16
+            started = perf_counter() if timed else 0.0
+            try:
+                if is_async:
+                    self._await(fun(context, message))
+                else:
+                    fun(context, message)
+            except Exception as exc:
+                self.failed = i
+                self._sampled = sampled
+                raise FunctionInvocationError(typename, id, message, exc) from exc
+            if timed:
+                latency(perf_counter() - started)
+                sampled = 0
+            calls += 1
             if expiring:
                 slot[1], slot[5] = now, storage._written or None
             if not in_place:
-                entries[key] = slot
-            if timed:
-                latency(perf_counter() - started)
+                entries[key] = slot  # (a store's mapping: written back)
+            if context._messages or context._egress or context._delayed:
+                keyed.current_key = key
+                emit(context, timestamps[i] if timestamps is not None else None, slot)
+            i += 1
+        self._sampled = sampled
         if self.counts is not None:
             self.counts[0] += calls
             self.counts[1] += calls
-        return calls
+        return i
 
     def _unexpired(self, slot: List[Any], values: Dict[str, Any], now: int) -> Dict[str, int]:
         """Drop the values expired by now; the written times (kept for expiring specs)."""

@@ -42,6 +42,11 @@ def from_typed_value(tpe: Type, typed_value: Optional[TypedValue]) -> Any:
     return tpe.serializer().deserialize(typed_value.value)
 
 
+# the built-in types' readers, bound once (as_int and the like are called per message)
+_READ_INT, _READ_LONG, _READ_FLOAT, _READ_DOUBLE, _READ_STRING = (
+    t.serializer().deserialize for t in (IntType, LongType, FloatType, DoubleType, StringType))
+
+
 class Message:
     """A message to the function at (``target_typename``, ``target_id``)."""
 
@@ -92,31 +97,36 @@ class Message:
         return self.is_type(IntType)
 
     def as_int(self) -> Optional[int]:
-        return self.as_type(IntType)
+        tv = self.typed_value
+        return _READ_INT(tv.value) if tv.has_value else None
 
     def is_long(self) -> bool:
         return self.is_type(LongType)
 
     def as_long(self) -> Optional[int]:
-        return self.as_type(LongType)
+        tv = self.typed_value
+        return _READ_LONG(tv.value) if tv.has_value else None
 
     def is_float(self) -> bool:
         return self.is_type(FloatType)
 
     def as_float(self) -> Optional[float]:
-        return self.as_type(FloatType)
+        tv = self.typed_value
+        return _READ_FLOAT(tv.value) if tv.has_value else None
 
     def is_double(self) -> bool:
         return self.is_type(DoubleType)
 
     def as_double(self) -> Optional[float]:
-        return self.as_type(DoubleType)
+        tv = self.typed_value
+        return _READ_DOUBLE(tv.value) if tv.has_value else None
 
     def is_string(self) -> bool:
         return self.is_type(StringType)
 
     def as_string(self) -> Optional[str]:
-        return self.as_type(StringType)
+        tv = self.typed_value
+        return _READ_STRING(tv.value) if tv.has_value else None
 
     def is_bool(self) -> bool:
         return self.is_type(BoolType)

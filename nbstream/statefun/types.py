@@ -221,14 +221,17 @@ def make_protobuf_type(cls: Any, namespace: Optional[str] = None) -> Type:
 class _WrapperSerializer(TypeSerializer):
     """One scalar in field 1 of a message; proto3, so a default value writes no bytes."""
 
-    __slots__ = ("_check", "_encode", "_decode", "_wire_type", "_default", "_tag", "_size")
+    __slots__ = ("_check", "_encode", "_decode", "_wire_type", "_default", "_tag", "_size",
+                 "_read")
 
     def __init__(self, check: Callable[[Any], Any], wire_type: int, encode: Callable[[Any], bytes],
-                 decode: Callable[[Any], Any], default: Any) -> None:
+                 decode: Callable[[Any], Any], default: Any, fixed: str = "") -> None:
         self._check, self._wire_type = check, wire_type
         self._encode, self._decode, self._default = encode, decode, default
         self._tag = bytes([1 << 3 | wire_type])
         self._size = {FIXED32: 5, FIXED64: 9}.get(wire_type, 0)  # the whole message, fixed types
+        # a fixed type's field 1 read where it is (after the tag byte), no slice
+        self._read = struct.Struct(fixed).unpack_from if fixed else None
 
     def serialize(self, value: Any) -> bytes:
         value = self._check(value)
@@ -239,8 +242,8 @@ class _WrapperSerializer(TypeSerializer):
         return encode_fields([(1, self._wire_type, self._encode(value))])
 
     def deserialize(self, byte: bytes) -> Any:
-        if self._size and len(byte) == self._size and byte[0] == self._tag[0]:
-            return self._decode(byte[1:])  # the common case: just field 1
+        if len(byte) == self._size and self._read is not None and byte[0] == self._tag[0]:
+            return self._read(byte, 1)[0]  # the common case: just field 1
         field = decode_fields(byte).get(1)
         if field is None or field[0] != self._wire_type:
             return self._default
@@ -256,6 +259,12 @@ class _WrapperType(Type):
 
     def serializer(self) -> TypeSerializer:
         return self._serializer
+
+    def __reduce__(self) -> str:
+        """A built-in type is copied and pickled as itself (by its name in this module): the
+        runtime copies a job's functions per instance, and code that tells the built-in types
+        by identity (``tpe is IntType``) must still know them."""
+        return _BUILT_IN_NAMES[self.typename]
 
 
 def _index(value: Any) -> int:
@@ -327,12 +336,15 @@ def _unfixed(fmt: str) -> Callable[[Any], Any]:
 BoolType: Type = _WrapperType("io.statefun.types/bool", _WrapperSerializer(
     _boolean, VARINT, lambda value: varint(1), lambda n: bool(n), False))
 IntType: Type = _WrapperType("io.statefun.types/int", _WrapperSerializer(
-    _integer(32), FIXED32, _fixed("<i"), _unfixed("<i"), 0))
+    _integer(32), FIXED32, _fixed("<i"), _unfixed("<i"), 0, "<i"))
 LongType: Type = _WrapperType("io.statefun.types/long", _WrapperSerializer(
-    _integer(64), FIXED64, _fixed("<q"), _unfixed("<q"), 0))
+    _integer(64), FIXED64, _fixed("<q"), _unfixed("<q"), 0, "<q"))
 FloatType: Type = _WrapperType("io.statefun.types/float", _WrapperSerializer(
-    _float32, FIXED32, _fixed("<f"), _unfixed("<f"), 0.0))
+    _float32, FIXED32, _fixed("<f"), _unfixed("<f"), 0.0, "<f"))
 DoubleType: Type = _WrapperType("io.statefun.types/double", _WrapperSerializer(
-    _real, FIXED64, _fixed("<d"), _unfixed("<d"), 0.0))
+    _real, FIXED64, _fixed("<d"), _unfixed("<d"), 0.0, "<d"))
 StringType: Type = _WrapperType("io.statefun.types/string", _WrapperSerializer(
     _string, LENGTH, lambda value: value.encode("utf-8"), lambda data: data.decode("utf-8"), ""))
+_BUILT_IN_NAMES = {t.typename: name for name, t in (
+    ("BoolType", BoolType), ("IntType", IntType), ("LongType", LongType), ("FloatType", FloatType),
+    ("DoubleType", DoubleType), ("StringType", StringType))}

@@ -39,7 +39,8 @@ def burn(ms: float) -> int:
 
 
 def placement_of(job, step: str) -> str:
-    return next(v for k, v in job.placement.items() if k.endswith(step))
+    """Where the chain holding ``step`` runs, and why."""
+    return next(v for k, v in job.placement.items() if step in k.split(": ", 1)[1].split(" -> "))
 
 
 # -- the rule ------------------------------------------------------------------------------------
@@ -91,8 +92,7 @@ def test_a_cpu_bound_step_moves_to_worker_processes():
     collect(warm.from_collection([1]).map(lambda x: x))  # a warm pool: workers are ready sooner
     env = auto_env()
     data = list(range(400))
-    it = env.from_collection(data).map(lambda x: (x * x, burn(2), os.getpid())).name(
-        "heavy").execute_and_collect()
+    it = env.from_collection(data).map(heavy).name("heavy").execute_and_collect()
     got = list(it)
     assert sorted(v for v, _, _ in got) == [x * x for x in data]
     where = placement_of(it.job, "heavy")
@@ -103,6 +103,14 @@ def test_a_cpu_bound_step_moves_to_worker_processes():
     assert len(pids) - in_kernel >= 100  # the others went to workers
     modes = {k: v["mode"] for k, v in it.job.metrics().items()}
     assert [m for k, m in modes.items() if "heavy" in k] == ["process"]
+    # a step measured CPU-bound is measured again in the next job, not placed up front
+    again = auto_env()
+    again.from_collection(data).map(heavy).name("heavy").print()  # planned, not run
+    assert "auto (measured on its first records" in again.explain()
+
+
+def heavy(x):
+    return x * x, burn(2), os.getpid()
 
 
 def test_a_waiting_step_stays_on_threads():
@@ -113,6 +121,47 @@ def test_a_waiting_step_stays_on_threads():
     assert pids == {os.getpid()}
     where = placement_of(it.job, "waits")
     assert where.startswith("thread (auto: I/O-bound"), where
+
+
+@pytest.mark.usefixtures("two_workers")
+def test_a_step_measured_cheap_is_placed_on_threads_up_front_in_the_next_job():
+    def run(step):
+        env = auto_env()
+        stream = env.from_collection(list(range(3000))).map(step).name("cheap").key_by(
+            lambda t: t[0]).reduce(lambda a, b: (a[0], a[1] + b[1])).name("sum")
+        return env, stream.execute_and_collect()
+
+    def cheap(x):
+        return x % 3, 1
+
+    env, it = run(cheap)
+    first = list(it)
+    assert placement_of(it.job, "cheap").startswith("thread (auto: CPU-bound but cheap")
+    assert len(it.job.placement) >= 2  # measured in a chain of its own
+    env, it = run(cheap)  # the same function: planned on threads, chained with the others
+    text = env.explain()
+    assert "'cheap': auto: measured in an earlier job: CPU-bound but cheap" in text, text
+    assert list(it) == first
+    assert len(it.job.placement) == 1, it.job.placement
+    assert "fused" in env.explain(code=True)
+
+    def other(x):  # other code: measured again
+        return x % 3, 1
+
+    env, _ = run(other)
+    assert "auto (measured on its first records" in env.explain()
+
+
+def test_a_job_that_checkpoints_places_its_steps_on_threads_up_front(tmp_path):
+    env = auto_env()
+    env.enable_checkpointing(50)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path))
+    it = env.from_collection(list(range(500))).map(lambda x: x + 1).name("inc").execute_and_collect()
+    assert sorted(it) == list(range(1, 501))
+    where = placement_of(it.job, "inc")
+    assert "'inc': auto: the job checkpoints: chains are not moved while it runs" in where, where
+    assert len(it.job.placement) == 1, it.job.placement  # chained with its source and sink
+    assert "auto (measured" not in env.explain()
 
 
 def test_an_unpicklable_step_stays_on_threads_without_failing():
@@ -129,8 +178,11 @@ def test_free_threaded_python_keeps_threads(monkeypatch):
     env = auto_env()
     it = env.from_collection([1, 2]).map(lambda x: x).name("any").execute_and_collect()
     assert sorted(it) == [1, 2]
-    assert placement_of(it.job, "any") == (
-        "thread (auto: free-threaded CPython: threads run Python code in parallel)")
+    # placed up front, so chained with its source as in thread mode
+    where = placement_of(it.job, "any")
+    assert where.startswith("thread (") and (
+        "'any': auto: free-threaded CPython: threads run Python code in parallel" in where), where
+    assert len(it.job.placement) == 1, it.job.placement
 
 
 class _Stamped(SourceFunction):

@@ -24,6 +24,7 @@ from ..runtime.clock import Clock, SystemClock
 from ..plan.config import DEFAULT_MAX_PARALLELISM, JobConfig, parallelism_of
 from ..runtime.durations import to_millis
 from ..runtime.executors import check_mode, executor_for, get_executor
+from ..runtime.executors.auto import planned_modes
 from ..runtime.job import JobClient, JobExecutionResult
 from .checkpointing import (CheckpointConfig, CheckpointingMode, RestartStrategyConfiguration,
                             arm_job, configure_checkpoints)
@@ -416,9 +417,12 @@ class StreamExecutionEnvironment:
     def _plan(self, job_name: str, all_nodes: bool = False) -> PhysicalPlan:
         graph = self._graph
         nodes = graph.ancestors(graph.sinks) if graph.sinks and not all_nodes else dict(graph.nodes)
+        known = None
+        if self._execution_mode == "auto":  # what needs no measuring is placed up front
+            known = planned_modes(nodes, self._checkpoint_config.settings() is not None)
         return plan_job(nodes, job_name, self._default_parallelism(), self._chaining,
                         self._job_config(),
-                        self._max_parallelism, self._execution_mode)
+                        self._max_parallelism, self._execution_mode, known)
 
     def get_execution_plan(self) -> str:
         """The plan of the next job as JSON, in the shape of Flink's ``getExecutionPlan``:

@@ -204,7 +204,8 @@ class PhysicalPlan:
         """A readable summary: one block per chain, with its operators and inputs."""
         tasks = sum(c.parallelism for c in self.chains)
         lines = [f"Job '{self.job_name}': {len(self.chains)} chains, {tasks} tasks"]
-        show_modes = any(self.chain_mode(c.id) != "thread" for c in self.chains)
+        show_modes = any(self.chain_mode(c.id) != "thread" or "auto:" in self.mode_reasons.get(c.id, "")
+                         for c in self.chains)
         for c in self.chains:
             inputs = ", ".join(
                 f"{e.partitioning.ship_strategy} from chain {self.chain_of[e.source]}"
@@ -253,9 +254,11 @@ def _plain_function(fn: object) -> bool:
 def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
              chaining: bool = True, config: Optional[JobConfig] = None,
              default_max_parallelism: Optional[int] = None,
-             execution_mode: str = "thread") -> PhysicalPlan:
+             execution_mode: str = "thread",
+             known_modes: Optional[Mapping[int, Tuple[str, str]]] = None) -> PhysicalPlan:
     """Plan the real nodes among ``nodes`` (which must include all their ancestors);
-    ``execution_mode`` is the job's mode, which steps may override.
+    ``execution_mode`` is the job's mode, which steps may override; ``known_modes``
+    places steps the automatic mode would measure (``{node id: (mode, why)}``).
 
     ``default_max_parallelism`` None means "automatic": at least 128 and at least
     the step's parallelism, as Flink chooses when none was set.
@@ -279,11 +282,24 @@ def plan_job(nodes: Mapping[int, Node], job_name: str, default_parallelism: int,
             node_modes[nid] = (node_modes[ins[0].source][0], "runs where its input runs")
         else:
             node_modes[nid] = _node_mode(real[nid], nid in keyed, execution_mode)
+            if node_modes[nid][0] == "auto" and known_modes and nid in known_modes:
+                node_modes[nid] = known_modes[nid]
     chains, chain_of = _chain(real, edges, parallelism, max_par, chaining, node_modes)
     return PhysicalPlan(job_name, dict(nodes), parallelism, max_par, edges, chains, chain_of,
                         config or JobConfig(),
                         {c.id: node_modes[c.head][0] for c in chains},
-                        {c.id: node_modes[c.head][1] for c in chains})
+                        {c.id: _chain_reason(c, real, node_modes) for c in chains})
+
+
+def _chain_reason(chain: Chain, real: Mapping[int, Node],
+                  node_modes: Mapping[int, Tuple[str, str]]) -> str:
+    """Why a chain runs where it does: its head's reason, then, in the automatic mode, each
+    other step's own where it differs (steps it placed up front chain with others)."""
+    head = node_modes[chain.head][1]
+    others = [f"'{real[n].name}': {node_modes[n][1]}" for n in chain.nodes
+              if n != chain.head and node_modes[n][1].startswith("auto: ")
+              and node_modes[n][1] != head]
+    return "; ".join([head, *others])
 
 
 def _check_uids(real: Mapping[int, Node]) -> None:

@@ -33,6 +33,13 @@ How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan
   ``open()``; attributes a function changed on its first records in the kernel
   are not carried over (keep such data in state, as Flink requires for restarts).
   Workers are started when the first chain needs them.
+* What needs no measuring is planned up front (:func:`planned_modes`): where threads
+  suffice whatever a step costs (one CPU core, free-threaded CPython, or a job that
+  checkpoints, whose chains are not moved while it runs), and for a step a measurement
+  of an earlier job in this process placed on threads (the same code at the same place,
+  with the same objects in its closure): such steps run on threads from the start,
+  chained (and fused) with the steps around them as in thread mode, and ``explain()``
+  says why. A step measured CPU-bound is measured again in each job.
 """
 
 from __future__ import annotations
@@ -40,7 +47,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from collections import OrderedDict
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ...errors import JobFailedError, PlanError
 from ..records import Batch
@@ -52,7 +60,7 @@ from .process import (PROCESS_STOP_GRACE_S, KernelJob, ProcessExecutor, StaticPl
                       remote_error, ship)
 from .wire import OFFLOAD_CALL, OFFLOAD_CLOSE, OFFLOAD_OPEN, decode, encode
 
-__all__ = ["AutoExecutor", "AutoPlacement", "choose", "CPU_BOUND_SHARE", "MIN_CPU_PER_RECORD_S",
+__all__ = ["AutoExecutor", "AutoPlacement", "choose", "planned_modes", "CPU_BOUND_SHARE", "MIN_CPU_PER_RECORD_S",
            "CALIBRATION_S", "CALIBRATION_RECORDS"]
 
 CPU_BOUND_SHARE = 0.05
@@ -84,6 +92,65 @@ def choose(cpu_s: float, wall_s: float, records: int, cores: int,
     if per_record < MIN_CPU_PER_RECORD_S:
         return "thread", f"CPU-bound but cheap: {measured}"
     return "process", f"CPU-bound: {measured}"
+
+
+# a step's fingerprint -> why an earlier job's measurement put it on threads (newest last)
+_ON_THREADS: "OrderedDict[Tuple[Any, ...], str]" = OrderedDict()
+_REMEMBERED = 4096
+
+
+def fingerprint(node: Any) -> Optional[Tuple[Any, ...]]:
+    """What identifies a stateless step's work across jobs of this process: its kind and,
+    per function it calls, the code (file, line, bytecode, constants) and the identities
+    of the objects in its closure and defaults; None for a step calling something that
+    is not a Python function (its cost cannot be told from its code)."""
+    fn = getattr(node, "fn", None)
+    if fn is None:
+        return None
+    parts: List[Any] = [node.kind]
+    for call in fn.calls:
+        func = getattr(call, "__func__", call)  # a Function object's bound method
+        code = getattr(func, "__code__", None)
+        if code is None:
+            return None
+        try:
+            cells = tuple(id(c.cell_contents) for c in func.__closure__ or ())
+        except ValueError:  # an empty cell: the function is not ready to be judged
+            return None
+        parts.append((code.co_filename, code.co_firstlineno, code.co_code, code.co_consts,
+                      cells, tuple(map(id, func.__defaults__ or ())),
+                      id(getattr(call, "__self__", None))))
+    return tuple(parts)
+
+
+def planned_modes(nodes: Mapping[int, Any], checkpoints: bool) -> Dict[int, Tuple[str, str]]:
+    """The steps an auto job places on threads before it starts, and why (see the module
+    documentation): every stateless step where threads suffice, else those an earlier
+    job's measurement placed on threads. The planner applies this only to steps it would
+    otherwise measure."""
+    suffice = _threads_suffice(pool_size(), gil_enabled())
+    if suffice is None and checkpoints:
+        suffice = "the job checkpoints: chains are not moved while it runs"
+    planned: Dict[int, Tuple[str, str]] = {}
+    for nid, node in nodes.items():
+        if suffice is not None:
+            planned[nid] = ("thread", f"auto: {suffice}")
+            continue
+        key = fingerprint(node)
+        why = _ON_THREADS.get(key) if key is not None else None
+        if why is not None:
+            planned[nid] = ("thread", f"auto: measured in an earlier job: {why}")
+    return planned
+
+
+def _remember(plan: Any, chain_id: int, why: str) -> None:
+    for nid in plan.chain(chain_id).nodes:
+        key = fingerprint(plan.nodes[nid])
+        if key is not None:
+            _ON_THREADS[key] = why
+            _ON_THREADS.move_to_end(key)
+    while len(_ON_THREADS) > _REMEMBERED:
+        _ON_THREADS.popitem(last=False)
 
 
 def _threads_suffice(cores: int, gil: bool) -> Optional[str]:
@@ -358,6 +425,9 @@ class AutoPlacement(StaticPlacement):
     # -- decisions --------------------------------------------------------------------------------
     def decided(self, calibration: _Calibration) -> None:
         self._tell(calibration)
+        if calibration.decision == "thread":
+            chain = next(c for c, cal in self.calibrations.items() if cal is calibration)
+            _remember(self.kjob.plan, chain, calibration.reason)
         if calibration.decision == "process":
             with self._start_lock:
                 if self._starting is None:

@@ -152,6 +152,26 @@ def test_a_step_measured_cheap_is_placed_on_threads_up_front_in_the_next_job():
     assert "auto (measured on its first records" in env.explain()
 
 
+def test_a_step_is_known_again_by_its_code_and_its_closure_objects():
+    from nbstream.plan.logical import Node, UserFn
+    from nbstream.runtime.executors.auto import fingerprint
+
+    def make(table):
+        return lambda x: table[x]
+
+    def node(call):
+        return Node(1, "map", "m", fn=UserFn((call,)))
+
+    small, large = [1], [2]
+    same = make(small)
+    assert fingerprint(node(same)) == fingerprint(node(make(small)))  # a cell run again
+    assert fingerprint(node(make(small))) != fingerprint(node(make(large)))
+    first = lambda x: x  # noqa: E731
+    second = lambda x: x  # noqa: E731 - the same code on another line
+    assert fingerprint(node(first)) != fingerprint(node(second))
+    assert fingerprint(node(str)) is None  # not Python code: its cost cannot be told
+
+
 def test_a_job_that_checkpoints_places_its_steps_on_threads_up_front(tmp_path):
     env = auto_env()
     env.enable_checkpointing(50)

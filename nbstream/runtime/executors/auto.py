@@ -97,6 +97,7 @@ def choose(cpu_s: float, wall_s: float, records: int, cores: int,
 # a step's fingerprint -> why an earlier job's measurement put it on threads (newest last)
 _ON_THREADS: "OrderedDict[Tuple[Any, ...], str]" = OrderedDict()
 _REMEMBERED = 4096
+_ON_THREADS_LOCK = threading.Lock()  # the subtasks of several jobs decide on their threads
 
 
 def fingerprint(node: Any) -> Optional[Tuple[Any, ...]]:
@@ -137,20 +138,22 @@ def planned_modes(nodes: Mapping[int, Any], checkpoints: bool) -> Dict[int, Tupl
             planned[nid] = ("thread", f"auto: {suffice}")
             continue
         key = fingerprint(node)
-        why = _ON_THREADS.get(key) if key is not None else None
+        with _ON_THREADS_LOCK:
+            why = _ON_THREADS.get(key) if key is not None else None
         if why is not None:
             planned[nid] = ("thread", f"auto: measured in an earlier job: {why}")
     return planned
 
 
 def _remember(plan: Any, chain_id: int, why: str) -> None:
-    for nid in plan.chain(chain_id).nodes:
-        key = fingerprint(plan.nodes[nid])
-        if key is not None:
-            _ON_THREADS[key] = why
-            _ON_THREADS.move_to_end(key)
-    while len(_ON_THREADS) > _REMEMBERED:
-        _ON_THREADS.popitem(last=False)
+    keys = [fingerprint(plan.nodes[nid]) for nid in plan.chain(chain_id).nodes]
+    with _ON_THREADS_LOCK:
+        for key in keys:
+            if key is not None:
+                _ON_THREADS[key] = why
+                _ON_THREADS.move_to_end(key)
+        while len(_ON_THREADS) > _REMEMBERED:
+            _ON_THREADS.popitem(last=False)
 
 
 def _threads_suffice(cores: int, gil: bool) -> Optional[str]:

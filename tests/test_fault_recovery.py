@@ -217,6 +217,44 @@ def test_a_checkpoint_stored_while_the_job_restarts_is_the_one_the_restart_takes
     assert Counter(lines) == Counter(str(i) for i in range(20_000))
 
 
+def test_a_checkpoint_of_an_attempt_that_is_over_failing_late_costs_no_restart(tmp_path):
+    # the job fails while checkpoint N is written, and the write then fails too, after the
+    # job has decided to restart (the new attempt waits for the write): that failure is of
+    # the attempt that is over. It failed the new attempt once more (a third restart in a
+    # clean-clone run of the test above, under load)
+    env = StreamExecutionEnvironment.get_execution_environment({"nbstream.batch-size": 50})
+    env.set_parallelism(2)
+    env.enable_checkpointing(30)
+    env.get_checkpoint_config().set_checkpoint_storage_dir(str(tmp_path / "cp"))
+    env.set_restart_strategy(RestartStrategies.fixed_delay_restart(5, 0))
+    job = (env.from_sequence(0, 9_999).map(slow).map(lambda v: (v % 7, v))
+           .key_by(lambda t: t[0]).reduce(lambda a, b: (a[0], a[1] + b[1])).execute_and_collect())
+    storage = job.job.checkpoints.storage
+    write, calls = storage.write, []
+
+    def late_failure(checkpoint_id, *args, **kwargs):
+        calls.append(checkpoint_id)
+        if len(calls) == 2:
+            job.job.fail(RuntimeError("injected while a checkpoint is written"))
+            deadline = time.monotonic() + 30
+            while job.job.restarts == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert job.job.restarts == 1  # decided; its new attempt waits for this write
+            raise OSError("injected: the write fails after the restart was decided")
+        return write(checkpoint_id, *args, **kwargs)
+
+    storage.write = late_failure
+    got = list(job)
+    assert job.job.status is JobStatus.FINISHED, job.job.error
+    assert job.job.restarts == 1, (job.job.restarts, job.job.last_failure)
+    assert len(calls) >= 2
+    # the rolling sums end at each key's total, exactly once past the restored checkpoint
+    finals = {}
+    for k, v in got:
+        finals[k] = max(finals.get(k, 0), v)
+    assert finals == {k: sum(range(k, 10_000, 7)) for k in range(7)}
+
+
 def test_a_failed_write_never_replaces_a_newer_checkpoint(tmp_path):
     # checkpoint 3's write fails once checkpoint 4 has been taken (it waits to be written):
     # 4 is stored, and 3 is superseded (4 holds what the sinks held for it), never stored

@@ -250,6 +250,7 @@ class CheckpointCoordinator:
         self.completed = 0
         self.last: Dict[str, Any] = {}
         self.job: Any = None
+        self._attempt_restarts = 0  # the job's restarts when the current attempt began
         self._threads: List[threading.Thread] = []
         self._savepoints: Dict[int, "_Savepoint"] = {}
         if restore is not None:
@@ -285,6 +286,7 @@ class CheckpointCoordinator:
         had not begun is dropped."""
         with self._storing, self._lock:
             self._attempt += 1
+            self._attempt_restarts = getattr(self.job, "restarts", 0)
             self._restoring = self.latest
             self._tasks.clear()
             self._finished.clear()
@@ -475,6 +477,10 @@ class CheckpointCoordinator:
         if self.job is not None:
             if self.failures <= 10 or self.failures % 100 == 0:  # a long outage: a few lines
                 self.job.warnings.append(why)
+            if getattr(self.job, "restarts", 0) != self._attempt_restarts:
+                # the attempt this checkpoint belonged to is over (its job restarts already):
+                # failing the next attempt for it would cost one more restart for nothing
+                return
             if self.failures > self.settings.tolerable_failures:
                 self.failures = 0
                 self.job.fail(CheckpointError(

@@ -477,15 +477,13 @@ class CheckpointCoordinator:
         if self.job is not None:
             if self.failures <= 10 or self.failures % 100 == 0:  # a long outage: a few lines
                 self.job.warnings.append(why)
-            if getattr(self.job, "restarts", 0) != self._attempt_restarts:
-                # the attempt this checkpoint belonged to is over (its job restarts already):
-                # failing the next attempt for it would cost one more restart for nothing
-                return
             if self.failures > self.settings.tolerable_failures:
                 self.failures = 0
+                # dropped if the attempt this checkpoint belonged to is over (the job
+                # restarts already): failing the next one would cost a restart for nothing
                 self.job.fail(CheckpointError(
                     f"{why}; more checkpoint failures than tolerated "
-                    f"({self.settings.tolerable_failures})"))
+                    f"({self.settings.tolerable_failures})"), attempt=self._attempt_restarts)
 
     # -- completing -------------------------------------------------------------------------------
     def _write_loop(self) -> None:

@@ -385,9 +385,13 @@ class JobClient:
                 return
         callback(self)
 
-    def fail(self, error: BaseException) -> None:
-        """Record the job's first error and stop every task."""
+    def fail(self, error: BaseException, attempt: Optional[int] = None) -> None:
+        """Record the job's first error and stop every task. ``attempt``: the job's
+        ``restarts`` when the failing work began; the failure of an attempt that is over
+        (the job restarts already) is dropped."""
         with self._lock:
+            if attempt is not None and attempt != self.restarts:
+                return
             if self._error is None and not self._cancel_requested:
                 self._error = error
         self._stop_tasks()

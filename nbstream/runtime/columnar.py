@@ -555,13 +555,14 @@ class ColumnarWindowOperator(_ColumnarWindows):
         tables = self.pending
         if len(tables) == 1:
             return tables[0]
-        counted = self._recounted(pa.concat_tables(tables, promote_options="default"))
+        whole = pa.concat_tables(tables, promote_options="default")
+        counted = self._recounted(whole)
         if counted is not None:
             return counted
         seen = pc.value_counts(pa.chunked_array([pc.unique(t["__start"]) for t in tables]))
         shared = seen.field("values").filter(pc.greater(seen.field("counts"), 1))
         if not len(shared):
-            return pa.concat_tables(tables, promote_options="default")
+            return whole
         alone, overlap = [], []
         for t in tables:
             mask = pc.is_in(t["__start"], value_set=shared)
@@ -586,9 +587,6 @@ class ColumnarWindowOperator(_ColumnarWindows):
         group = self.keys + ["__start"]
         parts = [c for c in table.column_names if c not in group]
         how = [(c, _MERGE[c.rsplit("_", 1)[-1]]) for c in parts]
-        summed = self._recounted(table)
-        if summed is not None:
-            return summed.select(group + parts)
         merged = table.group_by(["__start"] + self.keys).aggregate(how)  # (see _aggregate)
         return pa.table([merged[k] for k in group] + [merged[f"{c}_{h}"] for c, h in how],
                         names=group + parts)

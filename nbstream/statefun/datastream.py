@@ -234,7 +234,7 @@ class _Dispatcher(KeyedProcessFunction):
         self._calls: Any = None  # the event loop they run on
         self._inflight: Dict[str, int] = {}  # address key -> when its call was sent (ms)
         # address keys with a backlog and no call out, first come first sent (an OrderedDict:
-        # a dict's first key, after many taken from the front, is found by a scan)
+        # a plain dict's first key, after many taken from the front, is found by a scan)
         self._ready: "OrderedDict[str, None]" = OrderedDict()
         self._done: Deque[Tuple[str, Any, float]] = deque()  # replies not yet applied
         self._wake = threading.Condition()
@@ -502,12 +502,11 @@ class _Dispatcher(KeyedProcessFunction):
         """Send the ready addresses' next batches, as far as the endpoints allow."""
         ready, calls = self._ready, []
         while ready:
-            key, _ = ready.popitem(last=False)
+            key = next(iter(ready))
             fn = self._function(_address_of_key(key)[0])
             if len(self._inflight) >= fn.endpoint.max_in_flight:
-                ready[key] = None
-                ready.move_to_end(key, last=False)
                 break
+            del ready[key]
             calls.append(self._call(fn, key, now))
         if calls:
             self._calls.submit(calls)

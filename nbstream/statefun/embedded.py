@@ -38,7 +38,7 @@ from .core import SdkAddress, ValueSpec
 from .errors import FunctionInvocationError
 from .functions import Context, StatefulFunction, address_of
 from .messages import Message
-from .types import IntType, LongType, Type, TypedValue, _WrapperSerializer
+from .types import Type, TypedValue, _WrapperSerializer
 
 __all__ = ["EmbeddedRunner", "storage_class"]
 
@@ -116,19 +116,6 @@ def _live_property(name: str, tpe: Type, check: Callable[[Any], Any], default: A
         storage._values[name] = value if value else default  # as the bytes read back
         if storage._written is not None:
             storage._written[name] = storage._now
-
-    if tpe is IntType or tpe is LongType:  # the common case told inline (an int reads back as itself)
-        bits = 32 if tpe is IntType else 64
-        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-        def put(storage: Any, value: Any) -> None:  # noqa: F811 - the same, for ints
-            if value.__class__ is not int or not low <= value <= high:
-                if value is None:
-                    raise ValueError(_NONE_ERROR)
-                value = check(value)
-            storage._values[name] = value
-            if storage._written is not None:
-                storage._written[name] = storage._now
 
     return property(get, put, _deleter(name), doc=f"the persisted value {name!r}")
 

@@ -42,9 +42,17 @@ def from_typed_value(tpe: Type, typed_value: Optional[TypedValue]) -> Any:
     return tpe.serializer().deserialize(typed_value.value)
 
 
-# the built-in types' readers, bound once (as_int and the like are called per message)
-_READ_INT, _READ_LONG, _READ_FLOAT, _READ_DOUBLE, _READ_STRING = (
-    t.serializer().deserialize for t in (IntType, LongType, FloatType, DoubleType, StringType))
+def _reader(tpe: Type) -> Any:
+    """``as_int`` and the like: :meth:`Message.as_type` of a built-in type, its reader
+    bound once (they are called per message)."""
+    read = tpe.serializer().deserialize
+
+    def as_value(self: "Message") -> Any:
+        tv = self.typed_value
+        return read(tv.value) if tv.has_value else None
+
+    as_value.__doc__ = f"The value read as {tpe.typename} (None when the message has none)."
+    return as_value
 
 
 class Message:
@@ -96,37 +104,27 @@ class Message:
     def is_int(self) -> bool:
         return self.is_type(IntType)
 
-    def as_int(self) -> Optional[int]:
-        tv = self.typed_value
-        return _READ_INT(tv.value) if tv.has_value else None
+    as_int = _reader(IntType)
 
     def is_long(self) -> bool:
         return self.is_type(LongType)
 
-    def as_long(self) -> Optional[int]:
-        tv = self.typed_value
-        return _READ_LONG(tv.value) if tv.has_value else None
+    as_long = _reader(LongType)
 
     def is_float(self) -> bool:
         return self.is_type(FloatType)
 
-    def as_float(self) -> Optional[float]:
-        tv = self.typed_value
-        return _READ_FLOAT(tv.value) if tv.has_value else None
+    as_float = _reader(FloatType)
 
     def is_double(self) -> bool:
         return self.is_type(DoubleType)
 
-    def as_double(self) -> Optional[float]:
-        tv = self.typed_value
-        return _READ_DOUBLE(tv.value) if tv.has_value else None
+    as_double = _reader(DoubleType)
 
     def is_string(self) -> bool:
         return self.is_type(StringType)
 
-    def as_string(self) -> Optional[str]:
-        tv = self.typed_value
-        return _READ_STRING(tv.value) if tv.has_value else None
+    as_string = _reader(StringType)
 
     def is_bool(self) -> bool:
         return self.is_type(BoolType)

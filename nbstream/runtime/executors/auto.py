@@ -168,8 +168,8 @@ def _threads_suffice(cores: int, gil: bool) -> Optional[str]:
 class _Calibration:
     """The measurements of one auto chain, shared by its subtasks, and its decision."""
 
-    def __init__(self, label: str) -> None:
-        self.label = label
+    def __init__(self, label: str, chain: int) -> None:
+        self.label, self.chain = label, chain
         self.lock = threading.Lock()
         self.records, self.cpu, self.wall = 0, 0.0, 0.0
         self.decision: Optional[str] = None
@@ -377,7 +377,7 @@ class AutoPlacement(StaticPlacement):
         self._start_lock = threading.Lock()
         for c in plan.chains:
             if plan.chain_mode(c.id) == "auto":
-                self.calibrations[c.id] = _Calibration(chain_label(plan, c.id))
+                self.calibrations[c.id] = _Calibration(chain_label(plan, c.id), c.id)
         suffice = _threads_suffice(self.cores, gil_enabled())
         if kjob.job.checkpoints is not None:  # a chain's state must stay where its barriers pass
             suffice = "the job checkpoints: chains are not moved while it runs"
@@ -429,8 +429,7 @@ class AutoPlacement(StaticPlacement):
     def decided(self, calibration: _Calibration) -> None:
         self._tell(calibration)
         if calibration.decision == "thread":
-            chain = next(c for c, cal in self.calibrations.items() if cal is calibration)
-            _remember(self.kjob.plan, chain, calibration.reason)
+            _remember(self.kjob.plan, calibration.chain, calibration.reason)
         if calibration.decision == "process":
             with self._start_lock:
                 if self._starting is None:
@@ -462,9 +461,8 @@ class AutoPlacement(StaticPlacement):
 
     def offloading(self, calibration: _Calibration, worker: Any) -> None:
         kjob = self.kjob
-        chain = next(c for c, cal in self.calibrations.items() if cal is calibration)
         on = sorted({h.worker.id for t, h in self.heads.items()
-                     if kjob.layout.tasks[t][0] == chain and h.service == "open"})
+                     if kjob.layout.tasks[t][0] == calibration.chain and h.service == "open"})
         names = ", ".join(str(kjob.workers[i]) for i in on if i in kjob.workers)
         self._tell(calibration, f" on {names}")
 

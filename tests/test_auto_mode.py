@@ -136,11 +136,15 @@ def test_a_step_measured_cheap_is_placed_on_threads_up_front_in_the_next_job():
 
     env, it = run(cheap)
     first = list(it)
-    assert placement_of(it.job, "cheap").startswith("thread (auto: CPU-bound but cheap")
+    where = placement_of(it.job, "cheap")
+    # cheap, or I/O-bound where other threads of this process hold the GIL: threads either way
+    assert where.startswith("thread (auto: CPU-bound but cheap") or where.startswith(
+        "thread (auto: I/O-bound"), where
+    why = where[len("thread (auto: "):-1]
     assert len(it.job.placement) >= 2  # measured in a chain of its own
     env, it = run(cheap)  # the same function: planned on threads, chained with the others
     text = env.explain()
-    assert "'cheap': auto: measured in an earlier job: CPU-bound but cheap" in text, text
+    assert f"'cheap': auto: measured in an earlier job: {why}" in text, (text, why)
     assert list(it) == first
     assert len(it.job.placement) == 1, it.job.placement
     assert "fused" in env.explain(code=True)

@@ -51,7 +51,7 @@ def run(module, path: str, url: str = ""):
     env.set_parallelism(2)
     requests = env.from_collection([RoutableMessage(*row) for row in module.INGRESS])
     builder = (StatefulFunctionDataStreamBuilder.builder(path).with_data_stream_as_ingress(requests)
-               .with_feedback_timeout(150))
+               .with_feedback_timeout(500))  # the default: 150 ms was tight for the real SDK under load
     namespace = module.INGRESS[0][0].split("/")[0]
     builder = (builder.with_request_reply_remote_function(f"{namespace}/*", url) if url
                else builder.with_functions(module.functions))
@@ -105,7 +105,7 @@ def test_egress_rows_for_tables(env):
     fraud = load_module(str(PROGRAMS / "fraud.py"))
     requests = env.from_collection([RoutableMessage(*row) for row in fraud.INGRESS])
     out = (StatefulFunctionDataStreamBuilder.builder("rows").with_data_stream_as_ingress(requests)
-           .with_functions(fraud.functions).with_egress_id(fraud.ALERTS).with_feedback_timeout(150)
+           .with_functions(fraud.functions).with_egress_id(fraud.ALERTS).with_feedback_timeout(500)
            .build(env))
     rows = list(out.get_rows_for_egress_id(fraud.ALERTS, json_types=(fraud.TRANSACTION,))
                 .execute_and_collect())

@@ -8,9 +8,11 @@ How it decides (and says so in ``job.placement``, ``job.metrics()`` and the plan
 * Every other chain of stateless steps (map, flat_map, filter, process, co-map ...)
   starts on threads in the kernel and *calibrates*: it processes its first records
   in small slices and times its calls: CPU time of the thread (``time.thread_time``)
-  against wall time, minus time spent waiting for downstream (backpressure).
-  Once the chain has spent ``CALIBRATION_S`` in its calls, or has seen
-  ``CALIBRATION_RECORDS`` records, :func:`choose` decides for all its subtasks:
+  against wall time, minus time spent waiting for downstream (backpressure). The
+  slice that cost the most CPU is left out: a garbage collection or a first call's
+  imports land in one slice and tell nothing of the step. Once the chain has spent
+  ``CALIBRATION_S`` in its other calls, or has seen ``CALIBRATION_RECORDS`` records,
+  :func:`choose` decides for all its subtasks:
 
   - **process** when its calls spend at least ``CPU_BOUND_SHARE`` (5%) of their time
     on the CPU *and* cost at least ``MIN_CPU_PER_RECORD_S`` (50 µs) of CPU per record:
@@ -171,19 +173,29 @@ class _Calibration:
     def __init__(self, label: str, chain: int) -> None:
         self.label, self.chain = label, chain
         self.lock = threading.Lock()
-        self.records, self.cpu, self.wall = 0, 0.0, 0.0
+        self.records, self.cpu, self.wall = 0, 0.0, 0.0  # the slices counted
+        self.costliest: Tuple[int, float, float] = (0, 0.0, 0.0)  # the slice left out
         self.decision: Optional[str] = None
         self.reason = ""
 
     def add(self, records: int, cpu: float, wall: float, cores: int) -> Optional[str]:
+        """Count one measured slice of ``records`` records; the decision once made."""
         with self.lock:
             if self.decision is None:
-                self.records += records
-                self.cpu += cpu
-                self.wall += max(wall, 0.0)
-                if self.wall >= CALIBRATION_S or self.records >= CALIBRATION_RECORDS:
+                measured = (records, cpu, max(wall, 0.0))
+                if cpu > self.costliest[1]:
+                    measured, self.costliest = self.costliest, measured
+                self.records += measured[0]
+                self.cpu += measured[1]
+                self.wall += measured[2]
+                if (self.wall >= CALIBRATION_S
+                        or self.records + self.costliest[0] >= CALIBRATION_RECORDS):
                     self.decision, self.reason = choose(self.cpu, self.wall, self.records,
                                                         cores, gil_enabled())
+                    left, cpu_left = self.costliest[:2]
+                    if left:
+                        self.reason += (f"; its costliest slice left out ({left} records, "
+                                        f"{cpu_left * 1e3:.1f} ms of CPU)")
             return self.decision
 
     def settle(self, decision: str, reason: str) -> None:

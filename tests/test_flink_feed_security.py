@@ -104,6 +104,30 @@ def test_a_forged_proof_is_refused_and_the_job_still_gets_in(caplog):
     rogue.close()
 
 
+def test_a_refused_proof_is_logged_before_the_prover_sees_its_connection_closed(caplog, monkeypatch):
+    """Seen under load: the prover saw its connection closed before the feed's thread had
+    logged the refusal. Each close here is followed by a pause of the feed's thread."""
+    drop = DriverFeed._drop
+
+    def drop_then_pause(*args: Any) -> None:
+        drop(*args)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(DriverFeed, "_drop", staticmethod(drop_then_pause))
+    feed = serve()
+    rogue = socket.create_connection(("127.0.0.1", feed.port))
+    nonce = base64.b64decode(read_line(rogue)[1:])
+    with caplog.at_level(logging.ERROR, logger=feed_module.__name__):
+        with socket.create_connection(("127.0.0.1", feed.port)) as prover:
+            read_line(prover)
+            forged = feed_module.proof(Sealer.new_key(), nonce)
+            prover.sendall(b"!" + base64.b64encode(nonce) + b" " + base64.b64encode(forged) + b"\n")
+            assert read_all(prover) == b""
+            assert "refused a connection that did not prove it is the job's" in caplog.text
+    assert len(as_the_job(feed)) == 50
+    rogue.close()
+
+
 def test_once_the_job_is_in_the_port_is_closed():
     feed = serve(20_000)
     decode = feed.decoder()

@@ -294,12 +294,13 @@ class DriverFeed:
         if data and b"\n" not in buffer and len(buffer) < 512:
             received[conn] = buffer
             return None
-        self._drop(conn, selector, pending, received)
+        pending.pop(conn, None)  # a connection cannot vouch for itself
         winner = self._vouched(buffer.split(b"\n")[0], pending)
+        if winner is None and data:  # said before the prover sees its connection closed
+            log.error("flink feed of '%s': refused a connection that did not prove it is "
+                      "the job's", self.name)
+        self._drop(conn, selector, pending, received)
         if winner is None:
-            if data:
-                log.error("flink feed of '%s': refused a connection that did not prove it is "
-                          "the job's", self.name)
             return None
         selector.unregister(winner)
         del pending[winner], received[winner]
